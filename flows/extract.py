@@ -1,0 +1,474 @@
+"""Files -> the canonical claim frame, losslessly.
+
+Every value is read as text first (codes such as 0001, 99213 or 1E5 never become numbers, NPIs
+keep their leading zeros); typing happens later, in `validators/schema.py`, where a value that
+does not parse becomes a finding instead of a silent null (RELIABILITY.md T9, T10, T15).
+
+A file that cannot be used raises `ExtractError` naming the file, the problem and what was
+expected. A row that cannot be used (wrong number of fields) is kept out of the frame and
+returned in `Extract.rejected`, which the pipeline turns into a finding, so every row of the
+input is either in the run or in a finding that names it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fastexcel
+import numpy as np
+import polars as pl
+import yaml
+
+from validators.contract import CANONICAL, CODE_COLUMNS, REQUIRED
+from validators.errors import ExtractError
+
+MAX_ROWS = 20_000_000  # a bigger file is refused rather than exhausting memory (T8)
+XLSX_MAX_INFLATED = 2 * 1024**3  # total uncompressed bytes accepted from one workbook (T6)
+XLSX_MAX_RATIO = 200  # compression ratio above which a large member is treated as a bomb
+_SCAN_CHUNK = 1 << 23  # bytes per step of the field-count scan: bounds its memory
+
+NOTES_COLUMNS = ("claim_id", "note_text")
+
+
+@dataclass
+class Extract:
+    """One input file in canonical form, with what happened while reading it."""
+
+    lines: pl.DataFrame  # CANONICAL text columns + source_file + source_row
+    rejected: pl.DataFrame  # rows that could not be split into fields: source_row, claim_id, problem
+    facts: dict = field(default_factory=dict)  # format, encoding, rows, ignored columns ... no values
+
+
+# --------------------------------------------------------------------------- headers and mapping
+
+
+def normalise_header(name: str) -> str:
+    """'Patient Acct #' -> 'patient_acct'; the same rule applies to mapping-file keys."""
+    return re.sub(r"[^0-9a-z]+", "_", name.replace("\ufeff", "").strip().lower()).strip("_")
+
+
+def load_mapping(path: str | Path | None) -> dict[str, str]:
+    """A practice's headers -> canonical names, from a YAML file `columns: {"DOS": service_date}`."""
+    if path is None:
+        return {}
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ExtractError(path, f"the column-mapping file cannot be read ({type(exc).__name__})",
+                           "Expected a YAML file with a `columns:` section.", reason="bad_mapping") from None
+    columns = doc.get("columns") if isinstance(doc, dict) else None
+    if not isinstance(columns, dict) or not columns:
+        raise ExtractError(path, "the column-mapping file has no `columns:` section",
+                           'Expected for example:\ncolumns:\n  "Patient Acct #": claim_id\n  DOS: service_date',
+                           reason="bad_mapping")
+    unknown = sorted({str(v) for v in columns.values()} - set(CANONICAL) - set(NOTES_COLUMNS))
+    if unknown:
+        raise ExtractError(path, f"the mapping names unknown target columns: {', '.join(unknown)}",
+                           f"Targets must be canonical column names: {', '.join(CANONICAL)}.",
+                           reason="bad_mapping")
+    return {normalise_header(str(k)): str(v) for k, v in columns.items()}
+
+
+def _resolve_headers(path: str, headers: list[str], mapping: dict[str, str],
+                     required: tuple[str, ...], known: tuple[str, ...]) -> tuple[dict[int, str], dict]:
+    """Position -> canonical name for the columns we keep; facts about the rest (names only)."""
+    keep: dict[int, str] = {}
+    seen: dict[str, str] = {}
+    ignored = []
+    for pos, raw in enumerate(headers):
+        norm = normalise_header(raw or "")
+        if not norm:
+            raise ExtractError(path, f"column {pos + 1} of the header row is blank",
+                               "Every column needs a header; delete the empty column or name it.",
+                               reason="bad_header")
+        target = mapping.get(norm, norm)
+        if target not in known:
+            ignored.append(raw.strip())
+            continue
+        if target in seen:
+            raise ExtractError(path, f'columns "{seen[target]}" and "{raw.strip()}" both map to {target}',
+                               "Each canonical column may come from one header only; fix the header "
+                               "row or the mapping file.", reason="bad_header")
+        seen[target] = raw.strip()
+        keep[pos] = target
+    missing = [c for c in required if c not in seen]
+    if missing:
+        raise ExtractError(path, f"required columns are missing: {', '.join(missing)}",
+                           "Rename those headers, or map this export's headers with a column-mapping "
+                           "file (--mapping, see sample_claims/legacy_pm_export.mapping.yaml).",
+                           reason="missing_columns")
+    return keep, {"ignored_columns": ignored, "absent_optional_columns": [c for c in known if c not in seen]}
+
+
+def _canonical(frame: pl.DataFrame, keep: dict[int, str], known: tuple[str, ...]) -> pl.DataFrame:
+    """Select and rename kept columns, trim text, turn empty text into null, add absent columns."""
+    cols = [pl.col(frame.columns[pos]).cast(pl.String).str.strip_chars().alias(name) for pos, name in keep.items()]
+    out = frame.select(cols).with_columns(
+        pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)).alias(c) for c in keep.values()
+    )
+    absent = [pl.lit(None, dtype=pl.String).alias(c) for c in known if c not in out.columns]
+    return out.with_columns(absent).select(known)
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def _decode(raw: bytes, path: str, encoding: str) -> tuple[bytes, str]:
+    """-> UTF-8 bytes and the encoding used. Never lossy: a byte that does not decode is an error."""
+    if encoding != "auto":
+        try:
+            return raw.decode(encoding).encode("utf-8"), encoding
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise ExtractError(path, f"the file is not valid {encoding} ({type(exc).__name__})",
+                               "Check --encoding, or let cleanclaim detect it (--encoding auto).",
+                               reason="bad_encoding") from None
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[3:], "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel "Unicode text"
+        try:
+            return raw.decode("utf-16").encode("utf-8"), "utf-16"
+        except UnicodeDecodeError:
+            raise ExtractError(path, "the file starts like UTF-16 but does not decode as UTF-16",
+                               "Re-export it as CSV UTF-8.", reason="bad_encoding") from None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(raw), _SCAN_CHUNK):  # validate without a full decoded copy
+            decoder.decode(raw[start:start + _SCAN_CHUNK], final=start + _SCAN_CHUNK >= len(raw))
+        return raw, "utf-8"
+    except UnicodeDecodeError:
+        pass
+    # Legacy Windows exports: cp1252 defines every byte a US practice system writes; it is exact,
+    # not a lossy guess. latin-1 takes the five bytes cp1252 leaves undefined.
+    for legacy in ("cp1252", "latin-1"):
+        try:
+            return raw.decode(legacy).encode("utf-8"), legacy
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
+
+
+def _sniff_separator(first_line: bytes) -> str:
+    counts = {sep: first_line.count(sep.encode()) for sep in (",", "\t", ";", "|")}
+    return max(counts, key=counts.get)
+
+
+def record_field_counts(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
+    """Fields per CSV record and whether the record is blank, honouring quotes; vectorized.
+
+    A byte is inside quotes when an odd number of quote characters precede it (an escaped ""
+    toggles twice, so it is neutral). Records end at newlines outside quotes. polars pads short
+    rows silently (T13), so this count is how ragged rows are found.
+    """
+    sep_byte, counts, blanks = ord(sep), [], []
+    parity, carry, record_start, previous_byte = 0, 0, 0, 0
+    for start in range(0, len(data), _SCAN_CHUNK):
+        chunk = np.frombuffer(data, dtype=np.uint8, count=min(_SCAN_CHUNK, len(data) - start), offset=start)
+        # uint8 cumsum wraps at 256, which keeps the parity bit intact.
+        inside = (np.cumsum(chunk == 34, dtype=np.uint8) + parity) & 1
+        outside = inside == 0
+        delims = np.flatnonzero((chunk == sep_byte) & outside)
+        newlines = np.flatnonzero((chunk == 10) & outside)
+        if len(newlines):
+            before = np.searchsorted(delims, newlines)
+            per_record = np.diff(before, prepend=0)
+            per_record[0] += carry
+            counts.append(per_record + 1)
+            ends = newlines + start
+            starts = np.concatenate(([record_start], ends[:-1] + 1))
+            length = ends - starts
+            before_newline = np.where(newlines > 0, chunk[np.maximum(newlines - 1, 0)], previous_byte)
+            ends_cr = before_newline == 13
+            blanks.append((per_record == 0) & ((length - ends_cr) == 0))
+            carry = len(delims) - before[-1]
+            record_start = ends[-1] + 1
+        else:
+            carry += len(delims)
+        parity = int(inside[-1])
+        previous_byte = int(chunk[-1])
+    if parity:
+        raise ValueError(record_start)  # an opening quote never closes
+    tail = data[record_start:].rstrip(b"\r")
+    if tail:
+        counts.append(np.array([carry + 1]))
+        blanks.append(np.array([False]))
+    if not counts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    return np.concatenate(counts), np.concatenate(blanks)
+
+
+def read_csv_text(path: str | Path, *, required: tuple[str, ...], known: tuple[str, ...],
+                  mapping: dict[str, str] | None = None, encoding: str = "auto",
+                  max_rows: int = MAX_ROWS) -> Extract:
+    """A delimited text file (CSV, TSV, Excel "Unicode text") -> canonical text frame."""
+    path = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ExtractError(path, f"the file cannot be opened ({exc.strerror or type(exc).__name__})",
+                           "Check the path and that you may read the file.", reason="unreadable") from None
+    data, used = _decode(raw, path, encoding)
+    del raw
+    if not data.strip():
+        raise ExtractError(path, "the file is empty", "Expected a header row and at least one claim line.",
+                           reason="empty_file")
+    if b"\n" not in data and b"\r" in data:  # classic-Mac / mainframe CR-only line endings (T12)
+        data = data.replace(b"\r", b"\n")
+        line_endings = "CR"
+    else:
+        line_endings = "CRLF" if b"\r\n" in data[:65536] else "LF"
+    header_end = data.find(b"\n")
+    sep = _sniff_separator(data[: header_end if header_end >= 0 else len(data)])
+    try:
+        counts, blank = record_field_counts(data, sep)
+    except ValueError as exc:
+        line = data.count(b"\n", 0, exc.args[0]) + 1
+        raise ExtractError(path, f"a quotation mark opened on or after line {line} is never closed",
+                           "The rows cannot be split reliably; fix the stray quote in a text editor "
+                           "(a field with a quote inside must be quoted and the quote doubled).",
+                           reason="malformed_csv") from None
+    if len(counts) > max_rows + 1:
+        raise ExtractError(path, f"the file has {len(counts) - 1:,} rows, more than the {max_rows:,} allowed",
+                           "Split the extract, or raise the limit with --max-rows.", reason="too_many_rows")
+    header_text = data[: header_end if header_end >= 0 else None].decode("utf-8").rstrip("\r")
+    header = next(csv.reader(io.StringIO(header_text), delimiter=sep))
+    keep, facts = _resolve_headers(path, header, mapping or {}, required, known)
+    width = len(header)
+    try:
+        frame = pl.read_csv(data, has_header=False, skip_rows=1, separator=sep, infer_schema=False,
+                            new_columns=[f"_c{i}" for i in range(width)], missing_columns="insert",
+                            truncate_ragged_lines=True, quote_char='"', raise_if_empty=False)
+    except pl.exceptions.PolarsError as exc:  # message may quote cell values: never passed on
+        raise ExtractError(path, f"the file could not be parsed as delimited text ({type(exc).__name__})",
+                           "Expected a CSV with one header row; open it in a spreadsheet and re-save as "
+                           "CSV UTF-8.", reason="malformed_csv") from None
+    data_counts, data_blank = counts[1:], blank[1:]
+    if frame.height != len(data_counts):  # the two splitters disagree: refuse rather than guess
+        raise ExtractError(path, f"the rows could not be split consistently ({frame.height} vs {len(data_counts)})",
+                           "Re-save the file as CSV UTF-8 and try again.", reason="malformed_csv")
+    source_row = pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("source_row")
+    frame = frame.with_columns(source_row,
+                               pl.Series("_fields", data_counts, dtype=pl.Int64),
+                               pl.Series("_blank", data_blank))
+    ragged = frame.filter((pl.col("_fields") != width) & ~pl.col("_blank"))
+    claim_pos = next(pos for pos, name in keep.items() if name == "claim_id")
+    rejected = ragged.select(
+        "source_row",
+        pl.col(f"_c{claim_pos}").str.strip_chars().alias("claim_id"),
+        pl.format("has {} fields where the header has {}", pl.col("_fields"), pl.lit(width)).alias("problem"),
+    )
+    good = frame.filter((pl.col("_fields") == width) & ~pl.col("_blank"))
+    lines = _canonical(good, keep, known).with_columns(good["source_row"])
+    facts.update(format="csv", encoding=used, separator={"\t": "tab"}.get(sep, sep), line_endings=line_endings,
+                 rows_in_file=len(data_counts), blank_rows=int(data_blank.sum()), rejected_rows=rejected.height)
+    return Extract(lines=lines, rejected=rejected, facts=facts)
+
+
+# --------------------------------------------------------------------------- XLSX
+
+
+def check_xlsx_container(path: str, max_inflated: int = XLSX_MAX_INFLATED) -> None:
+    """Refuse zip bombs, lying size headers, encrypted or macro workbooks before any parser runs.
+
+    Python's zipfile trusts the declared size and calamine ignores it (T6), so every member is
+    inflated here with a cap and its real size compared with the declared one.
+    """
+    def bomb(detail: str) -> ExtractError:
+        return ExtractError(path, f"the workbook looks like a zip bomb ({detail})",
+                            "Open it in Excel and save it again as a normal .xlsx.", reason="zip_bomb")
+
+    try:
+        with zipfile.ZipFile(path) as archive, open(path, "rb") as handle:
+            infos = archive.infolist()
+            names = {i.filename for i in infos}
+            if len(infos) > 10_000:
+                raise bomb(f"{len(infos)} parts")
+            if "[Content_Types].xml" not in names or not any(n.startswith("xl/worksheets/") for n in names):
+                raise ExtractError(path, "the file is a zip archive but not an Excel workbook",
+                                   "Expected an .xlsx saved by Excel or a compatible program.", reason="not_xlsx")
+            if any(n.lower().startswith("xl/vbaproject") for n in names):
+                raise ExtractError(path, "the workbook contains macros",
+                                   "Save it as a macro-free .xlsx.", reason="macros")
+            total = 0
+            for info in infos:
+                if info.flag_bits & 0x1:
+                    raise ExtractError(path, "the workbook is encrypted",
+                                       "Remove the password and save it again.", reason="encrypted")
+                handle.seek(info.header_offset)
+                local = handle.read(30)
+                if len(local) < 30 or local[:4] != b"PK\x03\x04":
+                    raise zipfile.BadZipFile("bad local header")
+                handle.seek(int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little"), 1)
+                cap = max_inflated - total
+                real = 0
+                if info.compress_type == zipfile.ZIP_STORED:
+                    real = len(handle.read(info.compress_size))
+                elif info.compress_type == zipfile.ZIP_DEFLATED:
+                    inflater = zlib.decompressobj(-15)
+                    remaining = info.compress_size
+                    while remaining > 0 and not inflater.eof:
+                        block = handle.read(min(1 << 20, remaining))
+                        if not block:
+                            break
+                        remaining -= len(block)
+                        real += len(inflater.decompress(block, cap + 1 - real))
+                        while inflater.unconsumed_tail and real <= cap:
+                            real += len(inflater.decompress(inflater.unconsumed_tail, cap + 1 - real))
+                        if real > cap:
+                            raise bomb("more than the allowed uncompressed size")
+                else:
+                    raise zipfile.BadZipFile("unsupported compression")
+                if real != info.file_size:
+                    raise ExtractError(path, "a part of the workbook is not the size its header declares",
+                                       "The file is damaged or crafted; save it again from Excel.",
+                                       reason="corrupt_zip")
+                if real > 10 * 1024**2 and real / max(info.compress_size, 1) > XLSX_MAX_RATIO:
+                    raise bomb(f"compression ratio over {XLSX_MAX_RATIO}:1")
+                total += real
+    except ExtractError:
+        raise
+    except Exception as exc:  # every parser failure, never a hand-picked list (T7)
+        raise ExtractError(path, f"the workbook is damaged ({type(exc).__name__})",
+                           "Open it in Excel and save it again as .xlsx.", reason="corrupt_zip") from None
+
+
+def read_xlsx(path: str | Path, *, required: tuple[str, ...], known: tuple[str, ...],
+              mapping: dict[str, str] | None = None, max_rows: int = MAX_ROWS) -> Extract:
+    """First worksheet of an .xlsx -> canonical text frame. Formulas come back as their cached values."""
+    path = str(path)
+    check_xlsx_container(path)
+    try:
+        reader = fastexcel.read_excel(path)
+        sheet = reader.load_sheet(0, header_row=None, dtypes="string", n_rows=max_rows + 2)
+        frame = sheet.to_polars()
+    except Exception as exc:  # calamine errors can quote cell text
+        raise ExtractError(path, f"the workbook could not be read ({type(exc).__name__})",
+                           "Open it in Excel and save it again as .xlsx.", reason="corrupt_xlsx") from None
+    if frame.height == 0:
+        raise ExtractError(path, "the first worksheet is empty", "Expected a header row and claim lines.",
+                           reason="empty_file")
+    if frame.height > max_rows + 1:
+        raise ExtractError(path, f"the worksheet has more than {max_rows:,} rows",
+                           "Split the extract, or raise the limit with --max-rows.", reason="too_many_rows")
+    header = ["" if v is None else str(v) for v in frame.row(0)]
+    while header and not header[-1].strip():  # trailing formatted-but-empty columns
+        header.pop()
+    frame = frame.select(frame.columns[: len(header)]).slice(1)
+    keep, facts = _resolve_headers(path, header, mapping or {}, required, known)
+    frame = frame.with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("source_row"))
+    lines = _canonical(frame, keep, known).with_columns(frame["source_row"])
+    blank = pl.all_horizontal(pl.col(c).is_null() for c in keep.values())
+    facts.update(format="xlsx", rows_in_file=lines.height, blank_rows=lines.filter(blank).height, rejected_rows=0)
+    return Extract(lines=lines.filter(~blank), rejected=_no_rejects(), facts=facts)
+
+
+# --------------------------------------------------------------------------- Parquet
+
+
+def read_parquet(path: str | Path, *, required: tuple[str, ...], known: tuple[str, ...],
+                 mapping: dict[str, str] | None = None, max_rows: int = MAX_ROWS) -> Extract:
+    """Parquet -> canonical text frame; row count and code-column types are checked from the footer first."""
+    path = str(path)
+    try:
+        schema = pl.read_parquet_schema(path)
+        rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+    except Exception as exc:
+        raise ExtractError(path, f"the Parquet file is damaged ({type(exc).__name__})",
+                           "Write the file again from its source.", reason="corrupt_parquet") from None
+    if rows > max_rows:
+        raise ExtractError(path, f"the file has {rows:,} rows, more than the {max_rows:,} allowed",
+                           "Split the extract, or raise the limit with --max-rows.", reason="too_many_rows")
+    names = list(schema)
+    keep, facts = _resolve_headers(path, names, mapping or {}, required, known)
+    numeric_codes = [names[pos] for pos, name in keep.items()
+                     if (name in CODE_COLUMNS or name.endswith("_id") or name.endswith("_npi"))
+                     and not (schema[names[pos]] == pl.String or schema[names[pos]] == pl.Categorical)]
+    if numeric_codes:  # the leading zeros are already gone at the source (T8): refuse, never cast back
+        raise ExtractError(path, f"code columns are stored as numbers: {', '.join(numeric_codes)}",
+                           "Codes and identifiers lose leading zeros as numbers; write them as text "
+                           "(string) columns.", reason="bad_schema")
+    try:
+        frame = pl.read_parquet(path, columns=[names[pos] for pos in keep])
+    except Exception as exc:
+        raise ExtractError(path, f"the Parquet file could not be read ({type(exc).__name__})",
+                           "Write the file again from its source.", reason="corrupt_parquet") from None
+    frame = frame.with_columns(
+        pl.col(pl.Date).dt.to_string("%Y-%m-%d"),
+        pl.col(pl.Datetime).dt.to_string("%Y-%m-%d"),
+    ).with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("source_row"))
+    positional = {i: name for i, name in enumerate(keep.values())}
+    lines = _canonical(frame, positional, known).with_columns(frame["source_row"])
+    facts.update(format="parquet", rows_in_file=rows, blank_rows=0, rejected_rows=0)
+    return Extract(lines=lines, rejected=_no_rejects(), facts=facts)
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def _no_rejects() -> pl.DataFrame:
+    return pl.DataFrame(schema={"source_row": pl.Int64, "claim_id": pl.String, "problem": pl.String})
+
+
+def sniff_format(path: str) -> str:
+    """By content, never by extension: an .xlsx renamed .csv is still a workbook."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        raise ExtractError(path, f"the file cannot be opened ({exc.strerror or type(exc).__name__})",
+                           "Check the path and that you may read the file.", reason="unreadable") from None
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ExtractError(path, "the file is a legacy .xls or a password-protected workbook",
+                           "Save it as a normal .xlsx (or CSV UTF-8).", reason="encrypted_or_xls")
+    return "csv"
+
+
+def read_table(path: str | Path, *, required: tuple[str, ...], known: tuple[str, ...],
+               mapping: dict[str, str] | None = None, encoding: str = "auto",
+               max_rows: int = MAX_ROWS) -> Extract:
+    path = str(path)
+    kind = sniff_format(path)
+    if kind == "xlsx":
+        extract = read_xlsx(path, required=required, known=known, mapping=mapping, max_rows=max_rows)
+    elif kind == "parquet":
+        extract = read_parquet(path, required=required, known=known, mapping=mapping, max_rows=max_rows)
+    else:
+        extract = read_csv_text(path, required=required, known=known, mapping=mapping,
+                                encoding=encoding, max_rows=max_rows)
+    extract.lines = extract.lines.with_columns(pl.lit(Path(path).name).alias("source_file"))
+    extract.facts["file"] = Path(path).name
+    return extract
+
+
+def read_notes(path: str | Path, encoding: str = "auto") -> pl.DataFrame:
+    """Notes file (claim_id, note_text) -> one note per claim; several notes of a claim are joined."""
+    notes = read_table(path, required=NOTES_COLUMNS, known=NOTES_COLUMNS, encoding=encoding).lines
+    return (notes.filter(pl.col("claim_id").is_not_null() & pl.col("note_text").is_not_null())
+            .group_by("claim_id", maintain_order=True)
+            .agg(pl.col("note_text").str.join("\n\n").alias("clinical_note")))
+
+
+def read_extract(path: str | Path, *, mapping: str | Path | None = None, notes: str | Path | None = None,
+                 encoding: str = "auto", max_rows: int = MAX_ROWS) -> Extract:
+    """A claim extract (and its optional notes file) -> canonical frame of text columns."""
+    extract = read_table(path, required=REQUIRED, known=CANONICAL, mapping=load_mapping(mapping),
+                         encoding=encoding, max_rows=max_rows)
+    if notes is not None:
+        by_claim = read_notes(notes, encoding=encoding)
+        lines = extract.lines.join(by_claim, on="claim_id", how="left", suffix="_file", maintain_order="left")
+        extract.lines = lines.with_columns(
+            pl.coalesce("clinical_note", "clinical_note_file").alias("clinical_note")).drop("clinical_note_file")
+        extract.facts["notes_file"] = Path(notes).name
+        extract.facts["claims_with_notes"] = by_claim.height
+    extract.facts["mapping_file"] = Path(mapping).name if mapping else None
+    return extract

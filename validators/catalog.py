@@ -1,0 +1,187 @@
+"""The rule catalog: `rules/<family>/<ID>.yaml`, one rule per file, the single source of truth.
+
+Docs, `cleanclaim rules explain`, the workbook and the tests all read these files. Loading
+checks everything that can be checked before a claim is read (RuleConfigError otherwise).
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+import validators.schema  # noqa: F401  (registers the field-integrity check kinds)
+from validators.checks import REGISTRY
+from validators.codesets import Codeset, default_rules_dir, load_codesets
+from validators.contract import CANONICAL, PHI
+from validators.errors import RuleConfigError
+
+CATEGORIES = (
+    "field-integrity", "code-validity", "coding-guideline", "dx-procedure-pairing", "trauma-coding",
+    "documentation", "ncci", "mue", "modifier", "duplicate", "frequency", "timely-filing", "engine",
+)
+SEVERITIES = ("high", "medium", "low")
+HEADINGS = ("**What it checks.**", "**Why payers deny it.**", "**How to fix.**")
+Category = Literal[CATEGORIES]  # type: ignore[valid-type]
+
+
+class Denial(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    group: Literal["CO", "PR", "OA", "PI", "CR"]
+    carc: str
+    rarc: list[str] = []
+
+
+class Citation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str
+    section: str | None = None
+    url: str | None = None
+    effective_from: date
+    effective_to: date | None = None
+
+
+class Examples(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    triggers: list[dict[str, Any]] = Field(min_length=1)
+    passes: list[dict[str, Any]] = Field(min_length=1)
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=r"^[A-Z]{3}\d{3}$")
+    name: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    title: str
+    category: Category
+    severity: Literal["high", "medium", "low"]
+    status: Literal["preview", "stable", "deprecated"] = "stable"
+    weight: float = Field(ge=0, le=1)
+    denial: Denial | None = None  # what a payer would answer with; only engine rules have none
+    check: str
+    params: dict[str, Any] = {}
+    message: str
+    fix: str
+    citation: list[Citation]
+    explanation: str
+    examples: Examples
+    payers: list[str] | None = None
+    aliases: list[str] = []
+
+    @field_validator("citation", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _payer_rules_name_a_denial(self) -> Rule:
+        if self.denial is None and self.category != "engine":
+            raise ValueError("denial (group, carc, rarc) is required for every rule a payer would deny")
+        return self
+
+    @property
+    def carc(self) -> str:
+        return f"{self.denial.group}-{self.denial.carc}" if self.denial else ""
+
+    @property
+    def rarc(self) -> str:
+        return ",".join(self.denial.rarc) if self.denial else ""
+
+    @property
+    def family(self) -> str:
+        return self.id[:3]
+
+
+def _template_fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    rules: dict[str, Rule]
+    params: dict[str, Any]  # rule id -> validated params model
+    codesets: dict[str, Codeset]
+    source: Path
+
+    def __getitem__(self, rule_id: str) -> Rule:
+        return self.rules[rule_id]
+
+    def by_stage(self, stage: str) -> list[Rule]:
+        return [r for r in self.rules.values() if REGISTRY[r.check].stage == stage]
+
+    def resolve(self, key: str) -> Rule | None:
+        """A rule by id, alias or name (sqlfluff-style identities)."""
+        key_up = key.upper()
+        for rule in self.rules.values():
+            if key_up == rule.id or key_up in rule.aliases or key.lower() == rule.name:
+                return rule
+        return None
+
+
+def _validate_rule(path: Path, doc: Any, codesets: dict[str, Codeset]) -> tuple[Rule, Any]:
+    try:
+        rule = Rule.model_validate(doc)
+    except ValidationError as exc:
+        raise RuleConfigError(f"{path}: {exc}") from None
+    if path.stem != rule.id:
+        raise RuleConfigError(f"{path}: file name must be the rule id ({rule.id}.yaml)")
+    kind = REGISTRY.get(rule.check)
+    if kind is None:
+        raise RuleConfigError(f"{path}: unknown check kind {rule.check!r}; known: {', '.join(sorted(REGISTRY))}")
+    try:
+        params = kind.params.model_validate(rule.params)
+    except ValidationError as exc:
+        raise RuleConfigError(f"{path}: params do not fit check kind {rule.check}: {exc}") from None
+    for part in ("message", "fix"):
+        names = _template_fields(getattr(rule, part))
+        if bad := names - kind.fields:
+            raise RuleConfigError(f"{path}: {part} uses {sorted(bad)}, which check kind {rule.check} "
+                                  f"does not provide (it offers {sorted(kind.fields)})")
+        if leaked := names & PHI:
+            raise RuleConfigError(f"{path}: {part} would print patient identifiers {sorted(leaked)}")
+    missing = [h for h in HEADINGS if h not in rule.explanation]
+    if missing:
+        raise RuleConfigError(f"{path}: explanation lacks the headings {missing}")
+    if rule.denial:
+        if rule.denial.carc not in codesets["carc"].codes():
+            raise RuleConfigError(f"{path}: CARC {rule.denial.carc} has no wording in rules/codesets/carc.csv")
+        for code in rule.denial.rarc:
+            if code not in codesets["rarc"].codes():
+                raise RuleConfigError(f"{path}: RARC {code} has no wording in rules/codesets/rarc.csv")
+    for example in (*rule.examples.triggers, *rule.examples.passes):
+        if unknown := set(example) - set(CANONICAL) - kind.example_keys:
+            raise RuleConfigError(f"{path}: example uses unknown columns {sorted(unknown)}")
+    return rule, params
+
+
+def load_catalog(rules_dir: Path | None = None) -> Catalog:
+    rules_dir = rules_dir or default_rules_dir()
+    if not rules_dir.is_dir():
+        raise RuleConfigError(f"rule folder {rules_dir} does not exist (set CLEANCLAIM_RULES or --rules)")
+    codesets = load_codesets(rules_dir)
+    retired_path = rules_dir / "RETIRED.yaml"
+    retired = set((yaml.safe_load(retired_path.read_text()) or {}).get("retired", [])) if retired_path.exists() else set()
+    rules: dict[str, Rule] = {}
+    params: dict[str, Any] = {}
+    for path in sorted(rules_dir.glob("*/*.yaml")):
+        if path.parent.name == "codesets":
+            continue
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise RuleConfigError(f"{path}: cannot be read as YAML ({type(exc).__name__}: {exc})") from None
+        rule, rule_params = _validate_rule(path, doc, codesets)
+        if rule.id in rules:
+            raise RuleConfigError(f"{path}: rule id {rule.id} is defined twice")
+        if rule.id in retired:
+            raise RuleConfigError(f"{path}: rule id {rule.id} is retired (rules/RETIRED.yaml) and may not be reused")
+        rules[rule.id] = rule
+        params[rule.id] = rule_params
+    names = [r.name for r in rules.values()]
+    if dupes := {n for n in names if names.count(n) > 1}:
+        raise RuleConfigError(f"rule names used twice: {sorted(dupes)}")
+    return Catalog(rules=dict(sorted(rules.items())), params=params, codesets=codesets, source=rules_dir)

@@ -1,0 +1,308 @@
+"""Field integrity: the pandera model of a canonical claim line, and its failures as findings.
+
+The model checks the *text* frame (after trimming and upper-casing codes) so that a value that
+does not parse is reported with its own text. Parsed helper columns (`_service_date`, `_charge`
+...) are computed once in `prepare` and shared by the checks; pandera ignores them (strict=False).
+
+Every failure becomes a finding on its row (rows are never dropped, STYLE.md section 7), mapped
+to the FLD rule that owns the check. A failed field is listed in the row's `_failed` column so that
+later rules skip it and one defect is reported once.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandera.polars as pa
+import polars as pl
+from pandera.api.polars.types import PolarsData
+from pandera.errors import SchemaErrors
+
+from validators.checks import Params, register_check
+from validators.contract import CANONICAL, CLAIM_LEVEL, CODE_COLUMNS, DX_COLUMNS, LABELS, MODIFIER_COLUMNS, PHI
+
+MAX_AGE_YEARS = 120
+
+# --------------------------------------------------------------------------- parsing helpers
+
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+US_DATE = r"^\d{1,2}/\d{1,2}/\d{4}$"
+UNITS = r"^\d{1,4}(\.\d{1,3})?$"
+CHARGE = r"^\d{1,9}(\.\d{1,2})?$"  # >= 0 with at most 2 decimals; "$", "," and "-" are not accepted
+POINTER_LETTERS = [chr(ord("A") + i) for i in range(12)]  # CMS-1500 box 21 letters A-L = slots 1-12
+
+
+def parse_date(column: str) -> pl.Expr:
+    """ISO or US MM/DD/YYYY, each with its explicit format; anything else is null (T15)."""
+    c = pl.col(column)
+    return (pl.when(c.str.contains(ISO_DATE)).then(c.str.to_date("%Y-%m-%d", strict=False))
+            .when(c.str.contains(US_DATE)).then(c.str.to_date("%m/%d/%Y", strict=False)))
+
+
+def parse_number(column: str, pattern: str) -> pl.Expr:
+    c = pl.col(column)
+    return pl.when(c.str.contains(pattern)).then(c.cast(pl.Float64, strict=False))
+
+
+def npi_check_digit_ok(c: pl.Expr) -> pl.Expr:
+    """Luhn over the 10 digits with the 80840 prefix (its digits contribute the constant 24)."""
+    digits = [c.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(10)]
+    total = pl.lit(24)
+    for pos, d in enumerate(reversed(digits)):
+        if pos % 2:
+            doubled = d * 2
+            total = total + pl.when(doubled > 9).then(doubled - 9).otherwise(doubled)
+        else:
+            total = total + d
+    return (total % 10 == 0).fill_null(False)
+
+
+def prepare(lines: pl.DataFrame) -> pl.DataFrame:
+    """Trim/upper-case codes, number rows, parse dates and amounts once for all checks."""
+    return lines.with_columns(
+        *(pl.col(c).str.to_uppercase() for c in CODE_COLUMNS),
+        pl.col("line_number").str.replace(r"^0+(\d)", "$1"),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
+    ).with_columns(
+        # Row index of the claim's first line: consistency checks gather from it, which costs one
+        # hash group here instead of one per claim-level column. A line without a claim id is its own claim.
+        pl.when(pl.col("claim_id").is_null()).then(pl.col("_row"))
+        .otherwise(pl.col("_row").first().over("claim_id")).alias("_claim_first"),
+        *(parse_date(c).alias(f"_{c}") for c in ("patient_dob", "injury_date", "service_date")),
+        parse_number("units", UNITS).alias("_units"),
+        parse_number("charge_amount", CHARGE).alias("_charge"),
+        pl.col("line_number").cast(pl.Int64, strict=False).alias("_line_number"),
+        pl.col("diagnosis_pointers").str.replace_many(POINTER_LETTERS, [str(i) for i in range(1, 13)])
+        .str.extract_all(r"\d+").cast(pl.List(pl.Int32)).alias("_pointers"),
+    )
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def _ok(data: PolarsData, expr: pl.Expr) -> pl.LazyFrame:
+    """A column check passes on null: whether a value is required is `nullable`'s job."""
+    return data.lazyframe.select((pl.col(data.key).is_null() | expr).fill_null(False))
+
+
+def _text(required: bool = False):
+    return pa.Field(nullable=not required)
+
+
+class ClaimLineModel(pa.DataFrameModel):
+    """One service line of a professional claim, as text, after `prepare`."""
+
+    claim_id: str = _text(True)
+    line_number: str = _text(True)
+    patient_id: str = _text(True)
+    patient_dob: str = _text(True)
+    patient_sex: str = _text(True)
+    payer_id: str = _text(True)
+    payer_name: str = _text()
+    billing_npi: str = _text(True)
+    rendering_npi: str = _text()
+    place_of_service: str = _text(True)
+    accident_indicator: str = _text()
+    injury_date: str = _text()
+    service_date: str = _text(True)
+    procedure_code: str = _text(True)
+    modifier_1: str = _text()
+    modifier_2: str = _text()
+    modifier_3: str = _text()
+    modifier_4: str = _text()
+    units: str = _text(True)
+    charge_amount: str = _text(True)
+    diagnosis_pointers: str = _text(True)
+    dx_1: str = _text(True)
+    dx_2: str = _text()
+    dx_3: str = _text()
+    dx_4: str = _text()
+    dx_5: str = _text()
+    dx_6: str = _text()
+    dx_7: str = _text()
+    dx_8: str = _text()
+    dx_9: str = _text()
+    dx_10: str = _text()
+    dx_11: str = _text()
+    dx_12: str = _text()
+    clinical_note: str = _text()
+
+    class Config:
+        strict = False  # helper columns from `prepare` and source_file/source_row ride along
+        unique = ["claim_id", "line_number"]
+
+    @pa.check("line_number", name="line_number_format")
+    def _line_number(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col(data.key).str.contains(r"^[1-9]\d{0,5}$"))
+
+    @pa.check("patient_dob", "injury_date", "service_date", name="date_format")
+    def _date(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col(f"_{data.key}").is_not_null())
+
+    @pa.check("patient_sex", name="sex_code")
+    def _sex(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col(data.key).is_in(["M", "F", "U"]))
+
+    @pa.check("billing_npi", "rendering_npi", name="npi_format")
+    def _npi_format(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col(data.key).str.contains(r"^\d{10}$"))
+
+    @pa.check("billing_npi", "rendering_npi", name="npi_check_digit")
+    def _npi_luhn(cls, data: PolarsData) -> pl.LazyFrame:
+        # Few distinct providers bill many lines: run the arithmetic once per distinct NPI.
+        distinct = data.lazyframe.select(pl.col(data.key).unique()).collect()
+        valid = distinct.filter(npi_check_digit_ok(pl.col(data.key)))[data.key]
+        shaped = pl.col(data.key).str.contains(r"^\d{10}$")
+        return _ok(data, ~shaped | pl.col(data.key).is_in(valid.implode()))
+
+    @pa.check("accident_indicator", name="accident_code")
+    def _accident(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col(data.key).is_in(["AA", "EM", "OA"]))
+
+    @pa.check("procedure_code", name="procedure_code_format")
+    def _procedure(cls, data: PolarsData) -> pl.LazyFrame:
+        # CPT Category I (5 digits), Category II/III and PLA (4 digits + F/T/U), HCPCS Level II.
+        return _ok(data, pl.col(data.key).str.contains(r"^(\d{5}|\d{4}[FTU]|[A-V]\d{4})$"))
+
+    @pa.check(*MODIFIER_COLUMNS, name="modifier_format")
+    def _modifier(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col(data.key).str.contains(r"^[A-Z0-9]{2}$"))
+
+    @pa.check("units", name="units_positive")
+    def _units(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col("_units") > 0)
+
+    @pa.check("charge_amount", name="charge_format")
+    def _charge(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col("_charge").is_not_null())
+
+    @pa.check("diagnosis_pointers", name="pointer_format")
+    def _pointer_format(cls, data: PolarsData) -> pl.LazyFrame:
+        one = r"([1-9]|1[0-2]|[A-L])"
+        return _ok(data, pl.col(data.key).str.contains(rf"^{one}([,:; ]+{one}){{0,3}}$"))
+
+    @pa.check(*DX_COLUMNS, name="icd10cm_format")
+    def _dx(cls, data: PolarsData) -> pl.LazyFrame:
+        # With or without the dot, which may only follow the category (M54.12 = M5412).
+        return _ok(data, pl.col(data.key).str.contains(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$"))
+
+    @pa.check(*CLAIM_LEVEL, name="claim_field_consistent")
+    def _consistent(cls, data: PolarsData) -> pl.LazyFrame:
+        c = pl.col(data.key)
+        return data.lazyframe.select(c.eq_missing(c.gather(pl.col("_claim_first"))))
+
+    @pa.dataframe_check(name="service_before_birth")
+    def _before_birth(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select((pl.col("_service_date") >= pl.col("_patient_dob")).fill_null(True))
+
+    @pa.dataframe_check(name="age_over_limit")
+    def _age(cls, data: PolarsData) -> pl.LazyFrame:
+        years = pl.col("_service_date").dt.year() - pl.col("_patient_dob").dt.year()
+        return data.lazyframe.select((years <= MAX_AGE_YEARS).fill_null(True))
+
+    @pa.dataframe_check(name="injury_after_service")
+    def _injury_after(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select((pl.col("_injury_date") <= pl.col("_service_date")).fill_null(True))
+
+    @pa.dataframe_check(name="injury_date_missing")
+    def _injury_missing(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("accident_indicator").is_null() | pl.col("injury_date").is_not_null())
+
+    @pa.dataframe_check(name="pointer_to_empty_slot")
+    def _pointer_slots(cls, data: PolarsData) -> pl.LazyFrame:
+        ok = pl.all_horizontal(
+            ~pl.col("_pointers").list.contains(slot).fill_null(False) | pl.col(dx).is_not_null()
+            for slot, dx in enumerate(DX_COLUMNS, 1)
+        )
+        return data.lazyframe.select(ok)
+
+
+# Which column a frame-level check is about: the finding points at it and later rules skip it.
+FRAME_CHECK_COLUMN = {
+    "service_before_birth": "service_date",
+    "age_over_limit": "patient_dob",
+    "injury_after_service": "injury_date",
+    "injury_date_missing": "injury_date",
+    "pointer_to_empty_slot": "diagnosis_pointers",
+    "multiple_fields_uniqueness": "line_number",
+}
+RUNTIME_CHECKS = {"service_date_after_as_of": "service_date", "pos_code": "place_of_service"}
+
+
+def build_schema(as_of: date, pos_codes: list[str]) -> pa.DataFrameSchema:
+    """The model plus the checks that depend on the run: the as-of date and the POS code set."""
+    schema = ClaimLineModel.to_schema()
+    after = pa.Check(lambda d: d.lazyframe.select((pl.col("_service_date") <= as_of).fill_null(True)),
+                     name="service_date_after_as_of")
+    pos = pa.Check(lambda d: d.lazyframe.select(pl.col(d.key).is_null() | pl.col(d.key).is_in(pos_codes)),
+                   name="pos_code")
+    schema = schema.update_column("service_date", checks=[*schema.columns["service_date"].checks, after])
+    return schema.update_column("place_of_service", checks=[*schema.columns["place_of_service"].checks, pos])
+
+
+def check_names() -> set[str]:
+    """Every check the integrity stage can report: each must be owned by exactly one FLD rule."""
+    schema = build_schema(date.today(), [])
+    names = {"not_nullable", "multiple_fields_uniqueness"}
+    names |= {c.name for col in schema.columns.values() for c in col.checks}
+    names |= {c.name for c in schema.checks}
+    return names
+
+
+def failures(prepared: pl.DataFrame, as_of: date, pos_codes: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """-> (row-level failures: _row, column, check), (failures with no row: column, check).
+
+    Only positions and check names leave this function: pandera's failure cases carry cell
+    values and whole rows as JSON (PHI, STACK_NOTES.md 2.6), so they are dropped here.
+    """
+    try:
+        build_schema(as_of, pos_codes).validate(prepared, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases.select("column", "check", "index")
+    else:
+        cases = pl.DataFrame(schema={"column": pl.String, "check": pl.String, "index": pl.Int32})
+    frame_column = pl.col("check").replace_strict(FRAME_CHECK_COLUMN, default=pl.col("column"))
+    cases = cases.with_columns(
+        pl.when(pl.col("column").is_in(CANONICAL)).then(pl.col("column")).otherwise(frame_column).alias("column"),
+        pl.col("check").str.replace(r"\(.*$", ""),  # built-in checks carry their arguments
+    )
+    rows = cases.filter(pl.col("index").is_not_null()).select(
+        pl.col("index").cast(pl.Int64).alias("_row"), "column", "check").unique(maintain_order=True)
+    table = cases.filter(pl.col("index").is_null()).select("column", "check").unique(maintain_order=True)
+    return rows, table
+
+
+def typed_lines(prepared: pl.DataFrame, failed: pl.DataFrame) -> pl.DataFrame:
+    """The frame later stages use: typed values, dotted ICD-10-CM codes, `_failed` field list."""
+    per_row = failed.group_by("_row").agg(pl.col("column").unique().alias("_failed"))
+    dotted = {dx: pl.col(dx).str.replace(".", "", literal=True)
+              .str.replace(r"^(...)(.+)$", "$1.$2") for dx in DX_COLUMNS}
+    return (prepared.join(per_row, on="_row", how="left", maintain_order="left")
+            .with_columns(pl.col("_failed").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+                          *(expr.alias(dx) for dx, expr in dotted.items())))
+
+
+# --------------------------------------------------------------------------- check kinds for the catalog
+
+
+class FieldIntegrity(Params):
+    checks: list[str]
+    columns: list[str] = []
+
+
+class RowStructure(Params):
+    problem: str
+
+
+# What a field-integrity message may say: the failing field's label and value (never for PHI
+# columns), the run's as-of date, and any non-PHI column of the row.
+_ROW_FIELDS = {c for c in CANONICAL if c not in PHI}
+register_check("field_integrity", params=FieldIntegrity, stage="integrity",
+               fields={"field", "value", "as_of", *_ROW_FIELDS})(None)
+# Row-structure examples say how a CSV row of the example is damaged before it is read.
+register_check("row_structure", params=RowStructure, stage="integrity",
+               fields={"problem", "claim_id", "source_row", "source_file"},
+               example_keys=frozenset({"csv_extra_fields", "csv_missing_fields"}))(None)
+register_check("engine_error", params=Params, stage="internal", fields={"rule", "stage", "error"})(None)
+
+__all__ = ["ClaimLineModel", "LABELS", "build_schema", "failures", "prepare", "typed_lines"]
