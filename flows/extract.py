@@ -241,9 +241,11 @@ def read_csv_text(path: str | Path, *, required: tuple[str, ...], known: tuple[s
     keep, facts = _resolve_headers(path, header, mapping or {}, required, known)
     width = len(header)
     try:
-        frame = pl.read_csv(data, has_header=False, skip_rows=1, separator=sep, infer_schema=False,
-                            new_columns=[f"_c{i}" for i in range(width)], missing_columns="insert",
-                            truncate_ragged_lines=True, quote_char='"', raise_if_empty=False)
+        # The header row sets the width (with has_header=False polars takes it from the first data
+        # row); columns are renamed by position, so duplicate or odd headers cannot shift data.
+        frame = pl.read_csv(data, has_header=True, separator=sep, infer_schema=False,
+                            new_columns=[f"_c{i}" for i in range(width)], truncate_ragged_lines=True,
+                            quote_char='"', raise_if_empty=False)
     except pl.exceptions.PolarsError as exc:  # message may quote cell values: never passed on
         raise ExtractError(path, f"the file could not be parsed as delimited text ({type(exc).__name__})",
                            "Expected a CSV with one header row; open it in a spreadsheet and re-save as "

@@ -6,6 +6,7 @@ checks everything that can be checked before a claim is read (RuleConfigError ot
 
 from __future__ import annotations
 
+import hashlib
 import string
 from dataclasses import dataclass
 from datetime import date
@@ -106,6 +107,7 @@ class Catalog:
     params: dict[str, Any]  # rule id -> validated params model
     codesets: dict[str, Codeset]
     source: Path
+    version: str  # content hash of every rule and codeset file: two runs with the same version ran the same rules
 
     def __getitem__(self, rule_id: str) -> Rule:
         return self.rules[rule_id]
@@ -167,6 +169,9 @@ def load_catalog(rules_dir: Path | None = None) -> Catalog:
     retired = set((yaml.safe_load(retired_path.read_text()) or {}).get("retired", [])) if retired_path.exists() else set()
     rules: dict[str, Rule] = {}
     params: dict[str, Any] = {}
+    digest = hashlib.sha256()
+    for path in sorted(rules_dir.glob("*/*.*")):
+        digest.update(path.relative_to(rules_dir).as_posix().encode() + b"\0" + path.read_bytes())
     for path in sorted(rules_dir.glob("*/*.yaml")):
         if path.parent.name == "codesets":
             continue
@@ -184,4 +189,5 @@ def load_catalog(rules_dir: Path | None = None) -> Catalog:
     names = [r.name for r in rules.values()]
     if dupes := {n for n in names if names.count(n) > 1}:
         raise RuleConfigError(f"rule names used twice: {sorted(dupes)}")
-    return Catalog(rules=dict(sorted(rules.items())), params=params, codesets=codesets, source=rules_dir)
+    return Catalog(rules=dict(sorted(rules.items())), params=params, codesets=codesets, source=rules_dir,
+                   version=digest.hexdigest()[:12])

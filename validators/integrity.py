@@ -68,14 +68,18 @@ def check_integrity(lines: pl.DataFrame, catalog: Catalog, as_of: date) -> Integ
     unowned = rows.filter(pl.col("rule_id").is_null())
     rows = rows.filter(pl.col("rule_id").is_not_null())
 
-    # The failing value of each (row, column): unpivot only the rows that failed.
+    # Messages quote the file's own text (not the upper-cased form the checks saw): unpivot the
+    # failing (row, column) values from the raw lines, only for rows that failed.
     shown = [c for c in CANONICAL if c not in PHI]
-    failed_rows = prepared.join(rows.select("_row").unique(), on="_row", how="semi")
-    values = failed_rows.unpivot(index="_row", on=shown, variable_name="column", value_name="value")
+    failed = rows.select("_row").unique()
+    raw = lines.select(shown).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")).join(
+        failed, on="_row", how="semi")
+    values = raw.unpivot(index="_row", on=shown, variable_name="column", value_name="value")
+    numbers = prepared.select("_row", "_line_number", "_charge", "source_file", "source_row").join(
+        failed, on="_row", how="semi")
     claim_charge = prepared.group_by("claim_id").agg(pl.col("_charge").sum().alias("_claim_charge"))
     hits = (rows.join(values, on=["_row", "column"], how="left")
-            .join(failed_rows.select("_row", "_line_number", "_charge", "source_file", "source_row", *shown),
-                  on="_row", how="left")
+            .join(raw, on="_row", how="left").join(numbers, on="_row", how="left")
             .join(claim_charge, on="claim_id", how="left")
             .with_columns(
                 pl.when(pl.col("column").is_in(list(PHI))).then(pl.lit("(hidden)")).otherwise("value").alias("value"),

@@ -1,0 +1,69 @@
+"""Prefect flow `validate-claim-file`: the ad-hoc run of one extract, as tasks on the same stages.
+
+PHI stays out of Prefect (../shared/RELIABILITY.md T16, STACK_NOTES.md 1.6): parameters are
+paths and a date; tasks keep their results in memory (no cache, no persistence), so claim
+frames never reach Prefect's storage; the flow returns counts; log lines carry counts only; and
+errors raised here are ExtractError, whose text names the file and the problem, never a value.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows import pipeline
+from validators.catalog import Catalog, load_catalog
+
+
+def retry_only_io(task_, task_run, state) -> bool:
+    """Retry a read that failed on the filesystem; a file that is simply bad fails once."""
+    try:
+        state.result()
+    except OSError:
+        return True
+    except Exception:  # noqa: BLE001 - anything else is deterministic: retrying cannot help
+        return False
+    return False
+
+
+STAGE = dict(cache_policy=NO_CACHE, persist_result=False)
+
+
+@task(name="load-extract", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_only_io, **STAGE)
+def load_extract(item: pipeline.InputFile):
+    return pipeline.load(item)
+
+
+@task(name="check-field-integrity", **STAGE)
+def check_fields(item: pipeline.InputFile, extract, catalog: Catalog, as_of: date) -> pipeline.FileOutcome:
+    return pipeline.check(item, extract, catalog, as_of)
+
+
+@task(name="write-reports", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_only_io, **STAGE)
+def write_reports(result: pipeline.Run, report: str, findings: str) -> dict:
+    return pipeline.write_outputs(result, report, findings)
+
+
+@flow(name="validate-claim-file", persist_result=False, log_prints=False)
+def validate_claim_file(path: str, report: str, findings: str, as_of: date | None = None,
+                        notes: str | None = None, mapping: str | None = None) -> dict:
+    """Validate one claim extract and write its denial-risk workbook and findings file."""
+    logger = get_run_logger()
+    as_of = as_of or date.today()
+    catalog = load_catalog()
+    (item,) = pipeline.discover([path], mapping=mapping, notes=notes)
+    started, clock = datetime.now(), time.perf_counter()
+    extract = load_extract(item)
+    outcome = check_fields(item, extract, catalog, as_of)
+    result = pipeline.Run([outcome], catalog, as_of, started, time.perf_counter() - clock)
+    write_reports(result, report, findings)
+    counts = outcome.findings.group_by("severity").len()
+    summary = {"lines": outcome.facts["lines"], "claims": outcome.facts["claims"],
+               "findings": outcome.findings.height,
+               **{f"findings_{s}": n for s, n in counts.iter_rows()}}
+    logger.info("validated %d lines in %d claims: %d findings", summary["lines"], summary["claims"],
+                summary["findings"])
+    return summary

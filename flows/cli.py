@@ -1,0 +1,256 @@
+"""`cleanclaim`: validate claim extracts before they go to the payer, and explain the rules.
+
+Runs the pipeline's plain stages directly; Prefect is never imported here (its start-up costs
+10-20 s, which an ad-hoc run should not pay).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date
+from importlib.metadata import version
+from pathlib import Path
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from flows import pipeline
+from flows.extract import MAX_ROWS
+from validators.catalog import Catalog, Rule, load_catalog
+from validators.errors import ExtractError, RuleConfigError
+from validators.summary import summarize
+
+EXIT_CLEAN, EXIT_HIGH, EXIT_UNUSABLE = 0, 1, 2
+SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan"}
+
+EPILOG = """\
+exit codes:
+  0  no finding is high severity
+  1  at least one high-severity finding (the payer will reject or deny)
+  2  an input file could not be used at all (the other files are still validated and reported)
+
+examples:
+  cleanclaim validate sample_claims/ --as-of 2026-09-30
+  cleanclaim validate extract.csv --notes notes.csv --report denial-risk.xlsx --findings findings.csv
+  cleanclaim validate export.xlsx --mapping practice.mapping.yaml
+  cleanclaim rules list
+  cleanclaim rules explain FLD011
+"""
+
+
+def _as_of(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2026-09-30") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cleanclaim",
+        description="Catch what payers deny before a professional claim (CMS-1500 / 837P) goes out.",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"cleanclaim {version('cleanclaim')}")
+    parser.add_argument("--rules", type=Path, default=None, metavar="DIR",
+                        help="rule folder (default: the rules/ shipped with cleanclaim)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    v = sub.add_parser("validate", help="validate claim extracts and write the denial-risk report",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+                       description="Validate claim extracts (CSV, XLSX or Parquet; files or folders). "
+                                   "A file X.csv picks up X.mapping.yaml and X.notes.csv beside it.")
+    v.add_argument("paths", nargs="+", metavar="PATH", help="extract files or folders of extracts")
+    v.add_argument("--notes", type=Path, help="clinical notes file (columns claim_id, note_text)")
+    v.add_argument("--mapping", type=Path, help="YAML mapping this export's headers to cleanclaim's columns")
+    v.add_argument("--as-of", type=_as_of, default=date.today(), metavar="YYYY-MM-DD",
+                   help="judge dates as of this day (default: today)")
+    v.add_argument("--report", type=Path, default=Path("denial-risk.xlsx"), metavar="XLSX",
+                   help="Excel report to write (default: %(default)s)")
+    v.add_argument("--findings", type=Path, default=Path("findings.csv"), metavar="CSV|PARQUET",
+                   help="every finding, one per row (default: %(default)s)")
+    v.add_argument("--encoding", default="auto",
+                   help="text encoding of CSV files (default: auto = BOM, UTF-8, then Windows-1252)")
+    v.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="N",
+                   help="refuse files with more rows than this (default: %(default)s)")
+    v.add_argument("--exit-zero", action="store_true", help="exit 0 even with high findings (2 still means unusable input)")
+    v.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    v.add_argument("-v", "--verbose", action="store_true", help="log each stage (counts and file names only)")
+
+    r = sub.add_parser("rules", help="list and explain the rules")
+    rsub = r.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    rl = rsub.add_parser("list", help="one line per rule")
+    rl.add_argument("--json", action="store_true", help="machine-readable output")
+    re_ = rsub.add_parser("explain", help="what a rule checks, why payers deny it, how to fix it")
+    re_.add_argument("rule", help="rule id, alias or name, e.g. FLD011")
+    rd = rsub.add_parser("docs", help="write rules/README.md from the catalog")
+    rd.add_argument("--check", action="store_true", help="fail if rules/README.md is out of date")
+    return parser
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def _money(value: float | None) -> str:
+    return f"${(value or 0):,.2f}"
+
+
+def _print_summary(console: Console, result: pipeline.Run, written: dict) -> None:
+    lines, findings = result.lines, result.findings
+    tables = summarize(lines, findings, result.catalog)
+    status = {row["Worst finding"]: row for row in tables["Claims by worst finding"].iter_rows(named=True)}
+    n_claims = sum(row["Claims"] for row in status.values())
+    billed = sum(row["Billed"] or 0 for row in status.values())
+    at_risk = sum(row["Dollars at risk"] or 0 for row in status.values())
+    console.print(f"[bold]cleanclaim[/] · {len(result.catalog.rules)} rules · as of {result.as_of} · "
+                  f"{result.seconds:.1f}s")
+    console.print(f"Read {len(result.read)} of {len(result.outcomes)} files: "
+                  f"{lines.height:,} lines in {n_claims:,} claims")
+    parts = [f"[{SEVERITY_STYLE[s]}]{s} {status[s]['Claims'] if s in status else 0}[/]" for s in SEVERITY_STYLE]
+    clean = status.get("no findings", {}).get("Claims", 0)
+    console.print(f"  Claims by worst finding  {' · '.join(parts)} · clean {clean}")
+    console.print(f"  Dollars at risk          [bold]{_money(at_risk)}[/] of {_money(billed)} billed")
+    top = tables["Rules by dollars at risk"].head(5)
+    if top.height:
+        table = Table(title="Top rules", title_justify="left", show_edge=False, pad_edge=False)
+        for col, justify in (("Rule", "left"), ("Name", "left"), ("Findings", "right"), ("Dollars at risk", "right")):
+            table.add_column(col, justify=justify)
+        for row in top.iter_rows(named=True):
+            table.add_row(f"[{SEVERITY_STYLE[row['Severity']]}]{row['Rule']}[/]", row["Name"],
+                          str(row["Findings"]), _money(row["Dollars at risk"]))
+        console.print(table)
+        console.print("  Explain a rule: cleanclaim rules explain RULE_ID")
+    for failed in result.failed:
+        console.print(f"[bold red]Not read:[/] {failed.error}")
+    if written.get("rows_not_shown"):
+        console.print(f"[yellow]The workbook shows the most urgent findings; "
+                      f"{written['rows_not_shown']:,} more are in {written.get('findings_file')}[/]")
+    if written:
+        outputs = [f"report {written['report']}" if "report" in written else "",
+                   f"findings {written['findings_file']}" if "findings_file" in written else ""]
+        console.print("Wrote " + " · ".join(o for o in outputs if o))
+
+
+def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
+    console = Console(quiet=args.quiet, highlight=False)
+    errors = Console(stderr=True, highlight=False)
+    try:
+        inputs = pipeline.discover(args.paths, mapping=args.mapping, notes=args.notes)
+    except ExtractError as exc:
+        errors.print(f"[bold red]error:[/] {exc}")
+        return EXIT_UNUSABLE
+    if not inputs:
+        errors.print(f"[bold red]error:[/] no extract files (.csv .tsv .txt .xlsx .parquet) in {', '.join(args.paths)}")
+        return EXIT_UNUSABLE
+    show_bar = errors.is_terminal and not args.quiet
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} files"), TimeElapsedColumn(),
+                  console=errors, transient=True, disable=not show_bar) as bar:
+        task = bar.add_task("starting", total=len(inputs))
+        seen: set[str] = set()
+
+        def progress(stage: str, name: str) -> None:
+            if stage == "reading" and seen:
+                bar.advance(task)
+            seen.add(name)
+            bar.update(task, description=f"{stage} {name}")
+
+        result = pipeline.run(inputs, catalog, args.as_of, encoding=args.encoding, max_rows=args.max_rows,
+                              progress=progress)
+        bar.update(task, completed=len(inputs), description="writing reports")
+        written = pipeline.write_outputs(result, args.report, args.findings) if result.read else {}
+    _print_summary(console, result, written)
+    if not result.read or result.failed:
+        return EXIT_UNUSABLE
+    if args.exit_zero:
+        return EXIT_CLEAN
+    return EXIT_HIGH if (result.findings["severity"] == "high").any() else EXIT_CLEAN
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def explain_text(rule: Rule, catalog: Catalog) -> str:
+    """Markdown for one rule: the same text `rules explain` prints and rules/README.md holds."""
+    carc, rarc = catalog.codesets["carc"], catalog.codesets["rarc"]
+    lines = [f"# {rule.id} {rule.name}", "", f"**{rule.title}**", "",
+             f"- Category: {rule.category} · severity: {rule.severity} · status: {rule.status}"]
+    if rule.denial:
+        lines.append(f"- Denial: {rule.carc} — {carc.wording(rule.denial.carc)}")
+        lines += [f"- Remark {code} — {rarc.wording(code)}" for code in rule.denial.rarc]
+    if rule.payers:
+        lines.append(f"- Payers: {', '.join(rule.payers)}")
+    lines += ["", rule.explanation.strip(), "", f"Message: {rule.message}", "", f"Fix: {rule.fix}", "", "Sources:"]
+    for c in rule.citation:
+        where = f", {c.section}" if c.section else ""
+        lines.append(f"- {c.source}{where} (effective {c.effective_from}{f' to {c.effective_to}' if c.effective_to else ''})")
+    lines += ["", "Example that triggers it:", "", f"    {json.dumps(rule.examples.triggers[0])}",
+              "", "Example that passes:", "", f"    {json.dumps(rule.examples.passes[0])}"]
+    return "\n".join(lines)
+
+
+def rules_readme(catalog: Catalog) -> str:
+    out = ["# Rule catalog", "",
+           "Generated by `cleanclaim rules docs` from the YAML files in this folder; do not edit by hand.",
+           "", f"{len(catalog.rules)} rules · catalog version {catalog.version}", "",
+           "| Rule | Name | Category | Severity | Denial | Title |", "|---|---|---|---|---|---|"]
+    for r in catalog.rules.values():
+        denial = f"{r.carc} {r.rarc}".strip() if r.denial else ""
+        out.append(f"| [{r.id}](#{r.id.lower()}-{r.name}) | {r.name} | {r.category} | {r.severity} | {denial} | {r.title} |")
+    for r in catalog.rules.values():
+        out += ["", explain_text(r, catalog).replace(f"# {r.id}", f"## {r.id}", 1)]
+    return "\n".join(out) + "\n"
+
+
+def cmd_rules(args: argparse.Namespace, catalog: Catalog) -> int:
+    console = Console(highlight=False)
+    if args.rules_command == "list":
+        if args.json:
+            print(json.dumps([{"id": r.id, "name": r.name, "title": r.title, "category": r.category,
+                               "severity": r.severity, "carc": r.carc, "rarc": r.rarc}
+                              for r in catalog.rules.values()], indent=2))
+            return 0
+        table = Table(show_edge=False, pad_edge=False)
+        for col in ("Rule", "Severity", "Category", "Name", "Title"):
+            table.add_column(col)
+        for r in catalog.rules.values():
+            table.add_row(r.id, f"[{SEVERITY_STYLE[r.severity]}]{r.severity}[/]", r.category, r.name, r.title)
+        console.print(table)
+        return 0
+    if args.rules_command == "explain":
+        rule = catalog.resolve(args.rule)
+        if rule is None:
+            Console(stderr=True).print(f"[bold red]error:[/] no rule {args.rule!r}; see `cleanclaim rules list`")
+            return EXIT_UNUSABLE
+        console.print(Markdown(explain_text(rule, catalog)))
+        return 0
+    target = catalog.source / "README.md"
+    text = rules_readme(catalog)
+    if args.check:
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            Console(stderr=True).print(f"{target} is out of date: run `cleanclaim rules docs`")
+            return 1
+        return 0
+    target.write_text(text, encoding="utf-8")
+    console.print(f"Wrote {target}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        catalog = load_catalog(args.rules)
+    except RuleConfigError as exc:
+        Console(stderr=True).print(f"[bold red]rule catalog error:[/] {exc}")
+        return EXIT_UNUSABLE
+    return cmd_validate(args, catalog) if args.command == "validate" else cmd_rules(args, catalog)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""The stages in order, as plain functions: discover -> read -> field integrity -> outputs.
+
+The CLI calls them directly (no Prefect start-up cost); `flows/adhoc.py` wraps the same
+functions as Prefect tasks. Nothing here logs or raises claim values: errors name files,
+counts and rule ids only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from flows.extract import MAX_ROWS, Extract, read_extract
+from flows.report import write_findings_file, write_workbook
+from validators import findings as fnd
+from validators.catalog import Catalog
+from validators.errors import ExtractError
+from validators.integrity import check_integrity, rejected_row_findings
+from validators.summary import summarize
+
+log = logging.getLogger("cleanclaim")
+
+EXTRACT_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".parquet"}
+SIDECAR_SUFFIXES = (".notes.csv", ".mapping.yaml")
+
+Progress = Callable[[str, str], None]  # (stage, file name)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path
+    mapping: Path | None = None
+    notes: Path | None = None
+
+
+@dataclass
+class FileOutcome:
+    input: InputFile
+    facts: dict = field(default_factory=dict)
+    lines: pl.DataFrame | None = None  # typed lines (PHI stays in memory, never in logs)
+    findings: pl.DataFrame = field(default_factory=fnd.empty)
+    error: ExtractError | None = None
+
+
+@dataclass
+class Run:
+    outcomes: list[FileOutcome]
+    catalog: Catalog
+    as_of: date
+    started: datetime
+    seconds: float = 0.0
+
+    @property
+    def read(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.error is None]
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.error is not None]
+
+    @property
+    def lines(self) -> pl.DataFrame:
+        frames = [o.lines for o in self.read if o.lines is not None and o.lines.height]
+        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(
+            schema={"source_file": pl.String, "source_row": pl.Int64, "claim_id": pl.String,
+                    "_line_number": pl.Int64, "_charge": pl.Float64})
+
+    @property
+    def findings(self) -> pl.DataFrame:
+        return fnd.ordered(pl.concat([fnd.empty(), *(o.findings for o in self.read)], how="vertical_relaxed"))
+
+
+def _sidecar(path: Path, suffix: str) -> Path | None:
+    candidate = path.with_name(path.name[: -len(path.suffix)] + suffix)
+    return candidate if candidate.is_file() else None
+
+
+def discover(paths: list[str | Path], mapping: str | Path | None = None,
+             notes: str | Path | None = None) -> list[InputFile]:
+    """Files and folders -> extracts, each with its mapping and notes.
+
+    A folder contributes every extract in it (not its sidecars). A sidecar `X.mapping.yaml` or
+    `X.notes.csv` beside `X.csv` is used unless --mapping / --notes name one for all files.
+    """
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+                            and p.suffix.lower() in EXTRACT_SUFFIXES
+                            and not p.name.lower().endswith(SIDECAR_SUFFIXES))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise ExtractError(str(path), "no such file or folder", "Check the path.", reason="unreadable")
+    return [InputFile(p, Path(mapping) if mapping else _sidecar(p, ".mapping.yaml"),
+                      Path(notes) if notes else _sidecar(p, ".notes.csv")) for p in found]
+
+
+def load(item: InputFile, *, encoding: str = "auto", max_rows: int = MAX_ROWS) -> Extract:
+    """Stage 1: read the file losslessly into the canonical frame (ExtractError if unusable)."""
+    return read_extract(item.path, mapping=item.mapping, notes=item.notes, encoding=encoding, max_rows=max_rows)
+
+
+def check(item: InputFile, extract: Extract, catalog: Catalog, as_of: date) -> FileOutcome:
+    """Stage 2: field integrity (and the rows the reader set aside) -> typed lines + findings."""
+    name = item.path.name
+    integrity = check_integrity(extract.lines, catalog, as_of)
+    rejected = rejected_row_findings(catalog, extract.rejected, name)
+    found = fnd.ordered(pl.concat([integrity.findings, rejected], how="vertical_relaxed"))
+    fnd.FindingsModel.validate(found)  # the contract every later stage relies on
+    facts = {**extract.facts, "lines": integrity.lines.height,
+             "claims": integrity.lines["claim_id"].n_unique(), "findings": found.height}
+    log.info("validated %s: %d lines, %d findings", name, facts["lines"], found.height)
+    return FileOutcome(item, facts=facts, lines=integrity.lines, findings=found)
+
+
+def validate_file(item: InputFile, catalog: Catalog, as_of: date, *, encoding: str = "auto",
+                  max_rows: int = MAX_ROWS, progress: Progress | None = None) -> FileOutcome:
+    """One extract through every stage. A file that cannot be used is an outcome, not a crash."""
+    name = item.path.name
+    try:
+        if progress:
+            progress("reading", name)
+        extract = load(item, encoding=encoding, max_rows=max_rows)
+    except ExtractError as exc:
+        log.warning("file set aside: %s (%s)", name, exc.reason)
+        return FileOutcome(item, facts={"file": name}, error=exc)
+    if progress:
+        progress("checking fields", name)
+    return check(item, extract, catalog, as_of)
+
+
+def run(inputs: list[InputFile], catalog: Catalog, as_of: date, *, encoding: str = "auto",
+        max_rows: int = MAX_ROWS, progress: Progress | None = None) -> Run:
+    started, clock = datetime.now(), time.perf_counter()
+    outcomes = [validate_file(i, catalog, as_of, encoding=encoding, max_rows=max_rows, progress=progress)
+                for i in inputs]
+    return Run(outcomes, catalog, as_of, started, time.perf_counter() - clock)
+
+
+def run_facts(result: Run, findings_file: str) -> dict:
+    """What the Summary says about the run: files, counts, versions. No claim values."""
+    lines = result.lines
+    facts = [
+        ("Run at", result.started.isoformat(timespec="seconds")),
+        ("Took (seconds)", round(result.seconds, 2)),
+        ("As-of date", result.as_of.isoformat()),
+        ("Rule catalog", f"{len(result.catalog.rules)} rules, version {result.catalog.version}"),
+        ("Place-of-service code set", result.catalog.codesets["place_of_service"].info.version),
+        ("Files read", f"{len(result.read)} of {len(result.outcomes)}"),
+        ("Claim lines validated", lines.height),
+        ("Claims", lines.select(pl.struct("source_file", "claim_id").n_unique()).item() if lines.height else 0),
+        ("Rows set aside (see Findings, FLD025)", sum(o.facts.get("rejected_rows", 0) for o in result.read)),
+        ("Full findings list", findings_file),
+    ]
+    for o in result.read:
+        f = o.facts
+        detail = f"{f['format']}, {f['lines']} lines, {f['claims']} claims, {f['findings']} findings"
+        if f.get("encoding"):
+            detail += f", {f['encoding']}"
+        if f.get("mapping_file"):
+            detail += f", mapped by {f['mapping_file']}"
+        if f.get("notes_file"):
+            detail += f", notes from {f['notes_file']}"
+        facts.append((f"File {f['file']}", detail))
+    warnings = [f"NOT READ: {o.input.path.name}: {o.error.problem}. {o.error.expected} "
+                f"Its claims are not in this report." for o in result.failed]
+    return {"facts": facts, "warnings": warnings, "findings_file": findings_file}
+
+
+def write_outputs(result: Run, report: str | Path | None, findings_file: str | Path | None) -> dict:
+    """The findings file (all findings) and the workbook (Summary + the most urgent findings)."""
+    out: dict = {}
+    findings = result.findings
+    if findings_file:
+        out["findings_file"] = str(write_findings_file(findings, findings_file))
+    if report:
+        tables = summarize(result.lines, findings, result.catalog)
+        facts = run_facts(result, Path(findings_file).name if findings_file else "(not written: use --findings)")
+        out |= write_workbook(report, facts, tables, findings)
+        out["report"] = str(report)
+    return out
