@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from datetime import date
 from importlib.metadata import version
@@ -136,8 +137,9 @@ def _print_summary(console: Console, result: pipeline.Run, written: dict) -> Non
 
 
 def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
-    console = Console(quiet=args.quiet, highlight=False)
-    errors = Console(stderr=True, highlight=False)
+    # soft_wrap: long lines (paths, error texts) wrap in the terminal but stay whole when copied or piped
+    console = Console(quiet=args.quiet, highlight=False, soft_wrap=True)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         inputs = pipeline.discover(args.paths, mapping=args.mapping, notes=args.notes)
     except ExtractError as exc:
@@ -184,7 +186,10 @@ def explain_text(rule: Rule, catalog: Catalog) -> str:
         lines += [f"- Remark {code} — {rarc.wording(code)}" for code in rule.denial.rarc]
     if rule.payers:
         lines.append(f"- Payers: {', '.join(rule.payers)}")
-    lines += ["", rule.explanation.strip(), "", f"Message: {rule.message}", "", f"Fix: {rule.fix}", "", "Sources:"]
+    # Each of the three headings starts its own paragraph.
+    explanation = re.sub(r"\s*(\*\*(?:What it checks|Why payers deny it|How to fix)\.\*\*)", r"\n\n\1",
+                         rule.explanation.strip()).strip()
+    lines += ["", explanation, "", f"Message: {rule.message}", "", f"Fix: {rule.fix}", "", "Sources:"]
     for c in rule.citation:
         where = f", {c.section}" if c.section else ""
         lines.append(f"- {c.source}{where} (effective {c.effective_from}{f' to {c.effective_to}' if c.effective_to else ''})")

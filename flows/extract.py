@@ -259,10 +259,11 @@ def read_csv_text(path: str | Path, *, required: tuple[str, ...], known: tuple[s
                                pl.Series("_fields", data_counts, dtype=pl.Int64),
                                pl.Series("_blank", data_blank))
     ragged = frame.filter((pl.col("_fields") != width) & ~pl.col("_blank"))
-    claim_pos = next(pos for pos, name in keep.items() if name == "claim_id")
+    claim_pos = next((pos for pos, name in keep.items() if name == "claim_id"), None)
     rejected = ragged.select(
         "source_row",
-        pl.col(f"_c{claim_pos}").str.strip_chars().alias("claim_id"),
+        (pl.col(f"_c{claim_pos}").str.strip_chars() if claim_pos is not None
+         else pl.lit(None, dtype=pl.String)).alias("claim_id"),
         pl.format("has {} fields where the header has {}", pl.col("_fields"), pl.lit(width)).alias("problem"),
     )
     good = frame.filter((pl.col("_fields") == width) & ~pl.col("_blank"))

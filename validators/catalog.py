@@ -140,11 +140,11 @@ def _validate_rule(path: Path, doc: Any, codesets: dict[str, Codeset]) -> tuple[
         raise RuleConfigError(f"{path}: params do not fit check kind {rule.check}: {exc}") from None
     for part in ("message", "fix"):
         names = _template_fields(getattr(rule, part))
+        if leaked := names & PHI:
+            raise RuleConfigError(f"{path}: {part} would print patient identifiers {sorted(leaked)}")
         if bad := names - kind.fields:
             raise RuleConfigError(f"{path}: {part} uses {sorted(bad)}, which check kind {rule.check} "
                                   f"does not provide (it offers {sorted(kind.fields)})")
-        if leaked := names & PHI:
-            raise RuleConfigError(f"{path}: {part} would print patient identifiers {sorted(leaked)}")
     missing = [h for h in HEADINGS if h not in rule.explanation]
     if missing:
         raise RuleConfigError(f"{path}: explanation lacks the headings {missing}")

@@ -189,6 +189,8 @@ class ClaimLineModel(pa.DataFrameModel):
     @pa.check(*CLAIM_LEVEL, name="claim_field_consistent")
     def _consistent(cls, data: PolarsData) -> pl.LazyFrame:
         c = pl.col(data.key)
+        if data.key in DX_COLUMNS:  # M54.12 on one line and M5412 on another are the same code
+            c = c.str.replace(".", "", literal=True)
         return data.lazyframe.select(c.eq_missing(c.gather(pl.col("_claim_first"))))
 
     @pa.dataframe_check(name="service_before_birth")

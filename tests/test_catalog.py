@@ -1,0 +1,86 @@
+"""The contract over every rule (QPP's ErrorCodeTest, ruff's check_docs_formatted) and the loader's errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flows.cli import rules_readme
+from tests.conftest import REPO
+from validators.catalog import HEADINGS, load_catalog
+from validators.checks import REGISTRY
+from validators.errors import RuleConfigError
+from validators.integrity import owners
+from validators.schema import check_names
+
+
+def test_every_rule_is_complete(catalog):
+    assert len(catalog.rules) >= 27
+    for rule in catalog.rules.values():
+        assert rule.id.startswith(rule.family) and rule.check in REGISTRY
+        assert all(h in rule.explanation for h in HEADINGS)
+        assert rule.citation and all(c.source and c.effective_from for c in rule.citation)
+        assert rule.examples.triggers and rule.examples.passes
+        if rule.category != "engine":
+            assert rule.denial is not None
+
+
+def test_every_field_check_is_owned_by_exactly_one_rule(catalog):
+    """A pandera check nobody owns would surface as an engine finding; two owners double-report."""
+    table = owners(catalog)
+    assert set(table["check"]) == check_names()
+    assert table.select("check", "column").is_duplicated().sum() == 0
+
+
+def test_rules_readme_is_generated_from_the_catalog(catalog):
+    assert (REPO / "rules" / "README.md").read_text(encoding="utf-8") == rules_readme(catalog), \
+        "rules/README.md is stale: run `cleanclaim rules docs`"
+
+
+@pytest.fixture
+def rules_copy(tmp_path) -> Path:
+    target = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", target)
+    return target
+
+
+def _edit(path: Path, **changes) -> None:
+    doc = yaml.safe_load(path.read_text())
+    doc.update(changes)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"params": {"checks": ["npi_check_digit"], "column": ["billing_npi"]}}, "params do not fit"),
+    ({"check": "no_such_kind"}, "unknown check kind"),
+    ({"message": "NPI {billing_npi_typo} is wrong."}, "does not provide"),
+    ({"message": "Patient {patient_id} has a bad NPI."}, "patient identifiers"),
+    ({"explanation": "**What it checks.** something"}, "lacks the headings"),
+    ({"denial": {"group": "CO", "carc": "999"}}, "no wording"),
+    ({"severity": "critical"}, "severity"),
+    ({"id": "FLD999"}, "file name must be the rule id"),
+])
+def test_a_broken_rule_fails_when_the_catalog_loads(rules_copy, change, message):
+    _edit(rules_copy / "field" / "FLD011.yaml", **change)
+    with pytest.raises(RuleConfigError, match=message):
+        load_catalog(rules_copy)
+
+
+def test_duplicate_and_retired_ids_are_refused(rules_copy):
+    shutil.copy(rules_copy / "field" / "FLD011.yaml", rules_copy / "engine" / "FLD011.yaml")
+    with pytest.raises(RuleConfigError, match="defined twice"):
+        load_catalog(rules_copy)
+    (rules_copy / "engine" / "FLD011.yaml").unlink()
+    (rules_copy / "RETIRED.yaml").write_text("retired: [FLD011]\n")
+    with pytest.raises(RuleConfigError, match="retired"):
+        load_catalog(rules_copy)
+
+
+def test_catalog_version_changes_with_any_rule_text(rules_copy, catalog):
+    before = load_catalog(rules_copy).version
+    assert before == catalog.version
+    _edit(rules_copy / "field" / "FLD011.yaml", weight=0.5)
+    assert load_catalog(rules_copy).version != before

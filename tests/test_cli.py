@@ -1,0 +1,128 @@
+"""The CLI end to end on the bundled samples, exit codes, bad files, and the rules commands."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+import pytest
+
+from flows.cli import main
+from tests.conftest import REPO, write_csv
+from validators import findings as fnd
+
+SAMPLES = REPO / "sample_claims"
+SNAPSHOT = REPO / "tests" / "snapshots" / "sample_claims_findings.csv"
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    code = main(["validate", str(SAMPLES), "--as-of", "2026-09-30", "--report", str(out / "r.xlsx"),
+                 "--findings", str(out / "f.csv"), "--quiet"])
+    return code, out
+
+
+def test_samples_end_to_end_write_a_workbook_and_findings(sample_run):
+    code, out = sample_run
+    assert code == 1  # the front-desk typos include high findings
+    found = pl.read_csv(out / "f.csv", schema_overrides={"line_number": pl.Int64, "source_row": pl.Int64,
+                                                          "charge_at_risk": pl.Float64}, infer_schema=False)
+    fnd.FindingsModel.validate(found)
+    wb = openpyxl.load_workbook(out / "r.xlsx")
+    assert wb.sheetnames == ["Summary", "Findings"]
+    assert wb["Findings"].max_row == found.height + 1
+    summary = {row[0].value: row[1].value for row in wb["Summary"].iter_rows() if row and row[0].value}
+    assert summary["Files read"] == "3 of 3" and summary["Claim lines validated"] == 34
+    assert summary["As-of date"] == "2026-09-30"
+
+
+def test_sample_findings_match_the_reviewed_snapshot(sample_run):
+    """Like ruff's .snap files: a change in what the samples produce must be reviewed and committed."""
+    _, out = sample_run
+    got = pl.read_csv(out / "f.csv", infer_schema=False).sort(
+        "source_file", pl.col("source_row").cast(pl.Int64), "rule_id", "message")
+    if os.environ.get("CLEANCLAIM_UPDATE_SNAPSHOTS"):
+        got.write_csv(SNAPSHOT)
+    want = pl.read_csv(SNAPSHOT, infer_schema=False)
+    assert got.to_dicts() == want.to_dicts()
+
+
+def test_every_sample_row_is_in_the_run_or_in_a_finding(sample_run):
+    """Nothing is lost: each data row of each sample is validated or named by a finding."""
+    _, out = sample_run
+    found = pl.read_csv(out / "f.csv", infer_schema=False)
+    set_aside = set(found.filter(pl.col("rule_id") == "FLD025")["source_row"].cast(pl.Int64))
+    legacy_rows = (SAMPLES / "legacy_pm_export.csv").read_bytes().count(b"\n") - 1
+    assert set_aside == {7} and legacy_rows == 6  # five validated rows + the one set aside
+
+
+def test_clean_claims_stay_clean(sample_run):
+    _, out = sample_run
+    found = pl.read_csv(out / "f.csv", infer_schema=False)
+    assert not found["source_file"].str.contains("spine_pain_clinic").any()
+
+
+def test_exit_codes(tmp_path):
+    clean = write_csv(tmp_path / "clean.csv", [{"claim_id": "C1"}])
+    args = ["--as-of", "2026-09-30", "--report", str(tmp_path / "r.xlsx"), "--findings", str(tmp_path / "f.csv"), "-q"]
+    assert main(["validate", str(clean), *args]) == 0
+    bad = write_csv(tmp_path / "bad.csv", [{"claim_id": "C1", "units": "0"}])
+    assert main(["validate", str(bad), *args]) == 1
+    assert main(["validate", str(bad), *args, "--exit-zero"]) == 0
+    (tmp_path / "empty.csv").write_text("")
+    assert main(["validate", str(tmp_path / "empty.csv"), *args, "--exit-zero"]) == 2
+    assert main(["validate", str(tmp_path / "nowhere.csv"), *args]) == 2
+
+
+def test_a_bad_file_is_set_aside_and_the_others_still_run(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_csv(folder / "a.csv", [{"claim_id": "C1"}])
+    (folder / "b.csv").write_text("claim_id,line_number\nC2,1\n")
+    code = main(["validate", str(folder), "--as-of", "2026-09-30", "--report", str(tmp_path / "r.xlsx"),
+                 "--findings", str(tmp_path / "f.csv")])
+    printed = capsys.readouterr().out
+    assert code == 2
+    assert "b.csv: required columns are missing" in printed and "--mapping" in printed
+    texts = [c.value for row in openpyxl.load_workbook(tmp_path / "r.xlsx")["Summary"].iter_rows()
+             for c in row if isinstance(c.value, str)]
+    assert any(t.startswith("NOT READ: b.csv") for t in texts)  # never a clean-looking report
+
+
+def test_summary_output_reads_well(tmp_path, capsys):
+    main(["validate", str(SAMPLES / "front_desk_typos.xlsx"), "--as-of", "2026-09-30",
+          "--report", str(tmp_path / "r.xlsx"), "--findings", str(tmp_path / "f.csv")])
+    printed = capsys.readouterr().out
+    assert "Read 1 of 1 files: 12 lines in 10 claims" in printed
+    assert "Dollars at risk" in printed and "Top rules" in printed and "FLD002" in printed
+    assert "PT-2000" not in printed  # no patient ids on the terminal
+
+
+def test_rules_list_and_explain(capsys):
+    assert main(["rules", "list"]) == 0
+    assert "FLD011" in capsys.readouterr().out
+    assert main(["rules", "explain", "billing-npi-check-digit-mismatch"]) == 0
+    text = capsys.readouterr().out
+    for words in ("FLD011", "What it checks", "Why payers deny it", "How to fix", "CO-16", "N257", "80840"):
+        assert words in text
+    assert main(["rules", "explain", "NOPE01"]) == 2
+
+
+def test_rules_docs_check_passes_on_the_committed_readme():
+    assert main(["rules", "docs", "--check"]) == 0
+
+
+def test_cli_does_not_import_prefect():
+    code = "import sys, flows.cli, flows.pipeline; sys.exit('prefect' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
+
+
+def test_help_explains_exit_codes():
+    out = subprocess.run([sys.executable, "-m", "flows.cli", "validate", "--help"], cwd=REPO,
+                         capture_output=True, text=True).stdout
+    assert "exit codes" in out and "--as-of" in out and "mapping" in out

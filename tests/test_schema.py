@@ -1,0 +1,79 @@
+"""One valid and one invalid frame per pandera constraint of ClaimLineModel (STYLE.md section 5)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from tests.conftest import AS_OF, claim_lines
+from validators.schema import check_names, failures, npi_check_digit_ok, prepare
+
+POS = ["11", "22", "24", "02"]
+
+# check name -> (rows that pass it, rows that fail it)
+CASES = {
+    "not_nullable": ([{}], [{"procedure_code": None}]),
+    "multiple_fields_uniqueness": ([{"claim_id": "C1"}, {"claim_id": "C1"}],
+                                   [{"claim_id": "C1", "line_number": "1"}, {"claim_id": "C1", "line_number": "01"}]),
+    "line_number_format": ([{"line_number": "12"}], [{"line_number": "1a"}]),
+    "date_format": ([{"service_date": "9/5/2026"}], [{"service_date": "2026-09-31"}]),
+    "service_date_after_as_of": ([{"service_date": "2026-09-30"}], [{"service_date": "2026-10-01"}]),
+    "service_before_birth": ([{"patient_dob": "2026-09-15"}], [{"patient_dob": "2026-09-16"}]),
+    "age_over_limit": ([{"patient_dob": "1906-09-15"}], [{"patient_dob": "1905-01-01"}]),
+    "injury_after_service": ([{"accident_indicator": "OA", "injury_date": "2026-09-15"}],
+                             [{"accident_indicator": "OA", "injury_date": "2026-09-16"}]),
+    "injury_date_missing": ([{"accident_indicator": "AA", "injury_date": "2026-09-01"}],
+                            [{"accident_indicator": "AA", "injury_date": None}]),
+    "sex_code": ([{"patient_sex": "u"}], [{"patient_sex": "X"}]),
+    "npi_format": ([{"billing_npi": "0123456789"}], [{"billing_npi": "1.234567893E9"}]),
+    "npi_check_digit": ([{"rendering_npi": "1588204713"}], [{"rendering_npi": "1588204731"}]),
+    "pos_code": ([{"place_of_service": "02"}], [{"place_of_service": "2"}]),
+    "accident_code": ([{"accident_indicator": "EM", "injury_date": "2026-09-01"}],
+                      [{"accident_indicator": "XX", "injury_date": "2026-09-01"}]),
+    "procedure_code_format": ([{"procedure_code": "0001U"}], [{"procedure_code": "6448"}]),
+    "modifier_format": ([{"modifier_4": "XS"}], [{"modifier_4": "XSX"}]),
+    "units_positive": ([{"units": "0.5"}], [{"units": "-1"}]),
+    "charge_format": ([{"charge_amount": "0.10"}], [{"charge_amount": "1E5"}]),
+    "pointer_format": ([{"diagnosis_pointers": "A,B", "dx_2": "M54.2"}], [{"diagnosis_pointers": "0"}]),
+    "pointer_to_empty_slot": ([{"diagnosis_pointers": "2", "dx_2": "M54.2"}], [{"diagnosis_pointers": "2"}]),
+    "icd10cm_format": ([{"dx_12": "Z99.89"}], [{"dx_12": "Z99.89123"}]),
+    "claim_field_consistent": ([{"claim_id": "C1", "dx_1": "M54.12"}, {"claim_id": "C1", "dx_1": "M5412 "}],
+                               [{"claim_id": "C1", "patient_id": "P1"}, {"claim_id": "C1", "patient_id": "P2"}]),
+}
+
+
+def reported(rows: list[dict]) -> set[str]:
+    lines = claim_lines(rows).with_columns(pl.col("dx_1").str.strip_chars())
+    rows_failed, table_failed = failures(prepare(lines), AS_OF, POS)
+    assert table_failed.is_empty(), "a check crashed instead of judging rows"
+    return set(rows_failed["check"])
+
+
+def test_every_constraint_has_a_case():
+    assert set(CASES) == check_names()
+
+
+@pytest.mark.parametrize("check", sorted(CASES))
+def test_constraint_passes_valid_and_catches_invalid(check):
+    valid, invalid = CASES[check]
+    assert check not in reported(valid)
+    assert check in reported(invalid)
+
+
+def test_npi_check_digit_against_published_example():
+    # CMS's worked example: 123456789 with the 80840 prefix gives check digit 3.
+    ok = pl.DataFrame({"npi": ["1234567893", "1234567890", "123456789", None]}).select(
+        npi_check_digit_ok(pl.col("npi")))
+    assert ok.to_series().to_list() == [True, False, False, False]
+
+
+def test_us_and_iso_dates_parse_to_the_same_day():
+    lines = prepare(claim_lines([{"service_date": "09/05/2026"}, {"claim_id": "C2", "service_date": "2026-09-05"}]))
+    assert lines["_service_date"].n_unique() == 1 and lines["_service_date"].null_count() == 0
+
+
+def test_day_first_is_never_guessed():
+    # 03/04/2026 is March 4 (US); 13/04/2026 is not a US date and must not become April 13 (T15).
+    lines = prepare(claim_lines([{"service_date": "03/04/2026"}, {"claim_id": "C2", "service_date": "13/04/2026"}]))
+    assert lines["_service_date"].to_list()[0].month == 3
+    assert lines["_service_date"].to_list()[1] is None
