@@ -19,7 +19,7 @@ from pandera.api.polars.types import PolarsData
 from pandera.errors import SchemaErrors
 
 from validators.checks import Params, register_check
-from validators.contract import CANONICAL, CLAIM_LEVEL, CODE_COLUMNS, DX_COLUMNS, LABELS, MODIFIER_COLUMNS, PHI
+from validators.contract import CANONICAL, CLAIM_LEVEL, CODE_COLUMNS, COLUMNS, DX_COLUMNS, LABELS, MODIFIER_COLUMNS, PHI
 
 MAX_AGE_YEARS = 120
 
@@ -85,47 +85,8 @@ def _ok(data: PolarsData, expr: pl.Expr) -> pl.LazyFrame:
     return data.lazyframe.select((pl.col(data.key).is_null() | expr).fill_null(False))
 
 
-def _text(required: bool = False):
-    return pa.Field(nullable=not required)
-
-
-class ClaimLineModel(pa.DataFrameModel):
-    """One service line of a professional claim, as text, after `prepare`."""
-
-    claim_id: str = _text(True)
-    line_number: str = _text(True)
-    patient_id: str = _text(True)
-    patient_dob: str = _text(True)
-    patient_sex: str = _text(True)
-    payer_id: str = _text(True)
-    payer_name: str = _text()
-    billing_npi: str = _text(True)
-    rendering_npi: str = _text()
-    place_of_service: str = _text(True)
-    accident_indicator: str = _text()
-    injury_date: str = _text()
-    service_date: str = _text(True)
-    procedure_code: str = _text(True)
-    modifier_1: str = _text()
-    modifier_2: str = _text()
-    modifier_3: str = _text()
-    modifier_4: str = _text()
-    units: str = _text(True)
-    charge_amount: str = _text(True)
-    diagnosis_pointers: str = _text(True)
-    dx_1: str = _text(True)
-    dx_2: str = _text()
-    dx_3: str = _text()
-    dx_4: str = _text()
-    dx_5: str = _text()
-    dx_6: str = _text()
-    dx_7: str = _text()
-    dx_8: str = _text()
-    dx_9: str = _text()
-    dx_10: str = _text()
-    dx_11: str = _text()
-    dx_12: str = _text()
-    clinical_note: str = _text()
+class ClaimLineChecks(pa.DataFrameModel):
+    """The checks of a claim line; `ClaimLineModel` below adds one text field per contract column."""
 
     class Config:
         strict = False  # helper columns from `prepare` and source_file/source_row ride along
@@ -217,6 +178,16 @@ class ClaimLineModel(pa.DataFrameModel):
             for slot, dx in enumerate(DX_COLUMNS, 1)
         )
         return data.lazyframe.select(ok)
+
+
+# One text field per canonical column, nullable unless the contract requires it: the contract
+# (validators/contract.py) is the one place that says which fields a claim line must have.
+ClaimLineModel = type("ClaimLineModel", (ClaimLineChecks,), {
+    "__doc__": "One service line of a professional claim, as text, after `prepare`.",
+    "__module__": __name__,
+    "__annotations__": {c.name: str for c in COLUMNS},
+    **{c.name: pa.Field(nullable=not c.required) for c in COLUMNS},
+})
 
 
 # Which column a frame-level check is about: the finding points at it and later rules skip it.

@@ -1,0 +1,34 @@
+# The two commands of the README, and the few helpers around them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench constraints clean
+
+# Install (or refresh) the virtual environment from pyproject.toml + constraints.txt.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip check
+	touch $@
+
+# Validate the bundled sample claims; writes out/denial-risk.xlsx and out/findings.csv.
+demo: $(STAMP)
+	$(BIN)/cleanclaim validate sample_claims/ --as-of 2026-09-30 \
+		--report out/denial-risk.xlsx --findings out/findings.csv --exit-zero
+
+# The whole test suite (CI runs exactly this through .ci/run).
+test: $(STAMP)
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_foundation.py
+
+constraints: $(STAMP)
+	{ sed -n '1,3p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.tmp
+	mv constraints.tmp constraints.txt
+
+clean:
+	rm -rf $(VENV) out .pytest_cache
