@@ -146,33 +146,43 @@ def run(inputs: list[InputFile], catalog: Catalog, as_of: date, *, encoding: str
 
 
 def run_facts(result: Run, findings_file: str) -> dict:
-    """What the Summary says about the run: files, counts, versions. No claim values."""
+    """What the Summary says about the run: counts and versions, never claim values."""
     lines = result.lines
     facts = [
-        ("Run at", result.started.isoformat(timespec="seconds")),
+        ("Run at", result.started.isoformat(sep=" ", timespec="seconds")),
         ("Took (seconds)", round(result.seconds, 2)),
         ("As-of date", result.as_of.isoformat()),
-        ("Rule catalog", f"{len(result.catalog.rules)} rules, version {result.catalog.version}"),
+        ("Rules", len(result.catalog.rules)),
+        ("Rule catalog version", result.catalog.version),
         ("Place-of-service code set", result.catalog.codesets["place_of_service"].info.version),
         ("Files read", f"{len(result.read)} of {len(result.outcomes)}"),
         ("Claim lines validated", lines.height),
         ("Claims", lines.select(pl.struct("source_file", "claim_id").n_unique()).item() if lines.height else 0),
-        ("Rows set aside (see Findings, FLD025)", sum(o.facts.get("rejected_rows", 0) for o in result.read)),
+        ("Rows set aside (finding FLD025)", sum(o.facts.get("rejected_rows", 0) for o in result.read)),
         ("Full findings list", findings_file),
     ]
-    for o in result.read:
-        f = o.facts
-        detail = f"{f['format']}, {f['lines']} lines, {f['claims']} claims, {f['findings']} findings"
-        if f.get("encoding"):
-            detail += f", {f['encoding']}"
-        if f.get("mapping_file"):
-            detail += f", mapped by {f['mapping_file']}"
-        if f.get("notes_file"):
-            detail += f", notes from {f['notes_file']}"
-        facts.append((f"File {f['file']}", detail))
     warnings = [f"NOT READ: {o.input.path.name}: {o.error.problem}. {o.error.expected} "
                 f"Its claims are not in this report." for o in result.failed]
     return {"facts": facts, "warnings": warnings, "findings_file": findings_file}
+
+
+def files_table(result: Run) -> pl.DataFrame:
+    """One row per input file: how it was read, or why it was not."""
+    rows = []
+    for o in result.outcomes:
+        f = o.facts
+        rows.append({
+            "File": o.input.path.name,
+            "Status": "read" if o.error is None else f"NOT READ: {o.error.reason}",
+            "Format": f.get("format"), "Encoding": f.get("encoding"),
+            "Lines": f.get("lines"), "Claims": f.get("claims"), "Findings": f.get("findings"),
+            "Rows set aside": f.get("rejected_rows"),
+            "Mapping": f.get("mapping_file"), "Notes": f.get("notes_file"),
+        })
+    return pl.DataFrame(rows, schema={"File": pl.String, "Status": pl.String, "Format": pl.String,
+                                      "Encoding": pl.String, "Lines": pl.Int64, "Claims": pl.Int64,
+                                      "Findings": pl.Int64, "Rows set aside": pl.Int64,
+                                      "Mapping": pl.String, "Notes": pl.String})
 
 
 def write_outputs(result: Run, report: str | Path | None, findings_file: str | Path | None) -> dict:
@@ -182,7 +192,7 @@ def write_outputs(result: Run, report: str | Path | None, findings_file: str | P
     if findings_file:
         out["findings_file"] = str(write_findings_file(findings, findings_file))
     if report:
-        tables = summarize(result.lines, findings, result.catalog)
+        tables = {"Files": files_table(result), **summarize(result.lines, findings, result.catalog)}
         facts = run_facts(result, Path(findings_file).name if findings_file else "(not written: use --findings)")
         out |= write_workbook(report, facts, tables, findings)
         out["report"] = str(report)

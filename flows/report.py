@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.formatting.rule import CellIsRule
 from openpyxl.utils import get_column_letter
@@ -59,6 +59,17 @@ class SafeText:
             return cell
         return text
 
+    def styled(self, value, *, number_format: str | None = None, alignment: Alignment | None = None):
+        """A styled cell, with the same text safety. Only for the few cells that need a style:
+        per-cell styles make openpyxl 5x slower (STACK_NOTES.md 3.1)."""
+        safe = self(value)
+        cell = safe if isinstance(safe, Cell) else WriteOnlyCell(self.ws, value=safe)
+        if number_format:
+            cell.number_format = number_format
+        if alignment:
+            cell.alignment = alignment
+        return cell
+
 
 def _header_row(ws, names: list[str]) -> list[WriteOnlyCell]:
     cells = []
@@ -82,6 +93,11 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as handle:
             os.fsync(handle.fileno())
+        # mkstemp makes 0600 files; give the report the permissions a plain open() would, so the
+        # site's umask (077 on a PHI host) decides who may read it.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, final)
         with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsynced
             dir_fd = os.open(final.parent, os.O_RDONLY)
@@ -118,21 +134,30 @@ def write_findings_file(findings: pl.DataFrame, path: str | Path) -> Path:
 # --------------------------------------------------------------------------- workbook
 
 
-def _widths(ws, widths: list[int]) -> None:
+def _sheet(wb: Workbook, title: str, widths: list[int]):
+    """A write-only sheet with its layout set up front: openpyxl writes <sheetPr> and <cols>
+    before the first row, so widths and fit-to-page set after appending are silently lost."""
+    ws = wb.create_sheet(title)
     for i, width in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(i)].width = width
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages tall as needed, never wider than one
+    ws.print_options.gridLines = False
+    return ws
 
 
 def _summary_sheet(wb: Workbook, run: dict, tables: dict[str, pl.DataFrame]) -> SafeText:
-    ws = wb.create_sheet("Summary")
+    ws = _sheet(wb, "Summary", [34, 24, 14, 14, 14, 16, 14, 24, 24])
     safe = SafeText(ws)
-    _widths(ws, [34, 22, 16, 16, 60])
     title = WriteOnlyCell(ws, value="cleanclaim denial-risk report")
     title.font = Font(bold=True, size=14)
     ws.append([title])
     ws.append([])
+    left = Alignment(horizontal="left")  # numbers and text line up under each other
     for key, value in run["facts"]:
-        ws.append([safe(key), safe(value)])
+        ws.append([safe(key), safe.styled(value, alignment=left)])
     if run["warnings"]:
         ws.append([])
         for warning in run["warnings"]:
@@ -148,24 +173,17 @@ def _summary_sheet(wb: Workbook, run: dict, tables: dict[str, pl.DataFrame]) -> 
         money = {i for i, c in enumerate(frame.columns) if "dollars" in c.lower() or "at risk" in c.lower()
                  or c.lower() == "billed"}
         for row in frame.iter_rows():
-            cells = []
-            for i, value in enumerate(row):
-                if i in money and value is not None:
-                    cell = WriteOnlyCell(ws, value=value)
-                    cell.number_format = MONEY
-                    cells.append(cell)
-                else:
-                    cells.append(safe(value))
-            ws.append(cells)
+            ws.append([safe.styled(v, number_format=MONEY) if i in money and v is not None else safe(v)
+                       for i, v in enumerate(row)])
     return safe
 
 
 def _findings_sheet(wb: Workbook, findings: pl.DataFrame) -> SafeText:
-    ws = wb.create_sheet("Findings")
+    ws = _sheet(wb, "Findings", [14, 8, 9, 16, 9, 8, 10, 70, 70, 13, 26, 10])
     safe = SafeText(ws)
     names = list(FINDINGS_COLUMNS)
-    _widths(ws, [14, 8, 9, 16, 9, 8, 10, 70, 70, 13, 26, 10])
     ws.freeze_panes = "A2"
+    ws.print_title_rows = "1:1"  # the header repeats on every printed page
     last = get_column_letter(len(names))
     ws.auto_filter.ref = f"A1:{last}{max(findings.height + 1, 2)}"
     money_col = names.index("charge_at_risk")
@@ -178,14 +196,8 @@ def _findings_sheet(wb: Workbook, findings: pl.DataFrame) -> SafeText:
     for row in findings.select(names).iter_rows():
         cells = [safe(v) for v in row]
         if row[money_col] is not None:
-            money = WriteOnlyCell(ws, value=row[money_col])
-            money.number_format = MONEY
-            cells[money_col] = money
+            cells[money_col] = safe.styled(row[money_col], number_format=MONEY)
         ws.append(cells)
-    ws.print_options.gridLines = False
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
     return safe
 
 

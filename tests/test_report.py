@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import zipfile
 from pathlib import Path
 
@@ -107,6 +109,15 @@ def test_failure_mid_save_keeps_the_previous_report_and_leaves_no_debris(tmp_pat
     assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]
 
 
+def test_written_files_follow_the_umask_not_mkstemp(tmp_path):
+    old = os.umask(0o027)
+    try:
+        path = write_findings_file(findings_with(["a"]), tmp_path / "f.csv")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
 def test_atomic_path_replaces_only_on_success(tmp_path):
     target = tmp_path / "f.txt"
     target.write_text("old")
@@ -128,3 +139,14 @@ def test_csv_neutraliser_never_leaves_a_trigger_first(tmp_path):
 def test_parquet_findings_file_keeps_types(tmp_path):
     path = write_findings_file(findings_with(["a"]), tmp_path / "f.parquet")
     assert pl.read_parquet(path).schema == pl.Schema(fnd.FINDINGS_SCHEMA)
+
+
+def test_sheets_print_landscape_fitted_to_one_page_wide(tmp_path):
+    """openpyxl write-only mode drops sheet properties set after the first row: they must be set first."""
+    path = tmp_path / "r.xlsx"
+    write_workbook(path, RUN, {}, findings_with(["a"]))
+    wb = openpyxl.load_workbook(path)
+    for ws in wb.worksheets:
+        assert ws.sheet_properties.pageSetUpPr.fitToPage is True
+        assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1
+    assert wb["Findings"].print_title_rows == "$1:$1"

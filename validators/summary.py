@@ -78,7 +78,7 @@ def summarize(lines: pl.DataFrame, findings: pl.DataFrame, catalog: Catalog) -> 
                 pl.struct("source_file", _claim_key()).n_unique().alias("Claims"))
            .join(dollars, on="rule_id", how="left").join(rule_info, on="rule_id", how="left")
            .with_columns(pl.col("at_risk").fill_null(0.0).round(2))
-           .sort(["at_risk", "Findings"], descending=True)
+           .sort(["at_risk", "Findings", "rule_id"], descending=[True, True, False])
            .select(pl.col("rule_id").alias("Rule"), pl.col("name").alias("Name"),
                    pl.col("severity").alias("Severity"), "Findings", "Claims",
                    pl.col("at_risk").alias("Dollars at risk")))
