@@ -48,7 +48,7 @@ def test_known_payloads_are_text_not_formulas(tmp_path):
     cells = [ws.cell(row=i + 2, column=8) for i in range(len(PAYLOADS))]
     assert [c.value for c in cells] == PAYLOADS
     assert all(c.data_type == "s" for c in cells)
-    assert all(c.quotePrefix for c, p in zip(cells, PAYLOADS) if p.startswith(report.FORMULA_TRIGGERS) or p.startswith("#"))
+    assert all(c.quotePrefix for c, p in zip(cells, PAYLOADS, strict=True) if p.startswith(report.FORMULA_TRIGGERS) or p.startswith("#"))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -130,7 +130,7 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
 def test_csv_neutraliser_never_leaves_a_trigger_first(tmp_path):
     path = write_findings_file(findings_with(PAYLOADS), tmp_path / "f.csv")
     back = pl.read_csv(path, infer_schema=False)
-    for original, written in zip(PAYLOADS, back["message"]):
+    for original, written in zip(PAYLOADS, back["message"], strict=True):
         assert not written.startswith(("=", "+", "-", "@", "\t", "\r"))
         assert written in (original, "'" + original)
     assert back["charge_at_risk"].to_list() == ["10.0"] * len(PAYLOADS)  # numbers are not prefixed

@@ -19,7 +19,7 @@ from pandera.api.polars.types import PolarsData
 from pandera.errors import SchemaErrors
 
 from validators.checks import Params, register_check
-from validators.contract import CANONICAL, CLAIM_LEVEL, CODE_COLUMNS, COLUMNS, DX_COLUMNS, LABELS, MODIFIER_COLUMNS, PHI
+from validators.contract import CANONICAL, CLAIM_LEVEL, CODE_COLUMNS, COLUMNS, DX_COLUMNS, MODIFIER_COLUMNS, PHI
 
 MAX_AGE_YEARS = 120
 
@@ -281,4 +281,3 @@ register_check("row_structure", params=RowStructure, stage="integrity",
                example_keys=frozenset({"csv_extra_fields", "csv_missing_fields"}))(None)
 register_check("engine_error", params=Params, stage="internal", fields={"rule", "stage", "error"})(None)
 
-__all__ = ["ClaimLineModel", "LABELS", "build_schema", "failures", "prepare", "typed_lines"]
