@@ -23,6 +23,7 @@ from rich.table import Table
 from flows import pipeline
 from flows.extract import MAX_ROWS
 from validators.catalog import Catalog, Rule, load_catalog
+from validators.config import load_config
 from validators.errors import ExtractError, RuleConfigError
 from validators.summary import summarize
 
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Excel report to write (default: %(default)s)")
     v.add_argument("--findings", type=Path, default=Path("findings.csv"), metavar="CSV|PARQUET",
                    help="every finding, one per row (default: %(default)s)")
+    v.add_argument("--config", type=Path, metavar="YAML",
+                   help="run configuration: select/ignore rules, per-payer ignore and severity (see README)")
     v.add_argument("--encoding", default="auto",
                    help="text encoding of CSV files (default: auto = BOM, UTF-8, then Windows-1252)")
     v.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="N",
@@ -141,6 +144,11 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
     console = Console(quiet=args.quiet, highlight=False, soft_wrap=True)
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
+        config = load_config(args.config, set(catalog.rules))
+    except RuleConfigError as exc:
+        errors.print(f"[bold red]configuration error:[/] {exc}")
+        return EXIT_UNUSABLE
+    try:
         inputs = pipeline.discover(args.paths, mapping=args.mapping, notes=args.notes)
     except ExtractError as exc:
         errors.print(f"[bold red]error:[/] {exc}")
@@ -161,8 +169,8 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
             seen.add(name)
             bar.update(task, description=f"{stage} {name}")
 
-        result = pipeline.run(inputs, catalog, args.as_of, encoding=args.encoding, max_rows=args.max_rows,
-                              progress=progress)
+        result = pipeline.run(inputs, catalog, args.as_of, config=config, encoding=args.encoding,
+                              max_rows=args.max_rows, progress=progress)
         bar.update(task, completed=len(inputs), description="writing reports")
         written = pipeline.write_outputs(result, args.report, args.findings) if result.read else {}
     _print_summary(console, result, written)

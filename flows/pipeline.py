@@ -20,6 +20,8 @@ from flows.extract import MAX_ROWS, Extract, read_extract
 from flows.report import write_findings_file, write_workbook
 from validators import findings as fnd
 from validators.catalog import Catalog
+from validators.config import RunConfig
+from validators.engine import run_rules
 from validators.errors import ExtractError
 from validators.integrity import check_integrity, rejected_row_findings
 from validators.summary import summarize
@@ -108,12 +110,18 @@ def load(item: InputFile, *, encoding: str = "auto", max_rows: int = MAX_ROWS) -
     return read_extract(item.path, mapping=item.mapping, notes=item.notes, encoding=encoding, max_rows=max_rows)
 
 
-def check(item: InputFile, extract: Extract, catalog: Catalog, as_of: date) -> FileOutcome:
-    """Stage 2: field integrity (and the rows the reader set aside) -> typed lines + findings."""
+def check(item: InputFile, extract: Extract, catalog: Catalog, as_of: date,
+          config: RunConfig | None = None) -> FileOutcome:
+    """Stage 2: field integrity (and the rows the reader set aside), then the coding rules."""
+    config = config or RunConfig()
     name = item.path.name
     integrity = check_integrity(extract.lines, catalog, as_of)
     rejected = rejected_row_findings(catalog, extract.rejected, name)
-    found = fnd.ordered(pl.concat([integrity.findings, rejected], how="vertical_relaxed"))
+    coding = run_rules(integrity.lines, catalog, as_of, config)
+    found = pl.concat([integrity.findings, rejected], how="vertical_relaxed")
+    # Field-integrity findings obey select/ignore too (per-payer settings apply to engine rules).
+    found = found.filter(pl.col("rule_id").is_in([r for r in catalog.rules if config.selects(r)]))
+    found = fnd.ordered(pl.concat([found, coding], how="vertical_relaxed"))
     fnd.FindingsModel.validate(found)  # the contract every later stage relies on
     facts = {**extract.facts, "lines": integrity.lines.height,
              "claims": integrity.lines["claim_id"].n_unique(), "findings": found.height}
@@ -121,8 +129,8 @@ def check(item: InputFile, extract: Extract, catalog: Catalog, as_of: date) -> F
     return FileOutcome(item, facts=facts, lines=integrity.lines, findings=found)
 
 
-def validate_file(item: InputFile, catalog: Catalog, as_of: date, *, encoding: str = "auto",
-                  max_rows: int = MAX_ROWS, progress: Progress | None = None) -> FileOutcome:
+def validate_file(item: InputFile, catalog: Catalog, as_of: date, *, config: RunConfig | None = None,
+                  encoding: str = "auto", max_rows: int = MAX_ROWS, progress: Progress | None = None) -> FileOutcome:
     """One extract through every stage. A file that cannot be used is an outcome, not a crash."""
     name = item.path.name
     try:
@@ -133,15 +141,15 @@ def validate_file(item: InputFile, catalog: Catalog, as_of: date, *, encoding: s
         log.warning("file set aside: %s (%s)", name, exc.reason)
         return FileOutcome(item, facts={"file": name}, error=exc)
     if progress:
-        progress("checking fields", name)
-    return check(item, extract, catalog, as_of)
+        progress("checking", name)
+    return check(item, extract, catalog, as_of, config)
 
 
-def run(inputs: list[InputFile], catalog: Catalog, as_of: date, *, encoding: str = "auto",
-        max_rows: int = MAX_ROWS, progress: Progress | None = None) -> Run:
+def run(inputs: list[InputFile], catalog: Catalog, as_of: date, *, config: RunConfig | None = None,
+        encoding: str = "auto", max_rows: int = MAX_ROWS, progress: Progress | None = None) -> Run:
     started, clock = datetime.now(), time.perf_counter()
-    outcomes = [validate_file(i, catalog, as_of, encoding=encoding, max_rows=max_rows, progress=progress)
-                for i in inputs]
+    outcomes = [validate_file(i, catalog, as_of, config=config, encoding=encoding, max_rows=max_rows,
+                              progress=progress) for i in inputs]
     return Run(outcomes, catalog, as_of, started, time.perf_counter() - clock)
 
 

@@ -60,10 +60,22 @@ def test_every_sample_row_is_in_the_run_or_in_a_finding(sample_run):
     assert set_aside == {7} and legacy_rows == 6  # five validated rows + the one set aside
 
 
-def test_clean_claims_stay_clean(sample_run):
+def test_coding_problems_of_the_samples_are_caught_and_clean_claims_stay_clean(sample_run):
     _, out = sample_run
-    found = pl.read_csv(out / "f.csv", infer_schema=False)
-    assert not found["source_file"].str.contains("spine_pain_clinic").any()
+    found = pl.read_csv(out / "f.csv", infer_schema=False).filter(pl.col("source_file") == "spine_pain_clinic.csv")
+    by_claim = found.group_by("claim_id").agg(pl.col("rule_id").unique().sort())
+    assert dict(by_claim.iter_rows()) == {
+        "SP1005": ["INJ001"],  # auto accident coded with neck pain M54.2 only
+        "SP1006": ["COD002"],  # M54.5
+        "SP1007": ["COD002"],  # M79.1
+        "SP1008": ["COD002"],  # M51.36
+        "SP1009": ["COD003", "INJ003"],  # S13.4 without its 7th character, no external cause
+    }
+    fixes = dict(found.select("claim_id", "fix").iter_rows())
+    assert "M54.50, M54.51, M54.59" in fixes["SP1006"] and "M79.10, M79.11, M79.12, M79.18" in fixes["SP1007"]
+    assert "M51.360, M51.361, M51.362, M51.369" in fixes["SP1008"]
+    assert "S13.4XXA, S13.4XXD, S13.4XXS" in found.filter(pl.col("rule_id") == "COD003")["fix"].item()
+    assert "S13.4XXA" in fixes["SP1005"]  # the neck: whiplash
 
 
 def test_exit_codes(tmp_path):

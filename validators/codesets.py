@@ -27,6 +27,7 @@ class CodesetInfo(BaseModel):
     source: str
     version: str
     effective_from: date
+    valid_to: date | None = None  # last service date the set is meant for (a code set's fiscal year)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ def load_codesets(rules_dir: Path | None = None) -> dict[str, Codeset]:
         path = folder / info.file
         if not path.exists():
             raise RuleConfigError(f"codeset {name}: file {path} does not exist")
-        table = pl.read_csv(path, infer_schema=False)  # codes stay text: POS "01" must not become 1
+        # Codes stay text: POS "01" must not become 1. Derived tables (ICD-10-CM) are Parquet.
+        table = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, infer_schema=False)
         if info.key not in table.columns:
             raise RuleConfigError(f"codeset {name}: {path.name} has no column {info.key!r}")
         sets[name] = Codeset(name, info, table)

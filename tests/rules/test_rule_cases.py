@@ -18,6 +18,8 @@ from flows.extract import read_extract
 from tests.conftest import AS_OF, claim_lines, write_csv
 from validators import schema
 from validators.catalog import load_catalog
+from validators.checks import REGISTRY
+from validators.engine import run_rules
 from validators.integrity import check_integrity, rejected_row_findings
 
 CASES_DIR = Path(__file__).parent / "cases"
@@ -48,6 +50,9 @@ def run_rule(rule_id: str, rows: list[dict], tmp_path: Path, monkeypatch) -> pl.
         integrity = check_integrity(extract.lines, CATALOG, AS_OF)
         return pl.concat([integrity.findings, rejected_row_findings(CATALOG, extract.rejected, path.name)])
     lines = claim_lines(rows)
+    if REGISTRY[rule.check].stage == "engine":
+        integrity = check_integrity(lines, CATALOG, AS_OF)
+        return pl.concat([integrity.findings, run_rules(integrity.lines, CATALOG, AS_OF)])
     if rule.check == "engine_error" and rows is rule.examples.triggers:
         original = schema.build_schema
 

@@ -1,0 +1,210 @@
+"""Check kinds over a claim's ICD-10-CM diagnoses: validity, Excludes1, sequencing, sex/age, laterality.
+
+Each returns the flagged rows: `_row` (the claim's first line, or the line itself),
+`claim_level`, and the fields its rules' templates use. All are joins and expressions over the
+claim's exploded diagnoses (`Context.claim_dx`); no Python loop touches a claim.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+import polars as pl
+
+from validators.checks import Params, register_check
+
+DX_FIELDS = {"claim_id", "field", "value", "description"}
+
+
+def _claim_hits(frame: pl.DataFrame, *fields: str | pl.Expr) -> pl.DataFrame:
+    return frame.select("_row", pl.lit(True).alias("claim_level"), *fields)
+
+
+def _starts_with_any(prefixes: list[str]) -> pl.Expr:
+    """The diagnosis (bare, no dot) starts with one of the prefixes; False when there are none."""
+    return pl.any_horizontal(pl.lit(False), *(pl.col("bare").str.starts_with(x.replace(".", "")) for x in prefixes))
+
+
+def _field() -> pl.Expr:
+    return pl.format("Diagnosis {}", pl.col("slot")).alias("field")
+
+
+# --------------------------------------------------------------------------- code validity
+
+
+class DxLookup(Params):
+    problem: Literal["unknown", "not_billable", "seventh_character_missing"]
+
+
+@register_check("dx_lookup", params=DxLookup, fields=DX_FIELDS | {"suggestion", "parent", "release"})
+def dx_lookup(ctx, p: DxLookup) -> pl.DataFrame:
+    """Codes checked against the tabular. A code that needs a 7th character is reported as such
+    (S13.4, and S13.4XX which is not in the tabular at all), never also as unknown or header."""
+    icd = ctx.icd.select("bare", "code", "needs_seventh", "billable_under")
+    release = ctx.catalog.codesets["icd10cm"].info.version
+    # A code listed twice is judged once here (GDL009 reports the repetition).
+    dx = (ctx.claim_dx.sort("slot").unique(["_row", "bare"], keep="first", maintain_order=True)
+          .with_columns(pl.col("bare").str.replace(r"X+$", "").alias("_stem")))
+    dx = dx.join(icd.rename({"bare": "_stem", "code": "_stem_code", "needs_seventh": "_stem_needs_seventh",
+                             "billable_under": "_stem_under"}), on="_stem", how="left")
+    seventh = (pl.col("needs_seventh").fill_null(False)
+               | (pl.col("billable").is_null() & pl.col("_stem_needs_seventh").fill_null(False)))
+    if p.problem == "seventh_character_missing":
+        flagged = dx.filter(seventh).with_columns(
+            pl.coalesce(pl.when(pl.col("needs_seventh")).then("billable_under"), "_stem_under").alias("suggestion"))
+        return _claim_hits(flagged, _field(), pl.col("code").alias("value"), "suggestion",
+                           pl.lit(release).alias("release"))
+    if p.problem == "not_billable":
+        flagged = dx.filter((pl.col("billable") == False) & ~seventh)  # noqa: E712 (null = unknown, not header)
+        return _claim_hits(flagged, _field(), pl.col("code").alias("value"), "description",
+                           pl.col("billable_under").alias("suggestion"), pl.lit(release).alias("release"))
+    unknown = dx.filter(pl.col("billable").is_null() & ~seventh)
+    # Suggest the codes under the longest prefix that is a real code (M54.17X -> under M54.1).
+    prefixes = (unknown.select("_row", "slot", pl.concat_list(
+        [pl.col("bare").str.slice(0, n) for n in range(3, 7)]).alias("_prefix"))
+        .explode("_prefix").unique()
+        .join(icd.rename({"bare": "_prefix"}), on="_prefix", how="inner")
+        .sort(pl.col("_prefix").str.len_chars(), descending=True)
+        .unique(["_row", "slot"], keep="first")
+        .select("_row", "slot", pl.col("code").alias("parent"),
+                pl.when(pl.col("billable_under") != "").then("billable_under").otherwise("code").alias("suggestion")))
+    flagged = unknown.join(prefixes, on=["_row", "slot"], how="left").with_columns(
+        pl.col("parent").fill_null("its category"), pl.col("suggestion").fill_null("see the ICD-10-CM index"))
+    return _claim_hits(flagged, _field(), pl.col("code").alias("value"), "parent", "suggestion",
+                       pl.lit(release).alias("release"))
+
+
+class ReleaseWindow(Params):
+    pass
+
+
+@register_check("dx_release_window", params=ReleaseWindow,
+                fields={"claim_id", "service_date", "release", "valid_from", "valid_to"})
+def dx_release_window(ctx, p: ReleaseWindow) -> pl.DataFrame:
+    """Claims with a service date outside the fiscal year of the code-set release checked against."""
+    info = ctx.catalog.codesets["icd10cm"].info
+    start, end = info.effective_from, info.valid_to or date.max
+    usable = ctx.lines.filter(~pl.col("_failed").list.contains("service_date"))
+    outside = usable.filter((pl.col("_service_date") < start) | (pl.col("_service_date") > end))
+    first = outside.sort("_service_date").unique("_claim_first", keep="first")
+    return first.select(pl.col("_claim_first").alias("_row"), pl.lit(True).alias("claim_level"),
+                        pl.col("_service_date").dt.to_string("%Y-%m-%d").alias("service_date"),
+                        pl.lit(info.version).alias("release"), pl.lit(str(start)).alias("valid_from"),
+                        pl.lit(str(end)).alias("valid_to"))
+
+
+# --------------------------------------------------------------------------- coding guidelines
+
+
+class Excludes1(Params):
+    pass
+
+
+@register_check("dx_excludes1", params=Excludes1, fields={"claim_id", "value", "other", "note"})
+def dx_excludes1(ctx, p: Excludes1) -> pl.DataFrame:
+    """Pairs of diagnoses on one claim where a tabular Excludes1 note of the first (or of one of its
+    categories) names the second. Each pair is reported once."""
+    known = ctx.claim_dx.filter(pl.col("billable").is_not_null()).select("_row", "code", "bare")
+    owners = (known.with_columns(pl.concat_list([pl.col("bare").str.slice(0, n) for n in range(3, 8)])
+                                 .list.unique().alias("owner")).explode("owner")
+              .join(ctx.excludes1, on="owner", how="inner"))
+    pairs = owners.join(known.rename({"code": "other", "bare": "other_bare"}), on="_row", how="inner").filter(
+        (pl.col("other_bare") != pl.col("bare"))
+        & (pl.col("other_bare").str.slice(0, pl.col("lo").str.len_chars()) >= pl.col("lo"))
+        & (pl.col("other_bare").str.slice(0, pl.col("hi").str.len_chars()) <= pl.col("hi")))
+    pairs = pairs.with_columns(pl.min_horizontal("code", "other").alias("_a"),
+                               pl.max_horizontal("code", "other").alias("_b")).unique(
+        ["_row", "_a", "_b"], keep="first", maintain_order=True)
+    return _claim_hits(pairs, pl.col("code").alias("value"), "other", "note")
+
+
+class FirstListed(Params):
+    flag: Literal["manifestation", "external_cause"]
+
+
+@register_check("dx_first_listed", params=FirstListed, fields=DX_FIELDS)
+def dx_first_listed(ctx, p: FirstListed) -> pl.DataFrame:
+    """The first-listed diagnosis is a kind that may never be first: a manifestation ("in diseases
+    classified elsewhere") or an external cause (Chapter 20, V00-Y99)."""
+    first = ctx.claim_dx.filter((pl.col("slot") == 1) & pl.col("billable").is_not_null())
+    flagged = first.filter(pl.col("manifestation") if p.flag == "manifestation" else pl.col("chapter") == "20")
+    return _claim_hits(flagged, _field(), pl.col("code").alias("value"), "description")
+
+
+class SexConflict(Params):
+    exempt_prefixes: list[str] = []
+
+
+@register_check("dx_sex_conflict", params=SexConflict, fields=DX_FIELDS | {"patient_sex", "code_sex"})
+def dx_sex_conflict(ctx, p: SexConflict) -> pl.DataFrame:
+    """A diagnosis whose tabular title (or its category's or block's) names the other sex."""
+    sex = ctx.claims.filter(~pl.col("_failed").list.contains("patient_sex")).select("_row", "patient_sex")
+    exempt = _starts_with_any(p.exempt_prefixes)
+    dx = ctx.claim_dx.filter(pl.col("sex").is_not_null() & ~exempt)
+    flagged = dx.join(sex, on="_row").filter(pl.col("patient_sex").is_in(["F", "M"]) & (pl.col("patient_sex") != pl.col("sex")))
+    return _claim_hits(flagged, _field(), pl.col("code").alias("value"), "description", "patient_sex",
+                       pl.col("sex").replace_strict({"F": "female", "M": "male"}).alias("code_sex"))
+
+
+class AgeConflict(Params):
+    chapters: list[str] = []
+    prefixes: list[str] = []
+    min_age: int = 0
+    max_age: int = 124
+
+
+@register_check("dx_age_conflict", params=AgeConflict, fields=DX_FIELDS | {"service_date", "min_age", "max_age"})
+def dx_age_conflict(ctx, p: AgeConflict) -> pl.DataFrame:
+    """A diagnosis limited to an age range (MCE) on a patient outside it. The age is computed in
+    whole years at the claim's first service date and never printed (ages over 89 are identifiers)."""
+    dob, dos = pl.col("_patient_dob"), pl.col("_service_date")
+    age = (dos.dt.year() - dob.dt.year()
+           - ((dos.dt.month() * 100 + dos.dt.day()) < (dob.dt.month() * 100 + dob.dt.day())).cast(pl.Int32))
+    usable = ctx.claims.filter(~pl.col("_failed").list.contains("patient_dob")
+                               & ~pl.col("_failed").list.contains("service_date"))
+    ages = usable.select("_row", age.alias("_age"), dos.dt.to_string("%Y-%m-%d").alias("service_date"))
+    in_scope = pl.col("chapter").is_in(p.chapters) | _starts_with_any(p.prefixes)
+    flagged = ctx.claim_dx.filter(pl.col("billable").is_not_null() & in_scope).join(ages, on="_row").filter(
+        (pl.col("_age") < p.min_age) | (pl.col("_age") > p.max_age))
+    return _claim_hits(flagged, _field(), pl.col("code").alias("value"), "description", "service_date",
+                       pl.lit(p.min_age).alias("min_age"), pl.lit(p.max_age).alias("max_age"))
+
+
+class Laterality(Params):
+    problem: Literal["conflict", "unspecified"]
+    modifier_sides: dict[str, Literal["right", "left", "bilateral"]]
+
+
+@register_check("dx_laterality", params=Laterality,
+                fields=DX_FIELDS | {"modifier", "code_side", "line_side", "procedure_code"})
+def dx_laterality(ctx, p: Laterality) -> pl.DataFrame:
+    """A line whose side modifier contradicts the side of a diagnosis it points to, or that names a
+    side while its diagnosis is the unspecified-side code."""
+    modifiers = [f"modifier_{i}" for i in range(1, 5)]
+    sides = (ctx.lines.select("_row", "procedure_code", pl.concat_list(modifiers).alias("modifier"))
+             .explode("modifier").drop_nulls("modifier")
+             .with_columns(pl.col("modifier").replace_strict(p.modifier_sides, default=None).alias("line_side"))
+             .drop_nulls("line_side").unique(["_row", "modifier"]))
+    dx = ctx.line_dx.filter(pl.col("side").is_not_null()).join(sides, on="_row")
+    if p.problem == "conflict":
+        flagged = dx.filter(((pl.col("side") == "right") & (pl.col("line_side") == "left"))
+                            | ((pl.col("side") == "left") & (pl.col("line_side") == "right")))
+    else:
+        flagged = dx.filter(pl.col("side") == "unspecified")
+    return flagged.unique(["_row", "slot", "modifier"]).select(
+        "_row", pl.lit(False).alias("claim_level"), _field(), pl.col("code").alias("value"), "description",
+        "modifier", pl.col("side").alias("code_side"), "line_side", "procedure_code")
+
+
+class Duplicate(Params):
+    pass
+
+
+@register_check("dx_duplicate", params=Duplicate, fields={"claim_id", "value", "slots"})
+def dx_duplicate(ctx, p: Duplicate) -> pl.DataFrame:
+    """The same code in two diagnosis slots of a claim (M54.12 and M5412 count as the same)."""
+    dupes = (ctx.claim_dx.group_by("_row", "bare").agg(pl.col("code").first(), pl.col("slot").sort())
+             .filter(pl.col("slot").list.len() > 1))
+    return _claim_hits(dupes, pl.col("code").alias("value"),
+                       pl.col("slot").cast(pl.List(pl.String)).list.join(" and ").alias("slots"))

@@ -1,0 +1,123 @@
+"""The rule engine: runs every selected engine-stage rule over the typed lines, each in isolation.
+
+A check kind returns the rows it flags: `_row` (the line it points at), `claim_level` (the whole
+claim is at risk: the finding has no line number) and the fields its templates use. The engine
+adds what every finding needs (claim id, line number, charge at risk, source file and row),
+applies the rule's payer scope and the run configuration, and renders the findings. A rule that
+raises becomes an ENG001 finding; the other rules still run (sqlfluff's crash isolation).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+
+import polars as pl
+
+import validators.checks.dx  # noqa: F401  (registers the coding check kinds)
+import validators.checks.trauma  # noqa: F401
+from validators import findings as fnd
+from validators.catalog import Catalog, Rule
+from validators.checks import REGISTRY
+from validators.config import RunConfig
+from validators.contract import DX_COLUMNS
+from validators.integrity import ENGINE_RULE
+
+log = logging.getLogger("cleanclaim.engine")
+
+
+@dataclass
+class Context:
+    """What check kinds may read besides the lines: reference data and derived frames, built once."""
+
+    lines: pl.DataFrame
+    catalog: Catalog
+    as_of: date
+    icd: pl.DataFrame = field(repr=False)
+    excludes1: pl.DataFrame = field(repr=False)
+
+    @cached_property
+    def claims(self) -> pl.DataFrame:
+        """One row per claim (its first line): claim-level fields agree across lines (FLD003)."""
+        return self.lines.filter(pl.col("_row") == pl.col("_claim_first"))
+
+    @cached_property
+    def claim_dx(self) -> pl.DataFrame:
+        """Each claim's diagnoses, one row per filled slot that passed field integrity, with the
+        ICD-10-CM table joined on (left: unknown codes have null table columns)."""
+        long = (self.claims.select("_row", "_failed", *DX_COLUMNS)
+                .unpivot(index=["_row", "_failed"], on=list(DX_COLUMNS), variable_name="column", value_name="code")
+                .drop_nulls("code")
+                .filter(~pl.col("_failed").list.contains(pl.col("column")))
+                .with_columns(pl.col("column").str.slice(3).cast(pl.Int32).alias("slot"),
+                              pl.col("code").str.replace(".", "", literal=True).alias("bare"))
+                .drop("_failed"))
+        return long.join(self.icd.drop("code"), on="bare", how="left")
+
+    @cached_property
+    def line_dx(self) -> pl.DataFrame:
+        """Each line's pointed diagnoses: _row, slot, code, with the ICD-10-CM table joined on."""
+        pointed = (self.lines.select("_row", "_claim_first", "_pointers", "_failed")
+                   .filter(~pl.col("_failed").list.contains("diagnosis_pointers"))
+                   .explode("_pointers").drop_nulls("_pointers").rename({"_pointers": "slot"}))
+        return pointed.join(self.claim_dx.rename({"_row": "_claim_first"}), on=["_claim_first", "slot"], how="inner")
+
+
+def make_context(lines: pl.DataFrame, catalog: Catalog, as_of: date) -> Context:
+    return Context(lines=lines, catalog=catalog, as_of=as_of, icd=catalog.codesets["icd10cm"].table,
+                   excludes1=catalog.codesets["icd10cm_excludes1"].table)
+
+
+def _hits_to_findings(rule: Rule, hits: pl.DataFrame, ctx: Context, config: RunConfig) -> pl.DataFrame:
+    lines = ctx.lines.select("_row", "claim_id", "payer_id", "source_file", "source_row",
+                             "_line_number", "_charge")
+    claim_charge = ctx.lines.group_by("_claim_first").agg(pl.col("_charge").sum().alias("_claim_charge"))
+    joined = (hits.join(lines, on="_row", how="left")
+              .join(ctx.lines.select("_row", "_claim_first"), on="_row", how="left")
+              .join(claim_charge, on="_claim_first", how="left")
+              .with_columns(
+                  pl.when(pl.col("claim_level")).then(None).otherwise(pl.col("_line_number")).alias("line_number"),
+                  pl.when(pl.col("claim_level")).then(pl.col("_claim_charge")).otherwise(pl.col("_charge"))
+                  .alias("charge_at_risk")))
+    if skip := config.payers_ignoring(rule.id):
+        joined = joined.filter(~pl.col("payer_id").is_in(skip))
+    out = fnd.render(rule, joined)
+    if overrides := config.severity_by_payer(rule.id):
+        out = out.with_columns(joined["payer_id"].replace_strict(overrides, default=rule.severity).alias("severity"))
+    return out
+
+
+def run_rules(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunConfig | None = None) -> pl.DataFrame:
+    """Every selected engine rule over one file's typed lines -> findings (ENG001 for a crash)."""
+    config = config or RunConfig()
+    ctx = make_context(lines, catalog, as_of)
+    parts, crashed = [fnd.empty()], []
+    for rule in catalog.by_stage("engine"):
+        if not config.selects(rule.id):
+            continue
+        kind = REGISTRY[rule.check]
+        scoped = ctx
+        if rule.payers:  # a payer-specific rule never fires for other payers
+            scoped = make_scope(ctx, pl.col("payer_id").is_in(rule.payers))
+        try:
+            hits = kind.func(scoped, catalog.params[rule.id])
+            parts.append(_hits_to_findings(rule, hits, scoped, config))
+        except Exception as exc:  # noqa: BLE001 - the per-rule boundary: report, go on (STYLE.md 7)
+            log.error("rule %s crashed: %s", rule.id, type(exc).__name__)  # no message: it may quote values
+            crashed.append({"rule": rule.id, "error": type(exc).__name__})
+    if crashed:
+        hits = pl.DataFrame(crashed).with_columns(
+            pl.lit(None, dtype=pl.String).alias("claim_id"), pl.lit(None, dtype=pl.Int64).alias("line_number"),
+            pl.lit(None, dtype=pl.Float64).alias("charge_at_risk"),
+            pl.lit(lines["source_file"].first() if lines.height else None, dtype=pl.String).alias("source_file"),
+            pl.lit(None, dtype=pl.Int64).alias("source_row"), pl.lit("coding rules").alias("stage"))
+        parts.append(fnd.render(catalog[ENGINE_RULE], hits))
+    return fnd.ordered(pl.concat(parts, how="vertical_relaxed"))
+
+
+def make_scope(ctx: Context, condition: pl.Expr) -> Context:
+    """The same context restricted to the lines (and so the claims) that meet `condition`."""
+    return Context(lines=ctx.lines.filter(condition), catalog=ctx.catalog, as_of=ctx.as_of, icd=ctx.icd,
+                   excludes1=ctx.excludes1)
