@@ -162,6 +162,7 @@ def run_facts(result: Run, findings_file: str) -> dict:
         ("As-of date", result.as_of.isoformat()),
         ("Rules", len(result.catalog.rules)),
         ("Rule catalog version", result.catalog.version),
+        ("ICD-10-CM release", result.catalog.codesets["icd10cm"].info.version),
         ("Place-of-service code set", result.catalog.codesets["place_of_service"].info.version),
         ("Files read", f"{len(result.read)} of {len(result.outcomes)}"),
         ("Claim lines validated", lines.height),

@@ -58,3 +58,17 @@ def test_suggested_injury_codes_exist_and_are_billable(catalog):
     assert {"S13.4XXA", "S16.1XXA", "S33.5XXA", "S39.012A"} <= codes
     found = table.filter(pl.col("code").is_in(list(codes)))
     assert found.height == len(codes) and found["billable"].all()
+
+
+def test_addon_codes_are_valid_procedure_codes_with_known_primaries(catalog):
+    """Add-on codes are real codes (a peer tool rejects 64484); a '+' typed from the CPT book is explained."""
+    from tests.conftest import AS_OF, claim_lines
+    from validators.integrity import check_integrity
+
+    addons = catalog.codesets["addon_codes"].table
+    assert {"64480", "64484", "64491", "64492", "64494", "64495", "64634", "64636"} == set(addons["code"])
+    rows = [{"claim_id": f"A{i}", "procedure_code": code} for i, code in enumerate(addons["code"])]
+    rows += [{"claim_id": f"P{i}", "procedure_code": code} for i, code in enumerate(addons["primary_codes"])]
+    assert check_integrity(claim_lines(rows), catalog, AS_OF).findings.is_empty()
+    plus = check_integrity(claim_lines([{"claim_id": "X", "procedure_code": "+64484"}]), catalog, AS_OF).findings
+    assert plus["rule_id"].to_list() == ["FLD015"] and "+64484 is billed as 64484" in plus["fix"].item()

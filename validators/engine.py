@@ -39,6 +39,14 @@ class Context:
     excludes1: pl.DataFrame = field(repr=False)
 
     @cached_property
+    def finding_keys(self) -> pl.DataFrame:
+        """What every finding takes from its line: ids, source, the line's and the claim's charge."""
+        claim_charge = self.lines.group_by("_claim_first").agg(pl.col("_charge").sum().alias("_claim_charge"))
+        return (self.lines.select("_row", "_claim_first", "claim_id", "payer_id", "source_file", "source_row",
+                                  "_line_number", "_charge")
+                .join(claim_charge, on="_claim_first", how="left"))
+
+    @cached_property
     def claims(self) -> pl.DataFrame:
         """One row per claim (its first line): claim-level fields agree across lines (FLD003)."""
         return self.lines.filter(pl.col("_row") == pl.col("_claim_first"))
@@ -71,12 +79,7 @@ def make_context(lines: pl.DataFrame, catalog: Catalog, as_of: date) -> Context:
 
 
 def _hits_to_findings(rule: Rule, hits: pl.DataFrame, ctx: Context, config: RunConfig) -> pl.DataFrame:
-    lines = ctx.lines.select("_row", "claim_id", "payer_id", "source_file", "source_row",
-                             "_line_number", "_charge")
-    claim_charge = ctx.lines.group_by("_claim_first").agg(pl.col("_charge").sum().alias("_claim_charge"))
-    joined = (hits.join(lines, on="_row", how="left")
-              .join(ctx.lines.select("_row", "_claim_first"), on="_row", how="left")
-              .join(claim_charge, on="_claim_first", how="left")
+    joined = (hits.join(ctx.finding_keys, on="_row", how="left")
               .with_columns(
                   pl.when(pl.col("claim_level")).then(None).otherwise(pl.col("_line_number")).alias("line_number"),
                   pl.when(pl.col("claim_level")).then(pl.col("_claim_charge")).otherwise(pl.col("_charge"))

@@ -43,8 +43,10 @@ def dx_lookup(ctx, p: DxLookup) -> pl.DataFrame:
     (S13.4, and S13.4XX which is not in the tabular at all), never also as unknown or header."""
     icd = ctx.icd.select("bare", "code", "needs_seventh", "billable_under")
     release = ctx.catalog.codesets["icd10cm"].info.version
-    # A code listed twice is judged once here (GDL009 reports the repetition).
-    dx = (ctx.claim_dx.sort("slot").unique(["_row", "bare"], keep="first", maintain_order=True)
+    # Only codes that are not plainly billable can be flagged; a code listed twice is judged once
+    # (GDL009 reports the repetition).
+    suspect = ctx.claim_dx.filter(~pl.col("billable").fill_null(False) | pl.col("needs_seventh").fill_null(False))
+    dx = (suspect.sort("slot").unique(["_row", "bare"], keep="first", maintain_order=True)
           .with_columns(pl.col("bare").str.replace(r"X+$", "").alias("_stem")))
     dx = dx.join(icd.rename({"bare": "_stem", "code": "_stem_code", "needs_seventh": "_stem_needs_seventh",
                              "billable_under": "_stem_under"}), on="_stem", how="left")
@@ -104,15 +106,20 @@ class Excludes1(Params):
 @register_check("dx_excludes1", params=Excludes1, fields={"claim_id", "value", "other", "note"})
 def dx_excludes1(ctx, p: Excludes1) -> pl.DataFrame:
     """Pairs of diagnoses on one claim where a tabular Excludes1 note of the first (or of one of its
-    categories) names the second. Each pair is reported once."""
+    categories) names the second. Each pair is reported once. The notes are matched on the run's
+    distinct codes (a few thousand), then joined back to the claims on plain equality."""
     known = ctx.claim_dx.filter(pl.col("billable").is_not_null()).select("_row", "code", "bare")
-    owners = (known.with_columns(pl.concat_list([pl.col("bare").str.slice(0, n) for n in range(3, 8)])
-                                 .list.unique().alias("owner")).explode("owner")
-              .join(ctx.excludes1, on="owner", how="inner"))
-    pairs = owners.join(known.rename({"code": "other", "bare": "other_bare"}), on="_row", how="inner").filter(
+    distinct = known.select("bare").unique()
+    notes = (distinct.with_columns(pl.concat_list([pl.col("bare").str.slice(0, n) for n in range(3, 8)])
+                                   .list.unique().alias("owner")).explode("owner")
+             .join(ctx.excludes1, on="owner", how="inner"))
+    excluded = notes.join(distinct.rename({"bare": "other_bare"}), how="cross").filter(
         (pl.col("other_bare") != pl.col("bare"))
         & (pl.col("other_bare").str.slice(0, pl.col("lo").str.len_chars()) >= pl.col("lo"))
-        & (pl.col("other_bare").str.slice(0, pl.col("hi").str.len_chars()) <= pl.col("hi")))
+        & (pl.col("other_bare").str.slice(0, pl.col("hi").str.len_chars()) <= pl.col("hi"))
+    ).select("bare", "other_bare", "note").unique(["bare", "other_bare"], keep="first")
+    pairs = (known.join(excluded, on="bare", how="inner")
+             .join(known.rename({"code": "other", "bare": "other_bare"}), on=["_row", "other_bare"], how="inner"))
     pairs = pairs.with_columns(pl.min_horizontal("code", "other").alias("_a"),
                                pl.max_horizontal("code", "other").alias("_b")).unique(
         ["_row", "_a", "_b"], keep="first", maintain_order=True)
@@ -182,11 +189,13 @@ def dx_laterality(ctx, p: Laterality) -> pl.DataFrame:
     """A line whose side modifier contradicts the side of a diagnosis it points to, or that names a
     side while its diagnosis is the unspecified-side code."""
     modifiers = [f"modifier_{i}" for i in range(1, 5)]
-    sides = (ctx.lines.select("_row", "procedure_code", pl.concat_list(modifiers).alias("modifier"))
+    sided = ctx.line_dx.filter(pl.col("side").is_not_null())  # few lines point to a sided code
+    sides = (ctx.lines.join(sided.select("_row").unique(), on="_row", how="semi")
+             .select("_row", "procedure_code", pl.concat_list(modifiers).alias("modifier"))
              .explode("modifier").drop_nulls("modifier")
              .with_columns(pl.col("modifier").replace_strict(p.modifier_sides, default=None).alias("line_side"))
              .drop_nulls("line_side").unique(["_row", "modifier"]))
-    dx = ctx.line_dx.filter(pl.col("side").is_not_null()).join(sides, on="_row")
+    dx = sided.join(sides, on="_row")
     if p.problem == "conflict":
         flagged = dx.filter(((pl.col("side") == "right") & (pl.col("line_side") == "left"))
                             | ((pl.col("side") == "left") & (pl.col("line_side") == "right")))
@@ -204,7 +213,7 @@ class Duplicate(Params):
 @register_check("dx_duplicate", params=Duplicate, fields={"claim_id", "value", "slots"})
 def dx_duplicate(ctx, p: Duplicate) -> pl.DataFrame:
     """The same code in two diagnosis slots of a claim (M54.12 and M5412 count as the same)."""
-    dupes = (ctx.claim_dx.group_by("_row", "bare").agg(pl.col("code").first(), pl.col("slot").sort())
-             .filter(pl.col("slot").list.len() > 1))
+    repeated = ctx.claim_dx.filter(pl.struct("_row", "bare").is_duplicated())
+    dupes = repeated.group_by("_row", "bare").agg(pl.col("code").first(), pl.col("slot").sort())
     return _claim_hits(dupes, pl.col("code").alias("value"),
                        pl.col("slot").cast(pl.List(pl.String)).list.join(" and ").alias("slots"))

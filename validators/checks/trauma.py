@@ -23,10 +23,13 @@ def dx_required_when(ctx, p: DxRequiredWhen) -> pl.DataFrame:
     has_dx = ctx.claim_dx.filter(pl.col("bare").str.contains(p.dx_pattern)).select("_row").unique()
     flagged = claims.join(has_dx, on="_row", how="anti")
     regions = ctx.catalog.codesets["injury_regions"].table
-    region = (ctx.claim_dx.join(flagged.select("_row"), on="_row", how="semi")
-              .join(regions, how="cross")
-              .filter(pl.col("bare").str.starts_with(pl.col("symptom_prefix").str.replace(".", "", literal=True)))
-              .sort("slot", pl.col("symptom_prefix").str.len_chars(), descending=[False, True])
+    dx = ctx.claim_dx.join(flagged.select("_row"), on="_row", how="semi").select("_row", "slot", "bare")
+    # Region of each distinct code (longest matching prefix), then back to the claims by equality.
+    code_region = (dx.select("bare").unique().join(regions, how="cross")
+                   .filter(pl.col("bare").str.starts_with(pl.col("symptom_prefix").str.replace(".", "", literal=True)))
+                   .sort(pl.col("symptom_prefix").str.len_chars(), descending=True)
+                   .unique("bare", keep="first").select("bare", "region", "suggestion"))
+    region = (dx.join(code_region, on="bare", how="inner").sort("slot")
               .unique("_row", keep="first").select("_row", "region", "suggestion"))
     out = flagged.join(region, on="_row", how="left").with_columns(
         pl.col("suggestion").fill_null(p.default_suggestion), pl.col("region").fill_null("the documented region"),
