@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 # Validate the bundled sample claims; writes out/denial-risk.xlsx and out/findings.csv.
 demo: $(STAMP)
-	$(BIN)/cleanclaim validate sample_claims/ --as-of 2026-09-30 \
+	$(BIN)/cleanclaim validate sample_claims/ --config sample_claims/cleanclaim.yaml --as-of 2026-09-30 \
 		--report out/denial-risk.xlsx --findings out/findings.csv --exit-zero
 
 # The whole test suite (CI runs exactly this through .ci/run).

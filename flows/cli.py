@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from flows import pipeline
+from flows.cms_import import import_files
 from flows.extract import MAX_ROWS
 from validators.catalog import Catalog, Rule, load_catalog
 from validators.config import load_config
@@ -93,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     re_.add_argument("rule", help="rule id, alias or name, e.g. FLD011")
     rd = rsub.add_parser("docs", help="write rules/README.md from the catalog")
     rd.add_argument("--check", action="store_true", help="fail if rules/README.md is out of date")
+
+    c = sub.add_parser("codesets", help="import CMS's quarterly NCCI files")
+    csub = c.add_subparsers(dest="codesets_command", required=True, metavar="ACTION")
+    ci = csub.add_parser("import", help="replace the imported NCCI PTP and MUE tables with CMS files",
+                         description="Import CMS practitioner PTP edit files (all parts at once) and/or the "
+                                     "practitioner MUE file, as published (.txt or .xlsx).")
+    ci.add_argument("files", nargs="+", type=Path, metavar="FILE")
     return parser
 
 
@@ -200,7 +208,9 @@ def explain_text(rule: Rule, catalog: Catalog) -> str:
     lines += ["", explanation, "", f"Message: {rule.message}", "", f"Fix: {rule.fix}", "", "Sources:"]
     for c in rule.citation:
         where = f", {c.section}" if c.section else ""
-        lines.append(f"- {c.source}{where} (effective {c.effective_from}{f' to {c.effective_to}' if c.effective_to else ''})")
+        when = (f"effective {c.effective_from}" + (f" to {c.effective_to}" if c.effective_to else "")
+                if c.effective_from else f"effective date not found; verified {c.verified_on}")
+        lines.append(f"- {c.source}{where} ({when})")
     lines += ["", "Example that triggers it:", "", f"    {json.dumps(rule.examples.triggers[0])}",
               "", "Example that passes:", "", f"    {json.dumps(rule.examples.passes[0])}"]
     return "\n".join(lines)
@@ -253,6 +263,17 @@ def cmd_rules(args: argparse.Namespace, catalog: Catalog) -> int:
     return 0
 
 
+def cmd_codesets(args: argparse.Namespace, catalog: Catalog) -> int:
+    try:
+        written = import_files(args.files, catalog.source / "codesets")
+    except ExtractError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}")
+        return EXIT_UNUSABLE
+    for kind, rows in written.items():
+        print(f"imported {rows:,} {'PTP edits' if kind == 'ptp' else 'MUE values'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
@@ -262,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     except RuleConfigError as exc:
         Console(stderr=True).print(f"[bold red]rule catalog error:[/] {exc}")
         return EXIT_UNUSABLE
+    if args.command == "codesets":
+        return cmd_codesets(args, catalog)
     return cmd_validate(args, catalog) if args.command == "validate" else cmd_rules(args, catalog)
 
 

@@ -164,6 +164,11 @@ def run_facts(result: Run, findings_file: str) -> dict:
         ("Rule catalog version", result.catalog.version),
         ("ICD-10-CM release", result.catalog.codesets["icd10cm"].info.version),
         ("Place-of-service code set", result.catalog.codesets["place_of_service"].info.version),
+        ("NCCI PTP edits", f"{result.catalog.codesets['ncci_ptp_curated'].table.height} curated + "
+                           f"{result.catalog.codesets['ncci_ptp_cms'].table.height:,} imported from CMS"),
+        ("MUE values", f"{result.catalog.codesets['mue_cms'].table.height:,} imported from CMS"
+         if result.catalog.codesets["mue_cms"].table.height else
+         "none imported: MUE001-MUE003 checked nothing (run `cleanclaim codesets import`)"),
         ("Files read", f"{len(result.read)} of {len(result.outcomes)}"),
         ("Claim lines validated", lines.height),
         ("Claims", lines.select(pl.struct("source_file", "claim_id").n_unique()).item() if lines.height else 0),

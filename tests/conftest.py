@@ -7,6 +7,7 @@ clean office visit for cervical radiculopathy) so a case fails only for the reas
 from __future__ import annotations
 
 import csv
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -61,6 +62,21 @@ def write_csv(path: Path, rows: list[dict], *, extra_fields: dict[int, int] | No
             cut = (missing_fields or {}).get(i, 0)
             writer.writerow(values[: len(values) - cut] if cut else values)
     return path
+
+
+CMS_FIXTURES = Path(__file__).parent / "fixtures" / "cms"
+
+
+def with_cms_fixtures(catalog):
+    """The catalog as if a team had imported CMS PTP and MUE files: the fixtures in tests/fixtures/cms,
+    in the published layout, whose values are invented for tests (they are not CMS values)."""
+    from flows.cms_import import parse
+
+    sets = dict(catalog.codesets)
+    for path, name in ((CMS_FIXTURES / "PTP_practitioner_fixture.txt", "ncci_ptp_cms"),
+                       (CMS_FIXTURES / "MUE_practitioner_fixture.txt", "mue_cms")):
+        sets[name] = dataclasses.replace(sets[name], table=parse(path)[1])
+    return dataclasses.replace(catalog, codesets=sets)
 
 
 @pytest.fixture(scope="session")

@@ -21,8 +21,8 @@ SNAPSHOT = REPO / "tests" / "snapshots" / "sample_claims_findings.csv"
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    code = main(["validate", str(SAMPLES), "--as-of", "2026-09-30", "--report", str(out / "r.xlsx"),
-                 "--findings", str(out / "f.csv"), "--quiet"])
+    code = main(["validate", str(SAMPLES), "--config", str(SAMPLES / "cleanclaim.yaml"), "--as-of", "2026-09-30",
+                 "--report", str(out / "r.xlsx"), "--findings", str(out / "f.csv"), "--quiet"])
     return code, out
 
 
@@ -36,7 +36,7 @@ def test_samples_end_to_end_write_a_workbook_and_findings(sample_run):
     assert wb.sheetnames == ["Summary", "Findings"]
     assert wb["Findings"].max_row == found.height + 1
     summary = {row[0].value: row[1].value for row in wb["Summary"].iter_rows() if row and row[0].value}
-    assert summary["Files read"] == "3 of 3" and summary["Claim lines validated"] == 34
+    assert summary["Files read"] == "4 of 4" and summary["Claim lines validated"] == 79
     assert summary["As-of date"] == "2026-09-30"
 
 
@@ -65,17 +65,34 @@ def test_coding_problems_of_the_samples_are_caught_and_clean_claims_stay_clean(s
     found = pl.read_csv(out / "f.csv", infer_schema=False).filter(pl.col("source_file") == "spine_pain_clinic.csv")
     by_claim = found.group_by("claim_id").agg(pl.col("rule_id").unique().sort())
     assert dict(by_claim.iter_rows()) == {
+        "SP1001": ["DXP001"],  # cervical ESI for axial neck pain M54.2
         "SP1005": ["INJ001"],  # auto accident coded with neck pain M54.2 only
         "SP1006": ["COD002"],  # M54.5
         "SP1007": ["COD002"],  # M79.1
-        "SP1008": ["COD002"],  # M51.36
+        "SP1008": ["COD002", "DXP001"],  # M51.36: a header, and no radicular indication for the ESI
         "SP1009": ["COD003", "INJ003"],  # S13.4 without its 7th character, no external cause
     }
-    fixes = dict(found.select("claim_id", "fix").iter_rows())
+    fixes = dict(found.filter(pl.col("rule_id").is_in(["COD002", "INJ001"])).select("claim_id", "fix").iter_rows())
     assert "M54.50, M54.51, M54.59" in fixes["SP1006"] and "M79.10, M79.11, M79.12, M79.18" in fixes["SP1007"]
     assert "M51.360, M51.361, M51.362, M51.369" in fixes["SP1008"]
     assert "S13.4XXA, S13.4XXD, S13.4XXS" in found.filter(pl.col("rule_id") == "COD003")["fix"].item()
     assert "S13.4XXA" in fixes["SP1005"]  # the neck: whiplash
+
+
+def test_each_procedure_rule_fires_once_on_its_scenario_and_clean_claims_stay_clean(sample_run):
+    _, out = sample_run
+    found = pl.read_csv(out / "f.csv", infer_schema=False).filter(pl.col("source_file") == "pain_procedures_batch.csv")
+    by_rule = dict(found.group_by("rule_id").agg(pl.col("claim_id").sort()).iter_rows())
+    assert by_rule == {
+        "NCC001": ["PB3001"], "NCC002": ["PB3002"], "NCC003": ["PB3003"], "MUE004": ["PB3004"],
+        "MUE005": ["PB3005"], "MUE006": ["PB3006"], "MOD001": ["PB3007"], "MOD002": ["PB3008"],
+        "MOD003": ["PB3009"], "MOD004": ["PB3010"], "DUP001": ["PB3012"], "DXP002": ["PB3013"],
+        "DXP003": ["PB3014"], "DXP004": ["PB3015"], "FRQ001": ["PB3024"], "FRQ002": ["PB3033"],
+        "FRQ004": ["PB3042"], "FRQ003": ["PB3074"], "TMF001": ["PB3050"], "TMF002": ["PB3051"],
+    }
+    headline = pl.read_csv(out / "f.csv", infer_schema=False).filter(pl.col("claim_id") == "SP1001")
+    assert headline["rule_id"].to_list() == ["DXP001"]  # cervical ESI for cervicalgia M54.2
+    assert "M54.12" in headline["fix"].item()
 
 
 def test_exit_codes(tmp_path):

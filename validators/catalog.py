@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 import validators.checks.dx  # noqa: F401  (registers the coding check kinds)
+import validators.checks.procedure  # noqa: F401
 import validators.checks.trauma  # noqa: F401
 import validators.schema  # noqa: F401  (registers the field-integrity check kinds)
 from validators.checks import REGISTRY
@@ -45,8 +46,15 @@ class Citation(BaseModel):
     source: str
     section: str | None = None
     url: str | None = None
-    effective_from: date
+    effective_from: date | None = None
     effective_to: date | None = None
+    verified_on: date | None = None  # when the research found no effective date: the day it was checked
+
+    @model_validator(mode="after")
+    def _dated(self) -> Citation:
+        if self.effective_from is None and self.verified_on is None:
+            raise ValueError("a citation needs effective_from, or verified_on when no effective date was found")
+        return self
 
 
 class Examples(BaseModel):

@@ -9,6 +9,7 @@ payers:                    # by payer_id, as in the extract
     severity: {INJ003: high}
   MCR01:
     ignore: [INJ003]
+timely_filing_days: {MCR01: 365, BCBS1: 180, AET02: 90}
 ```
 """
 
@@ -36,6 +37,7 @@ class RunConfig(BaseModel):
     select: list[str] = ["ALL"]
     ignore: list[str] = []
     payers: dict[str, PayerConfig] = {}
+    timely_filing_days: dict[str, int] = {}  # payer_id -> filing limit in days (Medicare: 365)
 
     def selects(self, rule_id: str) -> bool:
         def match(prefixes: list[str]) -> bool:

@@ -17,6 +17,7 @@ from functools import cached_property
 import polars as pl
 
 import validators.checks.dx  # noqa: F401  (registers the coding check kinds)
+import validators.checks.procedure  # noqa: F401
 import validators.checks.trauma  # noqa: F401
 from validators import findings as fnd
 from validators.catalog import Catalog, Rule
@@ -35,8 +36,19 @@ class Context:
     lines: pl.DataFrame
     catalog: Catalog
     as_of: date
+    config: RunConfig
     icd: pl.DataFrame = field(repr=False)
     excludes1: pl.DataFrame = field(repr=False)
+
+    @cached_property
+    def service_lines(self) -> pl.DataFrame:
+        """Lines with their visit (patient, rendering else billing NPI, service date: the unit NCCI
+        and MUE edits apply to) and their modifiers as a list."""
+        provider = pl.coalesce("rendering_npi", "billing_npi")
+        return self.lines.with_columns(
+            pl.concat_list([f"modifier_{i}" for i in range(1, 5)]).list.drop_nulls().alias("_mods"),
+            pl.concat_str([pl.col("patient_id"), provider, pl.col("_service_date").cast(pl.String)],
+                          separator="|", ignore_nulls=False).alias("_visit"))
 
     @cached_property
     def finding_keys(self) -> pl.DataFrame:
@@ -73,8 +85,8 @@ class Context:
         return pointed.join(self.claim_dx.rename({"_row": "_claim_first"}), on=["_claim_first", "slot"], how="inner")
 
 
-def make_context(lines: pl.DataFrame, catalog: Catalog, as_of: date) -> Context:
-    return Context(lines=lines, catalog=catalog, as_of=as_of, icd=catalog.codesets["icd10cm"].table,
+def make_context(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunConfig) -> Context:
+    return Context(lines=lines, catalog=catalog, as_of=as_of, config=config, icd=catalog.codesets["icd10cm"].table,
                    excludes1=catalog.codesets["icd10cm_excludes1"].table)
 
 
@@ -95,7 +107,7 @@ def _hits_to_findings(rule: Rule, hits: pl.DataFrame, ctx: Context, config: RunC
 def run_rules(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunConfig | None = None) -> pl.DataFrame:
     """Every selected engine rule over one file's typed lines -> findings (ENG001 for a crash)."""
     config = config or RunConfig()
-    ctx = make_context(lines, catalog, as_of)
+    ctx = make_context(lines, catalog, as_of, config)
     parts, crashed = [fnd.empty()], []
     for rule in catalog.by_stage("engine"):
         if not config.selects(rule.id):
@@ -122,5 +134,5 @@ def run_rules(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunCon
 
 def make_scope(ctx: Context, condition: pl.Expr) -> Context:
     """The same context restricted to the lines (and so the claims) that meet `condition`."""
-    return Context(lines=ctx.lines.filter(condition), catalog=ctx.catalog, as_of=ctx.as_of, icd=ctx.icd,
-                   excludes1=ctx.excludes1)
+    return Context(lines=ctx.lines.filter(condition), catalog=ctx.catalog, as_of=ctx.as_of, config=ctx.config,
+                   icd=ctx.icd, excludes1=ctx.excludes1)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from flows.extract import read_extract
-from tests.conftest import AS_OF, claim_lines, write_csv
+from tests.conftest import AS_OF, claim_lines, with_cms_fixtures, write_csv
 from validators import schema
 from validators.catalog import load_catalog
 from validators.checks import REGISTRY
@@ -23,7 +23,7 @@ from validators.engine import run_rules
 from validators.integrity import check_integrity, rejected_row_findings
 
 CASES_DIR = Path(__file__).parent / "cases"
-CATALOG = load_catalog()
+CATALOG = with_cms_fixtures(load_catalog())
 
 
 def _collect():

@@ -1,0 +1,330 @@
+"""Check kinds over procedure lines: LCD pairing, NCCI PTP and add-ons, units, modifiers, duplicates,
+frequency and timely filing.
+
+NCCI and MUE edits apply per provider, beneficiary and date of service (RULES_RESEARCH.md 3.1-3.2),
+so lines are grouped on `_visit` = patient, rendering (else billing) NPI and service date, across
+the claims of the file. Pairs are found on the codes present in a visit and matched to the edit
+tables by equality; nothing loops over claims in Python.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import polars as pl
+
+from validators.checks import Params, register_check
+
+MODIFIERS = [f"modifier_{i}" for i in range(1, 5)]
+
+
+def _line_hits(frame: pl.DataFrame, *fields: str | pl.Expr) -> pl.DataFrame:
+    return frame.select("_row", pl.lit(False).alias("claim_level"), *fields)
+
+
+def _units(column: str) -> pl.Expr:
+    """2.0 -> "2", 2.5 -> "2.5": units as a biller writes them."""
+    return pl.col(column).cast(pl.String).str.replace(r"\.0$", "").alias("units")
+
+
+def _date() -> pl.Expr:
+    return pl.col("_service_date").dt.to_string("%Y-%m-%d").alias("service_date")
+
+
+def _usable(ctx, *columns: str) -> pl.DataFrame:
+    """Service lines whose given fields passed field integrity (a defect is reported once)."""
+    lines = ctx.service_lines
+    return lines.filter(~pl.any_horizontal(pl.lit(False), *(pl.col("_failed").list.contains(c) for c in columns)))
+
+
+# --------------------------------------------------------------------------- LCD diagnosis-procedure pairing
+
+
+class Pairing(Params):
+    families: list[str]
+    role: Literal["covered", "radicular"]
+    mode: Literal["require", "forbid"]  # require: some pointed dx must be in the list; forbid: none may be
+
+
+@register_check("dx_proc_pairing", params=Pairing,
+                fields={"claim_id", "procedure_code", "description", "pointed", "alternatives", "matched"})
+def dx_proc_pairing(ctx, p: Pairing) -> pl.DataFrame:
+    """Lines of a service family whose pointed diagnoses do not include (require) or do include
+    (forbid) a diagnosis of the family's list for the line's spinal region (dx_indications.csv)."""
+    families = ctx.catalog.codesets["service_families"].table.filter(pl.col("family").is_in(p.families))
+    lines = _usable(ctx, "procedure_code").join(families, on="procedure_code", how="inner")
+    pointed = ctx.line_dx.join(lines.select("_row", "family", "region"), on="_row", how="inner")
+    lists = ctx.catalog.codesets["dx_indications"].table.filter(
+        pl.col("family").is_in(p.families) & (pl.col("role") == p.role))
+    # Match the distinct (family, region, code) triples against the list, then join back.
+    triples = pointed.select("family", "region", "bare").unique()
+    matched = (triples.join(lists.rename({"region": "list_region"}), on="family", how="inner")
+               .filter(((pl.col("list_region") == pl.col("region")) | (pl.col("list_region") == "any"))
+                       & pl.col("bare").str.starts_with(pl.col("dx_prefix").str.replace(".", "", literal=True)))
+               .select("family", "region", "bare").unique().with_columns(pl.lit(True).alias("_in_list")))
+    per_line = (pointed.join(matched, on=["family", "region", "bare"], how="left")
+                .group_by("_row").agg(pl.col("code").unique(maintain_order=True).str.join(", ").alias("pointed"),
+                                      pl.col("code").filter(pl.col("_in_list")).str.join(", ").alias("matched"),
+                                      pl.col("_in_list").any().alias("_any")))
+    flagged = per_line.filter(~pl.col("_any") if p.mode == "require" else pl.col("_any"))
+    alternatives = (ctx.catalog.codesets["dx_indications"].table
+                    .filter(pl.col("family").is_in(p.families) & (pl.col("role") == "covered"))
+                    .join(families.select("family", "region").unique(), on="family", how="inner",
+                          suffix="_line")
+                    .filter((pl.col("region") == pl.col("region_line")) | (pl.col("region") == "any"))
+                    .group_by("region_line").agg(pl.col("label").unique(maintain_order=True).str.join("; ")
+                                                 .alias("alternatives")).rename({"region_line": "region"}))
+    out = (flagged.join(lines.select("_row", "procedure_code", "description", "region"), on="_row", how="inner")
+           .join(alternatives, on="region", how="left"))
+    return _line_hits(out, "procedure_code", "description", "pointed", pl.col("matched").fill_null(""),
+                      pl.col("alternatives").fill_null(""))
+
+
+# --------------------------------------------------------------------------- NCCI
+
+
+def ptp_edits(ctx) -> pl.DataFrame:
+    """The curated spine/therapy pairs plus whatever CMS files were imported (imported rows win)."""
+    cms = ctx.catalog.codesets["ncci_ptp_cms"].table
+    curated = ctx.catalog.codesets["ncci_ptp_curated"].table.with_columns(
+        pl.col("effective_date").str.to_date(), pl.col("deletion_date").str.to_date(strict=False),
+        pl.col("modifier_indicator").cast(pl.Int8))
+    cols = ["column_1", "column_2", "effective_date", "deletion_date", "modifier_indicator", "rationale"]
+    both = pl.concat([cms.select(cols), curated.select(cols)], how="vertical_relaxed")
+    return both.unique(["column_1", "column_2", "effective_date"], keep="first", maintain_order=True)
+
+
+class PtpPair(Params):
+    modifier_indicator: Literal[0, 1]
+
+
+@register_check("ncci_ptp", params=PtpPair,
+                fields={"claim_id", "procedure_code", "other_code", "service_date", "rationale", "modifiers"})
+def ncci_ptp(ctx, p: PtpPair) -> pl.DataFrame:
+    """Column-2 lines billed in the same visit as their column-1 code while the edit is in effect.
+    Indicator 1 edits pass when the column-2 line, or for 59/X modifiers either line, carries an
+    NCCI-associated modifier (22, 76 and 77 are not: they never unbundle a pair); indicator 9
+    (deleted) edits never fire."""
+    lines = _usable(ctx, "procedure_code", "service_date")
+    codes = lines.select("_row", "_visit", "procedure_code", "_service_date", "_mods")
+    pairs = codes.join(codes, on="_visit", suffix="_1").filter(pl.col("procedure_code") != pl.col("procedure_code_1"))
+    edits = ptp_edits(ctx).filter(pl.col("modifier_indicator") == p.modifier_indicator)
+    hits = pairs.join(edits, left_on=["procedure_code_1", "procedure_code"], right_on=["column_1", "column_2"],
+                      how="inner").filter(
+        (pl.col("effective_date") <= pl.col("_service_date"))
+        & (pl.col("deletion_date").is_null() | (pl.col("deletion_date") > pl.col("_service_date"))))
+    if p.modifier_indicator == 1:
+        associated = ctx.catalog.codesets["modifiers"].table.filter(pl.col("ncci_associated") == "true")["code"]
+        distinct_service = ["59", "XE", "XS", "XP", "XU"]
+        bypass = (pl.col("_mods").list.eval(pl.element().is_in(associated.implode())).list.any()
+                  | pl.col("_mods_1").list.eval(pl.element().is_in(distinct_service)).list.any())
+        hits = hits.filter(~bypass)
+    hits = hits.unique(["_row", "procedure_code_1"], keep="first")
+    return _line_hits(hits, "procedure_code", pl.col("procedure_code_1").alias("other_code"), _date(), "rationale",
+                      pl.col("_mods").list.join(", ").replace("", "none").alias("modifiers"))
+
+
+class AddonWithoutPrimary(Params):
+    pass
+
+
+@register_check("addon_without_primary", params=AddonWithoutPrimary,
+                fields={"claim_id", "procedure_code", "primary_codes", "service_date"})
+def addon_without_primary(ctx, p: AddonWithoutPrimary) -> pl.DataFrame:
+    """Add-on lines with none of their primary codes on the same claim and date (addon_codes.csv)."""
+    addons = ctx.catalog.codesets["addon_codes"].table.select(pl.col("code").alias("procedure_code"), "primary_codes")
+    lines = _usable(ctx, "procedure_code", "service_date")
+    addon_lines = lines.join(addons, on="procedure_code", how="inner")
+    wanted = addon_lines.select("_row", "claim_id", "_service_date",
+                                pl.col("primary_codes").str.split(" ").alias("_primary")).explode("_primary")
+    present = lines.select("claim_id", "_service_date", pl.col("procedure_code").alias("_primary")).unique()
+    satisfied = wanted.join(present, on=["claim_id", "_service_date", "_primary"], how="semi").select("_row")
+    flagged = addon_lines.join(satisfied, on="_row", how="anti")
+    return _line_hits(flagged, "procedure_code", "primary_codes", _date())
+
+
+# --------------------------------------------------------------------------- units
+
+
+class MueUnits(Params):
+    adjudication_indicator: Literal[1, 2, 3]
+
+
+@register_check("mue_units", params=MueUnits,
+                fields={"claim_id", "procedure_code", "units", "limit", "service_date"})
+def mue_units(ctx, p: MueUnits) -> pl.DataFrame:
+    """Units above the imported CMS MUE: per line for MAI 1; summed over every line of the code in
+    the visit for MAI 2 and 3 (RULES_RESEARCH.md 3.2; two peers get this wrong)."""
+    mue = ctx.catalog.codesets["mue_cms"].table.filter(pl.col("adjudication_indicator") == p.adjudication_indicator)
+    lines = _usable(ctx, "procedure_code", "units", "service_date").join(
+        mue.select(pl.col("code").alias("procedure_code"), pl.col("mue").alias("_limit")), on="procedure_code")
+    if p.adjudication_indicator == 1:
+        flagged = lines.filter(pl.col("_units") > pl.col("_limit")).with_columns(pl.col("_units").alias("_total"))
+    else:
+        flagged = (lines.with_columns(pl.col("_units").sum().over("_visit", "procedure_code").alias("_total"))
+                   .filter(pl.col("_total") > pl.col("_limit"))
+                   .sort("_row").unique(["_visit", "procedure_code"], keep="last"))  # the line that tips it over
+    return _line_hits(flagged, "procedure_code", _units("_total"), pl.col("_limit").alias("limit"), _date())
+
+
+class UnitsLimit(Params):
+    codes: list[str]
+    max_units: int
+    together: bool  # True: the codes share one limit per visit; False: each code has its own
+
+
+@register_check("units_limit", params=UnitsLimit,
+                fields={"claim_id", "procedure_code", "units", "limit", "service_date", "codes"})
+def units_limit(ctx, p: UnitsLimit) -> pl.DataFrame:
+    """LCD policy limits: units of the listed codes per visit (levels per session, one TPI a day)."""
+    lines = _usable(ctx, "procedure_code", "units", "service_date").filter(pl.col("procedure_code").is_in(p.codes))
+    group = ["_visit"] if p.together else ["_visit", "procedure_code"]
+    flagged = (lines.with_columns(pl.col("_units").sum().over(group).alias("_total"))
+               .filter(pl.col("_total") > p.max_units).sort("_row").unique(group, keep="last"))
+    return _line_hits(flagged, "procedure_code", _units("_total"), pl.lit(p.max_units).alias("limit"),
+                      _date(), pl.lit(", ".join(p.codes)).alias("codes"))
+
+
+# --------------------------------------------------------------------------- modifiers
+
+
+class ModifierNotAllowed(Params):
+    codes: list[str]
+    modifiers: list[str]
+
+
+@register_check("modifier_not_allowed", params=ModifierNotAllowed, fields={"claim_id", "procedure_code", "modifier"})
+def modifier_not_allowed(ctx, p: ModifierNotAllowed) -> pl.DataFrame:
+    lines = _usable(ctx, "procedure_code", *MODIFIERS).filter(pl.col("procedure_code").is_in(p.codes))
+    flagged = lines.explode("_mods").filter(pl.col("_mods").is_in(p.modifiers)).unique("_row")
+    return _line_hits(flagged, "procedure_code", pl.col("_mods").alias("modifier"))
+
+
+class ModifierRequired(Params):
+    codeset: str  # codes that require one of the modifiers
+    any_of: list[str]
+
+
+@register_check("modifier_required", params=ModifierRequired,
+                fields={"claim_id", "procedure_code", "description", "modifiers"})
+def modifier_required(ctx, p: ModifierRequired) -> pl.DataFrame:
+    codes = ctx.catalog.codesets[p.codeset].table.select(pl.col("code").alias("procedure_code"), "description")
+    lines = _usable(ctx, "procedure_code", *MODIFIERS).join(codes, on="procedure_code", how="inner")
+    flagged = lines.filter(~pl.col("_mods").list.eval(pl.element().is_in(p.any_of)).list.any())
+    return _line_hits(flagged, "procedure_code", "description",
+                      pl.col("_mods").list.join(", ").replace("", "none").alias("modifiers"))
+
+
+class ModifierUnknown(Params):
+    pass
+
+
+@register_check("modifier_unknown", params=ModifierUnknown,
+                fields={"claim_id", "procedure_code", "field", "value"})
+def modifier_unknown(ctx, p: ModifierUnknown) -> pl.DataFrame:
+    known = ctx.catalog.codesets["modifiers"].table["code"]
+    long = (ctx.service_lines.select("_row", "procedure_code", "_failed", *MODIFIERS)
+            .unpivot(index=["_row", "procedure_code", "_failed"], on=MODIFIERS, variable_name="column",
+                     value_name="value")
+            .drop_nulls("value").filter(~pl.col("_failed").list.contains(pl.col("column"))))
+    flagged = long.filter(~pl.col("value").is_in(known.implode()))
+    return _line_hits(flagged, "procedure_code", pl.format("Modifier {}", pl.col("column").str.slice(9)).alias("field"),
+                      "value")
+
+
+class SameVisitModifier(Params):
+    code_pattern: str  # the lines that need the modifier (E/M codes)
+    when_global_days: list[str]  # ... when a procedure with these global periods is in the same visit
+    modifier: str
+
+
+@register_check("same_visit_modifier", params=SameVisitModifier,
+                fields={"claim_id", "procedure_code", "other_code", "service_date"})
+def same_visit_modifier(ctx, p: SameVisitModifier) -> pl.DataFrame:
+    """E/M lines on the day of a minor procedure (global 000/010) by the same provider without 25."""
+    families = ctx.catalog.codesets["service_families"].table.filter(pl.col("global_days").is_in(p.when_global_days))
+    lines = _usable(ctx, "procedure_code", "service_date", *MODIFIERS)
+    procedures = lines.join(families.select("procedure_code"), on="procedure_code", how="semi").select(
+        "_visit", pl.col("procedure_code").alias("other_code"))
+    em = lines.filter(pl.col("procedure_code").str.contains(p.code_pattern)
+                      & ~pl.col("_mods").list.contains(p.modifier))
+    flagged = em.join(procedures, on="_visit", how="inner").unique("_row", keep="first")
+    return _line_hits(flagged, "procedure_code", "other_code", _date())
+
+
+# --------------------------------------------------------------------------- duplicates, frequency, filing
+
+
+class DuplicateService(Params):
+    exempt_modifiers: list[str]
+
+
+@register_check("duplicate_service", params=DuplicateService,
+                fields={"claim_id", "procedure_code", "service_date", "other_claim", "other_line"})
+def duplicate_service(ctx, p: DuplicateService) -> pl.DataFrame:
+    """A line identical to an earlier one of the file: patient, provider, date, code, modifiers and
+    units. Repeat and distinct-service modifiers (76, 77, 59, X{EPSU}) and different units pass. A
+    line repeated under the same claim and line number is FLD002's, not this rule's."""
+    lines = _usable(ctx, "procedure_code", "service_date", "units", "line_number", *MODIFIERS).filter(
+        ~pl.col("_mods").list.eval(pl.element().is_in(p.exempt_modifiers)).list.any())
+    key = ["_visit", "procedure_code", "_mods_sorted", "_units"]
+    keyed = lines.with_columns(pl.col("_mods").list.sort().list.join(",").alias("_mods_sorted")).sort("_row")
+    first = keyed.unique(key, keep="first").select(*key, pl.col("claim_id").alias("other_claim"),
+                                                   pl.col("_line_number").alias("other_line"), pl.col("_row").alias("_first"))
+    flagged = keyed.join(first, on=key, how="inner").filter(pl.col("_row") != pl.col("_first"))
+    return _line_hits(flagged, "procedure_code", _date(), "other_claim", "other_line")
+
+
+class SessionFrequency(Params):
+    families: list[str]
+    limit: int
+    window_days: int
+    by_region: bool
+
+
+@register_check("session_frequency", params=SessionFrequency,
+                fields={"claim_id", "procedure_code", "service_date", "sessions", "limit", "region", "window_days"})
+def session_frequency(ctx, p: SessionFrequency) -> pl.DataFrame:
+    """Sessions (distinct service dates) of a family per patient (and spinal region) in a rolling
+    window; each session beyond the limit is flagged on its first line. Within this file; the
+    nightly run history extends the count across runs."""
+    families = ctx.catalog.codesets["service_families"].table.filter(pl.col("family").is_in(p.families))
+    lines = _usable(ctx, "procedure_code", "service_date").join(families, on="procedure_code", how="inner")
+    region = pl.col("region") if p.by_region else pl.lit("any")
+    sessions = (lines.with_columns(region.alias("_region"))
+                .sort("_service_date", "_row")
+                .unique(["patient_id", "_region", "_service_date"], keep="first", maintain_order=True)
+                .sort("patient_id", "_region", "_service_date"))
+    counted = (sessions.rolling(index_column="_service_date", period=f"{p.window_days}d", group_by=["patient_id", "_region"])
+               .agg(pl.len().alias("_sessions")))
+    flagged = (sessions.join(counted, on=["patient_id", "_region", "_service_date"], how="inner")
+               .filter(pl.col("_sessions") > p.limit))
+    return _line_hits(flagged, "procedure_code", _date(), pl.col("_sessions").alias("sessions"),
+                      pl.lit(p.limit).alias("limit"), pl.col("_region").alias("region"),
+                      pl.lit(p.window_days).alias("window_days"))
+
+
+class TimelyFiling(Params):
+    default_days: int
+    warn_days: int
+    problem: Literal["expired", "near"]
+
+
+@register_check("timely_filing", params=TimelyFiling,
+                fields={"claim_id", "service_date", "days", "limit", "payer_id", "deadline"})
+def timely_filing(ctx, p: TimelyFiling) -> pl.DataFrame:
+    """Days from each line's service date to the as-of date against the payer's filing limit
+    (run configuration `timely_filing_days`, else the rule's default); one finding per claim."""
+    limits = ctx.config.timely_filing_days
+    lines = _usable(ctx, "service_date").with_columns(
+        pl.col("payer_id").replace_strict(limits, default=p.default_days, return_dtype=pl.Int64).alias("_limit"),
+        (pl.lit(ctx.as_of) - pl.col("_service_date")).dt.total_days().alias("_days"))
+    if p.problem == "expired":
+        flagged = lines.filter(pl.col("_days") > pl.col("_limit"))
+    else:
+        flagged = lines.filter((pl.col("_days") <= pl.col("_limit")) & (pl.col("_days") > pl.col("_limit") - p.warn_days))
+    first = flagged.sort("_service_date").unique("_claim_first", keep="first")
+    return first.select(pl.col("_claim_first").alias("_row"), pl.lit(True).alias("claim_level"), _date(),
+                        pl.col("_days").alias("days"), pl.col("_limit").alias("limit"), "payer_id",
+                        (pl.col("_service_date") + pl.duration(days=pl.col("_limit"))).dt.to_string("%Y-%m-%d")
+                        .alias("deadline"))
