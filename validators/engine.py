@@ -42,13 +42,28 @@ class Context:
 
     @cached_property
     def service_lines(self) -> pl.DataFrame:
-        """Lines with their visit (patient, rendering else billing NPI, service date: the unit NCCI
-        and MUE edits apply to) and their modifiers as a list."""
-        provider = pl.coalesce("rendering_npi", "billing_npi")
-        return self.lines.with_columns(
-            pl.concat_list([f"modifier_{i}" for i in range(1, 5)]).list.drop_nulls().alias("_mods"),
-            pl.concat_str([pl.col("patient_id"), provider, pl.col("_service_date").cast(pl.String)],
-                          separator="|", ignore_nulls=False).alias("_visit"))
+        """Lines with their visit: patient, rendering (else billing) NPI and service date, the unit
+        NCCI and MUE edits apply to. The key is the visit's first row: exact, one grouping for all rules."""
+        provider = pl.coalesce("rendering_npi", "billing_npi").alias("_provider")
+        return (self.lines.with_columns(provider)
+                .with_columns(pl.col("_row").min().over("patient_id", "_provider", "_service_date").alias("_visit")))
+
+    @cached_property
+    def failed_lines(self) -> pl.DataFrame:
+        """The few service lines with a field that failed integrity (the rest need no per-field test)."""
+        return self.service_lines.filter(pl.col("_failed").list.len() > 0)
+
+    @cached_property
+    def clean_lines(self) -> pl.DataFrame:
+        return self.service_lines.filter(pl.col("_failed").list.len() == 0)
+
+    def usable_lines(self, *columns: str) -> pl.DataFrame:
+        """Service lines whose given fields passed field integrity, so a defect is reported once."""
+        clean = self.clean_lines
+        if not columns:
+            return clean
+        kept = self.failed_lines.filter(~pl.any_horizontal(pl.col("_failed").list.contains(c) for c in columns))
+        return pl.concat([clean, kept], rechunk=False)
 
     @cached_property
     def finding_keys(self) -> pl.DataFrame:

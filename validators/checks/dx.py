@@ -87,8 +87,8 @@ def dx_release_window(ctx, p: ReleaseWindow) -> pl.DataFrame:
     """Claims with a service date outside the fiscal year of the code-set release checked against."""
     info = ctx.catalog.codesets["icd10cm"].info
     start, end = info.effective_from, info.valid_to or date.max
-    usable = ctx.lines.filter(~pl.col("_failed").list.contains("service_date"))
-    outside = usable.filter((pl.col("_service_date") < start) | (pl.col("_service_date") > end))
+    outside = ctx.lines.filter((pl.col("_service_date") < start) | (pl.col("_service_date") > end))
+    outside = outside.filter(~pl.col("_failed").list.contains("service_date"))  # few rows left to test
     first = outside.sort("_service_date").unique("_claim_first", keep="first")
     return first.select(pl.col("_claim_first").alias("_row"), pl.lit(True).alias("claim_level"),
                         pl.col("_service_date").dt.to_string("%Y-%m-%d").alias("service_date"),

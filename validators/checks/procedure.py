@@ -18,6 +18,17 @@ from validators.checks import Params, register_check
 MODIFIERS = [f"modifier_{i}" for i in range(1, 5)]
 
 
+def _has_modifier(values: list[str] | pl.Series, suffix: str = "") -> pl.Expr:
+    """Any of the line's four modifiers is in `values`. Column-wise: a list column of modifiers costs
+    100 times more on a million lines."""
+    return pl.any_horizontal(pl.col(m + suffix).is_in(values).fill_null(False) for m in MODIFIERS)
+
+
+def _modifier_text(suffix: str = "") -> pl.Expr:
+    text = pl.concat_str([pl.col(m + suffix) for m in MODIFIERS], separator=", ", ignore_nulls=True)
+    return pl.when(text == "").then(pl.lit("none")).otherwise(text).alias("modifiers")
+
+
 def _line_hits(frame: pl.DataFrame, *fields: str | pl.Expr) -> pl.DataFrame:
     return frame.select("_row", pl.lit(False).alias("claim_level"), *fields)
 
@@ -31,10 +42,11 @@ def _date() -> pl.Expr:
     return pl.col("_service_date").dt.to_string("%Y-%m-%d").alias("service_date")
 
 
-def _usable(ctx, *columns: str) -> pl.DataFrame:
-    """Service lines whose given fields passed field integrity (a defect is reported once)."""
-    lines = ctx.service_lines
-    return lines.filter(~pl.any_horizontal(pl.lit(False), *(pl.col("_failed").list.contains(c) for c in columns)))
+def _usable(ctx, *columns: str, codes: list[str] | pl.Series | None = None) -> pl.DataFrame:
+    """Usable service lines, narrowed first to the procedure codes a rule is about (most rules
+    concern a handful of the million lines: `is_in` is far cheaper than a join or grouping)."""
+    lines = ctx.usable_lines(*columns)
+    return lines if codes is None else lines.filter(pl.col("procedure_code").is_in(codes))
 
 
 # --------------------------------------------------------------------------- LCD diagnosis-procedure pairing
@@ -52,7 +64,8 @@ def dx_proc_pairing(ctx, p: Pairing) -> pl.DataFrame:
     """Lines of a service family whose pointed diagnoses do not include (require) or do include
     (forbid) a diagnosis of the family's list for the line's spinal region (dx_indications.csv)."""
     families = ctx.catalog.codesets["service_families"].table.filter(pl.col("family").is_in(p.families))
-    lines = _usable(ctx, "procedure_code").join(families, on="procedure_code", how="inner")
+    lines = _usable(ctx, "procedure_code", codes=families["procedure_code"]).join(families, on="procedure_code",
+                                                                                  how="inner")
     pointed = ctx.line_dx.join(lines.select("_row", "family", "region"), on="_row", how="inner")
     lists = ctx.catalog.codesets["dx_indications"].table.filter(
         pl.col("family").is_in(p.families) & (pl.col("role") == p.role))
@@ -105,10 +118,11 @@ def ncci_ptp(ctx, p: PtpPair) -> pl.DataFrame:
     Indicator 1 edits pass when the column-2 line, or for 59/X modifiers either line, carries an
     NCCI-associated modifier (22, 76 and 77 are not: they never unbundle a pair); indicator 9
     (deleted) edits never fire."""
-    lines = _usable(ctx, "procedure_code", "service_date")
-    codes = lines.select("_row", "_visit", "procedure_code", "_service_date", "_mods")
-    pairs = codes.join(codes, on="_visit", suffix="_1").filter(pl.col("procedure_code") != pl.col("procedure_code_1"))
     edits = ptp_edits(ctx).filter(pl.col("modifier_indicator") == p.modifier_indicator)
+    in_edits = pl.concat([edits["column_1"], edits["column_2"]]).unique()
+    lines = _usable(ctx, "procedure_code", "service_date", codes=in_edits)
+    codes = lines.select("_row", "_visit", "procedure_code", "_service_date", *MODIFIERS)
+    pairs = codes.join(codes, on="_visit", suffix="_1").filter(pl.col("procedure_code") != pl.col("procedure_code_1"))
     hits = pairs.join(edits, left_on=["procedure_code_1", "procedure_code"], right_on=["column_1", "column_2"],
                       how="inner").filter(
         (pl.col("effective_date") <= pl.col("_service_date"))
@@ -116,12 +130,11 @@ def ncci_ptp(ctx, p: PtpPair) -> pl.DataFrame:
     if p.modifier_indicator == 1:
         associated = ctx.catalog.codesets["modifiers"].table.filter(pl.col("ncci_associated") == "true")["code"]
         distinct_service = ["59", "XE", "XS", "XP", "XU"]
-        bypass = (pl.col("_mods").list.eval(pl.element().is_in(associated.implode())).list.any()
-                  | pl.col("_mods_1").list.eval(pl.element().is_in(distinct_service)).list.any())
+        bypass = _has_modifier(associated) | _has_modifier(distinct_service, suffix="_1")
         hits = hits.filter(~bypass)
     hits = hits.unique(["_row", "procedure_code_1"], keep="first")
     return _line_hits(hits, "procedure_code", pl.col("procedure_code_1").alias("other_code"), _date(), "rationale",
-                      pl.col("_mods").list.join(", ").replace("", "none").alias("modifiers"))
+                      _modifier_text())
 
 
 class AddonWithoutPrimary(Params):
@@ -133,11 +146,12 @@ class AddonWithoutPrimary(Params):
 def addon_without_primary(ctx, p: AddonWithoutPrimary) -> pl.DataFrame:
     """Add-on lines with none of their primary codes on the same claim and date (addon_codes.csv)."""
     addons = ctx.catalog.codesets["addon_codes"].table.select(pl.col("code").alias("procedure_code"), "primary_codes")
-    lines = _usable(ctx, "procedure_code", "service_date")
-    addon_lines = lines.join(addons, on="procedure_code", how="inner")
+    addon_lines = _usable(ctx, "procedure_code", "service_date", codes=addons["procedure_code"]).join(
+        addons, on="procedure_code", how="inner")
     wanted = addon_lines.select("_row", "claim_id", "_service_date",
                                 pl.col("primary_codes").str.split(" ").alias("_primary")).explode("_primary")
-    present = lines.select("claim_id", "_service_date", pl.col("procedure_code").alias("_primary")).unique()
+    primaries = _usable(ctx, "procedure_code", "service_date", codes=wanted["_primary"].unique())
+    present = primaries.select("claim_id", "_service_date", pl.col("procedure_code").alias("_primary")).unique()
     satisfied = wanted.join(present, on=["claim_id", "_service_date", "_primary"], how="semi").select("_row")
     flagged = addon_lines.join(satisfied, on="_row", how="anti")
     return _line_hits(flagged, "procedure_code", "primary_codes", _date())
@@ -156,7 +170,7 @@ def mue_units(ctx, p: MueUnits) -> pl.DataFrame:
     """Units above the imported CMS MUE: per line for MAI 1; summed over every line of the code in
     the visit for MAI 2 and 3 (RULES_RESEARCH.md 3.2; two peers get this wrong)."""
     mue = ctx.catalog.codesets["mue_cms"].table.filter(pl.col("adjudication_indicator") == p.adjudication_indicator)
-    lines = _usable(ctx, "procedure_code", "units", "service_date").join(
+    lines = _usable(ctx, "procedure_code", "units", "service_date", codes=mue["code"]).join(
         mue.select(pl.col("code").alias("procedure_code"), pl.col("mue").alias("_limit")), on="procedure_code")
     if p.adjudication_indicator == 1:
         flagged = lines.filter(pl.col("_units") > pl.col("_limit")).with_columns(pl.col("_units").alias("_total"))
@@ -177,7 +191,7 @@ class UnitsLimit(Params):
                 fields={"claim_id", "procedure_code", "units", "limit", "service_date", "codes"})
 def units_limit(ctx, p: UnitsLimit) -> pl.DataFrame:
     """LCD policy limits: units of the listed codes per visit (levels per session, one TPI a day)."""
-    lines = _usable(ctx, "procedure_code", "units", "service_date").filter(pl.col("procedure_code").is_in(p.codes))
+    lines = _usable(ctx, "procedure_code", "units", "service_date", codes=p.codes)
     group = ["_visit"] if p.together else ["_visit", "procedure_code"]
     flagged = (lines.with_columns(pl.col("_units").sum().over(group).alias("_total"))
                .filter(pl.col("_total") > p.max_units).sort("_row").unique(group, keep="last"))
@@ -195,9 +209,10 @@ class ModifierNotAllowed(Params):
 
 @register_check("modifier_not_allowed", params=ModifierNotAllowed, fields={"claim_id", "procedure_code", "modifier"})
 def modifier_not_allowed(ctx, p: ModifierNotAllowed) -> pl.DataFrame:
-    lines = _usable(ctx, "procedure_code", *MODIFIERS).filter(pl.col("procedure_code").is_in(p.codes))
-    flagged = lines.explode("_mods").filter(pl.col("_mods").is_in(p.modifiers)).unique("_row")
-    return _line_hits(flagged, "procedure_code", pl.col("_mods").alias("modifier"))
+    lines = _usable(ctx, "procedure_code", *MODIFIERS, codes=p.codes)
+    flagged = lines.filter(_has_modifier(p.modifiers))
+    first = pl.coalesce(pl.when(pl.col(m).is_in(p.modifiers)).then(pl.col(m)) for m in MODIFIERS)
+    return _line_hits(flagged, "procedure_code", first.alias("modifier"))
 
 
 class ModifierRequired(Params):
@@ -209,10 +224,9 @@ class ModifierRequired(Params):
                 fields={"claim_id", "procedure_code", "description", "modifiers"})
 def modifier_required(ctx, p: ModifierRequired) -> pl.DataFrame:
     codes = ctx.catalog.codesets[p.codeset].table.select(pl.col("code").alias("procedure_code"), "description")
-    lines = _usable(ctx, "procedure_code", *MODIFIERS).join(codes, on="procedure_code", how="inner")
-    flagged = lines.filter(~pl.col("_mods").list.eval(pl.element().is_in(p.any_of)).list.any())
-    return _line_hits(flagged, "procedure_code", "description",
-                      pl.col("_mods").list.join(", ").replace("", "none").alias("modifiers"))
+    lines = _usable(ctx, "procedure_code", *MODIFIERS, codes=codes["procedure_code"]).join(codes, on="procedure_code")
+    flagged = lines.filter(~_has_modifier(p.any_of))
+    return _line_hits(flagged, "procedure_code", "description", _modifier_text())
 
 
 class ModifierUnknown(Params):
@@ -244,10 +258,9 @@ def same_visit_modifier(ctx, p: SameVisitModifier) -> pl.DataFrame:
     """E/M lines on the day of a minor procedure (global 000/010) by the same provider without 25."""
     families = ctx.catalog.codesets["service_families"].table.filter(pl.col("global_days").is_in(p.when_global_days))
     lines = _usable(ctx, "procedure_code", "service_date", *MODIFIERS)
-    procedures = lines.join(families.select("procedure_code"), on="procedure_code", how="semi").select(
+    procedures = lines.filter(pl.col("procedure_code").is_in(families["procedure_code"])).select(
         "_visit", pl.col("procedure_code").alias("other_code"))
-    em = lines.filter(pl.col("procedure_code").str.contains(p.code_pattern)
-                      & ~pl.col("_mods").list.contains(p.modifier))
+    em = lines.filter(pl.col("procedure_code").str.contains(p.code_pattern) & ~_has_modifier([p.modifier]))
     flagged = em.join(procedures, on="_visit", how="inner").unique("_row", keep="first")
     return _line_hits(flagged, "procedure_code", "other_code", _date())
 
@@ -265,10 +278,12 @@ def duplicate_service(ctx, p: DuplicateService) -> pl.DataFrame:
     """A line identical to an earlier one of the file: patient, provider, date, code, modifiers and
     units. Repeat and distinct-service modifiers (76, 77, 59, X{EPSU}) and different units pass. A
     line repeated under the same claim and line number is FLD002's, not this rule's."""
-    lines = _usable(ctx, "procedure_code", "service_date", "units", "line_number", *MODIFIERS).filter(
-        ~pl.col("_mods").list.eval(pl.element().is_in(p.exempt_modifiers)).list.any())
+    lines = _usable(ctx, "procedure_code", "service_date", "units", "line_number", *MODIFIERS)
+    # Only a code repeated within a visit can be a duplicate: narrow to those lines first.
+    candidates = lines.filter(pl.struct("_visit", "procedure_code").is_duplicated() & ~_has_modifier(p.exempt_modifiers))
     key = ["_visit", "procedure_code", "_mods_sorted", "_units"]
-    keyed = lines.with_columns(pl.col("_mods").list.sort().list.join(",").alias("_mods_sorted")).sort("_row")
+    keyed = candidates.with_columns(  # few rows here: a sorted list is affordable
+        pl.concat_list(MODIFIERS).list.drop_nulls().list.sort().list.join(",").alias("_mods_sorted")).sort("_row")
     first = keyed.unique(key, keep="first").select(*key, pl.col("claim_id").alias("other_claim"),
                                                    pl.col("_line_number").alias("other_line"), pl.col("_row").alias("_first"))
     flagged = keyed.join(first, on=key, how="inner").filter(pl.col("_row") != pl.col("_first"))
@@ -289,7 +304,8 @@ def session_frequency(ctx, p: SessionFrequency) -> pl.DataFrame:
     window; each session beyond the limit is flagged on its first line. Within this file; the
     nightly run history extends the count across runs."""
     families = ctx.catalog.codesets["service_families"].table.filter(pl.col("family").is_in(p.families))
-    lines = _usable(ctx, "procedure_code", "service_date").join(families, on="procedure_code", how="inner")
+    lines = _usable(ctx, "procedure_code", "service_date", codes=families["procedure_code"]).join(
+        families, on="procedure_code", how="inner")
     region = pl.col("region") if p.by_region else pl.lit("any")
     sessions = (lines.with_columns(region.alias("_region"))
                 .sort("_service_date", "_row")
