@@ -18,10 +18,16 @@ from validators.checks import Params, register_check
 MODIFIERS = [f"modifier_{i}" for i in range(1, 5)]
 
 
+def _one_of(column: str, values: list[str] | pl.Series) -> pl.Expr:
+    """`column` is one of `values`, the values taken as one set (implode: a bare Series is ambiguous
+    to polars and deprecated)."""
+    return pl.col(column).is_in(pl.Series(values, dtype=pl.String).implode())
+
+
 def _has_modifier(values: list[str] | pl.Series, suffix: str = "") -> pl.Expr:
     """Any of the line's four modifiers is in `values`. Column-wise: a list column of modifiers costs
     100 times more on a million lines."""
-    return pl.any_horizontal(pl.col(m + suffix).is_in(values).fill_null(False) for m in MODIFIERS)
+    return pl.any_horizontal(_one_of(m + suffix, values).fill_null(False) for m in MODIFIERS)
 
 
 def _modifier_text(suffix: str = "") -> pl.Expr:
@@ -46,7 +52,7 @@ def _usable(ctx, *columns: str, codes: list[str] | pl.Series | None = None) -> p
     """Usable service lines, narrowed first to the procedure codes a rule is about (most rules
     concern a handful of the million lines: `is_in` is far cheaper than a join or grouping)."""
     lines = ctx.usable_lines(*columns)
-    return lines if codes is None else lines.filter(pl.col("procedure_code").is_in(codes))
+    return lines if codes is None else lines.filter(_one_of("procedure_code", codes))
 
 
 # --------------------------------------------------------------------------- LCD diagnosis-procedure pairing
@@ -258,7 +264,7 @@ def same_visit_modifier(ctx, p: SameVisitModifier) -> pl.DataFrame:
     """E/M lines on the day of a minor procedure (global 000/010) by the same provider without 25."""
     families = ctx.catalog.codesets["service_families"].table.filter(pl.col("global_days").is_in(p.when_global_days))
     lines = _usable(ctx, "procedure_code", "service_date", *MODIFIERS)
-    procedures = lines.filter(pl.col("procedure_code").is_in(families["procedure_code"])).select(
+    procedures = lines.filter(_one_of("procedure_code", families["procedure_code"])).select(
         "_visit", pl.col("procedure_code").alias("other_code"))
     em = lines.filter(pl.col("procedure_code").str.contains(p.code_pattern) & ~_has_modifier([p.modifier]))
     flagged = em.join(procedures, on="_visit", how="inner").unique("_row", keep="first")
