@@ -65,13 +65,15 @@ def test_coding_problems_of_the_samples_are_caught_and_clean_claims_stay_clean(s
     found = pl.read_csv(out / "f.csv", infer_schema=False).filter(pl.col("source_file") == "spine_pain_clinic.csv")
     by_claim = found.group_by("claim_id").agg(pl.col("rule_id").unique().sort())
     assert dict(by_claim.iter_rows()) == {
-        "SP1001": ["DXP001"],  # cervical ESI for axial neck pain M54.2
-        "SP1005": ["INJ001"],  # auto accident coded with neck pain M54.2 only
+        "SP1001": ["DOC002", "DOC007", "DXP001"],  # cervical ESI for axial neck pain; the note denies radicular signs
+        "SP1005": ["DOC007", "INJ001"],  # auto accident coded with neck pain M54.2 only; thin note
         "SP1006": ["COD002"],  # M54.5
-        "SP1007": ["COD002"],  # M79.1
-        "SP1008": ["COD002", "DXP001"],  # M51.36: a header, and no radicular indication for the ESI
+        "SP1007": ["COD002", "DOC004"],  # M79.1; no trigger-point findings documented
+        "SP1008": ["COD002", "DOC002", "DXP001"],  # M51.36: a header, no radicular indication, thin ESI note
         "SP1009": ["COD003", "INJ003"],  # S13.4 without its 7th character, no external cause
     }
+    radicular = found.filter((pl.col("claim_id") == "SP1001") & pl.col("message").str.contains("radicular"))
+    assert radicular["message"].item().endswith("documented as absent.")
     fixes = dict(found.filter(pl.col("rule_id").is_in(["COD002", "INJ001"])).select("claim_id", "fix").iter_rows())
     assert "M54.50, M54.51, M54.59" in fixes["SP1006"] and "M79.10, M79.11, M79.12, M79.18" in fixes["SP1007"]
     assert "M51.360, M51.361, M51.362, M51.369" in fixes["SP1008"]
@@ -90,8 +92,8 @@ def test_each_procedure_rule_fires_once_on_its_scenario_and_clean_claims_stay_cl
         "DXP003": ["PB3014"], "DXP004": ["PB3015"], "FRQ001": ["PB3024"], "FRQ002": ["PB3033"],
         "FRQ004": ["PB3042"], "FRQ003": ["PB3074"], "TMF001": ["PB3050"], "TMF002": ["PB3051"],
     }
-    headline = pl.read_csv(out / "f.csv", infer_schema=False).filter(pl.col("claim_id") == "SP1001")
-    assert headline["rule_id"].to_list() == ["DXP001"]  # cervical ESI for cervicalgia M54.2
+    headline = pl.read_csv(out / "f.csv", infer_schema=False).filter(
+        (pl.col("claim_id") == "SP1001") & (pl.col("rule_id") == "DXP001"))  # cervical ESI for cervicalgia M54.2
     assert "M54.12" in headline["fix"].item()
 
 

@@ -16,7 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-import validators.checks.dx  # noqa: F401  (registers the coding check kinds)
+import validators.checks.documentation  # noqa: F401  (registers the check kinds)
+import validators.checks.dx  # noqa: F401
 import validators.checks.procedure  # noqa: F401
 import validators.checks.trauma  # noqa: F401
 import validators.schema  # noqa: F401  (registers the field-integrity check kinds)

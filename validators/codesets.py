@@ -59,8 +59,14 @@ def load_codesets(rules_dir: Path | None = None) -> dict[str, Codeset]:
         path = folder / info.file
         if not path.exists():
             raise RuleConfigError(f"codeset {name}: file {path} does not exist")
-        # Codes stay text: POS "01" must not become 1. Derived tables (ICD-10-CM) are Parquet.
-        table = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, infer_schema=False)
+        # Codes stay text: POS "01" must not become 1. Derived tables (ICD-10-CM) are Parquet;
+        # vocabularies with lists and booleans (documentation elements) are YAML.
+        if path.suffix == ".parquet":
+            table = pl.read_parquet(path)
+        elif path.suffix == ".yaml":
+            table = pl.DataFrame(yaml.safe_load(path.read_text(encoding="utf-8")))
+        else:
+            table = pl.read_csv(path, infer_schema=False)
         if info.key not in table.columns:
             raise RuleConfigError(f"codeset {name}: {path.name} has no column {info.key!r}")
         sets[name] = Codeset(name, info, table)

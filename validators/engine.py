@@ -16,7 +16,8 @@ from functools import cached_property
 
 import polars as pl
 
-import validators.checks.dx  # noqa: F401  (registers the coding check kinds)
+import validators.checks.documentation  # noqa: F401  (registers the check kinds)
+import validators.checks.dx  # noqa: F401
 import validators.checks.procedure  # noqa: F401
 import validators.checks.trauma  # noqa: F401
 from validators import findings as fnd
@@ -25,6 +26,7 @@ from validators.checks import REGISTRY
 from validators.config import RunConfig
 from validators.contract import DX_COLUMNS
 from validators.integrity import ENGINE_RULE
+from validators.notes import detect
 
 log = logging.getLogger("cleanclaim.engine")
 
@@ -90,6 +92,13 @@ class Context:
                               pl.col("code").str.replace(".", "", literal=True).alias("bare"))
                 .drop("_failed"))
         return long.join(self.icd.drop("code"), on="bare", how="left")
+
+    @cached_property
+    def note_elements(self) -> pl.DataFrame:
+        """Documentation elements of each claim's note: _row (claim), element, affirmed, negated, weeks."""
+        notes = self.claims.filter(pl.col("clinical_note").is_not_null()).select(
+            "_row", pl.col("clinical_note").alias("text"))
+        return detect(notes, self.catalog.codesets["doc_elements"].table, self.catalog.codesets["note_sections"].table)
 
     @cached_property
     def line_dx(self) -> pl.DataFrame:

@@ -1,0 +1,90 @@
+"""Reading notes: negation and section awareness, durations, and agreement with hand labels on real
+MTSamples transcriptions (../shared/data/public/notes)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from tests.conftest import SHARED
+from validators.notes import clauses, detect
+
+
+@pytest.fixture(scope="module")
+def vocab(catalog):
+    return catalog.codesets["doc_elements"].table, catalog.codesets["note_sections"].table
+
+
+def found(vocab, text: str) -> dict[str, tuple[bool, bool, float | None]]:
+    notes = pl.DataFrame({"_row": [0], "text": [text]}, schema={"_row": pl.Int64, "text": pl.String})
+    return {r["element"]: (r["affirmed"], r["negated"], r["weeks"]) for r in detect(notes, *vocab).iter_rows(named=True)}
+
+
+@pytest.mark.parametrize("text, affirmed, negated", [
+    ("Patient denies radiating pain.", False, True),
+    ("No numbness or tingling in the arms.", False, True),
+    ("Straight leg raise negative bilaterally.", False, True),
+    ("Spurling negative on the left.", False, True),
+    ("Straight leg raising is normal.", False, True),
+    ("Positive Spurling on the right.", True, False),
+    ("Pain radiating to the left calf with numbness of the foot.", True, False),
+    ("No numbness, but pain radiates down the right leg.", True, True),  # the negation's scope ends at "but"
+])
+def test_radicular_findings_are_negation_aware(vocab, text, affirmed, negated):
+    got = found(vocab, text).get("radicular_findings", (False, False, None))
+    assert got[:2] == (affirmed, negated)
+
+
+def test_sections_decide_what_counts(vocab):
+    text = ("FAMILY HISTORY: Mother with sciatica and numbness. PHYSICAL EXAMINATION: Tenderness over L4-L5. "
+            "PLAN: Return if numbness develops.")
+    result = found(vocab, text)
+    assert "radicular_findings" not in result  # family history and plan do not count as findings
+    assert result["exam_findings"][0] is True
+    sections = clauses(pl.DataFrame({"_row": [0], "text": [text]}), vocab[1])["section"].to_list()
+    assert sections == ["family_history", "exam", "plan"]
+
+
+@pytest.mark.parametrize("text, weeks", [
+    ("Failed 8 weeks of physical therapy.", 8.0),
+    ("Completed six weeks of PT and NSAIDs.", 6.0),
+    ("Physical therapy for 3 months without relief.", 13.0),
+    ("Some physical therapy in the past.", None),
+])
+def test_conservative_care_duration_in_weeks(vocab, text, weeks):
+    got = found(vocab, text)["conservative_care"][2]
+    assert got == pytest.approx(weeks, abs=0.1) if weeks else got is None
+
+
+def test_imaging_guidance_without_fluoroscopy_is_absent(vocab):
+    assert found(vocab, "Cervical epidural steroid injection without fluoroscopy.")["imaging_guidance"][:2] == (False, True)
+    assert found(vocab, "The C-arm was brought in and an AP view obtained.")["imaging_guidance"][:2] == (True, False)
+
+
+# Written by hand from reading the notes (row: element -> (affirmed, negated)); elements not listed
+# for a note were not labelled. Row numbers are 0-based rows of mtsamples_neck_back_subset.csv.
+HAND_LABELS = {
+    1: {"imaging_guidance": (True, False), "follow_up": (True, False)},
+    2: {"radicular_findings": (True, True), "imaging_guidance": (True, False)},  # "Left sciatica"; "no paresthesias were noted"
+    3: {"imaging_guidance": (True, False)},
+    4: {"radicular_findings": (True, False), "imaging_guidance": (True, False)},
+    9: {"imaging_guidance": (False, True)},  # "without fluoroscopy"
+    10: {"imaging_guidance": (True, False)},  # C-arm, AP view
+    11: {"imaging_guidance": (False, False)},  # no guidance mentioned
+    17: {"pain_scale": (True, False), "conservative_care": (True, True),  # received PT; "did not require any physical therapy"
+         "injury_mechanism": (True, False)},
+    21: {"radicular_findings": (True, True)},  # numbness in the left hand; "no evidence for ... radiculopathy"
+    22: {"radicular_findings": (True, True)},  # radiates into the buttocks; "straight leg raising is normal"
+    24: {"radicular_findings": (True, True), "pain_scale": (True, False), "conservative_care": (True, False)},
+}
+
+
+def test_detection_matches_hand_labels_on_real_notes(vocab):
+    notes = (pl.read_csv(SHARED / "notes" / "mtsamples_neck_back_subset.csv", infer_schema=False)
+             .select(pl.col("transcription").alias("text")).with_row_index("_row")
+             .with_columns(pl.col("_row").cast(pl.Int64)))
+    got = {(r["_row"], r["element"]): (r["affirmed"], r["negated"]) for r in detect(notes, *vocab).iter_rows(named=True)}
+    wrong = {(row, element): (want, got.get((row, element), (False, False)))
+             for row, labels in HAND_LABELS.items() for element, want in labels.items()
+             if got.get((row, element), (False, False)) != want}
+    assert not wrong, wrong

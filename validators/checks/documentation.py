@@ -1,0 +1,162 @@
+"""Check kinds over the clinical note: required documentation elements, and codes the note contradicts.
+
+Element presence comes from `Context.note_elements` (validators/notes.py): one row per claim and
+element found, with affirmed / negated / weeks. Requirements and contradictions are joins on it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import polars as pl
+
+from validators.checks import Params, register_check
+
+
+class DocRequired(Params):
+    problem: Literal["missing_element", "no_note"]
+    families: list[str] = []  # service families (service_families.csv) whose lines need the documentation
+    codeset: str | None = None  # or a codeset of procedure codes (always_therapy_codes)
+    dx_pattern: str | None = None  # or claims with a diagnosis matching this (bare code, no dot)
+    accident: bool = False  # or claims reporting an accident
+    em_modifier_with_minor_procedure: str | None = None  # or E/M lines with this modifier on a procedure day
+    elements: list[str] = []  # each "a|b" is satisfied by any one of them
+    min_weeks: dict[str, float] = {}
+
+
+def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
+    """(_row, _claim, procedure_code, claim_level) of what needs the documentation."""
+    lines = ctx.usable_lines("procedure_code")
+    parts = []
+    codes: list[str] = []
+    if p.families:
+        families = ctx.catalog.codesets["service_families"].table.filter(pl.col("family").is_in(p.families))
+        codes += families["procedure_code"].to_list()
+    if p.codeset:
+        codes += ctx.catalog.codesets[p.codeset].table["code"].to_list()
+    if codes:
+        parts.append(lines.filter(pl.col("procedure_code").is_in(codes))
+                     .sort("_row").unique("_claim_first", keep="first")
+                     .select("_row", pl.col("_claim_first").alias("_claim"), "procedure_code",
+                             pl.lit(False).alias("claim_level")))
+    if p.em_modifier_with_minor_procedure:
+        minor = ctx.catalog.codesets["service_families"].table.filter(pl.col("global_days").is_in(["000", "010"]))
+        visits = lines.filter(pl.col("procedure_code").is_in(minor["procedure_code"])).select("_visit").unique()
+        modifier = p.em_modifier_with_minor_procedure
+        em = lines.filter(pl.col("procedure_code").str.contains(r"^992[0-1][0-9]$")
+                          & pl.any_horizontal(pl.col(f"modifier_{i}") == modifier for i in range(1, 5)))
+        parts.append(em.join(visits, on="_visit", how="semi").select(
+            "_row", pl.col("_claim_first").alias("_claim"), "procedure_code", pl.lit(False).alias("claim_level")))
+    if p.dx_pattern or p.accident:
+        claims = ctx.claims.select("_row", "accident_indicator")
+        wanted = pl.lit(False)
+        if p.accident:
+            wanted = wanted | pl.col("accident_indicator").is_not_null()
+        flagged = claims.filter(wanted).select("_row")
+        if p.dx_pattern:
+            dx = ctx.claim_dx.filter(pl.col("bare").str.contains(p.dx_pattern)).select("_row")
+            flagged = pl.concat([flagged, dx])
+        parts.append(flagged.unique().select("_row", pl.col("_row").alias("_claim"),
+                                             pl.lit(None, dtype=pl.String).alias("procedure_code"),
+                                             pl.lit(True).alias("claim_level")))
+    if not parts:
+        return pl.DataFrame(schema={"_row": pl.Int64, "_claim": pl.Int64, "procedure_code": pl.String,
+                                    "claim_level": pl.Boolean})
+    return pl.concat(parts, how="vertical_relaxed").unique(["_row"], keep="first")
+
+
+@register_check("doc_required", params=DocRequired,
+                fields={"claim_id", "procedure_code", "element", "requirement", "found", "service"})
+def doc_required(ctx, p: DocRequired) -> pl.DataFrame:
+    """Each required element missing from the claim's note is its own finding; a claim without a
+    note is reported once (problem no_note), only when the file carries notes at all."""
+    triggers = _triggers(ctx, p)
+    noted = ctx.claims.filter(pl.col("clinical_note").is_not_null()).select(pl.col("_row").alias("_claim"))
+    service = pl.coalesce(pl.col("procedure_code"), pl.lit("this claim")).alias("service")
+    if p.problem == "no_note":
+        if noted.is_empty():  # an extract without notes is not a documentation problem of each claim
+            return triggers.head(0).select("_row", "claim_level", service, pl.lit("").alias("element"),
+                                           pl.lit("").alias("requirement"), pl.lit("").alias("found"))
+        missing = triggers.join(noted, on="_claim", how="anti")
+        return missing.select("_row", "claim_level", service, pl.lit("a clinical note").alias("element"),
+                              pl.lit("a note supplied with the claim").alias("requirement"),
+                              pl.lit("no note").alias("found"))
+    labels = dict(ctx.catalog.codesets["doc_elements"].table.select("id", "label").iter_rows())
+    required = pl.DataFrame({"_group": p.elements}).with_row_index("_g").with_columns(
+        pl.col("_group").str.split("|").alias("element")).explode("element")
+    present = ctx.note_elements.rename({"_row": "_claim"})
+    checked = (triggers.join(noted, on="_claim", how="semi").join(required, how="cross")
+               .join(present, on=["_claim", "element"], how="left")
+               .with_columns(pl.col("element").replace_strict(p.min_weeks, default=None,
+                                                              return_dtype=pl.Float64).alias("_min")))
+    met = pl.col("affirmed").fill_null(False) & (pl.col("_min").is_null() | (pl.col("weeks") >= pl.col("_min")))
+    per_group = checked.group_by("_row", "_g").agg(
+        met.any().alias("_met"), pl.col("claim_level").first(), pl.col("procedure_code").first(),
+        pl.col("element").first().alias("_first"), pl.col("_group").first(),
+        pl.col("_min").max().alias("_min"), pl.col("weeks").max().alias("_weeks"),
+        (pl.col("negated").fill_null(False) & ~pl.col("affirmed").fill_null(False)).any().alias("_negated"))
+    missing = per_group.filter(~pl.col("_met"))
+    label = pl.col("_group").str.split("|").list.eval(
+        pl.element().replace_strict(labels, default=pl.element())).list.join(" or ")
+    requirement = pl.when(pl.col("_min").is_not_null()).then(
+        pl.format("{}, for at least {} weeks", label, pl.col("_min").cast(pl.Int64))).otherwise(label)
+    found = (pl.when(pl.col("_negated")).then(pl.lit("documented as absent"))
+             .when(pl.col("_weeks").is_not_null()).then(pl.format("documented for {} weeks", pl.col("_weeks").round(1)))
+             .when(pl.col("_min").is_not_null() & pl.col("_met").not_()).then(pl.lit("no duration documented"))
+             .otherwise(pl.lit("not documented")))
+    return missing.select("_row", "claim_level", service, label.alias("element"),
+                          requirement.alias("requirement"), found.alias("found"))
+
+
+class NoteContradictsDx(Params):
+    dx_pattern: str
+    element: str
+
+
+@register_check("note_contradicts_dx", params=NoteContradictsDx,
+                fields={"claim_id", "value", "description", "element"})
+def note_contradicts_dx(ctx, p: NoteContradictsDx) -> pl.DataFrame:
+    """A diagnosis whose defining finding the note documents only as absent (radiculopathy coded,
+    radicular symptoms denied)."""
+    labels = dict(ctx.catalog.codesets["doc_elements"].table.select("id", "label").iter_rows())
+    denied = ctx.note_elements.filter((pl.col("element") == p.element) & pl.col("negated") & ~pl.col("affirmed"))
+    coded = ctx.claim_dx.filter(pl.col("bare").str.contains(p.dx_pattern)).sort("slot").unique("_row", keep="first")
+    flagged = coded.join(denied.select("_row"), on="_row", how="semi")
+    return flagged.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description",
+                          pl.lit(labels[p.element]).alias("element"))
+
+
+class NoteSideConflict(Params):
+    pass
+
+
+@register_check("note_side_conflict", params=NoteSideConflict,
+                fields={"claim_id", "value", "description", "code_side", "note_side"})
+def note_side_conflict(ctx, p: NoteSideConflict) -> pl.DataFrame:
+    """A right- or left-side diagnosis whose note names only the other side."""
+    sides = (ctx.note_elements.filter(pl.col("element").is_in(["side_left", "side_right"]) & pl.col("affirmed"))
+             .group_by("_row").agg(pl.col("element").alias("_sides")))
+    only = sides.filter(pl.col("_sides").list.len() == 1).select(
+        "_row", pl.col("_sides").list.first().str.replace("side_", "").alias("note_side"))
+    coded = ctx.claim_dx.filter(pl.col("side").is_in(["left", "right"])).join(only, on="_row", how="inner")
+    flagged = coded.filter(pl.col("side") != pl.col("note_side")).sort("slot").unique("_row", keep="first")
+    return flagged.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description",
+                          pl.col("side").alias("code_side"), "note_side")
+
+
+class NoteSiteMismatch(Params):
+    pass
+
+
+@register_check("note_site_mismatch", params=NoteSiteMismatch,
+                fields={"claim_id", "value", "description", "code_site", "note_site", "suggestion"})
+def note_site_mismatch(ctx, p: NoteSiteMismatch) -> pl.DataFrame:
+    """A code for one body site on a claim whose note documents another (site_checks.csv: M62.831
+    calf or M62.561 lower-leg wasting on a back-spasm note -> M62.830)."""
+    checks = ctx.catalog.codesets["site_checks"].table
+    notes = ctx.claims.filter(pl.col("clinical_note").is_not_null()).select(
+        "_row", pl.col("clinical_note").str.to_lowercase().alias("_text"))
+    coded = ctx.claim_dx.join(checks.rename({"code": "code"}), on="code", how="inner")
+    joined = coded.join(notes, on="_row", how="inner").filter(pl.col("_text").str.contains(pl.col("note_pattern")))
+    return joined.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description",
+                         "code_site", "note_site", pl.col("suggested_code").alias("suggestion"))

@@ -1,0 +1,76 @@
+"""Reading clinical notes the way a payer's reviewer does: which documentation elements are there,
+which are documented as absent, and for how long (weeks).
+
+All notes are processed at once as polars string expressions: a note is split into sections at
+its upper-case headers ("PHYSICAL EXAMINATION:"), a section into clauses at sentence ends and at
+"but / however / although" (where a negation's scope ends, as in ConText), and each element of
+`rules/codesets/doc_elements.yaml` is matched per clause. A negatable element is negated in a clause
+when a negation trigger precedes it within a few words ("denies radiating pain", "no numbness or
+tingling") or follows it ("straight leg raise negative"). Mentions in excluded sections do not
+count (a family-history sentence is not an exam finding). polars' regex engine has no look-around,
+so scopes are bounded by the clause split and word windows rather than by look-ahead.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+HEADER = r"\b([A-Z][A-Z0-9 /&()'-]{1,60}[A-Z)]):"
+CLAUSE_BREAK = r"[.;!?](?:\s|$)|[\n\r]+|,?\s+(?:but|however|although|though|except|yet)\s+"
+PRE_NEGATION = r"\b(?:no|not|denies|denied|deny|denying|without|negative for|absence of|absent|free of|never|none)\b"
+POST_NEGATION = (r"(?:negative|absent|denied|not present|not elicited|ruled out|not seen|not identified|normal|"
+                 r"unremarkable|intact)\b")  # "straight leg raising is normal" is a negative test
+NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+                "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12"}
+DURATION = r"\b(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)[ -](day|week|month|year)s?\b"
+WEEKS_PER = {"day": 1 / 7, "week": 1.0, "month": 52 / 12, "year": 52.0}
+
+
+def clauses(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
+    """(_row, text) -> (_row, section, clause): lower-cased clauses with the section they sit in."""
+    header = pl.col("header")
+    section = pl.when(header.is_null()).then(pl.lit("unknown"))
+    for keyword, name in sections.select("header_keyword", "section").iter_rows():
+        section = section.when(header.str.contains(keyword, literal=True)).then(pl.lit(name))
+    segments = (notes.select("_row", pl.col("text").str.replace_all(HEADER, "\x1e${1}\x1f").str.split("\x1e")
+                             .alias("segment"))
+                .explode("segment")
+                .with_columns(pl.col("segment").str.extract(r"^([^\x1f]*)\x1f").str.to_lowercase().alias("header"),
+                              pl.col("segment").str.replace(r"^[^\x1f]*\x1f", "").alias("body")))
+    return (segments.select("_row", section.otherwise(pl.lit("other")).alias("section"),
+                            pl.col("body").str.to_lowercase().str.replace_all(CLAUSE_BREAK, "\x1d")
+                            .str.split("\x1d").alias("clause"))
+            .explode("clause")
+            .with_columns(pl.col("clause").str.strip_chars(" ,:-\t"))
+            .filter(pl.col("clause").str.len_bytes() > 0))
+
+
+def detect(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
+    """(_row, text) -> one row per (note, element found): affirmed, negated, weeks (longest duration
+    stated in a clause that mentions it). An element absent from a note has no row."""
+    parts = clauses(notes, sections)
+    found = []
+    for element in elements.iter_rows(named=True):  # ~25 vocabulary entries, each vectorized over all clauses
+        pattern = element["pattern"]
+        hits = parts.filter(pl.col("clause").str.contains(pattern)
+                            & ~pl.col("section").is_in(element.get("exclude_sections") or []))
+        if element.get("negatable"):
+            # ConText's scope runs to the clause end; nine words covers "no evidence for peripheral
+            # neuropathy, entrapment neuropathy, plexopathy, or lumbosacral radiculopathy".
+            before = rf"{PRE_NEGATION}(?:\W+\w+){{0,9}}?\W+(?:{pattern})"
+            after = rf"(?:{pattern})\w*(?:\W+\w+){{0,3}}?\W+{POST_NEGATION}"
+            negated = pl.col("clause").str.contains(before) | pl.col("clause").str.contains(after)
+        else:
+            negated = pl.lit(False)
+        weeks = pl.lit(None, dtype=pl.Float64)
+        if element.get("duration"):
+            amount = pl.col("clause").str.extract(DURATION, 1).replace(NUMBER_WORDS).cast(pl.Float64, strict=False)
+            weeks = amount * pl.col("clause").str.extract(DURATION, 2).replace_strict(WEEKS_PER, default=None,
+                                                                                       return_dtype=pl.Float64)
+        found.append(hits.select("_row", pl.lit(element["id"]).alias("element"), negated.alias("negated"),
+                                 weeks.alias("weeks")))
+    long = pl.concat(found) if found else pl.DataFrame(
+        schema={"_row": pl.Int64, "element": pl.String, "negated": pl.Boolean, "weeks": pl.Float64})
+    return long.group_by("_row", "element").agg(
+        (~pl.col("negated")).any().alias("affirmed"), pl.col("negated").any().alias("negated"),
+        pl.col("weeks").max().alias("weeks"))
