@@ -30,7 +30,7 @@ def clauses(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
     """(_row, text) -> (_row, section, clause): lower-cased clauses with the section they sit in."""
     header = pl.col("header")
     section = pl.when(header.is_null()).then(pl.lit("unknown"))
-    for keyword, name in sections.select("header_keyword", "section").iter_rows():
+    for keyword, name in sections.select("header_keyword", "section").rows():  # ~30 header keywords
         section = section.when(header.str.contains(keyword, literal=True)).then(pl.lit(name))
     segments = (notes.select("_row", pl.col("text").str.replace_all(HEADER, "\x1e${1}\x1f").str.split("\x1e")
                              .alias("segment"))
@@ -50,7 +50,7 @@ def detect(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) 
     stated in a clause that mentions it). An element absent from a note has no row."""
     parts = clauses(notes, sections)
     found = []
-    for element in elements.iter_rows(named=True):  # ~25 vocabulary entries, each vectorized over all clauses
+    for element in elements.to_dicts():  # ~25 vocabulary entries, each vectorized over all clauses
         pattern = element["pattern"]
         hits = parts.filter(pl.col("clause").str.contains(pattern)
                             & ~pl.col("section").is_in(element.get("exclude_sections") or []))

@@ -81,7 +81,7 @@ def doc_required(ctx, p: DocRequired) -> pl.DataFrame:
         return missing.select("_row", "claim_level", service, pl.lit("a clinical note").alias("element"),
                               pl.lit("a note supplied with the claim").alias("requirement"),
                               pl.lit("no note").alias("found"))
-    labels = dict(ctx.catalog.codesets["doc_elements"].table.select("id", "label").iter_rows())
+    labels = dict(ctx.catalog.codesets["doc_elements"].table.select("id", "label").rows())
     required = pl.DataFrame({"_group": p.elements}).with_row_index("_g").with_columns(
         pl.col("_group").str.split("|").alias("element")).explode("element")
     present = ctx.note_elements.rename({"_row": "_claim"})
@@ -118,7 +118,7 @@ class NoteContradictsDx(Params):
 def note_contradicts_dx(ctx, p: NoteContradictsDx) -> pl.DataFrame:
     """A diagnosis whose defining finding the note documents only as absent (radiculopathy coded,
     radicular symptoms denied)."""
-    labels = dict(ctx.catalog.codesets["doc_elements"].table.select("id", "label").iter_rows())
+    labels = dict(ctx.catalog.codesets["doc_elements"].table.select("id", "label").rows())
     denied = ctx.note_elements.filter((pl.col("element") == p.element) & pl.col("negated") & ~pl.col("affirmed"))
     coded = ctx.claim_dx.filter(pl.col("bare").str.contains(p.dx_pattern)).sort("slot").unique("_row", keep="first")
     flagged = coded.join(denied.select("_row"), on="_row", how="semi")
