@@ -22,7 +22,7 @@ import validators.checks.procedure  # noqa: F401
 import validators.checks.trauma  # noqa: F401
 import validators.schema  # noqa: F401  (registers the field-integrity check kinds)
 from validators.checks import REGISTRY
-from validators.codesets import Codeset, default_rules_dir, load_codesets
+from validators.codesets import Codeset, default_rules_dir, load_codesets, read_yaml
 from validators.contract import CANONICAL, PHI
 from validators.errors import RuleConfigError
 
@@ -187,7 +187,7 @@ def load_catalog(rules_dir: Path | None = None) -> Catalog:
         if path.parent.name == "codesets":
             continue
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            doc = read_yaml(path)
         except (OSError, yaml.YAMLError) as exc:
             raise RuleConfigError(f"{path}: cannot be read as YAML ({type(exc).__name__}: {exc})") from None
         rule, rule_params = _validate_rule(path, doc, codesets)

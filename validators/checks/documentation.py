@@ -70,13 +70,13 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
 def doc_required(ctx, p: DocRequired) -> pl.DataFrame:
     """Each required element missing from the claim's note is its own finding; a claim without a
     note is reported once (problem no_note), only when the file carries notes at all."""
-    triggers = _triggers(ctx, p)
     noted = ctx.claims.filter(pl.col("clinical_note").is_not_null()).select(pl.col("_row").alias("_claim"))
+    if noted.is_empty():  # an extract without notes: nothing to read, and not each claim's problem
+        return pl.DataFrame(schema={"_row": pl.Int64, "claim_level": pl.Boolean, "service": pl.String,
+                                    "element": pl.String, "requirement": pl.String, "found": pl.String})
+    triggers = _triggers(ctx, p)
     service = pl.coalesce(pl.col("procedure_code"), pl.lit("this claim")).alias("service")
     if p.problem == "no_note":
-        if noted.is_empty():  # an extract without notes is not a documentation problem of each claim
-            return triggers.head(0).select("_row", "claim_level", service, pl.lit("").alias("element"),
-                                           pl.lit("").alias("requirement"), pl.lit("").alias("found"))
         missing = triggers.join(noted, on="_claim", how="anti")
         return missing.select("_row", "claim_level", service, pl.lit("a clinical note").alias("element"),
                               pl.lit("a note supplied with the claim").alias("requirement"),

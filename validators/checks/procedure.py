@@ -13,7 +13,7 @@ from typing import Literal
 
 import polars as pl
 
-from validators.checks import Params, register_check
+from validators.checks import REGISTRY, Params, register_check
 
 MODIFIERS = [f"modifier_{i}" for i in range(1, 5)]
 
@@ -33,6 +33,13 @@ def _has_modifier(values: list[str] | pl.Series, suffix: str = "") -> pl.Expr:
 def _modifier_text(suffix: str = "") -> pl.Expr:
     text = pl.concat_str([pl.col(m + suffix) for m in MODIFIERS], separator=", ", ignore_nulls=True)
     return pl.when(text == "").then(pl.lit("none")).otherwise(text).alias("modifiers")
+
+
+def _no_hits(kind: str) -> pl.DataFrame:
+    """The empty result of a kind, with its fields: returned as soon as a file has none of a rule's
+    codes (on a small file, skipping the rule's remaining joins is most of its cost)."""
+    return pl.DataFrame(schema={"_row": pl.Int64, "claim_level": pl.Boolean,
+                                **{f: pl.String for f in REGISTRY[kind].fields}})
 
 
 def _line_hits(frame: pl.DataFrame, *fields: str | pl.Expr) -> pl.DataFrame:
@@ -72,6 +79,8 @@ def dx_proc_pairing(ctx, p: Pairing) -> pl.DataFrame:
     families = ctx.catalog.codesets["service_families"].table.filter(pl.col("family").is_in(p.families))
     lines = _usable(ctx, "procedure_code", codes=families["procedure_code"]).join(families, on="procedure_code",
                                                                                   how="inner")
+    if lines.is_empty():
+        return _no_hits("dx_proc_pairing")
     pointed = ctx.line_dx.join(lines.select("_row", "family", "region"), on="_row", how="inner")
     lists = ctx.catalog.codesets["dx_indications"].table.filter(
         pl.col("family").is_in(p.families) & (pl.col("role") == p.role))
@@ -127,6 +136,8 @@ def ncci_ptp(ctx, p: PtpPair) -> pl.DataFrame:
     edits = ptp_edits(ctx).filter(pl.col("modifier_indicator") == p.modifier_indicator)
     in_edits = pl.concat([edits["column_1"], edits["column_2"]]).unique()
     lines = _usable(ctx, "procedure_code", "service_date", codes=in_edits)
+    if lines.is_empty():
+        return _no_hits("ncci_ptp")
     codes = lines.select("_row", "_visit", "procedure_code", "_service_date", *MODIFIERS)
     pairs = codes.join(codes, on="_visit", suffix="_1").filter(pl.col("procedure_code") != pl.col("procedure_code_1"))
     hits = pairs.join(edits, left_on=["procedure_code_1", "procedure_code"], right_on=["column_1", "column_2"],
@@ -154,6 +165,8 @@ def addon_without_primary(ctx, p: AddonWithoutPrimary) -> pl.DataFrame:
     addons = ctx.catalog.codesets["addon_codes"].table.select(pl.col("code").alias("procedure_code"), "primary_codes")
     addon_lines = _usable(ctx, "procedure_code", "service_date", codes=addons["procedure_code"]).join(
         addons, on="procedure_code", how="inner")
+    if addon_lines.is_empty():
+        return _no_hits("addon_without_primary")
     wanted = addon_lines.select("_row", "claim_id", "_service_date",
                                 pl.col("primary_codes").str.split(" ").alias("_primary")).explode("_primary")
     primaries = _usable(ctx, "procedure_code", "service_date", codes=wanted["_primary"].unique())
@@ -178,6 +191,8 @@ def mue_units(ctx, p: MueUnits) -> pl.DataFrame:
     mue = ctx.catalog.codesets["mue_cms"].table.filter(pl.col("adjudication_indicator") == p.adjudication_indicator)
     lines = _usable(ctx, "procedure_code", "units", "service_date", codes=mue["code"]).join(
         mue.select(pl.col("code").alias("procedure_code"), pl.col("mue").alias("_limit")), on="procedure_code")
+    if lines.is_empty():
+        return _no_hits("mue_units")
     if p.adjudication_indicator == 1:
         flagged = lines.filter(pl.col("_units") > pl.col("_limit")).with_columns(pl.col("_units").alias("_total"))
     else:
@@ -198,6 +213,8 @@ class UnitsLimit(Params):
 def units_limit(ctx, p: UnitsLimit) -> pl.DataFrame:
     """LCD policy limits: units of the listed codes per visit (levels per session, one TPI a day)."""
     lines = _usable(ctx, "procedure_code", "units", "service_date", codes=p.codes)
+    if lines.is_empty():
+        return _no_hits("units_limit")
     group = ["_visit"] if p.together else ["_visit", "procedure_code"]
     flagged = (lines.with_columns(pl.col("_units").sum().over(group).alias("_total"))
                .filter(pl.col("_total") > p.max_units).sort("_row").unique(group, keep="last"))
@@ -216,6 +233,8 @@ class ModifierNotAllowed(Params):
 @register_check("modifier_not_allowed", params=ModifierNotAllowed, fields={"claim_id", "procedure_code", "modifier"})
 def modifier_not_allowed(ctx, p: ModifierNotAllowed) -> pl.DataFrame:
     lines = _usable(ctx, "procedure_code", *MODIFIERS, codes=p.codes)
+    if lines.is_empty():
+        return _no_hits("modifier_not_allowed")
     flagged = lines.filter(_has_modifier(p.modifiers))
     first = pl.coalesce(pl.when(pl.col(m).is_in(p.modifiers)).then(pl.col(m)) for m in MODIFIERS)
     return _line_hits(flagged, "procedure_code", first.alias("modifier"))
@@ -231,6 +250,8 @@ class ModifierRequired(Params):
 def modifier_required(ctx, p: ModifierRequired) -> pl.DataFrame:
     codes = ctx.catalog.codesets[p.codeset].table.select(pl.col("code").alias("procedure_code"), "description")
     lines = _usable(ctx, "procedure_code", *MODIFIERS, codes=codes["procedure_code"]).join(codes, on="procedure_code")
+    if lines.is_empty():
+        return _no_hits("modifier_required")
     flagged = lines.filter(~_has_modifier(p.any_of))
     return _line_hits(flagged, "procedure_code", "description", _modifier_text())
 
@@ -312,6 +333,8 @@ def session_frequency(ctx, p: SessionFrequency) -> pl.DataFrame:
     families = ctx.catalog.codesets["service_families"].table.filter(pl.col("family").is_in(p.families))
     lines = _usable(ctx, "procedure_code", "service_date", codes=families["procedure_code"]).join(
         families, on="procedure_code", how="inner")
+    if lines.is_empty():
+        return _no_hits("session_frequency")
     region = pl.col("region") if p.by_region else pl.lit("any")
     sessions = (lines.with_columns(region.alias("_region"))
                 .sort("_service_date", "_row")
