@@ -26,7 +26,6 @@ from flows.extract import MAX_ROWS
 from validators.catalog import Catalog, Rule, load_catalog
 from validators.config import load_config
 from validators.errors import ExtractError, RuleConfigError
-from validators.summary import summarize
 
 EXIT_CLEAN, EXIT_HIGH, EXIT_UNUSABLE = 0, 1, 2
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan"}
@@ -73,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--as-of", type=_as_of, default=date.today(), metavar="YYYY-MM-DD",
                    help="judge dates as of this day (default: today)")
     v.add_argument("--report", type=Path, default=Path("denial-risk.xlsx"), metavar="XLSX",
-                   help="Excel report to write (default: %(default)s)")
+                   help="Excel denial-risk report: Summary, Claims (scored, most urgent first), Findings "
+                        "of the claims to work, Rules, Input problems (default: %(default)s)")
     v.add_argument("--findings", type=Path, default=Path("findings.csv"), metavar="CSV|PARQUET",
                    help="every finding, one per row (default: %(default)s)")
     v.add_argument("--config", type=Path, metavar="YAML",
@@ -112,21 +112,18 @@ def _money(value: float | None) -> str:
 
 
 def _print_summary(console: Console, result: pipeline.Run, written: dict) -> None:
-    lines, findings = result.lines, result.findings
-    tables = summarize(lines, findings, result.catalog)
-    status = {row["Worst finding"]: row for row in tables["Claims by worst finding"].iter_rows(named=True)}
-    n_claims = sum(row["Claims"] for row in status.values())
-    billed = sum(row["Billed"] or 0 for row in status.values())
-    at_risk = sum(row["Dollars at risk"] or 0 for row in status.values())
+    claims = result.claims
+    status = {row["Status"]: row for row in result.tables["Claims by status"].iter_rows(named=True)}
     console.print(f"[bold]cleanclaim[/] · {len(result.catalog.rules)} rules · as of {result.as_of} · "
                   f"{result.seconds:.1f}s")
     console.print(f"Read {len(result.read)} of {len(result.outcomes)} files: "
-                  f"{lines.height:,} lines in {n_claims:,} claims")
-    parts = [f"[{SEVERITY_STYLE[s]}]{s} {status[s]['Claims'] if s in status else 0}[/]" for s in SEVERITY_STYLE]
-    clean = status.get("no findings", {}).get("Claims", 0)
-    console.print(f"  Claims by worst finding  {' · '.join(parts)} · clean {clean}")
-    console.print(f"  Dollars at risk          [bold]{_money(at_risk)}[/] of {_money(billed)} billed")
-    top = tables["Rules by dollars at risk"].head(5)
+                  f"{result.lines.height:,} lines in {claims.height:,} claims")
+    parts = [f"[{style}]{name} {status.get(name, {}).get('Claims', 0)}[/]"
+             for name, style in (("hold", "bold red"), ("review", "yellow"), ("clean", "green"))]
+    console.print(f"  Claims by status         {' · '.join(parts)}")
+    console.print(f"  Dollars at risk          [bold]{_money(claims['at_risk'].sum())}[/] of "
+                  f"{_money(claims['billed'].sum())} billed")
+    top = result.tables["Rules by dollars at risk"].head(5)
     if top.height:
         table = Table(title="Top rules", title_justify="left", show_edge=False, pad_edge=False)
         for col, justify in (("Rule", "left"), ("Name", "left"), ("Findings", "right"), ("Dollars at risk", "right")):
@@ -139,7 +136,7 @@ def _print_summary(console: Console, result: pipeline.Run, written: dict) -> Non
     for failed in result.failed:
         console.print(f"[bold red]Not read:[/] {failed.error}")
     if written.get("rows_not_shown"):
-        console.print(f"[yellow]The workbook shows the most urgent findings; "
+        console.print(f"[yellow]The workbook shows the most urgent rows; "
                       f"{written['rows_not_shown']:,} more are in {written.get('findings_file')}[/]")
     if written:
         outputs = [f"report {written['report']}" if "report" in written else "",

@@ -12,6 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from validators.config import RunConfig
 from validators.engine import run_rules
 from validators.errors import ExtractError
 from validators.integrity import check_integrity, rejected_row_findings
-from validators.summary import summarize
+from validators import summary
 
 log = logging.getLogger("cleanclaim")
 
@@ -59,6 +60,15 @@ class Run:
     started: datetime
     seconds: float = 0.0
 
+    @cached_property
+    def claims(self) -> pl.DataFrame:
+        """Scored claims, most urgent first (validators/scoring.py)."""
+        return summary.claims(self.lines, self.findings, self.catalog)
+
+    @cached_property
+    def tables(self) -> dict[str, pl.DataFrame]:
+        return {"Files": files_table(self), **summary.summarize(self.claims, self.lines, self.findings, self.catalog)}
+
     @property
     def read(self) -> list[FileOutcome]:
         return [o for o in self.outcomes if o.error is None]
@@ -67,14 +77,12 @@ class Run:
     def failed(self) -> list[FileOutcome]:
         return [o for o in self.outcomes if o.error is not None]
 
-    @property
+    @cached_property
     def lines(self) -> pl.DataFrame:
         frames = [o.lines for o in self.read if o.lines is not None and o.lines.height]
-        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(
-            schema={"source_file": pl.String, "source_row": pl.Int64, "claim_id": pl.String,
-                    "_line_number": pl.Int64, "_charge": pl.Float64})
+        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema=summary.LINES_SCHEMA)
 
-    @property
+    @cached_property
     def findings(self) -> pl.DataFrame:
         return fnd.ordered(pl.concat([fnd.empty(), *(o.findings for o in self.read)], how="vertical_relaxed"))
 
@@ -175,7 +183,9 @@ def run_facts(result: Run, findings_file: str) -> dict:
          "none imported: MUE001-MUE003 checked nothing (run `cleanclaim codesets import`)"),
         ("Files read", f"{len(result.read)} of {len(result.outcomes)}"),
         ("Claim lines validated", lines.height),
-        ("Claims", lines.select(pl.struct("source_file", "claim_id").n_unique()).item() if lines.height else 0),
+        ("Claims", result.claims.height),
+        ("Clean-claim rate", f"{(result.claims['status'] == 'clean').mean() or 0:.0%} of claims have no high or "
+                             f"medium finding"),
         ("Rows set aside (finding FLD025)", sum(o.facts.get("rejected_rows", 0) for o in result.read)),
         ("Full findings list", findings_file),
     ]
@@ -203,15 +213,70 @@ def files_table(result: Run) -> pl.DataFrame:
                                       "Mapping": pl.String, "Notes": pl.String})
 
 
+def rules_sheet(catalog: Catalog) -> pl.DataFrame:
+    """The catalog as the Rules sheet: what each rule checks, its denial codes in words, its policy."""
+    carc, rarc = catalog.codesets["carc"], catalog.codesets["rarc"]
+    rows = []
+    for r in catalog.rules.values():
+        wording = [f"{r.carc}: {carc.wording(r.denial.carc)}"] if r.denial else []
+        wording += [f"{code}: {rarc.wording(code)}" for code in (r.denial.rarc if r.denial else [])]
+        rows.append({"Rule": r.id, "Name": r.name, "Title": r.title, "Category": r.category, "Severity": r.severity,
+                     "Status": r.status, "Weight": r.weight, "Denial": f"{r.carc} {r.rarc}".strip(),
+                     "Denial wording": " ".join(wording),
+                     "Explanation": " ".join(r.explanation.replace("**", "").split()),
+                     "Policy": "; ".join(c.source for c in r.citation)})
+    return pl.DataFrame(rows)
+
+
+def findings_sheet(result: Run, rules: pl.DataFrame) -> pl.DataFrame:
+    """Findings of the claims that need action (hold or review), most dollars at risk first."""
+    action = result.claims.filter(pl.col("status") != "clean").select("source_file", "claim_id", "status")
+    return (result.findings.join(action, on=["source_file", "claim_id"], how="semi")
+            .join(rules.select(pl.col("Rule").alias("rule_id"), "Denial wording",
+                               pl.col("Policy").str.split("; ").list.first().alias("Policy")), on="rule_id", how="left")
+            .sort(pl.col("charge_at_risk").fill_null(0.0), pl.col("severity").replace_strict(fnd.SEVERITY_ORDER),
+                  "source_file", "source_row", descending=[True, False, False, False])
+            .select(pl.col("claim_id").alias("Claim ID"), pl.col("line_number").alias("Line"),
+                    pl.col("rule_id").alias("Rule"), pl.col("category").alias("Category"),
+                    pl.col("severity").alias("Severity"), pl.col("carc").alias("CARC"), pl.col("rarc").alias("RARC"),
+                    "Denial wording", pl.col("message").alias("Message"), pl.col("fix").alias("Fix"), "Policy",
+                    pl.col("charge_at_risk").alias("At risk"), pl.col("source_file").alias("File"),
+                    pl.col("source_row").alias("Row")))
+
+
+def claims_sheet(result: Run) -> pl.DataFrame:
+    """One row per claim, most urgent first: the identifiers, money and reasons an analyst works from
+    (minimum necessary: no names, no dates of birth, no note text)."""
+    return result.claims.select(
+        pl.col("claim_id").alias("Claim ID"), pl.col("patient_id").alias("Patient ID"), pl.col("payer_id").alias("Payer"),
+        pl.col("payer_name").alias("Payer name"), pl.col("provider").alias("Provider NPI"),
+        pl.col("first_service").alias("First service"), pl.col("last_service").alias("Last service"),
+        pl.col("lines").alias("Lines"), pl.col("billed").alias("Billed"), pl.col("at_risk").alias("At risk"),
+        pl.col("score").alias("Score"), pl.col("status").alias("Status"), pl.col("top_reasons").alias("Top reasons"),
+        pl.col("source_file").alias("File"))
+
+
+def problems_sheet(result: Run) -> pl.DataFrame:
+    """Files and rows that could not be used, with the reason and what to do."""
+    rows = [{"File": o.input.path.name, "Row": None, "Claim ID": None, "Problem": o.error.problem,
+             "What to do": o.error.expected} for o in result.failed]
+    frame = pl.DataFrame(rows, schema={"File": pl.String, "Row": pl.Int64, "Claim ID": pl.String,
+                                       "Problem": pl.String, "What to do": pl.String})
+    rejected = result.findings.filter(pl.col("rule_id") == "FLD025").select(
+        pl.col("source_file").alias("File"), pl.col("source_row").alias("Row"), pl.col("claim_id").alias("Claim ID"),
+        pl.col("message").alias("Problem"), pl.col("fix").alias("What to do"))
+    return pl.concat([frame, rejected])
+
+
 def write_outputs(result: Run, report: str | Path | None, findings_file: str | Path | None) -> dict:
-    """The findings file (all findings) and the workbook (Summary + the most urgent findings)."""
+    """The findings file (all findings) and the workbook (the most urgent claims and findings, bounded)."""
     out: dict = {}
-    findings = result.findings
     if findings_file:
-        out["findings_file"] = str(write_findings_file(findings, findings_file))
+        out["findings_file"] = str(write_findings_file(result.findings, findings_file))
     if report:
-        tables = {"Files": files_table(result), **summarize(result.lines, findings, result.catalog)}
         facts = run_facts(result, Path(findings_file).name if findings_file else "(not written: use --findings)")
-        out |= write_workbook(report, facts, tables, findings)
+        rules = rules_sheet(result.catalog)
+        out |= write_workbook(report, facts, result.tables, claims_sheet(result), findings_sheet(result, rules),
+                              rules, problems_sheet(result))
         out["report"] = str(report)
     return out

@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -20,15 +21,16 @@ import polars as pl
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.chart import BarChart, Reference
 from openpyxl.formatting.rule import CellIsRule
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.hyperlink import Hyperlink
+from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
-from validators.findings import FINDINGS_COLUMNS
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_TEXT = 32_767
-FINDINGS_SHEET_LIMIT = 100_000  # the workbook is for people; the full list goes to the findings file
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 ERROR_LITERAL = re.compile(r"^#(N/A|NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|GETTING_DATA|SPILL!|CALC!)$")
 
@@ -36,6 +38,7 @@ HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 SEVERITY_FILLS = {"high": "F8CBAD", "medium": "FFE699", "low": "DDEBF7"}
 MONEY = '"$"#,##0.00'
+LINK_FONT = Font(color="0563C1", underline="single")
 
 
 class SafeText:
@@ -71,12 +74,14 @@ class SafeText:
         return cell
 
 
-def _header_row(ws, names: list[str]) -> list[WriteOnlyCell]:
+def _header_row(ws, frame: pl.DataFrame) -> list[WriteOnlyCell]:
+    """Bold white-on-blue headers, right-aligned over numbers so each sits above its column."""
     cells = []
-    for name in names:
+    for name, dtype in frame.schema.items():
         cell = WriteOnlyCell(ws, value=name)
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-        cell.alignment = Alignment(vertical="top", wrap_text=True)
+        cell.alignment = Alignment(vertical="top", wrap_text=True,
+                                   horizontal="right" if dtype.is_numeric() else "left")
         cells.append(cell)
     return cells
 
@@ -148,6 +153,43 @@ def _sheet(wb: Workbook, title: str, widths: list[int]):
     return ws
 
 
+# Rows per sheet, for people: weeks of an analyst's work, most urgent first; everything is in the
+# findings file. Also what keeps a 1M-line run's workbook to a few seconds (openpyxl: ~70k cells/s).
+SHEET_ROW_LIMIT = 10_000
+STATUS_FILLS = {"hold": "F8CBAD", "review": "FFE699", "clean": "C6EFCE"}
+DATE = "yyyy-mm-dd"
+MONEY_COLUMNS = frozenset({"Billed", "At risk", "Dollars at risk"})  # shown as currency wherever they appear
+
+
+def _table_block(ws, safe: SafeText, row: int, heading: str, frame: pl.DataFrame) -> tuple[int, int]:
+    """A titled table on the Summary; returns (first data row, last data row)."""
+    label = WriteOnlyCell(ws, value=heading)
+    label.font = Font(bold=True, size=12)
+    ws.append([])
+    ws.append([label])
+    ws.append(_header_row(ws, frame))
+    money = {i for i, c in enumerate(frame.columns) if c in MONEY_COLUMNS}
+    for values in frame.iter_rows():
+        ws.append([safe.styled(v, number_format=MONEY) if i in money and v is not None else safe(v)
+                   for i, v in enumerate(values)])
+    first = row + 4  # after a blank row, the title and the header
+    return first, first + frame.height - 1
+
+
+def _bar_chart(ws, title: str, labels_col: int, values_col: int, rows: tuple[int, int], anchor: str) -> None:
+    if rows[1] < rows[0]:
+        return
+    chart = BarChart()
+    chart.type, chart.title, chart.legend = "bar", title, None
+    chart.height, chart.width = 7, 14
+    chart.x_axis.scaling.orientation = "maxMin"  # first row at the top, as in the table beside it
+    chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 hides both axes in Excel otherwise
+    data = Reference(ws, min_col=values_col, min_row=rows[0] - 1, max_row=rows[1])
+    chart.add_data(data, titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=labels_col, min_row=rows[0], max_row=rows[1]))
+    ws.add_chart(chart, anchor)
+
+
 def _summary_sheet(wb: Workbook, run: dict, tables: dict[str, pl.DataFrame]) -> SafeText:
     ws = _sheet(wb, "Summary", [34, 24, 14, 14, 14, 16, 14, 24, 24])
     safe = SafeText(ws)
@@ -155,67 +197,104 @@ def _summary_sheet(wb: Workbook, run: dict, tables: dict[str, pl.DataFrame]) -> 
     title.font = Font(bold=True, size=14)
     ws.append([title])
     ws.append([])
+    row = 2
     left = Alignment(horizontal="left")  # numbers and text line up under each other
     for key, value in run["facts"]:
         ws.append([safe(key), safe.styled(value, alignment=left)])
-    if run["warnings"]:
-        ws.append([])
-        for warning in run["warnings"]:
-            cell = WriteOnlyCell(ws, value=ILLEGAL_CHARACTERS_RE.sub("\ufffd", warning))
-            cell.font = Font(bold=True, color="C00000")
-            ws.append([cell])
+        row += 1
+    for warning in run["warnings"]:
+        cell = WriteOnlyCell(ws, value=ILLEGAL_CHARACTERS_RE.sub("\ufffd", warning))
+        cell.font = Font(bold=True, color="C00000")
+        ws.append([cell])
+        row += 1
+    placed = {}
     for heading, frame in tables.items():
-        ws.append([])
-        label = WriteOnlyCell(ws, value=heading)
-        label.font = Font(bold=True, size=12)
-        ws.append([label])
-        ws.append(_header_row(ws, frame.columns))
-        money = {i for i, c in enumerate(frame.columns) if "dollars" in c.lower() or "at risk" in c.lower()
-                 or c.lower() == "billed"}
-        for row in frame.iter_rows():
-            ws.append([safe.styled(v, number_format=MONEY) if i in money and v is not None else safe(v)
-                       for i, v in enumerate(row)])
+        placed[heading] = _table_block(ws, safe, row, heading, frame)
+        row += 3 + frame.height
+    # Pictures where a picture reads better than a table: claims by status, findings by category.
+    status, category = placed.get("Claims by status"), placed.get("Findings by category")
+    if status:
+        _bar_chart(ws, "Claims by status", 1, 2, status, "K3")
+    if category:
+        _bar_chart(ws, "Findings by category", 1, 5, category, "K20")
     return safe
 
 
-def _findings_sheet(wb: Workbook, findings: pl.DataFrame) -> SafeText:
-    ws = _sheet(wb, "Findings", [14, 8, 9, 16, 9, 8, 10, 70, 70, 13, 26, 10])
+def _data_sheet(wb: Workbook, title: str, frame: pl.DataFrame, widths: list[int], *,
+                links: dict[str, dict[str, int]] | None = None, fills: dict[str, dict[str, str]] | None = None,
+                table: str | None = None) -> SafeText:
+    """A bounded sheet of rows: frozen header, filters (or an Excel table), currency and date formats,
+    colours by conditional-formatting rule. `links` maps a column's values to rows on the Rules sheet."""
+    ws = _sheet(wb, title, widths)
     safe = SafeText(ws)
-    names = list(FINDINGS_COLUMNS)
+    names = frame.columns
+    last_col = get_column_letter(len(names))
+    last_row = max(frame.height + 1, 2)
     ws.freeze_panes = "A2"
-    ws.print_title_rows = "1:1"  # the header repeats on every printed page
-    last = get_column_letter(len(names))
-    ws.auto_filter.ref = f"A1:{last}{max(findings.height + 1, 2)}"
-    money_col = names.index("charge_at_risk")
-    sev_col = get_column_letter(names.index("severity") + 1)
-    for severity, colour in SEVERITY_FILLS.items():  # one rule per colour, not a style per cell
-        ws.conditional_formatting.add(
-            f"{sev_col}2:{sev_col}{max(findings.height + 1, 2)}",
-            CellIsRule(operator="equal", formula=[f'"{severity}"'], fill=PatternFill("solid", bgColor=colour)))
-    ws.append(_header_row(ws, names))
-    for row in findings.select(names).iter_rows():
-        cells = [safe(v) for v in row]
-        if row[money_col] is not None:
-            cells[money_col] = safe.styled(row[money_col], number_format=MONEY)
+    ws.print_title_rows = "1:1"
+    if table:
+        t = Table(displayName=table, ref=f"A1:{last_col}{last_row}")
+        t.tableColumns = [TableColumn(id=i, name=n) for i, n in enumerate(names, 1)]  # write-only needs them
+        t.tableStyleInfo = TableStyleInfo(name="TableStyleLight9", showRowStripes=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "In write-only mode you must add table columns manually": done
+            ws.add_table(t)
+    else:
+        ws.auto_filter.ref = f"A1:{last_col}{last_row}"
+    for column, colours in (fills or {}).items():  # one rule per colour, not a style per cell
+        letter = get_column_letter(names.index(column) + 1)
+        for value, colour in colours.items():
+            ws.conditional_formatting.add(f"{letter}2:{letter}{last_row}", CellIsRule(
+                operator="equal", formula=[f'"{value}"'], fill=PatternFill("solid", bgColor=colour)))
+    ws.append(_header_row(ws, frame))
+    money_at = {i for i, c in enumerate(names) if c in MONEY_COLUMNS}
+    date_at = {i for i, t in enumerate(frame.dtypes) if t == pl.Date}
+    link_at = {names.index(c): (get_column_letter(names.index(c) + 1), targets) for c, targets in (links or {}).items()}
+    for row_number, values in enumerate(frame.iter_rows(), 2):
+        cells = [safe(v) for v in values]
+        for i in money_at:
+            if values[i] is not None:
+                cells[i] = safe.styled(values[i], number_format=MONEY)
+        for i in date_at:
+            if values[i] is not None:
+                cells[i] = safe.styled(values[i], number_format=DATE)
+        for i, (letter, targets) in link_at.items():
+            if values[i] in targets:
+                cell = safe.styled(values[i])
+                cell.hyperlink = Hyperlink(ref=f"{letter}{row_number}", location=f"'Rules'!A{targets[values[i]]}")
+                cell.font = LINK_FONT
+                cells[i] = cell
         ws.append(cells)
     return safe
 
 
-def write_workbook(path: str | Path, run: dict, tables: dict[str, pl.DataFrame], findings: pl.DataFrame) -> dict:
-    """Summary + Findings (the most urgent first, bounded: Excel's row limit is never reached).
+def write_workbook(path: str | Path, run: dict, tables: dict[str, pl.DataFrame], claims: pl.DataFrame,
+                   findings: pl.DataFrame, rules: pl.DataFrame, problems: pl.DataFrame) -> dict:
+    """The analyst's workbook: Summary, Claims, Findings, Rules, Input problems.
 
-    `run` holds `facts` (label, value pairs), `warnings` and `findings_file`, where the full list is.
+    `claims` and `findings` arrive most urgent first; each sheet shows at most SHEET_ROW_LIMIT rows
+    (Excel's row limit is never reached) and the Summary says where the rest is. `run` holds
+    `facts` (label, value pairs), `warnings` and `findings_file`.
     """
-    shown = findings.head(min(FINDINGS_SHEET_LIMIT, EXCEL_MAX_ROWS - 1))
-    if shown.height < findings.height:
-        run = {**run, "warnings": [*run["warnings"], (
-            f"The Findings sheet shows the {shown.height:,} most urgent of {findings.height:,} findings; "
-            f"all of them are in {run['findings_file']}.")]}
+    limit = min(SHEET_ROW_LIMIT, EXCEL_MAX_ROWS - 1)
+    cut = {name: frame.height - limit for name, frame in (("Claims", claims), ("Findings", findings))
+           if frame.height > limit}
+    notes = [f"The {name} sheet shows the {limit:,} most urgent of {limit + extra:,} rows; "
+             f"every finding is in {run['findings_file']}." for name, extra in cut.items()]
+    run = {**run, "warnings": [*run["warnings"], *notes]}
+    rule_rows = {rule: i for i, rule in enumerate(rules["Rule"].to_list(), 2)}
     wb = Workbook(write_only=True)
-    summary = _summary_sheet(wb, run, tables)
-    sheet = _findings_sheet(wb, shown)
+    parts = [
+        _summary_sheet(wb, run, tables),
+        _data_sheet(wb, "Claims", claims.head(limit), [14, 12, 10, 22, 13, 12, 12, 7, 12, 12, 7, 9, 60, 26],
+                    fills={"Status": STATUS_FILLS}, table="Claims"),
+        _data_sheet(wb, "Findings", findings.head(limit), [14, 6, 9, 16, 9, 8, 8, 50, 70, 70, 45, 12, 26, 7],
+                    links={"Rule": rule_rows}, fills={"Severity": SEVERITY_FILLS}),
+        _data_sheet(wb, "Rules", rules, [9, 34, 50, 18, 9, 9, 8, 14, 60, 100, 60],
+                    fills={"Severity": SEVERITY_FILLS}),
+        _data_sheet(wb, "Input problems", problems, [28, 8, 14, 90, 90]),
+    ]
     with atomic_path(path) as tmp:
         wb.save(tmp)
-    return {"rows_not_shown": findings.height - shown.height, "texts_truncated": summary.truncated + sheet.truncated,
+    return {"rows_not_shown": sum(cut.values()), "texts_truncated": sum(p.truncated for p in parts),
             "written_at": datetime.now().isoformat(timespec="seconds")}
-

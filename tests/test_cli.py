@@ -10,6 +10,7 @@ import openpyxl
 import polars as pl
 import pytest
 
+from flows import report
 from flows.cli import main
 from tests.conftest import REPO, write_csv
 from validators import findings as fnd
@@ -33,11 +34,47 @@ def test_samples_end_to_end_write_a_workbook_and_findings(sample_run):
                                                           "charge_at_risk": pl.Float64}, infer_schema=False)
     fnd.FindingsModel.validate(found)
     wb = openpyxl.load_workbook(out / "r.xlsx")
-    assert wb.sheetnames == ["Summary", "Findings"]
-    assert wb["Findings"].max_row == found.height + 1
+    assert wb.sheetnames == ["Summary", "Claims", "Findings", "Rules", "Input problems"]
     summary = {row[0].value: row[1].value for row in wb["Summary"].iter_rows() if row and row[0].value}
     assert summary["Files read"] == "4 of 4" and summary["Claim lines validated"] == 79
-    assert summary["As-of date"] == "2026-09-30"
+    assert summary["As-of date"] == "2026-09-30" and summary["Claims"] == wb["Claims"].max_row - 1
+
+
+def sheet_frame(ws) -> pl.DataFrame:
+    rows = list(ws.iter_rows(values_only=True))
+    return pl.DataFrame(rows[1:], schema=list(rows[0]), orient="row")
+
+
+def test_workbook_lists_claims_by_risk_and_findings_of_the_claims_to_work(sample_run):
+    _, out = sample_run
+    wb = openpyxl.load_workbook(out / "r.xlsx")
+    found = pl.read_csv(out / "f.csv", infer_schema=False)
+    claims, findings = sheet_frame(wb["Claims"]), sheet_frame(wb["Findings"])
+    # sorted by risk: every hold before every review before every clean, higher scores first within
+    order = claims["Status"].replace_strict({"hold": 0, "review": 1, "clean": 2}).to_list()
+    assert order == sorted(order) and set(claims["Status"]) == {"hold", "review", "clean"}
+    assert claims.filter(pl.col("Status") == "hold")["Score"].min() > claims.filter(pl.col("Status") == "clean")["Score"].max()
+    # a claim is clean exactly when it has no high or medium finding
+    urgent = set(found.filter(pl.col("severity").is_in(["high", "medium"]))["claim_id"])
+    assert set(claims.filter(pl.col("Status") != "clean")["Claim ID"]) == urgent
+    # a claim whose only row was set aside is still listed, on hold, its billed amount unknown (not $0)
+    assert claims.filter(pl.col("Claim ID") == "LG3005").select("Status", "Lines", "Billed").row(0) == ("hold", 0, None)
+    # Findings: only the claims that need action, most dollars at risk first, each rule id linked to its row
+    assert set(findings["Claim ID"]) == urgent
+    at_risk = findings["At risk"].fill_null(0).to_list()
+    assert at_risk == sorted(at_risk, reverse=True)
+    rules = {row[0].value: row[0].row for row in wb["Rules"].iter_rows(min_row=2)}
+    for cell in next(wb["Findings"].iter_cols(min_col=3, max_col=3, min_row=2)):
+        assert cell.hyperlink.location == f"'Rules'!A{rules[cell.value]}"
+    # minimum necessary: no patient names, dates of birth or note text anywhere in the workbook
+    cells = {str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None}
+    text = "\n".join(cells)
+    dobs = set(pl.read_csv(SAMPLES / "spine_pain_clinic.csv", infer_schema=False)["patient_dob"])
+    notes = pl.read_csv(SAMPLES / "spine_pain_clinic.notes.csv", infer_schema=False)
+    assert "TESTPATIENT" not in text and not dobs & cells
+    assert not any(chunk in text for chunk in notes[:, -1].str.slice(0, 40).to_list())
+    money = wb["Claims"]["I2"]
+    assert wb["Claims"]["I1"].value == "Billed" and money.number_format == report.MONEY
 
 
 def test_sample_findings_match_the_reviewed_snapshot(sample_run):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import stat
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import openpyxl
@@ -31,6 +33,21 @@ def findings_with(messages: list[str]) -> pl.DataFrame:
     }, schema=fnd.FINDINGS_SCHEMA)
 
 
+CLAIMS = pl.DataFrame({"Claim ID": ["C0", "C1"], "Billed": [125.5, 80.0], "First service": [date(2026, 9, 1)] * 2,
+                       "Score": [100, 0], "Status": ["hold", "clean"]})
+RULES = pl.DataFrame({"Rule": ["FLD000", "FLD001"], "Title": ["another", "member id missing"], "Severity": ["high"] * 2})
+PROBLEMS = pl.DataFrame(schema={"File": pl.String, "Problem": pl.String})
+MESSAGE_COLUMN = 4  # in the Findings frame below
+
+
+def write(path: Path, messages: list[str], **kw) -> dict:
+    """A workbook whose Findings sheet carries `messages`; other sheets small and fixed."""
+    sheet = findings_with(messages).select(
+        pl.col("claim_id").alias("Claim ID"), pl.col("rule_id").alias("Rule"), pl.col("severity").alias("Severity"),
+        pl.col("message").alias("Message"), pl.col("charge_at_risk").alias("At risk"))
+    return write_workbook(path, RUN, kw.get("tables", {}), kw.get("claims", CLAIMS), sheet, RULES, PROBLEMS)
+
+
 RUN = {"facts": [("As-of date", "2026-09-30")], "warnings": [], "findings_file": "findings.csv"}
 
 
@@ -41,11 +58,11 @@ def sheet_xml(path: Path) -> str:
 
 def test_known_payloads_are_text_not_formulas(tmp_path):
     path = tmp_path / "r.xlsx"
-    write_workbook(path, RUN, {}, findings_with(PAYLOADS))
+    write(path, PAYLOADS)
     xml = sheet_xml(path)
     assert "<f>" not in xml and 't="e"' not in xml
     ws = openpyxl.load_workbook(path)["Findings"]
-    cells = [ws.cell(row=i + 2, column=8) for i in range(len(PAYLOADS))]
+    cells = [ws.cell(row=i + 2, column=MESSAGE_COLUMN) for i in range(len(PAYLOADS))]
     assert [c.value for c in cells] == PAYLOADS
     assert all(c.data_type == "s" for c in cells)
     assert all(c.quotePrefix for c, p in zip(cells, PAYLOADS, strict=True) if p.startswith(report.FORMULA_TRIGGERS) or p.startswith("#"))
@@ -57,46 +74,56 @@ def test_known_payloads_are_text_not_formulas(tmp_path):
 @example("A\x1aB")
 def test_any_string_is_stored_as_text(tmp_path, text):
     path = tmp_path / "r.xlsx"
-    write_workbook(path, RUN, {}, findings_with([text or "x"]))
+    write(path, [text or "x"])
     assert "<f>" not in sheet_xml(path)
-    value = openpyxl.load_workbook(path)["Findings"].cell(row=2, column=8).value
+    value = openpyxl.load_workbook(path)["Findings"].cell(row=2, column=MESSAGE_COLUMN).value
     assert value == report.ILLEGAL_CHARACTERS_RE.sub("\ufffd", text or "x")
 
 
-def test_workbook_sheets_headers_and_counts(tmp_path):
+def test_workbook_sheets_headers_formats_and_links(tmp_path):
     path = tmp_path / "r.xlsx"
-    tables = {"Rules": pl.DataFrame({"Rule": ["FLD001"], "Dollars at risk": [10.0]})}
-    write_workbook(path, RUN, tables, findings_with(["a", "b", "c"]))
+    tables = {"Rules by dollars at risk": pl.DataFrame({"Rule": ["FLD001"], "Dollars at risk": [10.0]})}
+    write(path, ["a", "b", "c"], tables=tables)
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Summary", "Findings"]
+    assert wb.sheetnames == ["Summary", "Claims", "Findings", "Rules", "Input problems"]
     ws = wb["Findings"]
-    assert [c.value for c in ws[1]] == list(fnd.FINDINGS_COLUMNS)
-    assert ws.max_row == 4 and ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:L4"
-    assert ws.cell(row=2, column=10).number_format == report.MONEY
+    assert [c.value for c in ws[1]] == ["Claim ID", "Rule", "Severity", "Message", "At risk"]
+    assert ws.max_row == 4 and ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:E4"
+    assert ws["E2"].number_format == report.MONEY
+    # each rule id jumps to its row on Rules (FLD001 is the second rule: row 3)
+    assert ws["B2"].hyperlink.location == "'Rules'!A3" and wb["Rules"]["A3"].value == "FLD001"
+    # severity colours are conditional formats over the column, not a style per cell
+    assert {str(r.sqref) for r in ws.conditional_formatting} == {"C2:C4"}
+    claims = wb["Claims"]
+    assert list(claims.tables) == ["Claims"] and claims.tables["Claims"].ref == "A1:E3"
+    assert claims["B2"].number_format == report.MONEY and claims["C2"].number_format == report.DATE
+    assert claims["C2"].value.date() == date(2026, 9, 1) and claims["D2"].value == 100
     summary = [[c.value for c in row] for row in wb["Summary"].iter_rows()]
     assert ["As-of date", "2026-09-30"] in summary and ["FLD001", 10] in summary
+    fld001 = next(row for row in wb["Summary"].iter_rows() if row[0].value == "FLD001")
+    assert fld001[1].number_format == report.MONEY
 
 
-def test_findings_sheet_is_bounded_and_the_summary_says_where_the_rest_is(tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "FINDINGS_SHEET_LIMIT", 2)
+def test_sheets_are_bounded_and_the_summary_says_where_the_rest_is(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "SHEET_ROW_LIMIT", 2)
     path = tmp_path / "r.xlsx"
-    out = write_workbook(path, RUN, {}, findings_with(["a", "b", "c", "d"]))
+    out = write(path, ["a", "b", "c", "d"])
     wb = openpyxl.load_workbook(path)
     assert out["rows_not_shown"] == 2 and wb["Findings"].max_row == 3
     texts = [c.value for row in wb["Summary"].iter_rows() for c in row if isinstance(c.value, str)]
-    assert any("shows the 2 most urgent of 4 findings" in t and "findings.csv" in t for t in texts)
+    assert any("Findings sheet shows the 2 most urgent of 4 rows" in t and "findings.csv" in t for t in texts)
 
 
 def test_over_long_text_is_cut_and_counted(tmp_path):
-    out = write_workbook(tmp_path / "r.xlsx", RUN, {}, findings_with(["x" * 40_000]))
-    value = openpyxl.load_workbook(tmp_path / "r.xlsx")["Findings"].cell(row=2, column=8).value
+    out = write(tmp_path / "r.xlsx", ["x" * 40_000])
+    value = openpyxl.load_workbook(tmp_path / "r.xlsx")["Findings"].cell(row=2, column=MESSAGE_COLUMN).value
     assert out["texts_truncated"] == 1 and len(value) == report.EXCEL_MAX_TEXT
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # openpyxl's abandoned writer
 def test_failure_mid_save_keeps_the_previous_report_and_leaves_no_debris(tmp_path, monkeypatch):
     path = tmp_path / "r.xlsx"
-    write_workbook(path, RUN, {}, findings_with(["OLD"]))
+    write(path, ["OLD"])
 
     def broken_save(self, filename):
         Path(filename).write_bytes(b"PK\x03\x04 half a zip")
@@ -104,9 +131,10 @@ def test_failure_mid_save_keeps_the_previous_report_and_leaves_no_debris(tmp_pat
 
     monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
     with pytest.raises(OSError):
-        write_workbook(path, RUN, {}, findings_with(["NEW"]))
-    assert openpyxl.load_workbook(path)["Findings"].cell(row=2, column=8).value == "OLD"
+        write(path, ["NEW"])
+    assert openpyxl.load_workbook(path)["Findings"].cell(row=2, column=MESSAGE_COLUMN).value == "OLD"
     assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]
+    gc.collect()  # finalise the abandoned sheet writers here, under this test's warning filter
 
 
 def test_written_files_follow_the_umask_not_mkstemp(tmp_path):
@@ -144,7 +172,7 @@ def test_parquet_findings_file_keeps_types(tmp_path):
 def test_sheets_print_landscape_fitted_to_one_page_wide(tmp_path):
     """openpyxl write-only mode drops sheet properties set after the first row: they must be set first."""
     path = tmp_path / "r.xlsx"
-    write_workbook(path, RUN, {}, findings_with(["a"]))
+    write(path, ["a"])
     wb = openpyxl.load_workbook(path)
     for ws in wb.worksheets:
         assert ws.sheet_properties.pageSetUpPr.fitToPage is True

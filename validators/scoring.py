@@ -1,0 +1,50 @@
+"""Denial-risk scoring: each claim's score, status, dollars at risk and top reasons, from its findings.
+
+    contribution of a rule = weight (from the rule's YAML) x severity factor (high 1, medium 0.6, low 0.25)
+    score = round(100 x (1 - product over the claim's distinct stable rules of (1 - contribution)))
+
+so one certain denial (a high rule of weight 1) makes 100, and independent smaller risks combine
+like probabilities. Preview rules are reported but not scored. Status: **hold** when any finding
+is high (the payer will reject or deny), **review** when any is medium, **clean** otherwise (low
+findings are advisory). Dollars at risk: the charges of the lines findings affect; a claim-level
+finding puts the whole claim at risk (validators/summary.py: `claims`). Rules know nothing of scores.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from validators.catalog import Catalog
+
+SEVERITY_FACTOR = {"high": 1.0, "medium": 0.6, "low": 0.25}
+STATUS_ORDER = {"hold": 0, "review": 1, "clean": 2}
+TOP_REASONS = 3
+
+
+def claim_key() -> pl.Expr:
+    """Claims are keyed by file and claim id (a line without a claim id is its own claim)."""
+    return pl.coalesce(pl.col("claim_id"), pl.format("(no claim id) row {}", pl.col("source_row")))
+
+
+def rule_weights(catalog: Catalog) -> pl.DataFrame:
+    return pl.DataFrame([{"rule_id": r.id, "name": r.name, "weight": r.weight, "scored": r.status == "stable"}
+                         for r in catalog.rules.values()])
+
+
+def score(findings: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+    """One row per claim with findings: source_file, claim, score, status, top_reasons."""
+    factor = pl.col("severity").replace_strict(SEVERITY_FACTOR, return_dtype=pl.Float64)
+    per_rule = (findings.with_columns(claim_key().alias("claim"))
+                .join(rule_weights(catalog), on="rule_id", how="left")
+                .with_columns((pl.col("weight").fill_null(0.0) * factor).alias("_c"))
+                .group_by("source_file", "claim", "rule_id")
+                .agg(pl.col("_c").max(), pl.col("severity").first(), pl.col("name").first(),
+                     pl.col("scored").first()))
+    scored = per_rule.with_columns(pl.when(pl.col("scored")).then("_c").otherwise(0.0).clip(0.0, 1.0).alias("_c"))
+    return (scored.sort("_c", "rule_id", descending=[True, False])
+            .group_by("source_file", "claim", maintain_order=True)
+            .agg((100 * (1 - (1 - pl.col("_c")).product())).round(0).cast(pl.Int64).alias("score"),
+                 pl.when((pl.col("severity") == "high").any()).then(pl.lit("hold"))
+                 .when((pl.col("severity") == "medium").any()).then(pl.lit("review"))
+                 .otherwise(pl.lit("clean")).alias("status"),
+                 pl.format("{} {}", "rule_id", "name").head(TOP_REASONS).str.join("; ").alias("top_reasons")))
