@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench constraints clean
+.PHONY: demo test bench screenshots constraints clean
 
 # Install (or refresh) the virtual environment from pyproject.toml + constraints.txt.
 $(STAMP): pyproject.toml constraints.txt
@@ -27,6 +27,15 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python benchmarks/bench_foundation.py
 	$(BIN)/python benchmarks/bench_documentation.py
+	$(BIN)/python benchmarks/bench_workbook.py
+
+# The README's pictures of the workbook, rendered from the sample run by LibreOffice and poppler
+# (apt-get install libreoffice-calc-nogui poppler-utils).
+screenshots: demo
+	rm -rf out/render && soffice -env:UserInstallation=file://$(CURDIR)/out/render/profile --headless \
+		--convert-to pdf --outdir out/render out/denial-risk.xlsx >/dev/null
+	pdftoppm -png -r 110 -f 1 -l 1 -x 80 -y 90 -W 1150 -H 640 -singlefile out/render/denial-risk.pdf docs/workbook-summary
+	pdftoppm -png -r 110 -f 3 -l 3 -x 60 -y 80 -W 1150 -H 380 -singlefile out/render/denial-risk.pdf docs/workbook-claims
 
 constraints: $(STAMP)
 	{ sed -n '1,3p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.tmp
