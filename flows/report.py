@@ -49,6 +49,9 @@ class SafeText:
         self.truncated = 0
 
     def __call__(self, value):
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            # openpyxl raises TypeError on an aware datetime inside save() (T4): show local wall time
+            return value.astimezone().replace(tzinfo=None)
         if not isinstance(value, str):
             return value
         text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)  # openpyxl raises, quoting the cell (T4)

@@ -6,7 +6,7 @@ import gc
 import os
 import stat
 import zipfile
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import openpyxl
@@ -45,7 +45,7 @@ def write(path: Path, messages: list[str], **kw) -> dict:
     sheet = findings_with(messages).select(
         pl.col("claim_id").alias("Claim ID"), pl.col("rule_id").alias("Rule"), pl.col("severity").alias("Severity"),
         pl.col("message").alias("Message"), pl.col("charge_at_risk").alias("At risk"))
-    return write_workbook(path, RUN, kw.get("tables", {}), kw.get("claims", CLAIMS), sheet, RULES, PROBLEMS)
+    return write_workbook(path, kw.get("run", RUN), kw.get("tables", {}), CLAIMS, sheet, RULES, PROBLEMS)
 
 
 RUN = {"facts": [("As-of date", "2026-09-30")], "warnings": [], "findings_file": "findings.csv"}
@@ -112,6 +112,15 @@ def test_sheets_are_bounded_and_the_summary_says_where_the_rest_is(tmp_path, mon
     assert out["rows_not_shown"] == 2 and wb["Findings"].max_row == 3
     texts = [c.value for row in wb["Summary"].iter_rows() for c in row if isinstance(c.value, str)]
     assert any("Findings sheet shows the 2 most urgent of 4 rows" in t and "findings.csv" in t for t in texts)
+
+
+def test_time_zone_aware_datetimes_are_written_as_local_wall_time(tmp_path):
+    """openpyxl raises inside save() on an aware datetime (RELIABILITY.md T4)."""
+    aware = datetime(2026, 9, 30, 12, 0, tzinfo=timezone.utc)
+    run = {**RUN, "facts": [("Run at", aware)]}
+    write(tmp_path / "r.xlsx", ["a"], run=run)
+    value = openpyxl.load_workbook(tmp_path / "r.xlsx")["Summary"]["B3"].value
+    assert value == aware.astimezone().replace(tzinfo=None)
 
 
 def test_over_long_text_is_cut_and_counted(tmp_path):
