@@ -6,7 +6,7 @@ import gc
 import os
 import stat
 import zipfile
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -116,7 +116,7 @@ def test_sheets_are_bounded_and_the_summary_says_where_the_rest_is(tmp_path, mon
 
 def test_time_zone_aware_datetimes_are_written_as_local_wall_time(tmp_path):
     """openpyxl raises inside save() on an aware datetime (RELIABILITY.md T4)."""
-    aware = datetime(2026, 9, 30, 12, 0, tzinfo=timezone.utc)
+    aware = datetime(2026, 9, 30, 12, 0, tzinfo=UTC)
     run = {**RUN, "facts": [("Run at", aware)]}
     write(tmp_path / "r.xlsx", ["a"], run=run)
     value = openpyxl.load_workbook(tmp_path / "r.xlsx")["Summary"]["B3"].value
