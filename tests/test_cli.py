@@ -57,6 +57,10 @@ def test_workbook_lists_claims_by_risk_and_findings_of_the_claims_to_work(sample
     # a claim is clean exactly when it has no high or medium finding
     urgent = set(found.filter(pl.col("severity").is_in(["high", "medium"]))["claim_id"])
     assert set(claims.filter(pl.col("Status") != "clean")["Claim ID"]) == urgent
+    # scores by hand: SP1007 has COD002 (weight 0.9, high) and DOC004 (0.5, medium): 1 - 0.1 x (1 - 0.3) = 93;
+    # FD2004 has FLD017 (0.8, high) and FLD022 (0.9, high): 1 - 0.2 x 0.1 = 98
+    scores = dict(claims.select("Claim ID", "Score").iter_rows())
+    assert (scores["SP1007"], scores["FD2004"], scores["LG3005"]) == (93, 98, 100)
     # a claim whose only row was set aside is still listed, on hold, its billed amount unknown (not $0)
     assert claims.filter(pl.col("Claim ID") == "LG3005").select("Status", "Lines", "Billed").row(0) == ("hold", 0, None)
     # Findings: only the claims that need action, most dollars at risk first, each rule id linked to its row
