@@ -1,7 +1,7 @@
 """`cleanclaim`: validate claim extracts before they go to the payer, and explain the rules.
 
-Runs the pipeline's plain stages directly; Prefect is never imported here (its start-up costs
-10-20 s, which an ad-hoc run should not pay).
+`validate` runs the pipeline's plain stages directly; Prefect is imported only by `nightly` (its
+start-up costs 10-20 s, which an ad-hoc run should not pay).
 """
 
 from __future__ import annotations
@@ -27,19 +27,22 @@ from validators.catalog import Catalog, Rule, load_catalog
 from validators.config import load_config
 from validators.errors import ExtractError, RuleConfigError
 
-EXIT_CLEAN, EXIT_HIGH, EXIT_UNUSABLE = 0, 1, 2
+EXIT_CLEAN, EXIT_HIGH, EXIT_UNUSABLE, EXIT_BUSY = 0, 1, 2, 3
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan"}
 
 EPILOG = """\
 exit codes:
   0  no finding is high severity
   1  at least one high-severity finding (the payer will reject or deny)
-  2  an input file could not be used at all (the other files are still validated and reported)
+  2  an input file could not be used at all (the other files are still validated and reported;
+     `nightly` moves it to quarantine/ with a reason file)
+  3  `nightly` only: another nightly run is working on the same inbox
 
 examples:
   cleanclaim validate sample_claims/ --as-of 2026-09-30
   cleanclaim validate extract.csv --notes notes.csv --report denial-risk.xlsx --findings findings.csv
   cleanclaim validate export.xlsx --mapping practice.mapping.yaml
+  cleanclaim nightly --inbox /srv/claims/inbox --out /srv/claims/reports
   cleanclaim rules list
   cleanclaim rules explain FLD011
 """
@@ -85,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--exit-zero", action="store_true", help="exit 0 even with high findings (2 still means unusable input)")
     v.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     v.add_argument("-v", "--verbose", action="store_true", help="log each stage (counts and file names only)")
+
+    n = sub.add_parser("nightly", help="run the Prefect nightly flow once, now, over an inbox folder",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+                       description="Validate every extract in INBOX (flow nightly-claims-validation): reports "
+                                   "under OUT/AS_OF/, then each file moves to INBOX/archive/, or to "
+                                   "INBOX/quarantine/ with a reason file. Content already validated is "
+                                   "archived without being validated twice.")
+    n.add_argument("--inbox", type=Path, required=True, metavar="DIR", help="folder the day's extracts arrive in")
+    n.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the reports")
+    n.add_argument("--as-of", type=_as_of, default=None, metavar="YYYY-MM-DD",
+                   help="judge dates as of this day (default: today)")
 
     r = sub.add_parser("rules", help="list and explain the rules")
     rsub = r.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
@@ -271,6 +285,22 @@ def cmd_codesets(args: argparse.Namespace, catalog: Catalog) -> int:
     return 0
 
 
+def cmd_nightly(args: argparse.Namespace) -> int:
+    from flows.inbox import InboxBusy
+    from flows.nightly import nightly_claims_validation  # imports Prefect: only here
+
+    if not args.inbox.is_dir():
+        Console(stderr=True).print(f"[bold red]error:[/] {args.inbox} is not a folder; give the inbox folder")
+        return EXIT_UNUSABLE
+    state = nightly_claims_validation(inbox=str(args.inbox), out=str(args.out), as_of=args.as_of,
+                                      return_state=True)
+    if isinstance(state.result(raise_on_failure=False), InboxBusy):
+        Console(stderr=True).print(f"[bold yellow]busy:[/] {state.result(raise_on_failure=False)}")
+        return EXIT_BUSY
+    print(state.message)
+    return EXIT_CLEAN if state.is_completed() else EXIT_UNUSABLE
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
@@ -282,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_UNUSABLE
     if args.command == "codesets":
         return cmd_codesets(args, catalog)
+    if args.command == "nightly":
+        return cmd_nightly(args)
     return cmd_validate(args, catalog) if args.command == "validate" else cmd_rules(args, catalog)
 
 
