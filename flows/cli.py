@@ -28,6 +28,7 @@ from validators.config import load_config
 from validators.errors import ExtractError, RuleConfigError
 
 EXIT_CLEAN, EXIT_HIGH, EXIT_UNUSABLE, EXIT_BUSY = 0, 1, 2, 3
+NIGHTLY_CRON, NIGHTLY_TIMEZONE = "0 2 * * *", "America/New_York"  # as in flows/prefect.yaml
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan"}
 
 EPILOG = """\
@@ -53,6 +54,17 @@ def _as_of(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2026-09-30") from None
+
+
+def _timezone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time zone; use an IANA name such as "
+                                         "America/New_York or America/Chicago") from None
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,6 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the reports")
     n.add_argument("--as-of", type=_as_of, default=None, metavar="YYYY-MM-DD",
                    help="judge dates as of this day (default: today)")
+
+    sv = sub.add_parser("serve", help="serve the nightly schedule from this process (no work pool needed)",
+                        description="Create the deployment nightly-claims-validation/nightly with a cron "
+                                    "schedule and run each scheduled run in this process (Prefect flow.serve). "
+                                    "Keep it running (e.g. under systemd); stopping it pauses the schedule.")
+    sv.add_argument("--inbox", type=Path, required=True, metavar="DIR", help="folder the day's extracts arrive in")
+    sv.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the reports")
+    sv.add_argument("--cron", default=NIGHTLY_CRON, help="when to run (default: %(default)r, 02:00 daily)")
+    sv.add_argument("--timezone", type=_timezone, default=NIGHTLY_TIMEZONE,
+                    help="IANA time zone of the cron, DST-aware (default: %(default)s)")
 
     r = sub.add_parser("rules", help="list and explain the rules")
     rsub = r.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
@@ -301,6 +323,22 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     return EXIT_CLEAN if state.is_completed() else EXIT_UNUSABLE
 
 
+def serve_arguments(args: argparse.Namespace) -> dict:
+    """What `serve` hands to flow.serve: a Cron with its time zone (a bare cron= string has none)."""
+    from prefect.schedules import Cron
+
+    return {"name": "nightly", "schedule": Cron(args.cron, timezone=args.timezone),
+            "parameters": {"inbox": str(args.inbox.resolve()), "out": str(args.out.resolve())},
+            "global_limit": 1, "tags": ["cleanclaim"]}
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.nightly import nightly_claims_validation
+
+    nightly_claims_validation.serve(**serve_arguments(args))
+    return EXIT_CLEAN
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
@@ -314,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_codesets(args, catalog)
     if args.command == "nightly":
         return cmd_nightly(args)
+    if args.command == "serve":
+        return cmd_serve(args)
     return cmd_validate(args, catalog) if args.command == "validate" else cmd_rules(args, catalog)
 
 
