@@ -315,11 +315,16 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         Console(stderr=True).print(f"[bold red]error:[/] {args.inbox} is not a folder; give the inbox folder")
         return EXIT_UNUSABLE
     state = nightly_claims_validation(inbox=str(args.inbox), out=str(args.out), as_of=args.as_of,
-                                      return_state=True)
+                                      rules=str(args.rules) if args.rules else None, return_state=True)
     if isinstance(state.result(raise_on_failure=False), InboxBusy):
         Console(stderr=True).print(f"[bold yellow]busy:[/] {state.result(raise_on_failure=False)}")
         return EXIT_BUSY
     print(state.message)
+    day = args.out / (args.as_of or date.today()).isoformat()
+    if day.is_dir():
+        print(f"Reports in {day} · archived and quarantined files under {args.inbox}")
+    if (args.inbox / "quarantine").is_dir() and not state.is_completed():
+        print(f"  Each quarantined file has a .reason.txt beside it in {args.inbox / 'quarantine'}")
     return EXIT_CLEAN if state.is_completed() else EXIT_UNUSABLE
 
 

@@ -63,12 +63,13 @@ def _artifact(result: pipeline.Run, statuses: dict[str, str], report: Path) -> N
 
 
 @flow(name="nightly-claims-validation", persist_result=False, log_prints=False)
-def nightly_claims_validation(inbox: str, out: str, as_of: date | None = None):
-    """Validate every extract waiting in `inbox`; write reports under `out`; archive or quarantine each."""
+def nightly_claims_validation(inbox: str, out: str, as_of: date | None = None, rules: str | None = None):
+    """Validate every extract waiting in `inbox`; write reports under `out`; archive or quarantine each.
+    `rules` is a rule folder (default: the catalog shipped with cleanclaim)."""
     logger = get_run_logger()
     inbox_dir, out_dir = Path(inbox), Path(out)
     as_of = as_of or date.today()
-    catalog = load_catalog()
+    catalog = load_catalog(Path(rules) if rules else None)
     started, clock = datetime.now(), time.perf_counter()
     with box.inbox_lock(inbox_dir):
         items = pipeline.discover([inbox_dir])
