@@ -115,3 +115,39 @@ def test_no_check_kind_loops_over_rows_in_python():
         text = path.read_text()
         for banned in ("map_elements", ".apply(", "iter_rows", "element_wise"):
             assert banned not in text, f"{banned} in {path.name}"
+
+
+# --------------------------------------------------------------------------- history of earlier runs
+
+
+def typed(catalog, rows):
+    return check_integrity(claim_lines(rows), catalog, AS_OF).lines
+
+
+def esi(claim_id, service_date):
+    return {"claim_id": claim_id, "procedure_code": "62323", "dx_1": "M54.16", "service_date": service_date}
+
+
+def test_sessions_of_earlier_runs_count_toward_the_frequency_limit(catalog):
+    from validators.engine import history_rows
+
+    earlier = history_rows(typed(catalog, [esi(f"H{m}", f"2026-0{m}-10") for m in (1, 3, 5, 7)]))
+    today = typed(catalog, [esi("C5", "2026-09-10")])
+    alone = run_rules(today, catalog, AS_OF)
+    with_history = run_rules(today, catalog, AS_OF, history=earlier)
+    assert "FRQ001" not in alone["rule_id"].to_list()
+    (hit,) = with_history.filter(pl.col("rule_id") == "FRQ001").iter_rows(named=True)
+    assert hit["claim_id"] == "C5" and "session 5" in hit["message"]
+    # the history's own lines never become findings, however many rules they would trip
+    assert set(with_history["claim_id"]) <= {"C5"}
+
+
+def test_a_line_already_billed_in_an_earlier_run_is_a_duplicate(catalog):
+    from validators.engine import history_rows
+
+    line = {"claim_id": "OLD1", "procedure_code": "99213", "dx_1": "M54.2", "service_date": "2026-09-10"}
+    earlier = history_rows(typed(catalog, [line]))
+    today = typed(catalog, [{**line, "claim_id": "NEW1"}])
+    (hit,) = run_rules(today, catalog, AS_OF, history=earlier).filter(pl.col("rule_id") == "DUP001").iter_rows(named=True)
+    assert hit["claim_id"] == "NEW1" and "OLD1" in hit["message"]
+    assert "DUP001" not in run_rules(today, catalog, AS_OF)["rule_id"].to_list()

@@ -41,6 +41,7 @@ class Context:
     config: RunConfig
     icd: pl.DataFrame = field(repr=False)
     excludes1: pl.DataFrame = field(repr=False)
+    history: pl.DataFrame | None = field(default=None, repr=False)  # earlier runs' lines (HISTORY_COLUMNS)
 
     @cached_property
     def service_lines(self) -> pl.DataFrame:
@@ -49,6 +50,18 @@ class Context:
         provider = pl.coalesce("rendering_npi", "billing_npi").alias("_provider")
         return (self.lines.with_columns(provider)
                 .with_columns(pl.col("_row").min().over("patient_id", "_provider", "_service_date").alias("_visit")))
+
+    def with_history(self, lines: pl.DataFrame, codes: pl.Series | list[str] | None = None) -> pl.DataFrame:
+        """`lines` plus earlier runs' lines (of `codes`), the history numbered below zero so it sorts
+        first and never receives a finding; visits keyed again over both, so a line repeated from an
+        earlier run shares its visit."""
+        if self.history is None or self.history.is_empty():
+            return lines
+        past = self.history if codes is None else self.history.filter(pl.col("procedure_code").is_in(codes))
+        past = past.with_columns((-pl.int_range(1, pl.len() + 1, dtype=pl.Int64)).alias("_row"),
+                                 pl.coalesce("rendering_npi", "billing_npi").alias("_provider"))
+        both = pl.concat([lines, past], how="diagonal_relaxed")
+        return both.with_columns(pl.col("_row").min().over("patient_id", "_provider", "_service_date").alias("_visit"))
 
     @cached_property
     def failed_lines(self) -> pl.DataFrame:
@@ -109,12 +122,28 @@ class Context:
         return pointed.join(self.claim_dx.rename({"_row": "_claim_first"}), on=["_claim_first", "slot"], how="inner")
 
 
-def make_context(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunConfig) -> Context:
+# What a run keeps of each usable service line so later runs' duplicate and frequency rules see it.
+HISTORY_COLUMNS = {"claim_id": pl.String, "_line_number": pl.Int64, "patient_id": pl.String,
+                   "rendering_npi": pl.String, "billing_npi": pl.String, "_service_date": pl.Date,
+                   "procedure_code": pl.String, "modifier_1": pl.String, "modifier_2": pl.String,
+                   "modifier_3": pl.String, "modifier_4": pl.String, "_units": pl.Float64}
+
+
+def history_rows(lines: pl.DataFrame) -> pl.DataFrame:
+    """The lines of this run to remember: those whose history fields all passed field integrity."""
+    used = [c for c in HISTORY_COLUMNS if not c.startswith("_")] + ["service_date", "units", "line_number"]
+    return (lines.filter(~pl.any_horizontal(pl.col("_failed").list.contains(c) for c in used))
+            .select(pl.col(c).cast(t) for c, t in HISTORY_COLUMNS.items()))
+
+
+def make_context(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunConfig,
+                 history: pl.DataFrame | None = None) -> Context:
     return Context(lines=lines, catalog=catalog, as_of=as_of, config=config, icd=catalog.codesets["icd10cm"].table,
-                   excludes1=catalog.codesets["icd10cm_excludes1"].table)
+                   excludes1=catalog.codesets["icd10cm_excludes1"].table, history=history)
 
 
 def _hits_to_findings(rule: Rule, hits: pl.DataFrame, ctx: Context, config: RunConfig) -> pl.DataFrame:
+    hits = hits.filter(pl.col("_row") >= 0)  # history lines (negative rows) inform rules, never get findings
     joined = (hits.join(ctx.finding_keys, on="_row", how="left")
               .with_columns(
                   pl.when(pl.col("claim_level")).then(None).otherwise(pl.col("_line_number")).alias("line_number"),
@@ -128,10 +157,12 @@ def _hits_to_findings(rule: Rule, hits: pl.DataFrame, ctx: Context, config: RunC
     return out
 
 
-def run_rules(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunConfig | None = None) -> pl.DataFrame:
-    """Every selected engine rule over one file's typed lines -> findings (ENG001 for a crash)."""
+def run_rules(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunConfig | None = None,
+              history: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every selected engine rule over one file's typed lines -> findings (ENG001 for a crash).
+    `history`: lines of earlier runs (HISTORY_COLUMNS) that the duplicate and frequency rules count."""
     config = config or RunConfig()
-    ctx = make_context(lines, catalog, as_of, config)
+    ctx = make_context(lines, catalog, as_of, config, history)
     parts, crashed = [fnd.empty()], []
     for rule in catalog.by_stage("engine"):
         if not config.selects(rule.id):
@@ -159,4 +190,4 @@ def run_rules(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunCon
 def make_scope(ctx: Context, condition: pl.Expr) -> Context:
     """The same context restricted to the lines (and so the claims) that meet `condition`."""
     return Context(lines=ctx.lines.filter(condition), catalog=ctx.catalog, as_of=ctx.as_of, config=ctx.config,
-                   icd=ctx.icd, excludes1=ctx.excludes1)
+                   icd=ctx.icd, excludes1=ctx.excludes1, history=ctx.history)

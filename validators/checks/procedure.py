@@ -302,10 +302,10 @@ class DuplicateService(Params):
 @register_check("duplicate_service", params=DuplicateService,
                 fields={"claim_id", "procedure_code", "service_date", "other_claim", "other_line"})
 def duplicate_service(ctx, p: DuplicateService) -> pl.DataFrame:
-    """A line identical to an earlier one of the file: patient, provider, date, code, modifiers and
-    units. Repeat and distinct-service modifiers (76, 77, 59, X{EPSU}) and different units pass. A
+    """A line identical to an earlier one of the file or of an earlier run (history): patient,
+    provider, date, code, modifiers and units. Repeat and distinct-service modifiers (76, 77, 59, X{EPSU}) and different units pass. A
     line repeated under the same claim and line number is FLD002's, not this rule's."""
-    lines = _usable(ctx, "procedure_code", "service_date", "units", "line_number", *MODIFIERS)
+    lines = ctx.with_history(_usable(ctx, "procedure_code", "service_date", "units", "line_number", *MODIFIERS))
     # Only a code repeated within a visit can be a duplicate: narrow to those lines first.
     candidates = lines.filter(pl.struct("_visit", "procedure_code").is_duplicated() & ~_has_modifier(p.exempt_modifiers))
     key = ["_visit", "procedure_code", "_mods_sorted", "_units"]
@@ -328,10 +328,11 @@ class SessionFrequency(Params):
                 fields={"claim_id", "procedure_code", "service_date", "sessions", "limit", "region", "window_days"})
 def session_frequency(ctx, p: SessionFrequency) -> pl.DataFrame:
     """Sessions (distinct service dates) of a family per patient (and spinal region) in a rolling
-    window; each session beyond the limit is flagged on its first line. Within this file; the
-    nightly run history extends the count across runs."""
+    window; each session beyond the limit is flagged on its first line. Sessions of earlier runs
+    (history) count too, but only this run's lines are flagged."""
     families = ctx.catalog.codesets["service_families"].table.filter(pl.col("family").is_in(p.families))
-    lines = _usable(ctx, "procedure_code", "service_date", codes=families["procedure_code"]).join(
+    codes = families["procedure_code"]
+    lines = ctx.with_history(_usable(ctx, "procedure_code", "service_date", codes=codes), codes).join(
         families, on="procedure_code", how="inner")
     if lines.is_empty():
         return _no_hits("session_frequency")
