@@ -164,6 +164,18 @@ DATE = "yyyy-mm-dd"
 MONEY_COLUMNS = frozenset({"Billed", "At risk", "Dollars at risk"})  # shown as currency wherever they appear
 
 
+def _number_formats(frame: pl.DataFrame) -> dict[int, str]:
+    """Column index -> number format: currency by column name, dates by type."""
+    formats = {i: MONEY for i, c in enumerate(frame.columns) if c in MONEY_COLUMNS}
+    return formats | {i: DATE for i, t in enumerate(frame.dtypes) if t == pl.Date}
+
+
+def _cells(safe: SafeText, values: tuple, formats: dict[int, str]) -> list:
+    """One row's cells: text made safe, and a style only where a column needs a number format."""
+    return [safe.styled(v, number_format=formats[i]) if i in formats and v is not None else safe(v)
+            for i, v in enumerate(values)]
+
+
 def _table_block(ws, safe: SafeText, row: int, heading: str, frame: pl.DataFrame) -> tuple[int, int]:
     """A titled table on the Summary; returns (first data row, last data row)."""
     label = WriteOnlyCell(ws, value=heading)
@@ -171,10 +183,9 @@ def _table_block(ws, safe: SafeText, row: int, heading: str, frame: pl.DataFrame
     ws.append([])
     ws.append([label])
     ws.append(_header_row(ws, frame))
-    money = {i for i, c in enumerate(frame.columns) if c in MONEY_COLUMNS}
+    formats = _number_formats(frame)
     for values in frame.iter_rows():
-        ws.append([safe.styled(v, number_format=MONEY) if i in money and v is not None else safe(v)
-                   for i, v in enumerate(values)])
+        ws.append(_cells(safe, values, formats))
     first = row + 4  # after a blank row, the title and the header
     return first, first + frame.height - 1
 
@@ -250,17 +261,10 @@ def _data_sheet(wb: Workbook, title: str, frame: pl.DataFrame, widths: list[int]
             ws.conditional_formatting.add(f"{letter}2:{letter}{last_row}", CellIsRule(
                 operator="equal", formula=[f'"{value}"'], fill=PatternFill("solid", bgColor=colour)))
     ws.append(_header_row(ws, frame))
-    money_at = {i for i, c in enumerate(names) if c in MONEY_COLUMNS}
-    date_at = {i for i, t in enumerate(frame.dtypes) if t == pl.Date}
+    formats = _number_formats(frame)
     link_at = {names.index(c): (get_column_letter(names.index(c) + 1), targets) for c, targets in (links or {}).items()}
     for row_number, values in enumerate(frame.iter_rows(), 2):
-        cells = [safe(v) for v in values]
-        for i in money_at:
-            if values[i] is not None:
-                cells[i] = safe.styled(values[i], number_format=MONEY)
-        for i in date_at:
-            if values[i] is not None:
-                cells[i] = safe.styled(values[i], number_format=DATE)
+        cells = _cells(safe, values, formats)
         for i, (letter, targets) in link_at.items():
             if values[i] in targets:
                 cell = safe.styled(values[i])
