@@ -61,13 +61,18 @@ class Run:
     seconds: float = 0.0
 
     @cached_property
+    def affected(self) -> pl.DataFrame:
+        """The lines each rule puts at risk: the join both the claims and the Summary's dollars need."""
+        return summary.affected_lines(self.lines, self.findings)
+
+    @cached_property
     def claims(self) -> pl.DataFrame:
         """Scored claims, most urgent first (validators/scoring.py)."""
-        return summary.claims(self.lines, self.findings, self.catalog)
+        return summary.claims(self.lines, self.findings, self.affected, self.catalog)
 
     @cached_property
     def tables(self) -> dict[str, pl.DataFrame]:
-        return {"Files": files_table(self), **summary.summarize(self.claims, self.lines, self.findings, self.catalog)}
+        return {"Files": files_table(self), **summary.summarize(self.claims, self.findings, self.affected, self.catalog)}
 
     @property
     def read(self) -> list[FileOutcome]:

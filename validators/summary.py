@@ -31,9 +31,10 @@ def affected_lines(lines: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
         ["rule_id", "source_file", "source_row"])
 
 
-def claims(lines: pl.DataFrame, findings: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+def claims(lines: pl.DataFrame, findings: pl.DataFrame, affected: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     """One row per claim: identifiers, payer, provider, dates, billed, at risk, score, status, reasons.
-    Most urgent first: hold, then review, then clean; higher score and more dollars first."""
+    Most urgent first: hold, then review, then clean; higher score and more dollars first.
+    `affected` is affected_lines(lines, findings), computed once per run."""
     base = (lines.with_columns(claim_key().alias("claim"))
             .group_by("source_file", "claim")
             .agg(pl.col("claim_id").first(), pl.col("patient_id").first(), pl.col("payer_id").first(),
@@ -46,7 +47,7 @@ def claims(lines: pl.DataFrame, findings: pl.DataFrame, catalog: Catalog) -> pl.
               .agg(pl.col("claim_id").first()).join(base, on=["source_file", "claim"], how="anti")
               .with_columns(pl.lit(0, pl.UInt32).alias("lines")))
     base = pl.concat([base, unread], how="diagonal_relaxed")
-    at_risk = (affected_lines(lines, findings).unique(["source_file", "source_row"])
+    at_risk = (affected.unique(["source_file", "source_row"])
                .group_by("source_file", "claim").agg(pl.col("charge").sum().round(2).alias("at_risk")))
     return (base.join(at_risk, on=["source_file", "claim"], how="left")
             .join(score(findings, catalog), on=["source_file", "claim"], how="left")
@@ -64,7 +65,7 @@ def _by(claims_table: pl.DataFrame, column: str, label: str) -> pl.DataFrame:
             .sort("Dollars at risk", label, descending=[True, False]))
 
 
-def summarize(claims_table: pl.DataFrame, lines: pl.DataFrame, findings: pl.DataFrame,
+def summarize(claims_table: pl.DataFrame, findings: pl.DataFrame, affected: pl.DataFrame,
               catalog: Catalog) -> dict[str, pl.DataFrame]:
     """The Summary's tables, in reading order."""
     status = (claims_table.group_by(pl.col("status").alias("Status"))
@@ -86,7 +87,7 @@ def summarize(claims_table: pl.DataFrame, lines: pl.DataFrame, findings: pl.Data
                    .filter(pl.col("total") > 0)
                    .rename({"category": "Category", "high": "High", "medium": "Medium", "low": "Low", "total": "Total"}))
 
-    dollars = affected_lines(lines, findings).group_by("rule_id").agg(pl.col("charge").sum().alias("at_risk"))
+    dollars = affected.group_by("rule_id").agg(pl.col("charge").sum().alias("at_risk"))
     rule_info = pl.DataFrame([{"rule_id": r.id, "name": r.name, "severity": r.severity}
                               for r in catalog.rules.values()])
     top = (findings.group_by("rule_id")
