@@ -27,6 +27,7 @@ from validators.engine import run_rules
 from validators.errors import ExtractError
 from validators.integrity import check_integrity, rejected_row_findings
 from validators import summary
+from validators.scoring import claim_key
 
 log = logging.getLogger("cleanclaim")
 
@@ -235,8 +236,10 @@ def rules_sheet(catalog: Catalog) -> pl.DataFrame:
 
 def findings_sheet(result: Run, rules: pl.DataFrame) -> pl.DataFrame:
     """Findings of the claims that need action (hold or review), most dollars at risk first."""
-    action = result.claims.filter(pl.col("status") != "clean").select("source_file", "claim_id", "status")
-    return (result.findings.join(action, on=["source_file", "claim_id"], how="semi")
+    action = result.claims.filter(pl.col("status") != "clean").select("source_file", "claim")
+    # keyed like the claims table, so a row without a claim id (its own claim) keeps its findings
+    return (result.findings.with_columns(claim_key().alias("claim"))
+            .join(action, on=["source_file", "claim"], how="semi")
             .join(rules.select(pl.col("Rule").alias("rule_id"), "Denial wording",
                                pl.col("Policy").str.split("; ").list.first().alias("Policy")), on="rule_id", how="left")
             .sort(pl.col("charge_at_risk").fill_null(0.0), pl.col("severity").replace_strict(fnd.SEVERITY_ORDER),

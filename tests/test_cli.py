@@ -197,3 +197,14 @@ def test_help_explains_exit_codes():
     out = subprocess.run([sys.executable, "-m", "flows.cli", "validate", "--help"], cwd=REPO,
                          capture_output=True, text=True).stdout
     assert "exit codes" in out and "--as-of" in out and "mapping" in out
+
+
+def test_a_row_without_a_claim_id_is_its_own_claim_on_hold_and_its_findings_are_listed(tmp_path):
+    write_csv(tmp_path / "x.csv", [{"claim_id": ""}, {"claim_id": "C2"}])
+    main(["validate", str(tmp_path / "x.csv"), "--as-of", "2026-09-30", "--report", str(tmp_path / "r.xlsx"),
+          "--findings", str(tmp_path / "f.csv"), "-q"])
+    wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    claims, findings = sheet_frame(wb["Claims"]), sheet_frame(wb["Findings"])
+    assert claims.filter(pl.col("Claim ID").is_null())["Status"].to_list() == ["hold"]
+    found = pl.read_csv(tmp_path / "f.csv", infer_schema=False).filter(pl.col("claim_id").is_null())
+    assert found.height > 0 and findings.filter(pl.col("Claim ID").is_null()).height == found.height
