@@ -309,18 +309,19 @@ def cmd_codesets(args: argparse.Namespace, catalog: Catalog) -> int:
 
 def cmd_nightly(args: argparse.Namespace) -> int:
     from flows.inbox import InboxBusy
-    from flows.nightly import nightly_claims_validation  # imports Prefect: only here
+    from flows.nightly import day_folder, nightly_claims_validation  # imports Prefect: only here
 
     if not args.inbox.is_dir():
         Console(stderr=True).print(f"[bold red]error:[/] {args.inbox} is not a folder; give the inbox folder")
         return EXIT_UNUSABLE
     state = nightly_claims_validation(inbox=str(args.inbox), out=str(args.out), as_of=args.as_of,
                                       rules=str(args.rules) if args.rules else None, return_state=True)
-    if isinstance(state.result(raise_on_failure=False), InboxBusy):
-        Console(stderr=True).print(f"[bold yellow]busy:[/] {state.result(raise_on_failure=False)}")
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, InboxBusy):
+        Console(stderr=True).print(f"[bold yellow]busy:[/] {outcome}")
         return EXIT_BUSY
     print(state.message)
-    day = args.out / (args.as_of or date.today()).isoformat()
+    day = day_folder(args.out, args.as_of or date.today())
     if day.is_dir():
         print(f"Reports in {day} · archived and quarantined files under {args.inbox}")
     if (args.inbox / "quarantine").is_dir() and not state.is_completed():

@@ -12,6 +12,7 @@ stay in memory, logs and the artifact carry names, counts and dollars only.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
 
@@ -25,9 +26,16 @@ from flows.adhoc import STAGE, retry_only_io
 from validators.catalog import Catalog, load_catalog
 
 
-def _report_paths(out: Path, as_of: date, item: pipeline.InputFile) -> tuple[Path, Path]:
-    folder = out / as_of.isoformat()
-    return folder / f"{item.path.stem}.denial-risk.xlsx", folder / f"{item.path.stem}.findings.csv"
+OUTCOMES = ("validated", "quarantined", "already processed")
+
+
+def day_folder(out: Path, as_of: date) -> Path:
+    """Where a run's reports go: one folder per as-of date."""
+    return out / as_of.isoformat()
+
+
+def _report_paths(folder: Path, stem: str) -> tuple[Path, Path]:
+    return folder / f"{stem}.denial-risk.xlsx", folder / f"{stem}.findings.csv"
 
 
 @task(name="process-extract", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_only_io, **STAGE)
@@ -42,17 +50,16 @@ def process_extract(item: pipeline.InputFile, inbox: Path, out: Path, as_of: dat
     if outcome.error is not None:
         box.quarantine(item, inbox, sha, outcome.error)
         return "quarantined", outcome
-    report, findings = _report_paths(out, as_of, item)
+    report, findings = _report_paths(day_folder(out, as_of), item.path.stem)
     pipeline.write_outputs(pipeline.Run([outcome], catalog, as_of, datetime.now()), report, findings)
     box.Ledger(out).record(sha, item.path.name, str(report))
     box.archive(item, inbox, sha)
     return "validated", outcome
 
 
-def _artifact(result: pipeline.Run, statuses: dict[str, str], report: Path) -> None:
+def _artifact(result: pipeline.Run, counts: dict[str, int], report: Path) -> None:
     """Aggregates only: files by what happened, claims and dollars by status, findings by category."""
-    rows = [{"what": f"files {s}", "count": sum(v == s for v in statuses.values()), "dollars at risk": None}
-            for s in ("validated", "quarantined", "already processed")]
+    rows = [{"what": f"files {s}", "count": counts[s], "dollars at risk": None} for s in OUTCOMES]
     for values in result.tables["Claims by status"].iter_rows(named=True):
         rows.append({"what": f"claims {values['Status']}", "count": values["Claims"],
                      "dollars at risk": values["Dollars at risk"]})
@@ -77,18 +84,16 @@ def nightly_claims_validation(inbox: str, out: str, as_of: date | None = None, r
         futures = {item.path.name: process_extract.submit(item, inbox_dir, out_dir, as_of, catalog, done)
                    for item in items}
         results = {name: future.result() for name, future in futures.items()}
-    statuses = {name: status for name, (status, _) in results.items()}
+    counts = Counter(status for status, _ in results.values())
+    summary = {"files": len(items), **{s: counts[s] for s in OUTCOMES}}
     outcomes = [outcome for _, outcome in results.values() if outcome is not None]
     result = pipeline.Run(outcomes, catalog, as_of, started, time.perf_counter() - clock)
-    stamp = as_of.isoformat()
-    report = out_dir / stamp / f"nightly-{stamp}.denial-risk.xlsx"
+    report, findings = _report_paths(day_folder(out_dir, as_of), f"nightly-{as_of.isoformat()}")
     if outcomes:
-        pipeline.write_outputs(result, report, out_dir / stamp / f"nightly-{stamp}.findings.csv")
-        _artifact(result, statuses, report)
-    summary = {"files": len(items), **{s: sum(v == s for v in statuses.values())
-                                       for s in ("validated", "quarantined", "already processed")}}
+        pipeline.write_outputs(result, report, findings)
+        _artifact(result, summary, report)
     logger.info("nightly run: %s", summary)
-    failed = sorted(name for name, status in statuses.items() if status == "quarantined")
+    failed = sorted(name for name, (status, _) in results.items() if status == "quarantined")
     if failed:
         return Failed(message=f"{len(failed)} of {len(items)} files could not be used and were quarantined "
                               f"with a reason file: {', '.join(failed)}", data=summary)
