@@ -123,18 +123,21 @@ def _move(path: Path, folder: Path, tag: str) -> Path:
     return target
 
 
+def _move_with_sidecars(item: InputFile, folder: Path, sha256: str) -> Path:
+    """Sidecars first, the extract last: while the extract is still in the inbox the work is
+    unfinished, and the next run picks it up again."""
+    for sidecar in _members(item)[1:]:
+        _move(sidecar, folder, sha256[:12])
+    return _move(item.path, folder, sha256[:12])
+
+
 def archive(item: InputFile, inbox: Path, sha256: str) -> Path:
-    for member in _members(item)[1:]:
-        _move(member, inbox / "archive", sha256[:12])
-    return _move(item.path, inbox / "archive", sha256[:12])
+    return _move_with_sidecars(item, inbox / "archive", sha256)
 
 
 def quarantine(item: InputFile, inbox: Path, sha256: str, error: ExtractError) -> Path:
     """Set the file aside with a reason file next to it saying what is wrong and what to do."""
-    moved = None
-    for member in _members(item):
-        target = _move(member, inbox / "quarantine", sha256[:12])
-        moved = moved or target
+    moved = _move_with_sidecars(item, inbox / "quarantine", sha256)
     reason = moved.with_name(moved.name + ".reason.txt")
     reason.write_text(f"{item.path.name} could not be validated ({error.reason}).\n\n"
                       f"Problem: {error.problem}\nWhat to do: {error.expected}\n\n"
