@@ -31,6 +31,13 @@ from validators.notes import detect
 log = logging.getLogger("cleanclaim.engine")
 
 
+def _with_visits(lines: pl.DataFrame) -> pl.DataFrame:
+    """Each line's provider (rendering, else billing NPI) and visit: patient, provider and service
+    date, keyed by the visit's first row (exact, one grouping for all rules)."""
+    return (lines.with_columns(pl.coalesce("rendering_npi", "billing_npi").alias("_provider"))
+            .with_columns(pl.col("_row").min().over("patient_id", "_provider", "_service_date").alias("_visit")))
+
+
 @dataclass
 class Context:
     """What check kinds may read besides the lines: reference data and derived frames, built once."""
@@ -45,11 +52,8 @@ class Context:
 
     @cached_property
     def service_lines(self) -> pl.DataFrame:
-        """Lines with their visit: patient, rendering (else billing) NPI and service date, the unit
-        NCCI and MUE edits apply to. The key is the visit's first row: exact, one grouping for all rules."""
-        provider = pl.coalesce("rendering_npi", "billing_npi").alias("_provider")
-        return (self.lines.with_columns(provider)
-                .with_columns(pl.col("_row").min().over("patient_id", "_provider", "_service_date").alias("_visit")))
+        """Lines with their visit, the unit NCCI and MUE edits apply to."""
+        return _with_visits(self.lines)
 
     def with_history(self, lines: pl.DataFrame, codes: pl.Series | list[str] | None = None) -> pl.DataFrame:
         """`lines` plus earlier runs' lines (of `codes`), the history numbered below zero so it sorts
@@ -58,10 +62,8 @@ class Context:
         if self.history is None or self.history.is_empty():
             return lines
         past = self.history if codes is None else self.history.filter(pl.col("procedure_code").is_in(codes))
-        past = past.with_columns((-pl.int_range(1, pl.len() + 1, dtype=pl.Int64)).alias("_row"),
-                                 pl.coalesce("rendering_npi", "billing_npi").alias("_provider"))
-        both = pl.concat([lines, past], how="diagonal_relaxed")
-        return both.with_columns(pl.col("_row").min().over("patient_id", "_provider", "_service_date").alias("_visit"))
+        past = past.with_columns((-pl.int_range(1, pl.len() + 1, dtype=pl.Int64)).alias("_row"))
+        return _with_visits(pl.concat([lines, past], how="diagonal_relaxed"))
 
     @cached_property
     def failed_lines(self) -> pl.DataFrame:
