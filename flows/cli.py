@@ -36,7 +36,8 @@ exit codes:
   0  no finding is high severity
   1  at least one high-severity finding (the payer will reject or deny)
   2  an input file could not be used at all (the other files are still validated and reported;
-     `nightly` moves it to quarantine/ with a reason file)
+     `nightly` moves it to quarantine/ with a reason file, or leaves a file whose check crashed in
+     the inbox for the next run)
   3  `nightly` only: another nightly run is working on the same inbox
 
 examples:
@@ -111,6 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the reports")
     n.add_argument("--as-of", type=_as_of, default=None, metavar="YYYY-MM-DD",
                    help="judge dates as of this day (default: today)")
+    scale = n.add_mutually_exclusive_group()
+    scale.add_argument("--dask-address", metavar="ADDRESS",
+                       help="run the files and partitions on this Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                            "(its workers must see INBOX and OUT at the same paths and have cleanclaim installed)")
+    scale.add_argument("--dask-workers", type=int, metavar="N",
+                       help="start a local Dask cluster of N worker processes for this run (default: threads "
+                            "in this process, which is faster on a machine of a few cores)")
+    n.add_argument("--partition-lines", type=int, default=None, metavar="N",
+                   help="check a file of more than N lines in parts of whole patients, one task per part "
+                        "(default: 500000)")
 
     sv = sub.add_parser("serve", help="serve the nightly schedule from this process (no work pool needed)",
                         description="Create the deployment nightly-claims-validation/nightly with a cron "
@@ -309,13 +320,17 @@ def cmd_codesets(args: argparse.Namespace, catalog: Catalog) -> int:
 
 def cmd_nightly(args: argparse.Namespace) -> int:
     from flows.inbox import InboxBusy
-    from flows.nightly import day_folder, nightly_claims_validation  # imports Prefect: only here
+    from flows.nightly import PARTITION_LINES, dask_runner, day_folder, nightly_claims_validation  # Prefect: only here
 
     if not args.inbox.is_dir():
         Console(stderr=True).print(f"[bold red]error:[/] {args.inbox} is not a folder; give the inbox folder")
         return EXIT_UNUSABLE
-    state = nightly_claims_validation(inbox=str(args.inbox), out=str(args.out), as_of=args.as_of,
-                                      rules=str(args.rules) if args.rules else None, return_state=True)
+    flow_ = nightly_claims_validation
+    if args.dask_address or args.dask_workers:
+        flow_ = flow_.with_options(task_runner=dask_runner(args.dask_address, args.dask_workers))
+    state = flow_(inbox=str(args.inbox), out=str(args.out), as_of=args.as_of,
+                  rules=str(args.rules) if args.rules else None,
+                  partition_lines=args.partition_lines or PARTITION_LINES, return_state=True)
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, InboxBusy):
         Console(stderr=True).print(f"[bold yellow]busy:[/] {outcome}")

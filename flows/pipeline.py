@@ -126,13 +126,15 @@ def load(item: InputFile, *, encoding: str = "auto", max_rows: int = MAX_ROWS) -
 
 
 def check(item: InputFile, extract: Extract, catalog: Catalog, as_of: date,
-          config: RunConfig | None = None) -> FileOutcome:
-    """Stage 2: field integrity (and the rows the reader set aside), then the coding rules."""
+          config: RunConfig | None = None, history: pl.DataFrame | None = None) -> FileOutcome:
+    """Stage 2: field integrity (and the rows the reader set aside), then the coding rules.
+    `history`: earlier runs' lines (validators/engine.py HISTORY_COLUMNS) for the duplicate and
+    frequency rules."""
     config = config or RunConfig()
     name = item.path.name
     integrity = check_integrity(extract.lines, catalog, as_of)
     rejected = rejected_row_findings(catalog, extract.rejected, name)
-    coding = run_rules(integrity.lines, catalog, as_of, config)
+    coding = run_rules(integrity.lines, catalog, as_of, config, history)
     found = pl.concat([integrity.findings, rejected], how="vertical_relaxed")
     # Field-integrity findings obey select/ignore too (per-payer settings apply to engine rules).
     found = found.filter(pl.col("rule_id").is_in([r for r in catalog.rules if config.selects(r)]))
@@ -145,7 +147,8 @@ def check(item: InputFile, extract: Extract, catalog: Catalog, as_of: date,
 
 
 def validate_file(item: InputFile, catalog: Catalog, as_of: date, *, config: RunConfig | None = None,
-                  encoding: str = "auto", max_rows: int = MAX_ROWS, progress: Progress | None = None) -> FileOutcome:
+                  encoding: str = "auto", max_rows: int = MAX_ROWS, progress: Progress | None = None,
+                  history: pl.DataFrame | None = None) -> FileOutcome:
     """One extract through every stage. A file that cannot be used is an outcome, not a crash."""
     name = item.path.name
     try:
@@ -157,7 +160,34 @@ def validate_file(item: InputFile, catalog: Catalog, as_of: date, *, config: Run
         return FileOutcome(item, facts={"file": name}, error=exc)
     if progress:
         progress("checking", name)
-    return check(item, extract, catalog, as_of, config)
+    return check(item, extract, catalog, as_of, config, history)
+
+
+def split_by_patient(extract: Extract, parts: int) -> list[Extract]:
+    """One extract as `parts` extracts, each holding whole patients, so that the rules which need a
+    patient's claims together (duplicates, NCCI across claims, frequency) still see them. A claim
+    goes with its first line's patient; the rows the reader set aside go with the first part."""
+    if parts <= 1:
+        return [extract]
+    patient = pl.col("patient_id").first().over("claim_id")
+    keyed = extract.lines.with_columns((patient.hash(seed=7) % parts).alias("_part"))
+    frames = {key: frame for (key,), frame in keyed.partition_by("_part", as_dict=True, include_key=False,
+                                                                 maintain_order=True).items()}
+    empty = extract.rejected.clear()
+    return [Extract(frames.get(i, extract.lines.clear()), extract.rejected if i == 0 else empty, extract.facts)
+            for i in range(parts)]
+
+
+def merge_outcomes(item: InputFile, parts: list[FileOutcome]) -> FileOutcome:
+    """The parts of one extract checked separately, as if checked whole. A problem reported for
+    the file rather than a row (no source row) is reported once."""
+    findings = pl.concat([p.findings for p in parts], how="vertical_relaxed")
+    per_file = findings.filter(pl.col("source_row").is_null()).unique(maintain_order=True)
+    findings = fnd.ordered(pl.concat([findings.filter(pl.col("source_row").is_not_null()), per_file]))
+    lines = pl.concat([p.lines for p in parts], how="diagonal_relaxed")
+    facts = {**parts[0].facts, "lines": lines.height, "claims": sum(p.facts["claims"] for p in parts),
+             "findings": findings.height}
+    return FileOutcome(item, facts=facts, lines=lines, findings=findings)
 
 
 def run(inputs: list[InputFile], catalog: Catalog, as_of: date, *, config: RunConfig | None = None,
@@ -276,8 +306,10 @@ def problems_sheet(result: Run) -> pl.DataFrame:
     return pl.concat([frame, rejected])
 
 
-def write_outputs(result: Run, report: str | Path | None, findings_file: str | Path | None) -> dict:
-    """The findings file (all findings) and the workbook (the most urgent claims and findings, bounded)."""
+def write_outputs(result: Run, report: str | Path | None, findings_file: str | Path | None,
+                  trend: pl.DataFrame | None = None) -> dict:
+    """The findings file (all findings) and the workbook (the most urgent claims and findings, bounded;
+    a Trend sheet when the run history gives one)."""
     out: dict = {}
     if findings_file:
         out["findings_file"] = str(write_findings_file(result.findings, findings_file))
@@ -285,6 +317,6 @@ def write_outputs(result: Run, report: str | Path | None, findings_file: str | P
         facts = run_facts(result, Path(findings_file).name if findings_file else "(not written: use --findings)")
         rules = rules_sheet(result.catalog)
         out |= write_workbook(report, facts, result.tables, claims_sheet(result), findings_sheet(result, rules),
-                              rules, problems_sheet(result))
+                              rules, problems_sheet(result), trend)
         out["report"] = str(report)
     return out

@@ -21,7 +21,7 @@ import polars as pl
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.chart import BarChart, Reference
+from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -162,12 +162,15 @@ SHEET_ROW_LIMIT = 10_000
 STATUS_FILLS = {"hold": "F8CBAD", "review": "FFE699", "clean": "C6EFCE"}
 DATE = "yyyy-mm-dd"
 MONEY_COLUMNS = frozenset({"Billed", "At risk", "Dollars at risk"})  # shown as currency wherever they appear
+PERCENT_COLUMNS = frozenset({"Clean-claim rate"})
 
 
 def _number_formats(frame: pl.DataFrame) -> dict[int, str]:
     """Column index -> number format: currency by column name, dates by type."""
     formats = {i: MONEY for i, c in enumerate(frame.columns) if c in MONEY_COLUMNS}
-    return formats | {i: DATE for i, t in enumerate(frame.dtypes) if t == pl.Date}
+    formats |= {i: "0%" for i, c in enumerate(frame.columns) if c in PERCENT_COLUMNS}
+    return formats | {i: DATE for i, t in enumerate(frame.dtypes) if t == pl.Date} | \
+        {i: "yyyy-mm-dd hh:mm" for i, t in enumerate(frame.dtypes) if t == pl.Datetime}
 
 
 def _cells(safe: SafeText, values: tuple, formats: dict[int, str]) -> list:
@@ -275,9 +278,27 @@ def _data_sheet(wb: Workbook, title: str, frame: pl.DataFrame, widths: list[int]
     return safe
 
 
+def _trend_sheet(wb: Workbook, trend: pl.DataFrame) -> SafeText:
+    """One row per nightly run, oldest first, and the clean-claim rate drawn over them."""
+    safe = _data_sheet(wb, "Trend", trend, [19, 11, 7, 12, 8, 9, 9, 10, 9, 16, 10, 14, 16])
+    if trend.height:
+        ws = safe.ws
+        chart = LineChart()
+        chart.title, chart.legend, chart.height, chart.width = "Clean-claim rate by run", None, 7, 18
+        chart.y_axis.number_format, chart.y_axis.scaling.min, chart.y_axis.scaling.max = "0%", 0, 1
+        chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 hides both axes otherwise
+        rate = trend.columns.index("Clean-claim rate") + 1
+        chart.add_data(Reference(ws, min_col=rate, min_row=1, max_row=trend.height + 1), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=2, min_row=2, max_row=trend.height + 1))
+        ws.add_chart(chart, f"A{trend.height + 4}")
+    return safe
+
+
 def write_workbook(path: str | Path, run: dict, tables: dict[str, pl.DataFrame], claims: pl.DataFrame,
-                   findings: pl.DataFrame, rules: pl.DataFrame, problems: pl.DataFrame) -> dict:
-    """The analyst's workbook: Summary, Claims, Findings, Rules, Input problems.
+                   findings: pl.DataFrame, rules: pl.DataFrame, problems: pl.DataFrame,
+                   trend: pl.DataFrame | None = None) -> dict:
+    """The analyst's workbook: Summary, (Trend: the last nightly runs, when `trend` is given), Claims,
+    Findings, Rules, Input problems.
 
     `claims` and `findings` arrive most urgent first; each sheet shows at most SHEET_ROW_LIMIT rows
     (Excel's row limit is never reached) and the Summary says where the rest is. `run` holds
@@ -291,8 +312,10 @@ def write_workbook(path: str | Path, run: dict, tables: dict[str, pl.DataFrame],
     run = {**run, "warnings": [*run["warnings"], *notes]}
     rule_rows = {rule: i for i, rule in enumerate(rules["Rule"].to_list(), 2)}
     wb = Workbook(write_only=True)
-    parts = [
-        _summary_sheet(wb, run, tables),
+    parts = [_summary_sheet(wb, run, tables)]
+    if trend is not None:  # second: how tonight compares is the next thing a manager asks
+        parts.append(_trend_sheet(wb, trend))
+    parts += [
         _data_sheet(wb, "Claims", claims.head(limit), [14, 12, 10, 22, 13, 12, 12, 7, 12, 12, 7, 9, 60, 26],
                     fills={"Status": STATUS_FILLS}, table="Claims"),
         _data_sheet(wb, "Findings", findings.head(limit), [14, 6, 9, 16, 9, 8, 8, 50, 70, 70, 45, 12, 26, 7],

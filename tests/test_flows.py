@@ -12,7 +12,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, write_csv
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +85,7 @@ def test_nightly_validates_archives_and_quarantines_with_a_reason(prefect_server
     state = nightly(inbox, out)
     assert state.is_failed() and "1 of 3 files" in state.message and "broken.csv" in state.message
     assert state.result(raise_on_failure=False) == {"files": 3, "validated": 2, "quarantined": 1,
-                                                    "already processed": 0}
+                                                    "already processed": 0, "failed": 0}
     day = out / "2026-09-30"
     assert sorted(p.name for p in day.glob("*.xlsx")) == [
         "front_desk_typos.denial-risk.xlsx", "nightly-2026-09-30.denial-risk.xlsx", "spine_pain_clinic.denial-risk.xlsx"]
@@ -117,25 +117,29 @@ def test_the_same_file_dropped_twice_is_not_validated_twice(prefect_server, inbo
 
 def test_a_run_that_crashes_midway_is_finished_by_the_next(prefect_server, inbox, tmp_path, monkeypatch):
     from flows import pipeline
+    from flows.history import History
 
     out = tmp_path / "out"
     (inbox / "broken.csv").unlink()
-    real = pipeline.validate_file
+    real = pipeline.check
 
     def crash_on_spine(item, *args, **kwargs):
         if item.path.name.startswith("spine"):
             raise RuntimeError("killed mid-run")
         return real(item, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "validate_file", crash_on_spine)
-    assert nightly(inbox, out).is_failed()
+    monkeypatch.setattr(pipeline, "check", crash_on_spine)
+    state = nightly(inbox, out)
+    assert state.is_failed() and "stay in the inbox" in state.message and "spine_pain_clinic.csv" in state.message
+    assert state.result(raise_on_failure=False)["failed"] == 1
     assert (inbox / "spine_pain_clinic.csv").exists() and not (inbox / ".cleanclaim-nightly.lock").exists()
-    monkeypatch.setattr(pipeline, "validate_file", real)
+    monkeypatch.setattr(pipeline, "check", real)
     state = nightly(inbox, out)
     assert state.is_completed() and state.result()["validated"] == 1
     ledger = (out / ".cleanclaim" / "processed.jsonl").read_text().splitlines()
     assert sorted(json.loads(line)["file"] for line in ledger) == ["front_desk_typos.xlsx", "spine_pain_clinic.csv"]
     assert not [p for p in inbox.iterdir() if p.is_file()]
+    assert History(out).lines(date(2026, 9, 30))["_sha256"].n_unique() == 2  # each file's lines once
 
 
 def test_a_second_run_on_a_busy_inbox_stops_without_touching_it(prefect_server, inbox, tmp_path):
@@ -166,3 +170,92 @@ def test_prefect_keeps_no_phi_from_a_nightly_run(prefect_server, inbox, tmp_path
     assert b"nightly-claims-validation" in blob  # the search does look at the run's records
     leaked = sorted(v for v in phi if v.encode() in blob)
     assert not leaked, f"{len(leaked)} PHI values found in Prefect's database or storage"
+
+
+# --------------------------------------------------------------------------- run history across nights
+
+
+def _night(folder, name, rows, as_of):
+    from flows.nightly import nightly_claims_validation
+
+    write_csv(folder / "inbox" / name, rows)
+    return nightly_claims_validation(inbox=str(folder / "inbox"), out=str(folder / "out"), as_of=as_of,
+                                     return_state=True)
+
+
+def test_duplicates_and_frequency_count_lines_from_earlier_nights(prefect_server, tmp_path, monkeypatch):
+    """Night 1 bills four lumbar ESI sessions and an office visit; night 2 a fifth session within
+    twelve months and the same visit again. Night 2's first attempt crashes after its history rows
+    are staged: the rerun must not count the file against itself."""
+    from flows import inbox as box
+
+    (tmp_path / "inbox").mkdir()
+    esi = {"patient_id": "PT-7", "procedure_code": "62323", "dx_1": "M54.16", "charge_amount": "900.00"}
+    visit = {"patient_id": "PT-7", "procedure_code": "99213", "dx_1": "M54.16", "service_date": "2026-09-10"}
+    first = [{**esi, "claim_id": f"E{m}", "service_date": f"2026-0{m}-10"} for m in (1, 3, 5, 7)]
+    assert _night(tmp_path, "monday.csv", [*first, {**visit, "claim_id": "OLD1"}], date(2026, 9, 30)).is_completed()
+    monday = pl.read_csv(tmp_path / "out" / "2026-09-30" / "monday.findings.csv", infer_schema=False)
+    assert not {"DUP001", "FRQ001"} & set(monday["rule_id"])
+
+    real = box.Ledger.record
+    monkeypatch.setattr(box.Ledger, "record", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    second = [{**esi, "claim_id": "E9", "service_date": "2026-09-20"}, {**visit, "claim_id": "NEW1"}]
+    assert _night(tmp_path, "tuesday.csv", second, date(2026, 10, 1)).is_failed()
+    monkeypatch.setattr(box.Ledger, "record", real)
+    assert _night(tmp_path, "tuesday.csv", second, date(2026, 10, 1)).is_completed()
+
+    tuesday = pl.read_csv(tmp_path / "out" / "2026-10-01" / "tuesday.findings.csv", infer_schema=False)
+    (dup,) = tuesday.filter(pl.col("rule_id") == "DUP001").iter_rows(named=True)
+    assert dup["claim_id"] == "NEW1" and "OLD1" in dup["message"]
+    (frq,) = tuesday.filter(pl.col("rule_id") == "FRQ001").iter_rows(named=True)
+    assert frq["claim_id"] == "E9" and "session 5" in frq["message"]
+
+    trend = openpyxl.load_workbook(tmp_path / "out" / "2026-10-01" / "nightly-2026-10-01.denial-risk.xlsx")["Trend"]
+    rows = list(trend.iter_rows(min_row=2, values_only=True))
+    assert [r[1].date() for r in rows] == [date(2026, 9, 30), date(2026, 10, 1), date(2026, 10, 1)]
+    assert rows[-2][4] == 1 and rows[-1][4] == 0  # the crashed attempt shows its failed file
+
+
+# --------------------------------------------------------------------------- Dask
+
+
+def test_a_dask_cluster_finds_exactly_what_one_process_finds(prefect_server, tmp_path):
+    """Two worker processes, files split into partitions of a few lines: the same findings, file by file."""
+    from flows.nightly import dask_runner, nightly_claims_validation
+
+    names = ("spine_pain_clinic.csv", "spine_pain_clinic.notes.csv", "front_desk_typos.xlsx", "pain_procedures_batch.csv")
+    for run in ("threads", "dask"):
+        (tmp_path / run / "inbox").mkdir(parents=True)
+        for name in names:
+            shutil.copy(REPO / "sample_claims" / name, tmp_path / run / "inbox" / name)
+    kwargs = {"as_of": date(2026, 9, 30), "return_state": True}
+    local = nightly_claims_validation(inbox=str(tmp_path / "threads" / "inbox"), out=str(tmp_path / "threads" / "out"),
+                                      **kwargs)
+    on_dask = nightly_claims_validation.with_options(task_runner=dask_runner(workers=2))(
+        inbox=str(tmp_path / "dask" / "inbox"), out=str(tmp_path / "dask" / "out"), partition_lines=5, **kwargs)
+    assert local.is_completed() and on_dask.is_completed()
+    assert on_dask.result() == local.result() == {"files": 3, "validated": 3, "quarantined": 0,
+                                                  "already processed": 0, "failed": 0}
+    day = Path("out") / "2026-09-30"
+    written = sorted(p.name for p in (tmp_path / "threads" / day).glob("*.findings.csv"))
+    assert len(written) == 4
+    for name in written:
+        threads = pl.read_csv(tmp_path / "threads" / day / name, infer_schema=False)
+        dask = pl.read_csv(tmp_path / "dask" / day / name, infer_schema=False)
+        assert threads.height > 0 and dask.equals(threads), name
+
+
+def test_the_cli_hands_its_dask_options_to_the_flow(prefect_server, inbox, tmp_path, monkeypatch):
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from flows import nightly
+    from flows.cli import main
+
+    asked = []
+    monkeypatch.setattr(nightly, "dask_runner", lambda address, workers: asked.append((address, workers))
+                        or ThreadPoolTaskRunner(max_workers=2))
+    (inbox / "broken.csv").unlink()
+    code = main(["nightly", "--inbox", str(inbox), "--out", str(tmp_path / "out"), "--as-of", "2026-09-30",
+                 "--dask-workers", "3", "--partition-lines", "4"])
+    assert code == 0 and asked == [(None, 3)]
+    assert (tmp_path / "out" / "2026-09-30" / "spine_pain_clinic.findings.csv").exists()

@@ -89,8 +89,10 @@ def render(rule: Rule, hits: pl.DataFrame) -> pl.DataFrame:
 
 
 def ordered(findings: pl.DataFrame) -> pl.DataFrame:
-    """Most severe first, then by file and row: the order people read and snapshots compare."""
+    """Most severe first, then by file and row: the order people read and snapshots compare. The
+    message breaks the last ties (one rule, several findings on a row), so the order never depends
+    on how a join or group-by happened to run, nor on how a file was partitioned."""
     return findings.sort(
         pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8),
-        "source_file", "source_row", "rule_id", nulls_last=True, maintain_order=True,
+        "source_file", "source_row", "rule_id", "message", nulls_last=True, maintain_order=True,
     )

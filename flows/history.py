@@ -1,0 +1,168 @@
+"""The run history: OUT/.cleanclaim/history.duckdb, beside the reports it describes.
+
+What it keeps, per nightly run and per validated file (by content hash): the run's counts, each
+file's claims (status, score, dollars), its findings (rule, severity, line, dollars -- never the
+message, which quotes claim values) and the lines the duplicate and frequency rules need from
+earlier runs (validators/engine.py HISTORY_COLUMNS). Never note text, names or dates of birth.
+
+Who writes it: only the flow, in its own process, while it holds the inbox lock -- DuckDB takes
+one writing process per file, and a file's work may run in another process (a Dask worker). A task
+leaves its file's rows in OUT/.cleanclaim/pending/SHA/ (Parquet, renamed into place whole) before
+the file is recorded as done; the flow ingests pending folders at the start and the end of each
+run, replacing any rows of the same hash, so a crash anywhere leaves nothing lost or doubled.
+
+Frames cross into and out of DuckDB as Parquet files: the Arrow route needs pyarrow (not a
+dependency) and DuckDB 2.0's capsule route prints reference-leak warnings at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from validators.engine import HISTORY_COLUMNS, history_rows
+
+# Lines the rules look back over: a 12-month frequency window ending at a service date that may
+# itself be up to a year before the run (late charges), so two years of history.
+LOOKBACK_DAYS = 730
+TREND_RUNS = 30
+
+_SQL_TYPES = {pl.String: "VARCHAR", pl.Int64: "BIGINT", pl.Float64: "DOUBLE", pl.Date: "DATE",
+              pl.Boolean: "BOOLEAN", pl.Datetime: "TIMESTAMP"}
+
+# What each per-file table keeps, taken from the run's frames by these names and types.
+FILE_TABLES: dict[str, dict[str, pl.DataType]] = {
+    "lines": HISTORY_COLUMNS,
+    "claims": {"claim_id": pl.String, "status": pl.String, "score": pl.Float64, "lines": pl.Int64,
+               "billed": pl.Float64, "at_risk": pl.Float64},
+    "findings": {"claim_id": pl.String, "line_number": pl.Int64, "rule_id": pl.String, "category": pl.String,
+                 "severity": pl.String, "charge_at_risk": pl.Float64},
+}
+RUN_COLUMNS: dict[str, pl.DataType] = {
+    "run_id": pl.String, "as_of": pl.Date, "started": pl.Datetime, "seconds": pl.Float64, "files": pl.Int64,
+    "validated": pl.Int64, "quarantined": pl.Int64, "already_processed": pl.Int64, "failed": pl.Int64, "claims": pl.Int64,
+    "hold": pl.Int64, "review": pl.Int64, "clean": pl.Int64, "findings": pl.Int64, "billed": pl.Float64,
+    "at_risk": pl.Float64}
+FILE_COLUMNS: dict[str, pl.DataType] = {"sha256": pl.String, "file": pl.String, "run_id": pl.String,
+                                        "as_of": pl.Date, "claims": pl.Int64, "findings": pl.Int64}
+
+
+def _ddl(table: str, columns: dict[str, pl.DataType], key: str | None = None) -> str:
+    cols = ", ".join(f'"{c}" {_SQL_TYPES[t.base_type()]}' for c, t in columns.items())
+    return f"CREATE TABLE IF NOT EXISTS {table} ({cols}{f', PRIMARY KEY ({key})' if key else ''})"
+
+
+class History:
+    def __init__(self, out: Path):
+        self.folder = Path(out) / ".cleanclaim"
+        self.path = self.folder / "history.duckdb"
+        self.pending = self.folder / "pending"
+
+    @contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(self.path)) as con:
+            con.execute(_ddl("runs", RUN_COLUMNS, "run_id"))
+            con.execute(_ddl("files", FILE_COLUMNS, "sha256"))
+            for table, columns in FILE_TABLES.items():
+                con.execute(_ddl(table, {"sha256": pl.String, **columns}))
+            yield con
+
+    def _query(self, con: duckdb.DuckDBPyConnection, sql: str, params: list) -> pl.DataFrame:
+        with tempfile.TemporaryDirectory(dir=self.folder) as scratch:
+            target = Path(scratch) / "result.parquet"
+            con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet)", params)
+            return pl.read_parquet(target)
+
+    # ---------------------------------------------------------------- written by a file's task
+
+    def stage(self, sha256: str, meta: dict, lines: pl.DataFrame, claims: pl.DataFrame,
+              findings: pl.DataFrame) -> Path:
+        """Leave one validated file's rows for the flow to ingest (whole or not at all)."""
+        self.pending.mkdir(parents=True, exist_ok=True)
+        final = self.pending / sha256
+        scratch = Path(tempfile.mkdtemp(dir=self.pending, prefix=f".{sha256[:12]}-"))
+        frames = {"lines": history_rows(lines), "claims": claims, "findings": findings}
+        for table, columns in FILE_TABLES.items():
+            frames[table].select(pl.col(c).cast(t) for c, t in columns.items()).write_parquet(scratch / f"{table}.parquet")
+        (scratch / "file.json").write_text(json.dumps({"sha256": sha256, **meta}))
+        shutil.rmtree(final, ignore_errors=True)  # an earlier attempt's rows for the same content
+        os.replace(scratch, final)
+        return final
+
+    # ---------------------------------------------------------------- written by the flow
+
+    def ingest(self) -> int:
+        """Move every staged file into the database (replacing rows of the same hash); returns how many."""
+        staged = sorted(p for p in self.pending.glob("*") if p.is_dir() and not p.name.startswith(".")) \
+            if self.pending.exists() else []
+        if not staged:
+            return 0
+        with self._connect() as con:
+            for folder in staged:
+                meta = json.loads((folder / "file.json").read_text())
+                sha = meta["sha256"]
+                con.execute("BEGIN TRANSACTION")
+                for table in ("files", *FILE_TABLES):
+                    con.execute(f"DELETE FROM {table} WHERE sha256 = ?", [sha])
+                con.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                            [sha, meta["file"], meta["run_id"], meta["as_of"], meta["claims"], meta["findings"]])
+                for table, columns in FILE_TABLES.items():
+                    names = ", ".join(f'"{c}"' for c in columns)
+                    con.execute(f'INSERT INTO {table} ("sha256", {names}) SELECT ?, {names} FROM read_parquet(?)',
+                                [sha, str(folder / f"{table}.parquet")])
+                con.execute("COMMIT")
+                shutil.rmtree(folder)  # after the commit: a crash in between only ingests it again
+        return len(staged)
+
+    def record_run(self, row: dict) -> None:
+        with self._connect() as con:
+            con.execute(f"INSERT OR REPLACE INTO runs VALUES ({', '.join('?' * len(RUN_COLUMNS))})",
+                        [row[c] for c in RUN_COLUMNS])
+
+    # ---------------------------------------------------------------- read by the flow
+
+    def lines(self, as_of: date) -> pl.DataFrame:
+        """Earlier runs' lines within LOOKBACK_DAYS of `as_of`, each with its file's hash (`_sha256`):
+        a file must not count itself when it is validated again after a crash."""
+        if not self.path.exists():
+            return pl.DataFrame(schema={"_sha256": pl.String, **HISTORY_COLUMNS})
+        names = ", ".join(f'"{c}"' for c in HISTORY_COLUMNS)
+        with self._connect() as con:
+            return self._query(con, f'SELECT sha256 AS _sha256, {names} FROM lines WHERE "_service_date" >= ?',
+                               [as_of - timedelta(days=LOOKBACK_DAYS)])
+
+    def trend(self, runs: int = TREND_RUNS) -> pl.DataFrame:
+        """The last `runs` runs, oldest first, as the Trend sheet shows them."""
+        with self._connect() as con:
+            recent = self._query(con, "SELECT * FROM runs ORDER BY started DESC LIMIT ?", [runs])
+        return recent.reverse().select(
+            pl.col("started").alias("Run at"), pl.col("as_of").alias("As-of date"), pl.col("files").alias("Files"),
+            pl.col("quarantined").alias("Quarantined"), pl.col("failed").alias("Failed"), pl.col("claims").alias("Claims"),
+            pl.col("hold").alias("On hold"), pl.col("review").alias("To review"), pl.col("clean").alias("Clean"),
+            (pl.col("clean") / pl.col("claims")).alias("Clean-claim rate"), pl.col("findings").alias("Findings"),
+            pl.col("billed").alias("Billed"), pl.col("at_risk").alias("Dollars at risk"))
+
+
+def file_meta(name: str, run_id: str, as_of: date, claims: int, findings: int) -> dict:
+    return {"file": name, "run_id": run_id, "as_of": as_of.isoformat(), "claims": claims, "findings": findings}
+
+
+def run_row(run_id: str, result, counts: dict[str, int]) -> dict:
+    """One run's counts for the runs table (`result` is the run's pipeline.Run)."""
+    claims = result.claims
+    by_status = {s: int((claims["status"] == s).sum()) for s in ("hold", "review", "clean")}
+    return {"run_id": run_id, "as_of": result.as_of, "started": result.started, "seconds": result.seconds,
+            "files": counts["files"], "validated": counts["validated"], "quarantined": counts["quarantined"],
+            "already_processed": counts["already processed"], "failed": counts["failed"],
+            "claims": claims.height, **by_status, "findings": result.findings.height,
+            "billed": float(claims["billed"].sum() or 0), "at_risk": float(claims["at_risk"].sum() or 0)}

@@ -1,0 +1,112 @@
+"""The run history store (flows/history.py) and checking a file in patient partitions."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from flows import pipeline
+from flows.extract import Extract
+from flows.history import TREND_RUNS, History, file_meta
+from tests.conftest import REPO, claim_lines
+from validators.engine import history_rows
+
+AS_OF = date(2026, 9, 30)
+
+
+def validated(catalog, name="pain_procedures_batch.csv") -> pipeline.Run:
+    item = pipeline.discover([REPO / "sample_claims" / name])[0]
+    return pipeline.Run([pipeline.validate_file(item, catalog, AS_OF)], catalog, AS_OF, datetime(2026, 9, 30, 2))
+
+
+def stage(store: History, run: pipeline.Run, sha: str) -> None:
+    store.stage(sha, file_meta("x.csv", "run-1", AS_OF, run.claims.height, run.findings.height),
+                run.lines, run.claims, run.findings)
+
+
+def test_a_files_rows_round_trip_through_duckdb(catalog, tmp_path):
+    run, store = validated(catalog), History(tmp_path)
+    stage(store, run, "a" * 64)
+    assert store.ingest() == 1 and not list(store.pending.iterdir())  # staged rows are consumed
+    past = store.lines(AS_OF)
+    assert set(past["_sha256"]) == {"a" * 64}
+    assert past.schema["_service_date"] == pl.Date and past.schema["_units"] == pl.Float64
+    # what it keeps of the lines is exactly what the engine counts (lines whose fields passed)
+    assert past.drop("_sha256").sort("claim_id", "_line_number").equals(
+        history_rows(run.lines).sort("claim_id", "_line_number"))
+
+
+def test_ingesting_a_file_again_replaces_its_rows(catalog, tmp_path):
+    """A crash after the commit but before the staged folder is removed ingests it twice: no doubles."""
+    run, store = validated(catalog), History(tmp_path)
+    stage(store, run, "b" * 64)
+    shutil.copytree(store.pending / ("b" * 64), tmp_path / "copy")
+    store.ingest()
+    shutil.copytree(tmp_path / "copy", store.pending / ("b" * 64))
+    store.ingest()
+    stage(store, run, "c" * 64)  # a different file with the same claims is kept apart
+    store.ingest()
+    counts = store.lines(AS_OF).group_by("_sha256").len().sort("_sha256")
+    assert counts["len"].to_list() == [history_rows_count(run)] * 2
+
+
+def history_rows_count(run: pipeline.Run) -> int:
+    return history_rows(run.lines).height
+
+
+def test_history_older_than_the_lookback_is_not_loaded(catalog, tmp_path):
+    run, store = validated(catalog), History(tmp_path)
+    stage(store, run, "d" * 64)
+    store.ingest()
+    newest = run.lines["_service_date"].max()
+    assert store.lines(AS_OF).height > 0
+    assert store.lines(newest + timedelta(days=800)).is_empty()
+    assert History(tmp_path / "nothing-yet").lines(AS_OF).is_empty()
+
+
+def test_trend_keeps_the_last_runs_oldest_first(catalog, tmp_path):
+    from flows.history import run_row
+
+    run, store = validated(catalog), History(tmp_path)
+    counts = {"files": 1, "validated": 1, "quarantined": 0, "already processed": 0, "failed": 0}
+    for day in range(TREND_RUNS + 5):
+        run.started = datetime(2026, 8, 1, 2) + timedelta(days=day)
+        store.record_run(run_row(f"run-{day}", run, counts))
+    trend = store.trend()
+    assert trend.height == TREND_RUNS
+    assert trend["Run at"].is_sorted() and trend["Run at"][0] == datetime(2026, 8, 6, 2)
+    clean = (run.claims["status"] == "clean").sum()
+    assert trend["Clean-claim rate"][0] == pytest.approx(clean / run.claims.height)
+    assert trend["Dollars at risk"][0] == pytest.approx(run.claims["at_risk"].sum())
+
+
+# --------------------------------------------------------------------------- partitions by patient
+
+
+@pytest.mark.parametrize("parts", [2, 3, 7])
+def test_checking_in_patient_partitions_finds_exactly_what_checking_whole_finds(catalog, parts):
+    """The procedure sample has cross-claim rules (NCCI across claims, duplicates, frequency)."""
+    item = pipeline.discover([REPO / "sample_claims" / "pain_procedures_batch.csv"])[0]
+    extract = pipeline.load(item)
+    whole = pipeline.check(item, extract, catalog, AS_OF)
+    pieces = pipeline.split_by_patient(extract, parts)
+    assert sum(p.lines.height for p in pieces) == extract.lines.height
+    patients = [set(p.lines["patient_id"]) for p in pieces]
+    assert sum(len(p) for p in patients) == len(set().union(*patients))  # no patient in two parts
+    merged = pipeline.merge_outcomes(item, [pipeline.check(item, p, catalog, AS_OF) for p in pieces])
+    assert merged.findings.equals(whole.findings)
+    assert merged.facts == whole.facts
+
+
+def test_a_claim_stays_whole_even_when_its_lines_name_different_patients():
+    rows = [{"claim_id": "C1", "patient_id": f"P{i}", "line_number": str(i)} for i in range(1, 6)]
+    rows += [{"claim_id": None, "patient_id": f"Q{i}"} for i in range(4)]
+    lines = claim_lines(rows)
+    extract = Extract(lines, pl.DataFrame(schema={"source_row": pl.Int64, "claim_id": pl.String, "problem": pl.String}))
+    pieces = pipeline.split_by_patient(extract, 4)
+    holding = [p for p in pieces if "C1" in p.lines["claim_id"].to_list()]
+    assert len(holding) == 1 and holding[0].lines.filter(pl.col("claim_id") == "C1").height == 5
+    assert sum(p.lines["claim_id"].null_count() > 0 for p in pieces) == 1  # rows without a claim id: together
