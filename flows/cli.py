@@ -133,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--timezone", type=_timezone, default=NIGHTLY_TIMEZONE,
                     help="IANA time zone of the cron, DST-aware (default: %(default)s)")
 
+    sy = sub.add_parser("synth", help="write a realistic synthetic extract and its notes (benchmarks, demos)",
+                        description="Write OUT/synthetic-N.csv and OUT/synthetic-N.notes.csv: a spine, pain and "
+                                    "therapy practice's claims with realistic problems (see flows/synth.py). "
+                                    "The same seed always writes the same files. No real patient is in them.")
+    sy.add_argument("--lines", type=int, required=True, metavar="N", help="service lines to write")
+    sy.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write into")
+    sy.add_argument("--seed", type=int, default=7, help="random seed (default: %(default)s)")
+
     r = sub.add_parser("rules", help="list and explain the rules")
     rsub = r.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     rl = rsub.add_parser("list", help="one line per rule")
@@ -360,6 +368,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
+def cmd_synth(args: argparse.Namespace, catalog: Catalog) -> int:
+    from flows.synth import synthesize
+
+    if args.lines < 1:
+        Console(stderr=True).print("[bold red]error:[/] --lines must be at least 1")
+        return EXIT_UNUSABLE
+    with Console(stderr=True).status(f"writing {args.lines:,} synthetic lines ..."):
+        extract, notes = synthesize(args.lines, args.out, catalog.codesets["icd10cm"].table, args.seed)
+    print(f"wrote {extract} ({extract.stat().st_size / 1e6:,.1f} MB) and {notes}")
+    print(f"validate it: cleanclaim validate {extract} --report {args.out / 'denial-risk.xlsx'}")
+    return EXIT_CLEAN
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
@@ -375,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_nightly(args)
     if args.command == "serve":
         return cmd_serve(args)
+    if args.command == "synth":
+        return cmd_synth(args, catalog)
     return cmd_validate(args, catalog) if args.command == "validate" else cmd_rules(args, catalog)
 
 
