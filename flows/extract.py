@@ -108,12 +108,19 @@ def _resolve_headers(path: str, headers: list[str], mapping: dict[str, str],
 
 
 def _canonical(frame: pl.DataFrame, keep: dict[int, str], known: tuple[str, ...]) -> pl.DataFrame:
-    """Select and rename kept columns, trim text, turn empty text into null, add absent columns."""
+    """Select and rename kept columns, trim text, turn empty text into null, add absent columns.
+
+    Only a column holding a value with space at an edge (or an empty string) is rewritten; the
+    others are taken as they are, without a copy (a 5M-line file's text columns are gigabytes)."""
     def trimmed(pos: int) -> pl.Expr:
         text = pl.col(frame.columns[pos]).cast(pl.String).str.strip_chars()
         return pl.when(text.str.len_bytes() > 0).then(text)
 
-    out = frame.select(trimmed(pos).alias(name) for pos, name in keep.items())
+    edges = frame.select((pl.col(frame.columns[pos]).cast(pl.String).str.contains(r"^\s|\s$")
+                          | (pl.col(frame.columns[pos]).cast(pl.String) == "")).any().alias(str(pos))
+                         for pos in keep).row(0)
+    out = frame.select((trimmed(pos) if dirty else pl.col(frame.columns[pos]).cast(pl.String)).alias(name)
+                       for (pos, name), dirty in zip(keep.items(), edges, strict=True))
     absent = [pl.lit(None, dtype=pl.String).alias(c) for c in known if c not in out.columns]
     return out.with_columns(absent).select(known)
 
@@ -250,6 +257,7 @@ def read_csv_text(path: str | Path, *, required: tuple[str, ...], known: tuple[s
         raise ExtractError(path, f"the file could not be parsed as delimited text ({type(exc).__name__})",
                            "Expected a CSV with one header row; open it in a spreadsheet and re-save as "
                            "CSV UTF-8.", reason="malformed_csv") from None
+    del data  # parsed: the raw text is not kept while the frame is shaped
     data_counts, data_blank = counts[1:], blank[1:]
     if frame.height != len(data_counts):  # the two splitters disagree: refuse rather than guess
         raise ExtractError(path, f"the rows could not be split consistently ({frame.height} vs {len(data_counts)})",
@@ -473,9 +481,10 @@ def read_extract(path: str | Path, *, mapping: str | Path | None = None, notes: 
                          encoding=encoding, max_rows=max_rows)
     if notes is not None:
         by_claim = read_notes(notes, encoding=encoding)
-        lines = extract.lines.join(by_claim, on="claim_id", how="left", suffix="_file", maintain_order="left")
-        extract.lines = lines.with_columns(
-            pl.coalesce("clinical_note", "clinical_note_file").alias("clinical_note")).drop("clinical_note_file")
+        # Only the note column is joined: a join over the whole frame would copy every column.
+        from_file = (extract.lines.select("claim_id").join(by_claim, on="claim_id", how="left", maintain_order="left")
+                     ["clinical_note"])
+        extract.lines = extract.lines.with_columns(pl.coalesce(pl.col("clinical_note"), from_file).alias("clinical_note"))
         extract.facts["notes_file"] = Path(notes).name
         extract.facts["claims_with_notes"] = by_claim.height
     extract.facts["mapping_file"] = Path(mapping).name if mapping else None

@@ -10,6 +10,7 @@ raises becomes an ENG001 finding; the other rules still run (sqlfluff's crash is
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -160,9 +161,11 @@ def _hits_to_findings(rule: Rule, hits: pl.DataFrame, ctx: Context, config: RunC
 
 
 def run_rules(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunConfig | None = None,
-              history: pl.DataFrame | None = None) -> pl.DataFrame:
+              history: pl.DataFrame | None = None, timings: dict[str, float] | None = None) -> pl.DataFrame:
     """Every selected engine rule over one file's typed lines -> findings (ENG001 for a crash).
-    `history`: lines of earlier runs (HISTORY_COLUMNS) that the duplicate and frequency rules count."""
+    `history`: lines of earlier runs (HISTORY_COLUMNS) that the duplicate and frequency rules count.
+    `timings`, when given, receives each rule's seconds (what the rule first touches of the shared
+    context -- visits, diagnoses, note elements -- is counted in that rule)."""
     config = config or RunConfig()
     ctx = make_context(lines, catalog, as_of, config, history)
     parts, crashed = [fnd.empty()], []
@@ -173,12 +176,15 @@ def run_rules(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunCon
         scoped = ctx
         if rule.payers:  # a payer-specific rule never fires for other payers
             scoped = make_scope(ctx, pl.col("payer_id").is_in(rule.payers))
+        started = time.perf_counter()
         try:
             hits = kind.func(scoped, catalog.params[rule.id])
             parts.append(_hits_to_findings(rule, hits, scoped, config))
         except Exception as exc:  # noqa: BLE001 - the per-rule boundary: report, go on (STYLE.md 7)
             log.error("rule %s crashed: %s", rule.id, type(exc).__name__)  # no message: it may quote values
             crashed.append({"rule": rule.id, "error": type(exc).__name__})
+        if timings is not None:
+            timings[rule.id] = time.perf_counter() - started
     if crashed:
         hits = pl.DataFrame(crashed).with_columns(
             pl.lit(None, dtype=pl.String).alias("claim_id"), pl.lit(None, dtype=pl.Int64).alias("line_number"),

@@ -35,8 +35,11 @@ def clauses(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
     segments = (notes.select("_row", pl.col("text").str.replace_all(HEADER, "\x1e${1}\x1f").str.split("\x1e")
                              .alias("segment"))
                 .explode("segment")
-                .with_columns(pl.col("segment").str.extract(r"^([^\x1f]*)\x1f").str.to_lowercase().alias("header"),
-                              pl.col("segment").str.replace(r"^[^\x1f]*\x1f", "").alias("body")))
+                .with_columns(pl.col("segment").str.splitn("\x1f", 2).alias("_parts"))  # (header, body) or (body,)
+                .with_columns(pl.when(pl.col("_parts").struct.field("field_1").is_not_null())
+                              .then(pl.col("_parts").struct.field("field_0").str.to_lowercase()).alias("header"),
+                              pl.coalesce(pl.col("_parts").struct.field("field_1"),
+                                          pl.col("_parts").struct.field("field_0")).alias("body")))
     return (segments.select("_row", section.otherwise(pl.lit("other")).alias("section"),
                             pl.col("body").str.to_lowercase().str.replace_all(CLAUSE_BREAK, "\x1d")
                             .str.split("\x1d").alias("clause"))

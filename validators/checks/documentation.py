@@ -36,9 +36,9 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
         codes += ctx.catalog.codesets[p.codeset].table["code"].to_list()
     if codes:
         parts.append(lines.filter(pl.col("procedure_code").is_in(codes))
-                     .sort("_row").unique("_claim_first", keep="first")
                      .select("_row", pl.col("_claim_first").alias("_claim"), "procedure_code",
-                             pl.lit(False).alias("claim_level")))
+                             pl.lit(False).alias("claim_level"))
+                     .sort("_row").unique("_claim", keep="first"))  # the claim's first such line
     if p.em_modifier_with_minor_procedure:
         minor = ctx.catalog.codesets["service_families"].table.filter(pl.col("global_days").is_in(["000", "010"]))
         visits = lines.filter(pl.col("procedure_code").is_in(minor["procedure_code"])).select("_visit").unique()
@@ -53,8 +53,9 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
         if p.accident:
             wanted = wanted | pl.col("accident_indicator").is_not_null()
         flagged = claims.filter(wanted).select("_row")
-        if p.dx_pattern:
-            dx = ctx.claim_dx.filter(pl.col("bare").str.contains(p.dx_pattern)).select("_row")
+        if p.dx_pattern:  # the pattern runs over the distinct codes, not every claim's every slot
+            codes = ctx.claim_dx.select(pl.col("bare").unique()).filter(pl.col("bare").str.contains(p.dx_pattern))
+            dx = ctx.claim_dx.filter(pl.col("bare").is_in(codes["bare"])).select("_row")
             flagged = pl.concat([flagged, dx])
         parts.append(flagged.unique().select("_row", pl.col("_row").alias("_claim"),
                                              pl.lit(None, dtype=pl.String).alias("procedure_code"),
@@ -83,29 +84,31 @@ def doc_required(ctx, p: DocRequired) -> pl.DataFrame:
                               pl.lit("no note").alias("found"))
     labels = dict(ctx.catalog.codesets["doc_elements"].table.select("id", "label").rows())
     required = pl.DataFrame({"_group": p.elements}).with_row_index("_g").with_columns(
-        pl.col("_group").str.split("|").alias("element")).explode("element")
-    present = ctx.note_elements.rename({"_row": "_claim"})
-    checked = (triggers.join(noted, on="_claim", how="semi").join(required, how="cross")
-               .join(present, on=["_claim", "element"], how="left")
-               .with_columns(pl.col("element").replace_strict(p.min_weeks, default=None,
-                                                              return_dtype=pl.Float64).alias("_min")))
-    met = pl.col("affirmed").fill_null(False) & (pl.col("_min").is_null() | (pl.col("weeks") >= pl.col("_min")))
-    per_group = checked.group_by("_row", "_g").agg(
-        met.any().alias("_met"), pl.col("claim_level").first(), pl.col("procedure_code").first(),
-        pl.col("element").first().alias("_first"), pl.col("_group").first(),
-        pl.col("_min").max().alias("_min"), pl.col("weeks").max().alias("_weeks"),
-        (pl.col("negated").fill_null(False) & ~pl.col("affirmed").fill_null(False)).any().alias("_negated"))
-    missing = per_group.filter(~pl.col("_met"))
+        pl.col("_group").str.split("|").alias("element")).explode("element").with_columns(
+        pl.col("element").replace_strict(p.min_weeks, default=None, return_dtype=pl.Float64).alias("_min"))
+    # Per requirement (a few rows): its words, worked out once rather than per claim.
     label = pl.col("_group").str.split("|").list.eval(
         pl.element().replace_strict(labels, default=pl.element())).list.join(" or ")
-    requirement = pl.when(pl.col("_min").is_not_null()).then(
-        pl.format("{}, for at least {} weeks", label, pl.col("_min").cast(pl.Int64))).otherwise(label)
-    found = (pl.when(pl.col("_negated")).then(pl.lit("documented as absent"))
+    groups = (required.group_by("_g").agg(pl.col("_group").first(), pl.col("_min").max())
+              .with_columns(label.alias("element"))
+              .with_columns(pl.when(pl.col("_min").is_not_null())
+                            .then(pl.format("{}, for at least {} weeks", "element", pl.col("_min").cast(pl.Int64)))
+                            .otherwise("element").alias("requirement")))
+    # What the notes show of the required elements, and which requirements that meets per claim.
+    evidence = ctx.note_elements.rename({"_row": "_claim"}).join(required.select("_g", "element", "_min"), on="element")
+    met = evidence.filter(pl.col("affirmed") & (pl.col("_min").is_null() | (pl.col("weeks") >= pl.col("_min"))))
+    targets = triggers.join(noted, on="_claim", how="semi")
+    missing = (targets.join(groups, how="cross")
+               .join(met.select("_claim", "_g").unique(), on=["_claim", "_g"], how="anti"))
+    details = (evidence.join(missing.select("_claim", "_g"), on=["_claim", "_g"], how="semi")
+               .group_by("_claim", "_g").agg(pl.col("weeks").max().alias("_weeks"),
+                                              (pl.col("negated") & ~pl.col("affirmed")).any().alias("_negated")))
+    missing = missing.join(details, on=["_claim", "_g"], how="left")
+    found = (pl.when(pl.col("_negated").fill_null(False)).then(pl.lit("documented as absent"))
              .when(pl.col("_weeks").is_not_null()).then(pl.format("documented for {} weeks", pl.col("_weeks").round(1)))
-             .when(pl.col("_min").is_not_null() & pl.col("_met").not_()).then(pl.lit("no duration documented"))
+             .when(pl.col("_min").is_not_null()).then(pl.lit("no duration documented"))
              .otherwise(pl.lit("not documented")))
-    return missing.select("_row", "claim_level", service, label.alias("element"),
-                          requirement.alias("requirement"), found.alias("found"))
+    return missing.select("_row", "claim_level", service, "element", "requirement", found.alias("found"))
 
 
 class NoteContradictsDx(Params):

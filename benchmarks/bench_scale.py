@@ -1,0 +1,204 @@
+"""Scale benchmark: every stage at 100k, 1M and 5M lines, against the naive loop and claim-validator.
+
+Prints figures; asserts nothing (speed is measured here, never in tests). Each size runs in its own
+process on an extract written by `cleanclaim synth` (seed 7), so its peak memory is its own:
+
+- wall time per stage: load (CSV + notes), field integrity, coding rules (COD/GDL/INJ), procedure
+  rules (DXP/NCC/MUE/MOD/DUP/FRQ/TMF), documentation (DOC, reading the notes), scoring, the
+  findings Parquet, the workbook; validation (load to findings), end to end, lines/s, peak RSS;
+- the two core checks (ICD-10-CM validity COD001/COD002 and dx-procedure pairing DXP001-003) by
+  cleanclaim's engine, by a per-row Python loop (benchmarks/naive.py) and by claim-validator 0.3.0
+  (its pipeline object reused, and its `validate()` API), as lines per second and ratios. The peers
+  run on the first lines of the extract (PEER_LINES), which is plenty for a rate;
+- the ad-hoc run of sample_claims/ from the command to the workbook.
+
+    .venv/bin/python benchmarks/bench_scale.py                       # 100k, 1M and 5M lines
+    .venv/bin/python benchmarks/bench_scale.py --sizes 100000 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import naive  # noqa: E402  (this folder is on sys.path)
+from flows import pipeline  # noqa: E402
+from flows.report import write_findings_file  # noqa: E402
+from validators.catalog import load_catalog  # noqa: E402
+from validators.config import RunConfig  # noqa: E402
+from validators.engine import run_rules  # noqa: E402
+
+AS_OF = date(2026, 9, 30)
+STAGES = {"coding rules": ("COD", "GDL", "INJ"), "procedure rules": ("DXP", "NCC", "MUE", "MOD", "DUP", "FRQ", "TMF"),
+          "documentation": ("DOC",)}
+CORE_RULES = ["COD001", "COD002", "DXP001", "DXP002", "DXP003"]
+PEER_LINES = 50_000  # lines the per-row peers run on
+CORE_LINES = 1_000_000
+API_LINES = 5_000  # claim-validator's validate() builds its pipeline per call: fewer lines
+
+
+def stage_times(n: int, folder: Path) -> dict:
+    """One size, every stage, in this process."""
+    catalog = load_catalog()
+    # written by another process, so the generator's memory is not counted in this size's peak
+    subprocess.run([str(REPO / ".venv" / "bin" / "cleanclaim"), "synth", "--lines", str(n), "--out", str(folder)],
+                   check=True, capture_output=True)
+    extract = folder / f"synthetic-{n}.csv"
+    item = pipeline.discover([extract])[0]
+    out: dict = {"lines": n, "csv_mb": round(extract.stat().st_size / 1e6)}
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    outcome = pipeline.validate_file(item, catalog, AS_OF, timings=timings)
+    out["validation"] = time.perf_counter() - clock
+    out["load"] = timings.pop("load")
+    out["field integrity"] = timings.pop("field integrity")
+    for stage, prefixes in STAGES.items():
+        out[stage] = sum(s for rule, s in timings.items() if rule.startswith(prefixes))
+    # splitting into parts by patient, merging, ordering and checking the findings
+    out["rules, other"] = out["validation"] - out["load"] - out["field integrity"] - sum(out[s] for s in STAGES)
+    run = pipeline.Run([outcome], catalog, AS_OF, datetime.now())
+    clock = time.perf_counter()
+    run.claims  # noqa: B018  (cached: the scores the workbook uses)
+    run.tables  # noqa: B018
+    out["scoring"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    write_findings_file(run.findings, folder / "findings.parquet")
+    out["findings Parquet"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    pipeline.write_outputs(run, folder / "denial-risk.xlsx", None)
+    out["workbook"] = time.perf_counter() - clock
+    out["end to end"] = out["validation"] + out["scoring"] + out["findings Parquet"] + out["workbook"]
+    out |= {"claims": run.claims.height, "findings": run.findings.height,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    out |= peers(outcome.lines, extract, catalog)
+    return out
+
+
+def peers(typed: pl.DataFrame, extract: Path, catalog) -> dict:
+    """The core checks three ways: lines per second (their inputs built beforehand, untimed).
+    Ours runs on up to CORE_LINES typed lines (a rate; the engine is checked in parts of that order)."""
+    typed = typed.head(CORE_LINES)
+    clock = time.perf_counter()
+    run_rules(typed, catalog, AS_OF, RunConfig(select=CORE_RULES))
+    ours = typed.height / (time.perf_counter() - clock)
+
+    rows = pl.read_csv(extract, infer_schema=False, n_rows=PEER_LINES).to_dicts()
+    reference = naive.load_reference(catalog.source / "codesets")
+    clock = time.perf_counter()
+    naive.check(rows, *reference)
+    loop = len(rows) / (time.perf_counter() - clock)
+
+    from claim_validator import validate
+    from claim_validator.models.claim import ClaimData
+    from claim_validator.validators.pipeline import ValidationPipeline
+
+    claims = as_claim_validator_claims(rows)
+    reused = ValidationPipeline.from_settings(None)
+    clock = time.perf_counter()
+    for claim in claims:
+        with contextlib.suppress(ValueError):  # its models raise on some defects (an NPI check digit)
+            reused.run(ClaimData(**claim))
+    cv_reused = len(rows) / (time.perf_counter() - clock)
+    few = claims[: max(1, len(claims) * API_LINES // len(rows))]
+    clock = time.perf_counter()
+    for claim in few:
+        with contextlib.suppress(ValueError):
+            validate(claim)
+    cv_api = sum(len(c["lines"]) for c in few) / (time.perf_counter() - clock)
+    return {"core ours": ours, "core naive loop": loop, "claim-validator reused": cv_reused,
+            "claim-validator validate()": cv_api}
+
+
+def as_claim_validator_claims(rows: list[dict]) -> list[dict]:
+    """Our canonical rows as claim-validator's ClaimData dicts (one per claim)."""
+    claims: dict[str, dict] = {}
+    for row in rows:  # input preparation for the peer, not timed
+        claim = claims.setdefault(row["claim_id"], {
+            "billing_provider_npi": row["billing_npi"], "rendering_provider_npi": row["rendering_npi"],
+            "patient_dob": row["patient_dob"], "patient_gender": row["patient_sex"], "payer_id": row["payer_id"],
+            "place_of_service": row["place_of_service"],
+            "diagnosis_codes": [{"code": row[f"dx_{i}"], "pointer": i} for i in range(1, 13) if row[f"dx_{i}"]],
+            "lines": []})
+        pointers = [int(p) for p in (row["diagnosis_pointers"] or "") if p.isdigit()]
+        charge = (row["charge_amount"] or "0").replace("$", "").replace(",", "")
+        claim["lines"].append({"procedure_code": row["procedure_code"] or "", "charge_amount": float(charge or 0),
+                               "units": float(row["units"] or 1), "diagnosis_pointers": pointers,
+                               "service_date_from": row["service_date"],
+                               "modifiers": [m for m in (row["modifier_1"], row["modifier_2"]) if m]})
+    return list(claims.values())
+
+
+def adhoc_seconds() -> float:
+    cmd = [str(REPO / ".venv" / "bin" / "cleanclaim"), "validate", str(REPO / "sample_claims"), "--as-of", "2026-09-30",
+           "--config", str(REPO / "sample_claims" / "cleanclaim.yaml")]
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        subprocess.run([*cmd, "--report", f"{tmp}/r.xlsx", "--findings", f"{tmp}/f.csv", "-q"], check=False)
+        return time.perf_counter() - start
+
+
+def report(results: list[dict]) -> None:
+    sizes = [f"{r['lines']:,}" for r in results]
+    print(f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
+          f"polars {pl.__version__}")
+    print(f"{'stage (seconds)':28}" + "".join(f"{s:>14}" for s in sizes))
+    for key in ("load", "field integrity", *STAGES, "rules, other", "validation", "scoring", "findings Parquet",
+                "workbook", "end to end"):
+        print(f"{key:28}" + "".join(f"{r[key]:14.2f}" for r in results))
+    rows = {"lines/s end to end": lambda r: f"{r['lines'] / r['end to end']:,.0f}",
+            "peak memory (MB)": lambda r: f"{r['peak_mb']:,.0f}",
+            "claims": lambda r: f"{r['claims']:,}", "findings": lambda r: f"{r['findings']:,}",
+            "CSV (MB)": lambda r: f"{r['csv_mb']:,}"}
+    for key, show in rows.items():
+        print(f"{key:28}" + "".join(f"{show(r):>14}" for r in results))
+    print("\ncore checks (ICD-10-CM validity + dx-procedure pairing), lines/s:")
+    for key in ("core ours", "core naive loop", "claim-validator reused", "claim-validator validate()"):
+        print(f"  {key:28}" + "".join(f"{r[key]:14,.0f}" for r in results))
+    for r in results:
+        validation_rate = r["lines"] / r["validation"]
+        print(f"  at {r['lines']:,} lines: ours vs naive loop {r['core ours'] / r['core naive loop']:.0f}x; "
+              f"our whole validation ({len(load_catalog().rules)} rules, {validation_rate:,.0f} lines/s) vs "
+              f"claim-validator's reused pipeline {validation_rate / r['claim-validator reused']:.1f}x, vs its "
+              f"validate() {validation_rate / r['claim-validator validate()']:.0f}x")
+    if len(results) > 1:
+        by = {r["lines"]: r for r in results}
+        if 1_000_000 in by and 5_000_000 in by:
+            print(f"memory: 5M peak / 1M peak = {by[5_000_000]['peak_mb'] / by[1_000_000]['peak_mb']:.2f} "
+                  f"(target <= 3)")
+    print(f"ad-hoc run of sample_claims/, command to workbook: {adhoc_seconds():.2f} s   (target < 3 s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 5_000_000])
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size, print JSON
+    args = parser.parse_args()
+    if args.one:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(stage_times(args.one, Path(tmp))))
+        return
+    results = []
+    for n in args.sizes:
+        print(f"measuring {n:,} lines ...", flush=True)
+        done = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True, check=True)
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    report(results)
+
+
+if __name__ == "__main__":
+    main()
