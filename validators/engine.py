@@ -85,11 +85,12 @@ class Context:
 
     @cached_property
     def finding_keys(self) -> pl.DataFrame:
-        """What every finding takes from its line: ids, source, the line's and the claim's charge."""
+        """What every finding takes from its line: ids, source, the line's and the claim's charge.
+        Row i is the line whose _row is i, so a rule's hits pick their keys by position."""
         claim_charge = self.lines.group_by("_claim_first").agg(pl.col("_charge").sum().alias("_claim_charge"))
         return (self.lines.select("_row", "_claim_first", "claim_id", "payer_id", "source_file", "source_row",
                                   "_line_number", "_charge")
-                .join(claim_charge, on="_claim_first", how="left"))
+                .join(claim_charge, on="_claim_first", how="left", maintain_order="left"))
 
     @cached_property
     def claims(self) -> pl.DataFrame:
@@ -110,10 +111,14 @@ class Context:
         return long.join(self.icd.drop("code"), on="bare", how="left")
 
     @cached_property
+    def noted_claims(self) -> pl.DataFrame:
+        """The claims that came with a note: _row (the claim's first line), text."""
+        return self.claims.select("_row", pl.col("clinical_note").alias("text")).filter(pl.col("text").is_not_null())
+
+    @cached_property
     def note_elements(self) -> pl.DataFrame:
         """Documentation elements of each claim's note: _row (claim), element, affirmed, negated, weeks."""
-        notes = self.claims.filter(pl.col("clinical_note").is_not_null()).select(
-            "_row", pl.col("clinical_note").alias("text"))
+        notes = self.noted_claims
         return detect(notes, self.catalog.codesets["doc_elements"].table, self.catalog.codesets["note_sections"].table)
 
     @cached_property
@@ -147,7 +152,9 @@ def make_context(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: Run
 
 def _hits_to_findings(rule: Rule, hits: pl.DataFrame, ctx: Context, config: RunConfig) -> pl.DataFrame:
     hits = hits.filter(pl.col("_row") >= 0)  # history lines (negative rows) inform rules, never get findings
-    joined = (hits.join(ctx.finding_keys, on="_row", how="left")
+    # A gather by position, not a join: a join would hash the million-line key table for every rule.
+    keys = ctx.finding_keys.gather(hits["_row"])
+    joined = (pl.concat([hits, keys.drop(c for c in keys.columns if c in hits.columns)], how="horizontal")
               .with_columns(
                   pl.when(pl.col("claim_level")).then(None).otherwise(pl.col("_line_number")).alias("line_number"),
                   pl.when(pl.col("claim_level")).then(pl.col("_claim_charge")).otherwise(pl.col("_charge"))
@@ -179,7 +186,7 @@ def run_rules(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunCon
         started = time.perf_counter()
         try:
             hits = kind.func(scoped, catalog.params[rule.id])
-            parts.append(_hits_to_findings(rule, hits, scoped, config))
+            parts.append(_hits_to_findings(rule, hits, ctx, config))  # keys by _row: the whole file's
         except Exception as exc:  # noqa: BLE001 - the per-rule boundary: report, go on (STYLE.md 7)
             log.error("rule %s crashed: %s", rule.id, type(exc).__name__)  # no message: it may quote values
             crashed.append({"rule": rule.id, "error": type(exc).__name__})

@@ -253,9 +253,10 @@ def typed_lines(prepared: pl.DataFrame, failed: pl.DataFrame) -> pl.DataFrame:
         return pl.when(bare.str.len_bytes() > 3).then(
             pl.concat_str(bare.str.slice(0, 3), pl.lit("."), bare.str.slice(3))).otherwise(bare)
 
-    return (prepared.join(per_row, on="_row", how="left", maintain_order="left")
-            .with_columns(pl.col("_failed").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-                          *(dotted(dx).alias(dx) for dx in DX_COLUMNS)))
+    # Only the list column is joined: a join over the whole frame would copy every column.
+    listed = prepared.select("_row").join(per_row, on="_row", how="left", maintain_order="left")["_failed"]
+    return prepared.with_columns(listed.fill_null(pl.lit([], dtype=pl.List(pl.String))).alias("_failed"),
+                                 *(dotted(dx).alias(dx) for dx in DX_COLUMNS))
 
 
 # --------------------------------------------------------------------------- check kinds for the catalog

@@ -71,7 +71,7 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
 def doc_required(ctx, p: DocRequired) -> pl.DataFrame:
     """Each required element missing from the claim's note is its own finding; a claim without a
     note is reported once (problem no_note), only when the file carries notes at all."""
-    noted = ctx.claims.filter(pl.col("clinical_note").is_not_null()).select(pl.col("_row").alias("_claim"))
+    noted = ctx.noted_claims.select(pl.col("_row").alias("_claim"))
     if noted.is_empty():  # an extract without notes: nothing to read, and not each claim's problem
         return pl.DataFrame(schema={"_row": pl.Int64, "claim_level": pl.Boolean, "service": pl.String,
                                     "element": pl.String, "requirement": pl.String, "found": pl.String})
@@ -157,9 +157,9 @@ def note_site_mismatch(ctx, p: NoteSiteMismatch) -> pl.DataFrame:
     """A code for one body site on a claim whose note documents another (site_checks.csv: M62.831
     calf or M62.561 lower-leg wasting on a back-spasm note -> M62.830)."""
     checks = ctx.catalog.codesets["site_checks"].table
-    notes = ctx.claims.filter(pl.col("clinical_note").is_not_null()).select(
-        "_row", pl.col("clinical_note").str.to_lowercase().alias("_text"))
-    coded = ctx.claim_dx.join(checks.rename({"code": "code"}), on="code", how="inner")
-    joined = coded.join(notes, on="_row", how="inner").filter(pl.col("_text").str.contains(pl.col("note_pattern")))
+    coded = ctx.claim_dx.join(checks, on="code", how="inner")
+    # only the notes of claims carrying such a code are read (lower-casing every note costs a pass over all)
+    joined = (coded.join(ctx.noted_claims, on="_row", how="inner")
+              .filter(pl.col("text").str.to_lowercase().str.contains(pl.col("note_pattern"))))
     return joined.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description",
                          "code_site", "note_site", pl.col("suggested_code").alias("suggestion"))
