@@ -469,9 +469,10 @@ def read_table(path: str | Path, *, required: tuple[str, ...], known: tuple[str,
 def read_notes(path: str | Path, encoding: str = "auto") -> pl.DataFrame:
     """Notes file (claim_id, note_text) -> one note per claim; several notes of a claim are joined."""
     notes = read_table(path, required=NOTES_COLUMNS, known=NOTES_COLUMNS, encoding=encoding).lines
-    return (notes.filter(pl.col("claim_id").is_not_null() & pl.col("note_text").is_not_null())
-            .group_by("claim_id", maintain_order=True)
-            .agg(pl.col("note_text").str.join("\n\n").alias("clinical_note")))
+    notes = notes.filter(pl.col("claim_id").is_not_null() & pl.col("note_text").is_not_null())
+    if notes["claim_id"].is_unique().all():  # the usual export, one note per claim: nothing to join
+        return notes.select("claim_id", pl.col("note_text").alias("clinical_note"))
+    return notes.group_by("claim_id", maintain_order=True).agg(pl.col("note_text").str.join("\n\n").alias("clinical_note"))
 
 
 def read_extract(path: str | Path, *, mapping: str | Path | None = None, notes: str | Path | None = None,

@@ -49,7 +49,8 @@ FILE_TABLES: dict[str, dict[str, pl.DataType]] = {
 }
 RUN_COLUMNS: dict[str, pl.DataType] = {
     "run_id": pl.String, "as_of": pl.Date, "started": pl.Datetime, "seconds": pl.Float64, "files": pl.Int64,
-    "validated": pl.Int64, "quarantined": pl.Int64, "already_processed": pl.Int64, "failed": pl.Int64, "claims": pl.Int64,
+    "validated": pl.Int64, "quarantined": pl.Int64, "already_processed": pl.Int64, "failed": pl.Int64,
+    "claims": pl.Int64,
     "hold": pl.Int64, "review": pl.Int64, "clean": pl.Int64, "findings": pl.Int64, "billed": pl.Float64,
     "at_risk": pl.Float64}
 FILE_COLUMNS: dict[str, pl.DataType] = {"sha256": pl.String, "file": pl.String, "run_id": pl.String,
@@ -93,7 +94,8 @@ class History:
         scratch = Path(tempfile.mkdtemp(dir=self.pending, prefix=f".{sha256[:12]}-"))
         frames = {"lines": history_rows(lines), "claims": claims, "findings": findings}
         for table, columns in FILE_TABLES.items():
-            frames[table].select(pl.col(c).cast(t) for c, t in columns.items()).write_parquet(scratch / f"{table}.parquet")
+            typed = frames[table].select(pl.col(c).cast(t) for c, t in columns.items())
+            typed.write_parquet(scratch / f"{table}.parquet")
         (scratch / "file.json").write_text(json.dumps({"sha256": sha256, **meta}))
         shutil.rmtree(final, ignore_errors=True)  # an earlier attempt's rows for the same content
         os.replace(scratch, final)
@@ -147,7 +149,8 @@ class History:
             recent = self._query(con, "SELECT * FROM runs ORDER BY started DESC LIMIT ?", [runs])
         return recent.reverse().select(
             pl.col("started").alias("Run at"), pl.col("as_of").alias("As-of date"), pl.col("files").alias("Files"),
-            pl.col("quarantined").alias("Quarantined"), pl.col("failed").alias("Failed"), pl.col("claims").alias("Claims"),
+            pl.col("quarantined").alias("Quarantined"), pl.col("failed").alias("Failed"),
+            pl.col("claims").alias("Claims"),
             pl.col("hold").alias("On hold"), pl.col("review").alias("To review"), pl.col("clean").alias("Clean"),
             (pl.col("clean") / pl.col("claims")).alias("Clean-claim rate"), pl.col("findings").alias("Findings"),
             pl.col("billed").alias("Billed"), pl.col("at_risk").alias("Dollars at risk"))

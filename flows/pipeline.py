@@ -24,7 +24,7 @@ from flows.report import write_findings_file, write_workbook
 from validators import findings as fnd
 from validators.catalog import Catalog
 from validators.config import RunConfig
-from validators.engine import run_rules
+from validators.engine import HISTORY_COLUMNS, run_rules
 from validators.errors import ExtractError
 from validators.integrity import check_integrity, rejected_row_findings
 from validators import summary
@@ -49,7 +49,7 @@ class InputFile:
 class FileOutcome:
     input: InputFile
     facts: dict = field(default_factory=dict)
-    lines: pl.DataFrame | None = None  # typed lines (PHI stays in memory, never in logs)
+    lines: pl.DataFrame | None = None  # typed lines, OUTCOME_COLUMNS (PHI stays in memory, never in logs)
     findings: pl.DataFrame = field(default_factory=fnd.empty)
     error: ExtractError | None = None
 
@@ -127,9 +127,12 @@ def load(item: InputFile, *, encoding: str = "auto", max_rows: int = MAX_ROWS) -
 
 
 # Lines checked at once. A larger file is checked in parts of whole patients, one after another, so
-# the memory a check needs follows the part, not the file (1M lines: 3.5 GB peak whole, 1.8 GB in
+# the memory a check needs follows the part, not the file (1M lines: 3.5 GB peak whole, 1.7 GB in
 # four parts, for ~6% more time); the findings are those of checking it whole (tests/test_history.py).
 CHECK_PART_LINES = 250_000
+# What later stages read of the validated lines (the claims table and the run history); the other
+# 30-odd columns are let go with the part, which at 5M lines is gigabytes.
+OUTCOME_COLUMNS = list(dict.fromkeys([*summary.LINES_SCHEMA, *HISTORY_COLUMNS, "_failed"]))
 
 
 def check(item: InputFile, extract: Extract, catalog: Catalog, as_of: date,
@@ -181,7 +184,7 @@ def _check_part(item: InputFile, extract: Extract, catalog: Catalog, as_of: date
     facts = {**extract.facts, "lines": integrity.lines.height,
              "claims": integrity.lines["claim_id"].n_unique(), "findings": found.height}
     log.info("validated %s: %d lines, %d findings", name, facts["lines"], found.height)
-    return FileOutcome(item, facts=facts, lines=integrity.lines, findings=found)
+    return FileOutcome(item, facts=facts, lines=integrity.lines.select(OUTCOME_COLUMNS), findings=found)
 
 
 def validate_file(item: InputFile, catalog: Catalog, as_of: date, *, config: RunConfig | None = None,
