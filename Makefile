@@ -25,9 +25,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
-	$(BIN)/python benchmarks/bench_foundation.py
+	$(BIN)/python benchmarks/bench_scale.py
 	$(BIN)/python benchmarks/bench_documentation.py
-	$(BIN)/python benchmarks/bench_workbook.py
 
 # The README's pictures of the workbook, rendered from the sample run by LibreOffice and poppler
 # (apt-get install libreoffice-calc-nogui poppler-utils).

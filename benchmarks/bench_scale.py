@@ -42,6 +42,7 @@ from flows.report import write_findings_file  # noqa: E402
 from validators.catalog import load_catalog  # noqa: E402
 from validators.config import RunConfig  # noqa: E402
 from validators.engine import run_rules  # noqa: E402
+from validators.integrity import check_integrity  # noqa: E402
 
 AS_OF = date(2026, 9, 30)
 STAGES = {"coding rules": ("COD", "GDL", "INJ"), "procedure rules": ("DXP", "NCC", "MUE", "MOD", "DUP", "FRQ", "TMF"),
@@ -85,17 +86,21 @@ def stage_times(n: int, folder: Path) -> dict:
     out["end to end"] = out["validation"] + out["scoring"] + out["findings Parquet"] + out["workbook"]
     out |= {"claims": run.claims.height, "findings": run.findings.height,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    out |= peers(outcome.lines, extract, catalog)
+    del outcome, run
+    out |= peers(item, catalog)
     return out
 
 
-def peers(typed: pl.DataFrame, extract: Path, catalog) -> dict:
+def peers(item: pipeline.InputFile, catalog) -> dict:
     """The core checks three ways: lines per second (their inputs built beforehand, untimed).
-    Ours runs on up to CORE_LINES typed lines (a rate; the engine is checked in parts of that order)."""
-    typed = typed.head(CORE_LINES)
+    Ours runs on up to CORE_LINES typed lines (a rate; large files are checked in parts anyway)."""
+    typed = check_integrity(pipeline.load(item).lines.head(CORE_LINES), catalog, AS_OF).lines
     clock = time.perf_counter()
-    run_rules(typed, catalog, AS_OF, RunConfig(select=CORE_RULES))
+    core = run_rules(typed, catalog, AS_OF, RunConfig(select=CORE_RULES))
     ours = typed.height / (time.perf_counter() - clock)
+    if "ENG001" in core["rule_id"].to_list():
+        raise RuntimeError("a core rule crashed: the rate would be meaningless")
+    extract = item.path
 
     rows = pl.read_csv(extract, infer_schema=False, n_rows=PEER_LINES).to_dicts()
     reference = naive.load_reference(catalog.source / "codesets")
