@@ -145,6 +145,8 @@ def _decode(raw: bytes, path: str, encoding: str) -> tuple[bytes, str]:
         except UnicodeDecodeError:
             raise ExtractError(path, "the file starts like UTF-16 but does not decode as UTF-16",
                                "Re-export it as CSV UTF-8.", reason="bad_encoding") from None
+    if raw.isascii():  # most claim exports: valid UTF-8 by definition, checked at memory speed
+        return raw, "utf-8"
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         for start in range(0, len(raw), _SCAN_CHUNK):  # validate without a full decoded copy

@@ -152,12 +152,14 @@ def parts_needed(extract: Extract) -> int:
 
 def check_parts(item: InputFile, parts: list[Extract], catalog: Catalog, as_of: date,
                 config: RunConfig | None = None, history: pl.DataFrame | None = None,
-                timings: dict[str, float] | None = None) -> FileOutcome:
+                timings: dict[str, float] | None = None, progress: Progress | None = None) -> FileOutcome:
     """`check` over an extract already split by patient; each part is let go once checked."""
     if len(parts) == 1:
         return _check_part(item, parts.pop(), catalog, as_of, config, history, timings)
-    outcomes = []
+    outcomes, total = [], len(parts)
     while parts:
+        if progress:  # a 5M-line file takes minutes: say how far it is
+            progress(f"checking part {total - len(parts) + 1} of {total} of", item.path.name)
         spent: dict[str, float] = {}
         outcomes.append(_check_part(item, parts.pop(0), catalog, as_of, config, history, spent))
         if timings is not None:
@@ -207,7 +209,7 @@ def validate_file(item: InputFile, catalog: Catalog, as_of: date, *, config: Run
         timings["load"] = time.perf_counter() - started
     parts = split_by_patient(extract, parts_needed(extract))
     del extract  # the parts hold the rows now: the whole text frame is not kept while they are checked
-    return check_parts(item, parts, catalog, as_of, config, history, timings)
+    return check_parts(item, parts, catalog, as_of, config, history, timings, progress)
 
 
 def split_by_patient(extract: Extract, parts: int) -> list[Extract]:

@@ -110,3 +110,14 @@ def test_a_claim_stays_whole_even_when_its_lines_name_different_patients():
     holding = [p for p in pieces if "C1" in p.lines["claim_id"].to_list()]
     assert len(holding) == 1 and holding[0].lines.filter(pl.col("claim_id") == "C1").height == 5
     assert sum(p.lines["claim_id"].null_count() > 0 for p in pieces) == 1  # rows without a claim id: together
+
+
+def test_a_large_file_is_checked_part_by_part_and_says_how_far_it_is(catalog, monkeypatch):
+    item = pipeline.discover([REPO / "sample_claims" / "pain_procedures_batch.csv"])[0]
+    whole = pipeline.validate_file(item, catalog, AS_OF)
+    monkeypatch.setattr(pipeline, "CHECK_PART_LINES", 6)
+    said = []
+    parts = pipeline.validate_file(item, catalog, AS_OF, progress=lambda stage, name: said.append(stage))
+    steps = [s for s in said if s.startswith("checking part")]
+    assert len(steps) > 2 and steps[0] == f"checking part 1 of {len(steps)} of"
+    assert parts.findings.equals(whole.findings)
