@@ -471,7 +471,8 @@ def read_table(path: str | Path, *, required: tuple[str, ...], known: tuple[str,
 def read_notes(path: str | Path, encoding: str = "auto") -> pl.DataFrame:
     """Notes file (claim_id, note_text) -> one note per claim; several notes of a claim are joined."""
     notes = read_table(path, required=NOTES_COLUMNS, known=NOTES_COLUMNS, encoding=encoding).lines
-    notes = notes.filter(pl.col("claim_id").is_not_null() & pl.col("note_text").is_not_null())
+    if notes["claim_id"].null_count() or notes["note_text"].null_count():  # else no copy: notes are big
+        notes = notes.filter(pl.col("claim_id").is_not_null() & pl.col("note_text").is_not_null())
     if notes["claim_id"].is_unique().all():  # the usual export, one note per claim: nothing to join
         return notes.select("claim_id", pl.col("note_text").alias("clinical_note"))
     return notes.group_by("claim_id", maintain_order=True).agg(pl.col("note_text").str.join("\n\n").alias("clinical_note"))
