@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
@@ -133,8 +134,10 @@ def publish_extract(outcome: pipeline.FileOutcome, sha: str, inbox: Path, out: P
     box.archive(item, inbox, sha)
 
 
-def _own_history(past: pl.DataFrame, sha: str, part: Extract) -> pl.DataFrame:
+def _own_history(past: pl.DataFrame | None, sha: str, part: Extract) -> pl.DataFrame | None:
     """Earlier runs' lines for this part's patients, without the file's own (a redo after a crash)."""
+    if past is None:
+        return None
     return (past.filter(pl.col("_sha256") != sha).drop("_sha256")
             .join(part.lines.select("patient_id").unique(), on="patient_id", how="semi"))
 
@@ -149,6 +152,28 @@ def _artifact(result: pipeline.Run, counts: dict[str, int], report: Path) -> Non
         rows.append({"what": f"findings {values['Category']}", "count": values["Total"], "dollars at risk": None})
     create_table_artifact(key="nightly-claims-validation", table=rows,
                           description=f"cleanclaim nightly run as of {result.as_of}: report {report}")
+
+
+class _HistoryGuard:
+    """Runs the steps that touch history.duckdb. A history file that cannot be opened (another
+    program holds it -- DuckDB lets one process write -- or it is damaged) must not stop the night's
+    validation: the files are checked without earlier nights, and the run says so."""
+
+    def __init__(self, store: History, logger):
+        self.store, self.logger, self.problem = store, logger, None
+
+    def run(self, step, *args):
+        if self.problem is not None:
+            return None
+        try:
+            return step(*args)
+        except duckdb.Error as exc:
+            self.problem = (f"the run history {self.store.path} could not be used ({type(exc).__name__}): tonight's "
+                            f"files were checked without earlier nights' lines (DUP001, FRQ001-FRQ004) and the Trend "
+                            f"sheet is missing; close any program that has it open (or move a damaged file aside) "
+                            f"before the next run")
+            self.logger.warning(self.problem)
+            return None
 
 
 @flow(name="nightly-claims-validation", persist_result=False, log_prints=False)
@@ -167,8 +192,9 @@ def nightly_claims_validation(inbox: str, out: str, as_of: date | None = None, r
     status: dict[str, str] = {}
     outcomes: dict[str, pipeline.FileOutcome] = {}
     with box.inbox_lock(inbox_dir):
-        store.ingest()  # what a run that crashed left staged
-        past = store.lines(as_of)
+        history = _HistoryGuard(store, logger)
+        history.run(store.ingest)  # what a run that crashed left staged
+        past = history.run(store.lines, as_of)
         items = pipeline.discover([inbox_dir])
         done = frozenset(box.Ledger(out_dir).done())
         reads = [(item, read_extract.submit(item, done)) for item in items]
@@ -206,22 +232,23 @@ def nightly_claims_validation(inbox: str, out: str, as_of: date | None = None, r
                 outcomes[name] = outcome
         for item in items:
             status.setdefault(item.path.name, "failed")
-        store.ingest()
+        history.run(store.ingest)
     counts = Counter(status.values())
     summary = {"files": len(items), **{s: counts[s] for s in OUTCOMES}}
     result = pipeline.Run([outcomes[i.path.name] for i in items if i.path.name in outcomes], catalog, as_of,
                           started, time.perf_counter() - clock)
     report, findings = _report_paths(day_folder(out_dir, as_of), f"nightly-{as_of.isoformat()}")
-    store.record_run(run_row(str(run_id), result, summary))
+    history.run(store.record_run, run_row(str(run_id), result, summary))
     if result.outcomes:
-        pipeline.write_outputs(result, report, findings, trend=store.trend())
+        pipeline.write_outputs(result, report, findings, trend=history.run(store.trend))
         _artifact(result, summary, report)
     logger.info("nightly run: %s", summary)
-    return _final_state(status, summary)
+    return _final_state(status, summary, history.problem)
 
 
-def _final_state(status: dict[str, str], summary: dict[str, int]):
-    """Completed, or Failed with a message naming every file that was not validated and why."""
+def _final_state(status: dict[str, str], summary: dict[str, int], history_problem: str | None = None):
+    """Completed, or Failed with a message naming every file that was not validated and why (and a
+    run history that could not be used)."""
     named = {s: sorted(name for name, what in status.items() if what == s) for s in ("quarantined", "failed")}
     problems = []
     if named["quarantined"]:
@@ -230,6 +257,8 @@ def _final_state(status: dict[str, str], summary: dict[str, int]):
     if named["failed"]:
         problems.append(f"{len(named['failed'])} files failed and stay in the inbox for the next run (see the "
                         f"task logs): {', '.join(named['failed'])}")
+    if history_problem:
+        problems.append(history_problem)
     if problems:
         return Failed(message="; ".join(problems), data=summary)
     return Completed(message=f"{summary['validated']} validated, {summary['already processed']} already processed",

@@ -259,3 +259,20 @@ def test_the_cli_hands_its_dask_options_to_the_flow(prefect_server, inbox, tmp_p
                  "--dask-workers", "3", "--partition-lines", "4"])
     assert code == 0 and asked == [(None, 3)]
     assert (tmp_path / "out" / "2026-09-30" / "spine_pain_clinic.findings.csv").exists()
+
+
+def test_a_damaged_run_history_does_not_stop_the_night(prefect_server, inbox, tmp_path):
+    """history.duckdb that cannot be opened (damaged, or held by another program): the files are
+    still validated, reported and archived, and the run says what was not checked."""
+    out = tmp_path / "out"
+    (inbox / "broken.csv").unlink()
+    (out / ".cleanclaim").mkdir(parents=True)
+    (out / ".cleanclaim" / "history.duckdb").write_bytes(b"not a database" * 100)
+    state = nightly(inbox, out)
+    assert state.is_failed() and "run history" in state.message and "DUP001" in state.message
+    assert state.result(raise_on_failure=False)["validated"] == 2
+    day = out / "2026-09-30"
+    assert (day / "spine_pain_clinic.findings.csv").exists() and (day / "nightly-2026-09-30.denial-risk.xlsx").exists()
+    assert "Trend" not in openpyxl.load_workbook(day / "nightly-2026-09-30.denial-risk.xlsx").sheetnames
+    assert len(list((out / ".cleanclaim" / "pending").iterdir())) == 2  # kept for the next run to record
+    assert not [p for p in inbox.iterdir() if p.is_file()]
