@@ -110,6 +110,12 @@ class Context:
                 .drop("_failed"))
         return long.join(self.icd.drop("code"), on="bare", how="left")
 
+    def claim_dx_matching(self, pattern: str) -> pl.DataFrame:
+        """The rows of claim_dx whose bare code matches `pattern`, the regex run over the run's
+        distinct codes (a few thousand) rather than every claim's every slot."""
+        codes = self.claim_dx.select(pl.col("bare").unique()).filter(pl.col("bare").str.contains(pattern))
+        return self.claim_dx.filter(pl.col("bare").is_in(codes["bare"]))
+
     @cached_property
     def noted_claims(self) -> pl.DataFrame:
         """The claims that came with a note: _row (the claim's first line), text."""

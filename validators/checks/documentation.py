@@ -53,9 +53,8 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
         if p.accident:
             wanted = wanted | pl.col("accident_indicator").is_not_null()
         flagged = claims.filter(wanted).select("_row")
-        if p.dx_pattern:  # the pattern runs over the distinct codes, not every claim's every slot
-            codes = ctx.claim_dx.select(pl.col("bare").unique()).filter(pl.col("bare").str.contains(p.dx_pattern))
-            dx = ctx.claim_dx.filter(pl.col("bare").is_in(codes["bare"])).select("_row")
+        if p.dx_pattern:
+            dx = ctx.claim_dx_matching(p.dx_pattern).select("_row")
             flagged = pl.concat([flagged, dx])
         parts.append(flagged.unique().select("_row", pl.col("_row").alias("_claim"),
                                              pl.lit(None, dtype=pl.String).alias("procedure_code"),
@@ -123,7 +122,7 @@ def note_contradicts_dx(ctx, p: NoteContradictsDx) -> pl.DataFrame:
     radicular symptoms denied)."""
     labels = dict(ctx.catalog.codesets["doc_elements"].table.select("id", "label").rows())
     denied = ctx.note_elements.filter((pl.col("element") == p.element) & pl.col("negated") & ~pl.col("affirmed"))
-    coded = ctx.claim_dx.filter(pl.col("bare").str.contains(p.dx_pattern)).sort("slot").unique("_row", keep="first")
+    coded = ctx.claim_dx_matching(p.dx_pattern).sort("slot").unique("_row", keep="first")
     flagged = coded.join(denied.select("_row"), on="_row", how="semi")
     return flagged.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description",
                           pl.lit(labels[p.element]).alias("element"))

@@ -20,7 +20,7 @@ def dx_required_when(ctx, p: DxRequiredWhen) -> pl.DataFrame:
     the injury codes for the region the claim's own symptom codes point to (injury_regions.csv)."""
     claims = ctx.claims.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in p.trigger_columns)
                                & ~pl.any_horizontal(pl.col("_failed").list.contains(c) for c in p.trigger_columns))
-    has_dx = ctx.claim_dx.filter(pl.col("bare").str.contains(p.dx_pattern)).select("_row").unique()
+    has_dx = ctx.claim_dx_matching(p.dx_pattern).select("_row").unique()
     flagged = claims.join(has_dx, on="_row", how="anti")
     regions = ctx.catalog.codesets["injury_regions"].table
     dx = ctx.claim_dx.join(flagged.select("_row"), on="_row", how="semi").select("_row", "slot", "bare")
@@ -47,7 +47,7 @@ class DxWithoutColumns(Params):
 def dx_without_columns(ctx, p: DxWithoutColumns) -> pl.DataFrame:
     """Claims with a diagnosis matching the pattern while all the given claim fields are empty."""
     empty = ctx.claims.filter(pl.all_horizontal(pl.col(c).is_null() for c in p.columns)).select("_row")
-    first = (ctx.claim_dx.filter(pl.col("bare").str.contains(p.dx_pattern)).join(empty, on="_row", how="semi")
+    first = (ctx.claim_dx_matching(p.dx_pattern).join(empty, on="_row", how="semi")
              .sort("slot").unique("_row", keep="first"))
     return first.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description")
 
@@ -60,7 +60,7 @@ class DxWithoutCompanion(Params):
 @register_check("dx_without_companion", params=DxWithoutCompanion, fields={"claim_id", "value", "description"})
 def dx_without_companion(ctx, p: DxWithoutCompanion) -> pl.DataFrame:
     """Claims with a diagnosis matching the pattern and none matching the companion pattern."""
-    companions = ctx.claim_dx.filter(pl.col("bare").str.contains(p.companion_pattern)).select("_row")
-    first = (ctx.claim_dx.filter(pl.col("bare").str.contains(p.dx_pattern)).join(companions, on="_row", how="anti")
+    companions = ctx.claim_dx_matching(p.companion_pattern).select("_row")
+    first = (ctx.claim_dx_matching(p.dx_pattern).join(companions, on="_row", how="anti")
              .sort("slot").unique("_row", keep="first"))
     return first.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description")
