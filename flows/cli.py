@@ -68,6 +68,12 @@ def _timezone(text: str) -> str:
     return text
 
 
+def _inbox_options(parser: argparse.ArgumentParser) -> None:
+    """The folders of a nightly run, the same for running it now and for serving its schedule."""
+    parser.add_argument("--inbox", type=Path, required=True, metavar="DIR", help="folder the day's extracts arrive in")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the reports")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cleanclaim",
@@ -108,8 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "under OUT/AS_OF/, then each file moves to INBOX/archive/, or to "
                                    "INBOX/quarantine/ with a reason file. Content already validated is "
                                    "archived without being validated twice.")
-    n.add_argument("--inbox", type=Path, required=True, metavar="DIR", help="folder the day's extracts arrive in")
-    n.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the reports")
+    _inbox_options(n)
     n.add_argument("--as-of", type=_as_of, default=None, metavar="YYYY-MM-DD",
                    help="judge dates as of this day (default: today)")
     scale = n.add_mutually_exclusive_group()
@@ -127,8 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Create the deployment nightly-claims-validation/nightly with a cron "
                                     "schedule and run each scheduled run in this process (Prefect flow.serve). "
                                     "Keep it running (e.g. under systemd); stopping it pauses the schedule.")
-    sv.add_argument("--inbox", type=Path, required=True, metavar="DIR", help="folder the day's extracts arrive in")
-    sv.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the reports")
+    _inbox_options(sv)
     sv.add_argument("--cron", default=NIGHTLY_CRON, help="when to run (default: %(default)r, 02:00 daily)")
     sv.add_argument("--timezone", type=_timezone, default=NIGHTLY_TIMEZONE,
                     help="IANA time zone of the cron, DST-aware (default: %(default)s)")

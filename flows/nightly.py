@@ -17,7 +17,6 @@ results stay in memory, logs and the artifact carry names, counts and dollars on
 
 from __future__ import annotations
 
-import math
 import time
 import uuid
 from collections import Counter
@@ -213,7 +212,7 @@ def nightly_claims_validation(inbox: str, out: str, as_of: date | None = None, r
                 status[name] = "quarantined"
                 outcomes[name] = pipeline.FileOutcome(item, facts={"file": name}, error=read.error)
             else:
-                parts = pipeline.split_by_patient(read.extract, math.ceil(read.extract.lines.height / partition_lines))
+                parts = pipeline.split_by_patient(read.extract, pipeline.parts_needed(read.extract, partition_lines))
                 checks[name] = (item, read.sha256, [check_partition.submit(
                     item, part, catalog_ref, as_of, _own_history(past, read.sha256, part)) for part in parts])
         published = {}

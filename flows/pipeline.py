@@ -146,8 +146,8 @@ def check(item: InputFile, extract: Extract, catalog: Catalog, as_of: date,
                        timings)
 
 
-def parts_needed(extract: Extract) -> int:
-    return max(1, math.ceil(extract.lines.height / CHECK_PART_LINES))
+def parts_needed(extract: Extract, lines_per_part: int = CHECK_PART_LINES) -> int:
+    return max(1, math.ceil(extract.lines.height / lines_per_part))
 
 
 def check_parts(item: InputFile, parts: list[Extract], catalog: Catalog, as_of: date,
