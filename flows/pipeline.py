@@ -146,8 +146,9 @@ def check(item: InputFile, extract: Extract, catalog: Catalog, as_of: date,
                        timings)
 
 
-def parts_needed(extract: Extract, lines_per_part: int = CHECK_PART_LINES) -> int:
-    return max(1, math.ceil(extract.lines.height / lines_per_part))
+def parts_needed(extract: Extract, lines_per_part: int | None = None) -> int:
+    """Parts of at most `lines_per_part` lines (CHECK_PART_LINES, read when called)."""
+    return max(1, math.ceil(extract.lines.height / (lines_per_part or CHECK_PART_LINES)))
 
 
 def check_parts(item: InputFile, parts: list[Extract], catalog: Catalog, as_of: date,
