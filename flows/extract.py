@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 import yaml
 
+from flows import x12
 from validators.contract import CANONICAL, CODE_COLUMNS, REQUIRED
 from validators.errors import ExtractError
 
@@ -35,6 +36,7 @@ XLSX_MAX_RATIO = 200  # compression ratio above which a large member is treated 
 _SCAN_CHUNK = 1 << 23  # bytes per step of the field-count scan: bounds its memory
 
 NOTES_COLUMNS = ("claim_id", "note_text")
+FIELD_COUNT_KIND = "field_count"  # a CSV row with more or fewer fields than its header (finding FLD025)
 
 
 @dataclass
@@ -42,7 +44,9 @@ class Extract:
     """One input file in canonical form, with what happened while reading it."""
 
     lines: pl.DataFrame  # CANONICAL text columns + source_file + source_row
-    rejected: pl.DataFrame  # rows that could not be split into fields: source_row, claim_id, problem
+    # rows set aside or structural problems: source_row, claim_id, problem, kind (the row_structure
+    # rule whose params.problem equals the kind reports them)
+    rejected: pl.DataFrame
     facts: dict = field(default_factory=dict)  # format, encoding, rows, ignored columns ... no values
 
 
@@ -289,6 +293,7 @@ def read_csv_text(path: str | Path, *, required: tuple[str, ...], known: tuple[s
         (pl.col(f"_c{claim_pos}").str.strip_chars() if claim_pos is not None
          else pl.lit(None, dtype=pl.String)).alias("claim_id"),
         pl.format("has {} fields where the header has {}", pl.col("_fields"), pl.lit(width)).alias("problem"),
+        pl.lit(FIELD_COUNT_KIND).alias("kind"),
     )
     good = frame.filter((pl.col("_fields") == width) & ~pl.col("_blank"))
     lines = _canonical(good, keep, known).with_columns(good["source_row"])
@@ -439,14 +444,15 @@ def read_parquet(path: str | Path, *, required: tuple[str, ...], known: tuple[st
 
 
 def _no_rejects() -> pl.DataFrame:
-    return pl.DataFrame(schema={"source_row": pl.Int64, "claim_id": pl.String, "problem": pl.String})
+    return pl.DataFrame(schema={"source_row": pl.Int64, "claim_id": pl.String, "problem": pl.String,
+                                "kind": pl.String})
 
 
 def sniff_format(path: str) -> str:
     """By content, never by extension: an .xlsx renamed .csv is still a workbook."""
     try:
         with open(path, "rb") as handle:
-            head = handle.read(8)
+            head = handle.read(512)
     except OSError as exc:
         raise ExtractError(path, f"the file cannot be opened ({exc.strerror or type(exc).__name__})",
                            "Check the path and that you may read the file.", reason="unreadable") from None
@@ -454,6 +460,8 @@ def sniff_format(path: str) -> str:
         return "xlsx"
     if head.startswith(b"PAR1"):
         return "parquet"
+    if x12.is_x12(head):
+        return "x12"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise ExtractError(path, "the file is a legacy .xls or a password-protected workbook",
                            "Save it as a normal .xlsx (or CSV UTF-8).", reason="encrypted_or_xls")
@@ -469,6 +477,10 @@ def read_table(path: str | Path, *, required: tuple[str, ...], known: tuple[str,
         extract = read_xlsx(path, required=required, known=known, mapping=mapping, max_rows=max_rows)
     elif kind == "parquet":
         extract = read_parquet(path, required=required, known=known, mapping=mapping, max_rows=max_rows)
+    elif kind == "x12" and known == CANONICAL:
+        lines, problems, facts = x12.read_x12(path, max_rows=max_rows)
+        extract = Extract(lines=_canonical(lines, dict(enumerate(CANONICAL)), known).with_columns(lines["source_row"]),
+                          rejected=problems, facts=facts)
     else:
         extract = read_csv_text(path, required=required, known=known, mapping=mapping,
                                 encoding=encoding, max_rows=max_rows)

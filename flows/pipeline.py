@@ -32,7 +32,7 @@ from validators.scoring import claim_key
 
 log = logging.getLogger("cleanclaim")
 
-EXTRACT_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".parquet"}
+EXTRACT_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".parquet", ".837", ".x12", ".edi", ".dat"}
 SIDECAR_SUFFIXES = (".notes.csv", ".mapping.yaml")
 
 Progress = Callable[[str, str], None]  # (stage, file name)
@@ -360,7 +360,10 @@ def problems_sheet(result: Run) -> pl.DataFrame:
              "What to do": o.error.expected} for o in result.failed]
     frame = pl.DataFrame(rows, schema={"File": pl.String, "Row": pl.Int64, "Claim ID": pl.String,
                                        "Problem": pl.String, "What to do": pl.String})
-    rejected = result.findings.filter(pl.col("rule_id") == "FLD025").select(
+    # rows set aside and structural problems: the row_structure rules of field integrity (FLD025, FLD027)
+    structural = [r.id for r in result.catalog.rules.values()
+                  if r.check == "row_structure" and r.category == "field-integrity"]
+    rejected = result.findings.filter(pl.col("rule_id").is_in(structural)).select(
         pl.col("source_file").alias("File"), pl.col("source_row").alias("Row"), pl.col("claim_id").alias("Claim ID"),
         pl.col("message").alias("Problem"), pl.col("fix").alias("What to do"))
     return pl.concat([frame, rejected])

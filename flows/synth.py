@@ -191,3 +191,78 @@ def _notes(claims: pl.DataFrame, rng: np.random.Generator, names: list[str]) -> 
     for key, series in values.items():
         text = text.with_columns(pl.col("note_text").str.replace_all("{" + key + "}", series, literal=True))
     return text.filter(pl.col("note_text").is_not_null())
+
+
+# --------------------------------------------------------------------------- the same claims as an 837P batch
+
+
+def _x12_date(column: str) -> pl.Expr:
+    """ISO or MM/DD/YYYY text -> CCYYMMDD; a value that is neither is written as it is (a defect stays one)."""
+    c = pl.col(column)
+    us = c.str.extract_groups(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+    return (pl.when(c.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(c.str.replace_all("-", "", literal=True))
+            .when(us.struct.field("3").is_not_null())
+            .then(pl.concat_str(us.struct.field("3"), us.struct.field("1").str.zfill(2), us.struct.field("2").str.zfill(2)))
+            .otherwise(c))
+
+
+def _optional(prefix: str, column: str | pl.Expr) -> pl.Expr:
+    value = pl.col(column) if isinstance(column, str) else column
+    return pl.when(value.is_not_null()).then(pl.concat_str(pl.lit(prefix), value)).otherwise(pl.lit(""))
+
+
+def to_837(lines: pl.DataFrame, submitted: str = "20261001") -> str:
+    """Canonical claim lines -> an 837P 005010X222A1 interchange: one ST per billing NPI, each
+    claim under its own subscriber HL (patient = subscriber). Optional claim-level columns
+    `_dx_qualifier` (e.g. "BK" to write ICD-9-CM qualifiers) and `_defect` ("component_separator":
+    SV101 written with ">" while ISA16 is ":") let tests write the problems a reader must report."""
+    frame = lines.with_columns(
+        (pl.col("_dx_qualifier") if "_dx_qualifier" in lines.columns else pl.lit("ABK")).alias("_q"),
+        (pl.col("_defect") if "_defect" in lines.columns else pl.lit(None, dtype=pl.String)).alias("_defect"))
+    sep = pl.when(pl.col("_defect") == "component_separator").then(pl.lit(">")).otherwise(pl.lit(":"))
+    modifiers = pl.concat_str(*(_optional(":", f"modifier_{i}") for i in range(1, 5)))
+    line_text = pl.concat_str(
+        pl.lit("LX*"), pl.col("line_number").fill_null(""), pl.lit("~SV1*HC"), sep, pl.col("procedure_code").fill_null(""),
+        modifiers, pl.lit("*"), pl.col("charge_amount").fill_null(""), pl.lit("*UN*"), pl.col("units").fill_null(""),
+        pl.lit("*"), pl.col("place_of_service").fill_null(""), pl.lit("**"),
+        pl.col("diagnosis_pointers").fill_null("").str.replace_all(r"[,;\s]+", ":"),
+        pl.lit("~DTP*472*D8*"), _x12_date("service_date").fill_null(""), pl.lit("~"),
+        _optional("NM1*82*1*RENDERING*PROVIDER****XX*", "rendering_npi"), pl.when(pl.col("rendering_npi").is_not_null())
+        .then(pl.lit("~")).otherwise(pl.lit("")))
+    dx = [_optional("*", pl.concat_str(pl.when(pl.lit(i == 1)).then(pl.col("_q")).otherwise(
+        pl.col("_q").str.replace(r"K$", "F")), pl.lit(":"), pl.col(f"dx_{i}").str.replace(".", "", literal=True)))
+        for i in range(1, 13)]
+    claims = frame.with_columns(line_text.alias("_line")).group_by("claim_id", maintain_order=True).agg(
+        pl.col("billing_npi", "patient_id", "patient_dob", "patient_sex", "payer_id", "payer_name", "place_of_service",
+               "accident_indicator", "injury_date", "_q", *[f"dx_{i}" for i in range(1, 13)]).first(),
+        pl.col("charge_amount").cast(pl.Float64, strict=False).sum().round(2).alias("_total"),
+        pl.col("_line").str.join(""))
+    claims = claims.with_columns(pl.int_range(pl.len()).over("billing_npi").alias("_n"))
+    claim_text = pl.concat_str(
+        pl.lit("HL*"), (pl.col("_n") + 2).cast(pl.String), pl.lit("*1*22*0~SBR*P*18*******CI~"),
+        pl.lit("NM1*IL*1*PATIENT*SYNTHETIC****MI*"), pl.col("patient_id").fill_null(""),
+        pl.lit("~DMG*D8*"), _x12_date("patient_dob").fill_null(""), pl.lit("*"), pl.col("patient_sex").fill_null(""),
+        pl.lit("~NM1*PR*2*"), pl.col("payer_name").fill_null(""), pl.lit("*****PI*"), pl.col("payer_id").fill_null(""),
+        pl.lit("~CLM*"), pl.col("claim_id"), pl.lit("*"), pl.col("_total").cast(pl.String), pl.lit("***"),
+        pl.col("place_of_service").fill_null(""), pl.lit(":B:1*Y*A*Y*Y"),
+        _optional("*P*", pl.col("accident_indicator").str.replace(r"^(.*)$", "$1:::PA")), pl.lit("~"),
+        _optional("DTP*439*D8*", _x12_date("injury_date")), pl.when(pl.col("injury_date").is_not_null())
+        .then(pl.lit("~")).otherwise(pl.lit("")),
+        pl.lit("HI"), *dx, pl.lit("~"), pl.col("_line"))
+    sets = (claims.group_by("billing_npi", maintain_order=True)
+            .agg(claim_text.str.join("").alias("_body"))
+            .with_row_index("_st", offset=1)
+            .with_columns(pl.col("_st").cast(pl.String).str.zfill(4).alias("_ctl"))
+            .with_columns(pl.concat_str(
+                pl.lit("ST*837*"), pl.col("_ctl"), pl.lit("*005010X222A1~BHT*0019*00*"), pl.col("_ctl"),
+                pl.lit(f"*{submitted}*1200*CH~NM1*41*2*CLEANCLAIM SYNTHETIC*****46*SUBMIT01~"
+                       "PER*IC*BILLING OFFICE*TE*5555550100~NM1*40*2*CLEARINGHOUSE*****46*RECV01~HL*1**20*1~"
+                       "NM1*85*2*PRACTICE*****XX*"), pl.col("billing_npi").fill_null(""),
+                pl.lit("~N3*1 MAIN ST~N4*SPRINGFIELD*IL*62701~REF*EI*123456789~"), pl.col("_body")).alias("_set")))
+    sets = sets.with_columns(pl.concat_str(
+        pl.col("_set"), pl.lit("SE*"), (pl.col("_set").str.count_matches("~", literal=True) + 1).cast(pl.String),
+        pl.lit("*"), pl.col("_ctl"), pl.lit("~")).alias("_set"))
+    isa = (f"ISA*00*          *00*          *ZZ*{'SUBMIT01':<15}*ZZ*{'RECV01':<15}*{submitted[2:]}*1200*^*00501*"
+           f"000000001*0*T*:~")
+    return (isa + f"GS*HC*SUBMIT01*RECV01*{submitted}*1200*1*X*005010X222A1~" + "".join(sets["_set"].to_list())
+            + f"GE*{sets.height}*1~IEA*1*000000001~")

@@ -74,8 +74,9 @@ def test_ragged_rows_are_reported_with_their_row_never_padded(tmp_path):
     write_csv(tmp_path / "x.csv", rows, extra_fields={1: 1}, missing_fields={2: 3})
     extract = read_extract(tmp_path / "x.csv")
     assert extract.lines["claim_id"].to_list() == ["C1", "C4"]
-    assert extract.rejected.rows() == [(3, "C2", f"has {len(CANONICAL) + 1} fields where the header has {len(CANONICAL)}"),
-                                       (4, "C3", f"has {len(CANONICAL) - 3} fields where the header has {len(CANONICAL)}")]
+    assert extract.rejected.rows() == [
+        (3, "C2", f"has {len(CANONICAL) + 1} fields where the header has {len(CANONICAL)}", "field_count"),
+        (4, "C3", f"has {len(CANONICAL) - 3} fields where the header has {len(CANONICAL)}", "field_count")]
 
 
 def test_blank_lines_are_skipped_and_counted(tmp_path):

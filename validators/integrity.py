@@ -108,11 +108,16 @@ def check_integrity(lines: pl.DataFrame, catalog: Catalog, as_of: date) -> Integ
 
 
 def rejected_row_findings(catalog: Catalog, rejected: pl.DataFrame, source_file: str) -> pl.DataFrame:
-    """Rows the reader could not split into fields: they are not in the run, so they are findings."""
+    """Rows the reader set aside (a CSV row it could not split into fields) and structural problems
+    it found (an X12 segment out of place): each is reported by the row_structure rule whose
+    `problem` is its kind. A kind no rule reports is an engine finding, never dropped."""
     if rejected.is_empty():
         return fnd.empty()
-    rule = next(r for r in catalog.by_stage("integrity") if r.check == ROW_RULE_KIND)
     hits = rejected.with_columns(
         pl.lit(None, dtype=pl.Int64).alias("line_number"), pl.lit(None, dtype=pl.Float64).alias("charge_at_risk"),
         pl.lit(source_file).alias("source_file"))
-    return fnd.render(rule, hits)
+    rules = {catalog.params[r.id].problem: r for r in catalog.by_stage("integrity") if r.check == ROW_RULE_KIND}
+    parts = [fnd.render(rules[kind], group) for (kind,), group in hits.group_by("kind") if kind in rules]
+    unknown = hits.filter(~pl.col("kind").is_in(list(rules))).select(
+        pl.col("kind").alias("rule"), pl.lit("no rule reports this reader problem").alias("error")).unique()
+    return pl.concat([fnd.empty(), *parts, _engine_findings(catalog, unknown, source_file)], how="vertical_relaxed")

@@ -276,9 +276,10 @@ class RowStructure(Params):
 _ROW_FIELDS = {c for c in CANONICAL if c not in PHI}
 register_check("field_integrity", params=FieldIntegrity, stage="integrity",
                fields={"field", "value", "as_of", *_ROW_FIELDS})(None)
-# Row-structure examples say how a CSV row of the example is damaged before it is read.
+# Row-structure examples say how the example's file is damaged before it is read: a CSV row with
+# fields added or missing, or a claim written to an 837P batch with a defect or an ICD-9 qualifier.
 register_check("row_structure", params=RowStructure, stage="integrity",
                fields={"problem", "claim_id", "source_row", "source_file"},
-               example_keys=frozenset({"csv_extra_fields", "csv_missing_fields"}))(None)
+               example_keys=frozenset({"csv_extra_fields", "csv_missing_fields", "x12_defect", "x12_dx_qualifier"}))(None)
 register_check("engine_error", params=Params, stage="internal", fields={"rule", "stage", "error"})(None)
 

@@ -14,7 +14,8 @@ import polars as pl
 import pytest
 import yaml
 
-from flows.extract import read_extract
+from flows.extract import FIELD_COUNT_KIND, read_extract
+from flows.synth import to_837
 from tests.conftest import AS_OF, claim_lines, with_cms_fixtures, write_csv
 from validators import schema
 from validators.catalog import load_catalog
@@ -42,6 +43,16 @@ def _collect():
 def run_rule(rule_id: str, rows: list[dict], tmp_path: Path, monkeypatch) -> pl.DataFrame:
     """Findings for the rows, through the path the rule's check kind takes in a real run."""
     rule = CATALOG[rule_id]
+    if rule.check == "row_structure" and CATALOG.params[rule_id].problem != FIELD_COUNT_KIND:
+        # an 837P batch of the claims, each written with its defect or diagnosis qualifier
+        lines = claim_lines(rows).with_columns(
+            pl.Series("_defect", [r.get("x12_defect") for r in rows], dtype=pl.String),
+            pl.Series("_dx_qualifier", [r.get("x12_dx_qualifier") or "ABK" for r in rows]))
+        path = tmp_path / "case.837"
+        path.write_text(to_837(lines))
+        extract = read_extract(path)
+        integrity = check_integrity(extract.lines, CATALOG, AS_OF)
+        return pl.concat([integrity.findings, rejected_row_findings(CATALOG, extract.rejected, path.name)])
     if rule.check == "row_structure":
         extra = {i: r["csv_extra_fields"] for i, r in enumerate(rows) if "csv_extra_fields" in r}
         missing = {i: r["csv_missing_fields"] for i, r in enumerate(rows) if "csv_missing_fields" in r}
