@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--lines", type=int, required=True, metavar="N", help="service lines to write")
     sy.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write into")
     sy.add_argument("--seed", type=int, default=7, help="random seed (default: %(default)s)")
+    sy.add_argument("--x12", action="store_true",
+                    help="also write the same claims as an 837P 005010X222A1 batch, OUT/synthetic-N.837 "
+                         "(one transaction set per billing NPI)")
 
     r = sub.add_parser("rules", help="list and explain the rules")
     rsub = r.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
@@ -373,14 +376,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace, catalog: Catalog) -> int:
-    from flows.synth import synthesize
+    from flows.synth import synthesize, write_837
 
     if args.lines < 1:
         Console(stderr=True).print("[bold red]error:[/] --lines must be at least 1")
         return EXIT_UNUSABLE
     with Console(stderr=True).status(f"writing {args.lines:,} synthetic lines ..."):
         extract, notes = synthesize(args.lines, args.out, catalog.codesets["icd10cm"].table, args.seed)
+        if args.x12:
+            batch = write_837(extract)
     print(f"wrote {extract} ({extract.stat().st_size / 1e6:,.1f} MB) and {notes}")
+    if args.x12:
+        print(f"wrote {batch} ({batch.stat().st_size / 1e6:,.1f} MB), the same claims as an 837P batch")
     print(f"validate it: cleanclaim validate {extract} --report {args.out / 'denial-risk.xlsx'}")
     return EXIT_CLEAN
 

@@ -266,3 +266,10 @@ def to_837(lines: pl.DataFrame, submitted: str = "20261001") -> str:
            f"000000001*0*T*:~")
     return (isa + f"GS*HC*SUBMIT01*RECV01*{submitted}*1200*1*X*005010X222A1~" + "".join(sets["_set"].to_list())
             + f"GE*{sets.height}*1~IEA*1*000000001~")
+
+
+def write_837(extract: Path) -> Path:
+    """The synthetic extract beside itself as an 837P batch: synthetic-N.837."""
+    target = extract.with_suffix(".837")
+    target.write_text(to_837(pl.read_csv(extract, infer_schema=False)), encoding="ascii")
+    return target
