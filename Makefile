@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python benchmarks/bench_scale.py
 	$(BIN)/python benchmarks/bench_documentation.py
+	$(BIN)/python benchmarks/bench_x12.py
 
 # The README's pictures of the workbook, rendered from the sample run by LibreOffice and poppler
 # (apt-get install libreoffice-calc-nogui poppler-utils).
