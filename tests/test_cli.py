@@ -36,7 +36,7 @@ def test_samples_end_to_end_write_a_workbook_and_findings(sample_run):
     wb = openpyxl.load_workbook(out / "r.xlsx")
     assert wb.sheetnames == ["Summary", "Claims", "Findings", "Rules", "Input problems"]
     summary = {row[0].value: row[1].value for row in wb["Summary"].iter_rows() if row and row[0].value}
-    assert summary["Files read"] == "4 of 4" and summary["Claim lines validated"] == 79
+    assert summary["Files read"] == "5 of 5" and summary["Claim lines validated"] == 84
     assert summary["As-of date"] == "2026-09-30" and summary["Claims"] == wb["Claims"].max_row - 1
 
 
@@ -90,6 +90,18 @@ def test_sample_findings_match_the_reviewed_snapshot(sample_run):
         got.write_csv(SNAPSHOT)
     want = pl.read_csv(SNAPSHOT, infer_schema=False)
     assert got.to_dicts() == want.to_dicts()
+
+
+def test_the_sample_837p_batch_is_validated_like_the_extracts(sample_run):
+    _, out = sample_run
+    found = pl.read_csv(out / "f.csv", infer_schema=False).filter(pl.col("source_file") == "clearinghouse_batch.837")
+    by_claim = found.group_by("claim_id").agg(pl.col("rule_id").unique().sort())
+    assert dict(by_claim.iter_rows()) == {
+        # CB2001 (a dependent's lumbar ESI for radiculopathy) and CB2002 (an auto injury) are clean
+        "CB2003": ["COD005", "FLD020"],  # ICD-9 724.2 sent with qualifier BK for a 2026 service
+        "CB2004": ["DOC002", "DOC007", "DXP001", "FLD027"],  # cervical ESI for cervicalgia; N4 before N3
+    }
+    assert found.filter(pl.col("rule_id") == "FLD027")["source_row"].to_list() == ["64"]  # the N4 segment
 
 
 def test_every_sample_row_is_in_the_run_or_in_a_finding(sample_run):
