@@ -82,15 +82,28 @@ def _delimiters(path: str, head: str) -> dict[str, str]:
     return {"element": element, "repetition": head[82], "component": head[104], "segment": head[105]}
 
 
-def _blocks(path: str, terminator: str):
+class _State:
+    """What one block hands to the next: segment count and the loops open at its end."""
+
+    def __init__(self) -> None:
+        self.segments = 0
+        self.open = {"gs": None, "st": None, "hl": None, "clm": None, "lx": None}
+        self.previous: str | None = None
+        self.encoding = "ascii"  # X12's character set; UTF-8 or cp1252 when the file says otherwise
+
+
+def _blocks(path: str, terminator: str, state: _State):
     """Decoded text blocks of the file, each ending at a segment terminator."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")()  # a leading BOM is not part of ISA
     carry = ""
     with open(path, "rb") as handle:
         while raw := handle.read(BLOCK_BYTES):
+            if not raw.isascii() and state.encoding == "ascii":
+                state.encoding = "utf-8"
             try:
                 text = carry + decoder.decode(raw)
             except UnicodeDecodeError:  # a legacy export: cp1252 is exact for the bytes it defines
+                state.encoding = "cp1252"
                 text = carry + raw.decode("cp1252", errors="replace")
             cut = text.rfind(terminator)
             if cut < 0:
@@ -100,15 +113,6 @@ def _blocks(path: str, terminator: str):
             carry = text[cut + 1:]
     if carry.strip():
         yield carry
-
-
-class _State:
-    """What one block hands to the next: segment count and the loops open at its end."""
-
-    def __init__(self) -> None:
-        self.segments = 0
-        self.open = {"gs": None, "st": None, "hl": None, "clm": None, "lx": None}
-        self.previous: str | None = None
 
 
 def _element(i: int) -> pl.Expr:
@@ -152,7 +156,6 @@ def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.D
         _opened("CLM", ["HL", "SE", "ST"], o["clm"]).alias("clm"),
         _opened("LX", ["CLM", "HL", "SE", "ST"], o["lx"]).alias("lx"),
         sid.shift(1).fill_null(state.previous or "").alias("prev"),
-        sid.shift(-1).alias("next"),
     )
     if segs.height:
         last = segs.row(segs.height - 1, named=True)
@@ -169,13 +172,15 @@ def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.D
                   _component(pl.col("_c"), 0, comp).alias("qualifier"), _component(pl.col("_c"), 1, comp).alias("code")))
     where = ("pos", "st", "clm")
     problems = pl.concat([
-        segs.filter((sid == "N4") & (pl.col("next") == "N3")).select(
-            *where, pl.lit("N4 (city/state/ZIP) comes before its N3 address segment; N3 must come first")
-            .alias("problem")),
+        # Checks of what follows a segment look back from the next one: `prev` crosses block boundaries.
+        segs.filter((sid == "N3") & (pl.col("prev") == "N4")).select(
+            pl.col("pos") - 1, "st", "clm",
+            pl.lit("N4 (city/state/ZIP) comes before its N3 address segment; N3 must come first").alias("problem")),
         segs.filter((sid == "SV1") & (pl.col("prev") != "LX")).select(
             *where, pl.lit("SV1 (service line) does not follow an LX line number").alias("problem")),
-        segs.filter((sid == "LX") & pl.col("next").is_not_null() & (pl.col("next") != "SV1")).select(
-            *where, pl.lit("LX (line number) is not followed by an SV1 professional service").alias("problem")),
+        segs.filter((pl.col("prev") == "LX") & (sid != "SV1")).select(
+            pl.col("pos") - 1, "st", "clm",
+            pl.lit("LX (line number) is not followed by an SV1 professional service").alias("problem")),
         segs.filter((sid == "CLM") & pl.col("hl").is_null()).select(
             *where, pl.lit("CLM (claim) is outside any HL subscriber or patient loop").alias("problem")),
         segs.filter((sid == "NM1") & e(1).is_null()).select(
@@ -293,7 +298,7 @@ def read_x12(path: str | Path, *, max_rows: int) -> tuple[pl.DataFrame, pl.DataF
     d = _delimiters(path, text)
     state = _State()
     tables: dict[str, list[pl.DataFrame]] = {}
-    for block in _blocks(path, d["segment"]):
+    for block in _blocks(path, d["segment"], state):
         for name, frame in _block_tables(block, d, state).items():
             tables.setdefault(name, []).append(frame)
     t = {name: pl.concat(frames, how="vertical_relaxed") for name, frames in tables.items()}
@@ -307,7 +312,7 @@ def read_x12(path: str | Path, *, max_rows: int) -> tuple[pl.DataFrame, pl.DataF
                      "Split the batch, or raise the limit with --max-rows.", reason="too_many_rows")
     problems = _problems(t, envelope_problems, lines)
     gs = t["envelope"].filter(pl.col("id") == "GS")
-    facts = {"format": "x12 837P", "encoding": "ascii", "x12_version": ", ".join(sorted(gs["e8"].unique().to_list())),
+    facts = {"format": "x12 837P", "encoding": state.encoding, "x12_version": ", ".join(sorted(gs["e8"].unique().to_list())),
              "segments": state.segments, "transaction_sets": t["envelope"].filter(pl.col("id") == "ST").height,
              "rows_in_file": lines.height, "blank_rows": 0, "rejected_rows": 0,
              "segment_problems": problems.filter(pl.col("kind") == SEGMENT_KIND).height}
@@ -403,7 +408,12 @@ def _problems(t: dict[str, pl.DataFrame], envelope: pl.DataFrame, lines: pl.Data
                                                   "bill and was not validated").alias("problem"))
     # A problem in a subscriber or patient loop belongs to the claim that follows it in its transaction set.
     following = t["clm"].select(pl.col("pos").alias("_next"), "st").sort("_next")
-    inside = (t["problems"].sort("pos").join_asof(following, left_on="pos", right_on="_next", by="st",
+    hl = t["hl"]
+    repeated = hl.filter(pl.col("hl_id").is_duplicated().over("st") & (pl.col("pos") > pl.col("pos").min().over("st", "hl_id")))
+    hl_problems = repeated.select("pos", "st", pl.lit(None, dtype=pl.Int64).alias("clm"), pl.format(
+        "HL01 {} repeats the ID of an earlier HL in this transaction set, so HL02 parent links are ambiguous",
+        pl.col("hl_id")).alias("problem"))
+    inside = (pl.concat([t["problems"], hl_problems], how="vertical_relaxed").sort("pos").join_asof(following, left_on="pos", right_on="_next", by="st",
                                                  strategy="forward", check_sortedness=False)
               .select("pos", pl.coalesce("clm", "_next").alias("clm"), "problem"))
     structural = pl.concat([inside, envelope, no_lines], how="vertical_relaxed").with_columns(

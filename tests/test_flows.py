@@ -101,6 +101,18 @@ def test_nightly_validates_archives_and_quarantines_with_a_reason(prefect_server
     assert any(t.startswith("NOT READ: broken.csv") for t in texts)
 
 
+def test_the_nightly_inbox_takes_an_837p_batch_by_its_content(prefect_server, tmp_path):
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    shutil.copy(REPO / "sample_claims" / "clearinghouse_batch.837", inbox / "batch-0929.edi")  # any extension
+    shutil.copy(REPO / "sample_claims" / "clearinghouse_batch.notes.csv", inbox / "batch-0929.notes.csv")
+    state = nightly(inbox, out)
+    assert state.is_completed() and state.result()["validated"] == 1
+    found = pl.read_csv(out / "2026-09-30" / "batch-0929.findings.csv", infer_schema=False)
+    assert {"FLD027", "COD005", "DXP001"} <= set(found["rule_id"])
+    assert sorted(p.name for p in (inbox / "archive").iterdir()) == ["batch-0929.edi", "batch-0929.notes.csv"]
+
+
 def test_the_same_file_dropped_twice_is_not_validated_twice(prefect_server, inbox, tmp_path):
     out = tmp_path / "out"
     (inbox / "broken.csv").unlink()

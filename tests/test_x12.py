@@ -181,3 +181,20 @@ def test_reader_messages_carry_no_member_data(tmp_path):
     joined = " ".join(problems["problem"])
     for phi in ("DIMPSON", "HOWLING", "B99977791G", "19480601"):
         assert phi not in joined
+
+
+@pytest.mark.parametrize("cut, position, says", [
+    ("SV1*HC:90834*2*UN*1***1~", 23, "LX (line number) is not followed by an SV1"),
+    ("LX*1~\nSV1*HC:90834*2*UN*1***1~\nDTP*472*RD8*20240815-20240820~", 21, "CLM has no LX/SV1 service line"),
+])
+def test_a_claim_without_its_service_line_is_reported_not_lost(tmp_path, cut, position, says):
+    text = (X12 / "uhin" / "837.edi").read_text()
+    assert cut in text
+    damaged = tmp_path / "damaged.837"
+    damaged.write_text(text.replace(cut, ""))
+    item = pipeline.discover([damaged])[0]
+    outcome = pipeline.validate_file(item, load_catalog(), AS_OF)
+    fld027 = outcome.findings.filter(pl.col("rule_id") == "FLD027")
+    named = fld027.filter(pl.col("message").str.contains(says, literal=True))
+    assert named.select("claim_id", "source_row").rows() == [("1606", position)]
+    assert fld027["message"].str.contains("SE01 says the transaction set has 24 segments").any()  # its count is off now
