@@ -221,7 +221,8 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
         errors.print(f"[bold red]error:[/] {exc}")
         return EXIT_UNUSABLE
     if not inputs:
-        errors.print(f"[bold red]error:[/] no extract files (.csv .tsv .txt .xlsx .parquet, or X12 837P .837 .x12 .edi .dat) in {', '.join(args.paths)}")
+        errors.print("[bold red]error:[/] no extract files (.csv .tsv .txt .xlsx .parquet, or X12 837P .837 .x12 "
+                     f".edi .dat) in {', '.join(args.paths)}")
         return EXIT_UNUSABLE
     show_bar = errors.is_terminal and not args.quiet
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),

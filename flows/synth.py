@@ -202,7 +202,8 @@ def _x12_date(column: str) -> pl.Expr:
     us = c.str.extract_groups(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
     return (pl.when(c.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(c.str.replace_all("-", "", literal=True))
             .when(us.struct.field("3").is_not_null())
-            .then(pl.concat_str(us.struct.field("3"), us.struct.field("1").str.zfill(2), us.struct.field("2").str.zfill(2)))
+            .then(pl.concat_str(us.struct.field("3"), us.struct.field("1").str.zfill(2),
+                                us.struct.field("2").str.zfill(2)))
             .otherwise(c))
 
 
@@ -222,7 +223,8 @@ def to_837(lines: pl.DataFrame, submitted: str = "20261001") -> str:
     sep = pl.when(pl.col("_defect") == "component_separator").then(pl.lit(">")).otherwise(pl.lit(":"))
     modifiers = pl.concat_str(*(_optional(":", f"modifier_{i}") for i in range(1, 5)))
     line_text = pl.concat_str(
-        pl.lit("LX*"), pl.col("line_number").fill_null(""), pl.lit("~SV1*HC"), sep, pl.col("procedure_code").fill_null(""),
+        pl.lit("LX*"), pl.col("line_number").fill_null(""), pl.lit("~SV1*HC"), sep,
+        pl.col("procedure_code").fill_null(""),
         modifiers, pl.lit("*"), pl.col("charge_amount").fill_null(""), pl.lit("*UN*"), pl.col("units").fill_null(""),
         pl.lit("*"), pl.col("place_of_service").fill_null(""), pl.lit("**"),
         pl.col("diagnosis_pointers").fill_null("").str.replace_all(r"[,;\s]+", ":"),

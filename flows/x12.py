@@ -4,8 +4,8 @@ A practice-management system writes the batch its clearinghouse receives; readin
 checks the claims exactly as they leave. The reader is small and ours (the choice, against pyx12
 and x12sdk, is argued in the README's "X12 837P input" section):
 
-- the delimiters come from the ISA header (element at ISA position 4, repetition ISA11,
-  component ISA16, segment terminator right after it), with or without line breaks;
+- the delimiters come from the ISA header (element at ISA position 4, component ISA16, segment
+  terminator right after it), with or without line breaks;
 - the file is read in blocks cut at segment terminators; each block becomes a polars frame of
   segments, and only the few elements a claim line needs are kept, as narrow tables keyed by
   segment position. Loop membership (which HL, claim and service line a segment belongs to) is
@@ -39,7 +39,7 @@ ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1)  # ISA01-ISA15; I
 ISA_SEPARATORS = tuple(3 + sum(ISA_WIDTHS[:i]) + i for i in range(16))
 PROFESSIONAL = ("005010X222", "005010X222A1", "005010X222A2")
 ENVELOPE = ["ISA", "GS", "ST", "SE", "GE", "IEA"]
-DX_QUALIFIERS = {"ABK": "ICD-10-CM", "ABF": "ICD-10-CM", "BK": "ICD-9-CM", "BF": "ICD-9-CM"}
+DX_QUALIFIERS = ("ABK", "ABF", "BK", "BF")  # HI code list qualifiers of diagnoses: ICD-10-CM, then ICD-9-CM
 ICD10_EFFECTIVE = "20151001"  # ICD-9-CM codes are not accepted for services on or after this date
 TRANSACTIONS = {"999": "an implementation acknowledgment (999)", "997": "a functional acknowledgment (997)",
                 "835": "a payment/remittance advice (835)", "277": "a claim status response (277)",
@@ -49,7 +49,7 @@ SEGMENT_KIND = "x12_segment"  # Extract.rejected kinds: the rule with params.pro
 ICD9_KIND = "icd9_qualifier"
 
 
-def _error(path: str, problem: str, expected: str, reason: str = "bad_x12") -> ExtractError:
+def _error(path: str, problem: str, expected: str, reason: str) -> ExtractError:
     return ExtractError(path, problem, expected, reason=reason)
 
 
@@ -79,7 +79,8 @@ def _delimiters(path: str, head: str) -> dict[str, str]:
                      + (f" ({wrong} characters wide)" if wrong else ""),
                      "ISA elements are fixed width (ISA06 and ISA08 are 15 characters, ISA13 is 9): fix the "
                      "interchange header in the clearinghouse settings of the billing system.", reason="bad_isa")
-    return {"element": element, "repetition": head[82], "component": head[104], "segment": head[105]}
+    # ISA11 (repetition separator) separates repeated elements, none of which a claim line reads.
+    return {"element": element, "component": head[104], "segment": head[105]}
 
 
 class _State:
@@ -169,7 +170,8 @@ def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.D
     dx = (segs.filter(sid == "HI").select("clm", "pos", "st", pl.col("_e").list.slice(1).alias("_c"))
           .explode("_c").with_row_index("_k")
           .select("clm", "pos", "st", "_k", pl.col("_c").alias("element"),
-                  _component(pl.col("_c"), 0, comp).alias("qualifier"), _component(pl.col("_c"), 1, comp).alias("code")))
+                  _component(pl.col("_c"), 0, comp).alias("qualifier"),
+                  _component(pl.col("_c"), 1, comp).alias("code")))
     where = ("pos", "st", "clm")
     problems = pl.concat([
         # Checks of what follows a segment look back from the next one: `prev` crosses block boundaries.
@@ -239,18 +241,21 @@ def _envelope(path: str, env: pl.DataFrame, state: _State) -> pl.DataFrame:
     versions = gs["e8"].unique().to_list()
     old = [v for v in versions if v not in PROFESSIONAL]
     if old:
-        what = ("a 4010 (" + old[0] + ") batch: HIPAA retired 4010 in 2012 and payers reject it" if str(old[0]).startswith("004010")
-                else f"version {old[0]}, not 837 professional 005010X222A1"
-                + (" (005010X223 is the institutional 837I)" if str(old[0]).startswith("005010X223") else ""))
+        version = str(old[0])
+        if version.startswith("004010"):
+            what = f"a 4010 ({version}) batch: HIPAA retired 4010 in 2012 and payers reject it"
+        else:
+            what = f"version {version}, not 837 professional 005010X222A1" + (
+                " (005010X223 is the institutional 837I)" if version.startswith("005010X223") else "")
         raise _error(path, f"the functional group is {what}",
                      "Export the batch as 837P 005010X222A1 from the practice-management system.",
                      reason="wrong_version")
     ends = env.filter(pl.col("id") == "IEA")
-    if ends.is_empty() or env["id"][-1] not in ("IEA",):
+    if ends.is_empty() or env["id"][-1] != "IEA":
         raise _error(path, "the interchange has no closing IEA segment: the file is truncated",
                      "Export or download the batch again; a partial batch would leave claims unchecked.",
                      reason="truncated")
-    se = env.filter(pl.col("id") == "SE").select(pl.col("pos").alias("se_pos"), pl.col("st"), pl.col("e1").alias("count"),
+    se = env.filter(pl.col("id") == "SE").select(pl.col("pos").alias("se_pos"), "st", pl.col("e1").alias("count"),
                                                   pl.col("e2").alias("control"))
     checks = st.select(pl.col("pos").alias("st"), pl.col("e2").alias("st_control")).join(se, on="st", how="left")
     unclosed = checks.filter(pl.col("se_pos").is_null())
@@ -279,8 +284,10 @@ def _date(expr: pl.Expr) -> pl.Expr:
 
 
 def _patient_key(member: pl.Expr, last: pl.Expr, first: pl.Expr, dob: pl.Expr) -> pl.Expr:
-    """A dependent shares the subscriber's member ID: their own key adds a digest of name and birth date
-    (the key is PHI like any patient ID and is never shown)."""
+    """A dependent shares the subscriber's member ID: their own key adds a digest of name and birth date,
+    so the Claims sheet shows no name or birth date. polars' hash is stable within a polars version
+    (pinned in constraints.txt); after an upgrade a dependent's key changes once, and the run
+    history's duplicate and frequency checks do not match that dependent's earlier claims."""
     who = pl.concat_str(last.fill_null(""), first.fill_null(""), dob.fill_null(""), separator="|")
     return pl.concat_str(member, who.hash(seed=11).cast(pl.String).str.slice(0, 8), separator="/")
 
@@ -312,7 +319,8 @@ def read_x12(path: str | Path, *, max_rows: int) -> tuple[pl.DataFrame, pl.DataF
                      "Split the batch, or raise the limit with --max-rows.", reason="too_many_rows")
     problems = _problems(t, envelope_problems, lines)
     gs = t["envelope"].filter(pl.col("id") == "GS")
-    facts = {"format": "x12 837P", "encoding": state.encoding, "x12_version": ", ".join(sorted(gs["e8"].unique().to_list())),
+    facts = {"format": "x12 837P", "encoding": state.encoding,
+             "x12_version": ", ".join(sorted(gs["e8"].unique().to_list())),
              "segments": state.segments, "transaction_sets": t["envelope"].filter(pl.col("id") == "ST").height,
              "rows_in_file": lines.height, "blank_rows": 0, "rejected_rows": 0,
              "segment_problems": problems.filter(pl.col("kind") == SEGMENT_KIND).height}
@@ -349,13 +357,14 @@ def _lines(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
                         coalesce=True).rename({"hl": "subscriber_hl"}))
     patient = (entity("QC", p_last=pl.col("last"), p_first=pl.col("first"))
                .join(dmg.rename({"dob": "p_dob", "sex": "p_sex"}), on="hl", how="left").rename({"hl": "patient_hl"}))
-    dx = (t["dx"].filter(pl.col("qualifier").is_in(list(DX_QUALIFIERS)))
+    dx = (t["dx"].filter(pl.col("qualifier").is_in(DX_QUALIFIERS))
           .sort("pos", "_k").with_columns(pl.int_range(pl.len()).over("clm").alias("slot"))
           .filter(pl.col("slot") < DX_SLOTS)
           .pivot(on="slot", index="clm", values="code"))
     dx = dx.rename({c: f"dx_{int(c) + 1}" for c in dx.columns if c != "clm"})
     dtp = t["dtp"]
-    claim_dates = (dtp.filter(pl.col("lx").is_null() & pl.col("clm").is_not_null() & pl.col("qualifier").is_in(["439", "431"]))
+    claim_level = pl.col("lx").is_null() & pl.col("clm").is_not_null()
+    claim_dates = (dtp.filter(claim_level & pl.col("qualifier").is_in(["439", "431"]))
                    .sort(pl.col("qualifier") != "439").unique("clm", keep="first")
                    .select("clm", _date(pl.col("value")).alias("injury_date")))
     service = (dtp.filter((pl.col("qualifier") == "472") & pl.col("lx").is_not_null()).unique("lx", keep="first")
@@ -409,12 +418,13 @@ def _problems(t: dict[str, pl.DataFrame], envelope: pl.DataFrame, lines: pl.Data
     # A problem in a subscriber or patient loop belongs to the claim that follows it in its transaction set.
     following = t["clm"].select(pl.col("pos").alias("_next"), "st").sort("_next")
     hl = t["hl"]
-    repeated = hl.filter(pl.col("hl_id").is_duplicated().over("st") & (pl.col("pos") > pl.col("pos").min().over("st", "hl_id")))
+    repeated = hl.filter(pl.col("pos") > pl.col("pos").min().over("st", "hl_id"))  # not the first with its ID
     hl_problems = repeated.select("pos", "st", pl.lit(None, dtype=pl.Int64).alias("clm"), pl.format(
         "HL01 {} repeats the ID of an earlier HL in this transaction set, so HL02 parent links are ambiguous",
         pl.col("hl_id")).alias("problem"))
-    inside = (pl.concat([t["problems"], hl_problems], how="vertical_relaxed").sort("pos").join_asof(following, left_on="pos", right_on="_next", by="st",
-                                                 strategy="forward", check_sortedness=False)
+    inside = (pl.concat([t["problems"], hl_problems], how="vertical_relaxed").sort("pos")
+              .join_asof(following, left_on="pos", right_on="_next", by="st", strategy="forward",
+                         check_sortedness=False)
               .select("pos", pl.coalesce("clm", "_next").alias("clm"), "problem"))
     structural = pl.concat([inside, envelope, no_lines], how="vertical_relaxed").with_columns(
         pl.lit(SEGMENT_KIND).alias("kind"))
