@@ -255,8 +255,13 @@ def typed_lines(prepared: pl.DataFrame, failed: pl.DataFrame) -> pl.DataFrame:
 
     # Only the list column is joined: a join over the whole frame would copy every column.
     listed = prepared.select("_row").join(per_row, on="_row", how="left", maintain_order="left")["_failed"]
+    # Most extracts write the dot already: a column is rewritten only when one of its codes lacks it
+    # (the test is a tenth of the rewrite's cost).
+    dotless = prepared.select(((pl.col(dx).str.len_bytes() > 3) & ~pl.col(dx).str.contains(".", literal=True)).any()
+                              for dx in DX_COLUMNS).row(0)
     return prepared.with_columns(listed.fill_null(pl.lit([], dtype=pl.List(pl.String))).alias("_failed"),
-                                 *(dotted(dx).alias(dx) for dx in DX_COLUMNS))
+                                 *(dotted(dx).alias(dx) for dx, needed in zip(DX_COLUMNS, dotless, strict=True)
+                                   if needed))
 
 
 # --------------------------------------------------------------------------- check kinds for the catalog
