@@ -27,7 +27,7 @@ from validators.checks import REGISTRY
 from validators.config import RunConfig
 from validators.contract import DX_COLUMNS
 from validators.integrity import ENGINE_RULE
-from validators.notes import detect
+from validators.notes import NoteIndex, index
 
 log = logging.getLogger("cleanclaim.engine")
 
@@ -122,10 +122,11 @@ class Context:
         return self.claims.select("_row", pl.col("clinical_note").alias("text")).filter(pl.col("text").is_not_null())
 
     @cached_property
-    def note_elements(self) -> pl.DataFrame:
-        """Documentation elements of each claim's note: _row (claim), element, affirmed, negated, weeks."""
-        notes = self.noted_claims
-        return detect(notes, self.catalog.codesets["doc_elements"].table, self.catalog.codesets["note_sections"].table)
+    def notes(self) -> NoteIndex:
+        """Which documentation elements each claim's note mentions (`.elements(...)`: _row (claim),
+        element, affirmed, negated, weeks), read once per run for every rule that asks."""
+        return index(self.noted_claims, self.catalog.codesets["doc_elements"].table,
+                     self.catalog.codesets["note_sections"].table)
 
     @cached_property
     def line_dx(self) -> pl.DataFrame:

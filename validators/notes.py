@@ -13,6 +13,8 @@ so scopes are bounded by the clause split and word windows rather than by look-a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 HEADER = r"\b([A-Z][A-Z0-9 /&()'-]{1,60}[A-Z)]):"
@@ -48,9 +50,27 @@ def clauses(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
             .filter(pl.col("clause").str.len_bytes() > 0))
 
 
-def detect(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
-    """(_row, text) -> one row per (note, element found): affirmed, negated, weeks (longest duration
-    stated in a clause that mentions it). An element absent from a note has no row.
+@dataclass(frozen=True)
+class NoteIndex:
+    """Where each element is mentioned: `located` maps each note (_row) to its distinct clauses
+    (_c), `per_clause` each clause to the elements it mentions (negated, weeks). Checks ask for the
+    few elements and claims they need, so the (note, element) table is never built for every note."""
+
+    located: pl.DataFrame
+    per_clause: pl.DataFrame
+
+    def elements(self, elements: list[str] | None = None, rows: pl.DataFrame | None = None) -> pl.DataFrame:
+        """(_row, element, affirmed, negated, weeks) for these elements (all when None) in the notes of
+        these rows (a frame with `_row`; all when None)."""
+        clauses = self.per_clause if elements is None else self.per_clause.filter(pl.col("element").is_in(elements))
+        located = self.located if rows is None else self.located.join(rows.select("_row"), on="_row", how="semi")
+        return located.join(clauses, on="_c").group_by("_row", "element").agg(
+            (~pl.col("negated")).any().alias("affirmed"), pl.col("negated").any().alias("negated"),
+            pl.col("weeks").max().alias("weeks"))
+
+
+def index(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -> NoteIndex:
+    """(_row, text) -> the NoteIndex of the vocabulary's elements.
 
     The patterns run once per distinct (section, clause): notes written from EHR templates repeat
     the same clauses ("reflexes 2+ and symmetric") thousands of times a night."""
@@ -76,11 +96,13 @@ def detect(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) 
                                                                                        return_dtype=pl.Float64)
         found.append(hits.select("_c", pl.lit(element["id"]).alias("element"), negated.alias("negated"),
                                  weeks.alias("weeks")))
-    if not found:
-        return pl.DataFrame(schema={"_row": pl.Int64, "element": pl.String, "affirmed": pl.Boolean,
-                                    "negated": pl.Boolean, "weeks": pl.Float64})
-    per_clause = pl.concat(found)
+    per_clause = pl.concat(found) if found else pl.DataFrame(
+        schema={"_c": pl.UInt32, "element": pl.String, "negated": pl.Boolean, "weeks": pl.Float64})
     located = parts.select("_row", "section", "clause").join(distinct, on=["section", "clause"]).select("_row", "_c")
-    return located.join(per_clause, on="_c").group_by("_row", "element").agg(
-        (~pl.col("negated")).any().alias("affirmed"), pl.col("negated").any().alias("negated"),
-        pl.col("weeks").max().alias("weeks"))
+    return NoteIndex(located=located, per_clause=per_clause)
+
+
+def detect(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
+    """(_row, text) -> one row per (note, element found): affirmed, negated, weeks (longest duration
+    stated in a clause that mentions it). An element absent from a note has no row."""
+    return index(notes, elements, sections).elements()

@@ -1,7 +1,8 @@
 """Check kinds over the clinical note: required documentation elements, and codes the note contradicts.
 
-Element presence comes from `Context.note_elements` (validators/notes.py): one row per claim and
-element found, with affirmed / negated / weeks. Requirements and contradictions are joins on it.
+Element presence comes from `Context.notes` (validators/notes.py): for the elements and claims a
+check names, one row per claim and element found, with affirmed / negated / weeks. Requirements
+and contradictions are joins on it.
 """
 
 from __future__ import annotations
@@ -93,10 +94,13 @@ def doc_required(ctx, p: DocRequired) -> pl.DataFrame:
               .with_columns(pl.when(pl.col("_min").is_not_null())
                             .then(pl.format("{}, for at least {} weeks", "element", pl.col("_min").cast(pl.Int64)))
                             .otherwise("element").alias("requirement")))
-    # What the notes show of the required elements, and which requirements that meets per claim.
-    evidence = ctx.note_elements.rename({"_row": "_claim"}).join(required.select("_g", "element", "_min"), on="element")
-    met = evidence.filter(pl.col("affirmed") & (pl.col("_min").is_null() | (pl.col("weeks") >= pl.col("_min"))))
+    # What the notes of the triggered claims show of the required elements, and which requirements
+    # that meets per claim (the other claims' notes are most of the rows and need no look).
     targets = triggers.join(noted, on="_claim", how="semi")
+    asked = required["element"].unique().to_list()
+    evidence = (ctx.notes.elements(asked, targets.select(pl.col("_claim").alias("_row"))).rename({"_row": "_claim"})
+                .join(required.select("_g", "element", "_min"), on="element"))
+    met = evidence.filter(pl.col("affirmed") & (pl.col("_min").is_null() | (pl.col("weeks") >= pl.col("_min"))))
     missing = (targets.join(groups, how="cross")
                .join(met.select("_claim", "_g").unique(), on=["_claim", "_g"], how="anti"))
     details = (evidence.join(missing.select("_claim", "_g"), on=["_claim", "_g"], how="semi")
@@ -121,8 +125,8 @@ def note_contradicts_dx(ctx, p: NoteContradictsDx) -> pl.DataFrame:
     """A diagnosis whose defining finding the note documents only as absent (radiculopathy coded,
     radicular symptoms denied)."""
     labels = dict(ctx.catalog.codesets["doc_elements"].table.select("id", "label").rows())
-    denied = ctx.note_elements.filter((pl.col("element") == p.element) & pl.col("negated") & ~pl.col("affirmed"))
     coded = ctx.claim_dx_matching(p.dx_pattern).sort("slot").unique("_row", keep="first")
+    denied = ctx.notes.elements([p.element], coded).filter(pl.col("negated") & ~pl.col("affirmed"))
     flagged = coded.join(denied.select("_row"), on="_row", how="semi")
     return flagged.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description",
                           pl.lit(labels[p.element]).alias("element"))
@@ -136,11 +140,12 @@ class NoteSideConflict(Params):
                 fields={"claim_id", "value", "description", "code_side", "note_side"})
 def note_side_conflict(ctx, p: NoteSideConflict) -> pl.DataFrame:
     """A right- or left-side diagnosis whose note names only the other side."""
-    sides = (ctx.note_elements.filter(pl.col("element").is_in(["side_left", "side_right"]) & pl.col("affirmed"))
+    sided = ctx.claim_dx.filter(pl.col("side").is_in(["left", "right"]))
+    sides = (ctx.notes.elements(["side_left", "side_right"], sided).filter(pl.col("affirmed"))
              .group_by("_row").agg(pl.col("element").alias("_sides")))
     only = sides.filter(pl.col("_sides").list.len() == 1).select(
         "_row", pl.col("_sides").list.first().str.replace("side_", "").alias("note_side"))
-    coded = ctx.claim_dx.filter(pl.col("side").is_in(["left", "right"])).join(only, on="_row", how="inner")
+    coded = sided.join(only, on="_row", how="inner")
     flagged = coded.filter(pl.col("side") != pl.col("note_side")).sort("slot").unique("_row", keep="first")
     return flagged.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description",
                           pl.col("side").alias("code_side"), "note_side")
