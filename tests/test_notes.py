@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import SHARED
-from validators.notes import clauses, detect
+from validators.notes import clauses, detect, segments
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_sections_decide_what_counts(vocab):
     result = found(vocab, text)
     assert "radicular_findings" not in result  # family history and plan do not count as findings
     assert result["exam_findings"][0] is True
-    sections = clauses(pl.DataFrame({"_row": [0], "text": [text]}), vocab[1])["section"].to_list()
+    sections = clauses(segments(pl.DataFrame({"_row": [0], "text": [text]}), vocab[1]))["section"].to_list()
     assert sections == ["family_history", "exam", "plan"]
 
 

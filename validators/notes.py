@@ -28,23 +28,27 @@ DURATION = r"\b(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|
 WEEKS_PER = {"day": 1 / 7, "week": 1.0, "month": 52 / 12, "year": 52.0}
 
 
-def clauses(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
-    """(_row, text) -> (_row, section, clause): lower-cased clauses with the section they sit in."""
+def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
+    """(_row, text) -> (_row, section, body): each note cut at its upper-case headers."""
     header = pl.col("header")
     section = pl.when(header.is_null()).then(pl.lit("unknown"))
     for keyword, name in sections.select("header_keyword", "section").rows():  # ~30 header keywords
         section = section.when(header.str.contains(keyword, literal=True)).then(pl.lit(name))
-    segments = (notes.select("_row", pl.col("text").str.replace_all(HEADER, "\x1e${1}\x1f").str.split("\x1e")
-                             .alias("segment"))
-                .explode("segment")
-                .with_columns(pl.col("segment").str.splitn("\x1f", 2).alias("_parts"))  # (header, body) or (body,)
-                .with_columns(pl.when(pl.col("_parts").struct.field("field_1").is_not_null())
-                              .then(pl.col("_parts").struct.field("field_0").str.to_lowercase()).alias("header"),
-                              pl.coalesce(pl.col("_parts").struct.field("field_1"),
-                                          pl.col("_parts").struct.field("field_0")).alias("body")))
-    return (segments.select("_row", section.otherwise(pl.lit("other")).alias("section"),
-                            pl.col("body").str.to_lowercase().str.replace_all(CLAUSE_BREAK, "\x1d")
-                            .str.split("\x1d").alias("clause"))
+    parts = pl.col("_parts").struct
+    return (notes.select("_row", pl.col("text").str.replace_all(HEADER, "\x1e${1}\x1f").str.split("\x1e")
+                         .alias("segment"))
+            .explode("segment")
+            .with_columns(pl.col("segment").str.splitn("\x1f", 2).alias("_parts"))  # (header, body) or (body,)
+            .select("_row", pl.when(parts.field("field_1").is_not_null())
+                    .then(parts.field("field_0").str.to_lowercase()).alias("header"),
+                    pl.coalesce(parts.field("field_1"), parts.field("field_0")).alias("body"))
+            .select("_row", section.otherwise(pl.lit("other")).alias("section"), "body"))
+
+
+def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
+    """(section, body, ...) -> (section, clause, ...): the lower-cased clauses of each body."""
+    return (segmented.with_columns(pl.col("body").str.to_lowercase().str.replace_all(CLAUSE_BREAK, "\x1d")
+                                   .str.split("\x1d").alias("clause")).drop("body")
             .explode("clause")
             .with_columns(pl.col("clause").str.strip_chars(" ,:-\t"))
             .filter(pl.col("clause").str.len_bytes() > 0))
@@ -52,19 +56,22 @@ def clauses(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class NoteIndex:
-    """Where each element is mentioned: `located` maps each note (_row) to its distinct clauses
-    (_c), `per_clause` each clause to the elements it mentions (negated, weeks). Checks ask for the
-    few elements and claims they need, so the (note, element) table is never built for every note."""
+    """Where each element is mentioned: `located` maps each note (_row) to its distinct section
+    bodies (_s), `body_clauses` each body to its distinct clauses (_c), `per_clause` each clause to
+    the elements it mentions (negated, weeks). Checks ask for the few elements and claims they need,
+    so the (note, element) table is never built for every note."""
 
     located: pl.DataFrame
+    body_clauses: pl.DataFrame
     per_clause: pl.DataFrame
 
     def elements(self, elements: list[str] | None = None, rows: pl.DataFrame | None = None) -> pl.DataFrame:
         """(_row, element, affirmed, negated, weeks) for these elements (all when None) in the notes of
         these rows (a frame with `_row`; all when None)."""
         clauses = self.per_clause if elements is None else self.per_clause.filter(pl.col("element").is_in(elements))
+        bodies = self.body_clauses.join(clauses, on="_c")
         located = self.located if rows is None else self.located.join(rows.select("_row"), on="_row", how="semi")
-        return located.join(clauses, on="_c").group_by("_row", "element").agg(
+        return located.join(bodies, on="_s").group_by("_row", "element").agg(
             (~pl.col("negated")).any().alias("affirmed"), pl.col("negated").any().alias("negated"),
             pl.col("weeks").max().alias("weeks"))
 
@@ -72,9 +79,12 @@ class NoteIndex:
 def index(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -> NoteIndex:
     """(_row, text) -> the NoteIndex of the vocabulary's elements.
 
-    The patterns run once per distinct (section, clause): notes written from EHR templates repeat
-    the same clauses ("reflexes 2+ and symmetric") thousands of times a night."""
-    parts = clauses(notes, sections)
+    Notes written from EHR templates repeat the same sections and clauses ("reflexes 2+ and
+    symmetric") thousands of times a night: bodies are split into clauses once per distinct
+    (section, body), and the patterns run once per distinct (section, clause)."""
+    segmented = segments(notes, sections)
+    bodies = segmented.select("section", "body").unique().with_row_index("_s")
+    parts = clauses(bodies)
     distinct = parts.select("section", "clause").unique().with_row_index("_c")
     found = []
     for element in elements.to_dicts():  # ~25 vocabulary entries, each vectorized over all clauses
@@ -98,8 +108,9 @@ def index(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -
                                  weeks.alias("weeks")))
     per_clause = pl.concat(found) if found else pl.DataFrame(
         schema={"_c": pl.UInt32, "element": pl.String, "negated": pl.Boolean, "weeks": pl.Float64})
-    located = parts.select("_row", "section", "clause").join(distinct, on=["section", "clause"]).select("_row", "_c")
-    return NoteIndex(located=located, per_clause=per_clause)
+    body_clauses = parts.join(distinct, on=["section", "clause"]).select("_s", "_c").unique()
+    located = segmented.join(bodies, on=["section", "body"]).select("_row", "_s")
+    return NoteIndex(located=located, body_clauses=body_clauses, per_clause=per_clause)
 
 
 def detect(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
