@@ -33,18 +33,21 @@ def affected_lines(lines: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
 
 def claims(lines: pl.DataFrame, findings: pl.DataFrame, affected: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     """One row per claim: identifiers, payer, provider, dates, billed, at risk, score, status, reasons.
-    Most urgent first: hold, then review, then clean; higher score and more dollars first.
-    `affected` is affected_lines(lines, findings), computed once per run."""
+    Most urgent first: hold, then review, then clean; higher score and more dollars first; ties in
+    the order the claims come in the files (a stable sort on numbers: sorting 500k claims on their
+    string keys as tie-breakers took 0.5 s). `affected` is affected_lines(lines, findings), computed
+    once per run."""
     base = (lines.with_columns(claim_key().alias("claim"))
-            .group_by("source_file", "claim")
+            .group_by("source_file", "claim", maintain_order=True)
             .agg(pl.col("claim_id").first(), pl.col("patient_id").first(), pl.col("payer_id").first(),
                  pl.col("payer_name").first(), pl.coalesce("rendering_npi", "billing_npi").first().alias("provider"),
                  pl.col("_service_date").min().alias("first_service"), pl.col("_service_date").max().alias("last_service"),
                  pl.len().alias("lines"), pl.col("_charge").sum().round(2).alias("billed")))
     # A claim whose every row was set aside (FLD025) has findings but no validated lines: it must
     # still be listed, on hold, with its billed amount unknown rather than a reassuring $0.
-    unread = (findings.with_columns(claim_key().alias("claim")).group_by("source_file", "claim")
-              .agg(pl.col("claim_id").first()).join(base, on=["source_file", "claim"], how="anti")
+    unread = (findings.with_columns(claim_key().alias("claim"))
+              .group_by("source_file", "claim", maintain_order=True).agg(pl.col("claim_id").first())
+              .join(base, on=["source_file", "claim"], how="anti")
               .with_columns(pl.lit(0, pl.UInt32).alias("lines")))
     base = pl.concat([base, unread], how="diagonal_relaxed")
     at_risk = (affected.unique(["source_file", "source_row"])
@@ -54,7 +57,7 @@ def claims(lines: pl.DataFrame, findings: pl.DataFrame, affected: pl.DataFrame, 
             .with_columns(pl.col("at_risk").fill_null(0.0), pl.col("score").fill_null(0),
                           pl.col("status").fill_null("clean"), pl.col("top_reasons").fill_null(""))
             .sort(pl.col("status").replace_strict(STATUS_ORDER, return_dtype=pl.Int8), "score", "at_risk",
-                  "source_file", "claim", descending=[False, True, True, False, False]))
+                  descending=[False, True, True], maintain_order=True))
 
 
 def _by(claims_table: pl.DataFrame, column: str, label: str) -> pl.DataFrame:
