@@ -88,7 +88,7 @@ class _State:
 
     def __init__(self) -> None:
         self.segments = 0
-        self.open = {"gs": None, "st": None, "hl": None, "clm": None, "lx": None}
+        self.open = {"st": None, "hl": None, "clm": None, "lx": None}
         self.previous: str | None = None
         self.encoding = "ascii"  # X12's character set; UTF-8 or cp1252 when the file says otherwise
 
@@ -151,7 +151,6 @@ def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.D
         pl.col("_e").list.first().alias("id"))
     o = state.open
     segs = segs.with_columns(
-        _opened("GS", ["GE"], o["gs"], trailer=True).alias("gs"),
         _opened("ST", ["SE"], o["st"], trailer=True).alias("st"),
         _opened("HL", ["SE", "ST"], o["hl"]).alias("hl"),
         _opened("CLM", ["HL", "SE", "ST"], o["clm"]).alias("clm"),
@@ -203,8 +202,7 @@ def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.D
     in_header = pl.col("clm").is_null()
     return {
         "envelope": segs.filter(sid.is_in(ENVELOPE)).select(
-            "pos", "id", "gs", "st", e(1).alias("e1"), e(2).alias("e2"), e(3).alias("e3"), e(8).alias("e8"),
-            e(13).alias("e13")),
+            "pos", "id", "st", e(1).alias("e1"), e(2).alias("e2"), e(8).alias("e8")),
         "hl": of("HL", "pos", "st", e(1).alias("hl_id"), e(2).alias("parent_id"), e(3).alias("level")),
         "nm1": segs.filter((sid == "NM1") & e(1).is_in(["85", "IL", "PR", "QC", "82"])).select(
             "hl", "clm", "lx", e(1).alias("entity"), e(3).alias("last"), e(4).alias("first"),
@@ -225,7 +223,7 @@ def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.D
     }
 
 
-def _envelope(path: str, env: pl.DataFrame, state: _State) -> pl.DataFrame:
+def _envelope(path: str, env: pl.DataFrame) -> pl.DataFrame:
     """File-level refusals and envelope problems (counts, control numbers) as problem rows."""
     st = env.filter(pl.col("id") == "ST")
     gs = env.filter(pl.col("id") == "GS")
@@ -309,7 +307,7 @@ def read_x12(path: str | Path, *, max_rows: int) -> tuple[pl.DataFrame, pl.DataF
         for name, frame in _block_tables(block, d, state).items():
             tables.setdefault(name, []).append(frame)
     t = {name: pl.concat(frames, how="vertical_relaxed") for name, frames in tables.items()}
-    envelope_problems = _envelope(path, t["envelope"], state)
+    envelope_problems = _envelope(path, t["envelope"])
     if t["clm"].is_empty():
         raise _error(path, "the 837 batch holds no CLM claim", "Export the batch again from the billing system.",
                      reason="no_claims")
