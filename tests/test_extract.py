@@ -167,6 +167,16 @@ def test_too_many_rows_is_refused_before_parsing(tmp_path):
         read_extract(tmp_path / "x.csv", max_rows=3)
 
 
+def test_rows_are_counted_not_newlines_against_the_row_limit(tmp_path):
+    # six newlines inside quoted notes: more newlines than the limit, but three rows, which it allows
+    rows = [{"claim_id": f"C{i}", "clinical_note": "Neck pain.\nNo numbness.\nPlan: PT."} for i in range(3)]
+    write_csv(tmp_path / "x.csv", rows)
+    assert (tmp_path / "x.csv").read_bytes().count(b"\n") > 3 + 1
+    extract = read_extract(tmp_path / "x.csv", max_rows=3)
+    assert extract.lines["claim_id"].to_list() == ["C0", "C1", "C2"]
+    assert extract.lines["clinical_note"][0] == "Neck pain.\nNo numbness.\nPlan: PT."
+
+
 def test_explicit_encoding_that_does_not_fit_is_an_error(tmp_path):
     (tmp_path / "x.csv").write_bytes(csv_text([{"payer_name": "Bl\u00fc"}]).encode("cp1252"))
     with pytest.raises(ExtractError, match="not valid utf-8"):
