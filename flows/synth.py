@@ -229,11 +229,11 @@ def to_837(lines: pl.DataFrame, submitted: str = "20261001") -> str:
         pl.lit("*"), pl.col("place_of_service").fill_null(""), pl.lit("**"),
         pl.col("diagnosis_pointers").fill_null("").str.replace_all(r"[,;\s]+", ":"),
         pl.lit("~DTP*472*D8*"), _x12_date("service_date").fill_null(""), pl.lit("~"),
-        _optional("NM1*82*1*RENDERING*PROVIDER****XX*", "rendering_npi"), pl.when(pl.col("rendering_npi").is_not_null())
-        .then(pl.lit("~")).otherwise(pl.lit("")))
-    dx = [_optional("*", pl.concat_str(pl.when(pl.lit(i == 1)).then(pl.col("_q")).otherwise(
-        pl.col("_q").str.replace(r"K$", "F")), pl.lit(":"), pl.col(f"dx_{i}").str.replace(".", "", literal=True)))
-        for i in range(1, 13)]
+        _optional("NM1*82*1*RENDERING*PROVIDER****XX*", pl.concat_str("rendering_npi", pl.lit("~"))))
+    # the first diagnosis is principal (ABK/BK), the others ABF/BF
+    qualifier = [pl.col("_q") if i == 1 else pl.col("_q").str.replace(r"K$", "F") for i in range(1, 13)]
+    dx = [_optional("*", pl.concat_str(q, pl.lit(":"), pl.col(f"dx_{i}").str.replace(".", "", literal=True)))
+          for i, q in enumerate(qualifier, 1)]
     claims = frame.with_columns(line_text.alias("_line")).group_by("claim_id", maintain_order=True).agg(
         pl.col("billing_npi", "patient_id", "patient_dob", "patient_sex", "payer_id", "payer_name", "place_of_service",
                "accident_indicator", "injury_date", "_q", *[f"dx_{i}" for i in range(1, 13)]).first(),
@@ -247,9 +247,8 @@ def to_837(lines: pl.DataFrame, submitted: str = "20261001") -> str:
         pl.lit("~NM1*PR*2*"), pl.col("payer_name").fill_null(""), pl.lit("*****PI*"), pl.col("payer_id").fill_null(""),
         pl.lit("~CLM*"), pl.col("claim_id"), pl.lit("*"), pl.col("_total").cast(pl.String), pl.lit("***"),
         pl.col("place_of_service").fill_null(""), pl.lit(":B:1*Y*A*Y*Y"),
-        _optional("*P*", pl.col("accident_indicator").str.replace(r"^(.*)$", "$1:::PA")), pl.lit("~"),
-        _optional("DTP*439*D8*", _x12_date("injury_date")), pl.when(pl.col("injury_date").is_not_null())
-        .then(pl.lit("~")).otherwise(pl.lit("")),
+        _optional("*P*", pl.concat_str("accident_indicator", pl.lit(":::PA"))), pl.lit("~"),
+        _optional("DTP*439*D8*", pl.concat_str(_x12_date("injury_date"), pl.lit("~"))),
         pl.lit("HI"), *dx, pl.lit("~"), pl.col("_line"))
     sets = (claims.group_by("billing_npi", maintain_order=True)
             .agg(claim_text.str.join("").alias("_body"))

@@ -39,7 +39,8 @@ ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1)  # ISA01-ISA15; I
 ISA_SEPARATORS = tuple(3 + sum(ISA_WIDTHS[:i]) + i for i in range(16))
 PROFESSIONAL = ("005010X222", "005010X222A1", "005010X222A2")
 ENVELOPE = ["ISA", "GS", "ST", "SE", "GE", "IEA"]
-DX_QUALIFIERS = ("ABK", "ABF", "BK", "BF")  # HI code list qualifiers of diagnoses: ICD-10-CM, then ICD-9-CM
+ICD9_QUALIFIERS = ("BK", "BF")  # HI code list qualifiers of ICD-9-CM diagnoses (principal, other)
+DX_QUALIFIERS = ("ABK", "ABF", *ICD9_QUALIFIERS)  # ... and of ICD-10-CM ones: every diagnosis the HI carries
 ICD10_EFFECTIVE = "20151001"  # ICD-9-CM codes are not accepted for services on or after this date
 TRANSACTIONS = {"999": "an implementation acknowledgment (999)", "997": "a functional acknowledgment (997)",
                 "835": "a payment/remittance advice (835)", "277": "a claim status response (277)",
@@ -213,8 +214,7 @@ def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.D
                   *(_component(e(11), i, comp).alias(f"cause_{i}") for i in range(3))),
         "dx": dx.filter(pl.col("clm").is_not_null() & pl.col("code").is_not_null())
         .select("clm", "pos", "_k", "qualifier", "code"),
-        "dtp": segs.filter(sid == "DTP").select("clm", "lx", e(1).alias("qualifier"), e(2).alias("format"),
-                                                e(3).alias("value")),
+        "dtp": segs.filter(sid == "DTP").select("clm", "lx", e(1).alias("qualifier"), e(3).alias("value")),
         "lx": of("LX", "pos", "clm", e(1).alias("line_number")),
         "sv1": of("SV1", "pos", "lx", *(_component(e(1), i, comp).alias(f"sv101_{i}") for i in range(6)),
                   e(2).alias("charge_amount"), e(4).alias("units"), e(5).alias("pos_line"),
@@ -248,8 +248,7 @@ def _envelope(path: str, env: pl.DataFrame) -> pl.DataFrame:
         raise _error(path, f"the functional group is {what}",
                      "Export the batch as 837P 005010X222A1 from the practice-management system.",
                      reason="wrong_version")
-    ends = env.filter(pl.col("id") == "IEA")
-    if ends.is_empty() or env["id"][-1] != "IEA":
+    if env["id"][-1] != "IEA":
         raise _error(path, "the interchange has no closing IEA segment: the file is truncated",
                      "Export or download the batch again; a partial batch would leave claims unchecked.",
                      reason="truncated")
@@ -428,7 +427,7 @@ def _problems(t: dict[str, pl.DataFrame], envelope: pl.DataFrame, lines: pl.Data
         pl.lit(SEGMENT_KIND).alias("kind"))
     # ICD-9-CM qualifiers on a claim with a service on or after 2015-10-01 (the ICD-10 compliance date)
     first_service = lines.group_by("claim_id").agg(pl.col("service_date").min().alias("first"))
-    icd9 = (t["dx"].filter(pl.col("qualifier").is_in(["BK", "BF"])).group_by("clm").agg(
+    icd9 = (t["dx"].filter(pl.col("qualifier").is_in(ICD9_QUALIFIERS)).group_by("clm").agg(
         pl.col("pos").min(), pl.col("qualifier").unique(maintain_order=True).str.join("/").alias("q"))
             .join(claims, on="clm").join(first_service, on="claim_id")
             .filter(pl.col("first").str.replace_all("-", "") >= ICD10_EFFECTIVE)
