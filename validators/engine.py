@@ -25,7 +25,7 @@ from validators import findings as fnd
 from validators.catalog import Catalog, Rule
 from validators.checks import REGISTRY
 from validators.config import RunConfig
-from validators.contract import DX_COLUMNS
+from validators.contract import DX_COLUMNS, MODIFIER_COLUMNS
 from validators.integrity import ENGINE_RULE
 from validators.notes import NoteIndex, index
 
@@ -37,6 +37,14 @@ def _with_visits(lines: pl.DataFrame) -> pl.DataFrame:
     date, keyed by the visit's first row (exact, one grouping for all rules)."""
     return (lines.with_columns(pl.coalesce("rendering_npi", "billing_npi").alias("_provider"))
             .with_columns(pl.col("_row").min().over("patient_id", "_provider", "_service_date").alias("_visit")))
+
+
+# What rules read of a usable service line (a finding takes its keys from `_row`): a rule filters
+# these to its procedure codes, and filtering the ~50-column line frame copied every column of each
+# kept row, for every rule.
+USABLE_COLUMNS = ("_row", "_claim_first", "_visit", "_provider", "_failed", "claim_id", "patient_id", "payer_id",
+                  "rendering_npi", "billing_npi", "procedure_code", *MODIFIER_COLUMNS, "service_date",
+                  "_service_date", "units", "_units", "line_number", "_line_number", "_pointers")
 
 
 @dataclass
@@ -76,12 +84,13 @@ class Context:
         return self.service_lines.filter(pl.col("_failed").list.len() == 0)
 
     def usable_lines(self, *columns: str) -> pl.DataFrame:
-        """Service lines whose given fields passed field integrity, so a defect is reported once."""
-        clean = self.clean_lines
+        """Service lines whose given fields passed field integrity, so a defect is reported once; only
+        the USABLE_COLUMNS, so that the rule narrowing them to its codes does not copy the other ~30."""
+        clean = self.clean_lines.select(USABLE_COLUMNS)
         if not columns:
             return clean
         kept = self.failed_lines.filter(~pl.any_horizontal(pl.col("_failed").list.contains(c) for c in columns))
-        return pl.concat([clean, kept], rechunk=False)
+        return pl.concat([clean, kept.select(USABLE_COLUMNS)], rechunk=False)
 
     @cached_property
     def finding_keys(self) -> pl.DataFrame:

@@ -27,9 +27,7 @@ class DocRequired(Params):
 
 def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
     """(_row, _claim, procedure_code, claim_level) of what needs the documentation."""
-    # only what a trigger reads: filtering the whole line frame would copy every column of each kept row
-    lines = ctx.usable_lines("procedure_code").select("_row", "_claim_first", "_visit", "procedure_code",
-                                                       *(f"modifier_{i}" for i in range(1, 5)))
+    lines = ctx.usable_lines("procedure_code")
     parts = []
     codes: list[str] = []
     if p.families:

@@ -55,17 +55,10 @@ def _date() -> pl.Expr:
     return pl.col("_service_date").dt.to_string("%Y-%m-%d").alias("service_date")
 
 
-# What procedure-side kinds read of a line (a finding takes its keys from `_row`): filtering the
-# ~50-column line frame copied every column of each kept row, for every rule.
-LINE_COLUMNS = ("_row", "_claim_first", "_visit", "_provider", "_failed", "claim_id", "patient_id", "payer_id",
-                "rendering_npi", "billing_npi", "procedure_code", *MODIFIERS, "service_date", "_service_date",
-                "units", "_units", "line_number", "_line_number", "_pointers")
-
-
 def _usable(ctx, *columns: str, codes: list[str] | pl.Series | None = None) -> pl.DataFrame:
     """Usable service lines, narrowed first to the procedure codes a rule is about (most rules
     concern a handful of the million lines: `is_in` is far cheaper than a join or grouping)."""
-    lines = ctx.usable_lines(*columns).select(LINE_COLUMNS)
+    lines = ctx.usable_lines(*columns)
     return lines if codes is None else lines.filter(_one_of("procedure_code", codes))
 
 
