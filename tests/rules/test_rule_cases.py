@@ -43,20 +43,17 @@ def _collect():
 def run_rule(rule_id: str, rows: list[dict], tmp_path: Path, monkeypatch) -> pl.DataFrame:
     """Findings for the rows, through the path the rule's check kind takes in a real run."""
     rule = CATALOG[rule_id]
-    if rule.check == "row_structure" and CATALOG.params[rule_id].problem != FIELD_COUNT_KIND:
-        # an 837P batch of the claims, each written with its defect or diagnosis qualifier
-        lines = claim_lines(rows).with_columns(
-            pl.Series("_defect", [r.get("x12_defect") for r in rows], dtype=pl.String),
-            pl.Series("_dx_qualifier", [r.get("x12_dx_qualifier") or "ABK" for r in rows]))
-        path = tmp_path / "case.837"
-        path.write_text(to_837(lines))
-        extract = read_extract(path)
-        integrity = check_integrity(extract.lines, CATALOG, AS_OF)
-        return pl.concat([integrity.findings, rejected_row_findings(CATALOG, extract.rejected, path.name)])
-    if rule.check == "row_structure":
-        extra = {i: r["csv_extra_fields"] for i, r in enumerate(rows) if "csv_extra_fields" in r}
-        missing = {i: r["csv_missing_fields"] for i, r in enumerate(rows) if "csv_missing_fields" in r}
-        path = write_csv(tmp_path / "case.csv", rows, extra_fields=extra, missing_fields=missing)
+    if rule.check == "row_structure":  # the file the example describes, damaged, through the reader
+        if CATALOG.params[rule_id].problem == FIELD_COUNT_KIND:
+            extra = {i: r["csv_extra_fields"] for i, r in enumerate(rows) if "csv_extra_fields" in r}
+            missing = {i: r["csv_missing_fields"] for i, r in enumerate(rows) if "csv_missing_fields" in r}
+            path = write_csv(tmp_path / "case.csv", rows, extra_fields=extra, missing_fields=missing)
+        else:  # an 837P batch of the claims, each written with its defect or diagnosis qualifier
+            lines = claim_lines(rows).with_columns(
+                pl.Series("_defect", [r.get("x12_defect") for r in rows], dtype=pl.String),
+                pl.Series("_dx_qualifier", [r.get("x12_dx_qualifier") or "ABK" for r in rows]))
+            path = tmp_path / "case.837"
+            path.write_text(to_837(lines))
         extract = read_extract(path)
         integrity = check_integrity(extract.lines, CATALOG, AS_OF)
         return pl.concat([integrity.findings, rejected_row_findings(CATALOG, extract.rejected, path.name)])
