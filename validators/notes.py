@@ -35,14 +35,17 @@ def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
     for keyword, name in sections.select("header_keyword", "section").rows():  # ~30 header keywords
         section = section.when(header.str.contains(keyword, literal=True)).then(pl.lit(name))
     parts = pl.col("_parts").struct
-    return (notes.select("_row", pl.col("text").str.replace_all(HEADER, "\x1e${1}\x1f").str.split("\x1e")
-                         .alias("segment"))
-            .explode("segment")
-            .with_columns(pl.col("segment").str.splitn("\x1f", 2).alias("_parts"))  # (header, body) or (body,)
-            .select("_row", pl.when(parts.field("field_1").is_not_null())
-                    .then(parts.field("field_0").str.to_lowercase()).alias("header"),
-                    pl.coalesce(parts.field("field_1"), parts.field("field_0")).alias("body"))
-            .select("_row", section.otherwise(pl.lit("other")).alias("section"), "body"))
+    cut = (notes.select("_row", pl.col("text").str.replace_all(HEADER, "\x1e${1}\x1f").str.split("\x1e")
+                        .alias("segment"))
+           .explode("segment")
+           .with_columns(pl.col("segment").str.splitn("\x1f", 2).alias("_parts"))  # (header, body) or (body,)
+           .select("_row", pl.when(parts.field("field_1").is_not_null())
+                   .then(parts.field("field_0").str.to_lowercase()).alias("header"),
+                   pl.coalesce(parts.field("field_1"), parts.field("field_0")).alias("body")))
+    # A night's notes use a few hundred distinct headers: each is named once, not once per section.
+    named = cut.select(pl.col("header").unique()).with_columns(section.otherwise(pl.lit("other")).alias("section"))
+    return cut.join(named, on="header", how="left", nulls_equal=True, maintain_order="left").select(
+        "_row", "section", "body")
 
 
 def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
