@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -113,12 +115,28 @@ def test_a_claim_stays_whole_even_when_its_lines_name_different_patients():
     assert sum(p.lines["claim_id"].null_count() > 0 for p in pieces) == 1  # rows without a claim id: together
 
 
-def test_a_large_file_is_checked_part_by_part_and_says_how_far_it_is(catalog, monkeypatch):
+def test_a_large_file_is_checked_in_parts_two_at_a_time_and_says_how_far_it_is(catalog, monkeypatch):
     item = pipeline.discover([REPO / "sample_claims" / "pain_procedures_batch.csv"])[0]
     whole = pipeline.validate_file(item, catalog, AS_OF)
     monkeypatch.setattr(pipeline, "CHECK_PART_LINES", 6)
+    check_part, lock, running, most = pipeline._check_part, threading.Lock(), [0], [0]
+
+    def counted(*args):  # how many parts are being checked at once (each holds its part's memory)
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.05)  # long enough for the other parts to be waiting
+            return check_part(*args)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(pipeline, "_check_part", counted)
     said = []
     parts = pipeline.validate_file(item, catalog, AS_OF, progress=lambda stage, name: said.append(stage))
     steps = [s for s in said if s.startswith("checking part")]
-    assert len(steps) > 2 and steps[0] == f"checking part 1 of {len(steps)} of"
+    assert len(steps) > 2
+    assert sorted(steps) == sorted(f"checking part {n} of {len(steps)} of" for n in range(1, len(steps) + 1))
+    assert most[0] == 2
     assert parts.findings.equals(whole.findings)
