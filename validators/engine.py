@@ -25,7 +25,7 @@ from validators import findings as fnd
 from validators.catalog import Catalog, Rule
 from validators.checks import REGISTRY
 from validators.config import RunConfig
-from validators.contract import DX_COLUMNS, MODIFIER_COLUMNS
+from validators.contract import CLAIM_LEVEL, DX_COLUMNS, MODIFIER_COLUMNS
 from validators.integrity import ENGINE_RULE
 from validators.notes import NoteIndex, index
 
@@ -45,6 +45,10 @@ def _with_visits(lines: pl.DataFrame) -> pl.DataFrame:
 USABLE_COLUMNS = ("_row", "_claim_first", "_visit", "_provider", "_failed", "claim_id", "patient_id", "payer_id",
                   "rendering_npi", "billing_npi", "procedure_code", *MODIFIER_COLUMNS, "service_date",
                   "_service_date", "units", "_units", "line_number", "_line_number", "_pointers")
+
+# What rules read of a claim (its first line): the claim-level fields, parsed, and the note.
+CLAIM_COLUMNS = ("_row", "_claim_first", "_failed", "claim_id", *CLAIM_LEVEL, "_patient_dob", "_injury_date",
+                 "_service_date", "clinical_note", "source_file")
 
 
 @dataclass
@@ -77,20 +81,19 @@ class Context:
     @cached_property
     def failed_lines(self) -> pl.DataFrame:
         """The few service lines with a field that failed integrity (the rest need no per-field test)."""
-        return self.service_lines.filter(pl.col("_failed").list.len() > 0)
+        return self.service_lines.select(USABLE_COLUMNS).filter(pl.col("_failed").list.len() > 0)
 
     @cached_property
     def clean_lines(self) -> pl.DataFrame:
-        return self.service_lines.filter(pl.col("_failed").list.len() == 0)
+        return self.service_lines.select(USABLE_COLUMNS).filter(pl.col("_failed").list.len() == 0)
 
     def usable_lines(self, *columns: str) -> pl.DataFrame:
         """Service lines whose given fields passed field integrity, so a defect is reported once; only
         the USABLE_COLUMNS, so that the rule narrowing them to its codes does not copy the other ~30."""
-        clean = self.clean_lines.select(USABLE_COLUMNS)
         if not columns:
-            return clean
+            return self.clean_lines
         kept = self.failed_lines.filter(~pl.any_horizontal(pl.col("_failed").list.contains(c) for c in columns))
-        return pl.concat([clean, kept.select(USABLE_COLUMNS)], rechunk=False)
+        return pl.concat([self.clean_lines, kept], rechunk=False)
 
     @cached_property
     def finding_keys(self) -> pl.DataFrame:
@@ -103,8 +106,9 @@ class Context:
 
     @cached_property
     def claims(self) -> pl.DataFrame:
-        """One row per claim (its first line): claim-level fields agree across lines (FLD003)."""
-        return self.lines.filter(pl.col("_row") == pl.col("_claim_first"))
+        """One row per claim (its first line): claim-level fields agree across lines (FLD003). Only the
+        CLAIM_COLUMNS: a service line's own fields are not the claim's, and copying them cost time."""
+        return self.lines.select(CLAIM_COLUMNS).filter(pl.col("_row") == pl.col("_claim_first"))
 
     @cached_property
     def claim_dx(self) -> pl.DataFrame:
