@@ -282,18 +282,13 @@ def read_csv_text(path: str | Path, *, required: tuple[str, ...], known: tuple[s
     del data  # parsed: the raw text is not kept while the frame is shaped
     # The parser returns each column in hundreds of chunks; the first operation that meets a
     # contiguous column beside them would copy the whole frame at once (5M lines: +2.6 GB). Made
-    # contiguous here a column at a time instead, so the file is never held twice; two columns at
-    # once, since the copy is mostly the first touch of new memory, which two cores halve.
-    columns = frame.get_columns()
-    del frame
-
-    def contiguous(i: int) -> pl.Series:
-        column = columns[i].rechunk()
-        columns[i] = None  # its chunks go now, not with the last column
-        return column
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        frame = pl.DataFrame(list(pool.map(contiguous, range(len(columns)))))
+    # contiguous here one column at a time instead, so the file is never held twice.
+    contiguous = []
+    for name in frame.columns:
+        contiguous.append(frame.get_column(name).rechunk())
+        frame = frame.drop(name)
+    frame = pl.DataFrame(contiguous)
+    del contiguous
     data_counts, data_blank = counts[1:], blank[1:]
     if frame.height != len(data_counts):  # the two splitters disagree: refuse rather than guess
         raise ExtractError(path, f"the rows could not be split consistently ({frame.height} vs {len(data_counts)})",
