@@ -232,7 +232,7 @@ def split_by_patient(extract: Extract, parts: int) -> list[Extract]:
     patient's claims together (duplicates, NCCI across claims, frequency) still see them. A claim
     goes with its first line's patient; the rows the reader set aside go with the first part.
 
-    The extract's lines are consumed: they move into the parts a column at a time (two at once), so a file is
+    The extract's lines are consumed: they move into the parts column by column, so a large file is
     never held twice (a 5M-line file's text frame is gigabytes); afterwards `extract.lines` is empty."""
     if parts <= 1:
         return [extract]
@@ -240,18 +240,16 @@ def split_by_patient(extract: Extract, parts: int) -> list[Extract]:
     patient = pl.col("patient_id").first().over("claim_id")
     key = lines.select((patient.hash(seed=7) % parts).alias("_part"))["_part"]
     rows = [(key == i).arg_true() for i in range(parts)]
-    columns = lines.get_columns()
-    extract.lines = lines = lines.clear()  # the columns list is now the only reference to the rows
-
-    def split(c: int) -> list[pl.Series]:  # two columns at a time: the copy is mostly first-touch memory
-        column, columns[c] = columns[c], None  # the whole column goes once its pieces are made
-        return [column.gather(part_rows) for part_rows in rows]
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        pieces = list(pool.map(split, range(len(columns))))
+    pieces: list[list[pl.Series]] = [[] for _ in range(parts)]
+    for name in lines.columns:
+        column = lines.get_column(name)
+        extract.lines = lines = lines.drop(name)  # the only other reference, so the column goes below
+        for i in range(parts):
+            pieces[i].append(column.gather(rows[i]))
+        del column
     empty = extract.rejected.clear()
-    return [Extract(pl.DataFrame([column[i] for column in pieces]), extract.rejected if i == 0 else empty,
-                    extract.facts) for i in range(parts)]
+    return [Extract(pl.DataFrame(pieces[i]), extract.rejected if i == 0 else empty, extract.facts)
+            for i in range(parts)]
 
 
 def merge_outcomes(item: InputFile, parts: list[FileOutcome]) -> FileOutcome:

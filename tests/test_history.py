@@ -96,7 +96,7 @@ def test_checking_in_patient_partitions_finds_exactly_what_checking_whole_finds(
     whole = pipeline.check(item, extract, catalog, AS_OF)
     height = extract.lines.height
     pieces = pipeline.split_by_patient(extract, parts)
-    assert sum(p.lines.height for p in pieces) == height and extract.lines.is_empty()  # consumed, not copied
+    assert sum(p.lines.height for p in pieces) == height and extract.lines.width == 0  # consumed, not copied
     patients = [set(p.lines["patient_id"]) for p in pieces]
     assert sum(len(p) for p in patients) == len(set().union(*patients))  # no patient in two parts
     merged = pipeline.merge_outcomes(item, [pipeline.check(item, p, catalog, AS_OF) for p in pieces])
