@@ -121,7 +121,10 @@ class Context:
                 .with_columns(pl.col("column").str.slice(3).cast(pl.Int32).alias("slot"),
                               pl.col("code").str.replace(".", "", literal=True).alias("bare"))
                 .drop("_failed"))
-        return long.join(self.icd.drop("code"), on="bare", how="left")
+        # The tabular narrowed to the codes present first: a join builds its table from the 98k-code
+        # side otherwise, which dominated a small file's diagnoses (12 -> 4 ms).
+        icd = self.icd.drop("code").filter(pl.col("bare").is_in(long["bare"].unique().implode()))
+        return long.join(icd, on="bare", how="left")
 
     def claim_dx_matching(self, pattern: str) -> pl.DataFrame:
         """The rows of claim_dx whose bare code matches `pattern`, the regex run over the run's
@@ -172,6 +175,8 @@ def make_context(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: Run
 
 def _hits_to_findings(rule: Rule, hits: pl.DataFrame, ctx: Context, config: RunConfig) -> pl.DataFrame:
     hits = hits.filter(pl.col("_row") >= 0)  # history lines (negative rows) inform rules, never get findings
+    if hits.is_empty():  # most rules flag nothing in a small file: nothing to gather or render
+        return fnd.empty()
     # A gather by position, not a join: a join would hash the million-line key table for every rule.
     keys = ctx.finding_keys.gather(hits["_row"])
     joined = (pl.concat([hits, keys.drop(c for c in keys.columns if c in hits.columns)], how="horizontal")
