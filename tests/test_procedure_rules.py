@@ -10,6 +10,8 @@ from openpyxl import Workbook
 from flows.cli import main
 from flows.cms_import import import_files, parse
 from tests.conftest import AS_OF, CMS_FIXTURES, claim_lines, with_cms_fixtures
+from validators.catalog import load_catalog
+from validators.checks import procedure
 from validators.config import RunConfig
 from validators.engine import run_rules
 from validators.errors import ExtractError
@@ -53,6 +55,19 @@ def test_pairs_are_found_across_claims_of_the_same_visit_but_not_across_patients
     assert flagged(catalog, same_visit, "NCC002")["claim_id"].to_list() == ["C2"]
     other_patient = [{"claim_id": "C1", **EVAL}, {"claim_id": "C2", **MANUAL, "patient_id": "PT-2"}]
     assert flagged(catalog, other_patient, "NCC002").is_empty()
+
+
+def test_the_merged_ncci_edits_are_built_once_per_catalog_and_not_shared_with_another(monkeypatch):
+    built, merge = [], procedure.ptp_edits  # CMS's files hold millions of pairs: merging them is not per rule
+    monkeypatch.setattr(procedure, "ptp_edits", lambda catalog: built.append(catalog) or merge(catalog))
+    fresh = load_catalog()
+    rows = [{"claim_id": "C1", **EVAL}, {"claim_id": "C1", **MANUAL}]
+    assert not flagged(fresh, rows, "NCC002").is_empty() and not flagged(fresh, rows, "NCC002").is_empty()
+    assert len(built) == 1  # two NCCI rules, two runs
+    imported = with_cms_fixtures(fresh)  # the same rules with CMS files imported: its own merged edits
+    assert imported.derived("ncci_ptp_edits", procedure.ptp_edits).height > fresh.derived(
+        "ncci_ptp_edits", procedure.ptp_edits).height
+    assert len(built) == 2
 
 
 def test_deleted_and_indicator_9_edits_never_fire(cms_catalog):

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import string
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -120,8 +122,19 @@ class Catalog:
     source: Path
     version: str  # content hash of every rule and codeset file: two runs with the same version ran the same rules
 
+    # not an init field: a catalog made with dataclasses.replace (other code sets) starts with its own
+    derived_tables: dict[str, pl.DataFrame] = field(default_factory=dict, init=False, compare=False, repr=False)
+
     def __getitem__(self, rule_id: str) -> Rule:
         return self.rules[rule_id]
+
+    def derived(self, name: str, build: Callable[[Catalog], pl.DataFrame]) -> pl.DataFrame:
+        """A table worked out from the code sets, once per catalog rather than per rule, file and
+        part (merging CMS's ~2M NCCI edits took 0.45 s each time). Two threads may both build it
+        first: the same table, kept once."""
+        if name not in self.derived_tables:
+            self.derived_tables.setdefault(name, build(self))
+        return self.derived_tables[name]
 
     def by_stage(self, stage: str) -> list[Rule]:
         return [r for r in self.rules.values() if REGISTRY[r.check].stage == stage]

@@ -111,10 +111,10 @@ def dx_proc_pairing(ctx, p: Pairing) -> pl.DataFrame:
 # --------------------------------------------------------------------------- NCCI
 
 
-def ptp_edits(ctx) -> pl.DataFrame:
+def ptp_edits(catalog) -> pl.DataFrame:
     """The curated spine/therapy pairs plus whatever CMS files were imported (imported rows win)."""
-    cms = ctx.catalog.codesets["ncci_ptp_cms"].table
-    curated = ctx.catalog.codesets["ncci_ptp_curated"].table.with_columns(
+    cms = catalog.codesets["ncci_ptp_cms"].table
+    curated = catalog.codesets["ncci_ptp_curated"].table.with_columns(
         pl.col("effective_date").str.to_date(), pl.col("deletion_date").str.to_date(strict=False),
         pl.col("modifier_indicator").cast(pl.Int8))
     cols = ["column_1", "column_2", "effective_date", "deletion_date", "modifier_indicator", "rationale"]
@@ -133,7 +133,11 @@ def ncci_ptp(ctx, p: PtpPair) -> pl.DataFrame:
     Indicator 1 edits pass when the column-2 line, or for 59/X modifiers either line, carries an
     NCCI-associated modifier (22, 76 and 77 are not: they never unbundle a pair); indicator 9
     (deleted) edits never fire."""
-    edits = ptp_edits(ctx).filter(pl.col("modifier_indicator") == p.modifier_indicator)
+    # Only the edits between codes this file bills: a few hundred codes against CMS's millions of pairs.
+    billed = ctx.usable_lines("procedure_code", "service_date")["procedure_code"].unique().implode()
+    edits = ctx.catalog.derived("ncci_ptp_edits", ptp_edits).filter(
+        (pl.col("modifier_indicator") == p.modifier_indicator)
+        & pl.col("column_1").is_in(billed) & pl.col("column_2").is_in(billed))
     in_edits = pl.concat([edits["column_1"], edits["column_2"]]).unique()
     lines = _usable(ctx, "procedure_code", "service_date", codes=in_edits)
     if lines.is_empty():
