@@ -48,8 +48,11 @@ def dx_lookup(ctx, p: DxLookup) -> pl.DataFrame:
     suspect = ctx.claim_dx.filter(~pl.col("billable").fill_null(False) | pl.col("needs_seventh").fill_null(False))
     dx = (suspect.sort("slot").unique(["_row", "bare"], keep="first", maintain_order=True)
           .with_columns(pl.col("bare").str.replace(r"X+$", "").alias("_stem")))
-    dx = dx.join(icd.rename({"bare": "_stem", "code": "_stem_code", "needs_seventh": "_stem_needs_seventh",
-                             "billable_under": "_stem_under"}), on="_stem", how="left")
+    # The tabular narrowed to the codes looked up before each join (a join over all 98k codes cost
+    # more than the check in a small file).
+    stems = icd.filter(pl.col("bare").is_in(dx["_stem"].unique().implode()))
+    dx = dx.join(stems.rename({"bare": "_stem", "code": "_stem_code", "needs_seventh": "_stem_needs_seventh",
+                               "billable_under": "_stem_under"}), on="_stem", how="left")
     seventh = (pl.col("needs_seventh").fill_null(False)
                | (pl.col("billable").is_null() & pl.col("_stem_needs_seventh").fill_null(False)))
     if p.problem == "seventh_character_missing":
@@ -65,12 +68,14 @@ def dx_lookup(ctx, p: DxLookup) -> pl.DataFrame:
     # Suggest the codes under the longest prefix that is a real code (M54.17X -> under M54.1).
     prefixes = (unknown.select("_row", "slot", pl.concat_list(
         [pl.col("bare").str.slice(0, n) for n in range(3, 7)]).alias("_prefix"))
-        .explode("_prefix").unique()
-        .join(icd.rename({"bare": "_prefix"}), on="_prefix", how="inner")
-        .sort(pl.col("_prefix").str.len_chars(), descending=True)
-        .unique(["_row", "slot"], keep="first")
-        .select("_row", "slot", pl.col("code").alias("parent"),
-                pl.when(pl.col("billable_under") != "").then("billable_under").otherwise("code").alias("suggestion")))
+        .explode("_prefix").unique())
+    real = icd.filter(pl.col("bare").is_in(prefixes["_prefix"].unique().implode())).rename({"bare": "_prefix"})
+    prefixes = (prefixes.join(real, on="_prefix", how="inner")
+                .sort(pl.col("_prefix").str.len_chars(), descending=True)
+                .unique(["_row", "slot"], keep="first")
+                .select("_row", "slot", pl.col("code").alias("parent"),
+                        pl.when(pl.col("billable_under") != "").then("billable_under").otherwise("code")
+                        .alias("suggestion")))
     flagged = unknown.join(prefixes, on=["_row", "slot"], how="left").with_columns(
         pl.col("parent").fill_null("its category"), pl.col("suggestion").fill_null("see the ICD-10-CM index"))
     return _claim_hits(flagged, _field(), pl.col("code").alias("value"), "parent", "suggestion",
