@@ -164,13 +164,16 @@ def check_parts(item: InputFile, parts: list[Extract], catalog: Catalog, as_of: 
     `timings` sums each stage over the parts, which overlap (PARTS_AT_ONCE): more than the wall time."""
     if len(parts) == 1:
         return _check_part(item, parts.pop(), catalog, as_of, config, history, timings)
-    total, spent = len(parts), [{} for _ in parts]
+    total, spent, said, done = len(parts), [{} for _ in parts], threading.Lock(), [0]
 
     def one(number: int, part: Extract) -> FileOutcome:
         with PARTS_AT_ONCE:
-            if progress:  # a 5M-line file takes a minute: say how far it is
-                progress(f"checking part {number} of {total} of", item.path.name)
-            return _check_part(item, part, catalog, as_of, config, history, spent[number - 1])
+            outcome = _check_part(item, part, catalog, as_of, config, history, spent[number - 1])
+        with said:  # a 5M-line file takes a minute: say how far it is (parts finish in any order)
+            done[0] += 1
+            if progress:
+                progress(f"checked {done[0]} of {total} parts of", item.path.name)
+        return outcome
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         pending = [pool.submit(one, number, part) for number, part in enumerate(parts, 1)]
