@@ -93,7 +93,7 @@ def index(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -
     for element in elements.to_dicts():  # ~25 vocabulary entries, each vectorized over all clauses
         pattern = element["pattern"]
         hits = distinct.lazy().filter(pl.col("clause").str.contains(pattern)
-                               & ~pl.col("section").is_in(element.get("exclude_sections") or []))
+                                      & ~pl.col("section").is_in(element.get("exclude_sections") or []))
         if element.get("negatable"):
             # ConText's scope runs to the clause end; nine words covers "no evidence for peripheral
             # neuropathy, entrapment neuropathy, plexopathy, or lumbosacral radiculopathy".
