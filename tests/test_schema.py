@@ -77,3 +77,11 @@ def test_day_first_is_never_guessed():
     lines = prepare(claim_lines([{"service_date": "03/04/2026"}, {"claim_id": "C2", "service_date": "13/04/2026"}]))
     assert lines["_service_date"].to_list()[0].month == 3
     assert lines["_service_date"].to_list()[1] is None
+
+
+def test_diagnosis_consistency_ignores_only_the_dot_and_blames_the_differing_line():
+    rows = [{"claim_id": claim, "line_number": line, "dx_1": dx} for claim, line, dx in [
+        ("C1", "1", "M54.12"), ("C2", "1", "M54.2"), ("C1", "2", "M5412"), ("C2", "2", "M54.12"), ("C2", "3", "M542")]]
+    found, _ = failures(prepare(claim_lines(rows)), AS_OF, POS)
+    flagged = found.filter((pl.col("check") == "claim_field_consistent") & (pl.col("column") == "dx_1"))
+    assert flagged["_row"].to_list() == [3]  # C2's line 2; M542 is C2's M54.2 without the dot
