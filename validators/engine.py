@@ -62,6 +62,7 @@ class Context:
     icd: pl.DataFrame = field(repr=False)
     excludes1: pl.DataFrame = field(repr=False)
     history: pl.DataFrame | None = field(default=None, repr=False)  # earlier runs' lines (HISTORY_COLUMNS)
+    _usable: dict[tuple[str, ...], pl.DataFrame] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
     def service_lines(self) -> pl.DataFrame:
@@ -92,8 +93,10 @@ class Context:
         the USABLE_COLUMNS, so that the rule narrowing them to its codes does not copy the other ~30."""
         if not columns:
             return self.clean_lines
-        kept = self.failed_lines.filter(~pl.any_horizontal(pl.col("_failed").list.contains(c) for c in columns))
-        return pl.concat([self.clean_lines, kept], rechunk=False)
+        if columns not in self._usable:  # a dozen rules ask for the same fields (procedure code, date)
+            kept = self.failed_lines.filter(~pl.any_horizontal(pl.col("_failed").list.contains(c) for c in columns))
+            self._usable[columns] = pl.concat([self.clean_lines, kept], rechunk=False)
+        return self._usable[columns]
 
     @cached_property
     def finding_keys(self) -> pl.DataFrame:
