@@ -32,12 +32,13 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
+import polars as pl
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from flows import pipeline  # noqa: E402  (first: it tunes polars' allocator before polars loads)
 import naive  # noqa: E402  (this folder is on sys.path)
-import polars as pl  # noqa: E402
+from flows import pipeline  # noqa: E402
 from flows.report import write_findings_file  # noqa: E402
 from validators.catalog import load_catalog  # noqa: E402
 from validators.config import RunConfig  # noqa: E402

@@ -220,18 +220,3 @@ def test_a_row_without_a_claim_id_is_its_own_claim_on_hold_and_its_findings_are_
     assert claims.filter(pl.col("Claim ID").is_null())["Status"].to_list() == ["hold"]
     found = pl.read_csv(tmp_path / "f.csv", infer_schema=False).filter(pl.col("claim_id").is_null())
     assert found.height > 0 and findings.filter(pl.col("Claim ID").is_null()).height == found.height
-
-
-def _python(code: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
-    return subprocess.run([sys.executable, "-c", code], env={**clean, **env}, cwd=REPO, capture_output=True,
-                          text=True, check=True)
-
-
-def test_the_allocator_setting_reaches_polars_jemalloc_and_a_users_own_is_kept():
-    # stats_print makes jemalloc print the options it read when polars loaded: ours, set by importing flows
-    shown = _python("import os, flows; os.environ['_RJEM_MALLOC_CONF'] += ',stats_print:true'; "
-                    "import polars as pl; pl.DataFrame({'a': [1, 2]}).sum()").stderr
-    assert "opt.oversize_threshold: 0" in shown and "opt.dirty_decay_ms: 3000" in shown
-    kept = _python("import os, flows; print(os.environ['_RJEM_MALLOC_CONF'])", _RJEM_MALLOC_CONF="narenas:2")
-    assert kept.stdout.strip() == "narenas:2"
