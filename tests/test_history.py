@@ -104,9 +104,12 @@ def test_checking_in_patient_partitions_finds_exactly_what_checking_whole_finds(
     assert merged.facts == whole.facts
 
 
-def test_a_claim_stays_whole_even_when_its_lines_name_different_patients():
+@pytest.mark.parametrize("interleaved", [False, True])  # a claim's lines written together (the usual) or not
+def test_a_claim_stays_whole_even_when_its_lines_name_different_patients(interleaved):
     rows = [{"claim_id": "C1", "patient_id": f"P{i}", "line_number": str(i)} for i in range(1, 6)]
     rows += [{"claim_id": None, "patient_id": f"Q{i}"} for i in range(4)]
+    if interleaved:  # C1, none, C1, none ...: neither the claim nor the rows without an id form one run
+        rows = [row for pair in zip(rows[:4], rows[5:], strict=True) for row in pair] + [rows[4]]
     lines = claim_lines(rows)
     extract = Extract(lines, pl.DataFrame(schema={"source_row": pl.Int64, "claim_id": pl.String, "problem": pl.String}))
     pieces = pipeline.split_by_patient(extract, 4)
