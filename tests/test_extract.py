@@ -70,7 +70,7 @@ def test_quoted_newlines_and_commas_stay_in_their_field(tmp_path):
 
 
 def test_ragged_rows_are_reported_with_their_row_never_padded(tmp_path):
-    rows = [{"claim_id": "C1"}, {"claim_id": "C2"}, {"claim_id": "C3"}, {"claim_id": "C4"}]
+    rows = [{"claim_id": " C1"}, {"claim_id": "C2"}, {"claim_id": "C3"}, {"claim_id": "C4"}]  # kept rows still trimmed
     write_csv(tmp_path / "x.csv", rows, extra_fields={1: 1}, missing_fields={2: 3})
     extract = read_extract(tmp_path / "x.csv")
     assert extract.lines["claim_id"].to_list() == ["C1", "C4"]
