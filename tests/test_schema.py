@@ -85,3 +85,10 @@ def test_diagnosis_consistency_ignores_only_the_dot_and_blames_the_differing_lin
     found, _ = failures(prepare(claim_lines(rows)), AS_OF, POS)
     flagged = found.filter((pl.col("check") == "claim_field_consistent") & (pl.col("column") == "dx_1"))
     assert flagged["_row"].to_list() == [3]  # C2's line 2; M542 is C2's M54.2 without the dot
+
+
+def test_lazy_queries_run_in_memory():
+    """polars 2 collects a LazyFrame on its streaming engine by default, where each of pandera's
+    ~230 small queries per file costs twice as much; importing the validators sets in-memory."""
+    assert pl.Config.state(if_set=True).get("POLARS_ENGINE_AFFINITY") == "in-memory"
+    assert pl.LazyFrame({"a": [1, 2]}).select(pl.col("a").sum()).collect().item() == 3
