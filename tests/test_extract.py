@@ -147,6 +147,7 @@ def test_unknown_columns_are_not_read(tmp_path):
     (lambda t: t.replace("payer_name", "payer_id", 1), "bad_header", "both map to payer_id"),
     (lambda t: t.replace("payer_name", "", 1), "bad_header", "blank"),
     (lambda t: "", "empty_file", "empty"),
+    (lambda t: " \r\n\t\n", "empty_file", "empty"),
     (lambda t: t.replace("PT-1,", 'PT-1,"unclosed', 1), "malformed_csv", "never closed"),
 ])
 def test_bad_files_name_the_problem(tmp_path, mutate, reason, words):
