@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import SHARED
-from validators.notes import clauses, detect, segments
+from validators.notes import ascii_words, clauses, detect, segments
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +88,18 @@ def test_detection_matches_hand_labels_on_real_notes(vocab):
              for row, labels in HAND_LABELS.items() for element, want in labels.items()
              if got.get((row, element), (False, False)) != want}
     assert not wrong, wrong
+
+
+@pytest.mark.parametrize("pattern, written", [
+    (r"radiat\w*", "radiat[0-9a-z_]*"),
+    (r"(?:\W+\w+){0,9}", "(?:[^0-9a-z_]+[0-9a-z_]+){0,9}"),
+    (r"[\w-]", "[[0-9a-z_]-]"),
+    (r"a\\w", r"a\\w"),  # an escaped backslash before a w is left alone
+    (r"a\\\w", r"a\\[0-9a-z_]"),
+])
+def test_word_classes_are_written_out(pattern, written):
+    assert ascii_words(pattern) == written
+    # on lower-case ASCII text it matches where the Unicode pattern does
+    text = pl.DataFrame({"t": ["radiating pain", "no radiat", "x-y", "a-b c", r"a\w", "aw", r"a\b"]})
+    same = text.select(pl.col("t").str.contains(pattern) == pl.col("t").str.contains(written))
+    assert same.to_series().all()
