@@ -103,3 +103,9 @@ def test_word_classes_are_written_out(pattern, written):
     text = pl.DataFrame({"t": ["radiating pain", "no radiat", "x-y", "a-b c", r"a\w", "aw", r"a\b"]})
     same = text.select(pl.col("t").str.contains(pattern) == pl.col("t").str.contains(written))
     assert same.to_series().all()
+
+
+def test_no_notes_no_elements(vocab):
+    empty = pl.DataFrame(schema={"_row": pl.Int64, "text": pl.String})
+    elements = detect(empty, *vocab)
+    assert elements.is_empty() and {"_row", "element", "affirmed", "negated", "weeks"} <= set(elements.columns)
