@@ -103,8 +103,9 @@ def index(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -
     parts = clauses(bodies)
     distinct = parts.select("section", "clause").unique().with_row_index("_c")
     found = []
-    # No clause to read (a file without notes): the ~40 patterns are not even compiled.
-    for element in elements.to_dicts() if distinct.height else []:  # ~25 vocabulary entries, each vectorized over all clauses
+    # ~25 vocabulary entries, each vectorized over all clauses; with no clause to read (a file
+    # without notes) the ~40 patterns are not even compiled.
+    for element in elements.to_dicts() if distinct.height else []:
         pattern = ascii_words(element["pattern"])
         hits = distinct.lazy().filter(pl.col("clause").str.contains(pattern)
                                       & ~pl.col("section").is_in(element.get("exclude_sections") or []))
