@@ -151,3 +151,49 @@ def test_a_line_already_billed_in_an_earlier_run_is_a_duplicate(catalog):
     (hit,) = run_rules(today, catalog, AS_OF, history=earlier).filter(pl.col("rule_id") == "DUP001").iter_rows(named=True)
     assert hit["claim_id"] == "NEW1" and "OLD1" in hit["message"]
     assert "DUP001" not in run_rules(today, catalog, AS_OF)["rule_id"].to_list()
+
+
+def test_excludes1_pairs_are_exactly_those_the_tabular_notes_define(catalog):
+    """GDL001 finds the excluded codes by slicing the sorted distinct codes; the reference here is the
+    notes' literal meaning, pair by pair: a note of a code (or of one of its categories) excludes
+    every code whose first len(lo) characters are >= lo and first len(hi) characters <= hi."""
+    import random
+
+    from validators.engine import make_context
+
+    icd = catalog.codesets["icd10cm"].table.filter(pl.col("billable"))
+    notes = catalog.codesets["icd10cm_excludes1"].table
+    billable = sorted(icd["bare"].to_list())
+    rng = random.Random(11)
+    claims = []
+    for owner, lo, hi in rng.sample(notes.select("owner", "lo", "hi").rows(), 80):
+        own = [c for c in billable if c.startswith(owner)]
+        inside = [c for c in billable if lo <= c[:len(lo)] and c[:len(hi)] <= hi]
+        edges = [c for c in inside if c.startswith((lo, hi))]  # the range's own ends, category or code
+        if own and inside:
+            picked = {rng.choice(own), rng.choice(inside), rng.choice(edges or inside), rng.choice(billable)}
+            claims.append(sorted(picked))
+    assert len(claims) > 40
+
+    def dotted(bare):
+        return bare if len(bare) <= 3 else f"{bare[:3]}.{bare[3:]}"
+
+    rows = [{"claim_id": f"X{i}", **{f"dx_{s}": dotted(c) for s, c in enumerate(codes, 1)}}
+            for i, codes in enumerate(claims)]
+    lines = check_integrity(claim_lines(rows), catalog, AS_OF).lines
+    hits = REGISTRY["dx_excludes1"].func(make_context(lines, catalog, AS_OF, RunConfig()), catalog.params["GDL001"])
+    found = {(claim, frozenset((a.replace(".", ""), b.replace(".", ""))))
+             for claim, a, b in hits.join(lines.select("_row", "claim_id"), on="_row")
+             .select("claim_id", "value", "other").rows()}
+
+    by_owner: dict[str, list[tuple[str, str]]] = {}
+    for owner, lo, hi in notes.select("owner", "lo", "hi").rows():
+        by_owner.setdefault(owner, []).append((lo, hi))
+    expected = set()
+    for i, codes in enumerate(claims):
+        for a in codes:
+            ranges = [r for n in range(3, 8) for r in by_owner.get(a[:n], [])]
+            for b in codes:
+                if b != a and any(b[:len(lo)] >= lo and b[:len(hi)] <= hi for lo, hi in ranges):
+                    expected.add((f"X{i}", frozenset((a, b))))
+    assert expected and found == expected

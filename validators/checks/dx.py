@@ -112,17 +112,29 @@ class Excludes1(Params):
 def dx_excludes1(ctx, p: Excludes1) -> pl.DataFrame:
     """Pairs of diagnoses on one claim where a tabular Excludes1 note of the first (or of one of its
     categories) names the second. Each pair is reported once. The notes are matched on the run's
-    distinct codes (a few thousand), then joined back to the claims on plain equality."""
+    distinct codes (a few thousand), then joined back to the claims on plain equality.
+
+    A note excludes the codes from `lo` to `hi`, each a code or a category ("M50.1-" is M501 to
+    M501); with the distinct codes sorted, those are one slice: from the first code >= lo to the
+    last code <= hi or starting with it (below hi + DEL, which sorts after every letter and digit).
+    Comparing every note with every code instead grew with the product of the two: 0.5M rows for 400
+    codes, tens of millions for a large group's few thousand."""
     known = ctx.claim_dx.filter(pl.col("billable").is_not_null()).select("_row", "code", "bare")
-    distinct = known.select("bare").unique()
+    distinct = known.select("bare").unique().sort("bare")
     notes = (distinct.with_columns(pl.concat_list([pl.col("bare").str.slice(0, n) for n in range(3, 8)])
                                    .list.unique().alias("owner")).explode("owner")
              .join(ctx.excludes1, on="owner", how="inner"))
-    excluded = notes.join(distinct.rename({"bare": "other_bare"}), how="cross").filter(
-        (pl.col("other_bare") != pl.col("bare"))
-        & (pl.col("other_bare").str.slice(0, pl.col("lo").str.len_chars()) >= pl.col("lo"))
-        & (pl.col("other_bare").str.slice(0, pl.col("hi").str.len_chars()) <= pl.col("hi"))
-    ).select("bare", "other_bare", "note").unique(["bare", "other_bare"], keep="first")
+    codes = distinct["bare"]
+    first = codes.search_sorted(notes["lo"], side="left")
+    end = codes.search_sorted(notes["hi"] + "\x7f", side="left")
+    excluded = (notes.with_columns(pl.int_ranges(first, end, dtype=pl.UInt32).alias("_i")).explode("_i")
+                .drop_nulls("_i")  # a note whose range holds none of the codes
+                .join(distinct.with_row_index("_i").rename({"bare": "other_bare"}), on="_i")
+                .filter(pl.col("other_bare") != pl.col("bare"))
+                # the most specific note first (the code's own before its category's), the same every run
+                .sort("bare", "other_bare", pl.col("owner").str.len_bytes(), "note",
+                      descending=[False, False, True, False])
+                .select("bare", "other_bare", "note").unique(["bare", "other_bare"], keep="first"))
     pairs = (known.join(excluded, on="bare", how="inner")
              .join(known.rename({"code": "other", "bare": "other_bare"}), on=["_row", "other_bare"], how="inner"))
     pairs = pairs.with_columns(pl.min_horizontal("code", "other").alias("_a"),
@@ -154,7 +166,8 @@ def dx_sex_conflict(ctx, p: SexConflict) -> pl.DataFrame:
     sex = ctx.claims.filter(~pl.col("_failed").list.contains("patient_sex")).select("_row", "patient_sex")
     exempt = _starts_with_any(p.exempt_prefixes)
     dx = ctx.claim_dx.filter(pl.col("sex").is_not_null() & ~exempt)
-    flagged = dx.join(sex, on="_row").filter(pl.col("patient_sex").is_in(["F", "M"]) & (pl.col("patient_sex") != pl.col("sex")))
+    flagged = dx.join(sex, on="_row").filter(pl.col("patient_sex").is_in(["F", "M"])
+                                             & (pl.col("patient_sex") != pl.col("sex")))
     return _claim_hits(flagged, _field(), pl.col("code").alias("value"), "description", "patient_sex",
                        pl.col("sex").replace_strict({"F": "female", "M": "male"}).alias("code_sex"))
 
