@@ -119,27 +119,33 @@ def dx_excludes1(ctx, p: Excludes1) -> pl.DataFrame:
     last code <= hi or starting with it (below hi + DEL, which sorts after every letter and digit).
     Comparing every note with every code instead grew with the product of the two: 0.5M rows for 400
     codes, tens of millions for a large group's few thousand."""
-    known = ctx.claim_dx.filter(pl.col("billable").is_not_null()).select("_row", "code", "bare")
-    distinct = known.select("bare").unique().sort("bare")
+    known = ctx.claim_dx.filter(pl.col("billable").is_not_null()).select("_row", "slot", "code", "bare")
+    distinct = known.select("bare").unique().sort("bare").with_row_index("_id")  # a code's id: its position
     notes = (distinct.with_columns(pl.concat_list([pl.col("bare").str.slice(0, n) for n in range(3, 8)])
                                    .list.unique().alias("owner")).explode("owner")
              .join(ctx.excludes1, on="owner", how="inner"))
     codes = distinct["bare"]
     first = codes.search_sorted(notes["lo"], side="left")
     end = codes.search_sorted(notes["hi"] + "\x7f", side="left")
-    excluded = (notes.with_columns(pl.int_ranges(first, end, dtype=pl.UInt32).alias("_i")).explode("_i")
-                .drop_nulls("_i")  # a note whose range holds none of the codes
-                .join(distinct.with_row_index("_i").rename({"bare": "other_bare"}), on="_i")
-                .filter(pl.col("other_bare") != pl.col("bare"))
+    excluded = (notes.with_columns(pl.int_ranges(first, end, dtype=pl.UInt32).alias("_other_id")).explode("_other_id")
+                .filter(pl.col("_other_id").is_not_null() & (pl.col("_other_id") != pl.col("_id")))
                 # the most specific note first (the code's own before its category's), the same every run
-                .sort("bare", "other_bare", pl.col("owner").str.len_bytes(), "note",
+                .sort("_id", "_other_id", pl.col("owner").str.len_bytes(), "note",
                       descending=[False, False, True, False])
-                .select("bare", "other_bare", "note").unique(["bare", "other_bare"], keep="first"))
-    pairs = (known.join(excluded, on="bare", how="inner")
-             .join(known.rename({"code": "other", "bare": "other_bare"}), on=["_row", "other_bare"], how="inner"))
-    pairs = pairs.with_columns(pl.min_horizontal("code", "other").alias("_a"),
-                               pl.max_horizontal("code", "other").alias("_b")).unique(
-        ["_row", "_a", "_b"], keep="first", maintain_order=True)
+                .unique(["_id", "_other_id"], keep="first").select("_id", "_other_id", "note"))
+    # Pairs within each claim among the codes that take part in some exclusion, then kept when the
+    # notes exclude them: a claim has a handful of codes, so this stays proportional to the claims
+    # however many codes the run has (joining each claim's code to all the codes its notes exclude did not).
+    ids = known.join(distinct, on="bare", how="inner")
+    owners = ids.join(excluded.select("_id").unique(), on="_id", how="semi")
+    others = ids.join(excluded.select(pl.col("_other_id").alias("_id")).unique(), on="_id", how="semi").select(
+        "_row", pl.col("slot").alias("_other_slot"), pl.col("code").alias("other"), pl.col("_id").alias("_other_id"))
+    pairs = owners.join(others, on="_row", how="inner").join(excluded, on=["_id", "_other_id"], how="inner")
+    # Both codes' notes may exclude the other: one finding, in the words of the code listed first.
+    pairs = (pairs.sort("_row", pl.min_horizontal("slot", "_other_slot"), "slot")
+             .with_columns(pl.min_horizontal("code", "other").alias("_a"),
+                           pl.max_horizontal("code", "other").alias("_b"))
+             .unique(["_row", "_a", "_b"], keep="first", maintain_order=True))
     return _claim_hits(pairs, pl.col("code").alias("value"), "other", "note")
 
 
