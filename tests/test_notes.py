@@ -109,3 +109,19 @@ def test_no_notes_no_elements(vocab):
     empty = pl.DataFrame(schema={"_row": pl.Int64, "text": pl.String})
     elements = detect(empty, *vocab)
     assert elements.is_empty() and {"_row", "element", "affirmed", "negated", "weeks"} <= set(elements.columns)
+
+
+def test_large_frames_are_read_in_slices_with_the_same_result(vocab, monkeypatch):
+    """Sections and clauses of many notes are cut in slices read at once; the rows and their order
+    are those of reading them whole."""
+    real = pl.read_csv(SHARED / "notes" / "mtsamples_neck_back_subset.csv", infer_schema=False)["transcription"]
+    notes = (pl.DataFrame({"text": real.gather([i % real.len() for i in range(600)])}).with_row_index("_row")
+             .with_columns(pl.col("_row").cast(pl.Int64)))
+    monkeypatch.setattr(pl, "thread_pool_size", lambda: 3)  # three slices whatever the machine
+    monkeypatch.setattr("validators.notes.SLICE_ROWS", 100)
+    sliced_segments = segments(notes, vocab[1])
+    sliced = clauses(sliced_segments)
+    monkeypatch.setattr("validators.notes.SLICE_ROWS", 10**9)
+    whole_segments = segments(notes, vocab[1])
+    assert sliced_segments.equals(whole_segments) and sliced.equals(clauses(whole_segments))
+    assert sliced.height > 600

@@ -14,6 +14,7 @@ so scopes are bounded by the clause split and word windows rather than by look-a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -41,6 +42,22 @@ def ascii_words(pattern: str) -> str:
     return _SHORTHAND.sub(lambda m: m[1] + (WORD if m[2] == "w" else NON_WORD), pattern)
 
 
+# polars runs a string kernel (lower-casing, a regex replace, a split) on one core per column, and
+# cutting notes into sections and clauses is mostly that: a large frame is read in slices at once,
+# one per core (clauses of 246k note bodies: 1.1 -> 0.5 s on two cores), in order. A small one is
+# not cut (a slice costs a query).
+SLICE_ROWS = 20_000
+
+
+def _sliced(frame: pl.DataFrame, plan: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
+    """`plan` over `frame`, row-wise, as one query per slice run together; the rows keep their order."""
+    pieces = min(pl.thread_pool_size(), frame.height // SLICE_ROWS)
+    if pieces <= 1:
+        return plan(frame.lazy()).collect()
+    step = -(-frame.height // pieces)
+    return pl.concat(pl.collect_all([plan(frame.lazy().slice(start, step)) for start in range(0, frame.height, step)]))
+
+
 def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
     """(_row, text) -> (_row, section, body): each note cut at its upper-case headers."""
     header = pl.col("header")
@@ -48,13 +65,13 @@ def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
     for keyword, name in sections.select("header_keyword", "section").rows():  # ~30 header keywords
         section = section.when(header.str.contains(keyword, literal=True)).then(pl.lit(name))
     parts = pl.col("_parts").struct
-    cut = (notes.select("_row", pl.col("text").str.replace_all(HEADER, "\x1e${1}\x1f").str.split("\x1e")
-                        .alias("segment"))
-           .explode("segment")
-           .with_columns(pl.col("segment").str.splitn("\x1f", 2).alias("_parts"))  # (header, body) or (body,)
-           .select("_row", pl.when(parts.field("field_1").is_not_null())
-                   .then(parts.field("field_0").str.to_lowercase()).alias("header"),
-                   pl.coalesce(parts.field("field_1"), parts.field("field_0")).alias("body")))
+    cut = _sliced(notes, lambda lf: (
+        lf.select("_row", pl.col("text").str.replace_all(HEADER, "\x1e${1}\x1f").str.split("\x1e").alias("segment"))
+        .explode("segment")
+        .with_columns(pl.col("segment").str.splitn("\x1f", 2).alias("_parts"))  # (header, body) or (body,)
+        .select("_row", pl.when(parts.field("field_1").is_not_null())
+                .then(parts.field("field_0").str.to_lowercase()).alias("header"),
+                pl.coalesce(parts.field("field_1"), parts.field("field_0")).alias("body"))))
     # A night's notes use a few hundred distinct headers: each is named once, not once per section.
     named = cut.select(pl.col("header").unique()).with_columns(section.otherwise(pl.lit("other")).alias("section"))
     return cut.join(named, on="header", how="left", nulls_equal=True, maintain_order="left").select(
@@ -63,11 +80,12 @@ def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
 
 def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
     """(section, body, ...) -> (section, clause, ...): the lower-cased clauses of each body."""
-    return (segmented.with_columns(pl.col("body").str.to_lowercase().str.replace_all(CLAUSE_BREAK, "\x1d")
-                                   .str.split("\x1d").alias("clause")).drop("body")
-            .explode("clause")
-            .with_columns(pl.col("clause").str.strip_chars(" ,:-\t"))
-            .filter(pl.col("clause").str.len_bytes() > 0))
+    return _sliced(segmented, lambda lf: (
+        lf.with_columns(pl.col("body").str.to_lowercase().str.replace_all(CLAUSE_BREAK, "\x1d")
+                        .str.split("\x1d").alias("clause")).drop("body")
+        .explode("clause")
+        .with_columns(pl.col("clause").str.strip_chars(" ,:-\t"))
+        .filter(pl.col("clause").str.len_bytes() > 0)))
 
 
 @dataclass(frozen=True)
