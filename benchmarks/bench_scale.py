@@ -169,8 +169,9 @@ def report(results: list[dict], repeat: int = 1) -> None:
                 "workbook", "end to end"):
         label = f"  {key} *" if key in ("field integrity", *STAGES) else key
         print(f"{label:28}" + "".join(f"{r[key]:14.2f}" for r in results))
-    print("  * summed over the parts of the file, which are checked two at a time: together more than\n"
-          "    `checking`, which is wall time (with splitting into parts and merging them)")
+    print("  * summed over the parts of the file, which are checked two at a time (a file in one part: its\n"
+          "    rules two at a time): together more than `checking`, which is wall time (with splitting\n"
+          "    into parts and merging them)")
     rows = {"lines/s end to end": lambda r: f"{r['lines'] / r['end to end']:,.0f}",
             "peak memory (MB)": lambda r: f"{r['peak_mb']:,.0f}",
             "claims": lambda r: f"{r['claims']:,}", "findings": lambda r: f"{r['findings']:,}",

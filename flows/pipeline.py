@@ -165,8 +165,8 @@ def check_parts(item: InputFile, parts: list[Extract], catalog: Catalog, as_of: 
                 timings: dict[str, float] | None = None, progress: Progress | None = None) -> FileOutcome:
     """`check` over an extract already split by patient; each part is let go once checked.
     `timings` sums each stage over the parts, which overlap (PARTS_AT_ONCE): more than the wall time."""
-    if len(parts) == 1:
-        return _check_part(item, parts.pop(), catalog, as_of, config, history, timings)
+    if len(parts) == 1:  # a part checked alone runs its rules two at a time instead of two parts at a time
+        return _check_part(item, parts.pop(), catalog, as_of, config, history, timings, rule_threads=2)
     total, spent, said, done = len(parts), [{} for _ in parts], threading.Lock(), [0]
 
     def one(number: int, part: Extract) -> FileOutcome:
@@ -190,7 +190,7 @@ def check_parts(item: InputFile, parts: list[Extract], catalog: Catalog, as_of: 
 
 
 def _check_part(item: InputFile, extract: Extract, catalog: Catalog, as_of: date, config: RunConfig | None,
-                history: pl.DataFrame | None, timings: dict[str, float] | None) -> FileOutcome:
+                history: pl.DataFrame | None, timings: dict[str, float] | None, rule_threads: int = 1) -> FileOutcome:
     config = config or RunConfig()
     name = item.path.name
     started = time.perf_counter()
@@ -198,7 +198,7 @@ def _check_part(item: InputFile, extract: Extract, catalog: Catalog, as_of: date
     if timings is not None:
         timings["field integrity"] = time.perf_counter() - started
     rejected = rejected_row_findings(catalog, extract.rejected, name)
-    coding = run_rules(integrity.lines, catalog, as_of, config, history, timings)
+    coding = run_rules(integrity.lines, catalog, as_of, config, history, timings, threads=rule_threads)
     found = pl.concat([integrity.findings, rejected], how="vertical_relaxed")
     # Field-integrity findings obey select/ignore too (per-payer settings apply to engine rules).
     found = found.filter(pl.col("rule_id").is_in([r for r in catalog.rules if config.selects(r)]))

@@ -197,3 +197,17 @@ def test_excludes1_pairs_are_exactly_those_the_tabular_notes_define(catalog):
                 if b != a and any(b[:len(lo)] >= lo and b[:len(hi)] <= hi for lo, hi in ranges):
                     expected.add((f"X{i}", frozenset((a, b))))
     assert expected and found == expected
+
+
+@pytest.mark.parametrize("sample", ["pain_procedures_batch.csv", "spine_pain_clinic.csv"])
+def test_rules_two_at_a_time_find_what_they_find_one_at_a_time(catalog, sample):
+    """A file checked alone runs its rules on two threads; its findings are those of running them one
+    by one (both samples have notes; the first fires every procedure rule)."""
+    from flows import pipeline
+    from validators.findings import ordered
+
+    item = pipeline.discover([REPO / "sample_claims" / sample])[0]
+    lines = check_integrity(pipeline.load(item).lines, catalog, AS_OF).lines
+    one = ordered(run_rules(lines, catalog, AS_OF, threads=1))  # the order a file's findings are given in
+    two = ordered(run_rules(lines, catalog, AS_OF, threads=2))
+    assert one.height > 10 and one.equals(two)

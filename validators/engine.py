@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -196,30 +197,41 @@ def _hits_to_findings(rule: Rule, hits: pl.DataFrame, ctx: Context, config: RunC
 
 
 def run_rules(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunConfig | None = None,
-              history: pl.DataFrame | None = None, timings: dict[str, float] | None = None) -> pl.DataFrame:
+              history: pl.DataFrame | None = None, timings: dict[str, float] | None = None,
+              threads: int = 1) -> pl.DataFrame:
     """Every selected engine rule over one file's typed lines -> findings (ENG001 for a crash).
     `history`: lines of earlier runs (HISTORY_COLUMNS) that the duplicate and frequency rules count.
     `timings`, when given, receives each rule's seconds (what the rule first touches of the shared
-    context -- visits, diagnoses, note elements -- is counted in that rule)."""
+    context -- visits, diagnoses, note elements -- is counted in that rule). `threads`: rules run
+    that many at a time (their findings stay in catalog order)."""
     config = config or RunConfig()
     ctx = make_context(lines, catalog, as_of, config, history)
-    parts, crashed = [fnd.empty()], []
-    for rule in catalog.by_stage("engine"):
-        if not config.selects(rule.id):
-            continue
-        kind = REGISTRY[rule.check]
+
+    def run(rule: Rule) -> tuple[pl.DataFrame | None, dict | None]:
         scoped = ctx
         if rule.payers:  # a payer-specific rule never fires for other payers
             scoped = make_scope(ctx, pl.col("payer_id").is_in(rule.payers))
         started = time.perf_counter()
         try:
-            hits = kind.func(scoped, catalog.params[rule.id])
-            parts.append(_hits_to_findings(rule, hits, ctx, config))  # keys by _row: the whole file's
+            hits = REGISTRY[rule.check].func(scoped, catalog.params[rule.id])
+            outcome = _hits_to_findings(rule, hits, ctx, config), None  # keys by _row: the whole file's
         except Exception as exc:  # noqa: BLE001 - the per-rule boundary: report, go on (STYLE.md 7)
             log.error("rule %s crashed: %s", rule.id, type(exc).__name__)  # no message: it may quote values
-            crashed.append({"rule": rule.id, "error": type(exc).__name__})
+            outcome = None, {"rule": rule.id, "error": type(exc).__name__}
         if timings is not None:
             timings[rule.id] = time.perf_counter() - started
+        return outcome
+
+    rules = [rule for rule in catalog.by_stage("engine") if config.selects(rule.id)]
+    # Much of a rule is Python between polars operations, and string kernels on one core: two rules
+    # at a time use the second core when a file is checked alone (100k lines, checking: 1.23 -> 1.15 s
+    # median, 1.02-1.15 -> 0.95-0.98 s at best). The shared context is safe to build from two
+    # threads: Python 3.11's cached_property locks, and where a later Python does not, a frame built
+    # twice is the same frame.
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        outcomes = list(pool.map(run, rules))
+    parts = [fnd.empty(), *(found for found, _ in outcomes if found is not None)]
+    crashed = [crash for _, crash in outcomes if crash is not None]
     if crashed:
         hits = pl.DataFrame(crashed).with_columns(
             pl.lit(None, dtype=pl.String).alias("claim_id"), pl.lit(None, dtype=pl.Int64).alias("line_number"),
