@@ -112,7 +112,7 @@ class Excludes1(Params):
 def dx_excludes1(ctx, p: Excludes1) -> pl.DataFrame:
     """Pairs of diagnoses on one claim where a tabular Excludes1 note of the first (or of one of its
     categories) names the second. Each pair is reported once. The notes are matched on the run's
-    distinct codes (a few thousand), then joined back to the claims on plain equality.
+    distinct codes (a few thousand), then the pairs are looked for within each claim by code id.
 
     A note excludes the codes from `lo` to `hi`, each a code or a category ("M50.1-" is M501 to
     M501); with the distinct codes sorted, those are one slice: from the first code >= lo to the
