@@ -117,9 +117,15 @@ def index(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -
     symmetric") thousands of times a night: bodies are split into clauses once per distinct
     (section, body), and the patterns run once per distinct (section, clause)."""
     segmented = segments(notes, sections)
-    bodies = segmented.select("section", "body").unique().with_row_index("_s")
-    parts = clauses(bodies)
-    distinct = parts.select("section", "clause").unique().with_row_index("_c")
+    # Each distinct body, and then each distinct clause, numbered by one grouping that also lists
+    # where it occurs, rather than a unique and a join back on the text (100,000 real-length notes:
+    # 1.2 -> 0.85 s for the two).
+    bodies = segmented.group_by("section", "body").agg("_row").with_row_index("_s")
+    located = bodies.select("_row", "_s").explode("_row")
+    grouped = (clauses(bodies.select("_s", "section", "body")).group_by("section", "clause").agg("_s")
+               .with_row_index("_c"))
+    distinct = grouped.select("_c", "section", "clause")
+    body_clauses = grouped.select("_s", "_c").explode("_s").unique()
     found = []
     # ~25 vocabulary entries, each vectorized over all clauses; with no clause to read (a file
     # without notes) the ~40 patterns are not even compiled.
@@ -146,8 +152,6 @@ def index(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -
     # the matching itself in a small file.
     per_clause = pl.concat(pl.collect_all(found)) if found else pl.DataFrame(
         schema={"_c": pl.UInt32, "element": pl.String, "negated": pl.Boolean, "weeks": pl.Float64})
-    body_clauses = parts.join(distinct, on=["section", "clause"]).select("_s", "_c").unique()
-    located = segmented.join(bodies, on=["section", "body"]).select("_row", "_s")
     return NoteIndex(located=located, body_clauses=body_clauses, per_clause=per_clause)
 
 
