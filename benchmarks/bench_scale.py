@@ -97,7 +97,7 @@ def stage_times(n: int, folder: Path) -> dict:
 def peers(item: pipeline.InputFile, catalog) -> dict:
     """The core checks three ways: lines per second (their inputs built beforehand, untimed).
     Ours runs on up to CORE_LINES typed lines (a rate; large files are checked in parts anyway)."""
-    typed = check_integrity(pipeline.load(item).lines.head(CORE_LINES), catalog, AS_OF).lines
+    typed = check_integrity(pipeline.load(item, catalog).lines.head(CORE_LINES), catalog, AS_OF).lines
     clock = time.perf_counter()
     core = run_rules(typed, catalog, AS_OF, RunConfig(select=CORE_RULES))
     ours = typed.height / (time.perf_counter() - clock)

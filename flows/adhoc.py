@@ -33,8 +33,8 @@ STAGE = dict(cache_policy=NO_CACHE, persist_result=False)
 
 
 @task(name="load-extract", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_only_io, **STAGE)
-def load_extract(item: pipeline.InputFile):
-    return pipeline.load(item)
+def load_extract(item: pipeline.InputFile, catalog: Catalog):
+    return pipeline.load(item, catalog)
 
 
 @task(name="check-field-integrity", **STAGE)
@@ -56,7 +56,7 @@ def validate_claim_file(path: str, report: str, findings: str, as_of: date | Non
     catalog = load_catalog()
     (item,) = pipeline.discover([path], mapping=mapping, notes=notes)
     started, clock = datetime.now(), time.perf_counter()
-    extract = load_extract(item)
+    extract = load_extract(item, catalog)
     outcome = check_fields(item, extract, catalog, as_of)
     result = pipeline.Run([outcome], catalog, as_of, started, time.perf_counter() - clock)
     write_reports(result, report, findings)

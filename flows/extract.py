@@ -30,6 +30,7 @@ import yaml
 from flows import x12
 from validators.contract import CANONICAL, CODE_COLUMNS, REQUIRED
 from validators.errors import ExtractError
+from validators.notes import NoteIndex
 
 MAX_ROWS = 20_000_000  # a bigger file is refused rather than exhausting memory (T8)
 XLSX_MAX_INFLATED = 2 * 1024**3  # total uncompressed bytes accepted from one workbook (T6)
@@ -49,6 +50,7 @@ class Extract:
     # rule whose params.problem equals the kind reports them)
     rejected: pl.DataFrame
     facts: dict = field(default_factory=dict)  # format, encoding, rows, ignored columns ... no values
+    notes: NoteIndex | None = None  # the notes file's, by claim id: what the rules read notes for, not the text
 
 
 # --------------------------------------------------------------------------- headers and mapping
@@ -536,22 +538,10 @@ def read_notes(path: str | Path, encoding: str = "auto") -> pl.DataFrame:
     return notes.group_by("claim_id", maintain_order=True).agg(pl.col("note_text").str.join("\n\n").alias("clinical_note"))
 
 
-def read_extract(path: str | Path, *, mapping: str | Path | None = None, notes: str | Path | None = None,
-                 encoding: str = "auto", max_rows: int = MAX_ROWS) -> Extract:
-    """A claim extract (and its optional notes file) -> canonical frame of text columns."""
-    # The notes are read beside the lines: much of reading either is one core's work (decoding,
-    # the field count, trimming), so the two overlap (1M lines and their notes: 2.7 -> 2.55 s).
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        reading_notes = pool.submit(read_notes, notes, encoding=encoding) if notes is not None else None
-        extract = read_table(path, required=REQUIRED, known=CANONICAL, mapping=load_mapping(mapping),
-                             encoding=encoding, max_rows=max_rows)
-        by_claim = reading_notes.result() if reading_notes else None
-    if by_claim is not None:
-        # Only the note column is joined: a join over the whole frame would copy every column.
-        from_file = (extract.lines.select("claim_id").join(by_claim, on="claim_id", how="left", maintain_order="left")
-                     ["clinical_note"])
-        extract.lines = extract.lines.with_columns(pl.coalesce(pl.col("clinical_note"), from_file).alias("clinical_note"))
-        extract.facts["notes_file"] = Path(notes).name
-        extract.facts["claims_with_notes"] = by_claim.height
+def read_extract(path: str | Path, *, mapping: str | Path | None = None, encoding: str = "auto",
+                 max_rows: int = MAX_ROWS) -> Extract:
+    """A claim extract -> canonical frame of text columns (its notes file: read_notes)."""
+    extract = read_table(path, required=REQUIRED, known=CANONICAL, mapping=load_mapping(mapping),
+                         encoding=encoding, max_rows=max_rows)
     extract.facts["mapping_file"] = Path(mapping).name if mapping else None
     return extract

@@ -101,12 +101,12 @@ class Read:
 
 
 @task(name="read-extract", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_only_io, **STAGE)
-def read_extract(item: pipeline.InputFile, done: frozenset[str]) -> Read:
+def read_extract(item: pipeline.InputFile, done: frozenset[str], rules: CatalogRef) -> Read:
     sha = box.file_sha256(item.path)
     if sha in done:  # validated by an earlier run (maybe one that crashed before archiving it)
         return Read(sha, seen=True)
     try:
-        return Read(sha, extract=pipeline.load(item))
+        return Read(sha, extract=pipeline.load(item, worker_catalog(rules)))
     except ExtractError as exc:
         get_run_logger().warning("file set aside: %s (%s)", item.path.name, exc.reason)
         return Read(sha, error=exc)
@@ -196,7 +196,7 @@ def nightly_claims_validation(inbox: str, out: str, as_of: date | None = None, r
         past = history.run(store.lines, as_of)
         items = pipeline.discover([inbox_dir])
         done = frozenset(box.Ledger(out_dir).done())
-        reads = [(item, read_extract.submit(item, done)) for item in items]
+        reads = [(item, read_extract.submit(item, done, catalog_ref)) for item in items]
         checks = {}
         for item, future in reads:  # each file's partitions start as soon as it is read
             name = item.path.name

@@ -12,7 +12,7 @@ from tests.conftest import AS_OF, REPO, claim_lines
 from validators.catalog import load_catalog
 from validators.checks import REGISTRY, CheckKind
 from validators.config import PayerConfig, RunConfig, load_config
-from validators.engine import run_rules
+from validators.engine import index_notes, make_context, run_rules
 from validators.errors import RuleConfigError
 from validators.integrity import check_integrity
 
@@ -207,7 +207,23 @@ def test_rules_two_at_a_time_find_what_they_find_one_at_a_time(catalog, sample):
     from validators.findings import ordered
 
     item = pipeline.discover([REPO / "sample_claims" / sample])[0]
-    lines = check_integrity(pipeline.load(item).lines, catalog, AS_OF).lines
-    one = ordered(run_rules(lines, catalog, AS_OF, threads=1))  # the order a file's findings are given in
-    two = ordered(run_rules(lines, catalog, AS_OF, threads=2))
+    extract = pipeline.load(item, catalog)
+    lines = check_integrity(extract.lines, catalog, AS_OF).lines
+    one = ordered(run_rules(lines, catalog, AS_OF, threads=1, file_notes=extract.notes))  # a file's findings' order
+    two = ordered(run_rules(lines, catalog, AS_OF, threads=2, file_notes=extract.notes))
     assert one.height > 10 and one.equals(two)
+
+
+def test_a_claims_own_note_is_read_before_the_notes_files(catalog):
+    """A note in the extract's own column is the claim's note; the notes file's (indexed when the file
+    was read, by claim id) counts for the claims without one."""
+    rows = [{"claim_id": "C1", "clinical_note": "Pain radiates down the left leg."}, {"claim_id": "C2"},
+            {"claim_id": "C3"}]
+    lines = check_integrity(claim_lines(rows), catalog, AS_OF).lines
+    from_file = pl.DataFrame({"claim_id": ["C1", "C2"],
+                              "text": ["Denies radiating pain.", "Pain radiating to the calf."]})
+    ctx = make_context(lines, catalog, AS_OF, RunConfig(), file_notes=index_notes(from_file, catalog, key="claim_id"))
+    ids = ctx.claims.select("_row", "claim_id")
+    found = ctx.notes.elements(["radiation"]).join(ids, on="_row").sort("claim_id")
+    assert found.select("claim_id", "affirmed", "negated").rows() == [("C1", True, False), ("C2", True, False)]
+    assert sorted(ctx.noted_claims.join(ids, on="_row")["claim_id"]) == ["C1", "C2"]

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from flows.extract import check_xlsx_container, read_extract, read_table
+from flows import pipeline
+from flows.extract import check_xlsx_container, read_extract, read_notes, read_table
 from tests.conftest import SHARED, line_dicts, write_csv
 from validators.contract import CANONICAL
 from validators.errors import ExtractError
@@ -306,11 +307,22 @@ def test_truncated_parquet(tmp_path):
 # --------------------------------------------------------------------------- notes and real public data
 
 
-def test_notes_file_attaches_to_claims(tmp_path):
-    write_csv(tmp_path / "x.csv", [{"claim_id": "C1"}, {"claim_id": "C2"}])
-    (tmp_path / "n.csv").write_text('claim_id,note_text\nC1,"first, note"\nC1,second note\n')
-    lines = read_extract(tmp_path / "x.csv", notes=tmp_path / "n.csv").lines
-    assert lines["clinical_note"].to_list() == ["first, note\n\nsecond note", None]
+@pytest.mark.parametrize("large", [False, True])  # a large notes file is read before the lines, not beside them
+def test_a_notes_file_is_read_into_the_note_index_of_its_claims_and_its_text_let_go(tmp_path, catalog, large,
+                                                                                     monkeypatch):
+    if large:
+        monkeypatch.setattr(pipeline, "NOTES_BESIDE_BYTES", 10)
+    write_csv(tmp_path / "x.csv", [{"claim_id": "C1"}, {"claim_id": "C1", "line_number": "2"}, {"claim_id": "C2"}])
+    (tmp_path / "x.notes.csv").write_text('claim_id,note_text\nC1,"Pain radiating down the left leg, 8 weeks."\n'
+                                          'C1,Under fluoroscopic guidance.\nC3,No such claim.\n')
+    assert read_notes(tmp_path / "x.notes.csv")["clinical_note"].to_list()[0] == (
+        "Pain radiating down the left leg, 8 weeks.\n\nUnder fluoroscopic guidance.")  # a claim's notes joined
+    extract = pipeline.load(pipeline.discover([tmp_path / "x.csv"])[0], catalog)
+    assert extract.lines["clinical_note"].null_count() == 3  # the text does not ride with the lines
+    assert extract.facts["claims_with_notes"] == 2 and extract.facts["notes_file"] == "x.notes.csv"
+    found = extract.notes.elements()
+    assert set(found["claim_id"]) == {"C1"}  # C3's note names no element
+    assert {"radiation", "side_left", "imaging_guidance"} <= set(found["element"])
 
 
 def test_real_mtsamples_csv_splits_exactly_like_the_csv_module():

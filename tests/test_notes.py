@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import SHARED
-from validators.notes import ascii_words, clauses, detect, segments
+from validators.notes import ascii_words, clauses, detect, index, segments
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +125,29 @@ def test_large_frames_are_read_in_slices_with_the_same_result(vocab, monkeypatch
     whole_segments = segments(notes, vocab[1])
     assert sliced_segments.equals(whole_segments) and sliced.equals(clauses(whole_segments))
     assert sliced.height > 600
+
+
+def test_notes_indexed_a_slice_of_text_at_a_time_find_what_they_find_at_once(vocab, monkeypatch):
+    """A night's notes are indexed in slices of INDEX_SLICE_BYTES of text (bounded memory), each slice
+    numbering its own bodies and clauses; put together they answer every question as one index does,
+    also for the notes of some rows only and once re-keyed to a part's rows."""
+    real = pl.read_csv(SHARED / "notes" / "mtsamples_neck_back_subset.csv", infer_schema=False)["transcription"]
+    notes = pl.DataFrame({"claim_id": [f"C{i}" for i in range(60)],
+                          "text": real.gather([i % real.len() for i in range(60)])})
+    whole = index(notes, *vocab, key="claim_id")
+    monkeypatch.setattr("validators.notes.INDEX_SLICE_BYTES", 20_000)  # a few notes per slice
+    sliced = index(notes, *vocab, key="claim_id")
+    assert sliced.located["_s"].n_unique() > whole.located["_s"].n_unique()  # really in slices
+
+    def table(ix, *args):
+        return ix.elements(*args).sort(ix.key, "element")
+
+    assert table(sliced).equals(table(whole)) and table(whole).height > 100
+    some = pl.DataFrame({"claim_id": ["C3", "C40", "C59"]})
+    assert table(sliced, ["radicular_findings", "conservative_care"], some).equals(
+        table(whole, ["radicular_findings", "conservative_care"], some))
+    rows = pl.DataFrame({"claim_id": ["C7", "C8"], "_row": [70, 80]})
+    as_rows = table(whole, None, rows).rename({"claim_id": "_row"}).with_columns(
+        pl.col("_row").str.slice(1).cast(pl.Int64) * 10)  # C7 -> 70
+    assert table(sliced.rekeyed(rows)).equals(as_rows)
+    assert sorted(sliced.noted().to_list()) == sorted(notes["claim_id"].to_list())

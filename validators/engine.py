@@ -28,7 +28,7 @@ from validators.checks import REGISTRY
 from validators.config import RunConfig
 from validators.contract import CLAIM_LEVEL, DX_COLUMNS, MODIFIER_COLUMNS
 from validators.integrity import ENGINE_RULE
-from validators.notes import NoteIndex, index
+from validators.notes import NoteIndex, combine, index
 
 log = logging.getLogger("cleanclaim.engine")
 
@@ -63,6 +63,7 @@ class Context:
     icd: pl.DataFrame = field(repr=False)
     excludes1: pl.DataFrame = field(repr=False)
     history: pl.DataFrame | None = field(default=None, repr=False)  # earlier runs' lines (HISTORY_COLUMNS)
+    file_notes: NoteIndex | None = field(default=None, repr=False)  # the notes file's, by claim id (index_notes)
     _usable: dict[tuple[str, ...], pl.DataFrame] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
@@ -137,16 +138,22 @@ class Context:
         return self.claim_dx.filter(pl.col("bare").is_in(codes["bare"]))
 
     @cached_property
-    def noted_claims(self) -> pl.DataFrame:
-        """The claims that came with a note: _row (the claim's first line), text."""
-        return self.claims.select("_row", pl.col("clinical_note").alias("text")).filter(pl.col("text").is_not_null())
-
-    @cached_property
     def notes(self) -> NoteIndex:
         """Which documentation elements each claim's note mentions (`.elements(...)`: _row (claim),
-        element, affirmed, negated, weeks), read once per run for every rule that asks."""
-        return index(self.noted_claims, self.catalog.codesets["doc_elements"].table,
-                     self.catalog.codesets["note_sections"].table)
+        element, affirmed, negated, weeks), read once per run for every rule that asks: the notes
+        in the extract's own column, and for the other claims the notes file's, indexed when the
+        file was read (`file_notes`, by claim id)."""
+        inline = self.claims.select("_row", pl.col("clinical_note").alias("text")).filter(pl.col("text").is_not_null())
+        found = index_notes(inline, self.catalog)
+        if self.file_notes is None:
+            return found
+        others = self.claims.select("claim_id", "_row").join(inline, on="_row", how="anti")
+        return combine([found, self.file_notes.rekeyed(others)])
+
+    @cached_property
+    def noted_claims(self) -> pl.DataFrame:
+        """The claims that came with a note: _row (the claim's first line)."""
+        return self.notes.noted().to_frame()
 
     @cached_property
     def line_dx(self) -> pl.DataFrame:
@@ -171,10 +178,24 @@ def history_rows(lines: pl.DataFrame) -> pl.DataFrame:
             .select(pl.col(c).cast(t) for c, t in HISTORY_COLUMNS.items()))
 
 
+def note_vocabulary(catalog: Catalog) -> pl.DataFrame:
+    """What notes are read for: the documentation elements, and the body sites of site_checks.csv as
+    elements `site_<site>` (DOC011), so a note's text is read once, into one index."""
+    sites = (catalog.codesets["site_checks"].table.group_by("note_site", maintain_order=True)
+             .agg(pl.col("note_pattern").unique(maintain_order=True).str.join("|").alias("pattern"))
+             .select(pl.format("site_{}", "note_site").alias("id"), "pattern"))
+    return pl.concat([catalog.codesets["doc_elements"].table, sites], how="diagonal_relaxed")
+
+
+def index_notes(notes: pl.DataFrame, catalog: Catalog, key: str = "_row") -> NoteIndex:
+    """(key, text) -> the NoteIndex of what the catalog's rules read notes for."""
+    return index(notes, note_vocabulary(catalog), catalog.codesets["note_sections"].table, key)
+
+
 def make_context(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunConfig,
-                 history: pl.DataFrame | None = None) -> Context:
+                 history: pl.DataFrame | None = None, file_notes: NoteIndex | None = None) -> Context:
     return Context(lines=lines, catalog=catalog, as_of=as_of, config=config, icd=catalog.codesets["icd10cm"].table,
-                   excludes1=catalog.codesets["icd10cm_excludes1"].table, history=history)
+                   excludes1=catalog.codesets["icd10cm_excludes1"].table, history=history, file_notes=file_notes)
 
 
 def _hits_to_findings(rule: Rule, hits: pl.DataFrame, ctx: Context, config: RunConfig) -> pl.DataFrame:
@@ -198,14 +219,15 @@ def _hits_to_findings(rule: Rule, hits: pl.DataFrame, ctx: Context, config: RunC
 
 def run_rules(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunConfig | None = None,
               history: pl.DataFrame | None = None, timings: dict[str, float] | None = None,
-              threads: int = 1) -> pl.DataFrame:
+              threads: int = 1, file_notes: NoteIndex | None = None) -> pl.DataFrame:
     """Every selected engine rule over one file's typed lines -> findings (ENG001 for a crash).
     `history`: lines of earlier runs (HISTORY_COLUMNS) that the duplicate and frequency rules count.
+    `file_notes`: the index of the file's notes file, by claim id (index_notes).
     `timings`, when given, receives each rule's seconds (what the rule first touches of the shared
     context -- visits, diagnoses, note elements -- is counted in that rule). `threads`: rules run
     that many at a time (their findings stay in catalog order)."""
     config = config or RunConfig()
-    ctx = make_context(lines, catalog, as_of, config, history)
+    ctx = make_context(lines, catalog, as_of, config, history, file_notes)
 
     def run(rule: Rule) -> tuple[pl.DataFrame | None, dict | None]:
         scoped = ctx
@@ -245,4 +267,4 @@ def run_rules(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunCon
 def make_scope(ctx: Context, condition: pl.Expr) -> Context:
     """The same context restricted to the lines (and so the claims) that meet `condition`."""
     return Context(lines=ctx.lines.filter(condition), catalog=ctx.catalog, as_of=ctx.as_of, config=ctx.config,
-                   icd=ctx.icd, excludes1=ctx.excludes1, history=ctx.history)
+                   icd=ctx.icd, excludes1=ctx.excludes1, history=ctx.history, file_notes=ctx.file_notes)

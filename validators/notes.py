@@ -88,40 +88,86 @@ def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
         .filter(pl.col("clause").str.len_bytes() > 0)))
 
 
+# Notes are indexed in slices of about this much text, each on its own: the work on the text
+# (sections, clauses, lower-casing) copies it a few times, which for a night of real-length notes
+# (1M lines, 1.5 KB notes: 0.6 GB of text) is gigabytes at once. Slices bound it; a clause repeated
+# across slices is matched once per slice.
+INDEX_SLICE_BYTES = 64 * 2**20
+
+
 @dataclass(frozen=True)
 class NoteIndex:
-    """Where each element is mentioned: `located` maps each note (_row) to its distinct section
-    bodies (_s), `body_clauses` each body to its distinct clauses (_c), `per_clause` each clause to
-    the elements it mentions (negated, weeks). Checks ask for the few elements and claims they need,
-    so the (note, element) table is never built for every note."""
+    """Where each element is mentioned: `located` maps each note (its `key`: a claim's first line,
+    `_row`, or its claim id for a notes file) to its distinct section bodies (_s), `body_clauses` each
+    body to its distinct clauses (_c), `per_clause` each clause to the elements it mentions (negated,
+    weeks). Only numbers and element names: the note text is not kept. Checks ask for the few
+    elements and claims they need, so the (note, element) table is never built for every note."""
 
     located: pl.DataFrame
     body_clauses: pl.DataFrame
     per_clause: pl.DataFrame
+    key: str = "_row"
+
+    def noted(self) -> pl.Series:
+        """The keys of the notes read (a blank note is no note: the reader leaves it out)."""
+        return self.located[self.key].unique()
+
+    def rekeyed(self, keys: pl.DataFrame) -> NoteIndex:
+        """The index of the notes whose key is in `keys` (self.key, _row), keyed by _row instead, with
+        only their bodies (the few a part of a large file holds, not the file's, are read per lookup)."""
+        located = self.located.join(keys, on=self.key, how="inner").select("_row", "_s")
+        return NoteIndex(located, self.body_clauses.join(located.select("_s"), on="_s", how="semi"), self.per_clause)
 
     def elements(self, elements: list[str] | None = None, rows: pl.DataFrame | None = None) -> pl.DataFrame:
-        """(_row, element, affirmed, negated, weeks) for these elements (all when None) in the notes of
-        these rows (a frame with `_row`; all when None)."""
+        """(key, element, affirmed, negated, weeks) for these elements (all when None) in the notes of
+        these rows (a frame with the key column; all when None)."""
         clauses = self.per_clause if elements is None else self.per_clause.filter(pl.col("element").is_in(elements))
         bodies = self.body_clauses.join(clauses, on="_c")
-        located = self.located if rows is None else self.located.join(rows.select("_row"), on="_row", how="semi")
-        return located.join(bodies, on="_s").group_by("_row", "element").agg(
+        located = self.located if rows is None else self.located.join(rows.select(self.key), on=self.key, how="semi")
+        return located.join(bodies, on="_s").group_by(self.key, "element").agg(
             (~pl.col("negated")).any().alias("affirmed"), pl.col("negated").any().alias("negated"),
             pl.col("weeks").max().alias("weeks"))
 
 
-def index(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -> NoteIndex:
-    """(_row, text) -> the NoteIndex of the vocabulary's elements.
+def combine(indexes: list[NoteIndex]) -> NoteIndex:
+    """Indexes of different notes (the same key) as one: each one's body and clause numbers moved
+    past those of the ones before it."""
+    if len(indexes) == 1:
+        return indexes[0]
+    located, body_clauses, per_clause, bodies, clauses = [], [], [], 0, 0
+    for ix in indexes:
+        located.append(ix.located.with_columns(pl.col("_s") + bodies))
+        body_clauses.append(ix.body_clauses.with_columns(pl.col("_s") + bodies, pl.col("_c") + clauses))
+        per_clause.append(ix.per_clause.with_columns(pl.col("_c") + clauses))
+        bodies += (ix.located["_s"].max() or 0) + 1
+        clauses += (ix.per_clause["_c"].max() or 0) + 1
+    return NoteIndex(pl.concat(located), pl.concat(body_clauses), pl.concat(per_clause), indexes[0].key)
+
+
+def index(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame, key: str = "_row") -> NoteIndex:
+    """(key, text) -> the NoteIndex of the vocabulary's elements, a slice of INDEX_SLICE_BYTES of text
+    at a time."""
+    slice_of = notes.select((pl.col("text").str.len_bytes().cum_sum() // INDEX_SLICE_BYTES).rle())["text"]
+    if slice_of.len() <= 1:
+        return _index(notes, elements, sections, key)
+    lengths = slice_of.struct.field("len").to_list()
+    starts = [sum(lengths[:i]) for i in range(len(lengths))]
+    return combine([_index(notes.slice(start, length), elements, sections, key)
+                    for start, length in zip(starts, lengths, strict=True)])
+
+
+def _index(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame, key: str) -> NoteIndex:
+    """`index` of notes taken at once.
 
     Notes written from EHR templates repeat the same sections and clauses ("reflexes 2+ and
     symmetric") thousands of times a night: bodies are split into clauses once per distinct
     (section, body), and the patterns run once per distinct (section, clause)."""
-    segmented = segments(notes, sections)
+    segmented = segments(notes.select(pl.col(key).alias("_row"), "text"), sections)
     # Each distinct body, and then each distinct clause, numbered by one grouping that also lists
     # where it occurs, rather than a unique and a join back on the text (100,000 real-length notes:
     # 1.2 -> 0.85 s for the two).
     bodies = segmented.group_by("section", "body").agg("_row").with_row_index("_s")
-    located = bodies.select("_row", "_s").explode("_row")
+    located = bodies.select(pl.col("_row").alias(key), "_s").explode(key)
     grouped = (clauses(bodies.select("_s", "section", "body")).group_by("section", "clause").agg("_s")
                .with_row_index("_c"))
     distinct = grouped.select("_c", "section", "clause")
@@ -156,7 +202,10 @@ def index(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -
     # the matching itself in a small file.
     per_clause = pl.concat(pl.collect_all(found)) if found else pl.DataFrame(
         schema={"_c": pl.UInt32, "element": pl.String, "negated": pl.Boolean, "weeks": pl.Float64})
-    return NoteIndex(located=located, body_clauses=body_clauses, per_clause=per_clause)
+    # Only the clauses that mention an element are ever looked up: the others' (body, clause) pairs,
+    # most of them in free text (1M lines of 1.5 KB notes: 7.9M pairs), are let go.
+    body_clauses = body_clauses.join(per_clause.select("_c").unique(), on="_c", how="semi")
+    return NoteIndex(located=located, body_clauses=body_clauses, per_clause=per_clause, key=key)
 
 
 def detect(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:

@@ -160,10 +160,10 @@ class NoteSiteMismatch(Params):
 def note_site_mismatch(ctx, p: NoteSiteMismatch) -> pl.DataFrame:
     """A code for one body site on a claim whose note documents another (site_checks.csv: M62.831
     calf or M62.561 lower-leg wasting on a back-spasm note -> M62.830)."""
-    checks = ctx.catalog.codesets["site_checks"].table
+    checks = ctx.catalog.codesets["site_checks"].table.with_columns(pl.format("site_{}", "note_site").alias("element"))
     coded = ctx.claim_dx.join(checks, on="code", how="inner")
-    # only the notes of claims carrying such a code are read (lower-casing every note costs a pass over all)
-    joined = (coded.join(ctx.noted_claims, on="_row", how="inner")
-              .filter(pl.col("text").str.to_lowercase().str.contains(pl.col("note_pattern"))))
+    # the note's sites are elements of the note index (engine.note_vocabulary)
+    seen = ctx.notes.elements(checks["element"].unique().to_list(), coded).filter(pl.col("affirmed"))
+    joined = coded.join(seen.select("_row", "element"), on=["_row", "element"], how="inner")
     return joined.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description",
                          "code_site", "note_site", pl.col("suggested_code").alias("suggestion"))
