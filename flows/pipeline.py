@@ -267,8 +267,8 @@ def validate_file(item: InputFile, catalog: Catalog, as_of: date, *, config: Run
 def split_by_patient(extract: Extract, parts: int) -> list[Extract]:
     """One extract as `parts` extracts, each holding whole patients, so that the rules which need a
     patient's claims together (duplicates, NCCI across claims, frequency) still see them. A claim
-    goes with its first line's patient; the rows the reader set aside go with the first part; the
-    index of the notes file (numbers, keyed by claim id) is shared by all.
+    goes with its first line's patient; the rows the reader set aside go with the first part, and
+    each part takes the notes file's index of its own claims.
 
     The extract's lines are consumed: they move into the parts column by column, so a large file is
     never held twice (a 5M-line file's text frame is gigabytes); afterwards `extract.lines` is empty."""
@@ -290,9 +290,12 @@ def split_by_patient(extract: Extract, parts: int) -> list[Extract]:
         for i in range(parts):
             pieces[i].append(column.gather(rows[i]))
         del column
-    empty = extract.rejected.clear()
-    return [Extract(pl.DataFrame(pieces[i]), extract.rejected if i == 0 else empty, extract.facts, extract.notes)
-            for i in range(parts)]
+    empty, notes = extract.rejected.clear(), extract.notes
+    split = [Extract(pl.DataFrame(pieces[i]), extract.rejected if i == 0 else empty, extract.facts)
+             for i in range(parts)]
+    for part in split if notes is not None else []:
+        part.notes = notes.only(part.lines["claim_id"])  # a part sent to a Dask worker takes only its notes
+    return split
 
 
 def merge_outcomes(item: InputFile, parts: list[FileOutcome]) -> FileOutcome:

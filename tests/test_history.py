@@ -101,6 +101,8 @@ def test_checking_in_patient_partitions_finds_exactly_what_checking_whole_finds(
     assert sum(p.lines.height for p in pieces) == height and extract.lines.width == 0  # consumed, not copied
     patients = [set(p.lines["patient_id"]) for p in pieces]
     assert sum(len(p) for p in patients) == len(set().union(*patients))  # no patient in two parts
+    assert all((p.notes is not None) == (sample == "spine_pain_clinic.csv") for p in pieces)
+    assert all(set(p.notes.noted()) <= set(p.lines["claim_id"]) for p in pieces if p.notes)  # its claims' notes
     merged = pipeline.merge_outcomes(item, [pipeline.check(item, p, catalog, AS_OF) for p in pieces])
     assert merged.findings.equals(whole.findings)
     assert merged.facts == whole.facts

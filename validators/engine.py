@@ -144,11 +144,10 @@ class Context:
         in the extract's own column, and for the other claims the notes file's, indexed when the
         file was read (`file_notes`, by claim id)."""
         inline = self.claims.select("_row", pl.col("clinical_note").alias("text")).filter(pl.col("text").is_not_null())
-        found = index_notes(inline, self.catalog)
         if self.file_notes is None:
-            return found
-        others = self.claims.select("claim_id", "_row").join(inline, on="_row", how="anti")
-        return combine([found, self.file_notes.rekeyed(others)])
+            return index_notes(inline, self.catalog)
+        from_file = self.file_notes.rekeyed(self.claims.select("claim_id", "_row").join(inline, on="_row", how="anti"))
+        return combine([index_notes(inline, self.catalog), from_file]) if inline.height else from_file
 
     @cached_property
     def noted_claims(self) -> pl.DataFrame:
