@@ -114,10 +114,30 @@ def _resolve_headers(path: str, headers: list[str], mapping: dict[str, str],
     return keep, {"ignored_columns": ignored, "absent_optional_columns": [c for c in known if c not in seen]}
 
 
-def _needs_trim(column: pl.Expr) -> pl.Expr:
-    """Whether a column holds a value with space at an edge, or an empty string."""
+LONG_TEXT = 64  # mean bytes per value above which a column holds text (notes) rather than codes and ids
+
+
+def _needs_trim(column: pl.Expr, long: bool) -> pl.Expr:
+    r"""Whether a column holds a value with space at an edge, or an empty string.
+
+    `^\s|\s$` is the fastest test on short values (codes, ids), but it reads every byte of each one:
+    on `long` text (notes) the two edges are cut out and tested instead (0.6 GB of notes: 1.4 ->
+    0.05 s; on claim lines that costs 3x the regex)."""
     text = column.cast(pl.String)
-    return (text.str.contains(r"^\s|\s$") | (text == "")).any()
+    if long:
+        edge = text.str.head(1).str.contains(r"\s") | text.str.tail(1).str.contains(r"\s")
+    else:
+        edge = text.str.contains(r"^\s|\s$")
+    return (edge | (text == "")).any()
+
+
+def _is_long(column: pl.Expr) -> pl.Expr:
+    return column.cast(pl.String).str.len_bytes().mean().fill_null(0) > LONG_TEXT
+
+
+def _column_needs_trim(column: pl.Series) -> bool:
+    frame = column.to_frame()
+    return frame.select(_needs_trim(pl.first(), frame.select(_is_long(pl.first())).item())).item()
 
 
 def _canonical(frame: pl.DataFrame, keep: dict[int, str], known: tuple[str, ...],
@@ -132,8 +152,9 @@ def _canonical(frame: pl.DataFrame, keep: dict[int, str], known: tuple[str, ...]
         return pl.when(text.str.len_bytes() > 0).then(text)
 
     if dirty is None:
-        dirty = dict(zip(keep, frame.select(_needs_trim(pl.col(frame.columns[pos])).alias(str(pos))
-                                            for pos in keep).row(0), strict=True))
+        long = frame.select(_is_long(pl.col(frame.columns[pos])).alias(str(pos)) for pos in keep).row(0)
+        dirty = dict(zip(keep, frame.select(_needs_trim(pl.col(frame.columns[pos]), is_long).alias(str(pos))
+                                            for pos, is_long in zip(keep, long, strict=True)).row(0), strict=True))
     out = frame.select((trimmed(pos) if dirty[pos] else pl.col(frame.columns[pos]).cast(pl.String)).alias(name)
                        for pos, name in keep.items())
     absent = [pl.lit(None, dtype=pl.String).alias(c) for c in known if c not in out.columns]
@@ -308,7 +329,7 @@ def read_csv_text(path: str | Path, *, required: tuple[str, ...], known: tuple[s
             contiguous.append(frame.get_column(name).rechunk())
             frame = frame.drop(name)
             if pos in keep:
-                dirty[pos] = pool.submit(lambda c: c.to_frame().select(_needs_trim(pl.first())).item(), contiguous[-1])
+                dirty[pos] = pool.submit(_column_needs_trim, contiguous[-1])
         dirty = {pos: future.result() for pos, future in dirty.items()}
     frame = pl.DataFrame(contiguous)
     del contiguous

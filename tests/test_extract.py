@@ -325,6 +325,15 @@ def test_a_notes_file_is_read_into_the_note_index_of_its_claims_and_its_text_let
     assert {"radiation", "side_left", "imaging_guidance"} <= set(found["element"])
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])  # the CSV reader tests each column as it copies it
+def test_long_text_is_trimmed_and_a_blank_note_is_no_note(tmp_path, suffix):
+    text = "Pain radiating down the left leg. " * 4  # long: its edges are tested, not every byte
+    notes = pl.DataFrame({"claim_id": ["C1", "C2", "C3"], "note_text": [f"\t {text}", text.strip(), " \n "]})
+    path = tmp_path / f"n{suffix}"
+    notes.write_csv(path) if suffix == ".csv" else notes.write_parquet(path)
+    assert read_notes(path).rows() == [("C1", text.strip()), ("C2", text.strip())]
+
+
 def test_real_mtsamples_csv_splits_exactly_like_the_csv_module():
     """25 real transcriptions with quoted commas and newlines: the vectorized field scan agrees with csv."""
     path = SHARED / "notes" / "mtsamples_neck_back_subset.csv"
