@@ -13,9 +13,14 @@ process on an extract written by `cleanclaim synth` (seed 7), so its peak memory
   run on the first lines of the extract (PEER_LINES), which is plenty for a rate;
 - the ad-hoc run of sample_claims/ from the command to the workbook.
 
+The synthetic notes are short templates (357 bytes on average). `--real-notes` follows each with
+about 1.5 KB of sentences drawn from the real MTSamples notes in ../shared (as bench_documentation
+builds its notes): what a night of real notes weighs.
+
     .venv/bin/python benchmarks/bench_scale.py                       # 100k, 1M and 5M lines
     .venv/bin/python benchmarks/bench_scale.py --sizes 100000 1000000
     .venv/bin/python benchmarks/bench_scale.py --repeat 3              # medians: to compare two versions
+    .venv/bin/python benchmarks/bench_scale.py --sizes 1000000 --real-notes
 """
 
 from __future__ import annotations
@@ -56,15 +61,19 @@ CORE_LINES = 1_000_000
 API_LINES = 5_000  # claim-validator's validate() builds its pipeline per call: fewer lines
 
 
-def stage_times(n: int, folder: Path) -> dict:
+def stage_times(n: int, folder: Path, real_notes: bool = False) -> dict:
     """One size, every stage, in this process (on the extract already in `folder`, if any)."""
     catalog = load_catalog()
     extract = folder / f"synthetic-{n}.csv"
-    if not extract.exists():  # written by another process, so the generator's memory is not in this size's peak
+    if not extract.exists():  # written by other processes, so their memory is not in this size's peak
         subprocess.run([str(REPO / ".venv" / "bin" / "cleanclaim"), "synth", "--lines", str(n), "--out", str(folder)],
                        check=True, capture_output=True)
+        if real_notes:
+            subprocess.run([sys.executable, __file__, "--lengthen-notes", str(extract.with_suffix(".notes.csv"))],
+                           check=True, capture_output=True)
     item = pipeline.discover([extract])[0]
-    out: dict = {"lines": n, "csv_mb": round(extract.stat().st_size / 1e6)}
+    out: dict = {"lines": n, "csv_mb": round(extract.stat().st_size / 1e6),
+                 "notes_mb": round(item.notes.stat().st_size / 1e6) if item.notes else 0}
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     outcome = pipeline.validate_file(item, catalog, AS_OF, timings=timings)
@@ -97,7 +106,7 @@ def stage_times(n: int, folder: Path) -> dict:
 def peers(item: pipeline.InputFile, catalog) -> dict:
     """The core checks three ways: lines per second (their inputs built beforehand, untimed).
     Ours runs on up to CORE_LINES typed lines (a rate; large files are checked in parts anyway)."""
-    typed = check_integrity(pipeline.load(item, catalog).lines.head(CORE_LINES), catalog, AS_OF).lines
+    typed = check_integrity(pipeline.read_extract(item.path).lines.head(CORE_LINES), catalog, AS_OF).lines
     clock = time.perf_counter()
     core = run_rules(typed, catalog, AS_OF, RunConfig(select=CORE_RULES))
     ours = typed.height / (time.perf_counter() - clock)
@@ -151,6 +160,15 @@ def as_claim_validator_claims(rows: list[dict]) -> list[dict]:
     return list(claims.values())
 
 
+def lengthen_notes(path: Path) -> None:
+    """Each note of `path` followed by about 1.5 KB of real sentences (its own opening kept)."""
+    from bench_documentation import synthetic_notes
+
+    notes = pl.read_csv(path, infer_schema=False)
+    real = synthetic_notes(notes.height, seed=5)["text"]
+    notes.with_columns(pl.col("note_text") + " " + real).write_csv(path)
+
+
 def adhoc_seconds() -> float:
     cmd = [str(REPO / ".venv" / "bin" / "cleanclaim"), "validate", str(REPO / "sample_claims"), "--as-of", "2026-09-30",
            "--config", str(REPO / "sample_claims" / "cleanclaim.yaml")]
@@ -175,7 +193,7 @@ def report(results: list[dict], repeat: int = 1) -> None:
     rows = {"lines/s end to end": lambda r: f"{r['lines'] / r['end to end']:,.0f}",
             "peak memory (MB)": lambda r: f"{r['peak_mb']:,.0f}",
             "claims": lambda r: f"{r['claims']:,}", "findings": lambda r: f"{r['findings']:,}",
-            "CSV (MB)": lambda r: f"{r['csv_mb']:,}"}
+            "CSV (MB)": lambda r: f"{r['csv_mb']:,}", "notes file (MB)": lambda r: f"{r['notes_mb']:,}"}
     for key, show in rows.items():
         print(f"{key:28}" + "".join(f"{show(r):>14}" for r in results))
     print("\ncore checks (ICD-10-CM validity + dx-procedure pairing), lines/s:")
@@ -203,11 +221,17 @@ def main() -> None:
                         help="runs per size (each in its own process, on the same extract): the median of each "
                              "figure is printed, the highest peak memory. On a shared machine, where one run varies "
                              "by 10-20%%, use 3 to compare two versions of the code")
+    parser.add_argument("--real-notes", action="store_true",
+                        help="follow each synthetic note with about 1.5 KB of real sentences (real-length notes)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size, print JSON
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)  # internal: where the extract is (or goes)
+    parser.add_argument("--lengthen-notes", type=Path, help=argparse.SUPPRESS)  # internal: see lengthen_notes
     args = parser.parse_args()
+    if args.lengthen_notes:
+        lengthen_notes(args.lengthen_notes)
+        return
     if args.one:
-        print(json.dumps(stage_times(args.one, args.data)))
+        print(json.dumps(stage_times(args.one, args.data, args.real_notes)))
         return
     results = []
     for n in args.sizes:
@@ -215,11 +239,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for attempt in range(1, args.repeat + 1):
                 print(f"measuring {n:,} lines ({attempt} of {args.repeat}) ...", flush=True)
-                done = subprocess.run([sys.executable, __file__, "--one", str(n), "--data", tmp],
+                done = subprocess.run([sys.executable, __file__, "--one", str(n), "--data", tmp,
+                                       *(["--real-notes"] if args.real_notes else [])],
                                       capture_output=True, text=True, check=True)
                 runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
         results.append({key: max(r[key] for r in runs) if key == "peak_mb" else middle([r[key] for r in runs])
                         for key in runs[0]})
+    if args.real_notes:
+        print("\nwith real-length notes: each synthetic note followed by about 1.5 KB of real sentences")
     if args.repeat > 1:
         print(f"\nmedian of {args.repeat} runs per size (peak memory: the highest)")
     report(results, args.repeat)
