@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import accumulate
 
 import polars as pl
 
@@ -162,7 +163,7 @@ def index(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame, k
     if slice_of.len() <= 1:
         return _index(notes, elements, sections, key)
     lengths = slice_of.struct.field("len").to_list()
-    starts = [sum(lengths[:i]) for i in range(len(lengths))]
+    starts = [0, *accumulate(lengths)][:-1]
     # Two slices at a time: cutting text is partly one core's work (611 MB of real-length notes:
     # 6.4-6.9 -> 5.0-5.1 s, and up to 0.2 GB more at once, still below reading the claim lines).
     with ThreadPoolExecutor(max_workers=2) as pool:
