@@ -117,27 +117,24 @@ def _resolve_headers(path: str, headers: list[str], mapping: dict[str, str],
 LONG_TEXT = 64  # mean bytes per value above which a column holds text (notes) rather than codes and ids
 
 
-def _needs_trim(column: pl.Expr, long: bool) -> pl.Expr:
-    r"""Whether a column holds a value with space at an edge, or an empty string.
+def _needs_trim(frame: pl.DataFrame, columns: list[str]) -> list[bool]:
+    r"""Whether each column holds a value with space at an edge, or an empty string.
 
     `^\s|\s$` is the fastest test on short values (codes, ids), but it reads every byte of each one:
-    on `long` text (notes) the two edges are cut out and tested instead (0.6 GB of notes: 1.4 ->
-    0.05 s; on claim lines that costs 3x the regex)."""
-    text = column.cast(pl.String)
-    if long:
-        edge = text.str.head(1).str.contains(r"\s") | text.str.tail(1).str.contains(r"\s")
-    else:
-        edge = text.str.contains(r"^\s|\s$")
-    return (edge | (text == "")).any()
+    on long text (notes, LONG_TEXT) the two edges are cut out and tested instead (0.6 GB of notes:
+    1.4 -> 0.05 s; on claim lines that costs 3x the regex)."""
+    long = frame.select(pl.col(c).cast(pl.String).str.len_bytes().mean().fill_null(0) > LONG_TEXT
+                        for c in columns).row(0)
 
+    def test(column: str, is_long: bool) -> pl.Expr:
+        text = pl.col(column).cast(pl.String)
+        if is_long:
+            edge = text.str.head(1).str.contains(r"\s") | text.str.tail(1).str.contains(r"\s")
+        else:
+            edge = text.str.contains(r"^\s|\s$")
+        return (edge | (text == "")).any()
 
-def _is_long(column: pl.Expr) -> pl.Expr:
-    return column.cast(pl.String).str.len_bytes().mean().fill_null(0) > LONG_TEXT
-
-
-def _column_needs_trim(column: pl.Series) -> bool:
-    frame = column.to_frame()
-    return frame.select(_needs_trim(pl.first(), frame.select(_is_long(pl.first())).item())).item()
+    return list(frame.select(test(c, is_long) for c, is_long in zip(columns, long, strict=True)).row(0))
 
 
 def _canonical(frame: pl.DataFrame, keep: dict[int, str], known: tuple[str, ...],
@@ -152,9 +149,7 @@ def _canonical(frame: pl.DataFrame, keep: dict[int, str], known: tuple[str, ...]
         return pl.when(text.str.len_bytes() > 0).then(text)
 
     if dirty is None:
-        long = frame.select(_is_long(pl.col(frame.columns[pos])).alias(str(pos)) for pos in keep).row(0)
-        dirty = dict(zip(keep, frame.select(_needs_trim(pl.col(frame.columns[pos]), is_long).alias(str(pos))
-                                            for pos, is_long in zip(keep, long, strict=True)).row(0), strict=True))
+        dirty = dict(zip(keep, _needs_trim(frame, [frame.columns[pos] for pos in keep]), strict=True))
     out = frame.select((trimmed(pos) if dirty[pos] else pl.col(frame.columns[pos]).cast(pl.String)).alias(name)
                        for pos, name in keep.items())
     absent = [pl.lit(None, dtype=pl.String).alias(c) for c in known if c not in out.columns]
@@ -329,7 +324,7 @@ def read_csv_text(path: str | Path, *, required: tuple[str, ...], known: tuple[s
             contiguous.append(frame.get_column(name).rechunk())
             frame = frame.drop(name)
             if pos in keep:
-                dirty[pos] = pool.submit(_column_needs_trim, contiguous[-1])
+                dirty[pos] = pool.submit(lambda c: _needs_trim(c.to_frame(), [c.name])[0], contiguous[-1])
         dirty = {pos: future.result() for pos, future in dirty.items()}
     frame = pl.DataFrame(contiguous)
     del contiguous
