@@ -25,6 +25,7 @@ import validators.checks.trauma  # noqa: F401
 from validators import findings as fnd
 from validators.catalog import Catalog, Rule
 from validators.checks import REGISTRY
+from validators.checks.documentation import site_element
 from validators.config import RunConfig
 from validators.contract import CLAIM_LEVEL, DX_COLUMNS, MODIFIER_COLUMNS
 from validators.integrity import ENGINE_RULE
@@ -179,16 +180,17 @@ def history_rows(lines: pl.DataFrame) -> pl.DataFrame:
 
 def note_vocabulary(catalog: Catalog) -> pl.DataFrame:
     """What notes are read for: the documentation elements, and the body sites of site_checks.csv as
-    elements `site_<site>` (DOC011), so a note's text is read once, into one index."""
+    elements (`documentation.site_element`, DOC011), so a note's text is read once, into one index."""
     sites = (catalog.codesets["site_checks"].table.group_by("note_site", maintain_order=True)
              .agg(pl.col("note_pattern").unique(maintain_order=True).str.join("|").alias("pattern"))
-             .select(pl.format("site_{}", "note_site").alias("id"), "pattern"))
+             .select(site_element(pl.col("note_site")).alias("id"), "pattern"))
     return pl.concat([catalog.codesets["doc_elements"].table, sites], how="diagonal_relaxed")
 
 
 def index_notes(notes: pl.DataFrame, catalog: Catalog, key: str = "_row") -> NoteIndex:
     """(key, text) -> the NoteIndex of what the catalog's rules read notes for."""
-    return index(notes, note_vocabulary(catalog), catalog.codesets["note_sections"].table, key)
+    return index(notes, catalog.derived("note_vocabulary", note_vocabulary), catalog.codesets["note_sections"].table,
+                 key)
 
 
 def make_context(lines: pl.DataFrame, catalog: Catalog, as_of: date, config: RunConfig,

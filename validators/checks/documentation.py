@@ -155,14 +155,18 @@ class NoteSiteMismatch(Params):
     pass
 
 
+def site_element(site: pl.Expr) -> pl.Expr:
+    """The note-index element of a body site of site_checks.csv (engine.note_vocabulary reads them)."""
+    return pl.format("site_{}", site)
+
+
 @register_check("note_site_mismatch", params=NoteSiteMismatch,
                 fields={"claim_id", "value", "description", "code_site", "note_site", "suggestion"})
 def note_site_mismatch(ctx, p: NoteSiteMismatch) -> pl.DataFrame:
     """A code for one body site on a claim whose note documents another (site_checks.csv: M62.831
     calf or M62.561 lower-leg wasting on a back-spasm note -> M62.830)."""
-    checks = ctx.catalog.codesets["site_checks"].table.with_columns(pl.format("site_{}", "note_site").alias("element"))
+    checks = ctx.catalog.codesets["site_checks"].table.with_columns(site_element(pl.col("note_site")).alias("element"))
     coded = ctx.claim_dx.join(checks, on="code", how="inner")
-    # the note's sites are elements of the note index (engine.note_vocabulary)
     seen = ctx.notes.elements(checks["element"].unique().to_list(), coded).filter(pl.col("affirmed"))
     joined = coded.join(seen.select("_row", "element"), on=["_row", "element"], how="inner")
     return joined.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description",
