@@ -290,11 +290,12 @@ def split_by_patient(extract: Extract, parts: int) -> list[Extract]:
         for i in range(parts):
             pieces[i].append(column.gather(rows[i]))
         del column
-    empty, notes = extract.rejected.clear(), extract.notes
+    empty = extract.rejected.clear()
     split = [Extract(pl.DataFrame(pieces[i]), extract.rejected if i == 0 else empty, extract.facts)
              for i in range(parts)]
-    for part in split if notes is not None else []:
-        part.notes = notes.only(part.lines["claim_id"])  # a part sent to a Dask worker takes only its notes
+    if extract.notes is not None:
+        for part in split:  # a part sent to a Dask worker takes only its claims' notes
+            part.notes = extract.notes.only(part.lines["claim_id"])
     return split
 
 

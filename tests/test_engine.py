@@ -159,8 +159,6 @@ def test_excludes1_pairs_are_exactly_those_the_tabular_notes_define(catalog):
     every code whose first len(lo) characters are >= lo and first len(hi) characters <= hi."""
     import random
 
-    from validators.engine import make_context
-
     icd = catalog.codesets["icd10cm"].table.filter(pl.col("billable"))
     notes = catalog.codesets["icd10cm_excludes1"].table
     billable = sorted(icd["bare"].to_list())

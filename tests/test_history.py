@@ -92,7 +92,7 @@ def test_trend_keeps_the_last_runs_oldest_first(catalog, tmp_path):
 @pytest.mark.parametrize("sample", ["pain_procedures_batch.csv", "spine_pain_clinic.csv"])
 def test_checking_in_patient_partitions_finds_exactly_what_checking_whole_finds(catalog, parts, sample):
     """The procedure sample has cross-claim rules (NCCI across claims, duplicates, frequency); the
-    spine sample a notes file, whose index the parts share."""
+    spine sample a notes file, whose index each part takes for its own claims."""
     item = pipeline.discover([REPO / "sample_claims" / sample])[0]
     extract = pipeline.load(item, catalog)
     whole = pipeline.check(item, extract, catalog, AS_OF)
