@@ -79,6 +79,16 @@ def test_day_first_is_never_guessed():
     assert lines["_service_date"].to_list()[1] is None
 
 
+def test_lower_case_codes_are_upper_cased_and_pass():
+    # practice systems export "m54.12" and "rt": the same codes as M54.12 and RT, never a finding
+    lines = prepare(claim_lines([{"procedure_code": "j3301", "modifier_1": "rt", "dx_1": "m54.12"},
+                                 {"claim_id": "C2", "procedure_code": "99213", "dx_1": "M54.2"}]))
+    assert lines.select("procedure_code", "modifier_1", "dx_1").rows() == [("J3301", "RT", "M54.12"),
+                                                                           ("99213", None, "M54.2")]
+    found, _ = failures(lines, AS_OF, POS)
+    assert found.is_empty()
+
+
 def test_diagnosis_consistency_ignores_only_the_dot_and_blames_the_differing_line():
     rows = [{"claim_id": claim, "line_number": line, "dx_1": dx} for claim, line, dx in [
         ("C1", "1", "M54.12"), ("C2", "1", "M54.2"), ("C1", "2", "M5412"), ("C2", "2", "M54.12"), ("C2", "3", "M542")]]

