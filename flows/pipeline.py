@@ -264,14 +264,19 @@ def validate_file(item: InputFile, catalog: Catalog, as_of: date, *, config: Run
     return check_parts(item, parts, catalog, as_of, config, history, timings, progress)
 
 
+# Columns moved into the parts at once: polars gathers the columns of a select side by side on both
+# cores (1M lines in 4 parts: split 1.0 -> 0.6 s), while only these columns are held twice.
+SPLIT_COLUMNS = 6
+
+
 def split_by_patient(extract: Extract, parts: int) -> list[Extract]:
     """One extract as `parts` extracts, each holding whole patients, so that the rules which need a
     patient's claims together (duplicates, NCCI across claims, frequency) still see them. A claim
     goes with its first line's patient; the rows the reader set aside go with the first part, and
     each part takes the notes file's index of its own claims.
 
-    The extract's lines are consumed: they move into the parts column by column, so a large file is
-    never held twice (a 5M-line file's text frame is gigabytes); afterwards `extract.lines` is empty."""
+    The extract's lines are consumed: they move into the parts a few columns at a time, so a large file
+    is never held twice (a 5M-line file's text frame is gigabytes); afterwards `extract.lines` is empty."""
     if parts <= 1:
         return [extract]
     lines = extract.lines
@@ -283,15 +288,17 @@ def split_by_patient(extract: Extract, parts: int) -> list[Extract]:
     patient = pl.col("patient_id").first().over(claim.rle_id() if together else claim)
     key = lines.select((patient.hash(seed=7) % parts).alias("_part"))["_part"]
     rows = [(key == i).arg_true() for i in range(parts)]
-    pieces: list[list[pl.Series]] = [[] for _ in range(parts)]
-    for name in lines.columns:
-        column = lines.get_column(name)
-        extract.lines = lines = lines.drop(name)  # the only other reference, so the column goes below
+    pieces: list[list[pl.DataFrame]] = [[] for _ in range(parts)]
+    names = lines.columns
+    for start in range(0, len(names), SPLIT_COLUMNS):
+        group = names[start:start + SPLIT_COLUMNS]
+        columns = lines.select(group)
+        extract.lines = lines = lines.drop(group)  # the only other reference, so the columns go below
         for i in range(parts):
-            pieces[i].append(column.gather(rows[i]))
-        del column
+            pieces[i].append(columns.select(pl.all().gather(rows[i])))
+        del columns
     empty = extract.rejected.clear()
-    split = [Extract(pl.DataFrame(pieces[i]), extract.rejected if i == 0 else empty, extract.facts)
+    split = [Extract(pl.concat(pieces[i], how="horizontal"), extract.rejected if i == 0 else empty, extract.facts)
              for i in range(parts)]
     if extract.notes is not None:
         for part in split:  # a part sent to a Dask worker takes only its claims' notes
