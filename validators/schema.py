@@ -172,24 +172,24 @@ class ClaimLineChecks(pa.DataFrameModel):
                   .select("_i", bare[0].eq_missing(bare[1]).alias("_same")).collect())
         return pl.LazyFrame({data.key: same.scatter(differ["_i"], differ["_same"])})
 
-    @pa.dataframe_check(name="service_before_birth")
+    @pa.check("service_date", name="service_before_birth")
     def _before_birth(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select((pl.col("_service_date") >= pl.col("_patient_dob")).fill_null(True))
 
-    @pa.dataframe_check(name="age_over_limit")
+    @pa.check("patient_dob", name="age_over_limit")
     def _age(cls, data: PolarsData) -> pl.LazyFrame:
         years = pl.col("_service_date").dt.year() - pl.col("_patient_dob").dt.year()
         return data.lazyframe.select((years <= MAX_AGE_YEARS).fill_null(True))
 
-    @pa.dataframe_check(name="injury_after_service")
+    @pa.check("injury_date", name="injury_after_service")
     def _injury_after(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select((pl.col("_injury_date") <= pl.col("_service_date")).fill_null(True))
 
-    @pa.dataframe_check(name="injury_date_missing")
+    @pa.check("injury_date", name="injury_date_missing")
     def _injury_missing(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(pl.col("accident_indicator").is_null() | pl.col("injury_date").is_not_null())
 
-    @pa.dataframe_check(name="pointer_to_empty_slot")
+    @pa.check("diagnosis_pointers", name="pointer_to_empty_slot")
     def _pointer_slots(cls, data: PolarsData) -> pl.LazyFrame:
         ok = pl.all_horizontal(
             ~pl.col("_pointers").list.contains(slot).fill_null(False) | pl.col(dx).is_not_null()
@@ -208,15 +208,10 @@ ClaimLineModel = type("ClaimLineModel", (ClaimLineChecks,), {
 })
 
 
-# Which column a frame-level check is about: the finding points at it and later rules skip it.
-FRAME_CHECK_COLUMN = {
-    "service_before_birth": "service_date",
-    "age_over_limit": "patient_dob",
-    "injury_after_service": "injury_date",
-    "injury_date_missing": "injury_date",
-    "pointer_to_empty_slot": "diagnosis_pointers",
-    "multiple_fields_uniqueness": "line_number",
-}
+# Which column a check of the whole frame is about: the finding points at it and later rules skip
+# it. (The checks that compare fields are checks of the field they report: pandera carries only that
+# column into a column check's failure cases, but every column into a frame check's.)
+FRAME_CHECK_COLUMN = {"multiple_fields_uniqueness": "line_number"}
 RUNTIME_CHECKS = {"service_date_after_as_of": "service_date", "pos_code": "place_of_service"}
 
 
