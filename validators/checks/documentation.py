@@ -82,36 +82,45 @@ def doc_required(ctx, p: DocRequired) -> pl.DataFrame:
         return missing.select("_row", "claim_level", service, pl.lit("a clinical note").alias("element"),
                               pl.lit("a note supplied with the claim").alias("requirement"),
                               pl.lit("no note").alias("found"))
-    labels = dict(ctx.catalog.codesets["doc_elements"].table.select("id", "label").rows())
-    required = pl.DataFrame({"_group": p.elements}).with_row_index("_g").with_columns(
-        pl.col("_group").str.split("|").alias("element")).explode("element").with_columns(
-        pl.col("element").replace_strict(p.min_weeks, default=None, return_dtype=pl.Float64).alias("_min"))
-    # Per requirement (a few rows): its words, worked out once rather than per claim.
-    label = pl.col("_group").str.split("|").list.eval(
-        pl.element().replace_strict(labels, default=pl.element())).list.join(" or ")
-    groups = (required.group_by("_g").agg(pl.col("_group").first(), pl.col("_min").max())
-              .with_columns(label.alias("element"))
-              .with_columns(pl.when(pl.col("_min").is_not_null())
-                            .then(pl.format("{}, for at least {} weeks", "element", pl.col("_min").cast(pl.Int64)))
-                            .otherwise("element").alias("requirement")))
+    required = ctx.catalog.derived(f"doc_required {p.model_dump_json()}", lambda catalog: _requirements(catalog, p))
     # What the notes of the triggered claims show of the required elements, and which requirements
-    # that meets per claim (the other claims' notes are most of the rows and need no look).
+    # that meets per claim (the other claims' notes are most of the rows and need no look). One plan,
+    # collected once: a rule of a dozen small steps paid polars' start-up per step in every part.
     targets = triggers.join(noted, on="_claim", how="semi")
-    asked = required["element"].unique().to_list()
-    evidence = (ctx.notes.elements(asked, targets.select(pl.col("_claim").alias("_row"))).rename({"_row": "_claim"})
-                .join(required.select("_g", "element", "_min"), on="element"))
+    evidence = (ctx.notes.elements(required["element"].unique().to_list(), targets.select(pl.col("_claim").alias("_row")))
+                .lazy().rename({"_row": "_claim"}).join(required.lazy().select("_g", "element", "_min"), on="element"))
     met = evidence.filter(pl.col("affirmed") & (pl.col("_min").is_null() | (pl.col("weeks") >= pl.col("_min"))))
-    missing = (targets.join(groups, how="cross")
+    groups = required.lazy().unique("_g").select("_g", pl.col("label").alias("element"), "requirement",
+                                                  pl.col("_group_min").alias("_min"))
+    missing = (targets.lazy().join(groups, how="cross")
                .join(met.select("_claim", "_g").unique(), on=["_claim", "_g"], how="anti"))
     details = (evidence.join(missing.select("_claim", "_g"), on=["_claim", "_g"], how="semi")
                .group_by("_claim", "_g").agg(pl.col("weeks").max().alias("_weeks"),
                                               (pl.col("negated") & ~pl.col("affirmed")).any().alias("_negated")))
-    missing = missing.join(details, on=["_claim", "_g"], how="left")
     found = (pl.when(pl.col("_negated").fill_null(False)).then(pl.lit("documented as absent"))
              .when(pl.col("_weeks").is_not_null()).then(pl.format("documented for {} weeks", pl.col("_weeks").round(1)))
              .when(pl.col("_min").is_not_null()).then(pl.lit("no duration documented"))
              .otherwise(pl.lit("not documented")))
-    return missing.select("_row", "claim_level", service, "element", "requirement", found.alias("found"))
+    return (missing.join(details, on=["_claim", "_g"], how="left")
+            .select("_row", "claim_level", service, "element", "requirement", found.alias("found")).collect())
+
+
+def _requirements(catalog, p: DocRequired) -> pl.DataFrame:
+    """A missing_element rule's requirements, one row per (requirement _g, element): the element's own
+    minimum weeks (_min), and the requirement's words -- its elements' labels joined by "or" (label),
+    with the longest minimum (_group_min) in `requirement`. Worked out once per catalog and rule."""
+    labels = dict(catalog.codesets["doc_elements"].table.select("id", "label").rows())
+    required = pl.DataFrame({"_group": p.elements}).with_row_index("_g").with_columns(
+        pl.col("_group").str.split("|").alias("element")).explode("element").with_columns(
+        pl.col("element").replace_strict(p.min_weeks, default=None, return_dtype=pl.Float64).alias("_min"))
+    label = pl.col("_group").str.split("|").list.eval(
+        pl.element().replace_strict(labels, default=pl.element())).list.join(" or ")
+    groups = (required.group_by("_g").agg(pl.col("_group").first(), pl.col("_min").max().alias("_group_min"))
+              .with_columns(label.alias("label"))
+              .with_columns(pl.when(pl.col("_group_min").is_not_null())
+                            .then(pl.format("{}, for at least {} weeks", "label", pl.col("_group_min").cast(pl.Int64)))
+                            .otherwise("label").alias("requirement")))
+    return required.join(groups.drop("_group"), on="_g").drop("_group")
 
 
 class NoteContradictsDx(Params):
