@@ -121,16 +121,17 @@ class Context:
         """Each claim's diagnoses, one row per filled slot that passed field integrity, with the
         ICD-10-CM table joined on (left: unknown codes have null table columns)."""
         # Slot by slot rather than one unpivot: most claims fill a few of the twelve slots, and the
-        # unpivot materialised every empty one before dropping it.
+        # unpivot materialised every empty one before dropping it. One plan, collected once (250k
+        # lines: 112 -> 88 ms; a small part 9 -> 4.5 ms).
         long = pl.concat([
-            self.claims.filter(pl.col(dx).is_not_null() & ~pl.col("_failed").list.contains(pl.lit(dx)))
+            self.claims.lazy().filter(pl.col(dx).is_not_null() & ~pl.col("_failed").list.contains(pl.lit(dx)))
             .select("_row", pl.lit(slot, dtype=pl.Int32).alias("slot"), pl.col(dx).alias("code"))
             for slot, dx in enumerate(DX_COLUMNS, 1)
         ]).with_columns(pl.col("code").str.replace(".", "", literal=True).alias("bare"))
         # The tabular narrowed to the codes present first: a join builds its table from the 98k-code
         # side otherwise, which dominated a small file's diagnoses (12 -> 4 ms).
-        icd = self.icd.drop("code").filter(pl.col("bare").is_in(long["bare"].unique().implode()))
-        return long.join(icd, on="bare", how="left")
+        icd = self.icd.lazy().drop("code").join(long.select("bare").unique(), on="bare", how="semi")
+        return long.join(icd, on="bare", how="left").collect()
 
     def claim_dx_matching(self, pattern: str) -> pl.DataFrame:
         """The rows of claim_dx whose bare code matches `pattern`, the regex run over the run's
