@@ -159,10 +159,11 @@ class Context:
     @cached_property
     def line_dx(self) -> pl.DataFrame:
         """Each line's pointed diagnoses: _row, slot, code, with the ICD-10-CM table joined on."""
-        pointed = (self.lines.select("_row", "_claim_first", "_pointers", "_failed")
+        pointed = (self.lines.lazy().select("_row", "_claim_first", "_pointers", "_failed")
                    .filter(~pl.col("_failed").list.contains("diagnosis_pointers"))
                    .explode("_pointers").drop_nulls("_pointers").rename({"_pointers": "slot"}))
-        return pointed.join(self.claim_dx.rename({"_row": "_claim_first"}), on=["_claim_first", "slot"], how="inner")
+        return pointed.join(self.claim_dx.lazy().rename({"_row": "_claim_first"}), on=["_claim_first", "slot"],
+                            how="inner").collect()
 
 
 # What a run keeps of each usable service line so later runs' duplicate and frequency rules see it.
