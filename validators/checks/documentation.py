@@ -87,8 +87,9 @@ def doc_required(ctx, p: DocRequired) -> pl.DataFrame:
     # that meets per claim (the other claims' notes are most of the rows and need no look). One plan,
     # collected once: a rule of a dozen small steps paid polars' start-up per step in every part.
     targets = triggers.join(noted, on="_claim", how="semi")
-    evidence = (ctx.notes.elements(required["element"].unique().to_list(), targets.select(pl.col("_claim").alias("_row")))
-                .lazy().rename({"_row": "_claim"}).join(required.lazy().select("_g", "element", "_min"), on="element"))
+    asked = required["element"].unique().to_list()
+    evidence = (ctx.notes.elements(asked, targets.select(pl.col("_claim").alias("_row"))).lazy()
+                .rename({"_row": "_claim"}).join(required.lazy().select("_g", "element", "_min"), on="element"))
     met = evidence.filter(pl.col("affirmed") & (pl.col("_min").is_null() | (pl.col("weeks") >= pl.col("_min"))))
     groups = required.lazy().unique("_g").select("_g", pl.col("label").alias("element"), "requirement",
                                                   pl.col("_group_min").alias("_min"))
