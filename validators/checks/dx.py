@@ -169,12 +169,13 @@ class SexConflict(Params):
 @register_check("dx_sex_conflict", params=SexConflict, fields=DX_FIELDS | {"patient_sex", "code_sex"})
 def dx_sex_conflict(ctx, p: SexConflict) -> pl.DataFrame:
     """A diagnosis whose tabular title (or its category's or block's) names the other sex."""
-    sex = ctx.claims.filter(~pl.col("_failed").list.contains("patient_sex")).select("_row", "patient_sex")
+    # Plans: polars then copies only the two columns read of the claims (of ~30, the note among them).
+    sex = ctx.claims.lazy().filter(~pl.col("_failed").list.contains("patient_sex")).select("_row", "patient_sex")
     exempt = _starts_with_any(p.exempt_prefixes)
-    dx = ctx.claim_dx.filter(pl.col("sex").is_not_null() & ~exempt)
+    dx = ctx.claim_dx.lazy().filter(pl.col("sex").is_not_null() & ~exempt)
     flagged = dx.join(sex, on="_row").filter(pl.col("patient_sex").is_in(["F", "M"])
                                              & (pl.col("patient_sex") != pl.col("sex")))
-    return _claim_hits(flagged, _field(), pl.col("code").alias("value"), "description", "patient_sex",
+    return _claim_hits(flagged.collect(), _field(), pl.col("code").alias("value"), "description", "patient_sex",
                        pl.col("sex").replace_strict({"F": "female", "M": "male"}).alias("code_sex"))
 
 
@@ -192,13 +193,14 @@ def dx_age_conflict(ctx, p: AgeConflict) -> pl.DataFrame:
     dob, dos = pl.col("_patient_dob"), pl.col("_service_date")
     age = (dos.dt.year() - dob.dt.year()
            - ((dos.dt.month() * 100 + dos.dt.day()) < (dob.dt.month() * 100 + dob.dt.day())).cast(pl.Int32))
-    usable = ctx.claims.filter(~pl.col("_failed").list.contains("patient_dob")
-                               & ~pl.col("_failed").list.contains("service_date"))
-    ages = usable.select("_row", age.alias("_age"), dos.dt.to_string("%Y-%m-%d").alias("service_date"))
     in_scope = pl.col("chapter").is_in(p.chapters) | _starts_with_any(p.prefixes)
-    flagged = ctx.claim_dx.filter(pl.col("billable").is_not_null() & in_scope).join(ages, on="_row").filter(
-        (pl.col("_age") < p.min_age) | (pl.col("_age") > p.max_age))
-    return _claim_hits(flagged, _field(), pl.col("code").alias("value"), "description", "service_date",
+    dx = ctx.claim_dx.lazy().filter(pl.col("billable").is_not_null() & in_scope)
+    # Only the claims with such a code are aged, and only the columns read of them copied (a plan).
+    usable = ctx.claims.lazy().join(dx.select("_row"), on="_row", how="semi").filter(
+        ~pl.col("_failed").list.contains("patient_dob") & ~pl.col("_failed").list.contains("service_date"))
+    ages = usable.select("_row", age.alias("_age"), dos.dt.to_string("%Y-%m-%d").alias("service_date"))
+    flagged = dx.join(ages, on="_row").filter((pl.col("_age") < p.min_age) | (pl.col("_age") > p.max_age))
+    return _claim_hits(flagged.collect(), _field(), pl.col("code").alias("value"), "description", "service_date",
                        pl.lit(p.min_age).alias("min_age"), pl.lit(p.max_age).alias("max_age"))
 
 
