@@ -96,11 +96,15 @@ def dx_proc_pairing(ctx, p: Pairing) -> pl.DataFrame:
                .filter(((pl.col("list_region") == pl.col("region")) | (pl.col("list_region") == "any"))
                        & pl.col("bare").str.starts_with(pl.col("dx_prefix").str.replace(".", "", literal=True)))
                .select("family", "region", "bare").unique().with_columns(pl.lit(True).alias("_in_list")))
-    per_line = (pointed.join(matched, on=["family", "region", "bare"], how="left")
-                .group_by("_row").agg(pl.col("code").unique(maintain_order=True).str.join(", ").alias("pointed"),
-                                      pl.col("code").filter(pl.col("_in_list")).str.join(", ").alias("matched"),
-                                      pl.col("_in_list").any().alias("_any")))
-    flagged = per_line.filter(~pl.col("_any") if p.mode == "require" else pl.col("_any"))
+    judged = pointed.lazy().join(matched.lazy(), on=["family", "region", "bare"], how="left")
+    # The lines' verdicts first, and the words of the few flagged lines after: joining the codes of
+    # every line as text cost five times the verdicts (a 250k-line part's ESI lines: 46 ms).
+    verdicts = judged.group_by("_row").agg(pl.col("_in_list").any().alias("_any"))
+    flagged = (judged.join(verdicts.filter(~pl.col("_any") if p.mode == "require" else pl.col("_any")), on="_row",
+                           how="semi")
+               .group_by("_row").agg(pl.col("code").unique(maintain_order=True).str.join(", ").alias("pointed"),
+                                     pl.col("code").filter(pl.col("_in_list")).str.join(", ").alias("matched"))
+               .collect())
     alternatives = (ctx.catalog.codesets["dx_indications"].table
                     .filter(pl.col("family").is_in(p.families) & (pl.col("role") == "covered"))
                     .join(families.select("family", "region").unique(), on="family", how="inner",
