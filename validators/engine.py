@@ -130,11 +130,12 @@ class Context:
         icd = self.icd.lazy().drop("code").join(long.select("bare").unique(), on="bare", how="semi")
         return long.join(icd, on="bare", how="left").collect()
 
-    def claim_dx_matching(self, pattern: str) -> pl.DataFrame:
+    def claim_dx_matching(self, pattern: str) -> pl.LazyFrame:
         """The rows of claim_dx whose bare code matches `pattern`, the regex run over the run's
-        distinct codes (a few thousand) rather than every claim's every slot."""
+        distinct codes (a few thousand) rather than every claim's every slot. A plan: most rules read
+        two or three of its twelve columns."""
         codes = self.claim_dx.select(pl.col("bare").unique()).filter(pl.col("bare").str.contains(pattern))
-        return self.claim_dx.filter(pl.col("bare").is_in(codes["bare"]))
+        return self.claim_dx.lazy().filter(pl.col("bare").is_in(codes["bare"].implode()))
 
     @cached_property
     def notes(self) -> NoteIndex:

@@ -57,7 +57,7 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
             wanted = wanted | pl.col("accident_indicator").is_not_null()
         flagged = claims.filter(wanted).select("_row")
         if p.dx_pattern:
-            dx = ctx.claim_dx_matching(p.dx_pattern).lazy().select("_row")
+            dx = ctx.claim_dx_matching(p.dx_pattern).select("_row")
             flagged = pl.concat([flagged, dx])
         parts.append(flagged.unique().select("_row", pl.col("_row").alias("_claim"),
                                              pl.lit(None, dtype=pl.String).alias("procedure_code"),
@@ -137,7 +137,8 @@ def note_contradicts_dx(ctx, p: NoteContradictsDx) -> pl.DataFrame:
     """A diagnosis whose defining finding the note documents only as absent (radiculopathy coded,
     radicular symptoms denied)."""
     labels = dict(ctx.catalog.codesets["doc_elements"].table.select("id", "label").rows())
-    coded = ctx.claim_dx_matching(p.dx_pattern).sort("slot").unique("_row", keep="first")
+    coded = (ctx.claim_dx_matching(p.dx_pattern).sort("slot").unique("_row", keep="first")
+             .select("_row", "code", "description").collect())
     denied = ctx.notes.elements([p.element], coded).filter(pl.col("negated") & ~pl.col("affirmed"))
     flagged = coded.join(denied.select("_row"), on="_row", how="semi")
     return flagged.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description",

@@ -279,14 +279,16 @@ class ModifierUnknown(Params):
 @register_check("modifier_unknown", params=ModifierUnknown,
                 fields={"claim_id", "procedure_code", "field", "value"})
 def modifier_unknown(ctx, p: ModifierUnknown) -> pl.DataFrame:
-    known = ctx.catalog.codesets["modifiers"].table["code"]
-    long = (ctx.service_lines.select("_row", "procedure_code", "_failed", *MODIFIERS)
-            .unpivot(index=["_row", "procedure_code", "_failed"], on=MODIFIERS, variable_name="column",
-                     value_name="value")
-            .drop_nulls("value").filter(~pl.col("_failed").list.contains(pl.col("column"))))
-    flagged = long.filter(~pl.col("value").is_in(known.implode()))
-    return _line_hits(flagged, "procedure_code", pl.format("Modifier {}", pl.col("column").str.slice(9)).alias("field"),
-                      "value")
+    known = ctx.catalog.codesets["modifiers"].table["code"].implode()
+    # Column by column, each narrowed to its unknown values before anything is copied: unpivoting
+    # the four columns first carried every line's list of failed fields along (~35 ms a 250k part).
+    lines = ctx.service_lines.lazy()
+    flagged = pl.concat([
+        lines.filter(pl.col(m).is_not_null() & ~pl.col(m).is_in(known)).filter(~pl.col("_failed").list.contains(m))
+        .select("_row", "procedure_code", pl.lit(f"Modifier {m.removeprefix('modifier_')}").alias("field"),
+                pl.col(m).alias("value"))
+        for m in MODIFIERS]).collect()
+    return _line_hits(flagged, "procedure_code", "field", "value")
 
 
 class SameVisitModifier(Params):

@@ -21,11 +21,12 @@ def dx_required_when(ctx, p: DxRequiredWhen) -> pl.DataFrame:
     # A plan: polars copies only the columns read of the claims (of ~30, the note among them).
     failed = pl.any_horizontal(pl.col("_failed").list.contains(c) for c in p.trigger_columns)
     claims = ctx.claims.lazy().filter(pl.any_horizontal(pl.col(c).is_not_null() for c in p.trigger_columns) & ~failed)
-    has_dx = ctx.claim_dx_matching(p.dx_pattern).lazy().select("_row").unique()
+    has_dx = ctx.claim_dx_matching(p.dx_pattern).select("_row").unique()
     flagged = claims.join(has_dx, on="_row", how="anti").select(
         "_row", "accident_indicator", "injury_date").collect()
     regions = ctx.catalog.codesets["injury_regions"].table
-    dx = ctx.claim_dx.join(flagged.select("_row"), on="_row", how="semi").select("_row", "slot", "bare")
+    dx = ctx.claim_dx.lazy().select("_row", "slot", "bare").join(flagged.lazy().select("_row"), on="_row",
+                                                                   how="semi").collect()
     # Region of each distinct code (longest matching prefix), then back to the claims by equality.
     code_region = (dx.select("bare").unique().join(regions, how="cross")
                    .filter(pl.col("bare").str.starts_with(pl.col("symptom_prefix").str.replace(".", "", literal=True)))
@@ -48,10 +49,11 @@ class DxWithoutColumns(Params):
 @register_check("dx_without_columns", params=DxWithoutColumns, fields={"claim_id", "value", "description"})
 def dx_without_columns(ctx, p: DxWithoutColumns) -> pl.DataFrame:
     """Claims with a diagnosis matching the pattern while all the given claim fields are empty."""
-    empty = ctx.claims.lazy().filter(pl.all_horizontal(pl.col(c).is_null() for c in p.columns)).select("_row").collect()
+    empty = ctx.claims.lazy().filter(pl.all_horizontal(pl.col(c).is_null() for c in p.columns)).select("_row")
     first = (ctx.claim_dx_matching(p.dx_pattern).join(empty, on="_row", how="semi")
              .sort("slot").unique("_row", keep="first"))
-    return first.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description")
+    return first.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"),
+                        "description").collect()
 
 
 class DxWithoutCompanion(Params):
@@ -65,4 +67,5 @@ def dx_without_companion(ctx, p: DxWithoutCompanion) -> pl.DataFrame:
     companions = ctx.claim_dx_matching(p.companion_pattern).select("_row")
     first = (ctx.claim_dx_matching(p.dx_pattern).join(companions, on="_row", how="anti")
              .sort("slot").unique("_row", keep="first"))
-    return first.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description")
+    return first.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"),
+                        "description").collect()
