@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 
+import numpy as np
 import pandera.polars as pa
 import polars as pl
 
@@ -25,6 +26,15 @@ FINDINGS_SCHEMA: dict[str, pl.DataType] = {
 }
 FINDINGS_COLUMNS = tuple(FINDINGS_SCHEMA)
 SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def claim_charges(lines: pl.DataFrame) -> pl.Series:
+    """Each line's claim total, `_claim_charge`: what a claim-level finding puts at risk. Summed at
+    the number of the claim's first line (`_claim_first`) and read back from there, which `_row`
+    being the line's position allows (a group-by and a join back: ~90 ms per 250k lines; this ~4)."""
+    first = lines["_claim_first"].to_numpy()
+    totals = np.bincount(first, weights=lines["_charge"].fill_null(0.0).to_numpy(), minlength=lines.height)
+    return pl.Series("_claim_charge", totals[first])
 
 
 class FindingsModel(pa.DataFrameModel):

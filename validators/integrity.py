@@ -75,13 +75,10 @@ def check_integrity(lines: pl.DataFrame, catalog: Catalog, as_of: date) -> Integ
     raw = lines.select(shown).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")).join(
         failed, on="_row", how="semi")
     values = raw.unpivot(index="_row", on=shown, variable_name="column", value_name="value")
-    numbers = prepared.select("_row", "_claim_first", "_line_number", "_charge", "source_file", "source_row").join(
-        failed, on="_row", how="semi")
-    # keyed by the claim's first row (a number) rather than its id's text
-    claim_charge = prepared.group_by("_claim_first").agg(pl.col("_charge").sum().alias("_claim_charge"))
+    numbers = prepared.select("_row", "_claim_first", "_line_number", "_charge", "source_file", "source_row",
+                              fnd.claim_charges(prepared)).join(failed, on="_row", how="semi")
     hits = (rows.join(values, on=["_row", "column"], how="left")
             .join(raw, on="_row", how="left").join(numbers, on="_row", how="left")
-            .join(claim_charge, on="_claim_first", how="left")
             .with_columns(
                 pl.when(pl.col("column").is_in(list(PHI))).then(pl.lit("(hidden)")).otherwise("value").alias("value"),
                 pl.col("column").replace_strict(LABELS, default=pl.col("column")).alias("field"),
