@@ -26,8 +26,8 @@ class DocRequired(Params):
 
 
 def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
-    """(_row, _claim, procedure_code, claim_level) of what needs the documentation. One plan: polars
-    then copies only these columns of the lines it keeps (a 250k-line part: 17 -> 4 ms a filter)."""
+    """(_row, _claim, procedure_code, claim_level) of what needs the documentation, collected once
+    from the plans of the usable lines and claims (Context.usable_lines)."""
     lines = ctx.usable_lines("procedure_code")
     parts = []
     codes: list[str] = []
