@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import accumulate
 
+import numpy as np
 import polars as pl
 
 HEADER = r"\b([A-Z][A-Z0-9 /&()'-]{1,60}[A-Z)]):"
@@ -97,63 +98,68 @@ def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
 INDEX_SLICE_BYTES = 64 * 2**20
 
 
+MARK = pl.UInt64  # one bit per element of the vocabulary
+
+
 @dataclass(frozen=True)
 class NoteIndex:
-    """Where each element is mentioned: `located` maps each note (its `key`: a claim's first line,
-    `_row`, or its claim id for a notes file) to its distinct section bodies (_s), `body_clauses` each
-    body to its distinct clauses (_c), `per_clause` each clause to the elements it mentions (negated,
-    weeks). Only numbers and element names: the note text is not kept. Checks ask for the few
-    elements and claims they need, so the (note, element) table is never built for every note."""
+    """Which elements each note mentions, as bits: `marks` has one row per note read (its `key`: a
+    claim's first line, `_row`, or its claim id for a notes file) with `affirmed` and `negated` bit
+    sets over `names` (bit i is names[i]): affirmed when a clause mentions the element without a
+    negation, negated when a clause negates it; `weeks` is the longest duration stated in a clause
+    that mentions a duration element, per (key, element). Only numbers and element names: the note
+    text is not kept. A lookup joins one row per note: a dozen documentation rules ask in each part
+    of a file, and walking each note's sections and clauses for every ask was most of their time."""
 
-    located: pl.DataFrame
-    body_clauses: pl.DataFrame
-    per_clause: pl.DataFrame
+    marks: pl.DataFrame
+    weeks: pl.DataFrame
+    names: tuple[str, ...]
     key: str = "_row"
+
+    def mask(self, elements: tuple[str, ...]) -> int:
+        """The bits of these elements (an element the vocabulary does not have: none)."""
+        return sum(1 << i for i, name in enumerate(self.names) if name in elements)
 
     def noted(self) -> pl.Series:
         """The keys of the notes read (a blank note is no note: the reader leaves it out)."""
-        return self.located[self.key].unique()
+        return self.marks[self.key]
 
     def only(self, keys: pl.Series) -> NoteIndex:
         """The index of the notes whose key is in `keys` (a part of a large file: its claims' notes)."""
-        return self._of(self.located.filter(pl.col(self.key).is_in(keys.implode())), self.key)
+        wanted = pl.col(self.key).is_in(keys.implode())
+        return NoteIndex(self.marks.filter(wanted), self.weeks.filter(wanted), self.names, self.key)
 
     def rekeyed(self, keys: pl.DataFrame) -> NoteIndex:
         """The index of the notes whose key is in `keys` (self.key, _row), keyed by _row instead."""
-        return self._of(self.located.join(keys, on=self.key, how="inner").select("_row", "_s"), "_row")
-
-    def _of(self, located: pl.DataFrame, key: str) -> NoteIndex:
-        # with only those notes' bodies: each lookup joins them, and a file's are several times a part's
-        return NoteIndex(located, self.body_clauses.join(located.select("_s"), on="_s", how="semi"), self.per_clause,
-                         key)
+        return NoteIndex(self.marks.join(keys, on=self.key).select("_row", "affirmed", "negated"),
+                         self.weeks.join(keys, on=self.key).select("_row", "element", "weeks"), self.names, "_row")
 
     def elements(self, elements: list[str] | None = None, rows: pl.DataFrame | None = None) -> pl.DataFrame:
         """(key, element, affirmed, negated, weeks) for these elements (all when None) in the notes of
         these rows (a frame with the key column; all when None)."""
-        clauses = self.per_clause if elements is None else self.per_clause.filter(pl.col("element").is_in(elements))
-        if rows is None:  # every note: the bodies' clauses that name the elements first
-            pairs = self.located.join(self.body_clauses.join(clauses, on="_c"), on="_s")
-        else:  # the notes asked about first, then only their bodies' clauses (real notes: -30% per lookup)
-            pairs = (self.located.join(rows.select(self.key), on=self.key, how="semi")
-                     .join(self.body_clauses, on="_s").join(clauses, on="_c"))
-        return pairs.group_by(self.key, "element").agg(
-            (~pl.col("negated")).any().alias("affirmed"), pl.col("negated").any().alias("negated"),
-            pl.col("weeks").max().alias("weeks"))
+        marks = self.marks.lazy()
+        if rows is not None:
+            marks = marks.join(rows.lazy().select(self.key), on=self.key, how="semi")
+        found = []
+        for i, name in enumerate(self.names):
+            if elements is not None and name not in elements:
+                continue
+            affirmed, negated = ((pl.col(kind) & pl.lit(1 << i, dtype=MARK)) != 0 for kind in ("affirmed", "negated"))
+            found.append(marks.filter(affirmed | negated).select(
+                self.key, pl.lit(name).alias("element"), affirmed.alias("affirmed"), negated.alias("negated")))
+        if not found:
+            return pl.DataFrame(schema={self.key: self.marks.schema[self.key], "element": pl.String,
+                                        "affirmed": pl.Boolean, "negated": pl.Boolean, "weeks": pl.Float64})
+        return pl.concat(found).join(self.weeks.lazy(), on=[self.key, "element"], how="left").collect()
 
 
 def combine(indexes: list[NoteIndex]) -> NoteIndex:
-    """Indexes of different notes (the same key) as one: each one's body and clause numbers moved
-    past those of the ones before it."""
-    if len(indexes) == 1:
-        return indexes[0]
-    located, body_clauses, per_clause, bodies, clauses = [], [], [], 0, 0
-    for ix in indexes:
-        located.append(ix.located.with_columns(pl.col("_s") + bodies))
-        body_clauses.append(ix.body_clauses.with_columns(pl.col("_s") + bodies, pl.col("_c") + clauses))
-        per_clause.append(ix.per_clause.with_columns(pl.col("_c") + clauses))
-        bodies += (ix.located["_s"].max() or 0) + 1
-        clauses += (ix.per_clause["_c"].max() or 0) + 1
-    return NoteIndex(pl.concat(located), pl.concat(body_clauses), pl.concat(per_clause), indexes[0].key)
+    """Indexes of different notes (the same key and vocabulary; no key in two) as one."""
+    first = indexes[0]
+    if any(ix.names != first.names or ix.key != first.key for ix in indexes):
+        raise ValueError("note indexes of different vocabularies or keys cannot be combined")
+    return NoteIndex(pl.concat([ix.marks for ix in indexes]), pl.concat([ix.weeks for ix in indexes]), first.names,
+                     first.key)
 
 
 def index(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame, key: str = "_row") -> NoteIndex:
@@ -177,16 +183,21 @@ def _index(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame, 
     Notes written from EHR templates repeat the same sections and clauses ("reflexes 2+ and
     symmetric") thousands of times a night: bodies are split into clauses once per distinct
     (section, body), and the patterns run once per distinct (section, clause)."""
-    segmented = segments(notes.select(pl.col(key).alias("_row"), "text"), sections)
+    names = tuple(elements["id"].to_list())
+    if len(names) > 64:
+        raise ValueError(f"the note vocabulary has {len(names)} elements; an index marks at most 64")
+    # Notes by their number here (_row): _per_note's arrays are indexed by it; the keys are taken by
+    # number at the end.
+    segmented = segments(notes.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "text"), sections)
     # Each distinct body, and then each distinct clause, numbered by one grouping that also lists
     # where it occurs, rather than a unique and a join back on the text (100,000 real-length notes:
     # 1.2 -> 0.85 s for the two).
     bodies = segmented.group_by("section", "body").agg("_row").with_row_index("_s")
-    located = bodies.select(pl.col("_row").alias(key), "_s").explode(key)
+    located = bodies.select("_row", "_s").explode("_row")
     grouped = (clauses(bodies.select("_s", "section", "body")).group_by("section", "clause").agg("_s")
                .with_row_index("_c"))
     distinct = grouped.select("_c", "section", "clause")
-    body_clauses = grouped.select("_s", "_c").explode("_s").unique()
+    body_clauses = grouped.select("_s", "_c").explode("_s")  # a clause twice in a body: marked the same
     found = []
     # ~25 vocabulary entries, each vectorized over the clauses that mention any of them; with no
     # clause to read (a file without notes) the ~40 patterns are not even compiled. Free-text notes
@@ -217,10 +228,58 @@ def _index(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame, 
     # the matching itself in a small file.
     per_clause = pl.concat(pl.collect_all(found)) if found else pl.DataFrame(
         schema={"_c": pl.UInt32, "element": pl.String, "negated": pl.Boolean, "weeks": pl.Float64})
-    # Only the clauses that mention an element are ever looked up: the others' (body, clause) pairs,
-    # most of them in free text (1M lines of 1.5 KB notes: 7.9M pairs), are let go.
-    body_clauses = body_clauses.join(per_clause.select("_c").unique(), on="_c", how="semi")
-    return NoteIndex(located=located, body_clauses=body_clauses, per_clause=per_clause, key=key)
+    marks, weeks = _per_note(located, body_clauses, per_clause, names, (notes.height, bodies.height, grouped.height))
+    keys = notes[key]
+    return NoteIndex(marks=marks.with_columns(keys.gather(marks["_row"])).select(key, "affirmed", "negated"),
+                     weeks=weeks.with_columns(keys.gather(weeks["_row"])).select(key, "element", "weeks"),
+                     names=names, key=key)
+
+
+def _per_note(located: pl.DataFrame, body_clauses: pl.DataFrame, per_clause: pl.DataFrame, names: tuple[str, ...],
+              sizes: tuple[int, int, int]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each note's elements as bits, (_row, affirmed, negated) for every note read, and the longest
+    duration of each timed element, (_row, element, weeks): each clause's values carried to its
+    bodies and then to their notes, combined with OR (bits) or max (weeks), by numpy's ufunc.at in
+    place over arrays numbered by note, body and clause: polars' bitwise_or aggregation is not one
+    of its fast ones (180k notes: 161 ms for the notes' step, where a max took 22)."""
+    notes, bodies, clauses = sizes
+    note_of, body_of = located["_row"].to_numpy(), located["_s"].to_numpy()
+    # only the clauses that mention an element: most (body, clause) pairs of free text mention none
+    # (1M lines of 1.5 KB notes: 7.9M pairs)
+    mentioning = np.zeros(clauses, dtype=bool)
+    mentioning[per_clause["_c"].to_numpy()] = True
+    pair_clause = body_clauses["_c"].to_numpy()
+    kept = mentioning[pair_clause]
+    pair_body, pair_clause = body_clauses["_s"].to_numpy()[kept], pair_clause[kept]
+
+    def spread(per_clause_values: np.ndarray, combine: np.ufunc) -> np.ndarray:
+        per_body = np.full(bodies, per_clause_values[-1])  # the last entry is the empty value
+        combine.at(per_body, pair_body, per_clause_values[pair_clause])
+        per_note_values = np.full(notes, per_clause_values[-1])
+        combine.at(per_note_values, note_of, per_body[body_of])
+        return per_note_values
+
+    def dense(at: pl.Series, values: pl.Series, empty) -> np.ndarray:
+        """Values by clause number, `empty` elsewhere (and at the extra last entry)."""
+        out = np.full(clauses + 1, empty, dtype=values.to_numpy().dtype)
+        out[at.to_numpy()] = values.to_numpy()
+        return out
+
+    # an element is found once per clause: the sum of its clauses' bits is their union
+    bit = pl.col("element").replace_strict({name: 1 << i for i, name in enumerate(names)}, return_dtype=MARK)
+    bits = per_clause.group_by("_c").agg(bit.filter(~pl.col("negated")).sum().alias("affirmed"),
+                                        bit.filter(pl.col("negated")).sum().alias("negated"))
+    noted = np.unique(note_of)
+    marks = pl.DataFrame({"_row": noted, **{kind: spread(dense(bits["_c"], bits[kind], 0), np.bitwise_or)[noted]
+                                             for kind in ("affirmed", "negated")}})
+    timed = per_clause.filter(pl.col("weeks").is_not_null())
+    weeks = []
+    for (element,), rows in timed.group_by("element"):
+        longest = spread(dense(rows["_c"], rows["weeks"], np.nan), np.fmax)
+        found = np.flatnonzero(~np.isnan(longest))
+        weeks.append(pl.DataFrame({"_row": found, "element": element, "weeks": longest[found]}))
+    return marks, pl.concat([pl.DataFrame(schema={"_row": pl.Int64, "element": pl.String, "weeks": pl.Float64}),
+                             *weeks], how="vertical_relaxed")
 
 
 def detect(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:

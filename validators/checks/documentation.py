@@ -7,11 +7,13 @@ and contradictions are joins on it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import polars as pl
 
 from validators.checks import Params, register_check
+from validators.notes import MARK
 
 
 class DocRequired(Params):
@@ -84,46 +86,63 @@ def doc_required(ctx, p: DocRequired) -> pl.DataFrame:
         return missing.select("_row", "claim_level", service, pl.lit("a clinical note").alias("element"),
                               pl.lit("a note supplied with the claim").alias("requirement"),
                               pl.lit("no note").alias("found"))
-    required = ctx.catalog.derived(f"doc_required {p.model_dump_json()}", lambda catalog: _requirements(catalog, p))
-    # What the notes of the triggered claims show of the required elements, and which requirements
-    # that meets per claim (the other claims' notes are most of the rows and need no look). One plan,
-    # collected once: a rule of a dozen small steps paid polars' start-up per step in every part.
-    targets = triggers.join(noted, on="_claim", how="semi")
-    asked = required["element"].unique().to_list()
-    evidence = (ctx.notes.elements(asked, targets.select(pl.col("_claim").alias("_row"))).lazy()
-                .rename({"_row": "_claim"}).join(required.lazy().select("_g", "element", "_min"), on="element"))
-    met = evidence.filter(pl.col("affirmed") & (pl.col("_min").is_null() | (pl.col("weeks") >= pl.col("_min"))))
-    groups = required.lazy().unique("_g").select("_g", pl.col("label").alias("element"), "requirement",
-                                                  pl.col("_group_min").alias("_min"))
-    missing = (targets.lazy().join(groups, how="cross")
-               .join(met.select("_claim", "_g").unique(), on=["_claim", "_g"], how="anti"))
-    details = (evidence.join(missing.select("_claim", "_g"), on=["_claim", "_g"], how="semi")
-               .group_by("_claim", "_g").agg(pl.col("weeks").max().alias("_weeks"),
-                                              (pl.col("negated") & ~pl.col("affirmed")).any().alias("_negated")))
-    found = (pl.when(pl.col("_negated").fill_null(False)).then(pl.lit("documented as absent"))
-             .when(pl.col("_weeks").is_not_null()).then(pl.format("documented for {} weeks", pl.col("_weeks").round(1)))
-             .when(pl.col("_min").is_not_null()).then(pl.lit("no duration documented"))
-             .otherwise(pl.lit("not documented")))
-    return (missing.join(details, on=["_claim", "_g"], how="left")
-            .select("_row", "claim_level", service, "element", "requirement", found.alias("found")).collect())
+    requirements = ctx.catalog.derived(f"doc_required {p.model_dump_json()}", lambda catalog: _requirements(catalog, p))
+    return _missing(ctx.notes, triggers.join(noted, on="_claim", how="semi"), requirements, service)
 
 
-def _requirements(catalog, p: DocRequired) -> pl.DataFrame:
-    """A missing_element rule's requirements, one row per (requirement _g, element): the element's own
-    minimum weeks (_min), and the requirement's words -- its elements' labels joined by "or" (label),
-    with the longest minimum (_group_min) in `requirement`. Worked out once per catalog and rule."""
-    labels = dict(catalog.codesets["doc_elements"].table.select("id", "label").rows())
-    required = pl.DataFrame({"_group": p.elements}).with_row_index("_g").with_columns(
-        pl.col("_group").str.split("|").alias("element")).explode("element").with_columns(
-        pl.col("element").replace_strict(p.min_weeks, default=None, return_dtype=pl.Float64).alias("_min"))
-    label = pl.col("_group").str.split("|").list.eval(
-        pl.element().replace_strict(labels, default=pl.element())).list.join(" or ")
-    groups = (required.group_by("_g").agg(pl.col("_group").first(), pl.col("_min").max().alias("_group_min"))
-              .with_columns(label.alias("label"))
-              .with_columns(pl.when(pl.col("_group_min").is_not_null())
-                            .then(pl.format("{}, for at least {} weeks", "label", pl.col("_group_min").cast(pl.Int64)))
-                            .otherwise("label").alias("requirement")))
-    return required.join(groups.drop("_group"), on="_g").drop("_group")
+@dataclass(frozen=True)
+class Requirement:
+    """One entry of a missing_element rule's `elements`: met by any of its elements affirmed in the
+    note, an element of `min_weeks` for at least that long; `label` and `requirement` in words."""
+    elements: tuple[str, ...]
+    min_weeks: dict[str, float]
+    label: str
+    requirement: str
+    timed: tuple[str, ...]  # its elements whose duration the note index reads (doc_elements `duration`)
+
+
+def _requirements(catalog, p: DocRequired) -> list[Requirement]:
+    """A missing_element rule's requirements, worked out once per catalog and rule."""
+    vocabulary = catalog.codesets["doc_elements"].table
+    labels = dict(vocabulary.select("id", "label").rows())
+    timed = set(vocabulary.filter(pl.col("duration").fill_null(False))["id"])
+    out = []
+    for group in p.elements:
+        elements = tuple(group.split("|"))
+        minimum = {e: p.min_weeks[e] for e in elements if e in p.min_weeks}
+        label = " or ".join(labels.get(e, e) for e in elements)
+        requirement = f"{label}, for at least {max(minimum.values()):g} weeks" if minimum else label
+        out.append(Requirement(elements, minimum, label, requirement, tuple(e for e in elements if e in timed)))
+    return out
+
+
+def _missing(notes, targets: pl.DataFrame, requirements: list[Requirement], service: pl.Expr) -> pl.DataFrame:
+    """One row per (target, requirement) its claim's note does not meet, with what the note shows
+    instead, read from the note's element bits (one row per claim) and the timed elements' weeks:
+    no (claim, element) table is built."""
+    def weeks(element: str) -> pl.Expr:
+        return pl.col(f"_weeks_{element}")
+
+    def has(bits: pl.Expr, elements: tuple[str, ...]) -> pl.Expr:
+        return (bits & pl.lit(notes.mask(elements), dtype=MARK)) != 0
+
+    frame = targets.lazy().join(notes.marks.lazy().rename({notes.key: "_claim"}), on="_claim")
+    for element in sorted({e for r in requirements for e in r.timed}):
+        frame = frame.join(notes.weeks.lazy().filter(pl.col("element") == element)
+                           .select(pl.col(notes.key).alias("_claim"), pl.col("weeks").alias(f"_weeks_{element}")),
+                           on="_claim", how="left")
+    affirmed, negated = pl.col("affirmed"), pl.col("negated")
+    missing = []
+    for r in requirements:
+        met = pl.any_horizontal(has(affirmed, (e,)) & (weeks(e) >= r.min_weeks[e]).fill_null(False) if e in r.min_weeks
+                                else has(affirmed, (e,)) for e in r.elements)
+        longest = pl.max_horizontal(weeks(e) for e in r.timed) if r.timed else pl.lit(None, dtype=pl.Float64)
+        found = (pl.when(has(negated & ~affirmed, r.elements)).then(pl.lit("documented as absent"))
+                 .when(longest.is_not_null()).then(pl.format("documented for {} weeks", longest.round(1)))
+                 .otherwise(pl.lit("no duration documented" if r.min_weeks else "not documented")))
+        missing.append(frame.filter(~met).select("_row", "claim_level", service, pl.lit(r.label).alias("element"),
+                                                 pl.lit(r.requirement).alias("requirement"), found.alias("found")))
+    return pl.concat(missing).collect()
 
 
 class NoteContradictsDx(Params):
