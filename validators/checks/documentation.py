@@ -1,8 +1,8 @@
 """Check kinds over the clinical note: required documentation elements, and codes the note contradicts.
 
-Element presence comes from `Context.notes` (validators/notes.py): for the elements and claims a
-check names, one row per claim and element found, with affirmed / negated / weeks. Requirements
-and contradictions are joins on it.
+Element presence comes from `Context.notes` (validators/notes.py): each claim's note as bits of the
+elements it affirms and negates, and the weeks of the timed ones. Requirements filter on the bits;
+contradictions join its rows per (claim, element) (`NoteIndex.elements`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Literal
 import polars as pl
 
 from validators.checks import Params, register_check
-from validators.notes import MARK
+from validators.notes import MARK, NoteIndex
 
 
 class DocRequired(Params):
@@ -116,7 +116,7 @@ def _requirements(catalog, p: DocRequired) -> list[Requirement]:
     return out
 
 
-def _missing(notes, targets: pl.DataFrame, requirements: list[Requirement], service: pl.Expr) -> pl.DataFrame:
+def _missing(notes: NoteIndex, targets: pl.DataFrame, requirements: list[Requirement], service: pl.Expr) -> pl.DataFrame:
     """One row per (target, requirement) its claim's note does not meet, with what the note shows
     instead, read from the note's element bits (one row per claim) and the timed elements' weeks:
     no (claim, element) table is built."""
