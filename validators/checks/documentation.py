@@ -116,7 +116,8 @@ def _requirements(catalog, p: DocRequired) -> list[Requirement]:
     return out
 
 
-def _missing(notes: NoteIndex, targets: pl.DataFrame, requirements: list[Requirement], service: pl.Expr) -> pl.DataFrame:
+def _missing(notes: NoteIndex, targets: pl.DataFrame, requirements: list[Requirement],
+             service: pl.Expr) -> pl.DataFrame:
     """One row per (target, requirement) its claim's note does not meet, with what the note shows
     instead, read from the note's element bits (one row per claim) and the timed elements' weeks:
     no (claim, element) table is built."""
