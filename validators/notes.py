@@ -254,30 +254,29 @@ def _per_note(located: pl.DataFrame, body_clauses: pl.DataFrame, per_clause: pl.
     kept = mentioning[pair_clause]
     pair_body, pair_clause = body_clauses["_s"].to_numpy()[kept], pair_clause[kept]
 
-    def spread(per_clause_values: np.ndarray, combine: np.ufunc) -> np.ndarray:
-        per_body = np.full(bodies, per_clause_values[-1])  # the last entry is the empty value
+    def spread(at: pl.Series, values: pl.Series, empty: float, combine: np.ufunc) -> np.ndarray:
+        """`values` of the clauses `at` -> one per note, `combine`d over its bodies' clauses (`empty`
+        for a note none of whose clauses has one)."""
+        given = values.to_numpy()
+        per_clause_values = np.full(clauses, empty, dtype=given.dtype)
+        per_clause_values[at.to_numpy()] = given
+        per_body = np.full(bodies, empty, dtype=given.dtype)
         combine.at(per_body, pair_body, per_clause_values[pair_clause])
-        per_note_values = np.full(notes, per_clause_values[-1])
+        per_note_values = np.full(notes, empty, dtype=given.dtype)
         combine.at(per_note_values, note_of, per_body[body_of])
         return per_note_values
-
-    def dense(at: pl.Series, values: pl.Series, empty) -> np.ndarray:
-        """Values by clause number, `empty` elsewhere (and at the extra last entry)."""
-        out = np.full(clauses + 1, empty, dtype=values.to_numpy().dtype)
-        out[at.to_numpy()] = values.to_numpy()
-        return out
 
     # an element is found once per clause: the sum of its clauses' bits is their union
     bit = pl.col("element").replace_strict({name: 1 << i for i, name in enumerate(names)}, return_dtype=MARK)
     bits = per_clause.group_by("_c").agg(bit.filter(~pl.col("negated")).sum().alias("affirmed"),
                                         bit.filter(pl.col("negated")).sum().alias("negated"))
     noted = np.unique(note_of)
-    marks = pl.DataFrame({"_row": noted, **{kind: spread(dense(bits["_c"], bits[kind], 0), np.bitwise_or)[noted]
+    marks = pl.DataFrame({"_row": noted, **{kind: spread(bits["_c"], bits[kind], 0, np.bitwise_or)[noted]
                                              for kind in ("affirmed", "negated")}})
     timed = per_clause.filter(pl.col("weeks").is_not_null())
     weeks = []
     for (element,), rows in timed.group_by("element"):
-        longest = spread(dense(rows["_c"], rows["weeks"], np.nan), np.fmax)
+        longest = spread(rows["_c"], rows["weeks"], np.nan, np.fmax)
         found = np.flatnonzero(~np.isnan(longest))
         weeks.append(pl.DataFrame({"_row": found, "element": element, "weeks": longest[found]}))
     return marks, pl.concat([pl.DataFrame(schema={"_row": pl.Int64, "element": pl.String, "weeks": pl.Float64}),
