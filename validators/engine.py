@@ -119,11 +119,14 @@ class Context:
             self.claims.lazy().filter(pl.col(dx).is_not_null() & ~pl.col("_failed").list.contains(pl.lit(dx)))
             .select("_row", pl.lit(slot, dtype=pl.Int32).alias("slot"), pl.col(dx).alias("code"))
             for slot, dx in enumerate(DX_COLUMNS, 1)
-        ]).with_columns(pl.col("code").str.replace(".", "", literal=True).alias("bare"))
-        # The tabular narrowed to the codes present first: a join builds its table from the 98k-code
-        # side otherwise, which dominated a small file's diagnoses (12 -> 4 ms).
-        icd = self.icd.lazy().drop("code").join(long.select("bare").unique(), on="bare", how="semi")
-        return long.join(icd, on="bare", how="left").collect()
+        ])
+        # The tabular is looked up once per distinct code (a few thousand), the dot dropped there
+        # too, and the slots take it by their code: dropping the dot in every slot and joining the
+        # 98k-code table against them cost a third more (250k lines: 81 -> 65 CPU-ms).
+        codes = long.select("code").unique().with_columns(
+            pl.col("code").str.replace(".", "", literal=True).alias("bare"))
+        table = codes.join(self.icd.lazy().drop("code"), on="bare", how="left")
+        return long.join(table, on="code", how="left", maintain_order="left").collect()
 
     def claim_dx_matching(self, pattern: str) -> pl.LazyFrame:
         """The rows of claim_dx whose bare code matches `pattern`, the regex run over the run's
