@@ -195,38 +195,70 @@ def _sniff_separator(first_line: bytes) -> str:
     return max(counts, key=counts.get)
 
 
+def _stretch_sums(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """`mask` summed over [bounds[k], bounds[k + 1]) and [bounds[-1], end), for sorted bounds.
+
+    np.add.reduceat with its two quirks handled: a bound may be the end, and an empty stretch gives
+    the next element instead of 0. Sums are taken in int16 when no stretch can reach 2**15 (several
+    times faster than int32 or int64 here)."""
+    lengths = np.diff(bounds, append=len(mask))
+    inner = bounds < len(mask)
+    sums = np.zeros(len(bounds), dtype=np.int64)
+    if inner.any():
+        dtype = np.int16 if lengths.max() < 2**15 else np.int64
+        sums[inner] = np.add.reduceat(mask, bounds[inner], dtype=dtype)
+    return np.where(lengths > 0, sums, 0)
+
+
 def record_field_counts(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
     """Fields per CSV record and whether the record is blank, honouring quotes; vectorized.
 
     polars pads short rows silently (T13), so this count is how ragged rows are found. A byte is
     inside quotes when an odd number of quote characters precede it (an escaped "" toggles twice,
-    so it is neutral); records end at newlines outside quotes. Only the structural bytes (quote,
-    separator, newline) are kept for the running parity, about a quarter of a claim file.
+    so it is neutral); records end at newlines outside quotes. Separators are summed per stretch
+    between record ends and quote characters, leaving out the stretches inside quotes: only quotes
+    and newlines are located, not every separator (a running parity over all of them cost 0.63-0.74
+    CPU-s for the synthetic 1M lines, this 0.26; a notes file, quoted throughout, 0.12 -> 0.18).
     """
     sep_byte, counts, blanks = ord(sep), [], []
     parity, carry, record_start = 0, 0, 0
     whole = np.frombuffer(data, dtype=np.uint8)
     for start in range(0, len(data), _SCAN_CHUNK):
-        chunk = np.frombuffer(data, dtype=np.uint8, count=min(_SCAN_CHUNK, len(data) - start), offset=start)
-        where = np.flatnonzero((chunk == 34) | (chunk == sep_byte) | (chunk == 10))
-        kind = chunk[where]
-        # uint8 cumsum wraps at 256, which keeps the parity bit intact.
-        outside = ((np.cumsum(kind == 34, dtype=np.uint8) + parity) & 1) == 0
-        newline_at = np.flatnonzero((kind == 10) & outside)
-        delims_before = np.cumsum((kind == sep_byte) & outside, dtype=np.int64)
-        if len(newline_at):
-            per_record = np.diff(delims_before[newline_at], prepend=0)
+        chunk = whole[start:start + _SCAN_CHUNK]
+        quotes = np.flatnonzero(chunk == 34)
+        ends = np.flatnonzero(chunk == 10)
+        quoting = len(quotes) or parity
+        if quoting:  # a newline after an odd number of quotes (counted from the file's start) is data
+            ends = ends[((np.searchsorted(quotes, ends) + parity) & 1) == 0]
+        seps = chunk == sep_byte
+        bounds = np.concatenate(([0], ends + 1))  # each record ending in the chunk, then the rest
+        if not quoting:
+            per = _stretch_sums(seps, bounds)
+        else:  # quoted spans cut the stretches too; their separators are data, not field breaks
+            edges = np.concatenate(([0], quotes)) if parity else quotes
+            opened = edges[0::2]
+            closed = np.append(edges[1::2], len(chunk))[: len(opened)]  # the last may close in a later chunk
+            # Sorted by position, a record's bound before a span opening at the same byte (the other
+            # of the two stretches is empty), an opening before a closing at byte 0 (chunk starts quoted).
+            at = np.concatenate((bounds, opened, closed))
+            kind = np.repeat(np.array([0, 1, 2], dtype=np.int8), [len(bounds), len(opened), len(closed)])
+            order = np.lexsort((kind, at))
+            kind = kind[order]
+            record = np.cumsum(kind == 0) - 1
+            sums = _stretch_sums(seps, at[order])
+            per = np.bincount(record, weights=np.where(kind == 1, 0, sums), minlength=len(bounds)).astype(np.int64)
+        if len(ends):
+            per_record = per[:-1]
             per_record[0] += carry
             counts.append(per_record + 1)
-            ends = where[newline_at] + start
+            ends += start
             starts = np.concatenate(([record_start], ends[:-1] + 1))
             ends_cr = (ends > 0) & (whole[np.maximum(ends - 1, 0)] == 13)
             blanks.append((per_record == 0) & ((ends - starts - ends_cr) == 0))
-            carry = int(delims_before[-1] - delims_before[newline_at[-1]])
             record_start = int(ends[-1]) + 1
-        elif len(delims_before):
-            carry += int(delims_before[-1])
-        parity = (parity + int(np.count_nonzero(kind == 34))) & 1
+            carry = 0
+        carry += int(per[-1])
+        parity = (parity + len(quotes)) & 1
     if parity:
         raise ValueError(record_start)  # an opening quote never closes
     tail = data[record_start:].rstrip(b"\r")

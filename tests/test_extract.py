@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from flows import pipeline
+from flows import extract, pipeline
 from flows.extract import check_xlsx_container, read_extract, read_notes, read_table
 from tests.conftest import SHARED, line_dicts, write_csv
 from validators.contract import CANONICAL
@@ -114,6 +114,23 @@ def test_any_text_round_trips_exactly(tmp_path, names, encoding):
     lines = read_extract(path).lines
     expected = [n.strip(WHITE_SPACE) or None for n in names]  # the reader trims and turns empty text into null
     assert lines["payer_name"].to_list() == expected
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.lists(st.sampled_from(["a", ",", '"', "\n", "\r\n", " "]), max_size=6).map("".join),
+                         max_size=5), max_size=8),
+       st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]), st.sampled_from(["\n", "\r\n"]),
+       st.sampled_from([1, 2, 3, 7, 64, 1 << 23]))
+def test_field_counts_match_the_csv_module_across_scan_chunks(monkeypatch, rows, quoting, newline, chunk):
+    """Hypothesis: the quote-aware field count agrees with Python's csv writer record by record, also
+    when quoted fields, separators and CRLF straddle the scan's chunks (records of any width, blank ones).
+    A CR only comes before LF: the writer leaves a lone CR unquoted, which makes its own file ambiguous."""
+    buf = io.StringIO()
+    csv.writer(buf, quoting=quoting, lineterminator=newline).writerows(rows)
+    monkeypatch.setattr(extract, "_SCAN_CHUNK", chunk)
+    counts, blank = extract.record_field_counts(buf.getvalue().encode(), ",")
+    assert counts.tolist() == [max(len(row), 1) for row in rows]
+    assert blank.tolist() == [not row for row in rows]
 
 
 # --------------------------------------------------------------------------- header mapping
