@@ -6,7 +6,9 @@ import polars as pl
 import pytest
 
 from tests.conftest import AS_OF, claim_lines
-from validators.schema import check_names, failures, npi_check_digit_ok, prepare
+from pandera.errors import SchemaErrors
+
+from validators.schema import FAILS_ON_EMPTY, build_schema, check_names, failures, npi_check_digit_ok, prepare
 
 POS = ["11", "22", "24", "02"]
 
@@ -58,6 +60,23 @@ def test_constraint_passes_valid_and_catches_invalid(check):
     valid, invalid = CASES[check]
     assert check not in reported(valid)
     assert check in reported(invalid)
+
+
+def test_a_check_passes_where_its_column_is_empty_unless_it_must_run_on_empty():
+    """failures() leaves out the checks of a column empty in the whole frame; that is sound only for
+    checks an empty value passes. Each failing case is re-run with the check's column emptied, on the
+    full schema: only FAILS_ON_EMPTY may still fire (and failures() keeps those)."""
+    schema = build_schema(AS_OF, tuple(POS))
+    for column, spec in schema.columns.items():
+        for check in spec.checks if spec.nullable else []:
+            lines = claim_lines(CASES[check.name][1]).with_columns(pl.lit(None, dtype=pl.String).alias(column))
+            try:
+                schema.validate(prepare(lines), lazy=True)
+                fired = False
+            except SchemaErrors as exc:
+                cases = exc.failure_cases.filter((pl.col("column") == column) & (pl.col("check") == check.name))
+                fired = not cases.is_empty()
+            assert fired == (check.name in FAILS_ON_EMPTY), (column, check.name)
 
 
 def test_npi_check_digit_against_published_example():

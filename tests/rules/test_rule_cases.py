@@ -7,6 +7,7 @@ for field-integrity rules it must be clean altogether (so the examples stay hone
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import pandera.polars as pa
@@ -70,6 +71,8 @@ def run_rule(rule_id: str, rows: list[dict], tmp_path: Path, monkeypatch) -> pl.
             return s.update_column("claim_id", checks=[*s.columns["claim_id"].checks, boom])
 
         monkeypatch.setattr(schema, "build_schema", sabotaged)
+        # A cache of its own, so the sabotaged schema is never served to the other cases.
+        monkeypatch.setattr(schema, "_schema_without", lru_cache(schema._schema_without.__wrapped__))
     return check_integrity(lines, CATALOG, AS_OF).findings
 
 
