@@ -12,19 +12,9 @@ later rules skip it and one defect is reported once.
 from __future__ import annotations
 
 import string
-import sys
 from datetime import date
 from functools import lru_cache
 
-# pandera loads hypothesis when it is installed (it is, in every venv `make` builds: the tests use it)
-# only to offer data synthesis, which cleanclaim never asks for: 0.18 s of every command's start.
-# Its polars checks are loaded with hypothesis hidden, unless the process has already loaded it.
-if "hypothesis" not in sys.modules:
-    sys.modules["hypothesis"] = None  # type: ignore[assignment]  # `import hypothesis` raises ImportError
-    try:
-        import pandera.backends.polars.builtin_checks  # noqa: F401
-    finally:
-        del sys.modules["hypothesis"]
 import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
