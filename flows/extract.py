@@ -227,26 +227,24 @@ def record_field_counts(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
         chunk = whole[start:start + _SCAN_CHUNK]
         quotes = np.flatnonzero(chunk == 34)
         ends = np.flatnonzero(chunk == 10)
-        quoting = len(quotes) or parity
-        if quoting:  # a newline after an odd number of quotes (counted from the file's start) is data
-            ends = ends[((np.searchsorted(quotes, ends) + parity) & 1) == 0]
+        # a newline after an odd number of quotes (counted from the file's start) is data
+        ends = ends[((np.searchsorted(quotes, ends) + parity) & 1) == 0]
         seps = chunk == sep_byte
-        bounds = np.concatenate(([0], ends + 1))  # each record ending in the chunk, then the rest
-        if not quoting:
-            per = _stretch_sums(seps, bounds)
-        else:  # quoted spans cut the stretches too; their separators are data, not field breaks
-            edges = np.concatenate(([0], quotes)) if parity else quotes
-            opened = edges[0::2]
-            closed = np.append(edges[1::2], len(chunk))[: len(opened)]  # the last may close in a later chunk
-            # Sorted by position, a record's bound before a span opening at the same byte (the other
-            # of the two stretches is empty), an opening before a closing at byte 0 (chunk starts quoted).
-            at = np.concatenate((bounds, opened, closed))
-            kind = np.repeat(np.array([0, 1, 2], dtype=np.int8), [len(bounds), len(opened), len(closed)])
-            order = np.lexsort((kind, at))
-            kind = kind[order]
-            record = np.cumsum(kind == 0) - 1
-            sums = _stretch_sums(seps, at[order])
-            per = np.bincount(record, weights=np.where(kind == 1, 0, sums), minlength=len(bounds)).astype(np.int64)
+        # Stretches cut at each record end in the chunk and at each quote: the separators of a
+        # stretch inside quotes are data, not field breaks. Sorted by position, a record's bound
+        # comes before a span opening at the same byte (the other of the two stretches is empty), an
+        # opening before a closing at byte 0 (a chunk that starts inside quotes).
+        bounds = np.concatenate(([0], ends + 1))
+        edges = np.concatenate(([0], quotes)) if parity else quotes
+        opened = edges[0::2]
+        closed = np.append(edges[1::2], len(chunk))[: len(opened)]  # the last may close in a later chunk
+        at = np.concatenate((bounds, opened, closed))
+        kind = np.repeat(np.array([0, 1, 2], dtype=np.int8), [len(bounds), len(opened), len(closed)])
+        order = np.lexsort((kind, at))
+        kind = kind[order]
+        record = np.cumsum(kind == 0) - 1  # each record ending in the chunk, then the rest
+        sums = _stretch_sums(seps, at[order])
+        per = np.bincount(record, weights=np.where(kind == 1, 0, sums), minlength=len(bounds)).astype(np.int64)
         if len(ends):
             per_record = per[:-1]
             per_record[0] += carry
