@@ -14,11 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import polars as pl
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+import validators  # noqa: E402,F401  (the allocator setting before polars loads, as in the product)
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
 
 from validators.catalog import load_catalog  # noqa: E402
 from validators.notes import detect  # noqa: E402

@@ -39,10 +39,11 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
-import polars as pl
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+import validators  # noqa: E402,F401  (the allocator setting before polars loads, as in the product)
+import polars as pl  # noqa: E402
 
 import naive  # noqa: E402  (this folder is on sys.path)
 from flows import pipeline  # noqa: E402

@@ -31,6 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import validators  # noqa: E402,F401  (the allocator setting before polars loads, as in the product)
 import polars as pl  # noqa: E402
 
 from flows import pipeline  # noqa: E402

@@ -25,6 +25,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+
+import validators  # noqa: F401  (first: a deployment runs this file by path, not through flows/__init__.py)
 import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact

@@ -13,6 +13,7 @@ import pytest
 from flows import report
 from flows.cli import main
 from tests.conftest import REPO, write_csv
+import validators
 from validators import findings as fnd
 
 SAMPLES = REPO / "sample_claims"
@@ -212,6 +213,30 @@ def test_a_validation_does_not_load_hypothesis(tmp_path):
     code = f"import sys; from flows.cli import main; sys.exit(main({args!r}) or 'hypothesis' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
     assert (tmp_path / "r.xlsx").stat().st_size and len((tmp_path / "f.csv").read_text().splitlines()) > 1
+
+
+# How each way in loads the package: the CLI, a library import, and a Prefect deployment, which runs
+# flows/nightly.py by path (prefect.utilities.importtools.load_script_as_module), not as flows.nightly.
+ENTRY_POINTS = {"cli": "import flows.cli", "library": "import validators.catalog",
+                "deployment": "from prefect.utilities.importtools import load_script_as_module; "
+                              "load_script_as_module('flows/nightly.py')"}
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("own", [None, "narenas:4"])
+def test_the_allocator_setting_is_in_place_when_polars_loads(entry, own):
+    """jemalloc reads it once, as polars loads: set any later, it would change nothing. An operator's
+    own setting is left alone."""
+    code = ("import os, sys\n"
+            "seen = []\n"
+            "sys.addaudithook(lambda event, args: event == 'import' and args[0] == 'polars'"
+            " and seen.append(os.environ.get('_RJEM_MALLOC_CONF')))\n"
+            f"{ENTRY_POINTS[entry]}\n"
+            "print(seen[0] if seen else 'polars not loaded')")
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    env |= {"_RJEM_MALLOC_CONF": own} if own else {}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == (own or validators.ALLOCATOR_SETTING)
 
 
 def test_help_explains_exit_codes():
