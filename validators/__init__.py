@@ -8,9 +8,10 @@ import sys
 # about half a second, from several arenas: a column freed by one step and allocated by the next
 # came back as fresh pages, which the kernel faults in and zeroes one by one (1M lines: 0.92-1.03M
 # page faults, 3.0-4.3 s of kernel CPU). One arena for every size, freed pages kept 3 s for reuse:
-# 0.48-0.63M faults, 1.8-2.8 s, validation 0.2-1.3 s faster in each of seven alternated pairs (7.3-9.7
+# 0.48-0.63M faults, 1.8-2.8 s, validation 0.1-1.5 s faster in each of ten alternated pairs (7.3-9.7
 # -> 6.7-8.5 s), peak memory much the same (1.47-1.69 GB before, 1.54-1.81 GB). An operator's own
-# setting is kept (polars issue 23128 discusses the trade-off).
+# setting is kept (polars issue 23128 discusses the trade-off). Keeping pages longer, or an arena per
+# thread, put the 1M peak over 2 GiB (2.1-2.8 GB).
 ALLOCATOR_SETTING = "narenas:1,oversize_threshold:0,dirty_decay_ms:3000"
 os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR_SETTING)
 
