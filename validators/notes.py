@@ -116,9 +116,11 @@ class NoteIndex:
     names: tuple[str, ...]
     key: str = "_row"
 
-    def mask(self, elements: tuple[str, ...]) -> int:
-        """The bits of these elements (an element the vocabulary does not have: none)."""
-        return sum(1 << i for i, name in enumerate(self.names) if name in elements)
+    def has(self, bits: pl.Expr, elements: tuple[str, ...]) -> pl.Expr:
+        """Whether `bits` (a column of `marks`, or an expression over them) hold any of these elements
+        (an element the vocabulary does not have: never)."""
+        mask = sum(1 << i for i, name in enumerate(self.names) if name in elements)
+        return (bits & pl.lit(mask, dtype=MARK)) != 0
 
     def noted(self) -> pl.Series:
         """The keys of the notes read (a blank note is no note: the reader leaves it out)."""
@@ -143,10 +145,10 @@ class NoteIndex:
         if rows is not None:
             marks = marks.join(rows.lazy().select(self.key), on=self.key, how="semi")
         found = []
-        for i, name in enumerate(self.names):
+        for name in self.names:
             if elements is not None and name not in elements:
                 continue
-            affirmed, negated = ((pl.col(kind) & pl.lit(1 << i, dtype=MARK)) != 0 for kind in ("affirmed", "negated"))
+            affirmed, negated = (self.has(pl.col(kind), (name,)) for kind in ("affirmed", "negated"))
             found.append(marks.filter(affirmed | negated).select(
                 self.key, pl.lit(name).alias("element"), affirmed.alias("affirmed"), negated.alias("negated")))
         if not found:

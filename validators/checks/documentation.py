@@ -13,7 +13,7 @@ from typing import Literal
 import polars as pl
 
 from validators.checks import Params, register_check
-from validators.notes import MARK, NoteIndex
+from validators.notes import NoteIndex
 
 
 class DocRequired(Params):
@@ -124,9 +124,6 @@ def _missing(notes: NoteIndex, targets: pl.DataFrame, requirements: list[Require
     def weeks(element: str) -> pl.Expr:
         return pl.col(f"_weeks_{element}")
 
-    def has(bits: pl.Expr, elements: tuple[str, ...]) -> pl.Expr:
-        return (bits & pl.lit(notes.mask(elements), dtype=MARK)) != 0
-
     frame = targets.lazy().join(notes.marks.lazy().rename({notes.key: "_claim"}), on="_claim")
     for element in sorted({e for r in requirements for e in r.timed}):
         frame = frame.join(notes.weeks.lazy().filter(pl.col("element") == element)
@@ -135,10 +132,10 @@ def _missing(notes: NoteIndex, targets: pl.DataFrame, requirements: list[Require
     affirmed, negated = pl.col("affirmed"), pl.col("negated")
     missing = []
     for r in requirements:
-        met = pl.any_horizontal(has(affirmed, (e,)) & (weeks(e) >= r.min_weeks[e]).fill_null(False) if e in r.min_weeks
-                                else has(affirmed, (e,)) for e in r.elements)
+        met = pl.any_horizontal(notes.has(affirmed, (e,)) & (weeks(e) >= r.min_weeks[e]).fill_null(False)
+                                if e in r.min_weeks else notes.has(affirmed, (e,)) for e in r.elements)
         longest = pl.max_horizontal(weeks(e) for e in r.timed) if r.timed else pl.lit(None, dtype=pl.Float64)
-        found = (pl.when(has(negated & ~affirmed, r.elements)).then(pl.lit("documented as absent"))
+        found = (pl.when(notes.has(negated & ~affirmed, r.elements)).then(pl.lit("documented as absent"))
                  .when(longest.is_not_null()).then(pl.format("documented for {} weeks", longest.round(1)))
                  .otherwise(pl.lit("no duration documented" if r.min_weeks else "not documented")))
         missing.append(frame.filter(~met).select("_row", "claim_level", service, pl.lit(r.label).alias("element"),
