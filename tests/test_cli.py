@@ -215,11 +215,12 @@ def test_a_validation_does_not_load_hypothesis(tmp_path):
     assert (tmp_path / "r.xlsx").stat().st_size and len((tmp_path / "f.csv").read_text().splitlines()) > 1
 
 
-# How each way in loads the package: the CLI, a library import, and a Prefect deployment, which runs
-# flows/nightly.py by path (prefect.utilities.importtools.load_script_as_module), not as flows.nightly.
+# How each way in loads the package: the CLI, a library import, and the Prefect deployments, which run
+# their flow's file by path (prefect.utilities.importtools.load_script_as_module), not as flows.nightly.
+DEPLOYED = "from prefect.utilities.importtools import load_script_as_module; load_script_as_module('{}')"
 ENTRY_POINTS = {"cli": "import flows.cli", "library": "import validators.catalog",
-                "deployment": "from prefect.utilities.importtools import load_script_as_module; "
-                              "load_script_as_module('flows/nightly.py')"}
+                "nightly deployment": DEPLOYED.format("flows/nightly.py"),
+                "ad-hoc deployment": DEPLOYED.format("flows/adhoc.py")}
 
 
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
