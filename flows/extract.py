@@ -275,6 +275,59 @@ def _newlines(data: bytes) -> int:
                for start in range(0, len(data), _SCAN_CHUNK))
 
 
+_BOUNDARY = np.zeros(256, dtype=bool)
+_BOUNDARY[[10, 13, 34]] = True  # what may touch a field's first or last byte: line ends, quotes (and the separator)
+
+
+def edge_space_free(data: bytes, sep: str, start: int) -> bool:
+    """Whether the bytes from `start` (after the header) prove that no value has white space at an
+    edge or is an empty string: then no column needs `_needs_trim`'s test, a third of reading a clean
+    export (1M lines: 0.66 CPU-s; this scan 0.2). Anything it cannot rule out sends the file to the test.
+
+    In an ASCII file (no Unicode white space) without "" (an empty string or an escaped quote), each
+    quote opens a field (after a separator or a line end) or closes one (before either), so which
+    bytes are inside quotes follows from the count of quotes before them, as in record_field_counts;
+    a file whose quotes do not sit so is not judged. A value's first byte then follows a separator, a
+    record's line end or its opening quote, and its last byte precedes one or its closing quote: no
+    space or control byte there means no value needs trimming. Inside quotes only the quotes are edges
+    ("a, b" is one value)."""
+    if not data.isascii() or start <= 0 or ord(sep) <= 32:  # a tab-separated file is left to the test
+        return False
+    sep_byte, parity, last_quote = ord(sep), 0, -2
+    boundary = _BOUNDARY.copy()
+    boundary[sep_byte] = True
+    whole = np.frombuffer(data, dtype=np.uint8)
+    end = len(whole)
+    if whole[-1] <= 32 and whole[-1] != 10:  # the file ends in white space (or a lone CR)
+        return False
+    for offset in range(start, end, _SCAN_CHUNK):
+        chunk = whole[offset:offset + _SCAN_CHUNK]
+        found = np.flatnonzero(chunk <= 34) + offset  # quotes, spaces and controls (and "!") in one pass
+        if len(found) > max(len(chunk) // 16, 4096):  # free text: long values, whose per-column test is cheap
+            return False
+        byte = whole[found]
+        quotes, low = found[byte == 34], found[byte <= 32]
+        if len(quotes):
+            if quotes[0] == last_quote + 1 or (np.diff(quotes) == 1).any():  # ""
+                return False
+            opens = (np.arange(len(quotes)) + parity) % 2 == 0
+            after_close = quotes[~opens] + 1
+            if not (boundary[whole[quotes[opens] - 1]].all()
+                    and ((after_close == end) | boundary[whole[np.minimum(after_close, end - 1)]]).all()):
+                return False
+            last_quote = int(quotes[-1])
+        inside = ((np.searchsorted(quotes, low) + parity) & 1) == 1
+        parity = (parity + len(quotes)) & 1
+        byte, before, after = whole[low], whole[low - 1], whole[np.minimum(low + 1, end - 1)]
+        # Outside quotes a line feed ends a record, and a carriage return before one is the line end;
+        # inside quotes only the quotes are edges ("a, b" is one value).
+        line_end = ~inside & ((byte == 10) | ((byte == 13) & (after == 10)))
+        edge = np.where(inside, (before == 34) | (after == 34), boundary[before] | boundary[after])
+        if (edge & ~line_end).any():
+            return False
+    return parity == 0
+
+
 def _field_counts(path: str, data: bytes, sep: str, max_rows: int) -> tuple[np.ndarray, np.ndarray]:
     """record_field_counts with the file's problems as ExtractErrors: an unclosed quote, too many rows."""
     try:
@@ -323,6 +376,7 @@ def read_csv_text(path: str | Path, *, required: tuple[str, ...], known: tuple[s
     # 1M lines 1.1 -> 0.75 s); its verdict on the file comes first, the parser's error after it.
     with ThreadPoolExecutor(max_workers=1) as pool:
         scan = pool.submit(_field_counts, path, data, sep, max_rows) if counted is None else None
+        clean_edges = pool.submit(edge_space_free, data, sep, header_end + 1)
         try:
             # The header row sets the width (with has_header=False polars takes it from the first data
             # row); columns are renamed by position, so duplicate or odd headers cannot shift data.
@@ -333,6 +387,7 @@ def read_csv_text(path: str | Path, *, required: tuple[str, ...], known: tuple[s
         except pl.exceptions.PolarsError as exc:  # message may quote cell values: never passed on
             frame, parse_error = None, type(exc).__name__
         counts, blank = counted if scan is None else scan.result()
+        clean_edges = clean_edges.result()
     if parse_error:
         raise ExtractError(path, f"the file could not be parsed as delimited text ({parse_error})",
                            "Expected a CSV with one header row; open it in a spreadsheet and re-save as "
@@ -342,15 +397,16 @@ def read_csv_text(path: str | Path, *, required: tuple[str, ...], known: tuple[s
     # contiguous column beside them would copy the whole frame at once (5M lines: +2.6 GB). Made
     # contiguous here one column at a time instead, so the file is never held twice. Each column's
     # trimming test runs in a thread beside the next column's copy (the copy is mostly the kernel
-    # handing out fresh pages, the test a regex: 1M lines 0.85 -> 0.5 s for both).
+    # handing out fresh pages, the test a regex: 1M lines 0.85 -> 0.5 s for both), unless the bytes
+    # have shown that no value needs trimming (edge_space_free).
     contiguous, dirty = [], {}
     with ThreadPoolExecutor(max_workers=1) as pool:
         for pos, name in enumerate(frame.columns):
             contiguous.append(frame.get_column(name).rechunk())
             frame = frame.drop(name)
-            if pos in keep:
+            if pos in keep and not clean_edges:
                 dirty[pos] = pool.submit(lambda c: _needs_trim(c.to_frame(), [c.name])[0], contiguous[-1])
-        dirty = {pos: future.result() for pos, future in dirty.items()}
+        dirty = {pos: dirty[pos].result() if dirty else False for pos in keep}
     frame = pl.DataFrame(contiguous)
     del contiguous
     data_counts, data_blank = counts[1:], blank[1:]

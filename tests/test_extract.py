@@ -133,6 +133,56 @@ def test_field_counts_match_the_csv_module_across_scan_chunks(monkeypatch, rows,
     assert blank.tolist() == [not row for row in rows]
 
 
+# A field of a CSV for the byte scan: any text of its alphabet, or text kept off the edges by letters.
+_TEXT = st.text(alphabet=st.sampled_from(list('a ,"\t\r\n\x1f!')), max_size=5)
+FIELD = st.one_of(_TEXT, _TEXT.map(lambda middle: f"a{middle}a"))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(FIELD, min_size=3, max_size=3),
+                min_size=1, max_size=6),
+       st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]), st.sampled_from(["\n", "\r\n"]),
+       st.sampled_from([1, 2, 3, 7, 1 << 23]))
+def test_a_file_said_to_need_no_trimming_needs_none(monkeypatch, rows, quoting, newline, chunk):
+    """Hypothesis: whenever the byte scan clears a file, no value polars reads from it has white space
+    at an edge or is empty (what the per-column test would look for), also across scan chunks."""
+    buf = io.StringIO()
+    csv.writer(buf, quoting=quoting, lineterminator=newline).writerows([["h1", "h2", "h3"], *rows])
+    data = buf.getvalue().encode()
+    monkeypatch.setattr(extract, "_SCAN_CHUNK", chunk)
+    if extract.edge_space_free(data, ",", data.index(b"\n") + 1):
+        frame = pl.read_csv(data, infer_schema=False, truncate_ragged_lines=True, quote_char='"')
+        assert not any(extract._needs_trim(frame, frame.columns))
+
+
+@pytest.mark.parametrize("text, sep, clean", [
+    ('h1,h2\nC1,Blue Cross\nC2,"Aetna, Inc"\n', ",", True),  # a separator inside quotes is data
+    ('"h1","h2"\r\n"C1","Blue Cross"\r\n"C2",""\r\n', ",", False),  # "" may be an empty string
+    ('"h1","h2"\r\n"C1","Blue Cross"\r\n"C2","x"\r\n', ",", True),  # every field quoted, CRLF
+    ("h1\th2\nC1\tBlue Cross\n", "\t", False),  # tab-separated: a tab is white space and a separator
+    ("h1,h2\nC1, Blue Cross\n", ",", False),
+    ("h1,h2\nC1,Blue Cross \n", ",", False),
+    ('h1,h2\nC1,"Blue Cross "\n', ",", False),
+    ('h1,h2\nC1,"\nBlue Cross"\n', ",", False),
+    ("h1,h2\nC1\t,x\n", ",", False),
+    ('h1,h2\nC1,Blue"Cross\n', ",", False),  # a quote that neither opens nor closes a field
+    ("h1,h2\nC1,Blue Cross\u00a0\n", ",", False),  # Unicode white space is left to the test
+])
+def test_the_byte_scan_clears_clean_files_only(text, sep, clean):
+    data = text.encode()
+    assert extract.edge_space_free(data, sep, data.index(b"\n") + 1) is clean
+
+
+def test_a_clean_export_is_not_tested_column_by_column(monkeypatch):
+    """The sample export passes the byte scan, so the reader never runs the per-column test on it
+    (and a file that fails the scan still gets trimmed: test_ragged_rows_are_reported_with_their_row_never_padded)."""
+    def per_column_test(frame, columns):
+        raise AssertionError("the per-column trimming test ran on a file the scan cleared")
+
+    monkeypatch.setattr(extract, "_needs_trim", per_column_test)
+    assert read_extract(Path(__file__).parents[1] / "sample_claims" / "spine_pain_clinic.csv").lines.height > 0
+
+
 # --------------------------------------------------------------------------- header mapping
 
 
