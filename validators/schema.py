@@ -89,9 +89,16 @@ def prepare(lines: pl.DataFrame) -> pl.DataFrame:
 # --------------------------------------------------------------------------- the model
 
 
-def _ok(data: PolarsData, expr: pl.Expr) -> pl.LazyFrame:
+def _verdict(outcome: pl.LazyFrame) -> bool | pl.LazyFrame:
+    """A check's outcome per row, or True when every row passes: pandera then has no failure cases to
+    look for (a 250k-line part: 490 -> 415 CPU-ms for the model, most checks passing on most parts)."""
+    result = outcome.collect()
+    return True if result.to_series().all() else result.lazy()
+
+
+def _ok(data: PolarsData, expr: pl.Expr) -> bool | pl.LazyFrame:
     """A column check passes on null: whether a value is required is `nullable`'s job."""
-    return data.lazyframe.select((pl.col(data.key).is_null() | expr).fill_null(False))
+    return _verdict(data.lazyframe.select((pl.col(data.key).is_null() | expr).fill_null(False)))
 
 
 class ClaimLineChecks(pa.DataFrameModel):
@@ -102,23 +109,23 @@ class ClaimLineChecks(pa.DataFrameModel):
         unique = ["claim_id", "line_number"]
 
     @pa.check("line_number", name="line_number_format")
-    def _line_number(cls, data: PolarsData) -> pl.LazyFrame:
+    def _line_number(cls, data: PolarsData) -> bool | pl.LazyFrame:
         return _ok(data, pl.col(data.key).str.contains(r"^[1-9]\d{0,5}$"))
 
     @pa.check("patient_dob", "injury_date", "service_date", name="date_format")
-    def _date(cls, data: PolarsData) -> pl.LazyFrame:
+    def _date(cls, data: PolarsData) -> bool | pl.LazyFrame:
         return _ok(data, pl.col(f"_{data.key}").is_not_null())
 
     @pa.check("patient_sex", name="sex_code")
-    def _sex(cls, data: PolarsData) -> pl.LazyFrame:
+    def _sex(cls, data: PolarsData) -> bool | pl.LazyFrame:
         return _ok(data, pl.col(data.key).is_in(["M", "F", "U"]))
 
     @pa.check("billing_npi", "rendering_npi", name="npi_format")
-    def _npi_format(cls, data: PolarsData) -> pl.LazyFrame:
+    def _npi_format(cls, data: PolarsData) -> bool | pl.LazyFrame:
         return _ok(data, pl.col(data.key).str.contains(r"^\d{10}$"))
 
     @pa.check("billing_npi", "rendering_npi", name="npi_check_digit")
-    def _npi_luhn(cls, data: PolarsData) -> pl.LazyFrame:
+    def _npi_luhn(cls, data: PolarsData) -> bool | pl.LazyFrame:
         # Few distinct providers bill many lines: the shape test and the arithmetic run once per
         # distinct NPI, and the lines are matched against the few that fail (an NPI of another shape
         # is npi_format's to report). The shape test on every line cost as much as the rest.
@@ -128,78 +135,79 @@ class ClaimLineChecks(pa.DataFrameModel):
         return _ok(data, ~npi.is_in(failing.implode()))
 
     @pa.check("accident_indicator", name="accident_code")
-    def _accident(cls, data: PolarsData) -> pl.LazyFrame:
+    def _accident(cls, data: PolarsData) -> bool | pl.LazyFrame:
         return _ok(data, pl.col(data.key).is_in(["AA", "EM", "OA"]))
 
     @pa.check("procedure_code", name="procedure_code_format")
-    def _procedure(cls, data: PolarsData) -> pl.LazyFrame:
+    def _procedure(cls, data: PolarsData) -> bool | pl.LazyFrame:
         # CPT Category I (5 digits), Category II/III and PLA (4 digits + F/T/U), HCPCS Level II.
         return _ok(data, pl.col(data.key).str.contains(r"^(\d{5}|\d{4}[FTU]|[A-V]\d{4})$"))
 
     @pa.check(*MODIFIER_COLUMNS, name="modifier_format")
-    def _modifier(cls, data: PolarsData) -> pl.LazyFrame:
+    def _modifier(cls, data: PolarsData) -> bool | pl.LazyFrame:
         return _ok(data, pl.col(data.key).str.contains(r"^[A-Z0-9]{2}$"))
 
     @pa.check("units", name="units_positive")
-    def _units(cls, data: PolarsData) -> pl.LazyFrame:
+    def _units(cls, data: PolarsData) -> bool | pl.LazyFrame:
         return _ok(data, pl.col("_units") > 0)
 
     @pa.check("charge_amount", name="charge_format")
-    def _charge(cls, data: PolarsData) -> pl.LazyFrame:
+    def _charge(cls, data: PolarsData) -> bool | pl.LazyFrame:
         return _ok(data, pl.col("_charge").is_not_null())
 
     @pa.check("diagnosis_pointers", name="pointer_format")
-    def _pointer_format(cls, data: PolarsData) -> pl.LazyFrame:
+    def _pointer_format(cls, data: PolarsData) -> bool | pl.LazyFrame:
         one = r"([1-9]|1[0-2]|[A-L])"
         return _ok(data, pl.col(data.key).str.contains(rf"^{one}([,:; ]+{one}){{0,3}}$"))
 
     @pa.check(*DX_COLUMNS, name="icd10cm_format")
-    def _dx(cls, data: PolarsData) -> pl.LazyFrame:
+    def _dx(cls, data: PolarsData) -> bool | pl.LazyFrame:
         # With or without the dot, which may only follow the category (M54.12 = M5412).
         return _ok(data, pl.col(data.key).str.contains(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$"))
 
     @pa.check(*CLAIM_LEVEL, name="claim_field_consistent")
-    def _consistent(cls, data: PolarsData) -> pl.LazyFrame:
+    def _consistent(cls, data: PolarsData) -> bool | pl.LazyFrame:
         c = pl.col(data.key)
         first = c.gather(pl.col("_claim_first"))
         if data.key not in DX_COLUMNS:
-            return data.lazyframe.select(c.eq_missing(first))
+            return _verdict(data.lazyframe.select(c.eq_missing(first)))
         # M54.12 on one line and M5412 on another are the same code. Only the few rows whose text
         # differs from the claim's first line are compared without the dots: stripping every row's
         # code cost twice the rest of the check, in each of the twelve diagnosis columns.
         same = data.lazyframe.select(c.eq_missing(first)).collect().to_series()
         if same.all():
-            return pl.LazyFrame({data.key: same})
+            return True
         bare = [pl.col(name).str.replace(".", "", literal=True) for name in (data.key, "_first")]
         differ = (data.lazyframe.select(c, first.alias("_first")).with_row_index("_i")
                   .filter(~pl.col(data.key).eq_missing(pl.col("_first")))
                   .select("_i", bare[0].eq_missing(bare[1]).alias("_same")).collect())
-        return pl.LazyFrame({data.key: same.scatter(differ["_i"], differ["_same"])})
+        return _verdict(pl.LazyFrame({data.key: same.scatter(differ["_i"], differ["_same"])}))
 
     @pa.check("service_date", name="service_before_birth")
-    def _before_birth(cls, data: PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select((pl.col("_service_date") >= pl.col("_patient_dob")).fill_null(True))
+    def _before_birth(cls, data: PolarsData) -> bool | pl.LazyFrame:
+        return _verdict(data.lazyframe.select((pl.col("_service_date") >= pl.col("_patient_dob")).fill_null(True)))
 
     @pa.check("patient_dob", name="age_over_limit")
-    def _age(cls, data: PolarsData) -> pl.LazyFrame:
+    def _age(cls, data: PolarsData) -> bool | pl.LazyFrame:
         years = pl.col("_service_date").dt.year() - pl.col("_patient_dob").dt.year()
-        return data.lazyframe.select((years <= MAX_AGE_YEARS).fill_null(True))
+        return _verdict(data.lazyframe.select((years <= MAX_AGE_YEARS).fill_null(True)))
 
     @pa.check("injury_date", name="injury_after_service")
-    def _injury_after(cls, data: PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select((pl.col("_injury_date") <= pl.col("_service_date")).fill_null(True))
+    def _injury_after(cls, data: PolarsData) -> bool | pl.LazyFrame:
+        return _verdict(data.lazyframe.select((pl.col("_injury_date") <= pl.col("_service_date")).fill_null(True)))
 
     @pa.check("injury_date", name="injury_date_missing")
-    def _injury_missing(cls, data: PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("accident_indicator").is_null() | pl.col("injury_date").is_not_null())
+    def _injury_missing(cls, data: PolarsData) -> bool | pl.LazyFrame:
+        accident = pl.col("accident_indicator")
+        return _verdict(data.lazyframe.select(accident.is_null() | pl.col("injury_date").is_not_null()))
 
     @pa.check("diagnosis_pointers", name="pointer_to_empty_slot")
-    def _pointer_slots(cls, data: PolarsData) -> pl.LazyFrame:
+    def _pointer_slots(cls, data: PolarsData) -> bool | pl.LazyFrame:
         ok = pl.all_horizontal(
             ~pl.col("_pointers").list.contains(slot).fill_null(False) | pl.col(dx).is_not_null()
             for slot, dx in enumerate(DX_COLUMNS, 1)
         )
-        return data.lazyframe.select(ok)
+        return _verdict(data.lazyframe.select(ok))
 
 
 # One text field per canonical column, nullable unless the contract requires it: the contract
@@ -224,10 +232,9 @@ def build_schema(as_of: date, pos_codes: tuple[str, ...]) -> pa.DataFrameSchema:
     """The model plus the checks that depend on the run: the as-of date and the POS code set. Built
     once per run rather than per file or part (deep copies of every column: ~17 ms each time)."""
     schema = ClaimLineModel.to_schema()
-    after = pa.Check(lambda d: d.lazyframe.select((pl.col("_service_date") <= as_of).fill_null(True)),
+    after = pa.Check(lambda d: _verdict(d.lazyframe.select((pl.col("_service_date") <= as_of).fill_null(True))),
                      name="service_date_after_as_of")
-    pos = pa.Check(lambda d: d.lazyframe.select(pl.col(d.key).is_null() | pl.col(d.key).is_in(pos_codes)),
-                   name="pos_code")
+    pos = pa.Check(lambda d: _ok(d, pl.col(d.key).is_in(pos_codes)), name="pos_code")
     schema = schema.update_column("service_date", checks=[*schema.columns["service_date"].checks, after])
     return schema.update_column("place_of_service", checks=[*schema.columns["place_of_service"].checks, pos])
 
