@@ -116,6 +116,17 @@ def test_diagnosis_consistency_ignores_only_the_dot_and_blames_the_differing_lin
     assert flagged["_row"].to_list() == [3]  # C2's line 2; M542 is C2's M54.2 without the dot
 
 
+@pytest.mark.parametrize("order", [[0, 1, 2, 3, 4], [0, 3, 1, 4, 2]], ids=["claims together", "claims interleaved"])
+def test_claim_consistency_blames_each_line_that_differs_from_the_claim_first_line(order):
+    """Lines 2 and 3 of C1 agree with each other, not with line 1: both are blamed, whether the check
+    compares neighbours (a claim's lines together) or each line with the claim's first line."""
+    rows = [{"claim_id": claim, "line_number": line, "patient_id": patient} for claim, line, patient in [
+        ("C1", "1", "P1"), ("C1", "2", "P2"), ("C1", "3", "P2"), ("C2", "1", "P3"), ("C2", "2", "P3")]]
+    found, _ = failures(prepare(claim_lines([rows[i] for i in order])), AS_OF, POS)
+    flagged = found.filter(pl.col("check") == "claim_field_consistent")
+    assert sorted(order[row] for row in flagged["_row"]) == [1, 2]
+
+
 def test_lazy_queries_run_in_memory():
     """polars 2 collects a LazyFrame on its streaming engine by default, where each of pandera's
     ~230 small queries per file costs twice as much; importing the validators sets in-memory."""

@@ -167,8 +167,18 @@ class ClaimLineChecks(pa.DataFrameModel):
 
     @pa.check(*CLAIM_LEVEL, name="claim_field_consistent")
     def _consistent(cls, data: PolarsData) -> bool | pl.LazyFrame:
-        c = pl.col(data.key)
-        first = c.gather(pl.col("_claim_first"))
+        c, claim = pl.col(data.key), pl.col("_claim_first")
+        # An extract writes a claim's lines together; then a column agrees with each claim's first line
+        # wherever each line agrees with the line before it in the claim: comparing neighbours costs half
+        # of fetching every line's first line (a 250k-line part: 100 -> 52 CPU-ms over the claim-level columns).
+        # A column that does not agree so is compared with the first lines.
+        start = claim == pl.col("_row")
+        together, agree = data.lazyframe.select(
+            (start | (claim == claim.shift(1))).all().alias("together"),
+            (start | c.eq_missing(c.shift(1))).all().alias("agree")).collect().row(0)
+        if together and agree:
+            return True
+        first = c.gather(claim)
         if data.key not in DX_COLUMNS:
             return _verdict(data.lazyframe.select(c.eq_missing(first)))
         # M54.12 on one line and M5412 on another are the same code. Only the few rows whose text
