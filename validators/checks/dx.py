@@ -243,7 +243,11 @@ class Duplicate(Params):
 @register_check("dx_duplicate", params=Duplicate, fields={"claim_id", "value", "slots"})
 def dx_duplicate(ctx, p: Duplicate) -> pl.DataFrame:
     """The same code in two diagnosis slots of a claim (M54.12 and M5412 count as the same)."""
-    repeated = ctx.claim_dx.filter(pl.struct("_row", "bare").is_duplicated())
-    dupes = repeated.group_by("_row", "bare").agg(pl.col("code").first(), pl.col("slot").sort())
+    # Claim and code as one integer, sorted so that repeats sit together: hashing (claim, code text)
+    # pairs cost four times as much (a 250k-line part: 70-90 -> ~15 CPU-ms).
+    key = (pl.col("_row") * (1 << 32) + pl.col("code_id")).alias("_key")
+    coded = ctx.claim_dx.select("_row", "slot", "code", key).sort("_key")
+    repeated = coded.filter((pl.col("_key") == pl.col("_key").shift(1)) | (pl.col("_key") == pl.col("_key").shift(-1)))
+    dupes = repeated.group_by("_row", "_key").agg(pl.col("code").sort_by("slot").first(), pl.col("slot").sort())
     return _claim_hits(dupes, pl.col("code").alias("value"),
                        pl.col("slot").cast(pl.List(pl.String)).list.join(" and ").alias("slots"))
