@@ -406,7 +406,7 @@ def read_csv_text(path: str | Path, *, required: tuple[str, ...], known: tuple[s
             frame = frame.drop(name)
             if pos in keep and not clean_edges:
                 dirty[pos] = pool.submit(lambda c: _needs_trim(c.to_frame(), [c.name])[0], contiguous[-1])
-        dirty = {pos: dirty[pos].result() if dirty else False for pos in keep}
+        dirty = {pos: future.result() for pos, future in dirty.items()} if dirty else dict.fromkeys(keep, False)
     frame = pl.DataFrame(contiguous)
     del contiguous
     data_counts, data_blank = counts[1:], blank[1:]
