@@ -126,12 +126,17 @@ class NoteIndex:
         """The keys of the notes read (a blank note is no note: the reader leaves it out)."""
         return self.marks[self.key]
 
-    def only(self, keys: pl.Series) -> NoteIndex:
-        """The index of the notes whose key is in `keys` (a part of a large file: its claims' notes)."""
-        wanted = keys.to_frame(self.key).lazy()  # a semi join each, run together (is_in built its set twice)
-        marks, weeks = pl.collect_all([frame.lazy().join(wanted, on=self.key, how="semi")
-                                       for frame in (self.marks, self.weeks)])
-        return NoteIndex(marks, weeks, self.names, self.key)
+    def partitioned(self, parts: pl.DataFrame, count: int) -> list[NoteIndex]:
+        """The index in `count` pieces by `parts` (self.key, _part: 0 to count - 1, one row per key):
+        piece i holds the notes whose key has part i (a large file's parts: their claims' notes).
+        One join per frame for all the pieces: a semi join per piece cost 0.5 CPU-s for 1M lines."""
+        parts = parts.lazy().select(self.key, pl.col("_part").cast(pl.Int64))
+        marks, weeks = pl.collect_all([frame.lazy().join(parts, on=self.key) for frame in (self.marks, self.weeks)])
+
+        def piece(frame: pl.DataFrame, i: int) -> pl.DataFrame:
+            return frame.filter(pl.col("_part") == i).drop("_part")
+
+        return [NoteIndex(piece(marks, i), piece(weeks, i), self.names, self.key) for i in range(count)]
 
     def rekeyed(self, keys: pl.DataFrame) -> NoteIndex:
         """The index of the notes whose key is in `keys` (self.key, _row), keyed by _row instead."""
