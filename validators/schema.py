@@ -30,6 +30,7 @@ MAX_AGE_YEARS = 120
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 US_DATE = r"^\d{1,2}/\d{1,2}/\d{4}$"
 UNITS = r"^\d{1,4}(\.\d{1,3})?$"
+NPI = r"^\d{10}$"  # the shape; the check digit is npi_check_digit_ok's
 CHARGE = r"^\d{1,9}(\.\d{1,2})?$"  # >= 0 with at most 2 decimals; "$", "," and "-" are not accepted
 POINTER_LETTERS = [chr(ord("A") + i) for i in range(12)]  # CMS-1500 box 21 letters A-L = slots 1-12
 LOWER_CASE = list(string.ascii_lowercase)
@@ -132,12 +133,12 @@ class ClaimLineChecks(pa.DataFrameModel):
 
     @pa.check("billing_npi", "rendering_npi", name="npi_format")
     def _npi_format(cls, data: PolarsData) -> bool | pl.LazyFrame:
-        return _ok_by_value(data, pl.col(data.key).str.contains(r"^\d{10}$"))
+        return _ok_by_value(data, pl.col(data.key).str.contains(NPI))
 
     @pa.check("billing_npi", "rendering_npi", name="npi_check_digit")
     def _npi_luhn(cls, data: PolarsData) -> bool | pl.LazyFrame:
         npi = pl.col(data.key)  # an NPI of another shape is npi_format's to report
-        return _ok_by_value(data, ~npi.str.contains(r"^\d{10}$") | npi_check_digit_ok(npi))
+        return _ok_by_value(data, ~npi.str.contains(NPI) | npi_check_digit_ok(npi))
 
     @pa.check("accident_indicator", name="accident_code")
     def _accident(cls, data: PolarsData) -> bool | pl.LazyFrame:
