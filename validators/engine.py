@@ -25,7 +25,7 @@ import validators.checks.procedure  # noqa: F401
 import validators.checks.trauma  # noqa: F401
 from validators import findings as fnd
 from validators.catalog import Catalog, Rule
-from validators.checks import REGISTRY
+from validators.checks import PROCEDURE, REGISTRY, procedure_in
 from validators.checks.documentation import site_element
 from validators.config import RunConfig
 from validators.contract import CLAIM_LEVEL, DX_COLUMNS
@@ -63,8 +63,8 @@ class Context:
 
     @cached_property
     def service_lines(self) -> pl.DataFrame:
-        """Lines with their visit, the unit NCCI and MUE edits apply to."""
-        return _with_visits(self.lines)
+        """Lines with their visit, the unit NCCI and MUE edits apply to (and checks.PROCEDURE)."""
+        return _with_visits(self.lines).with_columns(pl.col("procedure_code").cast(pl.Categorical).alias(PROCEDURE))
 
     def with_history(self, lines: pl.DataFrame, codes: pl.Series | list[str] | None = None) -> pl.DataFrame:
         """`lines` plus earlier runs' lines (of `codes`), the history numbered below zero so it sorts
@@ -75,6 +75,12 @@ class Context:
         past = self.history if codes is None else self.history.filter(pl.col("procedure_code").is_in(codes))
         past = past.with_columns((-pl.int_range(1, pl.len() + 1, dtype=pl.Int64)).alias("_row"))
         return _with_visits(pl.concat([lines, past], how="diagonal_relaxed"))
+
+    def procedure_matching(self, pattern: str) -> pl.Expr:
+        """checks.procedure_in the codes that match `pattern`: the regex runs over the file's distinct
+        procedure codes, not every line's (a 250k-line part: 7 -> 1 ms)."""
+        codes = self.service_lines[PROCEDURE].unique().cast(pl.String).drop_nulls()
+        return procedure_in(codes.filter(codes.str.contains(pattern)))
 
     @cached_property
     def failed_lines(self) -> pl.DataFrame:

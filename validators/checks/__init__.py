@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import polars as pl
 from pydantic import BaseModel, ConfigDict
+
+# The service lines' procedure code as a Categorical (Context.service_lines), for filtering on a
+# rule's codes: a string `is_in` hashes every line's code (~3 ms a 250k-line part, two dozen rules
+# ask), a Categorical's looks its few hundred distinct codes up once (0.6 ms).
+PROCEDURE = "_procedure"
+
+
+def procedure_in(codes: list[str] | pl.Series) -> pl.Expr:
+    """The service line's procedure code is one of `codes` (only on Context.service_lines' frames)."""
+    return pl.col(PROCEDURE).is_in(pl.Series(codes, dtype=pl.String).implode())
 
 
 class Params(BaseModel):

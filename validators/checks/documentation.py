@@ -12,7 +12,7 @@ from typing import Literal
 
 import polars as pl
 
-from validators.checks import Params, register_check
+from validators.checks import Params, procedure_in, register_check
 from validators.notes import NoteIndex
 
 
@@ -39,16 +39,16 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
     if p.codeset:
         codes += ctx.catalog.codesets[p.codeset].table["code"].to_list()
     if codes:
-        parts.append(lines.filter(pl.col("procedure_code").is_in(codes))
+        parts.append(lines.filter(procedure_in(codes))
                      .select("_row", pl.col("_claim_first").alias("_claim"), "procedure_code",
                              pl.lit(False).alias("claim_level"))
                      .sort("_row").unique("_claim", keep="first"))  # the claim's first such line
     if p.em_modifier_with_minor_procedure:
         minor = ctx.catalog.codesets["service_families"].table.filter(pl.col("global_days").is_in(["000", "010"]))
-        visits = (lines.filter(pl.col("procedure_code").is_in(minor["procedure_code"].implode()))
+        visits = (lines.filter(procedure_in(minor["procedure_code"]))
                   .select("_visit").unique())
         modifier = p.em_modifier_with_minor_procedure
-        em = lines.filter(pl.col("procedure_code").str.contains(r"^992[0-1][0-9]$")
+        em = lines.filter(ctx.procedure_matching(r"^992[0-1][0-9]$")
                           & pl.any_horizontal(pl.col(f"modifier_{i}") == modifier for i in range(1, 5)))
         parts.append(em.join(visits, on="_visit", how="semi").select(
             "_row", pl.col("_claim_first").alias("_claim"), "procedure_code", pl.lit(False).alias("claim_level")))

@@ -13,7 +13,7 @@ from typing import Literal
 
 import polars as pl
 
-from validators.checks import REGISTRY, Params, register_check
+from validators.checks import REGISTRY, Params, procedure_in, register_check
 
 MODIFIERS = [f"modifier_{i}" for i in range(1, 5)]
 
@@ -64,7 +64,7 @@ def _usable(ctx, *columns: str, codes: list[str] | pl.Series | None = None) -> p
     concern a handful of the million lines: `is_in` is far cheaper than a join or grouping), as a
     plan (Context.usable_lines): a rule selects what it reads before it collects."""
     lines = ctx.usable_lines(*columns)
-    return lines if codes is None else lines.filter(_one_of("procedure_code", codes))
+    return lines if codes is None else lines.filter(procedure_in(codes))
 
 
 # --------------------------------------------------------------------------- LCD diagnosis-procedure pairing
@@ -302,9 +302,9 @@ def same_visit_modifier(ctx, p: SameVisitModifier) -> pl.DataFrame:
     """E/M lines on the day of a minor procedure (global 000/010) by the same provider without 25."""
     families = ctx.catalog.codesets["service_families"].table.filter(pl.col("global_days").is_in(p.when_global_days))
     lines = _usable(ctx, "procedure_code", "service_date", *MODIFIERS)
-    procedures = lines.filter(_one_of("procedure_code", families["procedure_code"])).select(
+    procedures = lines.filter(procedure_in(families["procedure_code"])).select(
         "_visit", pl.col("procedure_code").alias("other_code"))
-    em = lines.filter(pl.col("procedure_code").str.contains(p.code_pattern) & ~_has_modifier([p.modifier]))
+    em = lines.filter(ctx.procedure_matching(p.code_pattern) & ~_has_modifier([p.modifier]))
     flagged = em.join(procedures, on="_visit", how="inner").unique("_row", keep="first")
     return _line_hits(flagged, "procedure_code", "other_code", _date()).collect()
 
