@@ -66,11 +66,15 @@ class Context:
         """Lines with their visit, the unit NCCI and MUE edits apply to (and checks.PROCEDURE)."""
         return _with_visits(self.lines).with_columns(pl.col("procedure_code").cast(pl.Categorical).alias(PROCEDURE))
 
+    @property
+    def has_history(self) -> bool:
+        return self.history is not None and not self.history.is_empty()
+
     def with_history(self, lines: pl.DataFrame, codes: pl.Series | list[str] | None = None) -> pl.DataFrame:
         """`lines` plus earlier runs' lines (of `codes`), the history numbered below zero so it sorts
         first and never receives a finding; visits keyed again over both, so a line repeated from an
         earlier run shares its visit."""
-        if self.history is None or self.history.is_empty():
+        if not self.has_history:
             return lines
         past = self.history if codes is None else self.history.filter(pl.col("procedure_code").is_in(codes))
         past = past.with_columns((-pl.int_range(1, pl.len() + 1, dtype=pl.Int64)).alias("_row"))

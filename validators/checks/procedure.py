@@ -13,7 +13,7 @@ from typing import Literal
 
 import polars as pl
 
-from validators.checks import REGISTRY, Params, procedure_in, register_check
+from validators.checks import PROCEDURE, REGISTRY, Params, procedure_in, register_check
 
 MODIFIERS = [f"modifier_{i}" for i in range(1, 5)]
 
@@ -322,9 +322,12 @@ def duplicate_service(ctx, p: DuplicateService) -> pl.DataFrame:
     """A line identical to an earlier one of the file or of an earlier run (history): patient,
     provider, date, code, modifiers and units. Repeat and distinct-service modifiers (76, 77, 59, X{EPSU}) and different units pass. A
     line repeated under the same claim and line number is FLD002's, not this rule's."""
-    lines = ctx.with_history(_usable(ctx, "procedure_code", "service_date", "units", "line_number", *MODIFIERS).select(
-        *VISIT_KEY, "_visit", "claim_id", "_line_number", "procedure_code", *MODIFIERS, "_units").collect())
-    # Only a code repeated within a visit can be a duplicate: narrow to those lines first.
+    lines = _usable(ctx, "procedure_code", "service_date", "units", "line_number", *MODIFIERS)
+    if not ctx.has_history:  # then only a code repeated within a visit of the file can be a duplicate:
+        # those few lines are all the rule copies (the lines' Categorical code hashes cheaply)
+        lines = lines.filter(pl.struct("_visit", PROCEDURE).is_duplicated())
+    lines = ctx.with_history(lines.select(*VISIT_KEY, "_visit", "claim_id", "_line_number", "procedure_code",
+                                          *MODIFIERS, "_units").collect())
     candidates = lines.filter(pl.struct("_visit", "procedure_code").is_duplicated() & ~_has_modifier(p.exempt_modifiers))
     key = ["_visit", "procedure_code", "_mods_sorted", "_units"]
     keyed = candidates.with_columns(  # few rows here: a sorted list is affordable
@@ -356,10 +359,11 @@ def session_frequency(ctx, p: SessionFrequency) -> pl.DataFrame:
     if lines.is_empty():
         return _no_hits("session_frequency")
     region = pl.col("region") if p.by_region else pl.lit("any")
-    sessions = (lines.with_columns(region.alias("_region"))
-                .sort("_service_date", "_row")
-                .unique(["patient_id", "_region", "_service_date"], keep="first", maintain_order=True)
-                .sort("patient_id", "_region", "_service_date"))
+    # A session is its first line: sorted by session and row, the rows where the session changes
+    # (a unique between two sorts cost twice as much: 22 -> 10 ms a 250k-line part).
+    key = ["patient_id", "_region", "_service_date"]
+    starts = (pl.int_range(pl.len()) == 0) | pl.any_horizontal(pl.col(k).ne_missing(pl.col(k).shift(1)) for k in key)
+    sessions = lines.with_columns(region.alias("_region")).sort(*key, "_row").filter(starts)
     counted = (sessions.rolling(index_column="_service_date", period=f"{p.window_days}d", group_by=["patient_id", "_region"])
                .agg(pl.len().alias("_sessions")))
     flagged = (sessions.join(counted, on=["patient_id", "_region", "_service_date"], how="inner")
