@@ -193,6 +193,27 @@ class Context:
         hit = found >= 0
         return pl.concat([pointed.filter(hit), dx.drop("_row", "slot")[found[hit]]], how="horizontal")
 
+    @cached_property
+    def _line_dx_counts(self) -> np.ndarray:
+        """How many of line_dx's rows each line has, by _row."""
+        return np.bincount(self.line_dx["_row"].to_numpy(), minlength=self.lines.height)
+
+    @cached_property
+    def _line_dx_starts(self) -> np.ndarray:
+        """Where each line's rows begin in line_dx, by _row."""
+        return np.cumsum(self._line_dx_counts) - self._line_dx_counts
+
+    def line_dx_of(self, lines: pl.DataFrame, *columns: str) -> pl.DataFrame:
+        """line_dx's `columns` (and _row) at the rows of `lines` (in their order, each line's in
+        pointer order) beside the other columns of `lines`: found by position, line_dx being in row
+        order (a join against its 250k rows cost 8 ms a 250k-line part, this 2)."""
+        wanted = lines["_row"].to_numpy()
+        start, counts = self._line_dx_starts[wanted], self._line_dx_counts[wanted]
+        first = np.cumsum(counts) - counts  # where each line's diagnoses begin in the result
+        at = np.repeat(start - first, counts) + np.arange(counts.sum())
+        return pl.concat([self.line_dx.select("_row", *columns)[at],
+                          lines.drop("_row")[np.repeat(np.arange(len(wanted)), counts)]], how="horizontal")
+
 
 # What a run keeps of each usable service line so later runs' duplicate and frequency rules see it.
 HISTORY_COLUMNS = {"claim_id": pl.String, "_line_number": pl.Int64, "patient_id": pl.String,

@@ -86,7 +86,7 @@ def dx_proc_pairing(ctx, p: Pairing) -> pl.DataFrame:
              .join(families.lazy(), on="procedure_code", how="inner").collect())
     if lines.is_empty():
         return _no_hits("dx_proc_pairing")
-    pointed = ctx.line_dx.join(lines.select("_row", "family", "region"), on="_row", how="inner")
+    pointed = ctx.line_dx_of(lines.select("_row", "family", "region"), "code", "bare")
     lists = ctx.catalog.codesets["dx_indications"].table.filter(
         pl.col("family").is_in(p.families) & (pl.col("role") == p.role))
     # Match the distinct (family, region, code) triples against the list, then join back.
