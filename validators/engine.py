@@ -122,41 +122,43 @@ class Context:
         return self.lines.select(CLAIM_COLUMNS).filter(pl.col("_row") == pl.col("_claim_first"))
 
     @cached_property
-    def claim_dx(self) -> pl.DataFrame:
-        """Each claim's diagnoses, one row per filled slot that passed field integrity, with the
-        ICD-10-CM table joined on (left: unknown codes have null table columns) and `code_id`, the
-        same integer for the same code within the frame (M54.12 and M5412 alike)."""
-        # Slot by slot rather than one unpivot: most claims fill a few of the twelve slots, and the
-        # unpivot materialised every empty one before dropping it. The twelve filters are one plan,
-        # collected before the lookup below reads them twice (polars ran them once per use).
-        long = pl.concat([
+    def _dx_slots(self) -> pl.DataFrame:
+        """_row (the claim), slot and code of each filled diagnosis slot that passed field integrity.
+        Slot by slot rather than one unpivot: most claims fill a few of the twelve slots, and the
+        unpivot materialised every empty one before dropping it."""
+        return pl.concat([
             self.claims.lazy().filter(pl.col(dx).is_not_null() & ~pl.col("_failed").list.contains(pl.lit(dx)))
             .select("_row", pl.lit(slot, dtype=pl.Int32).alias("slot"), pl.col(dx).alias("code"))
             for slot, dx in enumerate(DX_COLUMNS, 1)
-        ]).collect().lazy()
-        # The tabular is looked up once per distinct code (a few thousand), the dot dropped there
-        # too, and the slots take it by their code: dropping the dot in every slot and joining the
-        # tabular against them cost a third more. The tabular is narrowed to the codes present first:
-        # a join builds its table from the 98k-code side otherwise, which dominated a small file's
-        # diagnoses (12 -> 4 ms). A 250k-line part: 96 -> 77 CPU-ms for the two changes; a small one 6 ms.
-        codes = long.select("code").unique().with_columns(
-            pl.col("code").str.replace(".", "", literal=True).alias("bare")
-        ).with_columns(pl.col("bare").rank("dense").alias("code_id"))  # the code as an integer, dot or not
-        icd = self.icd.lazy().drop("code").join(codes.select("bare"), on="bare", how="semi")
-        return long.join(codes.join(icd, on="bare", how="left"), on="code", how="left", maintain_order="left").collect()
+        ]).collect()
 
     @cached_property
-    def dx_codes(self) -> pl.Series:
-        """The distinct codes of claim_dx, without the dot: found once for the half-dozen rules that
-        match a pattern (9 ms a 250k-line part each time)."""
-        return self.claim_dx["bare"].unique()
+    def dx_distinct(self) -> pl.DataFrame:
+        """The distinct codes of the claims as written, each with its code without the dot (`bare`),
+        `code_id` (the same integer for the same code, M54.12 and M5412 alike) and the ICD-10-CM
+        table's columns (null for an unknown code): a few thousand rows, which rules read instead of
+        claim_dx's hundreds of thousands where they can."""
+        # The tabular is looked up once per distinct code, the dot dropped there too: dropping the dot
+        # in every slot and joining the tabular against them cost a third more. The tabular is narrowed
+        # to the codes present first: a join builds its table from the 98k-code side otherwise, which
+        # dominated a small file's diagnoses (12 -> 4 ms).
+        codes = self._dx_slots.lazy().select("code").unique().with_columns(
+            pl.col("code").str.replace(".", "", literal=True).alias("bare")
+        ).with_columns(pl.col("bare").rank("dense").alias("code_id"))
+        icd = self.icd.lazy().drop("code").join(codes.select("bare"), on="bare", how="semi")
+        return codes.join(icd, on="bare", how="left").collect()
+
+    @cached_property
+    def claim_dx(self) -> pl.DataFrame:
+        """Each claim's diagnoses: _dx_slots with dx_distinct's columns."""
+        return self._dx_slots.join(self.dx_distinct, on="code", how="left", maintain_order="left")
 
     def claim_dx_matching(self, pattern: str) -> pl.LazyFrame:
-        """The rows of claim_dx whose bare code matches `pattern`, the regex run over the run's
-        distinct codes (a few thousand) rather than every claim's every slot. A plan: most rules read
-        two or three of its twelve columns."""
-        codes = self.dx_codes.filter(self.dx_codes.str.contains(pattern))
-        return self.claim_dx.lazy().filter(pl.col("bare").is_in(codes.implode()))
+        """The rows of claim_dx whose bare code matches `pattern`, the regex run over the distinct
+        codes rather than every claim's every slot, which are then picked by code_id. A plan: most
+        rules read two or three of its twelve columns."""
+        ids = self.dx_distinct.filter(pl.col("bare").str.contains(pattern))["code_id"]
+        return self.claim_dx.lazy().filter(pl.col("code_id").is_in(ids.implode()))
 
     @cached_property
     def notes(self) -> NoteIndex:

@@ -119,8 +119,9 @@ def dx_excludes1(ctx, p: Excludes1) -> pl.DataFrame:
     last code <= hi or starting with it (below hi + DEL, which sorts after every letter and digit).
     Comparing every note with every code instead grew with the product of the two: 0.5M rows for 400
     codes, tens of millions for a large group's few thousand."""
-    known = ctx.claim_dx.lazy().filter(pl.col("billable").is_not_null()).select("_row", "slot", "code", "bare")
-    distinct = known.select("bare").unique().sort("bare").collect().with_row_index("_id")  # a code's id: its position
+    known = ctx.claim_dx.lazy().filter(pl.col("billable").is_not_null()).select("_row", "slot", "code", "code_id")
+    distinct = (ctx.dx_distinct.filter(pl.col("billable").is_not_null()).select("bare", "code_id").unique("bare")
+                .sort("bare").with_row_index("_id"))  # a code's id here: its position
     notes = (distinct.with_columns(pl.concat_list([pl.col("bare").str.slice(0, n) for n in range(3, 8)])
                                    .list.unique().alias("owner")).explode("owner")
              .join(ctx.excludes1, on="owner", how="inner"))
@@ -139,8 +140,8 @@ def dx_excludes1(ctx, p: Excludes1) -> pl.DataFrame:
     # Only the slots holding such a code are numbered (a code that takes part in no exclusion is
     # most of the run's slots).
     involved = distinct.filter(pl.col("_id").is_in(pl.concat([excluded["_id"], excluded["_other_id"]]).implode()))
-    ids = (known.filter(pl.col("bare").is_in(involved["bare"].implode())).join(involved.lazy(), on="bare", how="inner")
-           .collect())
+    ids = (known.filter(pl.col("code_id").is_in(involved["code_id"].implode()))
+           .join(involved.lazy().select("code_id", "_id"), on="code_id", how="inner").collect())
     owners = ids.join(excluded.select("_id").unique(), on="_id", how="semi")
     others = ids.join(excluded.select(pl.col("_other_id").alias("_id")).unique(), on="_id", how="semi").select(
         "_row", pl.col("slot").alias("_other_slot"), pl.col("code").alias("other"), pl.col("_id").alias("_other_id"))
