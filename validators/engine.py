@@ -82,6 +82,7 @@ class Context:
 
     @cached_property
     def procedure_codes(self) -> pl.Series:
+        """The distinct procedure codes of the lines (procedure_matching reads them per pattern)."""
         return self.service_lines[PROCEDURE].unique().cast(pl.String).drop_nulls()
 
     def procedure_matching(self, pattern: str) -> pl.Expr:
