@@ -24,6 +24,7 @@ from flows.extract import MAX_ROWS, Extract, read_extract, read_notes
 from flows.report import write_findings_file, write_workbook
 from validators import findings as fnd
 from validators.catalog import Catalog
+from validators.checks import run_starts
 from validators.config import RunConfig
 from validators.engine import HISTORY_COLUMNS, index_notes, run_rules
 from validators.errors import ExtractError
@@ -287,7 +288,7 @@ def split_by_patient(extract: Extract, parts: int) -> list[Extract]:
     # hashes are distinct ids, and a collision only sends the file the slower way (1M lines: 124 ->
     # 45 ms to find out, against grouping the ids). Otherwise the ids are grouped.
     claim = pl.col("claim_id")
-    start = (pl.int_range(pl.len()) == 0) | claim.ne_missing(claim.shift(1))
+    start = run_starts("claim_id")
     runs = lines.select(claim.filter(start), pl.col("patient_id").filter(start))
     part = pl.col("patient_id").hash(seed=7) % parts
     if runs.select(claim.hash().n_unique() == pl.len()).item():

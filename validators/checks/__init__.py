@@ -18,9 +18,21 @@ from pydantic import BaseModel, ConfigDict
 PROCEDURE = "_procedure"
 
 
+def one_of(column: str, values: list[str] | pl.Series) -> pl.Expr:
+    """`column` is one of `values`, the values taken as one set (implode: a bare Series is ambiguous
+    to polars and deprecated)."""
+    return pl.col(column).is_in(pl.Series(values, dtype=pl.String).implode())
+
+
 def procedure_in(codes: list[str] | pl.Series) -> pl.Expr:
     """The service line's procedure code is one of `codes` (only on Context.service_lines' frames)."""
-    return pl.col(PROCEDURE).is_in(pl.Series(codes, dtype=pl.String).implode())
+    return one_of(PROCEDURE, codes)
+
+
+def run_starts(*keys: str) -> pl.Expr:
+    """Whether a row starts a run of rows with the same `keys` (null equal to null): the first row,
+    and each row where one of them differs from the row before."""
+    return (pl.int_range(pl.len()) == 0) | pl.any_horizontal(pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys)
 
 
 class Params(BaseModel):
