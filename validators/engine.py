@@ -82,7 +82,8 @@ class Context:
 
     @cached_property
     def procedure_codes(self) -> pl.Series:
-        """The distinct procedure codes of the lines (procedure_matching reads them per pattern)."""
+        """The distinct procedure codes of the lines (procedure_matching reads them per pattern, the
+        NCCI pair rule to narrow CMS's edits)."""
         return self.service_lines[PROCEDURE].unique().cast(pl.String).drop_nulls()
 
     def procedure_matching(self, pattern: str) -> pl.Expr:

@@ -136,9 +136,9 @@ def ncci_ptp(ctx, p: PtpPair) -> pl.DataFrame:
     Indicator 1 edits pass when the column-2 line, or for 59/X modifiers either line, carries an
     NCCI-associated modifier (22, 76 and 77 are not: they never unbundle a pair); indicator 9
     (deleted) edits never fire."""
-    # Only the edits between codes this file bills: a few hundred codes against CMS's millions of pairs.
-    billed = (ctx.usable_lines("procedure_code", "service_date").select(pl.col("procedure_code").unique())
-              .collect().to_series().implode())
+    # Only the edits between codes this file bills: a few hundred codes against CMS's millions of pairs
+    # (every line's code: the edits' lines are narrowed to usable ones below).
+    billed = ctx.procedure_codes.implode()
     edits = ctx.catalog.derived("ncci_ptp_edits", ptp_edits).filter(
         (pl.col("modifier_indicator") == p.modifier_indicator)
         & pl.col("column_1").is_in(billed) & pl.col("column_2").is_in(billed))
