@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench screenshots constraints clean
+.PHONY: demo test lint bench screenshots constraints clean
 
 # Install (or refresh) the virtual environment from pyproject.toml + constraints.txt.
 $(STAMP): pyproject.toml constraints.txt
@@ -19,9 +19,13 @@ demo: $(STAMP)
 	$(BIN)/cleanclaim validate sample_claims/ --config sample_claims/cleanclaim.yaml --as-of 2026-09-30 \
 		--report out/denial-risk.xlsx --findings out/findings.csv --exit-zero
 
-# The whole test suite (CI runs exactly this through .ci/run).
-test: $(STAMP)
+# The formatter and the linter, then the whole test suite (CI runs exactly this through .ci/run).
+test: lint
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'

@@ -42,10 +42,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import validators  # noqa: E402,F401  (the allocator setting before polars loads, as in the product)
+import naive  # noqa: E402  (this folder is on sys.path)
 import polars as pl  # noqa: E402
 
-import naive  # noqa: E402  (this folder is on sys.path)
+import validators  # noqa: E402,F401  (the allocator setting before polars loads, as in the product)
 from flows import pipeline  # noqa: E402
 from flows.report import write_findings_file  # noqa: E402
 from validators.catalog import load_catalog  # noqa: E402
@@ -54,8 +54,11 @@ from validators.engine import run_rules  # noqa: E402
 from validators.integrity import check_integrity  # noqa: E402
 
 AS_OF = date(2026, 9, 30)
-STAGES = {"coding rules": ("COD", "GDL", "INJ"), "procedure rules": ("DXP", "NCC", "MUE", "MOD", "DUP", "FRQ", "TMF"),
-          "documentation": ("DOC",)}
+STAGES = {
+    "coding rules": ("COD", "GDL", "INJ"),
+    "procedure rules": ("DXP", "NCC", "MUE", "MOD", "DUP", "FRQ", "TMF"),
+    "documentation": ("DOC",),
+}
 CORE_RULES = ["COD001", "COD002", "DXP001", "DXP002", "DXP003"]
 PEER_LINES = 50_000  # lines the per-row peers run on
 CORE_LINES = 1_000_000
@@ -66,15 +69,38 @@ def stage_times(n: int, folder: Path, real_notes: bool = False) -> dict:
     """One size, every stage, in this process (on the extract already in `folder`, if any)."""
     catalog = load_catalog()
     extract = folder / f"synthetic-{n}.csv"
-    if not extract.exists():  # written by other processes, so their memory is not in this size's peak
-        subprocess.run([str(REPO / ".venv" / "bin" / "cleanclaim"), "synth", "--lines", str(n), "--out", str(folder)],
-                       check=True, capture_output=True)
+    if (
+        not extract.exists()
+    ):  # written by other processes, so their memory is not in this size's peak
+        subprocess.run(
+            [
+                str(REPO / ".venv" / "bin" / "cleanclaim"),
+                "synth",
+                "--lines",
+                str(n),
+                "--out",
+                str(folder),
+            ],
+            check=True,
+            capture_output=True,
+        )
         if real_notes:
-            subprocess.run([sys.executable, __file__, "--lengthen-notes", str(extract.with_suffix(".notes.csv"))],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--lengthen-notes",
+                    str(extract.with_suffix(".notes.csv")),
+                ],
+                check=True,
+                capture_output=True,
+            )
     item = pipeline.discover([extract])[0]
-    out: dict = {"lines": n, "csv_mb": round(extract.stat().st_size / 1e6),
-                 "notes_mb": round(item.notes.stat().st_size / 1e6) if item.notes else 0}
+    out: dict = {
+        "lines": n,
+        "csv_mb": round(extract.stat().st_size / 1e6),
+        "notes_mb": round(item.notes.stat().st_size / 1e6) if item.notes else 0,
+    }
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     outcome = pipeline.validate_file(item, catalog, AS_OF, timings=timings)
@@ -84,7 +110,9 @@ def stage_times(n: int, folder: Path, real_notes: bool = False) -> dict:
     parquet = time.perf_counter()
     write_findings_file(run.findings, folder / "findings.parquet")
     out["findings Parquet"] = time.perf_counter() - parquet
-    out["validation"] = time.perf_counter() - clock  # issue 8: from reading the CSV to the findings Parquet
+    out["validation"] = (
+        time.perf_counter() - clock
+    )  # issue 8: from reading the CSV to the findings Parquet
     out["load"] = timings.pop("load")
     out["field integrity"] = timings.pop("field integrity")
     for stage, prefixes in STAGES.items():
@@ -97,8 +125,11 @@ def stage_times(n: int, folder: Path, real_notes: bool = False) -> dict:
     pipeline.write_outputs(run, folder / "denial-risk.xlsx", None)
     out["workbook"] = time.perf_counter() - clock
     out["end to end"] = out["validation"] + out["scoring"] + out["workbook"]
-    out |= {"claims": run.claims.height, "findings": run.findings.height,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    out |= {
+        "claims": run.claims.height,
+        "findings": run.findings.height,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
     del outcome, run
     out |= peers(item, catalog)
     return out
@@ -107,7 +138,9 @@ def stage_times(n: int, folder: Path, real_notes: bool = False) -> dict:
 def peers(item: pipeline.InputFile, catalog) -> dict:
     """The core checks three ways: lines per second (their inputs built beforehand, untimed).
     Ours runs on up to CORE_LINES typed lines (a rate; large files are checked in parts anyway)."""
-    typed = check_integrity(pipeline.read_extract(item.path).lines.head(CORE_LINES), catalog, AS_OF).lines
+    typed = check_integrity(
+        pipeline.read_extract(item.path).lines.head(CORE_LINES), catalog, AS_OF
+    ).lines
     clock = time.perf_counter()
     core = run_rules(typed, catalog, AS_OF, RunConfig(select=CORE_RULES))
     ours = typed.height / (time.perf_counter() - clock)
@@ -129,7 +162,9 @@ def peers(item: pipeline.InputFile, catalog) -> dict:
     reused = ValidationPipeline.from_settings(None)
     clock = time.perf_counter()
     for claim in claims:
-        with contextlib.suppress(ValueError):  # its models raise on some defects (an NPI check digit)
+        with contextlib.suppress(
+            ValueError
+        ):  # its models raise on some defects (an NPI check digit)
             reused.run(ClaimData(**claim))
     cv_reused = len(rows) / (time.perf_counter() - clock)
     few = claims[: max(1, len(claims) * API_LINES // len(rows))]
@@ -138,26 +173,45 @@ def peers(item: pipeline.InputFile, catalog) -> dict:
         with contextlib.suppress(ValueError):
             validate(claim)
     cv_api = sum(len(c["lines"]) for c in few) / (time.perf_counter() - clock)
-    return {"core ours": ours, "core naive loop": loop, "claim-validator reused": cv_reused,
-            "claim-validator validate()": cv_api}
+    return {
+        "core ours": ours,
+        "core naive loop": loop,
+        "claim-validator reused": cv_reused,
+        "claim-validator validate()": cv_api,
+    }
 
 
 def as_claim_validator_claims(rows: list[dict]) -> list[dict]:
     """Our canonical rows as claim-validator's ClaimData dicts (one per claim)."""
     claims: dict[str, dict] = {}
     for row in rows:  # input preparation for the peer, not timed
-        claim = claims.setdefault(row["claim_id"], {
-            "billing_provider_npi": row["billing_npi"], "rendering_provider_npi": row["rendering_npi"],
-            "patient_dob": row["patient_dob"], "patient_gender": row["patient_sex"], "payer_id": row["payer_id"],
-            "place_of_service": row["place_of_service"],
-            "diagnosis_codes": [{"code": row[f"dx_{i}"], "pointer": i} for i in range(1, 13) if row[f"dx_{i}"]],
-            "lines": []})
+        claim = claims.setdefault(
+            row["claim_id"],
+            {
+                "billing_provider_npi": row["billing_npi"],
+                "rendering_provider_npi": row["rendering_npi"],
+                "patient_dob": row["patient_dob"],
+                "patient_gender": row["patient_sex"],
+                "payer_id": row["payer_id"],
+                "place_of_service": row["place_of_service"],
+                "diagnosis_codes": [
+                    {"code": row[f"dx_{i}"], "pointer": i} for i in range(1, 13) if row[f"dx_{i}"]
+                ],
+                "lines": [],
+            },
+        )
         pointers = [int(p) for p in (row["diagnosis_pointers"] or "") if p.isdigit()]
         charge = (row["charge_amount"] or "0").replace("$", "").replace(",", "")
-        claim["lines"].append({"procedure_code": row["procedure_code"] or "", "charge_amount": float(charge or 0),
-                               "units": float(row["units"] or 1), "diagnosis_pointers": pointers,
-                               "service_date_from": row["service_date"],
-                               "modifiers": [m for m in (row["modifier_1"], row["modifier_2"]) if m]})
+        claim["lines"].append(
+            {
+                "procedure_code": row["procedure_code"] or "",
+                "charge_amount": float(charge or 0),
+                "units": float(row["units"] or 1),
+                "diagnosis_pointers": pointers,
+                "service_date_from": row["service_date"],
+                "modifiers": [m for m in (row["modifier_1"], row["modifier_2"]) if m],
+            }
+        )
     return list(claims.values())
 
 
@@ -171,62 +225,112 @@ def lengthen_notes(path: Path) -> None:
 
 
 def adhoc_seconds() -> float:
-    cmd = [str(REPO / ".venv" / "bin" / "cleanclaim"), "validate", str(REPO / "sample_claims"), "--as-of", "2026-09-30",
-           "--config", str(REPO / "sample_claims" / "cleanclaim.yaml")]
+    cmd = [
+        str(REPO / ".venv" / "bin" / "cleanclaim"),
+        "validate",
+        str(REPO / "sample_claims"),
+        "--as-of",
+        "2026-09-30",
+        "--config",
+        str(REPO / "sample_claims" / "cleanclaim.yaml"),
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        subprocess.run([*cmd, "--report", f"{tmp}/r.xlsx", "--findings", f"{tmp}/f.csv", "-q"], check=False)
+        subprocess.run(
+            [*cmd, "--report", f"{tmp}/r.xlsx", "--findings", f"{tmp}/f.csv", "-q"], check=False
+        )
         return time.perf_counter() - start
 
 
 def report(results: list[dict], repeat: int = 1) -> None:
     sizes = [f"{r['lines']:,}" for r in results]
-    print(f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
-          f"polars {pl.__version__}")
+    print(
+        f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
+        f"polars {pl.__version__}"
+    )
     print(f"{'stage (seconds)':28}" + "".join(f"{s:>14}" for s in sizes))
-    for key in ("load", "checking", "field integrity", *STAGES, "findings Parquet", "validation", "scoring",
-                "workbook", "end to end"):
+    for key in (
+        "load",
+        "checking",
+        "field integrity",
+        *STAGES,
+        "findings Parquet",
+        "validation",
+        "scoring",
+        "workbook",
+        "end to end",
+    ):
         label = f"  {key} *" if key in ("field integrity", *STAGES) else key
         print(f"{label:28}" + "".join(f"{r[key]:14.2f}" for r in results))
-    print("  * summed over the parts of the file, which are checked two at a time (a file in one part: its\n"
-          "    rules two at a time): together more than `checking`, which is wall time (with splitting\n"
-          "    into parts and merging them)")
-    rows = {"lines/s end to end": lambda r: f"{r['lines'] / r['end to end']:,.0f}",
-            "peak memory (MB)": lambda r: f"{r['peak_mb']:,.0f}",
-            "claims": lambda r: f"{r['claims']:,}", "findings": lambda r: f"{r['findings']:,}",
-            "CSV (MB)": lambda r: f"{r['csv_mb']:,}", "notes file (MB)": lambda r: f"{r['notes_mb']:,}"}
+    print(
+        "  * summed over the parts of the file, which are checked two at a time (a file in one part: its\n"
+        "    rules two at a time): together more than `checking`, which is wall time (with splitting\n"
+        "    into parts and merging them)"
+    )
+    rows = {
+        "lines/s end to end": lambda r: f"{r['lines'] / r['end to end']:,.0f}",
+        "peak memory (MB)": lambda r: f"{r['peak_mb']:,.0f}",
+        "claims": lambda r: f"{r['claims']:,}",
+        "findings": lambda r: f"{r['findings']:,}",
+        "CSV (MB)": lambda r: f"{r['csv_mb']:,}",
+        "notes file (MB)": lambda r: f"{r['notes_mb']:,}",
+    }
     for key, show in rows.items():
         print(f"{key:28}" + "".join(f"{show(r):>14}" for r in results))
     print("\ncore checks (ICD-10-CM validity + dx-procedure pairing), lines/s:")
-    for key in ("core ours", "core naive loop", "claim-validator reused", "claim-validator validate()"):
+    for key in (
+        "core ours",
+        "core naive loop",
+        "claim-validator reused",
+        "claim-validator validate()",
+    ):
         print(f"  {key:28}" + "".join(f"{r[key]:14,.0f}" for r in results))
     for r in results:
         validation_rate = r["lines"] / r["validation"]
-        print(f"  at {r['lines']:,} lines: ours vs naive loop {r['core ours'] / r['core naive loop']:.0f}x; "
-              f"our whole validation ({len(load_catalog().rules)} rules, {validation_rate:,.0f} lines/s) vs "
-              f"claim-validator's reused pipeline {validation_rate / r['claim-validator reused']:.1f}x, vs its "
-              f"validate() {validation_rate / r['claim-validator validate()']:.0f}x")
+        print(
+            f"  at {r['lines']:,} lines: ours vs naive loop {r['core ours'] / r['core naive loop']:.0f}x; "
+            f"our whole validation ({len(load_catalog().rules)} rules, {validation_rate:,.0f} lines/s) vs "
+            f"claim-validator's reused pipeline {validation_rate / r['claim-validator reused']:.1f}x, vs its "
+            f"validate() {validation_rate / r['claim-validator validate()']:.0f}x"
+        )
     if len(results) > 1:
         by = {r["lines"]: r for r in results}
         if 1_000_000 in by and 5_000_000 in by:
-            print(f"memory: 5M peak / 1M peak = {by[5_000_000]['peak_mb'] / by[1_000_000]['peak_mb']:.2f} "
-                  f"(target <= 3)")
+            print(
+                f"memory: 5M peak / 1M peak = {by[5_000_000]['peak_mb'] / by[1_000_000]['peak_mb']:.2f} "
+                f"(target <= 3)"
+            )
     adhoc = middle([adhoc_seconds() for _ in range(repeat)])
     print(f"ad-hoc run of sample_claims/, command to workbook: {adhoc:.2f} s   (target < 3 s)")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 5_000_000])
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="runs per size (each in its own process, on the same extract): the median of each "
-                             "figure is printed, the highest peak memory. On a shared machine, where one run varies "
-                             "by 10-20%%, use 3 to compare two versions of the code")
-    parser.add_argument("--real-notes", action="store_true",
-                        help="follow each synthetic note with about 1.5 KB of real sentences (real-length notes)")
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size, print JSON
-    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)  # internal: where the extract is (or goes)
-    parser.add_argument("--lengthen-notes", type=Path, help=argparse.SUPPRESS)  # internal: see lengthen_notes
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per size (each in its own process, on the same extract): the median of each "
+        "figure is printed, the highest peak memory. On a shared machine, where one run varies "
+        "by 10-20%%, use 3 to compare two versions of the code",
+    )
+    parser.add_argument(
+        "--real-notes",
+        action="store_true",
+        help="follow each synthetic note with about 1.5 KB of real sentences (real-length notes)",
+    )
+    parser.add_argument(
+        "--one", type=int, help=argparse.SUPPRESS
+    )  # internal: measure one size, print JSON
+    parser.add_argument(
+        "--data", type=Path, help=argparse.SUPPRESS
+    )  # internal: where the extract is (or goes)
+    parser.add_argument(
+        "--lengthen-notes", type=Path, help=argparse.SUPPRESS
+    )  # internal: see lengthen_notes
     args = parser.parse_args()
     if args.lengthen_notes:
         lengthen_notes(args.lengthen_notes)
@@ -240,14 +344,33 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for attempt in range(1, args.repeat + 1):
                 print(f"measuring {n:,} lines ({attempt} of {args.repeat}) ...", flush=True)
-                done = subprocess.run([sys.executable, __file__, "--one", str(n), "--data", tmp,
-                                       *(["--real-notes"] if args.real_notes else [])],
-                                      capture_output=True, text=True, check=True)
+                done = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--one",
+                        str(n),
+                        "--data",
+                        tmp,
+                        *(["--real-notes"] if args.real_notes else []),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        results.append({key: max(r[key] for r in runs) if key == "peak_mb" else middle([r[key] for r in runs])
-                        for key in runs[0]})
+        results.append(
+            {
+                key: max(r[key] for r in runs)
+                if key == "peak_mb"
+                else middle([r[key] for r in runs])
+                for key in runs[0]
+            }
+        )
     if args.real_notes:
-        print("\nwith real-length notes: each synthetic note followed by about 1.5 KB of real sentences")
+        print(
+            "\nwith real-length notes: each synthetic note followed by about 1.5 KB of real sentences"
+        )
     if args.repeat > 1:
         print(f"\nmedian of {args.repeat} runs per size (peak memory: the highest)")
     report(results, args.repeat)
@@ -255,7 +378,9 @@ def main() -> None:
 
 def middle(values: list) -> float:
     """The median; a count (lines, claims) stays a whole number."""
-    return statistics.median_low(values) if isinstance(values[0], int) else statistics.median(values)
+    return (
+        statistics.median_low(values) if isinstance(values[0], int) else statistics.median(values)
+    )
 
 
 if __name__ == "__main__":

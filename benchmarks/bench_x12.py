@@ -31,12 +31,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import validators  # noqa: E402,F401  (the allocator setting before polars loads, as in the product)
 import polars as pl  # noqa: E402
 
+import validators  # noqa: E402,F401  (the allocator setting before polars loads, as in the product)
 from flows import pipeline  # noqa: E402
-from flows.synth import to_837  # noqa: E402
 from flows.extract import read_extract  # noqa: E402
+from flows.synth import to_837  # noqa: E402
 from validators.catalog import load_catalog  # noqa: E402
 from validators.errors import ExtractError  # noqa: E402
 
@@ -48,8 +48,19 @@ PUBLIC = REPO.parent / "shared" / "data" / "public" / "x12"
 
 def synth(claims: int, folder: Path) -> Path:
     lines = int(claims * LINES_PER_CLAIM) + 1000
-    subprocess.run([str(REPO / ".venv" / "bin" / "cleanclaim"), "synth", "--lines", str(lines), "--out", str(folder),
-                    "--x12"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "cleanclaim"),
+            "synth",
+            "--lines",
+            str(lines),
+            "--out",
+            str(folder),
+            "--x12",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return folder / f"synthetic-{lines}.837"
 
 
@@ -57,13 +68,23 @@ def clean_batch(claims: int, folder: Path) -> Path:
     """A batch of `claims` claims none of whose lines has a field defect."""
     extract = synth(int(claims * 1.3), folder).with_suffix(".csv")
     lines = pl.read_csv(extract, infer_schema=False)
-    defective = lines.filter(~pl.col("charge_amount").str.contains(r"^\d+\.\d\d$")
-                             | ~pl.col("service_date").str.contains(r"^\d{4}-\d\d-\d\d$")
-                             | (pl.col("units") == "0") | ~pl.col("place_of_service").str.contains(r"^\d\d$"))
-    keep = lines["claim_id"].unique(maintain_order=True).filter(~lines["claim_id"].unique(maintain_order=True)
-                                                                .is_in(defective["claim_id"].implode()))[:claims]
+    defective = lines.filter(
+        ~pl.col("charge_amount").str.contains(r"^\d+\.\d\d$")
+        | ~pl.col("service_date").str.contains(r"^\d{4}-\d\d-\d\d$")
+        | (pl.col("units") == "0")
+        | ~pl.col("place_of_service").str.contains(r"^\d\d$")
+    )
+    keep = (
+        lines["claim_id"]
+        .unique(maintain_order=True)
+        .filter(
+            ~lines["claim_id"].unique(maintain_order=True).is_in(defective["claim_id"].implode())
+        )[:claims]
+    )
     batch = folder / "clean.837"
-    batch.write_text(to_837(lines.filter(pl.col("claim_id").is_in(keep.implode()))), encoding="ascii")
+    batch.write_text(
+        to_837(lines.filter(pl.col("claim_id").is_in(keep.implode()))), encoding="ascii"
+    )
     return batch
 
 
@@ -72,25 +93,35 @@ def measure(batch: Path) -> dict:
     clock = time.perf_counter()
     extract = read_extract(batch)
     load = time.perf_counter() - clock
-    out = {"load_s": load, "lines": extract.lines.height, "claims": extract.lines["claim_id"].n_unique(),
-           "segments": extract.facts["segments"], "mb": batch.stat().st_size / 1e6,
-           "load_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    out = {
+        "load_s": load,
+        "lines": extract.lines.height,
+        "claims": extract.lines["claim_id"].n_unique(),
+        "segments": extract.facts["segments"],
+        "mb": batch.stat().st_size / 1e6,
+        "load_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
     del extract
     catalog = load_catalog()
     clock = time.perf_counter()
     outcome = pipeline.validate_file(pipeline.discover([batch])[0], catalog, AS_OF)
-    out.update(validate_s=time.perf_counter() - clock, findings=outcome.findings.height,
-               peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    out.update(
+        validate_s=time.perf_counter() - clock,
+        findings=outcome.findings.height,
+        peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
     return out
 
 
 def pyx12_segments(path: Path) -> int:
     import pyx12.x12file
+
     return sum(1 for _ in pyx12.x12file.X12Reader(str(path)))
 
 
 def x12sdk_claims(path: Path) -> int:
     from x12sdk.io import X12ModelReader
+
     with X12ModelReader(str(path)) as reader:
         return sum(1 for model in reader.models() for _ in model.claims())
 
@@ -112,20 +143,35 @@ def timed(fn, path: Path) -> tuple[float | None, str]:
 
 def real_files() -> None:
     files = sorted(p for p in PUBLIC.rglob("*") if p.is_file() and "835" not in p.name)
-    print(f"\nthe {len(files)} public 837 files in ../shared/data/public/x12 (what each parser does):")
+    print(
+        f"\nthe {len(files)} public 837 files in ../shared/data/public/x12 (what each parser does):"
+    )
     tally = {name: {} for name in ("cleanclaim", "pyx12 X12Reader", "x12sdk")}
     for path in files:
-        for name, fn in (("cleanclaim", ours_claims), ("pyx12 X12Reader", pyx12_segments), ("x12sdk", x12sdk_claims)):
+        for name, fn in (
+            ("cleanclaim", ours_claims),
+            ("pyx12 X12Reader", pyx12_segments),
+            ("x12sdk", x12sdk_claims),
+        ):
             _, result = timed(fn, path)
-            kind = result.split(":")[0] if not result.isdigit() else ("no claims found" if result == "0" else "read")
+            kind = (
+                result.split(":")[0]
+                if not result.isdigit()
+                else ("no claims found" if result == "0" else "read")
+            )
             tally[name][kind] = tally[name].get(kind, 0) + 1
     for name, kinds in tally.items():
-        print(f"  {name:18s} " + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1])))
+        print(
+            f"  {name:18s} "
+            + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--claims", type=int, default=100_000, help="claims in the large batch (default 100,000)")
+    parser.add_argument(
+        "--claims", type=int, default=100_000, help="claims in the large batch (default 100,000)"
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -134,27 +180,45 @@ def main() -> None:
     print(f"machine: {platform.machine()}, Python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as tmp:
         batch = synth(args.claims, Path(tmp) / "big")
-        child = subprocess.run([sys.executable, __file__, "--child", str(batch)], check=True, capture_output=True,
-                               text=True)
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", str(batch)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         m = json.loads(child.stdout.strip().splitlines()[-1])
-        print(f"\nsynthetic 837P batch: {m['claims']:,} claims, {m['lines']:,} lines, {m['segments']:,} segments, "
-              f"{m['mb']:.0f} MB")
-        print(f"  load into the canonical frame   {m['load_s']:6.2f} s   ({m['claims'] / m['load_s']:,.0f} claims/s; "
-              f"target < 30 s)   peak {m['load_peak_mb']:,.0f} MB")
-        print(f"  validate end to end (findings)  {m['validate_s']:6.2f} s   {m['findings']:,} findings   "
-              f"peak {m['peak_mb']:,.0f} MB")
+        print(
+            f"\nsynthetic 837P batch: {m['claims']:,} claims, {m['lines']:,} lines, {m['segments']:,} segments, "
+            f"{m['mb']:.0f} MB"
+        )
+        print(
+            f"  load into the canonical frame   {m['load_s']:6.2f} s   ({m['claims'] / m['load_s']:,.0f} claims/s; "
+            f"target < 30 s)   peak {m['load_peak_mb']:,.0f} MB"
+        )
+        print(
+            f"  validate end to end (findings)  {m['validate_s']:6.2f} s   {m['findings']:,} findings   "
+            f"peak {m['peak_mb']:,.0f} MB"
+        )
         small = clean_batch(PEER_CLAIMS, Path(tmp) / "small")
-        print(f"\non a {PEER_CLAIMS:,}-claim batch without field defects (x12sdk refuses a whole transaction set "
-              "for one), claims per second:")
+        print(
+            f"\non a {PEER_CLAIMS:,}-claim batch without field defects (x12sdk refuses a whole transaction set "
+            "for one), claims per second:"
+        )
         ours, _ = timed(ours_claims, small)
-        for name, fn, what in (("cleanclaim reader", ours_claims, "claims, lines, loops"),
-                               ("pyx12 X12Reader", pyx12_segments, "segments only, no loops"),
-                               ("x12sdk models", x12sdk_claims, "typed models, claims()")):
+        for name, fn, what in (
+            ("cleanclaim reader", ours_claims, "claims, lines, loops"),
+            ("pyx12 X12Reader", pyx12_segments, "segments only, no loops"),
+            ("x12sdk models", x12sdk_claims, "typed models, claims()"),
+        ):
             seconds, result = timed(fn, small)
             if seconds is None:
                 print(f"  {name:18s} failed: {result}")
             else:
-                ratio = f"; cleanclaim {seconds / ours:.1f}x as fast" if ours and name != "cleanclaim reader" else ""
+                ratio = (
+                    f"; cleanclaim {seconds / ours:.1f}x as fast"
+                    if ours and name != "cleanclaim reader"
+                    else ""
+                )
                 print(f"  {name:18s} {PEER_CLAIMS / seconds:10,.0f}/s  ({what}{ratio})")
     real_files()
 

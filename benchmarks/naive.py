@@ -34,7 +34,9 @@ def load_reference(codesets: Path) -> tuple[set[str], set[str], dict[str, tuple[
     return billable, headers, needs
 
 
-def check(rows: list[dict], billable: set[str], headers: set[str], needs: dict[str, tuple[str, ...]]) -> list[tuple]:
+def check(
+    rows: list[dict], billable: set[str], headers: set[str], needs: dict[str, tuple[str, ...]]
+) -> list[tuple]:
     """Findings as (claim_id, line_number, rule) tuples."""
     findings = []
     for row in rows:

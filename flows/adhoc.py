@@ -24,32 +24,52 @@ def retry_only_io(task_, task_run, state) -> bool:
         state.result()
     except OSError:
         return True
-    except Exception:  # noqa: BLE001 - anything else is deterministic: retrying cannot help
+    except Exception:
         return False
     return False
 
 
-STAGE = dict(cache_policy=NO_CACHE, persist_result=False)
+STAGE = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
-@task(name="load-extract", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_only_io, **STAGE)
+@task(
+    name="load-extract",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_only_io,
+    **STAGE,
+)
 def load_extract(item: pipeline.InputFile, catalog: Catalog):
     return pipeline.load(item, catalog)
 
 
 @task(name="check-field-integrity", **STAGE)
-def check_fields(item: pipeline.InputFile, extract, catalog: Catalog, as_of: date) -> pipeline.FileOutcome:
+def check_fields(
+    item: pipeline.InputFile, extract, catalog: Catalog, as_of: date
+) -> pipeline.FileOutcome:
     return pipeline.check(item, extract, catalog, as_of)
 
 
-@task(name="write-reports", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_only_io, **STAGE)
+@task(
+    name="write-reports",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_only_io,
+    **STAGE,
+)
 def write_reports(result: pipeline.Run, report: str, findings: str) -> dict:
     return pipeline.write_outputs(result, report, findings)
 
 
 @flow(name="validate-claim-file", persist_result=False, log_prints=False)
-def validate_claim_file(path: str, report: str, findings: str, as_of: date | None = None,
-                        notes: str | None = None, mapping: str | None = None) -> dict:
+def validate_claim_file(
+    path: str,
+    report: str,
+    findings: str,
+    as_of: date | None = None,
+    notes: str | None = None,
+    mapping: str | None = None,
+) -> dict:
     """Validate one claim extract and write its denial-risk workbook and findings file."""
     logger = get_run_logger()
     as_of = as_of or date.today()
@@ -61,9 +81,16 @@ def validate_claim_file(path: str, report: str, findings: str, as_of: date | Non
     result = pipeline.Run([outcome], catalog, as_of, started, time.perf_counter() - clock)
     write_reports(result, report, findings)
     counts = outcome.findings.group_by("severity").len()
-    summary = {"lines": outcome.facts["lines"], "claims": outcome.facts["claims"],
-               "findings": outcome.findings.height,
-               **{f"findings_{s}": n for s, n in counts.iter_rows()}}
-    logger.info("validated %d lines in %d claims: %d findings", summary["lines"], summary["claims"],
-                summary["findings"])
+    summary = {
+        "lines": outcome.facts["lines"],
+        "claims": outcome.facts["claims"],
+        "findings": outcome.findings.height,
+        **{f"findings_{s}": n for s, n in counts.iter_rows()},
+    }
+    logger.info(
+        "validated %d lines in %d claims: %d findings",
+        summary["lines"],
+        summary["claims"],
+        summary["findings"],
+    )
     return summary

@@ -53,7 +53,9 @@ def _as_of(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2026-09-30") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2026-09-30"
+        ) from None
 
 
 def _timezone(text: str) -> str:
@@ -62,90 +64,184 @@ def _timezone(text: str) -> str:
     try:
         ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time zone; use an IANA name such as "
-                                         "America/New_York or America/Chicago") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time zone; use an IANA name such as "
+            "America/New_York or America/Chicago"
+        ) from None
     return text
 
 
 def _inbox_options(parser: argparse.ArgumentParser) -> None:
     """The folders of a nightly run, the same for running it now and for serving its schedule."""
-    parser.add_argument("--inbox", type=Path, required=True, metavar="DIR", help="folder the day's extracts arrive in")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the reports")
+    parser.add_argument(
+        "--inbox",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder the day's extracts arrive in",
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="folder for the reports"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cleanclaim",
         description="Catch what payers deny before a professional claim (CMS-1500 / 837P) goes out.",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
-    parser.add_argument("--version", action="version", version=f"cleanclaim {version('cleanclaim')}")
-    parser.add_argument("--rules", type=Path, default=None, metavar="DIR",
-                        help="rule folder (default: the rules/ shipped with cleanclaim)")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"cleanclaim {version('cleanclaim')}"
+    )
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="rule folder (default: the rules/ shipped with cleanclaim)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    v = sub.add_parser("validate", help="validate claim extracts and write the denial-risk report",
-                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
-                       description="Validate claim extracts (CSV, XLSX or Parquet; files or folders). "
-                                   "A file X.csv picks up X.mapping.yaml and X.notes.csv beside it.")
+    v = sub.add_parser(
+        "validate",
+        help="validate claim extracts and write the denial-risk report",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+        description="Validate claim extracts (CSV, XLSX or Parquet; files or folders). "
+        "A file X.csv picks up X.mapping.yaml and X.notes.csv beside it.",
+    )
     v.add_argument("paths", nargs="+", metavar="PATH", help="extract files or folders of extracts")
     v.add_argument("--notes", type=Path, help="clinical notes file (columns claim_id, note_text)")
-    v.add_argument("--mapping", type=Path, help="YAML mapping this export's headers to cleanclaim's columns")
-    v.add_argument("--as-of", type=_as_of, default=date.today(), metavar="YYYY-MM-DD",
-                   help="judge dates as of this day (default: today)")
-    v.add_argument("--report", type=Path, default=Path("denial-risk.xlsx"), metavar="XLSX",
-                   help="Excel denial-risk report: Summary, Claims (scored, most urgent first), Findings "
-                        "of the claims to work, Rules, Input problems (default: %(default)s)")
-    v.add_argument("--findings", type=Path, default=Path("findings.csv"), metavar="CSV|PARQUET",
-                   help="every finding, one per row (default: %(default)s)")
-    v.add_argument("--config", type=Path, metavar="YAML",
-                   help="run configuration: select/ignore rules, per-payer ignore and severity (see README)")
-    v.add_argument("--encoding", default="auto",
-                   help="text encoding of CSV files (default: auto = BOM, UTF-8, then Windows-1252)")
-    v.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="N",
-                   help="refuse files with more rows than this (default: %(default)s)")
-    v.add_argument("--exit-zero", action="store_true", help="exit 0 even with high findings (2 still means unusable input)")
+    v.add_argument(
+        "--mapping", type=Path, help="YAML mapping this export's headers to cleanclaim's columns"
+    )
+    v.add_argument(
+        "--as-of",
+        type=_as_of,
+        default=date.today(),
+        metavar="YYYY-MM-DD",
+        help="judge dates as of this day (default: today)",
+    )
+    v.add_argument(
+        "--report",
+        type=Path,
+        default=Path("denial-risk.xlsx"),
+        metavar="XLSX",
+        help="Excel denial-risk report: Summary, Claims (scored, most urgent first), Findings "
+        "of the claims to work, Rules, Input problems (default: %(default)s)",
+    )
+    v.add_argument(
+        "--findings",
+        type=Path,
+        default=Path("findings.csv"),
+        metavar="CSV|PARQUET",
+        help="every finding, one per row (default: %(default)s)",
+    )
+    v.add_argument(
+        "--config",
+        type=Path,
+        metavar="YAML",
+        help="run configuration: select/ignore rules, per-payer ignore and severity (see README)",
+    )
+    v.add_argument(
+        "--encoding",
+        default="auto",
+        help="text encoding of CSV files (default: auto = BOM, UTF-8, then Windows-1252)",
+    )
+    v.add_argument(
+        "--max-rows",
+        type=int,
+        default=MAX_ROWS,
+        metavar="N",
+        help="refuse files with more rows than this (default: %(default)s)",
+    )
+    v.add_argument(
+        "--exit-zero",
+        action="store_true",
+        help="exit 0 even with high findings (2 still means unusable input)",
+    )
     v.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    v.add_argument("-v", "--verbose", action="store_true", help="log each stage (counts and file names only)")
+    v.add_argument(
+        "-v", "--verbose", action="store_true", help="log each stage (counts and file names only)"
+    )
 
-    n = sub.add_parser("nightly", help="run the Prefect nightly flow once, now, over an inbox folder",
-                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
-                       description="Validate every extract in INBOX (flow nightly-claims-validation): reports "
-                                   "under OUT/AS_OF/, then each file moves to INBOX/archive/, or to "
-                                   "INBOX/quarantine/ with a reason file. Content already validated is "
-                                   "archived without being validated twice.")
+    n = sub.add_parser(
+        "nightly",
+        help="run the Prefect nightly flow once, now, over an inbox folder",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+        description="Validate every extract in INBOX (flow nightly-claims-validation): reports "
+        "under OUT/AS_OF/, then each file moves to INBOX/archive/, or to "
+        "INBOX/quarantine/ with a reason file. Content already validated is "
+        "archived without being validated twice.",
+    )
     _inbox_options(n)
-    n.add_argument("--as-of", type=_as_of, default=None, metavar="YYYY-MM-DD",
-                   help="judge dates as of this day (default: today)")
+    n.add_argument(
+        "--as-of",
+        type=_as_of,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="judge dates as of this day (default: today)",
+    )
     scale = n.add_mutually_exclusive_group()
-    scale.add_argument("--dask-address", metavar="ADDRESS",
-                       help="run the files and partitions on this Dask scheduler, e.g. tcp://10.0.0.5:8786 "
-                            "(its workers must see INBOX and OUT at the same paths and have cleanclaim installed)")
-    scale.add_argument("--dask-workers", type=int, metavar="N",
-                       help="start a local Dask cluster of N worker processes for this run (default: threads "
-                            "in this process, which is faster on a machine of a few cores)")
-    n.add_argument("--partition-lines", type=int, default=None, metavar="N",
-                   help="check a file of more than N lines in parts of whole patients, one task per part "
-                        "(default: 500000)")
+    scale.add_argument(
+        "--dask-address",
+        metavar="ADDRESS",
+        help="run the files and partitions on this Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+        "(its workers must see INBOX and OUT at the same paths and have cleanclaim installed)",
+    )
+    scale.add_argument(
+        "--dask-workers",
+        type=int,
+        metavar="N",
+        help="start a local Dask cluster of N worker processes for this run (default: threads "
+        "in this process, which is faster on a machine of a few cores)",
+    )
+    n.add_argument(
+        "--partition-lines",
+        type=int,
+        default=None,
+        metavar="N",
+        help="check a file of more than N lines in parts of whole patients, one task per part "
+        "(default: 500000)",
+    )
 
-    sv = sub.add_parser("serve", help="serve the nightly schedule from this process (no work pool needed)",
-                        description="Create the deployment nightly-claims-validation/nightly with a cron "
-                                    "schedule and run each scheduled run in this process (Prefect flow.serve). "
-                                    "Keep it running (e.g. under systemd); stopping it pauses the schedule.")
+    sv = sub.add_parser(
+        "serve",
+        help="serve the nightly schedule from this process (no work pool needed)",
+        description="Create the deployment nightly-claims-validation/nightly with a cron "
+        "schedule and run each scheduled run in this process (Prefect flow.serve). "
+        "Keep it running (e.g. under systemd); stopping it pauses the schedule.",
+    )
     _inbox_options(sv)
-    sv.add_argument("--cron", default=NIGHTLY_CRON, help="when to run (default: %(default)r, 02:00 daily)")
-    sv.add_argument("--timezone", type=_timezone, default=NIGHTLY_TIMEZONE,
-                    help="IANA time zone of the cron, DST-aware (default: %(default)s)")
+    sv.add_argument(
+        "--cron", default=NIGHTLY_CRON, help="when to run (default: %(default)r, 02:00 daily)"
+    )
+    sv.add_argument(
+        "--timezone",
+        type=_timezone,
+        default=NIGHTLY_TIMEZONE,
+        help="IANA time zone of the cron, DST-aware (default: %(default)s)",
+    )
 
-    sy = sub.add_parser("synth", help="write a realistic synthetic extract and its notes (benchmarks, demos)",
-                        description="Write OUT/synthetic-N.csv and OUT/synthetic-N.notes.csv: a spine, pain and "
-                                    "therapy practice's claims with realistic problems (see flows/synth.py). "
-                                    "The same seed always writes the same files. No real patient is in them.")
+    sy = sub.add_parser(
+        "synth",
+        help="write a realistic synthetic extract and its notes (benchmarks, demos)",
+        description="Write OUT/synthetic-N.csv and OUT/synthetic-N.notes.csv: a spine, pain and "
+        "therapy practice's claims with realistic problems (see flows/synth.py). "
+        "The same seed always writes the same files. No real patient is in them.",
+    )
     sy.add_argument("--lines", type=int, required=True, metavar="N", help="service lines to write")
     sy.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write into")
     sy.add_argument("--seed", type=int, default=7, help="random seed (default: %(default)s)")
-    sy.add_argument("--x12", action="store_true",
-                    help="also write the same claims as an 837P 005010X222A1 batch, OUT/synthetic-N.837 "
-                         "(one transaction set per billing NPI)")
+    sy.add_argument(
+        "--x12",
+        action="store_true",
+        help="also write the same claims as an 837P 005010X222A1 batch, OUT/synthetic-N.837 "
+        "(one transaction set per billing NPI)",
+    )
 
     r = sub.add_parser("rules", help="list and explain the rules")
     rsub = r.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
@@ -158,9 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("codesets", help="import CMS's quarterly NCCI files")
     csub = c.add_subparsers(dest="codesets_command", required=True, metavar="ACTION")
-    ci = csub.add_parser("import", help="replace the imported NCCI PTP and MUE tables with CMS files",
-                         description="Import CMS practitioner PTP edit files (all parts at once) and/or the "
-                                     "practitioner MUE file, as published (.txt or .xlsx).")
+    ci = csub.add_parser(
+        "import",
+        help="replace the imported NCCI PTP and MUE tables with CMS files",
+        description="Import CMS practitioner PTP edit files (all parts at once) and/or the "
+        "practitioner MUE file, as published (.txt or .xlsx).",
+    )
     ci.add_argument("files", nargs="+", type=Path, metavar="FILE")
     return parser
 
@@ -175,33 +274,54 @@ def _money(value: float | None) -> str:
 def _print_summary(console: Console, result: pipeline.Run, written: dict) -> None:
     claims = result.claims
     status = {row["Status"]: row for row in result.tables["Claims by status"].iter_rows(named=True)}
-    console.print(f"[bold]cleanclaim[/] · {len(result.catalog.rules)} rules · as of {result.as_of} · "
-                  f"{result.seconds:.1f}s")
-    console.print(f"Read {len(result.read)} of {len(result.outcomes)} files: "
-                  f"{result.lines.height:,} lines in {claims.height:,} claims")
-    parts = [f"[{style}]{name} {status.get(name, {}).get('Claims', 0)}[/]"
-             for name, style in (("hold", "bold red"), ("review", "yellow"), ("clean", "green"))]
+    console.print(
+        f"[bold]cleanclaim[/] · {len(result.catalog.rules)} rules · as of {result.as_of} · "
+        f"{result.seconds:.1f}s"
+    )
+    console.print(
+        f"Read {len(result.read)} of {len(result.outcomes)} files: "
+        f"{result.lines.height:,} lines in {claims.height:,} claims"
+    )
+    parts = [
+        f"[{style}]{name} {status.get(name, {}).get('Claims', 0)}[/]"
+        for name, style in (("hold", "bold red"), ("review", "yellow"), ("clean", "green"))
+    ]
     console.print(f"  Claims by status         {' · '.join(parts)}")
-    console.print(f"  Dollars at risk          [bold]{_money(claims['at_risk'].sum())}[/] of "
-                  f"{_money(claims['billed'].sum())} billed")
+    console.print(
+        f"  Dollars at risk          [bold]{_money(claims['at_risk'].sum())}[/] of "
+        f"{_money(claims['billed'].sum())} billed"
+    )
     top = result.tables["Rules by dollars at risk"].head(5)
     if top.height:
         table = Table(title="Top rules", title_justify="left", show_edge=False, pad_edge=False)
-        for col, justify in (("Rule", "left"), ("Name", "left"), ("Findings", "right"), ("Dollars at risk", "right")):
+        for col, justify in (
+            ("Rule", "left"),
+            ("Name", "left"),
+            ("Findings", "right"),
+            ("Dollars at risk", "right"),
+        ):
             table.add_column(col, justify=justify)
         for row in top.iter_rows(named=True):
-            table.add_row(f"[{SEVERITY_STYLE[row['Severity']]}]{row['Rule']}[/]", row["Name"],
-                          str(row["Findings"]), _money(row["Dollars at risk"]))
+            table.add_row(
+                f"[{SEVERITY_STYLE[row['Severity']]}]{row['Rule']}[/]",
+                row["Name"],
+                str(row["Findings"]),
+                _money(row["Dollars at risk"]),
+            )
         console.print(table)
         console.print("  Explain a rule: cleanclaim rules explain RULE_ID")
     for failed in result.failed:
         console.print(f"[bold red]Not read:[/] {failed.error}")
     if written.get("rows_not_shown"):
-        console.print(f"[yellow]The workbook shows the most urgent rows; "
-                      f"{written['rows_not_shown']:,} more are in {written.get('findings_file')}[/]")
+        console.print(
+            f"[yellow]The workbook shows the most urgent rows; "
+            f"{written['rows_not_shown']:,} more are in {written.get('findings_file')}[/]"
+        )
     if written:
-        outputs = [f"report {written['report']}" if "report" in written else "",
-                   f"findings {written['findings_file']}" if "findings_file" in written else ""]
+        outputs = [
+            f"report {written['report']}" if "report" in written else "",
+            f"findings {written['findings_file']}" if "findings_file" in written else "",
+        ]
         console.print("Wrote " + " · ".join(o for o in outputs if o))
 
 
@@ -220,13 +340,22 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
         errors.print(f"[bold red]error:[/] {exc}")
         return EXIT_UNUSABLE
     if not inputs:
-        errors.print("[bold red]error:[/] no extract files (.csv .tsv .txt .xlsx .parquet, or X12 837P .837 .x12 "
-                     f".edi .dat) in {', '.join(args.paths)}")
+        errors.print(
+            "[bold red]error:[/] no extract files (.csv .tsv .txt .xlsx .parquet, or X12 837P .837 .x12 "
+            f".edi .dat) in {', '.join(args.paths)}"
+        )
         return EXIT_UNUSABLE
     show_bar = errors.is_terminal and not args.quiet
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} files"), TimeElapsedColumn(),
-                  console=errors, transient=True, disable=not show_bar) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} files"),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=not show_bar,
+    ) as bar:
         task = bar.add_task("starting", total=len(inputs))
         seen: set[str] = set()
 
@@ -236,8 +365,15 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
             seen.add(name)
             bar.update(task, description=f"{stage} {name}")
 
-        result = pipeline.run(inputs, catalog, args.as_of, config=config, encoding=args.encoding,
-                              max_rows=args.max_rows, progress=progress)
+        result = pipeline.run(
+            inputs,
+            catalog,
+            args.as_of,
+            config=config,
+            encoding=args.encoding,
+            max_rows=args.max_rows,
+            progress=progress,
+        )
         bar.update(task, completed=len(inputs), description="writing reports")
         written = pipeline.write_outputs(result, args.report, args.findings) if result.read else {}
     _print_summary(console, result, written)
@@ -254,35 +390,71 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
 def explain_text(rule: Rule, catalog: Catalog) -> str:
     """Markdown for one rule: the same text `rules explain` prints and rules/README.md holds."""
     carc, rarc = catalog.codesets["carc"], catalog.codesets["rarc"]
-    lines = [f"# {rule.id} {rule.name}", "", f"**{rule.title}**", "",
-             f"- Category: {rule.category} · severity: {rule.severity} · status: {rule.status}"]
+    lines = [
+        f"# {rule.id} {rule.name}",
+        "",
+        f"**{rule.title}**",
+        "",
+        f"- Category: {rule.category} · severity: {rule.severity} · status: {rule.status}",
+    ]
     if rule.denial:
         lines.append(f"- Denial: {rule.carc} — {carc.wording(rule.denial.carc)}")
         lines += [f"- Remark {code} — {rarc.wording(code)}" for code in rule.denial.rarc]
     if rule.payers:
         lines.append(f"- Payers: {', '.join(rule.payers)}")
     # Each of the three headings starts its own paragraph.
-    explanation = re.sub(r"\s*(\*\*(?:What it checks|Why payers deny it|How to fix)\.\*\*)", r"\n\n\1",
-                         rule.explanation.strip()).strip()
-    lines += ["", explanation, "", f"Message: {rule.message}", "", f"Fix: {rule.fix}", "", "Sources:"]
+    explanation = re.sub(
+        r"\s*(\*\*(?:What it checks|Why payers deny it|How to fix)\.\*\*)",
+        r"\n\n\1",
+        rule.explanation.strip(),
+    ).strip()
+    lines += [
+        "",
+        explanation,
+        "",
+        f"Message: {rule.message}",
+        "",
+        f"Fix: {rule.fix}",
+        "",
+        "Sources:",
+    ]
     for c in rule.citation:
         where = f", {c.section}" if c.section else ""
-        when = (f"effective {c.effective_from}" + (f" to {c.effective_to}" if c.effective_to else "")
-                if c.effective_from else f"effective date not found; verified {c.verified_on}")
+        when = (
+            f"effective {c.effective_from}" + (f" to {c.effective_to}" if c.effective_to else "")
+            if c.effective_from
+            else f"effective date not found; verified {c.verified_on}"
+        )
         lines.append(f"- {c.source}{where} ({when})")
-    lines += ["", "Example that triggers it:", "", f"    {json.dumps(rule.examples.triggers[0])}",
-              "", "Example that passes:", "", f"    {json.dumps(rule.examples.passes[0])}"]
+    lines += [
+        "",
+        "Example that triggers it:",
+        "",
+        f"    {json.dumps(rule.examples.triggers[0])}",
+        "",
+        "Example that passes:",
+        "",
+        f"    {json.dumps(rule.examples.passes[0])}",
+    ]
     return "\n".join(lines)
 
 
 def rules_readme(catalog: Catalog) -> str:
-    out = ["# Rule catalog", "",
-           "Generated by `cleanclaim rules docs` from the YAML files in this folder; do not edit by hand.",
-           "", f"{len(catalog.rules)} rules · catalog version {catalog.version}", "",
-           "| Rule | Name | Category | Severity | Denial | Title |", "|---|---|---|---|---|---|"]
+    out = [
+        "# Rule catalog",
+        "",
+        "Generated by `cleanclaim rules docs` from the YAML files in this folder; do not edit by hand.",
+        "",
+        f"{len(catalog.rules)} rules · catalog version {catalog.version}",
+        "",
+        "| Rule | Name | Category | Severity | Denial | Title |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in catalog.rules.values():
         denial = f"{r.carc} {r.rarc}".strip() if r.denial else ""
-        out.append(f"| [{r.id}](#{r.id.lower()}-{r.name}) | {r.name} | {r.category} | {r.severity} | {denial} | {r.title} |")
+        out.append(
+            f"| [{r.id}](#{r.id.lower()}-{r.name}) | {r.name} | {r.category} | {r.severity} | {denial} | {r.title} |"
+        )
     for r in catalog.rules.values():
         out += ["", explain_text(r, catalog).replace(f"# {r.id}", f"## {r.id}", 1)]
     return "\n".join(out) + "\n"
@@ -292,21 +464,39 @@ def cmd_rules(args: argparse.Namespace, catalog: Catalog) -> int:
     console = Console(highlight=False)
     if args.rules_command == "list":
         if args.json:
-            print(json.dumps([{"id": r.id, "name": r.name, "title": r.title, "category": r.category,
-                               "severity": r.severity, "carc": r.carc, "rarc": r.rarc}
-                              for r in catalog.rules.values()], indent=2))
+            print(
+                json.dumps(
+                    [
+                        {
+                            "id": r.id,
+                            "name": r.name,
+                            "title": r.title,
+                            "category": r.category,
+                            "severity": r.severity,
+                            "carc": r.carc,
+                            "rarc": r.rarc,
+                        }
+                        for r in catalog.rules.values()
+                    ],
+                    indent=2,
+                )
+            )
             return 0
         table = Table(show_edge=False, pad_edge=False)
         for col in ("Rule", "Severity", "Category", "Name", "Title"):
             table.add_column(col)
         for r in catalog.rules.values():
-            table.add_row(r.id, f"[{SEVERITY_STYLE[r.severity]}]{r.severity}[/]", r.category, r.name, r.title)
+            table.add_row(
+                r.id, f"[{SEVERITY_STYLE[r.severity]}]{r.severity}[/]", r.category, r.name, r.title
+            )
         console.print(table)
         return 0
     if args.rules_command == "explain":
         rule = catalog.resolve(args.rule)
         if rule is None:
-            Console(stderr=True).print(f"[bold red]error:[/] no rule {args.rule!r}; see `cleanclaim rules list`")
+            Console(stderr=True).print(
+                f"[bold red]error:[/] no rule {args.rule!r}; see `cleanclaim rules list`"
+            )
             return EXIT_UNUSABLE
         from rich.markdown import Markdown  # ~70 ms of imports, which every other command would pay
 
@@ -336,20 +526,32 @@ def cmd_codesets(args: argparse.Namespace, catalog: Catalog) -> int:
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
-    from flows.inbox import InboxBusy
-    from flows.nightly import PARTITION_LINES, dask_runner, day_folder, nightly_claims_validation  # Prefect: only here
+    from flows.inbox import InboxBusyError
+    from flows.nightly import (
+        PARTITION_LINES,
+        dask_runner,
+        day_folder,
+        nightly_claims_validation,
+    )  # Prefect: only here
 
     if not args.inbox.is_dir():
-        Console(stderr=True).print(f"[bold red]error:[/] {args.inbox} is not a folder; give the inbox folder")
+        Console(stderr=True).print(
+            f"[bold red]error:[/] {args.inbox} is not a folder; give the inbox folder"
+        )
         return EXIT_UNUSABLE
     flow_ = nightly_claims_validation
     if args.dask_address or args.dask_workers:
         flow_ = flow_.with_options(task_runner=dask_runner(args.dask_address, args.dask_workers))
-    state = flow_(inbox=str(args.inbox), out=str(args.out), as_of=args.as_of,
-                  rules=str(args.rules) if args.rules else None,
-                  partition_lines=args.partition_lines or PARTITION_LINES, return_state=True)
+    state = flow_(
+        inbox=str(args.inbox),
+        out=str(args.out),
+        as_of=args.as_of,
+        rules=str(args.rules) if args.rules else None,
+        partition_lines=args.partition_lines or PARTITION_LINES,
+        return_state=True,
+    )
     outcome = state.result(raise_on_failure=False)
-    if isinstance(outcome, InboxBusy):
+    if isinstance(outcome, InboxBusyError):
         Console(stderr=True).print(f"[bold yellow]busy:[/] {outcome}")
         return EXIT_BUSY
     print(state.message)
@@ -365,9 +567,13 @@ def serve_arguments(args: argparse.Namespace) -> dict:
     """What `serve` hands to flow.serve: a Cron with its time zone (a bare cron= string has none)."""
     from prefect.schedules import Cron
 
-    return {"name": "nightly", "schedule": Cron(args.cron, timezone=args.timezone),
-            "parameters": {"inbox": str(args.inbox.resolve()), "out": str(args.out.resolve())},
-            "global_limit": 1, "tags": ["cleanclaim"]}
+    return {
+        "name": "nightly",
+        "schedule": Cron(args.cron, timezone=args.timezone),
+        "parameters": {"inbox": str(args.inbox.resolve()), "out": str(args.out.resolve())},
+        "global_limit": 1,
+        "tags": ["cleanclaim"],
+    }
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -384,20 +590,27 @@ def cmd_synth(args: argparse.Namespace, catalog: Catalog) -> int:
         Console(stderr=True).print("[bold red]error:[/] --lines must be at least 1")
         return EXIT_UNUSABLE
     with Console(stderr=True).status(f"writing {args.lines:,} synthetic lines ..."):
-        extract, notes = synthesize(args.lines, args.out, catalog.codesets["icd10cm"].table, args.seed)
+        extract, notes = synthesize(
+            args.lines, args.out, catalog.codesets["icd10cm"].table, args.seed
+        )
         if args.x12:
             batch = write_837(extract)
     print(f"wrote {extract} ({extract.stat().st_size / 1e6:,.1f} MB) and {notes}")
     if args.x12:
-        print(f"wrote {batch} ({batch.stat().st_size / 1e6:,.1f} MB), the same claims as an 837P batch")
+        print(
+            f"wrote {batch} ({batch.stat().st_size / 1e6:,.1f} MB), the same claims as an 837P batch"
+        )
     print(f"validate it: cleanclaim validate {extract} --report {args.out / 'denial-risk.xlsx'}")
     return EXIT_CLEAN
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     try:
         catalog = load_catalog(args.rules)
     except RuleConfigError as exc:

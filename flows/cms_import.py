@@ -24,16 +24,30 @@ from flows.extract import normalise_header, sniff_format
 from flows.report import atomic_path
 from validators.errors import ExtractError
 
-PTP_COLUMNS = {"column_1": "column_1", "column_2": "column_2", "effective_date": "effective_date",
-               "deletion_date": "deletion_date", "modifier": "modifier_indicator", "ptp_edit_rationale": "rationale"}
-MUE_COLUMNS = {"hcpcs_cpt_code": "code", "practitioner_services_mue_values": "mue",
-               "mue_adjudication_indicator": "adjudication_indicator", "mue_rationale": "rationale"}
+PTP_COLUMNS = {
+    "column_1": "column_1",
+    "column_2": "column_2",
+    "effective_date": "effective_date",
+    "deletion_date": "deletion_date",
+    "modifier": "modifier_indicator",
+    "ptp_edit_rationale": "rationale",
+}
+MUE_COLUMNS = {
+    "hcpcs_cpt_code": "code",
+    "practitioner_services_mue_values": "mue",
+    "mue_adjudication_indicator": "adjudication_indicator",
+    "mue_rationale": "rationale",
+}
 
 
 def _frame(path: Path) -> pl.DataFrame:
     """The file's first table as text columns, title lines included (they are found and cut below)."""
     if sniff_format(str(path)) == "xlsx":
-        return fastexcel.read_excel(str(path)).load_sheet(0, header_row=None, dtypes="string").to_polars()
+        return (
+            fastexcel.read_excel(str(path))
+            .load_sheet(0, header_row=None, dtypes="string")
+            .to_polars()
+        )
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -42,9 +56,15 @@ def _frame(path: Path) -> pl.DataFrame:
     sep = "\t" if "\t" in text[:65536] else ","
     width = max(line.count(sep) for line in text[:65536].splitlines()) + 1
     # Title lines are shorter than the table: an explicit schema keeps every column of the table.
-    return pl.read_csv(io.StringIO(text), has_header=False, separator=sep, quote_char='"',
-                       schema={f"c{i}": pl.String for i in range(width)}, missing_columns="insert",
-                       truncate_ragged_lines=True)
+    return pl.read_csv(
+        io.StringIO(text),
+        has_header=False,
+        separator=sep,
+        quote_char='"',
+        schema={f"c{i}": pl.String for i in range(width)},
+        missing_columns="insert",
+        truncate_ragged_lines=True,
+    )
 
 
 def _table(path: Path, frame: pl.DataFrame, wanted: dict[str, str]) -> pl.DataFrame:
@@ -58,15 +78,22 @@ def _table(path: Path, frame: pl.DataFrame, wanted: dict[str, str]) -> pl.DataFr
                 found[pos] = target
         if len(found) == len(wanted):
             body = frame.slice(index + 1)
-            return body.select(pl.col(body.columns[pos]).fill_null("").alias(t) for pos, t in found.items())
-    raise ExtractError(str(path), "no header row with the CMS column names was found",
-                       f"Expected a CMS practitioner PTP or MUE file with columns like {', '.join(wanted)}.",
-                       reason="not_cms_file")
+            return body.select(
+                pl.col(body.columns[pos]).fill_null("").alias(t) for pos, t in found.items()
+            )
+    raise ExtractError(
+        str(path),
+        "no header row with the CMS column names was found",
+        f"Expected a CMS practitioner PTP or MUE file with columns like {', '.join(wanted)}.",
+        reason="not_cms_file",
+    )
 
 
 def _date(column: str) -> pl.Expr:
     c = pl.col(column).str.strip_chars()
-    return pl.coalesce(c.str.to_date("%Y%m%d", strict=False), c.str.to_date("%Y-%m-%d", strict=False))
+    return pl.coalesce(
+        c.str.to_date("%Y%m%d", strict=False), c.str.to_date("%Y-%m-%d", strict=False)
+    )
 
 
 def parse(path: str | Path) -> tuple[str, pl.DataFrame]:
@@ -75,17 +102,24 @@ def parse(path: str | Path) -> tuple[str, pl.DataFrame]:
     frame = _frame(path)
     flat = " ".join(normalise_header(c or "") for r in frame.head(50).iter_rows() for c in r)
     if "column_1" in flat:
-        table = _table(path, frame, PTP_COLUMNS).filter(pl.col("column_1").str.contains(r"^[0-9A-Z]{5}$"))
+        table = _table(path, frame, PTP_COLUMNS).filter(
+            pl.col("column_1").str.contains(r"^[0-9A-Z]{5}$")
+        )
         return "ptp", table.select(
-            "column_1", "column_2", _date("effective_date").alias("effective_date"),
+            "column_1",
+            "column_2",
+            _date("effective_date").alias("effective_date"),
             _date("deletion_date").alias("deletion_date"),  # "*" means no deletion date: null
             pl.col("modifier_indicator").str.strip_chars().cast(pl.Int8, strict=False),
-            pl.col("rationale").str.strip_chars())
+            pl.col("rationale").str.strip_chars(),
+        )
     table = _table(path, frame, MUE_COLUMNS).filter(pl.col("code").str.contains(r"^[0-9A-Z]{5}$"))
     return "mue", table.select(
-        "code", pl.col("mue").str.strip_chars().cast(pl.Int64, strict=False),
+        "code",
+        pl.col("mue").str.strip_chars().cast(pl.Int64, strict=False),
         pl.col("adjudication_indicator").str.extract(r"^\s*([123])").cast(pl.Int8),
-        pl.col("rationale").str.strip_chars())
+        pl.col("rationale").str.strip_chars(),
+    )
 
 
 def import_files(paths: list[str | Path], codeset_dir: Path) -> dict[str, int]:

@@ -38,7 +38,9 @@ XLSX_MAX_RATIO = 200  # compression ratio above which a large member is treated 
 _SCAN_CHUNK = 1 << 23  # bytes per step of the field-count scan: bounds its memory
 
 NOTES_COLUMNS = ("claim_id", "note_text")
-FIELD_COUNT_KIND = "field_count"  # a CSV row with more or fewer fields than its header (finding FLD025)
+FIELD_COUNT_KIND = (
+    "field_count"  # a CSV row with more or fewer fields than its header (finding FLD025)
+)
 
 
 @dataclass
@@ -49,8 +51,12 @@ class Extract:
     # rows set aside or structural problems: source_row, claim_id, problem, kind (the row_structure
     # rule whose params.problem equals the kind reports them)
     rejected: pl.DataFrame
-    facts: dict = field(default_factory=dict)  # format, encoding, rows, ignored columns ... no values
-    notes: NoteIndex | None = None  # the notes file's, by claim id: what the rules read notes for, not the text
+    facts: dict = field(
+        default_factory=dict
+    )  # format, encoding, rows, ignored columns ... no values
+    notes: NoteIndex | None = (
+        None  # the notes file's, by claim id: what the rules read notes for, not the text
+    )
 
 
 # --------------------------------------------------------------------------- headers and mapping
@@ -68,23 +74,38 @@ def load_mapping(path: str | Path | None) -> dict[str, str]:
     try:
         doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ExtractError(path, f"the column-mapping file cannot be read ({type(exc).__name__})",
-                           "Expected a YAML file with a `columns:` section.", reason="bad_mapping") from None
+        raise ExtractError(
+            path,
+            f"the column-mapping file cannot be read ({type(exc).__name__})",
+            "Expected a YAML file with a `columns:` section.",
+            reason="bad_mapping",
+        ) from None
     columns = doc.get("columns") if isinstance(doc, dict) else None
     if not isinstance(columns, dict) or not columns:
-        raise ExtractError(path, "the column-mapping file has no `columns:` section",
-                           'Expected for example:\ncolumns:\n  "Patient Acct #": claim_id\n  DOS: service_date',
-                           reason="bad_mapping")
+        raise ExtractError(
+            path,
+            "the column-mapping file has no `columns:` section",
+            'Expected for example:\ncolumns:\n  "Patient Acct #": claim_id\n  DOS: service_date',
+            reason="bad_mapping",
+        )
     unknown = sorted({str(v) for v in columns.values()} - set(CANONICAL) - set(NOTES_COLUMNS))
     if unknown:
-        raise ExtractError(path, f"the mapping names unknown target columns: {', '.join(unknown)}",
-                           f"Targets must be canonical column names: {', '.join(CANONICAL)}.",
-                           reason="bad_mapping")
+        raise ExtractError(
+            path,
+            f"the mapping names unknown target columns: {', '.join(unknown)}",
+            f"Targets must be canonical column names: {', '.join(CANONICAL)}.",
+            reason="bad_mapping",
+        )
     return {normalise_header(str(k)): str(v) for k, v in columns.items()}
 
 
-def _resolve_headers(path: str, headers: list[str], mapping: dict[str, str],
-                     required: tuple[str, ...], known: tuple[str, ...]) -> tuple[dict[int, str], dict]:
+def _resolve_headers(
+    path: str,
+    headers: list[str],
+    mapping: dict[str, str],
+    required: tuple[str, ...],
+    known: tuple[str, ...],
+) -> tuple[dict[int, str], dict]:
     """Position -> canonical name for the columns we keep; facts about the rest (names only)."""
     keep: dict[int, str] = {}
     seen: dict[str, str] = {}
@@ -92,26 +113,39 @@ def _resolve_headers(path: str, headers: list[str], mapping: dict[str, str],
     for pos, raw in enumerate(headers):
         norm = normalise_header(raw or "")
         if not norm:
-            raise ExtractError(path, f"column {pos + 1} of the header row is blank",
-                               "Every column needs a header; delete the empty column or name it.",
-                               reason="bad_header")
+            raise ExtractError(
+                path,
+                f"column {pos + 1} of the header row is blank",
+                "Every column needs a header; delete the empty column or name it.",
+                reason="bad_header",
+            )
         target = mapping.get(norm, norm)
         if target not in known:
             ignored.append(raw.strip())
             continue
         if target in seen:
-            raise ExtractError(path, f'columns "{seen[target]}" and "{raw.strip()}" both map to {target}',
-                               "Each canonical column may come from one header only; fix the header "
-                               "row or the mapping file.", reason="bad_header")
+            raise ExtractError(
+                path,
+                f'columns "{seen[target]}" and "{raw.strip()}" both map to {target}',
+                "Each canonical column may come from one header only; fix the header "
+                "row or the mapping file.",
+                reason="bad_header",
+            )
         seen[target] = raw.strip()
         keep[pos] = target
     missing = [c for c in required if c not in seen]
     if missing:
-        raise ExtractError(path, f"required columns are missing: {', '.join(missing)}",
-                           "Rename those headers, or map this export's headers with a column-mapping "
-                           "file (--mapping, see sample_claims/legacy_pm_export.mapping.yaml).",
-                           reason="missing_columns")
-    return keep, {"ignored_columns": ignored, "absent_optional_columns": [c for c in known if c not in seen]}
+        raise ExtractError(
+            path,
+            f"required columns are missing: {', '.join(missing)}",
+            "Rename those headers, or map this export's headers with a column-mapping "
+            "file (--mapping, see sample_claims/legacy_pm_export.mapping.yaml).",
+            reason="missing_columns",
+        )
+    return keep, {
+        "ignored_columns": ignored,
+        "absent_optional_columns": [c for c in known if c not in seen],
+    }
 
 
 def _needs_trim(frame: pl.DataFrame, columns: list[str]) -> list[bool]:
@@ -123,30 +157,46 @@ def _needs_trim(frame: pl.DataFrame, columns: list[str]) -> list[bool]:
     long notes, where the regex read every byte. A column with no value at all (unused diagnosis
     slots and modifiers, a notes column left empty) is known clean from its null count, which polars
     keeps: testing it still walked every row (9 of the synthetic extract's 34 columns, 0.12 CPU-s at 1M)."""
+
     def test(column: str) -> pl.Expr:
         text = pl.col(column).cast(pl.String)
-        return ((text.str.strip_chars().str.len_bytes() != text.str.len_bytes()) | (text == "")).any()
+        return (
+            (text.str.strip_chars().str.len_bytes() != text.str.len_bytes()) | (text == "")
+        ).any()
 
     filled = [c for c in columns if frame[c].null_count() < frame.height]
-    found = dict(zip(filled, frame.select(test(c) for c in filled).row(0), strict=True)) if filled else {}
+    found = (
+        dict(zip(filled, frame.select(test(c) for c in filled).row(0), strict=True))
+        if filled
+        else {}
+    )
     return [found.get(c, False) for c in columns]
 
 
-def _canonical(frame: pl.DataFrame, keep: dict[int, str], known: tuple[str, ...],
-               dirty: dict[int, bool] | None = None) -> pl.DataFrame:
+def _canonical(
+    frame: pl.DataFrame,
+    keep: dict[int, str],
+    known: tuple[str, ...],
+    dirty: dict[int, bool] | None = None,
+) -> pl.DataFrame:
     """Select and rename kept columns, trim text, turn empty text into null, add absent columns.
 
     Only a column that needs trimming is rewritten (`dirty`, by position, when the reader has
     already tested them); the others are taken as they are, without a copy (a 5M-line file's text
     columns are gigabytes)."""
+
     def trimmed(pos: int) -> pl.Expr:
         text = pl.col(frame.columns[pos]).cast(pl.String).str.strip_chars()
         return pl.when(text.str.len_bytes() > 0).then(text)
 
     if dirty is None:
-        dirty = dict(zip(keep, _needs_trim(frame, [frame.columns[pos] for pos in keep]), strict=True))
-    out = frame.select((trimmed(pos) if dirty[pos] else pl.col(frame.columns[pos]).cast(pl.String)).alias(name)
-                       for pos, name in keep.items())
+        dirty = dict(
+            zip(keep, _needs_trim(frame, [frame.columns[pos] for pos in keep]), strict=True)
+        )
+    out = frame.select(
+        (trimmed(pos) if dirty[pos] else pl.col(frame.columns[pos]).cast(pl.String)).alias(name)
+        for pos, name in keep.items()
+    )
     absent = [pl.lit(None, dtype=pl.String).alias(c) for c in known if c not in out.columns]
     return out.with_columns(absent).select(known)
 
@@ -160,23 +210,30 @@ def _decode(raw: bytes, path: str, encoding: str) -> tuple[bytes, str]:
         try:
             return raw.decode(encoding).encode("utf-8"), encoding
         except (UnicodeDecodeError, LookupError) as exc:
-            raise ExtractError(path, f"the file is not valid {encoding} ({type(exc).__name__})",
-                               "Check --encoding, or let cleanclaim detect it (--encoding auto).",
-                               reason="bad_encoding") from None
+            raise ExtractError(
+                path,
+                f"the file is not valid {encoding} ({type(exc).__name__})",
+                "Check --encoding, or let cleanclaim detect it (--encoding auto).",
+                reason="bad_encoding",
+            ) from None
     if raw.startswith(codecs.BOM_UTF8):
         return raw[3:], "utf-8-sig"
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel "Unicode text"
         try:
             return raw.decode("utf-16").encode("utf-8"), "utf-16"
         except UnicodeDecodeError:
-            raise ExtractError(path, "the file starts like UTF-16 but does not decode as UTF-16",
-                               "Re-export it as CSV UTF-8.", reason="bad_encoding") from None
+            raise ExtractError(
+                path,
+                "the file starts like UTF-16 but does not decode as UTF-16",
+                "Re-export it as CSV UTF-8.",
+                reason="bad_encoding",
+            ) from None
     if raw.isascii():  # most claim exports: valid UTF-8 by definition, checked at memory speed
         return raw, "utf-8"
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         for start in range(0, len(raw), _SCAN_CHUNK):  # validate without a full decoded copy
-            decoder.decode(raw[start:start + _SCAN_CHUNK], final=start + _SCAN_CHUNK >= len(raw))
+            decoder.decode(raw[start : start + _SCAN_CHUNK], final=start + _SCAN_CHUNK >= len(raw))
         return raw, "utf-8"
     except UnicodeDecodeError:
         pass
@@ -224,7 +281,7 @@ def record_field_counts(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
     parity, carry, record_start = 0, 0, 0
     whole = np.frombuffer(data, dtype=np.uint8)
     for start in range(0, len(data), _SCAN_CHUNK):
-        chunk = whole[start:start + _SCAN_CHUNK]
+        chunk = whole[start : start + _SCAN_CHUNK]
         quotes = np.flatnonzero(chunk == 34)
         ends = np.flatnonzero(chunk == 10)
         # a newline after an odd number of quotes (counted from the file's start) is data
@@ -237,14 +294,20 @@ def record_field_counts(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
         bounds = np.concatenate(([0], ends + 1))
         edges = np.concatenate(([0], quotes)) if parity else quotes
         opened = edges[0::2]
-        closed = np.append(edges[1::2], len(chunk))[: len(opened)]  # the last may close in a later chunk
+        closed = np.append(edges[1::2], len(chunk))[
+            : len(opened)
+        ]  # the last may close in a later chunk
         at = np.concatenate((bounds, opened, closed))
-        kind = np.repeat(np.array([0, 1, 2], dtype=np.int8), [len(bounds), len(opened), len(closed)])
+        kind = np.repeat(
+            np.array([0, 1, 2], dtype=np.int8), [len(bounds), len(opened), len(closed)]
+        )
         order = np.lexsort((kind, at))
         kind = kind[order]
         record = np.cumsum(kind == 0) - 1  # each record ending in the chunk, then the rest
         sums = _stretch_sums(seps, at[order])
-        per = np.bincount(record, weights=np.where(kind == 1, 0, sums), minlength=len(bounds)).astype(np.int64)
+        per = np.bincount(
+            record, weights=np.where(kind == 1, 0, sums), minlength=len(bounds)
+        ).astype(np.int64)
         if len(ends):
             per_record = per[:-1]
             per_record[0] += carry
@@ -270,13 +333,23 @@ def record_field_counts(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _newlines(data: bytes) -> int:
     """bytes.count(b"\\n") at a quarter of its time (1M lines: 0.11 -> 0.03 s), a chunk at a time."""
-    return sum(int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8, count=min(_SCAN_CHUNK, len(data) - start),
-                                                   offset=start) == 10))
-               for start in range(0, len(data), _SCAN_CHUNK))
+    return sum(
+        int(
+            np.count_nonzero(
+                np.frombuffer(
+                    data, dtype=np.uint8, count=min(_SCAN_CHUNK, len(data) - start), offset=start
+                )
+                == 10
+            )
+        )
+        for start in range(0, len(data), _SCAN_CHUNK)
+    )
 
 
 _BOUNDARY = np.zeros(256, dtype=bool)
-_BOUNDARY[[10, 13, 34]] = True  # what may touch a field's first or last byte: line ends, quotes (and the separator)
+_BOUNDARY[[10, 13, 34]] = (
+    True  # what may touch a field's first or last byte: line ends, quotes (and the separator)
+)
 
 
 def edge_space_free(data: bytes, sep: str, start: int) -> bool:
@@ -291,7 +364,9 @@ def edge_space_free(data: bytes, sep: str, start: int) -> bool:
     record's line end or its opening quote, and its last byte precedes one or its closing quote: no
     space or control byte there means no value needs trimming. Inside quotes only the quotes are edges
     ("a, b" is one value)."""
-    if not data.isascii() or start <= 0 or ord(sep) <= 32:  # a tab-separated file is left to the test
+    if (
+        not data.isascii() or start <= 0 or ord(sep) <= 32
+    ):  # a tab-separated file is left to the test
         return False
     sep_byte, parity, last_quote = ord(sep), 0, -2
     boundary = _BOUNDARY.copy()
@@ -301,9 +376,13 @@ def edge_space_free(data: bytes, sep: str, start: int) -> bool:
     if whole[-1] <= 32 and whole[-1] != 10:  # the file ends in white space (or a lone CR)
         return False
     for offset in range(start, end, _SCAN_CHUNK):
-        chunk = whole[offset:offset + _SCAN_CHUNK]
-        found = np.flatnonzero(chunk <= 34) + offset  # quotes, spaces and controls (and "!") in one pass
-        if len(found) > max(len(chunk) // 16, 4096):  # free text: long values, whose per-column test is cheap
+        chunk = whole[offset : offset + _SCAN_CHUNK]
+        found = (
+            np.flatnonzero(chunk <= 34) + offset
+        )  # quotes, spaces and controls (and "!") in one pass
+        if len(found) > max(
+            len(chunk) // 16, 4096
+        ):  # free text: long values, whose per-column test is cheap
             return False
         byte = whole[found]
         quotes, low = found[byte == 34], found[byte <= 32]
@@ -312,8 +391,10 @@ def edge_space_free(data: bytes, sep: str, start: int) -> bool:
                 return False
             opens = (np.arange(len(quotes)) + parity) % 2 == 0
             after_close = quotes[~opens] + 1
-            if not (boundary[whole[quotes[opens] - 1]].all()
-                    and ((after_close == end) | boundary[whole[np.minimum(after_close, end - 1)]]).all()):
+            if not (
+                boundary[whole[quotes[opens] - 1]].all()
+                and ((after_close == end) | boundary[whole[np.minimum(after_close, end - 1)]]).all()
+            ):
                 return False
             last_quote = int(quotes[-1])
         inside = ((np.searchsorted(quotes, low) + parity) & 1) == 1
@@ -334,31 +415,52 @@ def _field_counts(path: str, data: bytes, sep: str, max_rows: int) -> tuple[np.n
         counts, blank = record_field_counts(data, sep)
     except ValueError as exc:
         line = data.count(b"\n", 0, exc.args[0]) + 1
-        raise ExtractError(path, f"a quotation mark opened on or after line {line} is never closed",
-                           "The rows cannot be split reliably; fix the stray quote in a text editor "
-                           "(a field with a quote inside must be quoted and the quote doubled).",
-                           reason="malformed_csv") from None
+        raise ExtractError(
+            path,
+            f"a quotation mark opened on or after line {line} is never closed",
+            "The rows cannot be split reliably; fix the stray quote in a text editor "
+            "(a field with a quote inside must be quoted and the quote doubled).",
+            reason="malformed_csv",
+        ) from None
     if len(counts) > max_rows + 1:
-        raise ExtractError(path, f"the file has {len(counts) - 1:,} rows, more than the {max_rows:,} allowed",
-                           "Split the extract, or raise the limit with --max-rows.", reason="too_many_rows")
+        raise ExtractError(
+            path,
+            f"the file has {len(counts) - 1:,} rows, more than the {max_rows:,} allowed",
+            "Split the extract, or raise the limit with --max-rows.",
+            reason="too_many_rows",
+        )
     return counts, blank
 
 
-def read_csv_text(path: str | Path, *, required: tuple[str, ...], known: tuple[str, ...],
-                  mapping: dict[str, str] | None = None, encoding: str = "auto",
-                  max_rows: int = MAX_ROWS) -> Extract:
+def read_csv_text(
+    path: str | Path,
+    *,
+    required: tuple[str, ...],
+    known: tuple[str, ...],
+    mapping: dict[str, str] | None = None,
+    encoding: str = "auto",
+    max_rows: int = MAX_ROWS,
+) -> Extract:
     """A delimited text file (CSV, TSV, Excel "Unicode text") -> canonical text frame."""
     path = str(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        raise ExtractError(path, f"the file cannot be opened ({exc.strerror or type(exc).__name__})",
-                           "Check the path and that you may read the file.", reason="unreadable") from None
+        raise ExtractError(
+            path,
+            f"the file cannot be opened ({exc.strerror or type(exc).__name__})",
+            "Check the path and that you may read the file.",
+            reason="unreadable",
+        ) from None
     data, used = _decode(raw, path, encoding)
     del raw
     if not data or data.isspace():  # not data.strip(): that copies the whole file to test its ends
-        raise ExtractError(path, "the file is empty", "Expected a header row and at least one claim line.",
-                           reason="empty_file")
+        raise ExtractError(
+            path,
+            "the file is empty",
+            "Expected a header row and at least one claim line.",
+            reason="empty_file",
+        )
     if b"\n" not in data and b"\r" in data:  # classic-Mac / mainframe CR-only line endings (T12)
         data = data.replace(b"\r", b"\n")
         line_endings = "CR"
@@ -380,18 +482,29 @@ def read_csv_text(path: str | Path, *, required: tuple[str, ...], known: tuple[s
         try:
             # The header row sets the width (with has_header=False polars takes it from the first data
             # row); columns are renamed by position, so duplicate or odd headers cannot shift data.
-            frame = pl.read_csv(data, has_header=True, separator=sep, infer_schema=False,
-                                new_columns=[f"_c{i}" for i in range(width)], truncate_ragged_lines=True,
-                                quote_char='"', raise_if_empty=False)
+            frame = pl.read_csv(
+                data,
+                has_header=True,
+                separator=sep,
+                infer_schema=False,
+                new_columns=[f"_c{i}" for i in range(width)],
+                truncate_ragged_lines=True,
+                quote_char='"',
+                raise_if_empty=False,
+            )
             parse_error = None
         except pl.exceptions.PolarsError as exc:  # message may quote cell values: never passed on
             frame, parse_error = None, type(exc).__name__
         counts, blank = counted if scan is None else scan.result()
         clean_edges = clean_edges.result()
     if parse_error:
-        raise ExtractError(path, f"the file could not be parsed as delimited text ({parse_error})",
-                           "Expected a CSV with one header row; open it in a spreadsheet and re-save as "
-                           "CSV UTF-8.", reason="malformed_csv")
+        raise ExtractError(
+            path,
+            f"the file could not be parsed as delimited text ({parse_error})",
+            "Expected a CSV with one header row; open it in a spreadsheet and re-save as "
+            "CSV UTF-8.",
+            reason="malformed_csv",
+        )
     del data  # parsed: the raw text is not kept while the frame is shaped
     # The parser returns each column in hundreds of chunks; the first operation that meets a
     # contiguous column beside them would copy the whole frame at once (5M lines: +2.6 GB). Made
@@ -405,36 +518,69 @@ def read_csv_text(path: str | Path, *, required: tuple[str, ...], known: tuple[s
             contiguous.append(frame.get_column(name).rechunk())
             frame = frame.drop(name)
             if pos in keep and not clean_edges:
-                dirty[pos] = pool.submit(lambda c: _needs_trim(c.to_frame(), [c.name])[0], contiguous[-1])
-        dirty = {pos: future.result() for pos, future in dirty.items()} if dirty else dict.fromkeys(keep, False)
+                dirty[pos] = pool.submit(
+                    lambda c: _needs_trim(c.to_frame(), [c.name])[0], contiguous[-1]
+                )
+        dirty = (
+            {pos: future.result() for pos, future in dirty.items()}
+            if dirty
+            else dict.fromkeys(keep, False)
+        )
     frame = pl.DataFrame(contiguous)
     del contiguous
     data_counts, data_blank = counts[1:], blank[1:]
     if frame.height != len(data_counts):  # the two splitters disagree: refuse rather than guess
-        raise ExtractError(path, f"the rows could not be split consistently ({frame.height} vs {len(data_counts)})",
-                           "Re-save the file as CSV UTF-8 and try again.", reason="malformed_csv")
+        raise ExtractError(
+            path,
+            f"the rows could not be split consistently ({frame.height} vs {len(data_counts)})",
+            "Re-save the file as CSV UTF-8 and try again.",
+            reason="malformed_csv",
+        )
     source_row = pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("source_row")
-    frame = frame.with_columns(source_row,
-                               pl.Series("_fields", data_counts, dtype=pl.Int64),
-                               pl.Series("_blank", data_blank))
+    frame = frame.with_columns(
+        source_row,
+        pl.Series("_fields", data_counts, dtype=pl.Int64),
+        pl.Series("_blank", data_blank),
+    )
     if (data_counts == width).all() and not data_blank.any():  # the common case: skip two filters
         lines = _canonical(frame, keep, known, dirty).with_columns(frame["source_row"])
-        facts.update(format="csv", encoding=used, separator={"\t": "tab"}.get(sep, sep), line_endings=line_endings,
-                     rows_in_file=len(data_counts), blank_rows=0, rejected_rows=0)
+        facts.update(
+            format="csv",
+            encoding=used,
+            separator={"\t": "tab"}.get(sep, sep),
+            line_endings=line_endings,
+            rows_in_file=len(data_counts),
+            blank_rows=0,
+            rejected_rows=0,
+        )
         return Extract(lines=lines, rejected=_no_rejects(), facts=facts)
     ragged = frame.filter((pl.col("_fields") != width) & ~pl.col("_blank"))
     claim_pos = next((pos for pos, name in keep.items() if name == "claim_id"), None)
     rejected = ragged.select(
         "source_row",
-        (pl.col(f"_c{claim_pos}").str.strip_chars() if claim_pos is not None
-         else pl.lit(None, dtype=pl.String)).alias("claim_id"),
-        pl.format("has {} fields where the header has {}", pl.col("_fields"), pl.lit(width)).alias("problem"),
+        (
+            pl.col(f"_c{claim_pos}").str.strip_chars()
+            if claim_pos is not None
+            else pl.lit(None, dtype=pl.String)
+        ).alias("claim_id"),
+        pl.format("has {} fields where the header has {}", pl.col("_fields"), pl.lit(width)).alias(
+            "problem"
+        ),
         pl.lit(FIELD_COUNT_KIND).alias("kind"),
     )
     good = frame.filter((pl.col("_fields") == width) & ~pl.col("_blank"))
-    lines = _canonical(good, keep, known, dirty).with_columns(good["source_row"])  # dirty: of all rows, so safe
-    facts.update(format="csv", encoding=used, separator={"\t": "tab"}.get(sep, sep), line_endings=line_endings,
-                 rows_in_file=len(data_counts), blank_rows=int(data_blank.sum()), rejected_rows=rejected.height)
+    lines = _canonical(good, keep, known, dirty).with_columns(
+        good["source_row"]
+    )  # dirty: of all rows, so safe
+    facts.update(
+        format="csv",
+        encoding=used,
+        separator={"\t": "tab"}.get(sep, sep),
+        line_endings=line_endings,
+        rows_in_file=len(data_counts),
+        blank_rows=int(data_blank.sum()),
+        rejected_rows=rejected.height,
+    )
     return Extract(lines=lines, rejected=rejected, facts=facts)
 
 
@@ -447,9 +593,14 @@ def check_xlsx_container(path: str, max_inflated: int = XLSX_MAX_INFLATED) -> No
     Python's zipfile trusts the declared size and calamine ignores it (T6), so every member is
     inflated here with a cap and its real size compared with the declared one.
     """
+
     def bomb(detail: str) -> ExtractError:
-        return ExtractError(path, f"the workbook looks like a zip bomb ({detail})",
-                            "Open it in Excel and save it again as a normal .xlsx.", reason="zip_bomb")
+        return ExtractError(
+            path,
+            f"the workbook looks like a zip bomb ({detail})",
+            "Open it in Excel and save it again as a normal .xlsx.",
+            reason="zip_bomb",
+        )
 
     try:
         with zipfile.ZipFile(path) as archive, open(path, "rb") as handle:
@@ -457,22 +608,39 @@ def check_xlsx_container(path: str, max_inflated: int = XLSX_MAX_INFLATED) -> No
             names = {i.filename for i in infos}
             if len(infos) > 10_000:
                 raise bomb(f"{len(infos)} parts")
-            if "[Content_Types].xml" not in names or not any(n.startswith("xl/worksheets/") for n in names):
-                raise ExtractError(path, "the file is a zip archive but not an Excel workbook",
-                                   "Expected an .xlsx saved by Excel or a compatible program.", reason="not_xlsx")
+            if "[Content_Types].xml" not in names or not any(
+                n.startswith("xl/worksheets/") for n in names
+            ):
+                raise ExtractError(
+                    path,
+                    "the file is a zip archive but not an Excel workbook",
+                    "Expected an .xlsx saved by Excel or a compatible program.",
+                    reason="not_xlsx",
+                )
             if any(n.lower().startswith("xl/vbaproject") for n in names):
-                raise ExtractError(path, "the workbook contains macros",
-                                   "Save it as a macro-free .xlsx.", reason="macros")
+                raise ExtractError(
+                    path,
+                    "the workbook contains macros",
+                    "Save it as a macro-free .xlsx.",
+                    reason="macros",
+                )
             total = 0
             for info in infos:
                 if info.flag_bits & 0x1:
-                    raise ExtractError(path, "the workbook is encrypted",
-                                       "Remove the password and save it again.", reason="encrypted")
+                    raise ExtractError(
+                        path,
+                        "the workbook is encrypted",
+                        "Remove the password and save it again.",
+                        reason="encrypted",
+                    )
                 handle.seek(info.header_offset)
                 local = handle.read(30)
                 if len(local) < 30 or local[:4] != b"PK\x03\x04":
                     raise zipfile.BadZipFile("bad local header")
-                handle.seek(int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little"), 1)
+                handle.seek(
+                    int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little"),
+                    1,
+                )
                 cap = max_inflated - total
                 real = 0
                 if info.compress_type == zipfile.ZIP_STORED:
@@ -487,27 +655,42 @@ def check_xlsx_container(path: str, max_inflated: int = XLSX_MAX_INFLATED) -> No
                         remaining -= len(block)
                         real += len(inflater.decompress(block, cap + 1 - real))
                         while inflater.unconsumed_tail and real <= cap:
-                            real += len(inflater.decompress(inflater.unconsumed_tail, cap + 1 - real))
+                            real += len(
+                                inflater.decompress(inflater.unconsumed_tail, cap + 1 - real)
+                            )
                         if real > cap:
                             raise bomb("more than the allowed uncompressed size")
                 else:
                     raise zipfile.BadZipFile("unsupported compression")
                 if real != info.file_size:
-                    raise ExtractError(path, "a part of the workbook is not the size its header declares",
-                                       "The file is damaged or crafted; save it again from Excel.",
-                                       reason="corrupt_zip")
+                    raise ExtractError(
+                        path,
+                        "a part of the workbook is not the size its header declares",
+                        "The file is damaged or crafted; save it again from Excel.",
+                        reason="corrupt_zip",
+                    )
                 if real > 10 * 1024**2 and real / max(info.compress_size, 1) > XLSX_MAX_RATIO:
                     raise bomb(f"compression ratio over {XLSX_MAX_RATIO}:1")
                 total += real
     except ExtractError:
         raise
     except Exception as exc:  # every parser failure, never a hand-picked list (T7)
-        raise ExtractError(path, f"the workbook is damaged ({type(exc).__name__})",
-                           "Open it in Excel and save it again as .xlsx.", reason="corrupt_zip") from None
+        raise ExtractError(
+            path,
+            f"the workbook is damaged ({type(exc).__name__})",
+            "Open it in Excel and save it again as .xlsx.",
+            reason="corrupt_zip",
+        ) from None
 
 
-def read_xlsx(path: str | Path, *, required: tuple[str, ...], known: tuple[str, ...],
-              mapping: dict[str, str] | None = None, max_rows: int = MAX_ROWS) -> Extract:
+def read_xlsx(
+    path: str | Path,
+    *,
+    required: tuple[str, ...],
+    known: tuple[str, ...],
+    mapping: dict[str, str] | None = None,
+    max_rows: int = MAX_ROWS,
+) -> Extract:
     """First worksheet of an .xlsx -> canonical text frame. Formulas come back as their cached values."""
     path = str(path)
     check_xlsx_container(path)
@@ -516,61 +699,107 @@ def read_xlsx(path: str | Path, *, required: tuple[str, ...], known: tuple[str, 
         sheet = reader.load_sheet(0, header_row=None, dtypes="string", n_rows=max_rows + 2)
         frame = sheet.to_polars()
     except Exception as exc:  # calamine errors can quote cell text
-        raise ExtractError(path, f"the workbook could not be read ({type(exc).__name__})",
-                           "Open it in Excel and save it again as .xlsx.", reason="corrupt_xlsx") from None
+        raise ExtractError(
+            path,
+            f"the workbook could not be read ({type(exc).__name__})",
+            "Open it in Excel and save it again as .xlsx.",
+            reason="corrupt_xlsx",
+        ) from None
     if frame.height == 0:
-        raise ExtractError(path, "the first worksheet is empty", "Expected a header row and claim lines.",
-                           reason="empty_file")
+        raise ExtractError(
+            path,
+            "the first worksheet is empty",
+            "Expected a header row and claim lines.",
+            reason="empty_file",
+        )
     if frame.height > max_rows + 1:
-        raise ExtractError(path, f"the worksheet has more than {max_rows:,} rows",
-                           "Split the extract, or raise the limit with --max-rows.", reason="too_many_rows")
+        raise ExtractError(
+            path,
+            f"the worksheet has more than {max_rows:,} rows",
+            "Split the extract, or raise the limit with --max-rows.",
+            reason="too_many_rows",
+        )
     header = ["" if v is None else str(v) for v in frame.row(0)]
     while header and not header[-1].strip():  # trailing formatted-but-empty columns
         header.pop()
     frame = frame.select(frame.columns[: len(header)]).slice(1)
     keep, facts = _resolve_headers(path, header, mapping or {}, required, known)
-    frame = frame.with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("source_row"))
+    frame = frame.with_columns(
+        pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("source_row")
+    )
     lines = _canonical(frame, keep, known).with_columns(frame["source_row"])
     blank = pl.all_horizontal(pl.col(c).is_null() for c in keep.values())
-    facts.update(format="xlsx", rows_in_file=lines.height, blank_rows=lines.filter(blank).height, rejected_rows=0)
+    facts.update(
+        format="xlsx",
+        rows_in_file=lines.height,
+        blank_rows=lines.filter(blank).height,
+        rejected_rows=0,
+    )
     return Extract(lines=lines.filter(~blank), rejected=_no_rejects(), facts=facts)
 
 
 # --------------------------------------------------------------------------- Parquet
 
 
-def read_parquet(path: str | Path, *, required: tuple[str, ...], known: tuple[str, ...],
-                 mapping: dict[str, str] | None = None, max_rows: int = MAX_ROWS) -> Extract:
+def read_parquet(
+    path: str | Path,
+    *,
+    required: tuple[str, ...],
+    known: tuple[str, ...],
+    mapping: dict[str, str] | None = None,
+    max_rows: int = MAX_ROWS,
+) -> Extract:
     """Parquet -> canonical text frame; row count and code-column types are checked from the footer first."""
     path = str(path)
     try:
         schema = pl.read_parquet_schema(path)
         rows = pl.scan_parquet(path).select(pl.len()).collect().item()
     except Exception as exc:
-        raise ExtractError(path, f"the Parquet file is damaged ({type(exc).__name__})",
-                           "Write the file again from its source.", reason="corrupt_parquet") from None
+        raise ExtractError(
+            path,
+            f"the Parquet file is damaged ({type(exc).__name__})",
+            "Write the file again from its source.",
+            reason="corrupt_parquet",
+        ) from None
     if rows > max_rows:
-        raise ExtractError(path, f"the file has {rows:,} rows, more than the {max_rows:,} allowed",
-                           "Split the extract, or raise the limit with --max-rows.", reason="too_many_rows")
+        raise ExtractError(
+            path,
+            f"the file has {rows:,} rows, more than the {max_rows:,} allowed",
+            "Split the extract, or raise the limit with --max-rows.",
+            reason="too_many_rows",
+        )
     names = list(schema)
     keep, facts = _resolve_headers(path, names, mapping or {}, required, known)
-    numeric_codes = [names[pos] for pos, name in keep.items()
-                     if (name in CODE_COLUMNS or name.endswith("_id") or name.endswith("_npi"))
-                     and not (schema[names[pos]] == pl.String or schema[names[pos]] == pl.Categorical)]
-    if numeric_codes:  # the leading zeros are already gone at the source (T8): refuse, never cast back
-        raise ExtractError(path, f"code columns are stored as numbers: {', '.join(numeric_codes)}",
-                           "Codes and identifiers lose leading zeros as numbers; write them as text "
-                           "(string) columns.", reason="bad_schema")
+    numeric_codes = [
+        names[pos]
+        for pos, name in keep.items()
+        if (name in CODE_COLUMNS or name.endswith(("_id", "_npi")))
+        and not (schema[names[pos]] == pl.String or schema[names[pos]] == pl.Categorical)
+    ]
+    if (
+        numeric_codes
+    ):  # the leading zeros are already gone at the source (T8): refuse, never cast back
+        raise ExtractError(
+            path,
+            f"code columns are stored as numbers: {', '.join(numeric_codes)}",
+            "Codes and identifiers lose leading zeros as numbers; write them as text "
+            "(string) columns.",
+            reason="bad_schema",
+        )
     try:
         frame = pl.read_parquet(path, columns=[names[pos] for pos in keep])
     except Exception as exc:
-        raise ExtractError(path, f"the Parquet file could not be read ({type(exc).__name__})",
-                           "Write the file again from its source.", reason="corrupt_parquet") from None
+        raise ExtractError(
+            path,
+            f"the Parquet file could not be read ({type(exc).__name__})",
+            "Write the file again from its source.",
+            reason="corrupt_parquet",
+        ) from None
     frame = frame.with_columns(
         pl.col(pl.Date).dt.to_string("%Y-%m-%d"),
         pl.col(pl.Datetime).dt.to_string("%Y-%m-%d"),
     ).with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("source_row"))
-    positional = {i: name for i, name in enumerate(keep.values())}
+    positional = dict(enumerate(keep.values()))
     lines = _canonical(frame, positional, known).with_columns(frame["source_row"])
     facts.update(format="parquet", rows_in_file=rows, blank_rows=0, rejected_rows=0)
     return Extract(lines=lines, rejected=_no_rejects(), facts=facts)
@@ -580,8 +809,14 @@ def read_parquet(path: str | Path, *, required: tuple[str, ...], known: tuple[st
 
 
 def _no_rejects() -> pl.DataFrame:
-    return pl.DataFrame(schema={"source_row": pl.Int64, "claim_id": pl.String, "problem": pl.String,
-                                "kind": pl.String})
+    return pl.DataFrame(
+        schema={
+            "source_row": pl.Int64,
+            "claim_id": pl.String,
+            "problem": pl.String,
+            "kind": pl.String,
+        }
+    )
 
 
 def sniff_format(path: str) -> str:
@@ -590,8 +825,12 @@ def sniff_format(path: str) -> str:
         with open(path, "rb") as handle:
             head = handle.read(512)
     except OSError as exc:
-        raise ExtractError(path, f"the file cannot be opened ({exc.strerror or type(exc).__name__})",
-                           "Check the path and that you may read the file.", reason="unreadable") from None
+        raise ExtractError(
+            path,
+            f"the file cannot be opened ({exc.strerror or type(exc).__name__})",
+            "Check the path and that you may read the file.",
+            reason="unreadable",
+        ) from None
     if head.startswith(b"PK\x03\x04"):
         return "xlsx"
     if head.startswith(b"PAR1"):
@@ -599,27 +838,52 @@ def sniff_format(path: str) -> str:
     if x12.is_x12(head):
         return "x12"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ExtractError(path, "the file is a legacy .xls or a password-protected workbook",
-                           "Save it as a normal .xlsx (or CSV UTF-8).", reason="encrypted_or_xls")
+        raise ExtractError(
+            path,
+            "the file is a legacy .xls or a password-protected workbook",
+            "Save it as a normal .xlsx (or CSV UTF-8).",
+            reason="encrypted_or_xls",
+        )
     return "csv"
 
 
-def read_table(path: str | Path, *, required: tuple[str, ...], known: tuple[str, ...],
-               mapping: dict[str, str] | None = None, encoding: str = "auto",
-               max_rows: int = MAX_ROWS) -> Extract:
+def read_table(
+    path: str | Path,
+    *,
+    required: tuple[str, ...],
+    known: tuple[str, ...],
+    mapping: dict[str, str] | None = None,
+    encoding: str = "auto",
+    max_rows: int = MAX_ROWS,
+) -> Extract:
     path = str(path)
     kind = sniff_format(path)
     if kind == "xlsx":
-        extract = read_xlsx(path, required=required, known=known, mapping=mapping, max_rows=max_rows)
+        extract = read_xlsx(
+            path, required=required, known=known, mapping=mapping, max_rows=max_rows
+        )
     elif kind == "parquet":
-        extract = read_parquet(path, required=required, known=known, mapping=mapping, max_rows=max_rows)
+        extract = read_parquet(
+            path, required=required, known=known, mapping=mapping, max_rows=max_rows
+        )
     elif kind == "x12" and known == CANONICAL:
         lines, problems, facts = x12.read_x12(path, max_rows=max_rows)
-        extract = Extract(lines=_canonical(lines, dict(enumerate(CANONICAL)), known).with_columns(lines["source_row"]),
-                          rejected=problems, facts=facts)
+        extract = Extract(
+            lines=_canonical(lines, dict(enumerate(CANONICAL)), known).with_columns(
+                lines["source_row"]
+            ),
+            rejected=problems,
+            facts=facts,
+        )
     else:
-        extract = read_csv_text(path, required=required, known=known, mapping=mapping,
-                                encoding=encoding, max_rows=max_rows)
+        extract = read_csv_text(
+            path,
+            required=required,
+            known=known,
+            mapping=mapping,
+            encoding=encoding,
+            max_rows=max_rows,
+        )
     extract.lines = extract.lines.with_columns(pl.lit(Path(path).name).alias("source_file"))
     extract.facts["file"] = Path(path).name
     return extract
@@ -628,17 +892,32 @@ def read_table(path: str | Path, *, required: tuple[str, ...], known: tuple[str,
 def read_notes(path: str | Path, encoding: str = "auto") -> pl.DataFrame:
     """Notes file (claim_id, note_text) -> one note per claim; several notes of a claim are joined."""
     notes = read_table(path, required=NOTES_COLUMNS, known=NOTES_COLUMNS, encoding=encoding).lines
-    if notes["claim_id"].null_count() or notes["note_text"].null_count():  # else no copy: notes are big
+    if (
+        notes["claim_id"].null_count() or notes["note_text"].null_count()
+    ):  # else no copy: notes are big
         notes = notes.filter(pl.col("claim_id").is_not_null() & pl.col("note_text").is_not_null())
     if notes["claim_id"].is_unique().all():  # the usual export, one note per claim: nothing to join
         return notes.select("claim_id", pl.col("note_text").alias("clinical_note"))
-    return notes.group_by("claim_id", maintain_order=True).agg(pl.col("note_text").str.join("\n\n").alias("clinical_note"))
+    return notes.group_by("claim_id", maintain_order=True).agg(
+        pl.col("note_text").str.join("\n\n").alias("clinical_note")
+    )
 
 
-def read_extract(path: str | Path, *, mapping: str | Path | None = None, encoding: str = "auto",
-                 max_rows: int = MAX_ROWS) -> Extract:
+def read_extract(
+    path: str | Path,
+    *,
+    mapping: str | Path | None = None,
+    encoding: str = "auto",
+    max_rows: int = MAX_ROWS,
+) -> Extract:
     """A claim extract -> canonical frame of text columns (its notes file: read_notes)."""
-    extract = read_table(path, required=REQUIRED, known=CANONICAL, mapping=load_mapping(mapping),
-                         encoding=encoding, max_rows=max_rows)
+    extract = read_table(
+        path,
+        required=REQUIRED,
+        known=CANONICAL,
+        mapping=load_mapping(mapping),
+        encoding=encoding,
+        max_rows=max_rows,
+    )
     extract.facts["mapping_file"] = Path(mapping).name if mapping else None
     return extract

@@ -36,25 +36,61 @@ from validators.engine import HISTORY_COLUMNS, history_rows
 LOOKBACK_DAYS = 730
 TREND_RUNS = 30
 
-_SQL_TYPES = {pl.String: "VARCHAR", pl.Int64: "BIGINT", pl.Float64: "DOUBLE", pl.Date: "DATE",
-              pl.Boolean: "BOOLEAN", pl.Datetime: "TIMESTAMP"}
+_SQL_TYPES = {
+    pl.String: "VARCHAR",
+    pl.Int64: "BIGINT",
+    pl.Float64: "DOUBLE",
+    pl.Date: "DATE",
+    pl.Boolean: "BOOLEAN",
+    pl.Datetime: "TIMESTAMP",
+}
 
 # What each per-file table keeps, taken from the run's frames by these names and types.
 FILE_TABLES: dict[str, dict[str, pl.DataType]] = {
     "lines": HISTORY_COLUMNS,
-    "claims": {"claim_id": pl.String, "status": pl.String, "score": pl.Float64, "lines": pl.Int64,
-               "billed": pl.Float64, "at_risk": pl.Float64},
-    "findings": {"claim_id": pl.String, "line_number": pl.Int64, "rule_id": pl.String, "category": pl.String,
-                 "severity": pl.String, "charge_at_risk": pl.Float64},
+    "claims": {
+        "claim_id": pl.String,
+        "status": pl.String,
+        "score": pl.Float64,
+        "lines": pl.Int64,
+        "billed": pl.Float64,
+        "at_risk": pl.Float64,
+    },
+    "findings": {
+        "claim_id": pl.String,
+        "line_number": pl.Int64,
+        "rule_id": pl.String,
+        "category": pl.String,
+        "severity": pl.String,
+        "charge_at_risk": pl.Float64,
+    },
 }
 RUN_COLUMNS: dict[str, pl.DataType] = {
-    "run_id": pl.String, "as_of": pl.Date, "started": pl.Datetime, "seconds": pl.Float64, "files": pl.Int64,
-    "validated": pl.Int64, "quarantined": pl.Int64, "already_processed": pl.Int64, "failed": pl.Int64,
+    "run_id": pl.String,
+    "as_of": pl.Date,
+    "started": pl.Datetime,
+    "seconds": pl.Float64,
+    "files": pl.Int64,
+    "validated": pl.Int64,
+    "quarantined": pl.Int64,
+    "already_processed": pl.Int64,
+    "failed": pl.Int64,
     "claims": pl.Int64,
-    "hold": pl.Int64, "review": pl.Int64, "clean": pl.Int64, "findings": pl.Int64, "billed": pl.Float64,
-    "at_risk": pl.Float64}
-FILE_COLUMNS: dict[str, pl.DataType] = {"sha256": pl.String, "file": pl.String, "run_id": pl.String,
-                                        "as_of": pl.Date, "claims": pl.Int64, "findings": pl.Int64}
+    "hold": pl.Int64,
+    "review": pl.Int64,
+    "clean": pl.Int64,
+    "findings": pl.Int64,
+    "billed": pl.Float64,
+    "at_risk": pl.Float64,
+}
+FILE_COLUMNS: dict[str, pl.DataType] = {
+    "sha256": pl.String,
+    "file": pl.String,
+    "run_id": pl.String,
+    "as_of": pl.Date,
+    "claims": pl.Int64,
+    "findings": pl.Int64,
+}
 
 
 def _ddl(table: str, columns: dict[str, pl.DataType], key: str | None = None) -> str:
@@ -86,8 +122,14 @@ class History:
 
     # ---------------------------------------------------------------- written by a file's task
 
-    def stage(self, sha256: str, meta: dict, lines: pl.DataFrame, claims: pl.DataFrame,
-              findings: pl.DataFrame) -> Path:
+    def stage(
+        self,
+        sha256: str,
+        meta: dict,
+        lines: pl.DataFrame,
+        claims: pl.DataFrame,
+        findings: pl.DataFrame,
+    ) -> Path:
         """Leave one validated file's rows for the flow to ingest (whole or not at all)."""
         self.pending.mkdir(parents=True, exist_ok=True)
         final = self.pending / sha256
@@ -105,8 +147,11 @@ class History:
 
     def ingest(self) -> int:
         """Move every staged file into the database (replacing rows of the same hash); returns how many."""
-        staged = sorted(p for p in self.pending.glob("*") if p.is_dir() and not p.name.startswith(".")) \
-            if self.pending.exists() else []
+        staged = (
+            sorted(p for p in self.pending.glob("*") if p.is_dir() and not p.name.startswith("."))
+            if self.pending.exists()
+            else []
+        )
         if not staged:
             return 0
         with self._connect() as con:
@@ -116,20 +161,33 @@ class History:
                 con.execute("BEGIN TRANSACTION")
                 for table in ("files", *FILE_TABLES):
                     con.execute(f"DELETE FROM {table} WHERE sha256 = ?", [sha])
-                con.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                            [sha, meta["file"], meta["run_id"], meta["as_of"], meta["claims"], meta["findings"]])
+                con.execute(
+                    "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        sha,
+                        meta["file"],
+                        meta["run_id"],
+                        meta["as_of"],
+                        meta["claims"],
+                        meta["findings"],
+                    ],
+                )
                 for table, columns in FILE_TABLES.items():
                     names = ", ".join(f'"{c}"' for c in columns)
-                    con.execute(f'INSERT INTO {table} ("sha256", {names}) SELECT ?, {names} FROM read_parquet(?)',
-                                [sha, str(folder / f"{table}.parquet")])
+                    con.execute(
+                        f'INSERT INTO {table} ("sha256", {names}) SELECT ?, {names} FROM read_parquet(?)',
+                        [sha, str(folder / f"{table}.parquet")],
+                    )
                 con.execute("COMMIT")
                 shutil.rmtree(folder)  # after the commit: a crash in between only ingests it again
         return len(staged)
 
     def record_run(self, row: dict) -> None:
         with self._connect() as con:
-            con.execute(f"INSERT OR REPLACE INTO runs VALUES ({', '.join('?' * len(RUN_COLUMNS))})",
-                        [row[c] for c in RUN_COLUMNS])
+            con.execute(
+                f"INSERT OR REPLACE INTO runs VALUES ({', '.join('?' * len(RUN_COLUMNS))})",
+                [row[c] for c in RUN_COLUMNS],
+            )
 
     # ---------------------------------------------------------------- read by the flow
 
@@ -140,32 +198,60 @@ class History:
             return pl.DataFrame(schema={"_sha256": pl.String, **HISTORY_COLUMNS})
         names = ", ".join(f'"{c}"' for c in HISTORY_COLUMNS)
         with self._connect() as con:
-            return self._query(con, f'SELECT sha256 AS _sha256, {names} FROM lines WHERE "_service_date" >= ?',
-                               [as_of - timedelta(days=LOOKBACK_DAYS)])
+            return self._query(
+                con,
+                f'SELECT sha256 AS _sha256, {names} FROM lines WHERE "_service_date" >= ?',
+                [as_of - timedelta(days=LOOKBACK_DAYS)],
+            )
 
     def trend(self, runs: int = TREND_RUNS) -> pl.DataFrame:
         """The last `runs` runs, oldest first, as the Trend sheet shows them."""
         with self._connect() as con:
             recent = self._query(con, "SELECT * FROM runs ORDER BY started DESC LIMIT ?", [runs])
         return recent.reverse().select(
-            pl.col("started").alias("Run at"), pl.col("as_of").alias("As-of date"), pl.col("files").alias("Files"),
-            pl.col("quarantined").alias("Quarantined"), pl.col("failed").alias("Failed"),
+            pl.col("started").alias("Run at"),
+            pl.col("as_of").alias("As-of date"),
+            pl.col("files").alias("Files"),
+            pl.col("quarantined").alias("Quarantined"),
+            pl.col("failed").alias("Failed"),
             pl.col("claims").alias("Claims"),
-            pl.col("hold").alias("On hold"), pl.col("review").alias("To review"), pl.col("clean").alias("Clean"),
-            (pl.col("clean") / pl.col("claims")).alias("Clean-claim rate"), pl.col("findings").alias("Findings"),
-            pl.col("billed").alias("Billed"), pl.col("at_risk").alias("Dollars at risk"))
+            pl.col("hold").alias("On hold"),
+            pl.col("review").alias("To review"),
+            pl.col("clean").alias("Clean"),
+            (pl.col("clean") / pl.col("claims")).alias("Clean-claim rate"),
+            pl.col("findings").alias("Findings"),
+            pl.col("billed").alias("Billed"),
+            pl.col("at_risk").alias("Dollars at risk"),
+        )
 
 
 def file_meta(name: str, run_id: str, as_of: date, claims: int, findings: int) -> dict:
-    return {"file": name, "run_id": run_id, "as_of": as_of.isoformat(), "claims": claims, "findings": findings}
+    return {
+        "file": name,
+        "run_id": run_id,
+        "as_of": as_of.isoformat(),
+        "claims": claims,
+        "findings": findings,
+    }
 
 
 def run_row(run_id: str, result, counts: dict[str, int]) -> dict:
     """One run's counts for the runs table (`result` is the run's pipeline.Run)."""
     claims = result.claims
     by_status = {s: int((claims["status"] == s).sum()) for s in ("hold", "review", "clean")}
-    return {"run_id": run_id, "as_of": result.as_of, "started": result.started, "seconds": result.seconds,
-            "files": counts["files"], "validated": counts["validated"], "quarantined": counts["quarantined"],
-            "already_processed": counts["already processed"], "failed": counts["failed"],
-            "claims": claims.height, **by_status, "findings": result.findings.height,
-            "billed": float(claims["billed"].sum() or 0), "at_risk": float(claims["at_risk"].sum() or 0)}
+    return {
+        "run_id": run_id,
+        "as_of": result.as_of,
+        "started": result.started,
+        "seconds": result.seconds,
+        "files": counts["files"],
+        "validated": counts["validated"],
+        "quarantined": counts["quarantined"],
+        "already_processed": counts["already processed"],
+        "failed": counts["failed"],
+        "claims": claims.height,
+        **by_status,
+        "findings": result.findings.height,
+        "billed": float(claims["billed"].sum() or 0),
+        "at_risk": float(claims["at_risk"].sum() or 0),
+    }

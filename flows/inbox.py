@@ -29,7 +29,7 @@ LEDGER_NAME = "processed.jsonl"
 STALE_LOCK_SECONDS = 12 * 3600  # longer than any real run: a lock this old was left by a crash
 
 
-class InboxBusy(RuntimeError):
+class InboxBusyError(RuntimeError):
     """Another nightly run is working on this inbox."""
 
 
@@ -66,16 +66,20 @@ def inbox_lock(inbox: Path, stale_seconds: float = STALE_LOCK_SECONDS) -> Iterat
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             if not _holder_is_gone(lock, stale_seconds):
-                raise InboxBusy(f"another nightly run is working on {inbox} (lock file {lock.name}); "
-                                "wait for it to finish. A lock left by a crashed run is taken over "
-                                "automatically.") from None
+                raise InboxBusyError(
+                    f"another nightly run is working on {inbox} (lock file {lock.name}); "
+                    "wait for it to finish. A lock left by a crashed run is taken over "
+                    "automatically."
+                ) from None
             lock.unlink(missing_ok=True)
             continue
         with os.fdopen(fd, "w") as handle:
-            json.dump({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}, handle)
+            json.dump(
+                {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}, handle
+            )
         break
     else:
-        raise InboxBusy(f"could not take the lock on {inbox}: another run took it first")
+        raise InboxBusyError(f"could not take the lock on {inbox}: another run took it first")
     try:
         yield lock
     finally:
@@ -94,14 +98,22 @@ class Ledger:
             return {}
         entries = {}
         for line in self.path.read_text().splitlines():
-            with contextlib.suppress(ValueError):  # a line torn by a crash is ignored: the file is redone
+            with contextlib.suppress(
+                ValueError
+            ):  # a line torn by a crash is ignored: the file is redone
                 entry = json.loads(line)
                 entries[entry["sha256"]] = entry
         return entries
 
     def record(self, sha256: str, name: str, report: str) -> None:
-        line = json.dumps({"sha256": sha256, "file": name, "report": report,
-                           "at": datetime.now().isoformat(timespec="seconds")})
+        line = json.dumps(
+            {
+                "sha256": sha256,
+                "file": name,
+                "report": report,
+                "at": datetime.now().isoformat(timespec="seconds"),
+            }
+        )
         with open(self.path, "a") as handle:
             handle.write(line + "\n")
             handle.flush()
@@ -110,7 +122,11 @@ class Ledger:
 
 def _members(item: InputFile) -> list[Path]:
     """The extract and the sidecars that travel with it."""
-    return [p for p in (item.path, item.mapping, item.notes) if p is not None and p.parent == item.path.parent]
+    return [
+        p
+        for p in (item.path, item.mapping, item.notes)
+        if p is not None and p.parent == item.path.parent
+    ]
 
 
 def _move(path: Path, folder: Path, tag: str) -> Path:
@@ -139,7 +155,9 @@ def quarantine(item: InputFile, inbox: Path, sha256: str, error: ExtractError) -
     """Set the file aside with a reason file next to it saying what is wrong and what to do."""
     moved = _move_with_sidecars(item, inbox / "quarantine", sha256)
     reason = moved.with_name(moved.name + ".reason.txt")
-    reason.write_text(f"{item.path.name} could not be validated ({error.reason}).\n\n"
-                      f"Problem: {error.problem}\nWhat to do: {error.expected}\n\n"
-                      f"Put the corrected file back in {inbox} and the next run picks it up.\n")
+    reason.write_text(
+        f"{item.path.name} could not be validated ({error.reason}).\n\n"
+        f"Problem: {error.problem}\nWhat to do: {error.expected}\n\n"
+        f"Put the corrected file back in {inbox} and the next run picks it up.\n"
+    )
     return moved

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-import duckdb
-
+# isort: off
 import validators  # noqa: F401  (first: a deployment runs this file by path, not through flows/__init__.py)
+
+# isort: on
+import duckdb
 import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
@@ -41,7 +43,6 @@ from flows.history import History, file_meta, run_row
 from validators.catalog import Catalog, load_catalog
 from validators.errors import ExtractError
 
-
 OUTCOMES = ("validated", "quarantined", "already processed", "failed")
 # Lines per partition: a file larger than this is checked in parts of whole patients, one task
 # each, so a Dask cluster can spread one large file over its workers.
@@ -55,8 +56,14 @@ def dask_runner(address: str | None = None, workers: int | None = None):
 
     if address:
         return DaskTaskRunner(address=address)
-    return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
-                                          "dashboard_address": None})
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+        }
+    )
 
 
 def day_folder(out: Path, as_of: date) -> Path:
@@ -87,8 +94,10 @@ def worker_catalog(ref: CatalogRef) -> Catalog:
         rules, version = ref
         catalog = load_catalog(Path(rules) if rules else None)
         if catalog.version != version:
-            raise RuntimeError(f"the rules in {rules or 'the shipped catalog'} changed during the run "
-                               f"({version} -> {catalog.version}); run again")
+            raise RuntimeError(
+                f"the rules in {rules or 'the shipped catalog'} changed during the run "
+                f"({version} -> {catalog.version}); run again"
+            )
         _catalogs[ref] = catalog
     return _catalogs[ref]
 
@@ -96,13 +105,20 @@ def worker_catalog(ref: CatalogRef) -> Catalog:
 @dataclass
 class Read:
     """What reading one extract found: already processed (`seen`), unusable (`error`), or its lines."""
+
     sha256: str
     extract: Extract | None = None
     error: ExtractError | None = None
     seen: bool = False
 
 
-@task(name="read-extract", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_only_io, **STAGE)
+@task(
+    name="read-extract",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_only_io,
+    **STAGE,
+)
 def read_extract(item: pipeline.InputFile, done: frozenset[str], rules: CatalogRef) -> Read:
     sha = box.file_sha256(item.path)
     if sha in done:  # validated by an earlier run (maybe one that crashed before archiving it)
@@ -115,22 +131,45 @@ def read_extract(item: pipeline.InputFile, done: frozenset[str], rules: CatalogR
 
 
 @task(name="check-partition", **STAGE)
-def check_partition(item: pipeline.InputFile, extract: Extract, rules: CatalogRef, as_of: date,
-                    history: pl.DataFrame) -> pipeline.FileOutcome:
+def check_partition(
+    item: pipeline.InputFile,
+    extract: Extract,
+    rules: CatalogRef,
+    as_of: date,
+    history: pl.DataFrame,
+) -> pipeline.FileOutcome:
     return pipeline.check(item, extract, worker_catalog(rules), as_of, history=history)
 
 
-@task(name="publish-extract", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_only_io, **STAGE)
-def publish_extract(outcome: pipeline.FileOutcome, sha: str, inbox: Path, out: Path, as_of: date,
-                    rules: CatalogRef, run_id: str) -> None:
+@task(
+    name="publish-extract",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_only_io,
+    **STAGE,
+)
+def publish_extract(
+    outcome: pipeline.FileOutcome,
+    sha: str,
+    inbox: Path,
+    out: Path,
+    as_of: date,
+    rules: CatalogRef,
+    run_id: str,
+) -> None:
     """Reports, then the rows for the history, then the hash, then the move: a crash between any two
     steps is finished by the next run, which redoes the file (its own history rows excluded)."""
     item = outcome.input
     result = pipeline.Run([outcome], worker_catalog(rules), as_of, datetime.now())
     report, findings = _report_paths(day_folder(out, as_of), item.path.stem)
     pipeline.write_outputs(result, report, findings)
-    History(out).stage(sha, file_meta(item.path.name, run_id, as_of, result.claims.height, result.findings.height),
-                       result.lines, result.claims, result.findings)
+    History(out).stage(
+        sha,
+        file_meta(item.path.name, run_id, as_of, result.claims.height, result.findings.height),
+        result.lines,
+        result.claims,
+        result.findings,
+    )
     box.Ledger(out).record(sha, item.path.name, str(report))
     box.archive(item, inbox, sha)
 
@@ -139,20 +178,37 @@ def _own_history(past: pl.DataFrame | None, sha: str, part: Extract) -> pl.DataF
     """Earlier runs' lines for this part's patients, without the file's own (a redo after a crash)."""
     if past is None:
         return None
-    return (past.filter(pl.col("_sha256") != sha).drop("_sha256")
-            .join(part.lines.select("patient_id").unique(), on="patient_id", how="semi"))
+    return (
+        past.filter(pl.col("_sha256") != sha)
+        .drop("_sha256")
+        .join(part.lines.select("patient_id").unique(), on="patient_id", how="semi")
+    )
 
 
 def _artifact(result: pipeline.Run, counts: dict[str, int], report: Path) -> None:
     """Aggregates only: files by what happened, claims and dollars by status, findings by category."""
     rows = [{"what": f"files {s}", "count": counts[s], "dollars at risk": None} for s in OUTCOMES]
-    for values in result.tables["Claims by status"].iter_rows(named=True):
-        rows.append({"what": f"claims {values['Status']}", "count": values["Claims"],
-                     "dollars at risk": values["Dollars at risk"]})
-    for values in result.tables.get("Findings by category", []).iter_rows(named=True):
-        rows.append({"what": f"findings {values['Category']}", "count": values["Total"], "dollars at risk": None})
-    create_table_artifact(key="nightly-claims-validation", table=rows,
-                          description=f"cleanclaim nightly run as of {result.as_of}: report {report}")
+    rows.extend(
+        {
+            "what": f"claims {values['Status']}",
+            "count": values["Claims"],
+            "dollars at risk": values["Dollars at risk"],
+        }
+        for values in result.tables["Claims by status"].iter_rows(named=True)
+    )
+    rows.extend(
+        {
+            "what": f"findings {values['Category']}",
+            "count": values["Total"],
+            "dollars at risk": None,
+        }
+        for values in result.tables.get("Findings by category", []).iter_rows(named=True)
+    )
+    create_table_artifact(
+        key="nightly-claims-validation",
+        table=rows,
+        description=f"cleanclaim nightly run as of {result.as_of}: report {report}",
+    )
 
 
 class _HistoryGuard:
@@ -169,17 +225,24 @@ class _HistoryGuard:
         try:
             return step(*args)
         except duckdb.Error as exc:
-            self.problem = (f"the run history {self.store.path} could not be used ({type(exc).__name__}): tonight's "
-                            f"files were checked without earlier nights' lines (DUP001, FRQ001-FRQ004) and the Trend "
-                            f"sheet is missing; close any program that has it open (or move a damaged file aside) "
-                            f"before the next run")
+            self.problem = (
+                f"the run history {self.store.path} could not be used ({type(exc).__name__}): tonight's "
+                f"files were checked without earlier nights' lines (DUP001, FRQ001-FRQ004) and the Trend "
+                f"sheet is missing; close any program that has it open (or move a damaged file aside) "
+                f"before the next run"
+            )
             self.logger.warning(self.problem)
             return None
 
 
 @flow(name="nightly-claims-validation", persist_result=False, log_prints=False)
-def nightly_claims_validation(inbox: str, out: str, as_of: date | None = None, rules: str | None = None,
-                              partition_lines: int = PARTITION_LINES):
+def nightly_claims_validation(
+    inbox: str,
+    out: str,
+    as_of: date | None = None,
+    rules: str | None = None,
+    partition_lines: int = PARTITION_LINES,
+):
     """Validate every extract waiting in `inbox`; write reports under `out`; archive or quarantine each.
     `rules` is a rule folder (default: the catalog shipped with cleanclaim); a file of more than
     `partition_lines` lines is checked in parts of whole patients."""
@@ -214,9 +277,19 @@ def nightly_claims_validation(inbox: str, out: str, as_of: date | None = None, r
                 status[name] = "quarantined"
                 outcomes[name] = pipeline.FileOutcome(item, facts={"file": name}, error=read.error)
             else:
-                parts = pipeline.split_by_patient(read.extract, pipeline.parts_needed(read.extract, partition_lines))
-                checks[name] = (item, read.sha256, [check_partition.submit(
-                    item, part, catalog_ref, as_of, _own_history(past, read.sha256, part)) for part in parts])
+                parts = pipeline.split_by_patient(
+                    read.extract, pipeline.parts_needed(read.extract, partition_lines)
+                )
+                checks[name] = (
+                    item,
+                    read.sha256,
+                    [
+                        check_partition.submit(
+                            item, part, catalog_ref, as_of, _own_history(past, read.sha256, part)
+                        )
+                        for part in parts
+                    ],
+                )
         published = {}
         for name, (item, sha, futures) in checks.items():
             for future in futures:
@@ -224,8 +297,12 @@ def nightly_claims_validation(inbox: str, out: str, as_of: date | None = None, r
             if any(f.state.is_failed() for f in futures):
                 continue  # the file stays in the inbox: the next run tries it again
             outcome = pipeline.merge_outcomes(item, [f.result() for f in futures])
-            published[name] = (outcome, publish_extract.submit(outcome, sha, inbox_dir, out_dir, as_of, catalog_ref,
-                                                                     run_id))
+            published[name] = (
+                outcome,
+                publish_extract.submit(
+                    outcome, sha, inbox_dir, out_dir, as_of, catalog_ref, run_id
+                ),
+            )
         for name, (outcome, future) in published.items():
             future.wait()
             if future.state.is_completed():
@@ -236,8 +313,13 @@ def nightly_claims_validation(inbox: str, out: str, as_of: date | None = None, r
         history.run(store.ingest)
     counts = Counter(status.values())
     summary = {"files": len(items), **{s: counts[s] for s in OUTCOMES}}
-    result = pipeline.Run([outcomes[i.path.name] for i in items if i.path.name in outcomes], catalog, as_of,
-                          started, time.perf_counter() - clock)
+    result = pipeline.Run(
+        [outcomes[i.path.name] for i in items if i.path.name in outcomes],
+        catalog,
+        as_of,
+        started,
+        time.perf_counter() - clock,
+    )
     report, findings = _report_paths(day_folder(out_dir, as_of), f"nightly-{as_of.isoformat()}")
     history.run(store.record_run, run_row(str(run_id), result, summary))
     if result.outcomes:
@@ -247,20 +329,31 @@ def nightly_claims_validation(inbox: str, out: str, as_of: date | None = None, r
     return _final_state(status, summary, history.problem)
 
 
-def _final_state(status: dict[str, str], summary: dict[str, int], history_problem: str | None = None):
+def _final_state(
+    status: dict[str, str], summary: dict[str, int], history_problem: str | None = None
+):
     """Completed, or Failed with a message naming every file that was not validated and why (and a
     run history that could not be used)."""
-    named = {s: sorted(name for name, what in status.items() if what == s) for s in ("quarantined", "failed")}
+    named = {
+        s: sorted(name for name, what in status.items() if what == s)
+        for s in ("quarantined", "failed")
+    }
     problems = []
     if named["quarantined"]:
-        problems.append(f"{len(named['quarantined'])} of {len(status)} files could not be used and were "
-                        f"quarantined with a reason file: {', '.join(named['quarantined'])}")
+        problems.append(
+            f"{len(named['quarantined'])} of {len(status)} files could not be used and were "
+            f"quarantined with a reason file: {', '.join(named['quarantined'])}"
+        )
     if named["failed"]:
-        problems.append(f"{len(named['failed'])} files failed and stay in the inbox for the next run (see the "
-                        f"task logs): {', '.join(named['failed'])}")
+        problems.append(
+            f"{len(named['failed'])} files failed and stay in the inbox for the next run (see the "
+            f"task logs): {', '.join(named['failed'])}"
+        )
     if history_problem:
         problems.append(history_problem)
     if problems:
         return Failed(message="; ".join(problems), data=summary)
-    return Completed(message=f"{summary['validated']} validated, {summary['already processed']} already processed",
-                     data=summary)
+    return Completed(
+        message=f"{summary['validated']} validated, {summary['already processed']} already processed",
+        data=summary,
+    )

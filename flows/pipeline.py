@@ -11,11 +11,11 @@ import logging
 import math
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
@@ -23,13 +23,13 @@ import polars as pl
 from flows.extract import MAX_ROWS, Extract, read_extract, read_notes
 from flows.report import write_findings_file, write_workbook
 from validators import findings as fnd
+from validators import summary
 from validators.catalog import Catalog
 from validators.checks import run_starts
 from validators.config import RunConfig
 from validators.engine import HISTORY_COLUMNS, index_notes, run_rules
 from validators.errors import ExtractError
 from validators.integrity import check_integrity, rejected_row_findings
-from validators import summary
 from validators.notes import NoteIndex
 from validators.scoring import claim_key
 
@@ -52,7 +52,9 @@ class InputFile:
 class FileOutcome:
     input: InputFile
     facts: dict = field(default_factory=dict)
-    lines: pl.DataFrame | None = None  # typed lines, OUTCOME_COLUMNS (PHI stays in memory, never in logs)
+    lines: pl.DataFrame | None = (
+        None  # typed lines, OUTCOME_COLUMNS (PHI stays in memory, never in logs)
+    )
     findings: pl.DataFrame = field(default_factory=fnd.empty)
     error: ExtractError | None = None
 
@@ -77,7 +79,10 @@ class Run:
 
     @cached_property
     def tables(self) -> dict[str, pl.DataFrame]:
-        return {"Files": files_table(self), **summary.summarize(self.claims, self.findings, self.affected, self.catalog)}
+        return {
+            "Files": files_table(self),
+            **summary.summarize(self.claims, self.findings, self.affected, self.catalog),
+        }
 
     @property
     def read(self) -> list[FileOutcome]:
@@ -90,12 +95,18 @@ class Run:
     @cached_property
     def lines(self) -> pl.DataFrame:
         frames = [o.lines for o in self.read if o.lines is not None and o.lines.height]
-        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema=summary.LINES_SCHEMA)
+        return (
+            pl.concat(frames, how="diagonal_relaxed")
+            if frames
+            else pl.DataFrame(schema=summary.LINES_SCHEMA)
+        )
 
     @cached_property
     def findings(self) -> pl.DataFrame:
         read = [o.findings for o in self.read]
-        if len(read) == 1:  # each file's findings are in order already (check_parts): not sorted again
+        if (
+            len(read) == 1
+        ):  # each file's findings are in order already (check_parts): not sorted again
             return read[0]
         return fnd.ordered(pl.concat([fnd.empty(), *read], how="vertical_relaxed"))
 
@@ -105,8 +116,9 @@ def _sidecar(path: Path, suffix: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def discover(paths: list[str | Path], mapping: str | Path | None = None,
-             notes: str | Path | None = None) -> list[InputFile]:
+def discover(
+    paths: list[str | Path], mapping: str | Path | None = None, notes: str | Path | None = None
+) -> list[InputFile]:
     """Files and folders -> extracts, each with its mapping and notes.
 
     A folder contributes every extract in it (not its sidecars). A sidecar `X.mapping.yaml` or
@@ -116,15 +128,28 @@ def discover(paths: list[str | Path], mapping: str | Path | None = None,
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
-                            and p.suffix.lower() in EXTRACT_SUFFIXES
-                            and not p.name.lower().endswith(SIDECAR_SUFFIXES))
+            found += sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file()
+                and not p.name.startswith(".")
+                and p.suffix.lower() in EXTRACT_SUFFIXES
+                and not p.name.lower().endswith(SIDECAR_SUFFIXES)
+            )
         elif path.exists():
             found.append(path)
         else:
-            raise ExtractError(str(path), "no such file or folder", "Check the path.", reason="unreadable")
-    return [InputFile(p, Path(mapping) if mapping else _sidecar(p, ".mapping.yaml"),
-                      Path(notes) if notes else _sidecar(p, ".notes.csv")) for p in found]
+            raise ExtractError(
+                str(path), "no such file or folder", "Check the path.", reason="unreadable"
+            )
+    return [
+        InputFile(
+            p,
+            Path(mapping) if mapping else _sidecar(p, ".mapping.yaml"),
+            Path(notes) if notes else _sidecar(p, ".notes.csv"),
+        )
+        for p in found
+    ]
 
 
 # A notes file up to this size is read beside the lines (much of reading either is one core's work:
@@ -134,17 +159,23 @@ def discover(paths: list[str | Path], mapping: str | Path | None = None,
 NOTES_BESIDE_BYTES = 128 * 2**20
 
 
-def load(item: InputFile, catalog: Catalog, *, encoding: str = "auto", max_rows: int = MAX_ROWS) -> Extract:
+def load(
+    item: InputFile, catalog: Catalog, *, encoding: str = "auto", max_rows: int = MAX_ROWS
+) -> Extract:
     """Stage 1: read the file losslessly into the canonical frame (ExtractError if unusable), and its
     notes file into the index of what the rules read notes for: the note text is not kept, and does
     not travel with the lines into the parts of a large file."""
+
     def lines() -> Extract:
         return read_extract(item.path, mapping=item.mapping, encoding=encoding, max_rows=max_rows)
 
     def notes() -> tuple[int, NoteIndex]:
         by_claim = read_notes(item.notes, encoding=encoding)
-        return by_claim.height, index_notes(by_claim.select("claim_id", pl.col("clinical_note").alias("text")),
-                                            catalog, key="claim_id")
+        return by_claim.height, index_notes(
+            by_claim.select("claim_id", pl.col("clinical_note").alias("text")),
+            catalog,
+            key="claim_id",
+        )
 
     if item.notes is None:
         return lines()
@@ -175,15 +206,28 @@ PARTS_AT_ONCE = threading.BoundedSemaphore(2)
 OUTCOME_COLUMNS = list(dict.fromkeys([*summary.LINES_SCHEMA, *HISTORY_COLUMNS, "_failed"]))
 
 
-def check(item: InputFile, extract: Extract, catalog: Catalog, as_of: date,
-          config: RunConfig | None = None, history: pl.DataFrame | None = None,
-          timings: dict[str, float] | None = None) -> FileOutcome:
+def check(
+    item: InputFile,
+    extract: Extract,
+    catalog: Catalog,
+    as_of: date,
+    config: RunConfig | None = None,
+    history: pl.DataFrame | None = None,
+    timings: dict[str, float] | None = None,
+) -> FileOutcome:
     """Stage 2: field integrity (and the rows the reader set aside), then the coding rules.
     `history`: earlier runs' lines (validators/engine.py HISTORY_COLUMNS) for the duplicate and
     frequency rules. `timings`, when given, receives seconds for "field integrity" and each rule
     (summed over the parts)."""
-    return check_parts(item, split_by_patient(extract, parts_needed(extract)), catalog, as_of, config, history,
-                       timings)
+    return check_parts(
+        item,
+        split_by_patient(extract, parts_needed(extract)),
+        catalog,
+        as_of,
+        config,
+        history,
+        timings,
+    )
 
 
 def parts_needed(extract: Extract, lines_per_part: int | None = None) -> int:
@@ -191,13 +235,24 @@ def parts_needed(extract: Extract, lines_per_part: int | None = None) -> int:
     return max(1, math.ceil(extract.lines.height / (lines_per_part or CHECK_PART_LINES)))
 
 
-def check_parts(item: InputFile, parts: list[Extract], catalog: Catalog, as_of: date,
-                config: RunConfig | None = None, history: pl.DataFrame | None = None,
-                timings: dict[str, float] | None = None, progress: Progress | None = None) -> FileOutcome:
+def check_parts(
+    item: InputFile,
+    parts: list[Extract],
+    catalog: Catalog,
+    as_of: date,
+    config: RunConfig | None = None,
+    history: pl.DataFrame | None = None,
+    timings: dict[str, float] | None = None,
+    progress: Progress | None = None,
+) -> FileOutcome:
     """`check` over an extract already split by patient; each part is let go once checked.
     `timings` sums each stage over the parts, which overlap (PARTS_AT_ONCE): more than the wall time."""
-    if len(parts) == 1:  # a part checked alone runs its rules two at a time instead of two parts at a time
-        return _check_part(item, parts.pop(), catalog, as_of, config, history, timings, rule_threads=2)
+    if (
+        len(parts) == 1
+    ):  # a part checked alone runs its rules two at a time instead of two parts at a time
+        return _check_part(
+            item, parts.pop(), catalog, as_of, config, history, timings, rule_threads=2
+        )
     total, spent, said, done = len(parts), [{} for _ in parts], threading.Lock(), [0]
 
     def one(number: int, part: Extract) -> FileOutcome:
@@ -220,8 +275,16 @@ def check_parts(item: InputFile, parts: list[Extract], catalog: Catalog, as_of: 
     return merge_outcomes(item, outcomes)
 
 
-def _check_part(item: InputFile, extract: Extract, catalog: Catalog, as_of: date, config: RunConfig | None,
-                history: pl.DataFrame | None, timings: dict[str, float] | None, rule_threads: int = 1) -> FileOutcome:
+def _check_part(
+    item: InputFile,
+    extract: Extract,
+    catalog: Catalog,
+    as_of: date,
+    config: RunConfig | None,
+    history: pl.DataFrame | None,
+    timings: dict[str, float] | None,
+    rule_threads: int = 1,
+) -> FileOutcome:
     config = config or RunConfig()
     name = item.path.name
     started = time.perf_counter()
@@ -229,22 +292,45 @@ def _check_part(item: InputFile, extract: Extract, catalog: Catalog, as_of: date
     if timings is not None:
         timings["field integrity"] = time.perf_counter() - started
     rejected = rejected_row_findings(catalog, extract.rejected, name)
-    coding = run_rules(integrity.lines, catalog, as_of, config, history, timings, threads=rule_threads,
-                       file_notes=extract.notes)
+    coding = run_rules(
+        integrity.lines,
+        catalog,
+        as_of,
+        config,
+        history,
+        timings,
+        threads=rule_threads,
+        file_notes=extract.notes,
+    )
     found = pl.concat([integrity.findings, rejected], how="vertical_relaxed")
     # Field-integrity findings obey select/ignore too (per-payer settings apply to engine rules).
     found = found.filter(pl.col("rule_id").is_in([r for r in catalog.rules if config.selects(r)]))
     found = fnd.ordered(pl.concat([found, coding], how="vertical_relaxed"))
     fnd.FindingsModel.validate(found)  # the contract every later stage relies on
-    facts = {**extract.facts, "lines": integrity.lines.height,
-             "claims": integrity.lines["claim_id"].n_unique(), "findings": found.height}
+    facts = {
+        **extract.facts,
+        "lines": integrity.lines.height,
+        "claims": integrity.lines["claim_id"].n_unique(),
+        "findings": found.height,
+    }
     log.info("validated %s: %d lines, %d findings", name, facts["lines"], found.height)
-    return FileOutcome(item, facts=facts, lines=integrity.lines.select(OUTCOME_COLUMNS), findings=found)
+    return FileOutcome(
+        item, facts=facts, lines=integrity.lines.select(OUTCOME_COLUMNS), findings=found
+    )
 
 
-def validate_file(item: InputFile, catalog: Catalog, as_of: date, *, config: RunConfig | None = None,
-                  encoding: str = "auto", max_rows: int = MAX_ROWS, progress: Progress | None = None,
-                  history: pl.DataFrame | None = None, timings: dict[str, float] | None = None) -> FileOutcome:
+def validate_file(
+    item: InputFile,
+    catalog: Catalog,
+    as_of: date,
+    *,
+    config: RunConfig | None = None,
+    encoding: str = "auto",
+    max_rows: int = MAX_ROWS,
+    progress: Progress | None = None,
+    history: pl.DataFrame | None = None,
+    timings: dict[str, float] | None = None,
+) -> FileOutcome:
     """One extract through every stage. A file that cannot be used is an outcome, not a crash.
     `timings`, when given, receives seconds for "load", "field integrity" and each rule."""
     name = item.path.name
@@ -261,7 +347,9 @@ def validate_file(item: InputFile, catalog: Catalog, as_of: date, *, config: Run
     if timings is not None:
         timings["load"] = time.perf_counter() - started
     parts = split_by_patient(extract, parts_needed(extract))
-    del extract  # the parts hold the rows now: the whole text frame is not kept while they are checked
+    del (
+        extract
+    )  # the parts hold the rows now: the whole text frame is not kept while they are checked
     return check_parts(item, parts, catalog, as_of, config, history, timings, progress)
 
 
@@ -302,18 +390,29 @@ def split_by_patient(extract: Extract, parts: int) -> list[Extract]:
     pieces: list[list[pl.DataFrame]] = [[] for _ in range(parts)]
     names = lines.columns
     for start_at in range(0, len(names), SPLIT_COLUMNS):
-        group = names[start_at:start_at + SPLIT_COLUMNS]
+        group = names[start_at : start_at + SPLIT_COLUMNS]
         columns = lines.select(group)
-        extract.lines = lines = lines.drop(group)  # the only other reference, so the columns go below
+        extract.lines = lines = lines.drop(
+            group
+        )  # the only other reference, so the columns go below
         for i in range(parts):
-            pieces[i].append(columns[rows[i]])  # a frame's take: gather expressions cost twice as much
+            pieces[i].append(
+                columns[rows[i]]
+            )  # a frame's take: gather expressions cost twice as much
         del columns
     empty = extract.rejected.clear()
-    split = [Extract(pl.concat(pieces[i], how="horizontal"), extract.rejected if i == 0 else empty, extract.facts)
-             for i in range(parts)]
+    split = [
+        Extract(
+            pl.concat(pieces[i], how="horizontal"),
+            extract.rejected if i == 0 else empty,
+            extract.facts,
+        )
+        for i in range(parts)
+    ]
     if extract.notes is not None:  # a part sent to a Dask worker takes only its claims' notes
-        for piece, notes in zip(split, extract.notes.partitioned(claim_parts.drop_nulls("claim_id"), parts),
-                                strict=True):
+        for piece, notes in zip(
+            split, extract.notes.partitioned(claim_parts.drop_nulls("claim_id"), parts), strict=True
+        ):
             piece.notes = notes
     return split
 
@@ -323,21 +422,47 @@ def merge_outcomes(item: InputFile, parts: list[FileOutcome]) -> FileOutcome:
     the file rather than a row (no source row) is reported once."""
     findings = pl.concat([p.findings for p in parts], how="vertical_relaxed")
     per_file = findings.filter(pl.col("source_row").is_null()).unique(maintain_order=True)
-    findings = fnd.ordered(pl.concat([findings.filter(pl.col("source_row").is_not_null()), per_file]))
+    findings = fnd.ordered(
+        pl.concat([findings.filter(pl.col("source_row").is_not_null()), per_file])
+    )
     lines = pl.concat([p.lines for p in parts], how="diagonal_relaxed")
-    facts = {**parts[0].facts, "lines": lines.height, "claims": sum(p.facts["claims"] for p in parts),
-             "findings": findings.height}
+    facts = {
+        **parts[0].facts,
+        "lines": lines.height,
+        "claims": sum(p.facts["claims"] for p in parts),
+        "findings": findings.height,
+    }
     return FileOutcome(item, facts=facts, lines=lines, findings=findings)
 
 
-def run(inputs: list[InputFile], catalog: Catalog, as_of: date, *, config: RunConfig | None = None,
-        encoding: str = "auto", max_rows: int = MAX_ROWS, progress: Progress | None = None) -> Run:
+def run(
+    inputs: list[InputFile],
+    catalog: Catalog,
+    as_of: date,
+    *,
+    config: RunConfig | None = None,
+    encoding: str = "auto",
+    max_rows: int = MAX_ROWS,
+    progress: Progress | None = None,
+) -> Run:
     started, clock = datetime.now(), time.perf_counter()
     # Files are independent; polars releases the GIL inside its operations, so two workers overlap
     # one file's Python overhead with another's work. Results keep the order of the inputs.
     with ThreadPoolExecutor(max_workers=min(2, max(len(inputs), 1))) as pool:
-        outcomes = list(pool.map(lambda item: validate_file(item, catalog, as_of, config=config, encoding=encoding,
-                                                            max_rows=max_rows, progress=progress), inputs))
+        outcomes = list(
+            pool.map(
+                lambda item: validate_file(
+                    item,
+                    catalog,
+                    as_of,
+                    config=config,
+                    encoding=encoding,
+                    max_rows=max_rows,
+                    progress=progress,
+                ),
+                inputs,
+            )
+        )
     return Run(outcomes, catalog, as_of, started, time.perf_counter() - clock)
 
 
@@ -352,21 +477,36 @@ def run_facts(result: Run, findings_file: str) -> dict:
         ("Rule catalog version", result.catalog.version),
         ("ICD-10-CM release", result.catalog.codesets["icd10cm"].info.version),
         ("Place-of-service code set", result.catalog.codesets["place_of_service"].info.version),
-        ("NCCI PTP edits", f"{result.catalog.codesets['ncci_ptp_curated'].table.height} curated + "
-                           f"{result.catalog.codesets['ncci_ptp_cms'].table.height:,} imported from CMS"),
-        ("MUE values", f"{result.catalog.codesets['mue_cms'].table.height:,} imported from CMS"
-         if result.catalog.codesets["mue_cms"].table.height else
-         "none imported: MUE001-MUE003 checked nothing (run `cleanclaim codesets import`)"),
+        (
+            "NCCI PTP edits",
+            f"{result.catalog.codesets['ncci_ptp_curated'].table.height} curated + "
+            f"{result.catalog.codesets['ncci_ptp_cms'].table.height:,} imported from CMS",
+        ),
+        (
+            "MUE values",
+            f"{result.catalog.codesets['mue_cms'].table.height:,} imported from CMS"
+            if result.catalog.codesets["mue_cms"].table.height
+            else "none imported: MUE001-MUE003 checked nothing (run `cleanclaim codesets import`)",
+        ),
         ("Files read", f"{len(result.read)} of {len(result.outcomes)}"),
         ("Claim lines validated", lines.height),
         ("Claims", result.claims.height),
-        ("Clean-claim rate", f"{(result.claims['status'] == 'clean').mean() or 0:.0%} of claims have no high or "
-                             f"medium finding"),
-        ("Rows set aside (finding FLD025)", sum(o.facts.get("rejected_rows", 0) for o in result.read)),
+        (
+            "Clean-claim rate",
+            f"{(result.claims['status'] == 'clean').mean() or 0:.0%} of claims have no high or "
+            f"medium finding",
+        ),
+        (
+            "Rows set aside (finding FLD025)",
+            sum(o.facts.get("rejected_rows", 0) for o in result.read),
+        ),
         ("Full findings list", findings_file),
     ]
-    warnings = [f"NOT READ: {o.input.path.name}: {o.error.problem}. {o.error.expected} "
-                f"Its claims are not in this report." for o in result.failed]
+    warnings = [
+        f"NOT READ: {o.input.path.name}: {o.error.problem}. {o.error.expected} "
+        f"Its claims are not in this report."
+        for o in result.failed
+    ]
     return {"facts": facts, "warnings": warnings, "findings_file": findings_file}
 
 
@@ -375,18 +515,35 @@ def files_table(result: Run) -> pl.DataFrame:
     rows = []
     for o in result.outcomes:
         f = o.facts
-        rows.append({
-            "File": o.input.path.name,
-            "Status": "read" if o.error is None else f"NOT READ: {o.error.reason}",
-            "Format": f.get("format"), "Encoding": f.get("encoding"),
-            "Lines": f.get("lines"), "Claims": f.get("claims"), "Findings": f.get("findings"),
-            "Rows set aside": f.get("rejected_rows"),
-            "Mapping": f.get("mapping_file"), "Notes": f.get("notes_file"),
-        })
-    return pl.DataFrame(rows, schema={"File": pl.String, "Status": pl.String, "Format": pl.String,
-                                      "Encoding": pl.String, "Lines": pl.Int64, "Claims": pl.Int64,
-                                      "Findings": pl.Int64, "Rows set aside": pl.Int64,
-                                      "Mapping": pl.String, "Notes": pl.String})
+        rows.append(
+            {
+                "File": o.input.path.name,
+                "Status": "read" if o.error is None else f"NOT READ: {o.error.reason}",
+                "Format": f.get("format"),
+                "Encoding": f.get("encoding"),
+                "Lines": f.get("lines"),
+                "Claims": f.get("claims"),
+                "Findings": f.get("findings"),
+                "Rows set aside": f.get("rejected_rows"),
+                "Mapping": f.get("mapping_file"),
+                "Notes": f.get("notes_file"),
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "File": pl.String,
+            "Status": pl.String,
+            "Format": pl.String,
+            "Encoding": pl.String,
+            "Lines": pl.Int64,
+            "Claims": pl.Int64,
+            "Findings": pl.Int64,
+            "Rows set aside": pl.Int64,
+            "Mapping": pl.String,
+            "Notes": pl.String,
+        },
+    )
 
 
 def rules_sheet(catalog: Catalog) -> pl.DataFrame:
@@ -396,11 +553,21 @@ def rules_sheet(catalog: Catalog) -> pl.DataFrame:
     for r in catalog.rules.values():
         wording = [f"{r.carc}: {carc.wording(r.denial.carc)}"] if r.denial else []
         wording += [f"{code}: {rarc.wording(code)}" for code in (r.denial.rarc if r.denial else [])]
-        rows.append({"Rule": r.id, "Name": r.name, "Title": r.title, "Category": r.category, "Severity": r.severity,
-                     "Status": r.status, "Weight": r.weight, "Denial": f"{r.carc} {r.rarc}".strip(),
-                     "Denial wording": " ".join(wording),
-                     "Explanation": " ".join(r.explanation.replace("**", "").split()),
-                     "Policy": "; ".join(c.source for c in r.citation)})
+        rows.append(
+            {
+                "Rule": r.id,
+                "Name": r.name,
+                "Title": r.title,
+                "Category": r.category,
+                "Severity": r.severity,
+                "Status": r.status,
+                "Weight": r.weight,
+                "Denial": f"{r.carc} {r.rarc}".strip(),
+                "Denial wording": " ".join(wording),
+                "Explanation": " ".join(r.explanation.replace("**", "").split()),
+                "Policy": "; ".join(c.source for c in r.citation),
+            }
+        )
     return pl.DataFrame(rows)
 
 
@@ -408,58 +575,128 @@ def findings_sheet(result: Run, rules: pl.DataFrame) -> pl.DataFrame:
     """Findings of the claims that need action (hold or review), most dollars at risk first."""
     action = result.claims.filter(pl.col("status") != "clean").select("source_file", "claim")
     # keyed like the claims table, so a row without a claim id (its own claim) keeps its findings
-    return (result.findings.with_columns(claim_key().alias("claim"))
-            .join(action, on=["source_file", "claim"], how="semi")
-            .join(rules.select(pl.col("Rule").alias("rule_id"), "Denial wording",
-                               pl.col("Policy").str.split("; ").list.first().alias("Policy")), on="rule_id", how="left")
-            .sort(pl.col("charge_at_risk").fill_null(0.0), pl.col("severity").replace_strict(fnd.SEVERITY_ORDER),
-                  "source_file", "source_row", descending=[True, False, False, False])
-            .select(pl.col("claim_id").alias("Claim ID"), pl.col("line_number").alias("Line"),
-                    pl.col("rule_id").alias("Rule"), pl.col("category").alias("Category"),
-                    pl.col("severity").alias("Severity"), pl.col("carc").alias("CARC"), pl.col("rarc").alias("RARC"),
-                    "Denial wording", pl.col("message").alias("Message"), pl.col("fix").alias("Fix"), "Policy",
-                    pl.col("charge_at_risk").alias("At risk"), pl.col("source_file").alias("File"),
-                    pl.col("source_row").alias("Row")))
+    return (
+        result.findings.with_columns(claim_key().alias("claim"))
+        .join(action, on=["source_file", "claim"], how="semi")
+        .join(
+            rules.select(
+                pl.col("Rule").alias("rule_id"),
+                "Denial wording",
+                pl.col("Policy").str.split("; ").list.first().alias("Policy"),
+            ),
+            on="rule_id",
+            how="left",
+        )
+        .sort(
+            pl.col("charge_at_risk").fill_null(0.0),
+            pl.col("severity").replace_strict(fnd.SEVERITY_ORDER),
+            "source_file",
+            "source_row",
+            descending=[True, False, False, False],
+        )
+        .select(
+            pl.col("claim_id").alias("Claim ID"),
+            pl.col("line_number").alias("Line"),
+            pl.col("rule_id").alias("Rule"),
+            pl.col("category").alias("Category"),
+            pl.col("severity").alias("Severity"),
+            pl.col("carc").alias("CARC"),
+            pl.col("rarc").alias("RARC"),
+            "Denial wording",
+            pl.col("message").alias("Message"),
+            pl.col("fix").alias("Fix"),
+            "Policy",
+            pl.col("charge_at_risk").alias("At risk"),
+            pl.col("source_file").alias("File"),
+            pl.col("source_row").alias("Row"),
+        )
+    )
 
 
 def claims_sheet(result: Run) -> pl.DataFrame:
     """One row per claim, most urgent first: the identifiers, money and reasons an analyst works from
     (minimum necessary: no names, no dates of birth, no note text)."""
     return result.claims.select(
-        pl.col("claim_id").alias("Claim ID"), pl.col("patient_id").alias("Patient ID"), pl.col("payer_id").alias("Payer"),
-        pl.col("payer_name").alias("Payer name"), pl.col("provider").alias("Provider NPI"),
-        pl.col("first_service").alias("First service"), pl.col("last_service").alias("Last service"),
-        pl.col("lines").alias("Lines"), pl.col("billed").alias("Billed"), pl.col("at_risk").alias("At risk"),
-        pl.col("score").alias("Score"), pl.col("status").alias("Status"), pl.col("top_reasons").alias("Top reasons"),
-        pl.col("source_file").alias("File"))
+        pl.col("claim_id").alias("Claim ID"),
+        pl.col("patient_id").alias("Patient ID"),
+        pl.col("payer_id").alias("Payer"),
+        pl.col("payer_name").alias("Payer name"),
+        pl.col("provider").alias("Provider NPI"),
+        pl.col("first_service").alias("First service"),
+        pl.col("last_service").alias("Last service"),
+        pl.col("lines").alias("Lines"),
+        pl.col("billed").alias("Billed"),
+        pl.col("at_risk").alias("At risk"),
+        pl.col("score").alias("Score"),
+        pl.col("status").alias("Status"),
+        pl.col("top_reasons").alias("Top reasons"),
+        pl.col("source_file").alias("File"),
+    )
 
 
 def problems_sheet(result: Run) -> pl.DataFrame:
     """Files and rows that could not be used, with the reason and what to do."""
-    rows = [{"File": o.input.path.name, "Row": None, "Claim ID": None, "Problem": o.error.problem,
-             "What to do": o.error.expected} for o in result.failed]
-    frame = pl.DataFrame(rows, schema={"File": pl.String, "Row": pl.Int64, "Claim ID": pl.String,
-                                       "Problem": pl.String, "What to do": pl.String})
+    rows = [
+        {
+            "File": o.input.path.name,
+            "Row": None,
+            "Claim ID": None,
+            "Problem": o.error.problem,
+            "What to do": o.error.expected,
+        }
+        for o in result.failed
+    ]
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "File": pl.String,
+            "Row": pl.Int64,
+            "Claim ID": pl.String,
+            "Problem": pl.String,
+            "What to do": pl.String,
+        },
+    )
     # rows set aside and structural problems: the row_structure rules of field integrity (FLD025, FLD027)
-    structural = [r.id for r in result.catalog.rules.values()
-                  if r.check == "row_structure" and r.category == "field-integrity"]
+    structural = [
+        r.id
+        for r in result.catalog.rules.values()
+        if r.check == "row_structure" and r.category == "field-integrity"
+    ]
     rejected = result.findings.filter(pl.col("rule_id").is_in(structural)).select(
-        pl.col("source_file").alias("File"), pl.col("source_row").alias("Row"), pl.col("claim_id").alias("Claim ID"),
-        pl.col("message").alias("Problem"), pl.col("fix").alias("What to do"))
+        pl.col("source_file").alias("File"),
+        pl.col("source_row").alias("Row"),
+        pl.col("claim_id").alias("Claim ID"),
+        pl.col("message").alias("Problem"),
+        pl.col("fix").alias("What to do"),
+    )
     return pl.concat([frame, rejected])
 
 
-def write_outputs(result: Run, report: str | Path | None, findings_file: str | Path | None,
-                  trend: pl.DataFrame | None = None) -> dict:
+def write_outputs(
+    result: Run,
+    report: str | Path | None,
+    findings_file: str | Path | None,
+    trend: pl.DataFrame | None = None,
+) -> dict:
     """The findings file (all findings) and the workbook (the most urgent claims and findings, bounded;
     a Trend sheet when the run history gives one)."""
     out: dict = {}
     if findings_file:
         out["findings_file"] = str(write_findings_file(result.findings, findings_file))
     if report:
-        facts = run_facts(result, Path(findings_file).name if findings_file else "(not written: use --findings)")
+        facts = run_facts(
+            result, Path(findings_file).name if findings_file else "(not written: use --findings)"
+        )
         rules = rules_sheet(result.catalog)
-        out |= write_workbook(report, facts, result.tables, claims_sheet(result), findings_sheet(result, rules),
-                              rules, problems_sheet(result), trend)
+        out |= write_workbook(
+            report,
+            facts,
+            result.tables,
+            claims_sheet(result),
+            findings_sheet(result, rules),
+            rules,
+            problems_sheet(result),
+            trend,
+        )
         out["report"] = str(report)
     return out

@@ -28,11 +28,12 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
-
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_TEXT = 32_767
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
-ERROR_LITERAL = re.compile(r"^#(N/A|NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|GETTING_DATA|SPILL!|CALC!)$")
+ERROR_LITERAL = re.compile(
+    r"^#(N/A|NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|GETTING_DATA|SPILL!|CALC!)$"
+)
 
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
@@ -65,7 +66,9 @@ class SafeText:
             return cell
         return text
 
-    def styled(self, value, *, number_format: str | None = None, alignment: Alignment | None = None):
+    def styled(
+        self, value, *, number_format: str | None = None, alignment: Alignment | None = None
+    ):
         """A styled cell, with the same text safety. Only for the few cells that need a style:
         per-cell styles make openpyxl 5x slower (STACK_NOTES.md 3.1)."""
         safe = self(value)
@@ -83,8 +86,9 @@ def _header_row(ws, frame: pl.DataFrame) -> list[WriteOnlyCell]:
     for name, dtype in frame.schema.items():
         cell = WriteOnlyCell(ws, value=name)
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-        cell.alignment = Alignment(vertical="top", wrap_text=True,
-                                   horizontal="right" if dtype.is_numeric() else "left")
+        cell.alignment = Alignment(
+            vertical="top", wrap_text=True, horizontal="right" if dtype.is_numeric() else "left"
+        )
         cells.append(cell)
     return cells
 
@@ -123,7 +127,9 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
 def neutralise_csv_text(column: str) -> pl.Expr:
     """OWASP CSV-injection guard for a text column: a leading = + - @ TAB CR LF gets a ' (T2)."""
     c = pl.col(column)
-    return pl.when(c.str.contains(r"^[=+\-@\t\r\n]")).then(pl.lit("'") + c).otherwise(c).alias(column)
+    return (
+        pl.when(c.str.contains(r"^[=+\-@\t\r\n]")).then(pl.lit("'") + c).otherwise(c).alias(column)
+    )
 
 
 def write_findings_file(findings: pl.DataFrame, path: str | Path) -> Path:
@@ -135,7 +141,8 @@ def write_findings_file(findings: pl.DataFrame, path: str | Path) -> Path:
         else:
             text = [c for c, t in findings.schema.items() if t == pl.String]
             findings.with_columns(neutralise_csv_text(c) for c in text).write_csv(
-                tmp, quote_style="non_numeric")
+                tmp, quote_style="non_numeric"
+            )
     return path
 
 
@@ -161,7 +168,9 @@ def _sheet(wb: Workbook, title: str, widths: list[int]):
 SHEET_ROW_LIMIT = 10_000
 STATUS_FILLS = {"hold": "F8CBAD", "review": "FFE699", "clean": "C6EFCE"}
 DATE = "yyyy-mm-dd"
-MONEY_COLUMNS = frozenset({"Billed", "At risk", "Dollars at risk"})  # shown as currency wherever they appear
+MONEY_COLUMNS = frozenset(
+    {"Billed", "At risk", "Dollars at risk"}
+)  # shown as currency wherever they appear
 PERCENT_COLUMNS = frozenset({"Clean-claim rate"})
 
 
@@ -169,17 +178,24 @@ def _number_formats(frame: pl.DataFrame) -> dict[int, str]:
     """Column index -> number format: currency by column name, dates by type."""
     formats = {i: MONEY for i, c in enumerate(frame.columns) if c in MONEY_COLUMNS}
     formats |= {i: "0%" for i, c in enumerate(frame.columns) if c in PERCENT_COLUMNS}
-    return formats | {i: DATE for i, t in enumerate(frame.dtypes) if t == pl.Date} | \
-        {i: "yyyy-mm-dd hh:mm" for i, t in enumerate(frame.dtypes) if t == pl.Datetime}
+    return (
+        formats
+        | {i: DATE for i, t in enumerate(frame.dtypes) if t == pl.Date}
+        | {i: "yyyy-mm-dd hh:mm" for i, t in enumerate(frame.dtypes) if t == pl.Datetime}
+    )
 
 
 def _cells(safe: SafeText, values: tuple, formats: dict[int, str]) -> list:
     """One row's cells: text made safe, and a style only where a column needs a number format."""
-    return [safe.styled(v, number_format=formats[i]) if i in formats and v is not None else safe(v)
-            for i, v in enumerate(values)]
+    return [
+        safe.styled(v, number_format=formats[i]) if i in formats and v is not None else safe(v)
+        for i, v in enumerate(values)
+    ]
 
 
-def _table_block(ws, safe: SafeText, row: int, heading: str, frame: pl.DataFrame) -> tuple[int, int]:
+def _table_block(
+    ws, safe: SafeText, row: int, heading: str, frame: pl.DataFrame
+) -> tuple[int, int]:
     """A titled table on the Summary; returns (first data row, last data row)."""
     label = WriteOnlyCell(ws, value=heading)
     label.font = Font(bold=True, size=12)
@@ -193,14 +209,18 @@ def _table_block(ws, safe: SafeText, row: int, heading: str, frame: pl.DataFrame
     return first, first + frame.height - 1
 
 
-def _bar_chart(ws, title: str, labels_col: int, values_col: int, rows: tuple[int, int], anchor: str) -> None:
+def _bar_chart(
+    ws, title: str, labels_col: int, values_col: int, rows: tuple[int, int], anchor: str
+) -> None:
     if rows[1] < rows[0]:
         return
     chart = BarChart()
     chart.type, chart.title, chart.legend = "bar", title, None
     chart.height, chart.width = 7, 14
     chart.x_axis.scaling.orientation = "maxMin"  # first row at the top, as in the table beside it
-    chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 hides both axes in Excel otherwise
+    chart.x_axis.delete = chart.y_axis.delete = (
+        False  # openpyxl 3.1 hides both axes in Excel otherwise
+    )
     data = Reference(ws, min_col=values_col, min_row=rows[0] - 1, max_row=rows[1])
     chart.add_data(data, titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=labels_col, min_row=rows[0], max_row=rows[1]))
@@ -237,9 +257,16 @@ def _summary_sheet(wb: Workbook, run: dict, tables: dict[str, pl.DataFrame]) -> 
     return safe
 
 
-def _data_sheet(wb: Workbook, title: str, frame: pl.DataFrame, widths: list[int], *,
-                links: dict[str, dict[str, int]] | None = None, fills: dict[str, dict[str, str]] | None = None,
-                table: str | None = None) -> SafeText:
+def _data_sheet(
+    wb: Workbook,
+    title: str,
+    frame: pl.DataFrame,
+    widths: list[int],
+    *,
+    links: dict[str, dict[str, int]] | None = None,
+    fills: dict[str, dict[str, str]] | None = None,
+    table: str | None = None,
+) -> SafeText:
     """A bounded sheet of rows: frozen header, filters (or an Excel table), currency and date formats,
     colours by conditional-formatting rule. `links` maps a column's values to rows on the Rules sheet."""
     ws = _sheet(wb, title, widths)
@@ -251,27 +278,42 @@ def _data_sheet(wb: Workbook, title: str, frame: pl.DataFrame, widths: list[int]
     ws.print_title_rows = "1:1"
     if table:
         t = Table(displayName=table, ref=f"A1:{last_col}{last_row}")
-        t.tableColumns = [TableColumn(id=i, name=n) for i, n in enumerate(names, 1)]  # write-only needs them
+        t.tableColumns = [
+            TableColumn(id=i, name=n) for i, n in enumerate(names, 1)
+        ]  # write-only needs them
         t.tableStyleInfo = TableStyleInfo(name="TableStyleLight9", showRowStripes=True)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "In write-only mode you must add table columns manually": done
+            warnings.simplefilter(
+                "ignore"
+            )  # "In write-only mode you must add table columns manually": done
             ws.add_table(t)
     else:
         ws.auto_filter.ref = f"A1:{last_col}{last_row}"
     for column, colours in (fills or {}).items():  # one rule per colour, not a style per cell
         letter = get_column_letter(names.index(column) + 1)
         for value, colour in colours.items():
-            ws.conditional_formatting.add(f"{letter}2:{letter}{last_row}", CellIsRule(
-                operator="equal", formula=[f'"{value}"'], fill=PatternFill("solid", bgColor=colour)))
+            ws.conditional_formatting.add(
+                f"{letter}2:{letter}{last_row}",
+                CellIsRule(
+                    operator="equal",
+                    formula=[f'"{value}"'],
+                    fill=PatternFill("solid", bgColor=colour),
+                ),
+            )
     ws.append(_header_row(ws, frame))
     formats = _number_formats(frame)
-    link_at = {names.index(c): (get_column_letter(names.index(c) + 1), targets) for c, targets in (links or {}).items()}
+    link_at = {
+        names.index(c): (get_column_letter(names.index(c) + 1), targets)
+        for c, targets in (links or {}).items()
+    }
     for row_number, values in enumerate(frame.iter_rows(), 2):
         cells = _cells(safe, values, formats)
         for i, (letter, targets) in link_at.items():
             if values[i] in targets:
                 cell = safe.styled(values[i])
-                cell.hyperlink = Hyperlink(ref=f"{letter}{row_number}", location=f"'Rules'!A{targets[values[i]]}")
+                cell.hyperlink = Hyperlink(
+                    ref=f"{letter}{row_number}", location=f"'Rules'!A{targets[values[i]]}"
+                )
                 cell.font = LINK_FONT
                 cells[i] = cell
         ws.append(cells)
@@ -284,19 +326,33 @@ def _trend_sheet(wb: Workbook, trend: pl.DataFrame) -> SafeText:
     if trend.height:
         ws = safe.ws
         chart = LineChart()
-        chart.title, chart.legend, chart.height, chart.width = "Clean-claim rate by run", None, 7, 18
+        chart.title, chart.legend, chart.height, chart.width = (
+            "Clean-claim rate by run",
+            None,
+            7,
+            18,
+        )
         chart.y_axis.number_format, chart.y_axis.scaling.min, chart.y_axis.scaling.max = "0%", 0, 1
         chart.x_axis.delete = chart.y_axis.delete = False  # openpyxl 3.1 hides both axes otherwise
         rate = trend.columns.index("Clean-claim rate") + 1
-        chart.add_data(Reference(ws, min_col=rate, min_row=1, max_row=trend.height + 1), titles_from_data=True)
+        chart.add_data(
+            Reference(ws, min_col=rate, min_row=1, max_row=trend.height + 1), titles_from_data=True
+        )
         chart.set_categories(Reference(ws, min_col=2, min_row=2, max_row=trend.height + 1))
         ws.add_chart(chart, f"A{trend.height + 4}")
     return safe
 
 
-def write_workbook(path: str | Path, run: dict, tables: dict[str, pl.DataFrame], claims: pl.DataFrame,
-                   findings: pl.DataFrame, rules: pl.DataFrame, problems: pl.DataFrame,
-                   trend: pl.DataFrame | None = None) -> dict:
+def write_workbook(
+    path: str | Path,
+    run: dict,
+    tables: dict[str, pl.DataFrame],
+    claims: pl.DataFrame,
+    findings: pl.DataFrame,
+    rules: pl.DataFrame,
+    problems: pl.DataFrame,
+    trend: pl.DataFrame | None = None,
+) -> dict:
     """The analyst's workbook: Summary, (Trend: the last nightly runs, when `trend` is given), Claims,
     Findings, Rules, Input problems.
 
@@ -305,10 +361,16 @@ def write_workbook(path: str | Path, run: dict, tables: dict[str, pl.DataFrame],
     `facts` (label, value pairs), `warnings` and `findings_file`.
     """
     limit = min(SHEET_ROW_LIMIT, EXCEL_MAX_ROWS - 1)
-    cut = {name: frame.height - limit for name, frame in (("Claims", claims), ("Findings", findings))
-           if frame.height > limit}
-    notes = [f"The {name} sheet shows the {limit:,} most urgent of {limit + extra:,} rows; "
-             f"every finding is in {run['findings_file']}." for name, extra in cut.items()]
+    cut = {
+        name: frame.height - limit
+        for name, frame in (("Claims", claims), ("Findings", findings))
+        if frame.height > limit
+    }
+    notes = [
+        f"The {name} sheet shows the {limit:,} most urgent of {limit + extra:,} rows; "
+        f"every finding is in {run['findings_file']}."
+        for name, extra in cut.items()
+    ]
     run = {**run, "warnings": [*run["warnings"], *notes]}
     rule_rows = {rule: i for i, rule in enumerate(rules["Rule"].to_list(), 2)}
     wb = Workbook(write_only=True)
@@ -316,15 +378,35 @@ def write_workbook(path: str | Path, run: dict, tables: dict[str, pl.DataFrame],
     if trend is not None:  # second: how tonight compares is the next thing a manager asks
         parts.append(_trend_sheet(wb, trend))
     parts += [
-        _data_sheet(wb, "Claims", claims.head(limit), [14, 12, 10, 22, 13, 12, 12, 7, 12, 12, 7, 9, 60, 26],
-                    fills={"Status": STATUS_FILLS}, table="Claims"),
-        _data_sheet(wb, "Findings", findings.head(limit), [14, 6, 9, 16, 9, 8, 8, 50, 70, 70, 45, 12, 26, 7],
-                    links={"Rule": rule_rows}, fills={"Severity": SEVERITY_FILLS}),
-        _data_sheet(wb, "Rules", rules, [9, 34, 50, 18, 9, 9, 8, 14, 60, 100, 60],
-                    fills={"Severity": SEVERITY_FILLS}),
+        _data_sheet(
+            wb,
+            "Claims",
+            claims.head(limit),
+            [14, 12, 10, 22, 13, 12, 12, 7, 12, 12, 7, 9, 60, 26],
+            fills={"Status": STATUS_FILLS},
+            table="Claims",
+        ),
+        _data_sheet(
+            wb,
+            "Findings",
+            findings.head(limit),
+            [14, 6, 9, 16, 9, 8, 8, 50, 70, 70, 45, 12, 26, 7],
+            links={"Rule": rule_rows},
+            fills={"Severity": SEVERITY_FILLS},
+        ),
+        _data_sheet(
+            wb,
+            "Rules",
+            rules,
+            [9, 34, 50, 18, 9, 9, 8, 14, 60, 100, 60],
+            fills={"Severity": SEVERITY_FILLS},
+        ),
         _data_sheet(wb, "Input problems", problems, [28, 8, 14, 90, 90]),
     ]
     with atomic_path(path) as tmp:
         wb.save(tmp)
-    return {"rows_not_shown": sum(cut.values()), "texts_truncated": sum(p.truncated for p in parts),
-            "written_at": datetime.now().isoformat(timespec="seconds")}
+    return {
+        "rows_not_shown": sum(cut.values()),
+        "texts_truncated": sum(p.truncated for p in parts),
+        "written_at": datetime.now().isoformat(timespec="seconds"),
+    }

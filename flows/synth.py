@@ -19,66 +19,144 @@ import polars as pl
 
 from validators.contract import CANONICAL
 
-PAYERS = {"MCR01": "Medicare Part B", "BCBS1": "Blue Cross Blue Shield", "AET02": "Aetna", "PIP77": "Keystone Auto PIP"}
+PAYERS = {
+    "MCR01": "Medicare Part B",
+    "BCBS1": "Blue Cross Blue Shield",
+    "AET02": "Aetna",
+    "PIP77": "Keystone Auto PIP",
+}
 
 # Claim types: share of claims, payers, first diagnosis, the codes of lines 1..n (the last repeats),
 # the modifiers of lines 1..n, the error the front office makes on ~2% of such claims (the
 # diagnosis or modifier it puts instead), and the range of lines per claim.
 TYPES = {
-    "office":  (0.38, ["MCR01", "BCBS1", "AET02"], ["M54.2", "M54.50", "M54.12", "M62.830", "M47.816"],
-                ["99213", "99214"], [None], ("dx_1", "M54.5"), (1, 2)),
-    "esi_l":   (0.10, ["MCR01", "BCBS1"], ["M54.16", "M54.17", "M48.062"], ["64483", "64484", "77003"], [None],
-                ("dx_1", "M54.50"), (1, 3)),
-    "esi_c":   (0.05, ["MCR01", "BCBS1"], ["M54.12"], ["62321"], [None], ("dx_1", "M54.2"), (1, 1)),
-    "facet":   (0.08, ["MCR01", "BCBS1"], ["M47.816", "M47.812"], ["64493", "64494"], [None], ("dx_1", "M54.16"),
-                (1, 2)),
-    "tpi":     (0.07, ["BCBS1", "AET02"], ["M62.830", "M79.18"], ["99213", "20552"], ["25", None],
-                ("modifier_1", None), (2, 2)),
-    "therapy": (0.27, ["BCBS1", "AET02", "MCR01"], ["M54.16", "M62.830", "M54.50"],
-                ["97110", "97140", "97112", "97530"], ["GP"], ("modifier_1", None), (1, 4)),
-    "auto":    (0.05, ["PIP77"], ["S13.4XXA", "S16.1XXA", "S33.5XXA"], ["99203", "97140"], [None, "GP"],
-                ("dx_1", "M54.2"), (2, 3)),
+    "office": (
+        0.38,
+        ["MCR01", "BCBS1", "AET02"],
+        ["M54.2", "M54.50", "M54.12", "M62.830", "M47.816"],
+        ["99213", "99214"],
+        [None],
+        ("dx_1", "M54.5"),
+        (1, 2),
+    ),
+    "esi_l": (
+        0.10,
+        ["MCR01", "BCBS1"],
+        ["M54.16", "M54.17", "M48.062"],
+        ["64483", "64484", "77003"],
+        [None],
+        ("dx_1", "M54.50"),
+        (1, 3),
+    ),
+    "esi_c": (0.05, ["MCR01", "BCBS1"], ["M54.12"], ["62321"], [None], ("dx_1", "M54.2"), (1, 1)),
+    "facet": (
+        0.08,
+        ["MCR01", "BCBS1"],
+        ["M47.816", "M47.812"],
+        ["64493", "64494"],
+        [None],
+        ("dx_1", "M54.16"),
+        (1, 2),
+    ),
+    "tpi": (
+        0.07,
+        ["BCBS1", "AET02"],
+        ["M62.830", "M79.18"],
+        ["99213", "20552"],
+        ["25", None],
+        ("modifier_1", None),
+        (2, 2),
+    ),
+    "therapy": (
+        0.27,
+        ["BCBS1", "AET02", "MCR01"],
+        ["M54.16", "M62.830", "M54.50"],
+        ["97110", "97140", "97112", "97530"],
+        ["GP"],
+        ("modifier_1", None),
+        (1, 4),
+    ),
+    "auto": (
+        0.05,
+        ["PIP77"],
+        ["S13.4XXA", "S16.1XXA", "S33.5XXA"],
+        ["99203", "97140"],
+        [None, "GP"],
+        ("dx_1", "M54.2"),
+        (2, 3),
+    ),
 }
 # Secondary diagnoses: real billable codes of the categories a spine and pain population carries.
 # (Not spine codes: random pairs of those would breach Excludes1 far more often than coders do.)
-COMORBIDITY_CATEGORIES = ("G47", "I10", "E11", "E78", "E66", "F32", "F41", "K21", "J45", "Z79", "Z87", "Z68")
+COMORBIDITY_CATEGORIES = (
+    "G47",
+    "I10",
+    "E11",
+    "E78",
+    "E66",
+    "F32",
+    "F41",
+    "K21",
+    "J45",
+    "Z79",
+    "Z87",
+    "Z68",
+)
 THIN_NOTE_RATE = 1 / 6
 # What a complete note says besides its procedure's own elements (the spasm/cervicalgia template).
-EXAM = (" Onset {weeks} weeks ago, aching and sharp. Exam: tenderness of the {side} lumbar paraspinals, reduced range "
-        "of motion. Reflexes 2+ and symmetric, strength 5/5, sensation intact. Follow-up in 4 weeks.")
+EXAM = (
+    " Onset {weeks} weeks ago, aching and sharp. Exam: tenderness of the {side} lumbar paraspinals, reduced range "
+    "of motion. Reflexes 2+ and symmetric, strength 5/5, sensation intact. Follow-up in 4 weeks."
+)
 # A note per procedure, therapy or injury claim: what the reviewer wants to read, and a thin version.
 NOTES = {
-    "esi_l": ("Low back pain radiating down the {side} leg below the knee with numbness for {weeks} weeks. Failed "
-              "{weeks} weeks of physical therapy and NSAIDs. Exam: positive straight leg raise on the {side}, "
-              "decreased ankle reflex. MRI: L5-S1 disc herniation. NRS pain {pain}/10, ODI {odi}%. Plan: "
-              "transforaminal epidural steroid injection under fluoroscopy with contrast.",
-              "Low back pain. Plan: lumbar epidural steroid injection."),
-    "esi_c": ("Neck pain radiating to the {side} arm with numbness in the thumb for {weeks} weeks. Failed {weeks} "
-              "weeks of physical therapy and NSAIDs. Exam: positive Spurling on the {side}. NRS pain {pain}/10, "
-              "NDI {odi}%. Plan: cervical interlaminar ESI under fluoroscopy with contrast.",
-              "Neck pain, no radiating symptoms. Plan: cervical epidural injection."),
-    "facet": ("Axial low back pain for {weeks} weeks, worse with extension, no radiating pain. Failed {weeks} weeks "
-              "of physical therapy and NSAIDs. NRS pain {pain}/10, ODI {odi}%. Plan: lumbar medial branch block "
-              "under fluoroscopy.",
-              "Back pain. Plan: facet injection."),
-    "tpi": ("Aching low back muscle spasm for {weeks} weeks. Palpable taut band with local twitch response in the "
-            "{side} erector spinae. Failed {weeks} weeks of home exercise and NSAIDs. Pain {pain}/10. Trigger point "
-            "injection to {side} erector spinae.",
-            "Back spasm. Trigger point injection."),
-    "therapy": ("Plan of care: therapeutic exercise and manual therapy twice weekly for {weeks} weeks; goals: "
-                "restore lumbar range of motion, ODI below {odi}%. Certified by the treating physician.",
-                "Therapy visit."),
-    "auto": ("Driver in a rear-end motor vehicle collision on 08/28/2026. Neck pain and stiffness since the accident. "
-             "Exam: cervical paraspinal tenderness. Plan of care: manual therapy twice weekly for {weeks} weeks.",
-             "Neck pain. Therapy."),
+    "esi_l": (
+        "Low back pain radiating down the {side} leg below the knee with numbness for {weeks} weeks. Failed "
+        "{weeks} weeks of physical therapy and NSAIDs. Exam: positive straight leg raise on the {side}, "
+        "decreased ankle reflex. MRI: L5-S1 disc herniation. NRS pain {pain}/10, ODI {odi}%. Plan: "
+        "transforaminal epidural steroid injection under fluoroscopy with contrast.",
+        "Low back pain. Plan: lumbar epidural steroid injection.",
+    ),
+    "esi_c": (
+        "Neck pain radiating to the {side} arm with numbness in the thumb for {weeks} weeks. Failed {weeks} "
+        "weeks of physical therapy and NSAIDs. Exam: positive Spurling on the {side}. NRS pain {pain}/10, "
+        "NDI {odi}%. Plan: cervical interlaminar ESI under fluoroscopy with contrast.",
+        "Neck pain, no radiating symptoms. Plan: cervical epidural injection.",
+    ),
+    "facet": (
+        "Axial low back pain for {weeks} weeks, worse with extension, no radiating pain. Failed {weeks} weeks "
+        "of physical therapy and NSAIDs. NRS pain {pain}/10, ODI {odi}%. Plan: lumbar medial branch block "
+        "under fluoroscopy.",
+        "Back pain. Plan: facet injection.",
+    ),
+    "tpi": (
+        "Aching low back muscle spasm for {weeks} weeks. Palpable taut band with local twitch response in the "
+        "{side} erector spinae. Failed {weeks} weeks of home exercise and NSAIDs. Pain {pain}/10. Trigger point "
+        "injection to {side} erector spinae.",
+        "Back spasm. Trigger point injection.",
+    ),
+    "therapy": (
+        "Plan of care: therapeutic exercise and manual therapy twice weekly for {weeks} weeks; goals: "
+        "restore lumbar range of motion, ODI below {odi}%. Certified by the treating physician.",
+        "Therapy visit.",
+    ),
+    "auto": (
+        "Driver in a rear-end motor vehicle collision on 08/28/2026. Neck pain and stiffness since the accident. "
+        "Exam: cervical paraspinal tenderness. Plan of care: manual therapy twice weekly for {weeks} weeks.",
+        "Neck pain. Therapy.",
+    ),
 }
 
 
 def valid_npis(rng: np.random.Generator, n: int) -> list[str]:
     """n distinct NPIs that pass the Luhn check (80840 prefix), type-1 style (first digit 1)."""
     body = np.unique(rng.integers(100_000_000, 200_000_000, size=n * 2))[:n]
-    digits = (body[:, None] // 10 ** np.arange(8, -1, -1)) % 10  # nine digits, most significant first
-    doubled = digits[:, ::-1][:, ::2] * 2  # from the right: every other digit, starting with the last
+    digits = (
+        body[:, None] // 10 ** np.arange(8, -1, -1)
+    ) % 10  # nine digits, most significant first
+    doubled = (
+        digits[:, ::-1][:, ::2] * 2
+    )  # from the right: every other digit, starting with the last
     total = 24 + (doubled // 10 + doubled % 10).sum(axis=1) + digits[:, ::-1][:, 1::2].sum(axis=1)
     check = (10 - total % 10) % 10
     return [f"{b}{c}" for b, c in zip(body, check, strict=True)]
@@ -86,9 +164,14 @@ def valid_npis(rng: np.random.Generator, n: int) -> list[str]:
 
 def comorbidity_codes(icd: pl.DataFrame) -> pl.Series:
     """Billable codes of COMORBIDITY_CATEGORIES that fit anyone (no sex, no manifestation, no 7th character)."""
-    return icd.filter(pl.col("billable") & pl.col("code").str.slice(0, 3).is_in(COMORBIDITY_CATEGORIES)
-                      & pl.col("sex").is_null() & ~pl.col("manifestation") & ~pl.col("needs_seventh")
-                      & pl.col("side").is_null())["code"].sort()
+    return icd.filter(
+        pl.col("billable")
+        & pl.col("code").str.slice(0, 3).is_in(COMORBIDITY_CATEGORIES)
+        & pl.col("sex").is_null()
+        & ~pl.col("manifestation")
+        & ~pl.col("needs_seventh")
+        & pl.col("side").is_null()
+    )["code"].sort()
 
 
 def synthesize(n_lines: int, folder: Path, icd: pl.DataFrame, seed: int = 7) -> tuple[Path, Path]:
@@ -108,13 +191,17 @@ def synthesize(n_lines: int, folder: Path, icd: pl.DataFrame, seed: int = 7) -> 
         if not bad:
             return good
         wrong = pl.Series(bad, dtype=pl.String).gather(rng.integers(0, len(bad), size=size))
-        return pl.select(pl.when(pl.Series(rng.random(size) < rate)).then(wrong).otherwise(good)).to_series()
+        return pl.select(
+            pl.when(pl.Series(rng.random(size) < rate)).then(wrong).otherwise(good)
+        ).to_series()
 
     def by_type(column: int, kinds: np.ndarray, index: np.ndarray | None = None) -> pl.Series:
         """For each row, its type's value at `index` (the last one repeats), or a random one of them."""
         pools = [TYPES[t][column] for t in names]
         width = max(len(p) for p in pools)
-        table = np.array([[p[min(i, len(p) - 1)] for i in range(width)] for p in pools], dtype=object)
+        table = np.array(
+            [[p[min(i, len(p) - 1)] for i in range(width)] for p in pools], dtype=object
+        )
         sizes = np.array([len(p) for p in pools])[kinds]
         choice = np.minimum(index, sizes - 1) if index is not None else rng.integers(0, sizes)
         return pl.Series(table[kinds, choice].tolist(), dtype=pl.String)
@@ -123,31 +210,57 @@ def synthesize(n_lines: int, folder: Path, icd: pl.DataFrame, seed: int = 7) -> 
     extra = comorbidity_codes(icd)
     n_dx = rng.integers(1, 7, size=n_claims)  # 1-6 diagnoses
     error = rng.random(n_claims) < 0.02
-    claims = pl.DataFrame({
-        "_claim": np.arange(n_claims), "_kind": kind, "_error": error,
-        "patient_id": "PT-" + pl.Series(rng.integers(1, max(n_claims // 2, 2), n_claims)).cast(pl.String).str.zfill(7),
-        "patient_dob": pl.Series(rng.integers(-18_000, 10_000, n_claims)).cast(pl.Date).dt.to_string("%Y-%m-%d"),
-        "patient_sex": pick(["F", "M"], n_claims),
-        "payer_id": by_type(1, kind),
-        "billing_npi": pick(npis[:8], n_claims, ["1049827360"], 0.003),
-        "dx_1": by_type(2, kind),
-        "service_date": pick([f"2026-09-{d:02d}" for d in range(1, 31)], n_claims, ["09/31/2026"], 0.002),
-        **{f"dx_{i}": pl.select(pl.when(pl.Series(n_dx >= i)).then(extra.gather(rng.integers(0, len(extra), n_claims))))
-           .to_series() for i in range(2, 7)},
-    })
+    claims = pl.DataFrame(
+        {
+            "_claim": np.arange(n_claims),
+            "_kind": kind,
+            "_error": error,
+            "patient_id": "PT-"
+            + pl.Series(rng.integers(1, max(n_claims // 2, 2), n_claims))
+            .cast(pl.String)
+            .str.zfill(7),
+            "patient_dob": pl.Series(rng.integers(-18_000, 10_000, n_claims))
+            .cast(pl.Date)
+            .dt.to_string("%Y-%m-%d"),
+            "patient_sex": pick(["F", "M"], n_claims),
+            "payer_id": by_type(1, kind),
+            "billing_npi": pick(npis[:8], n_claims, ["1049827360"], 0.003),
+            "dx_1": by_type(2, kind),
+            "service_date": pick(
+                [f"2026-09-{d:02d}" for d in range(1, 31)], n_claims, ["09/31/2026"], 0.002
+            ),
+            **{
+                f"dx_{i}": pl.select(
+                    pl.when(pl.Series(n_dx >= i)).then(
+                        extra.gather(rng.integers(0, len(extra), n_claims))
+                    )
+                ).to_series()
+                for i in range(2, 7)
+            },
+        }
+    )
     err_dx = {names.index(t): TYPES[t][5][1] for t in names if TYPES[t][5][0] == "dx_1"}
-    bad_dx = pick(["x"], n_claims, ["724.2", "M54.5", "M79.1", "S13.4"], 0.01)  # ICD-9, header, incomplete
+    bad_dx = pick(
+        ["x"], n_claims, ["724.2", "M54.5", "M79.1", "S13.4"], 0.01
+    )  # ICD-9, header, incomplete
     auto = names.index("auto")
     claims = claims.with_columns(
-        pl.when(bad_dx != "x").then(bad_dx)
+        pl.when(bad_dx != "x")
+        .then(bad_dx)
         .when(pl.col("_error") & pl.col("_kind").is_in(list(err_dx)))
-        .then(pl.col("_kind").replace_strict(err_dx, default=None)).otherwise("dx_1").alias("dx_1"),
+        .then(pl.col("_kind").replace_strict(err_dx, default=None))
+        .otherwise("dx_1")
+        .alias("dx_1"),
         pl.when(pl.col("_kind") == auto).then(pl.lit("V43.52XA")).otherwise("dx_2").alias("dx_2"),
         pl.when(pl.col("_kind") == auto).then(pl.lit("AA")).alias("accident_indicator"),
-        pl.when(pl.col("_kind") == auto).then(pl.lit("2026-08-28")).alias("injury_date"))
+        pl.when(pl.col("_kind") == auto).then(pl.lit("2026-08-28")).alias("injury_date"),
+    )
 
-    lines = pl.DataFrame({"_claim": claim}).with_columns(pl.int_range(pl.len()).over("_claim").alias("_line")) \
+    lines = (
+        pl.DataFrame({"_claim": claim})
+        .with_columns(pl.int_range(pl.len()).over("_claim").alias("_line"))
         .join(claims, on="_claim", how="left")
+    )
     kinds, index = lines["_kind"].to_numpy(), lines["_line"].to_numpy()
     mod_error = [names.index(t) for t in names if TYPES[t][5][0] == "modifier_1"]
     size = lines.height
@@ -157,20 +270,26 @@ def synthesize(n_lines: int, folder: Path, icd: pl.DataFrame, seed: int = 7) -> 
         pick(npis[8:], size, ["1234567890"], 0.003).alias("rendering_npi"),
         pick(["11", "11", "11", "22", "24"], size, ["1"], 0.003).alias("place_of_service"),
         pick(["1"], size, ["0"], 0.002).alias("units"),
-        pick(["150.00", "1450.00", "65.00", "210.00"], size, ["$1,250"], 0.003).alias("charge_amount"),
+        pick(["150.00", "1450.00", "65.00", "210.00"], size, ["$1,250"], 0.003).alias(
+            "charge_amount"
+        ),
         pick(["1"], size, ["3"], 0.003).alias("diagnosis_pointers"),
     ).with_columns(
-        pl.when(pl.col("_error") & pl.col("_kind").is_in(mod_error)).then(None).otherwise("modifier_1")
+        pl.when(pl.col("_error") & pl.col("_kind").is_in(mod_error))
+        .then(None)
+        .otherwise("modifier_1")
         .alias("modifier_1"),
         pl.format("CLM{}", pl.col("_claim")).alias("claim_id"),
         (pl.col("_line") + 1).cast(pl.String).alias("line_number"),
-        pl.col("payer_id").replace(PAYERS).alias("payer_name"))
+        pl.col("payer_id").replace(PAYERS).alias("payer_name"),
+    )
 
     folder.mkdir(parents=True, exist_ok=True)
     extract = folder / f"synthetic-{n_lines}.csv"
     notes_path = folder / f"synthetic-{n_lines}.notes.csv"
-    lines.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in CANONICAL if c not in lines.columns) \
-        .select(CANONICAL).write_csv(extract)
+    lines.with_columns(
+        pl.lit(None, dtype=pl.String).alias(c) for c in CANONICAL if c not in lines.columns
+    ).select(CANONICAL).write_csv(extract)
     _notes(claims, rng, names).write_csv(notes_path)
     return extract, notes_path
 
@@ -180,16 +299,24 @@ def _notes(claims: pl.DataFrame, rng: np.random.Generator, names: list[str]) -> 
     full = {names.index(t): text + EXAM for t, (text, _) in NOTES.items()}
     thin = {names.index(t): text for t, (_, text) in NOTES.items()}
     n = claims.height
-    template = pl.select(pl.when(pl.Series(rng.random(n) < THIN_NOTE_RATE))
-                         .then(claims["_kind"].replace_strict(thin, default=None))
-                         .otherwise(claims["_kind"].replace_strict(full, default=None))).to_series()
-    values = {"side": pl.Series(np.where(rng.random(n) < 0.5, "left", "right")),
-              "weeks": pl.Series(rng.integers(2, 26, n)).cast(pl.String),
-              "pain": pl.Series(rng.integers(3, 10, n)).cast(pl.String),
-              "odi": pl.Series(rng.integers(20, 60, n)).cast(pl.String)}
-    text = pl.DataFrame({"claim_id": "CLM" + claims["_claim"].cast(pl.String), "note_text": template})
+    template = pl.select(
+        pl.when(pl.Series(rng.random(n) < THIN_NOTE_RATE))
+        .then(claims["_kind"].replace_strict(thin, default=None))
+        .otherwise(claims["_kind"].replace_strict(full, default=None))
+    ).to_series()
+    values = {
+        "side": pl.Series(np.where(rng.random(n) < 0.5, "left", "right")),
+        "weeks": pl.Series(rng.integers(2, 26, n)).cast(pl.String),
+        "pain": pl.Series(rng.integers(3, 10, n)).cast(pl.String),
+        "odi": pl.Series(rng.integers(20, 60, n)).cast(pl.String),
+    }
+    text = pl.DataFrame(
+        {"claim_id": "CLM" + claims["_claim"].cast(pl.String), "note_text": template}
+    )
     for key, series in values.items():
-        text = text.with_columns(pl.col("note_text").str.replace_all("{" + key + "}", series, literal=True))
+        text = text.with_columns(
+            pl.col("note_text").str.replace_all("{" + key + "}", series, literal=True)
+        )
     return text.filter(pl.col("note_text").is_not_null())
 
 
@@ -200,16 +327,28 @@ def _x12_date(column: str) -> pl.Expr:
     """ISO or MM/DD/YYYY text -> CCYYMMDD; a value that is neither is written as it is (a defect stays one)."""
     c = pl.col(column)
     us = c.str.extract_groups(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-    return (pl.when(c.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(c.str.replace_all("-", "", literal=True))
-            .when(us.struct.field("3").is_not_null())
-            .then(pl.concat_str(us.struct.field("3"), us.struct.field("1").str.zfill(2),
-                                us.struct.field("2").str.zfill(2)))
-            .otherwise(c))
+    return (
+        pl.when(c.str.contains(r"^\d{4}-\d{2}-\d{2}$"))
+        .then(c.str.replace_all("-", "", literal=True))
+        .when(us.struct.field("3").is_not_null())
+        .then(
+            pl.concat_str(
+                us.struct.field("3"),
+                us.struct.field("1").str.zfill(2),
+                us.struct.field("2").str.zfill(2),
+            )
+        )
+        .otherwise(c)
+    )
 
 
 def _optional(prefix: str, column: str | pl.Expr) -> pl.Expr:
     value = pl.col(column) if isinstance(column, str) else column
-    return pl.when(value.is_not_null()).then(pl.concat_str(pl.lit(prefix), value)).otherwise(pl.lit(""))
+    return (
+        pl.when(value.is_not_null())
+        .then(pl.concat_str(pl.lit(prefix), value))
+        .otherwise(pl.lit(""))
+    )
 
 
 def to_837(lines: pl.DataFrame, submitted: str = "20261001") -> str:
@@ -218,55 +357,142 @@ def to_837(lines: pl.DataFrame, submitted: str = "20261001") -> str:
     `_dx_qualifier` (e.g. "BK" to write ICD-9-CM qualifiers) and `_defect` ("component_separator":
     SV101 written with ">" while ISA16 is ":") let tests write the problems a reader must report."""
     frame = lines.with_columns(
-        (pl.col("_dx_qualifier") if "_dx_qualifier" in lines.columns else pl.lit("ABK")).alias("_q"),
-        (pl.col("_defect") if "_defect" in lines.columns else pl.lit(None, dtype=pl.String)).alias("_defect"))
-    sep = pl.when(pl.col("_defect") == "component_separator").then(pl.lit(">")).otherwise(pl.lit(":"))
+        (pl.col("_dx_qualifier") if "_dx_qualifier" in lines.columns else pl.lit("ABK")).alias(
+            "_q"
+        ),
+        (pl.col("_defect") if "_defect" in lines.columns else pl.lit(None, dtype=pl.String)).alias(
+            "_defect"
+        ),
+    )
+    sep = (
+        pl.when(pl.col("_defect") == "component_separator").then(pl.lit(">")).otherwise(pl.lit(":"))
+    )
     modifiers = pl.concat_str(*(_optional(":", f"modifier_{i}") for i in range(1, 5)))
     line_text = pl.concat_str(
-        pl.lit("LX*"), pl.col("line_number").fill_null(""), pl.lit("~SV1*HC"), sep,
+        pl.lit("LX*"),
+        pl.col("line_number").fill_null(""),
+        pl.lit("~SV1*HC"),
+        sep,
         pl.col("procedure_code").fill_null(""),
-        modifiers, pl.lit("*"), pl.col("charge_amount").fill_null(""), pl.lit("*UN*"), pl.col("units").fill_null(""),
-        pl.lit("*"), pl.col("place_of_service").fill_null(""), pl.lit("**"),
+        modifiers,
+        pl.lit("*"),
+        pl.col("charge_amount").fill_null(""),
+        pl.lit("*UN*"),
+        pl.col("units").fill_null(""),
+        pl.lit("*"),
+        pl.col("place_of_service").fill_null(""),
+        pl.lit("**"),
         pl.col("diagnosis_pointers").fill_null("").str.replace_all(r"[,;\s]+", ":"),
-        pl.lit("~DTP*472*D8*"), _x12_date("service_date").fill_null(""), pl.lit("~"),
-        _optional("NM1*82*1*RENDERING*PROVIDER****XX*", pl.concat_str("rendering_npi", pl.lit("~"))))
+        pl.lit("~DTP*472*D8*"),
+        _x12_date("service_date").fill_null(""),
+        pl.lit("~"),
+        _optional(
+            "NM1*82*1*RENDERING*PROVIDER****XX*", pl.concat_str("rendering_npi", pl.lit("~"))
+        ),
+    )
     # the first diagnosis is principal (ABK/BK), the others ABF/BF
-    qualifier = [pl.col("_q") if i == 1 else pl.col("_q").str.replace(r"K$", "F") for i in range(1, 13)]
-    dx = [_optional("*", pl.concat_str(q, pl.lit(":"), pl.col(f"dx_{i}").str.replace(".", "", literal=True)))
-          for i, q in enumerate(qualifier, 1)]
-    claims = frame.with_columns(line_text.alias("_line")).group_by("claim_id", maintain_order=True).agg(
-        pl.col("billing_npi", "patient_id", "patient_dob", "patient_sex", "payer_id", "payer_name", "place_of_service",
-               "accident_indicator", "injury_date", "_q", *[f"dx_{i}" for i in range(1, 13)]).first(),
-        pl.col("charge_amount").cast(pl.Float64, strict=False).sum().round(2).alias("_total"),
-        pl.col("_line").str.join(""))
+    qualifier = [
+        pl.col("_q") if i == 1 else pl.col("_q").str.replace(r"K$", "F") for i in range(1, 13)
+    ]
+    dx = [
+        _optional(
+            "*", pl.concat_str(q, pl.lit(":"), pl.col(f"dx_{i}").str.replace(".", "", literal=True))
+        )
+        for i, q in enumerate(qualifier, 1)
+    ]
+    claims = (
+        frame.with_columns(line_text.alias("_line"))
+        .group_by("claim_id", maintain_order=True)
+        .agg(
+            pl.col(
+                "billing_npi",
+                "patient_id",
+                "patient_dob",
+                "patient_sex",
+                "payer_id",
+                "payer_name",
+                "place_of_service",
+                "accident_indicator",
+                "injury_date",
+                "_q",
+                *[f"dx_{i}" for i in range(1, 13)],
+            ).first(),
+            pl.col("charge_amount").cast(pl.Float64, strict=False).sum().round(2).alias("_total"),
+            pl.col("_line").str.join(""),
+        )
+    )
     claims = claims.with_columns(pl.int_range(pl.len()).over("billing_npi").alias("_n"))
     claim_text = pl.concat_str(
-        pl.lit("HL*"), (pl.col("_n") + 2).cast(pl.String), pl.lit("*1*22*0~SBR*P*18*******CI~"),
-        pl.lit("NM1*IL*1*PATIENT*SYNTHETIC****MI*"), pl.col("patient_id").fill_null(""),
-        pl.lit("~DMG*D8*"), _x12_date("patient_dob").fill_null(""), pl.lit("*"), pl.col("patient_sex").fill_null(""),
-        pl.lit("~NM1*PR*2*"), pl.col("payer_name").fill_null(""), pl.lit("*****PI*"), pl.col("payer_id").fill_null(""),
-        pl.lit("~CLM*"), pl.col("claim_id"), pl.lit("*"), pl.col("_total").cast(pl.String), pl.lit("***"),
-        pl.col("place_of_service").fill_null(""), pl.lit(":B:1*Y*A*Y*Y"),
-        _optional("*P*", pl.concat_str("accident_indicator", pl.lit(":::PA"))), pl.lit("~"),
+        pl.lit("HL*"),
+        (pl.col("_n") + 2).cast(pl.String),
+        pl.lit("*1*22*0~SBR*P*18*******CI~"),
+        pl.lit("NM1*IL*1*PATIENT*SYNTHETIC****MI*"),
+        pl.col("patient_id").fill_null(""),
+        pl.lit("~DMG*D8*"),
+        _x12_date("patient_dob").fill_null(""),
+        pl.lit("*"),
+        pl.col("patient_sex").fill_null(""),
+        pl.lit("~NM1*PR*2*"),
+        pl.col("payer_name").fill_null(""),
+        pl.lit("*****PI*"),
+        pl.col("payer_id").fill_null(""),
+        pl.lit("~CLM*"),
+        pl.col("claim_id"),
+        pl.lit("*"),
+        pl.col("_total").cast(pl.String),
+        pl.lit("***"),
+        pl.col("place_of_service").fill_null(""),
+        pl.lit(":B:1*Y*A*Y*Y"),
+        _optional("*P*", pl.concat_str("accident_indicator", pl.lit(":::PA"))),
+        pl.lit("~"),
         _optional("DTP*439*D8*", pl.concat_str(_x12_date("injury_date"), pl.lit("~"))),
-        pl.lit("HI"), *dx, pl.lit("~"), pl.col("_line"))
-    sets = (claims.group_by("billing_npi", maintain_order=True)
-            .agg(claim_text.str.join("").alias("_body"))
-            .with_row_index("_st", offset=1)
-            .with_columns(pl.col("_st").cast(pl.String).str.zfill(4).alias("_ctl"))
-            .with_columns(pl.concat_str(
-                pl.lit("ST*837*"), pl.col("_ctl"), pl.lit("*005010X222A1~BHT*0019*00*"), pl.col("_ctl"),
-                pl.lit(f"*{submitted}*1200*CH~NM1*41*2*CLEANCLAIM SYNTHETIC*****46*SUBMIT01~"
-                       "PER*IC*BILLING OFFICE*TE*5555550100~NM1*40*2*CLEARINGHOUSE*****46*RECV01~HL*1**20*1~"
-                       "NM1*85*2*PRACTICE*****XX*"), pl.col("billing_npi").fill_null(""),
-                pl.lit("~N3*1 MAIN ST~N4*SPRINGFIELD*IL*62701~REF*EI*123456789~"), pl.col("_body")).alias("_set")))
-    sets = sets.with_columns(pl.concat_str(
-        pl.col("_set"), pl.lit("SE*"), (pl.col("_set").str.count_matches("~", literal=True) + 1).cast(pl.String),
-        pl.lit("*"), pl.col("_ctl"), pl.lit("~")).alias("_set"))
-    isa = (f"ISA*00*          *00*          *ZZ*{'SUBMIT01':<15}*ZZ*{'RECV01':<15}*{submitted[2:]}*1200*^*00501*"
-           f"000000001*0*T*:~")
-    return (isa + f"GS*HC*SUBMIT01*RECV01*{submitted}*1200*1*X*005010X222A1~" + "".join(sets["_set"].to_list())
-            + f"GE*{sets.height}*1~IEA*1*000000001~")
+        pl.lit("HI"),
+        *dx,
+        pl.lit("~"),
+        pl.col("_line"),
+    )
+    sets = (
+        claims.group_by("billing_npi", maintain_order=True)
+        .agg(claim_text.str.join("").alias("_body"))
+        .with_row_index("_st", offset=1)
+        .with_columns(pl.col("_st").cast(pl.String).str.zfill(4).alias("_ctl"))
+        .with_columns(
+            pl.concat_str(
+                pl.lit("ST*837*"),
+                pl.col("_ctl"),
+                pl.lit("*005010X222A1~BHT*0019*00*"),
+                pl.col("_ctl"),
+                pl.lit(
+                    f"*{submitted}*1200*CH~NM1*41*2*CLEANCLAIM SYNTHETIC*****46*SUBMIT01~"
+                    "PER*IC*BILLING OFFICE*TE*5555550100~NM1*40*2*CLEARINGHOUSE*****46*RECV01~HL*1**20*1~"
+                    "NM1*85*2*PRACTICE*****XX*"
+                ),
+                pl.col("billing_npi").fill_null(""),
+                pl.lit("~N3*1 MAIN ST~N4*SPRINGFIELD*IL*62701~REF*EI*123456789~"),
+                pl.col("_body"),
+            ).alias("_set")
+        )
+    )
+    sets = sets.with_columns(
+        pl.concat_str(
+            pl.col("_set"),
+            pl.lit("SE*"),
+            (pl.col("_set").str.count_matches("~", literal=True) + 1).cast(pl.String),
+            pl.lit("*"),
+            pl.col("_ctl"),
+            pl.lit("~"),
+        ).alias("_set")
+    )
+    isa = (
+        f"ISA*00*          *00*          *ZZ*{'SUBMIT01':<15}*ZZ*{'RECV01':<15}*{submitted[2:]}*1200*^*00501*"
+        f"000000001*0*T*:~"
+    )
+    return (
+        isa
+        + f"GS*HC*SUBMIT01*RECV01*{submitted}*1200*1*X*005010X222A1~"
+        + "".join(sets["_set"].to_list())
+        + f"GE*{sets.height}*1~IEA*1*000000001~"
+    )
 
 
 def write_837(extract: Path) -> Path:

@@ -35,18 +35,46 @@ from validators.errors import ExtractError
 BLOCK_BYTES = 16 << 20  # bytes read per step: bounds the memory of the segment frame
 ISA_LENGTH = 106
 # Where ISA's 16 fixed-width elements are separated (the element separator is ISA's 4th character).
-ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1)  # ISA01-ISA15; ISA16 is one character
+ISA_WIDTHS = (
+    2,
+    10,
+    2,
+    10,
+    2,
+    15,
+    2,
+    15,
+    6,
+    4,
+    1,
+    5,
+    9,
+    1,
+    1,
+)  # ISA01-ISA15; ISA16 is one character
 ISA_SEPARATORS = tuple(3 + sum(ISA_WIDTHS[:i]) + i for i in range(16))
 PROFESSIONAL = ("005010X222", "005010X222A1", "005010X222A2")
 ENVELOPE = ["ISA", "GS", "ST", "SE", "GE", "IEA"]
 ICD9_QUALIFIERS = ("BK", "BF")  # HI code list qualifiers of ICD-9-CM diagnoses (principal, other)
-DX_QUALIFIERS = ("ABK", "ABF", *ICD9_QUALIFIERS)  # ... and of ICD-10-CM ones: every diagnosis the HI carries
+DX_QUALIFIERS = (
+    "ABK",
+    "ABF",
+    *ICD9_QUALIFIERS,
+)  # ... and of ICD-10-CM ones: every diagnosis the HI carries
 ICD10_EFFECTIVE = "20151001"  # ICD-9-CM codes are not accepted for services on or after this date
-TRANSACTIONS = {"999": "an implementation acknowledgment (999)", "997": "a functional acknowledgment (997)",
-                "835": "a payment/remittance advice (835)", "277": "a claim status response (277)",
-                "270": "an eligibility inquiry (270)", "271": "an eligibility response (271)",
-                "834": "an enrollment file (834)", "276": "a claim status inquiry (276)"}
-SEGMENT_KIND = "x12_segment"  # Extract.rejected kinds: the rule with params.problem = kind reports them
+TRANSACTIONS = {
+    "999": "an implementation acknowledgment (999)",
+    "997": "a functional acknowledgment (997)",
+    "835": "a payment/remittance advice (835)",
+    "277": "a claim status response (277)",
+    "270": "an eligibility inquiry (270)",
+    "271": "an eligibility response (271)",
+    "834": "an enrollment file (834)",
+    "276": "a claim status inquiry (276)",
+}
+SEGMENT_KIND = (
+    "x12_segment"  # Extract.rejected kinds: the rule with params.problem = kind reports them
+)
 ICD9_KIND = "icd9_qualifier"
 
 
@@ -61,25 +89,37 @@ def is_x12(head: bytes) -> bool:
     if text.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text = text[2:]
     text = text.replace(b"\x00", b"").lstrip()
-    return text.startswith(b"ISA") or (text[:2] in (b"GS", b"ST") and text[2:3] in (b"*", b"|", b"^", b"~"))
+    return text.startswith(b"ISA") or (
+        text[:2] in (b"GS", b"ST") and text[2:3] in (b"*", b"|", b"^", b"~")
+    )
 
 
 def _delimiters(path: str, head: str) -> dict[str, str]:
     if not head.startswith("ISA"):
         first = head.split("*", 1)[0][:3]
-        raise _error(path, f"the X12 file has no ISA interchange header (it starts with a {first} segment)",
-                     "Export the whole interchange from the practice-management system: an 837P batch "
-                     "starts with ISA and ends with IEA.", reason="no_isa")
+        raise _error(
+            path,
+            f"the X12 file has no ISA interchange header (it starts with a {first} segment)",
+            "Export the whole interchange from the practice-management system: an 837P batch "
+            "starts with ISA and ends with IEA.",
+            reason="no_isa",
+        )
     element = head[3]
     if len(head) < ISA_LENGTH or any(head[pos] != element for pos in ISA_SEPARATORS):
-        found = head[:ISA_LENGTH + 20].split(element)[1:16]
-        wrong = ", ".join(f"ISA{i:02d} is {len(value)}, not {width}"
-                          for i, (value, width) in enumerate(zip(found, ISA_WIDTHS, strict=False), 1)
-                          if len(value) != width)
-        raise _error(path, "the ISA header is not the fixed 106 characters X12 requires"
-                     + (f" ({wrong} characters wide)" if wrong else ""),
-                     "ISA elements are fixed width (ISA06 and ISA08 are 15 characters, ISA13 is 9): fix the "
-                     "interchange header in the clearinghouse settings of the billing system.", reason="bad_isa")
+        found = head[: ISA_LENGTH + 20].split(element)[1:16]
+        wrong = ", ".join(
+            f"ISA{i:02d} is {len(value)}, not {width}"
+            for i, (value, width) in enumerate(zip(found, ISA_WIDTHS, strict=False), 1)
+            if len(value) != width
+        )
+        raise _error(
+            path,
+            "the ISA header is not the fixed 106 characters X12 requires"
+            + (f" ({wrong} characters wide)" if wrong else ""),
+            "ISA elements are fixed width (ISA06 and ISA08 are 15 characters, ISA13 is 9): fix the "
+            "interchange header in the clearinghouse settings of the billing system.",
+            reason="bad_isa",
+        )
     # ISA11 (repetition separator) separates repeated elements, none of which a claim line reads.
     return {"element": element, "component": head[104], "segment": head[105]}
 
@@ -111,8 +151,8 @@ def _blocks(path: str, terminator: str, state: _State):
             if cut < 0:
                 carry = text
                 continue
-            yield text[:cut + 1]
-            carry = text[cut + 1:]
+            yield text[: cut + 1]
+            carry = text[cut + 1 :]
     if carry.strip():
         yield carry
 
@@ -127,29 +167,45 @@ def _component(expr: pl.Expr, i: int, sep: str) -> pl.Expr:
     return pl.when(value.str.len_bytes() > 0).then(value)
 
 
-def _opened(segment: str, closers: list[str], carried: int | None, trailer: bool = False) -> pl.Expr:
+def _opened(
+    segment: str, closers: list[str], carried: int | None, trailer: bool = False
+) -> pl.Expr:
     """Position of the loop each segment sits in: set where `segment` starts one, cleared at a closer
     (which still belongs to the loop when it is the loop's trailer, as SE is to its ST)."""
     sid = pl.col("id")
-    started = pl.when(sid == segment).then(pl.col("pos")).when(sid.is_in(closers)).then(pl.lit(-1, dtype=pl.Int64))
+    started = (
+        pl.when(sid == segment)
+        .then(pl.col("pos"))
+        .when(sid.is_in(closers))
+        .then(pl.lit(-1, dtype=pl.Int64))
+    )
     filled = started.forward_fill().fill_null(carried if carried is not None else -1)
     if trailer:
-        filled = pl.when(sid.is_in(closers)).then(filled.shift(1).fill_null(carried if carried is not None else -1)
-                                                  ).otherwise(filled)
+        filled = (
+            pl.when(sid.is_in(closers))
+            .then(filled.shift(1).fill_null(carried if carried is not None else -1))
+            .otherwise(filled)
+        )
     return pl.when(filled >= 0).then(filled)
 
 
 def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.DataFrame]:
     """One block of segments -> the narrow tables the claim lines are built from."""
-    segs = (pl.DataFrame({"_s": [text]}).select(pl.col("_s").str.split(d["segment"])).explode("_s")
-            .select(pl.col("_s").str.strip_chars()).filter(pl.col("_s").str.len_bytes() > 0))
+    segs = (
+        pl.DataFrame({"_s": [text]})
+        .select(pl.col("_s").str.split(d["segment"]))
+        .explode("_s")
+        .select(pl.col("_s").str.strip_chars())
+        .filter(pl.col("_s").str.len_bytes() > 0)
+    )
     first = state.segments + 1
     state.segments += segs.height
     comp = d["component"]
     sid = pl.col("id")
-    segs = segs.select(pl.int_range(first, first + pl.len(), dtype=pl.Int64).alias("pos"),
-                       pl.col("_s").str.split(d["element"]).alias("_e")).with_columns(
-        pl.col("_e").list.first().alias("id"))
+    segs = segs.select(
+        pl.int_range(first, first + pl.len(), dtype=pl.Int64).alias("pos"),
+        pl.col("_s").str.split(d["element"]).alias("_e"),
+    ).with_columns(pl.col("_e").list.first().alias("id"))
     o = state.open
     segs = segs.with_columns(
         _opened("ST", ["SE"], o["st"], trailer=True).alias("st"),
@@ -167,58 +223,133 @@ def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.D
         return segs.filter(sid == segment).select(*cols)
 
     e = _element
-    dx = (segs.filter(sid == "HI").select("clm", "pos", "st", pl.col("_e").list.slice(1).alias("_c"))
-          .explode("_c").with_row_index("_k")
-          .select("clm", "pos", "st", "_k", pl.col("_c").alias("element"),
-                  _component(pl.col("_c"), 0, comp).alias("qualifier"),
-                  _component(pl.col("_c"), 1, comp).alias("code")))
+    dx = (
+        segs.filter(sid == "HI")
+        .select("clm", "pos", "st", pl.col("_e").list.slice(1).alias("_c"))
+        .explode("_c")
+        .with_row_index("_k")
+        .select(
+            "clm",
+            "pos",
+            "st",
+            "_k",
+            pl.col("_c").alias("element"),
+            _component(pl.col("_c"), 0, comp).alias("qualifier"),
+            _component(pl.col("_c"), 1, comp).alias("code"),
+        )
+    )
     where = ("pos", "st", "clm")
-    problems = pl.concat([
-        # Checks of what follows a segment look back from the next one: `prev` crosses block boundaries.
-        segs.filter((sid == "N3") & (pl.col("prev") == "N4")).select(
-            pl.col("pos") - 1, "st", "clm",
-            pl.lit("N4 (city/state/ZIP) comes before its N3 address segment; N3 must come first").alias("problem")),
-        segs.filter((sid == "SV1") & (pl.col("prev") != "LX")).select(
-            *where, pl.lit("SV1 (service line) does not follow an LX line number").alias("problem")),
-        segs.filter((pl.col("prev") == "LX") & (sid != "SV1")).select(
-            pl.col("pos") - 1, "st", "clm",
-            pl.lit("LX (line number) is not followed by an SV1 professional service").alias("problem")),
-        segs.filter((sid == "CLM") & pl.col("hl").is_null()).select(
-            *where, pl.lit("CLM (claim) is outside any HL subscriber or patient loop").alias("problem")),
-        segs.filter((sid == "NM1") & e(1).is_null()).select(
-            *where, pl.lit("NM1 has no entity identifier code (NM101), so whose name and ID it carries is unknown")
-            .alias("problem")),
-        segs.filter((sid == "SV1") & e(1).is_not_null() & ~e(1).str.contains(comp, literal=True)).select(
-            *where, pl.format("SV101 {} has no '{}' component separator (ISA16) between the HC qualifier and the "
-                              "procedure code", e(1), pl.lit(comp)).alias("problem")),
-        dx.filter(pl.col("code").is_null() & pl.col("element").is_not_null())
-        .group_by(*where, maintain_order=True).agg(pl.col("element").str.join(", "))
-        .select(*where, pl.format("HI elements {} are not qualifier{}code composites (ISA16 is '{}'), so the "
-                                  "diagnoses cannot be read", pl.col("element"), pl.lit(comp), pl.lit(comp))
-                .alias("problem")),
-        segs.filter(~sid.str.contains(r"^[A-Z][A-Z0-9]{1,2}$")).select(
-            *where, pl.lit("the segment identifier is not 2-3 letters and digits, so it is not an X12 segment")
-            .alias("problem")),
-    ])
+    problems = pl.concat(
+        [
+            # Checks of what follows a segment look back from the next one: `prev` crosses block boundaries.
+            segs.filter((sid == "N3") & (pl.col("prev") == "N4")).select(
+                pl.col("pos") - 1,
+                "st",
+                "clm",
+                pl.lit(
+                    "N4 (city/state/ZIP) comes before its N3 address segment; N3 must come first"
+                ).alias("problem"),
+            ),
+            segs.filter((sid == "SV1") & (pl.col("prev") != "LX")).select(
+                *where,
+                pl.lit("SV1 (service line) does not follow an LX line number").alias("problem"),
+            ),
+            segs.filter((pl.col("prev") == "LX") & (sid != "SV1")).select(
+                pl.col("pos") - 1,
+                "st",
+                "clm",
+                pl.lit("LX (line number) is not followed by an SV1 professional service").alias(
+                    "problem"
+                ),
+            ),
+            segs.filter((sid == "CLM") & pl.col("hl").is_null()).select(
+                *where,
+                pl.lit("CLM (claim) is outside any HL subscriber or patient loop").alias("problem"),
+            ),
+            segs.filter((sid == "NM1") & e(1).is_null()).select(
+                *where,
+                pl.lit(
+                    "NM1 has no entity identifier code (NM101), so whose name and ID it carries is unknown"
+                ).alias("problem"),
+            ),
+            segs.filter(
+                (sid == "SV1") & e(1).is_not_null() & ~e(1).str.contains(comp, literal=True)
+            ).select(
+                *where,
+                pl.format(
+                    "SV101 {} has no '{}' component separator (ISA16) between the HC qualifier and the "
+                    "procedure code",
+                    e(1),
+                    pl.lit(comp),
+                ).alias("problem"),
+            ),
+            dx.filter(pl.col("code").is_null() & pl.col("element").is_not_null())
+            .group_by(*where, maintain_order=True)
+            .agg(pl.col("element").str.join(", "))
+            .select(
+                *where,
+                pl.format(
+                    "HI elements {} are not qualifier{}code composites (ISA16 is '{}'), so the "
+                    "diagnoses cannot be read",
+                    pl.col("element"),
+                    pl.lit(comp),
+                    pl.lit(comp),
+                ).alias("problem"),
+            ),
+            segs.filter(~sid.str.contains(r"^[A-Z][A-Z0-9]{1,2}$")).select(
+                *where,
+                pl.lit(
+                    "the segment identifier is not 2-3 letters and digits, so it is not an X12 segment"
+                ).alias("problem"),
+            ),
+        ]
+    )
     in_header = pl.col("clm").is_null()
     return {
         "envelope": segs.filter(sid.is_in(ENVELOPE)).select(
-            "pos", "id", "st", e(1).alias("e1"), e(2).alias("e2"), e(8).alias("e8")),
-        "hl": of("HL", "pos", "st", e(1).alias("hl_id"), e(2).alias("parent_id"), e(3).alias("level")),
+            "pos", "id", "st", e(1).alias("e1"), e(2).alias("e2"), e(8).alias("e8")
+        ),
+        "hl": of(
+            "HL", "pos", "st", e(1).alias("hl_id"), e(2).alias("parent_id"), e(3).alias("level")
+        ),
         "nm1": segs.filter((sid == "NM1") & e(1).is_in(["85", "IL", "PR", "QC", "82"])).select(
-            "hl", "clm", "lx", e(1).alias("entity"), e(3).alias("last"), e(4).alias("first"),
-            e(9).alias("id_code")),
-        "dmg": segs.filter((sid == "DMG") & in_header).select("hl", e(2).alias("dob"), e(3).alias("sex")),
-        "clm": of("CLM", "pos", "hl", "st", e(1).alias("claim_id"),
-                  _component(e(5), 0, comp).alias("pos_claim"),
-                  *(_component(e(11), i, comp).alias(f"cause_{i}") for i in range(3))),
-        "dx": dx.filter(pl.col("clm").is_not_null() & pl.col("code").is_not_null())
-        .select("clm", "pos", "_k", "qualifier", "code"),
-        "dtp": segs.filter(sid == "DTP").select("clm", "lx", e(1).alias("qualifier"), e(3).alias("value")),
+            "hl",
+            "clm",
+            "lx",
+            e(1).alias("entity"),
+            e(3).alias("last"),
+            e(4).alias("first"),
+            e(9).alias("id_code"),
+        ),
+        "dmg": segs.filter((sid == "DMG") & in_header).select(
+            "hl", e(2).alias("dob"), e(3).alias("sex")
+        ),
+        "clm": of(
+            "CLM",
+            "pos",
+            "hl",
+            "st",
+            e(1).alias("claim_id"),
+            _component(e(5), 0, comp).alias("pos_claim"),
+            *(_component(e(11), i, comp).alias(f"cause_{i}") for i in range(3)),
+        ),
+        "dx": dx.filter(pl.col("clm").is_not_null() & pl.col("code").is_not_null()).select(
+            "clm", "pos", "_k", "qualifier", "code"
+        ),
+        "dtp": segs.filter(sid == "DTP").select(
+            "clm", "lx", e(1).alias("qualifier"), e(3).alias("value")
+        ),
         "lx": of("LX", "pos", "clm", e(1).alias("line_number")),
-        "sv1": of("SV1", "pos", "lx", *(_component(e(1), i, comp).alias(f"sv101_{i}") for i in range(6)),
-                  e(2).alias("charge_amount"), e(4).alias("units"), e(5).alias("pos_line"),
-                  e(7).str.replace_all(comp, ",", literal=True).alias("diagnosis_pointers")),
+        "sv1": of(
+            "SV1",
+            "pos",
+            "lx",
+            *(_component(e(1), i, comp).alias(f"sv101_{i}") for i in range(6)),
+            e(2).alias("charge_amount"),
+            e(4).alias("units"),
+            e(5).alias("pos_line"),
+            e(7).str.replace_all(comp, ",", literal=True).alias("diagnosis_pointers"),
+        ),
         "problems": problems,
     }
 
@@ -228,14 +359,22 @@ def _envelope(path: str, env: pl.DataFrame) -> pl.DataFrame:
     st = env.filter(pl.col("id") == "ST")
     gs = env.filter(pl.col("id") == "GS")
     if st.is_empty():
-        raise _error(path, "the interchange holds no ST transaction set", "Export the claims again: an 837P batch "
-                     "has ISA, GS, ST ... SE, GE, IEA.", reason="no_claims")
+        raise _error(
+            path,
+            "the interchange holds no ST transaction set",
+            "Export the claims again: an 837P batch has ISA, GS, ST ... SE, GE, IEA.",
+            reason="no_claims",
+        )
     other = st.filter(pl.col("e1") != "837")
     if other.height:
         kind = other["e1"][0]
-        raise _error(path, f"this is {TRANSACTIONS.get(kind, f'an X12 {kind} transaction')}, not an 837 claim batch",
-                     "Give cleanclaim the 837P file the billing system sends; acknowledgments and remittances "
-                     "come back from the clearinghouse.", reason="wrong_transaction")
+        raise _error(
+            path,
+            f"this is {TRANSACTIONS.get(kind, f'an X12 {kind} transaction')}, not an 837 claim batch",
+            "Give cleanclaim the 837P file the billing system sends; acknowledgments and remittances "
+            "come back from the clearinghouse.",
+            reason="wrong_transaction",
+        )
     versions = gs["e8"].unique().to_list()
     old = [v for v in versions if v not in PROFESSIONAL]
     if old:
@@ -244,40 +383,83 @@ def _envelope(path: str, env: pl.DataFrame) -> pl.DataFrame:
             what = f"a 4010 ({version}) batch: HIPAA retired 4010 in 2012 and payers reject it"
         else:
             what = f"version {version}, not 837 professional 005010X222A1" + (
-                " (005010X223 is the institutional 837I)" if version.startswith("005010X223") else "")
-        raise _error(path, f"the functional group is {what}",
-                     "Export the batch as 837P 005010X222A1 from the practice-management system.",
-                     reason="wrong_version")
+                " (005010X223 is the institutional 837I)"
+                if version.startswith("005010X223")
+                else ""
+            )
+        raise _error(
+            path,
+            f"the functional group is {what}",
+            "Export the batch as 837P 005010X222A1 from the practice-management system.",
+            reason="wrong_version",
+        )
     if env["id"][-1] != "IEA":
-        raise _error(path, "the interchange has no closing IEA segment: the file is truncated",
-                     "Export or download the batch again; a partial batch would leave claims unchecked.",
-                     reason="truncated")
-    se = env.filter(pl.col("id") == "SE").select(pl.col("pos").alias("se_pos"), "st", pl.col("e1").alias("count"),
-                                                  pl.col("e2").alias("control"))
-    checks = st.select(pl.col("pos").alias("st"), pl.col("e2").alias("st_control")).join(se, on="st", how="left")
+        raise _error(
+            path,
+            "the interchange has no closing IEA segment: the file is truncated",
+            "Export or download the batch again; a partial batch would leave claims unchecked.",
+            reason="truncated",
+        )
+    se = env.filter(pl.col("id") == "SE").select(
+        pl.col("pos").alias("se_pos"),
+        "st",
+        pl.col("e1").alias("count"),
+        pl.col("e2").alias("control"),
+    )
+    checks = st.select(pl.col("pos").alias("st"), pl.col("e2").alias("st_control")).join(
+        se, on="st", how="left"
+    )
     unclosed = checks.filter(pl.col("se_pos").is_null())
     if unclosed.height:
-        raise _error(path, f"the transaction set starting at segment {unclosed['st'][0]} has no SE trailer: the "
-                     "file is truncated", "Export or download the batch again.", reason="truncated")
+        raise _error(
+            path,
+            f"the transaction set starting at segment {unclosed['st'][0]} has no SE trailer: the "
+            "file is truncated",
+            "Export or download the batch again.",
+            reason="truncated",
+        )
     counted = checks.with_columns((pl.col("se_pos") - pl.col("st") + 1).alias("actual"))
-    return pl.concat([
-        counted.filter(pl.col("count").cast(pl.Int64, strict=False) != pl.col("actual")).select(
-            pl.col("se_pos").alias("pos"), pl.lit(None, dtype=pl.Int64).alias("clm"),
-            pl.format("SE01 says the transaction set has {} segments but it has {}; a clearinghouse rejects "
-                      "the whole set (999 IK5*R)", pl.col("count"), pl.col("actual")).alias("problem")),
-        counted.filter(pl.col("control") != pl.col("st_control")).select(
-            pl.col("se_pos").alias("pos"), pl.lit(None, dtype=pl.Int64).alias("clm"),
-            pl.format("SE02 control number {} does not match ST02 {}", pl.col("control"),
-                      pl.col("st_control")).alias("problem")),
-    ])
+    return pl.concat(
+        [
+            counted.filter(pl.col("count").cast(pl.Int64, strict=False) != pl.col("actual")).select(
+                pl.col("se_pos").alias("pos"),
+                pl.lit(None, dtype=pl.Int64).alias("clm"),
+                pl.format(
+                    "SE01 says the transaction set has {} segments but it has {}; a clearinghouse rejects "
+                    "the whole set (999 IK5*R)",
+                    pl.col("count"),
+                    pl.col("actual"),
+                ).alias("problem"),
+            ),
+            counted.filter(pl.col("control") != pl.col("st_control")).select(
+                pl.col("se_pos").alias("pos"),
+                pl.lit(None, dtype=pl.Int64).alias("clm"),
+                pl.format(
+                    "SE02 control number {} does not match ST02 {}",
+                    pl.col("control"),
+                    pl.col("st_control"),
+                ).alias("problem"),
+            ),
+        ]
+    )
 
 
 def _date(expr: pl.Expr) -> pl.Expr:
     """CCYYMMDD (or the start of an RD8 range) -> ISO text; anything else is kept as written."""
     start = expr.str.slice(0, 8)
-    return pl.when(start.str.contains(r"^\d{8}$")).then(
-        pl.concat_str(start.str.slice(0, 4), pl.lit("-"), start.str.slice(4, 2), pl.lit("-"), start.str.slice(6, 2))
-    ).otherwise(expr)
+    return (
+        pl.when(start.str.contains(r"^\d{8}$"))
+        .then(
+            pl.concat_str(
+                start.str.slice(0, 4),
+                pl.lit("-"),
+                start.str.slice(4, 2),
+                pl.lit("-"),
+                start.str.slice(6, 2),
+            )
+        )
+        .otherwise(expr)
+    )
 
 
 def _patient_key(member: pl.Expr, last: pl.Expr, first: pl.Expr, dob: pl.Expr) -> pl.Expr:
@@ -295,9 +477,12 @@ def read_x12(path: str | Path, *, max_rows: int) -> tuple[pl.DataFrame, pl.DataF
     with open(path, "rb") as handle:
         head = handle.read(4096)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head[:64]:
-        raise _error(path, "the X12 file is UTF-16 text; X12 interchanges are plain ASCII",
-                     "Export the batch again as an ASCII (or UTF-8) file; a clearinghouse rejects UTF-16.",
-                     reason="bad_encoding")
+        raise _error(
+            path,
+            "the X12 file is UTF-16 text; X12 interchanges are plain ASCII",
+            "Export the batch again as an ASCII (or UTF-8) file; a clearinghouse rejects UTF-16.",
+            reason="bad_encoding",
+        )
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff").lstrip()
     d = _delimiters(path, text)
     state = _State()
@@ -308,19 +493,33 @@ def read_x12(path: str | Path, *, max_rows: int) -> tuple[pl.DataFrame, pl.DataF
     t = {name: pl.concat(frames, how="vertical_relaxed") for name, frames in tables.items()}
     envelope_problems = _envelope(path, t["envelope"])
     if t["clm"].is_empty():
-        raise _error(path, "the 837 batch holds no CLM claim", "Export the batch again from the billing system.",
-                     reason="no_claims")
+        raise _error(
+            path,
+            "the 837 batch holds no CLM claim",
+            "Export the batch again from the billing system.",
+            reason="no_claims",
+        )
     lines = _lines(t)
     if lines.height > max_rows:
-        raise _error(path, f"the batch has {lines.height:,} service lines, more than the {max_rows:,} allowed",
-                     "Split the batch, or raise the limit with --max-rows.", reason="too_many_rows")
+        raise _error(
+            path,
+            f"the batch has {lines.height:,} service lines, more than the {max_rows:,} allowed",
+            "Split the batch, or raise the limit with --max-rows.",
+            reason="too_many_rows",
+        )
     problems = _problems(t, envelope_problems, lines)
     gs = t["envelope"].filter(pl.col("id") == "GS")
-    facts = {"format": "x12 837P", "encoding": state.encoding,
-             "x12_version": ", ".join(sorted(gs["e8"].unique().to_list())),
-             "segments": state.segments, "transaction_sets": t["envelope"].filter(pl.col("id") == "ST").height,
-             "rows_in_file": lines.height, "blank_rows": 0, "rejected_rows": 0,
-             "segment_problems": problems.filter(pl.col("kind") == SEGMENT_KIND).height}
+    facts = {
+        "format": "x12 837P",
+        "encoding": state.encoding,
+        "x12_version": ", ".join(sorted(gs["e8"].unique().to_list())),
+        "segments": state.segments,
+        "transaction_sets": t["envelope"].filter(pl.col("id") == "ST").height,
+        "rows_in_file": lines.height,
+        "blank_rows": 0,
+        "rejected_rows": 0,
+        "segment_problems": problems.filter(pl.col("kind") == SEGMENT_KIND).height,
+    }
     return lines, problems, facts
 
 
@@ -329,110 +528,222 @@ def _lines(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
     hl = t["hl"].with_columns(pl.col("pos").alias("_at"))
     # HL02 names the parent's HL01: the nearest earlier HL with that ID in the same transaction set
     # (IDs should be unique, but batches that reuse them exist; the nearest is the one meant).
-    parents = hl.select("st", pl.col("hl_id").alias("parent_id"), pl.col("pos").alias("parent_pos"),
-                        pl.col("level").alias("parent_level"), "_at").sort("_at")
-    node = hl.sort("_at").join_asof(parents, on="_at", by=["st", "parent_id"], strategy="backward",
-                                    allow_exact_matches=False, check_sortedness=False)
+    parents = hl.select(
+        "st",
+        pl.col("hl_id").alias("parent_id"),
+        pl.col("pos").alias("parent_pos"),
+        pl.col("level").alias("parent_level"),
+        "_at",
+    ).sort("_at")
+    node = hl.sort("_at").join_asof(
+        parents,
+        on="_at",
+        by=["st", "parent_id"],
+        strategy="backward",
+        allow_exact_matches=False,
+        check_sortedness=False,
+    )
     up = node.select("pos", "parent_pos", "parent_level")
-    tree = node.join(up.rename({"pos": "parent_pos", "parent_pos": "grand_pos", "parent_level": "grand_level"}),
-                     on="parent_pos", how="left")
+    tree = node.join(
+        up.rename({"pos": "parent_pos", "parent_pos": "grand_pos", "parent_level": "grand_level"}),
+        on="parent_pos",
+        how="left",
+    )
     tree = tree.select(
         pl.col("pos").alias("hl"),
-        pl.when(pl.col("level") == "23").then(pl.col("parent_pos")).otherwise(pl.col("pos")).alias("subscriber_hl"),
+        pl.when(pl.col("level") == "23")
+        .then(pl.col("parent_pos"))
+        .otherwise(pl.col("pos"))
+        .alias("subscriber_hl"),
         pl.when(pl.col("level") == "23").then(pl.col("pos")).alias("patient_hl"),
-        pl.when(pl.col("parent_level") == "20").then(pl.col("parent_pos"))
-        .when(pl.col("grand_level") == "20").then(pl.col("grand_pos")).alias("billing_hl"))
+        pl.when(pl.col("parent_level") == "20")
+        .then(pl.col("parent_pos"))
+        .when(pl.col("grand_level") == "20")
+        .then(pl.col("grand_pos"))
+        .alias("billing_hl"),
+    )
     nm1 = t["nm1"]
     header = nm1.filter(pl.col("clm").is_null())
+
     def entity(code: str, **cols: pl.Expr) -> pl.DataFrame:
-        return header.filter(pl.col("entity") == code).unique("hl", keep="first").select("hl", **cols)
+        return (
+            header.filter(pl.col("entity") == code).unique("hl", keep="first").select("hl", **cols)
+        )
+
     dmg = t["dmg"].unique("hl", keep="first")
     billing = entity("85", billing_npi=pl.col("id_code")).rename({"hl": "billing_hl"})
-    subscriber = (entity("IL", member=pl.col("id_code"), s_last=pl.col("last"), s_first=pl.col("first"))
-                  .join(dmg.rename({"dob": "s_dob", "sex": "s_sex"}), on="hl", how="left")
-                  .join(entity("PR", payer_name=pl.col("last"), payer_id=pl.col("id_code")), on="hl", how="full",
-                        coalesce=True).rename({"hl": "subscriber_hl"}))
-    patient = (entity("QC", p_last=pl.col("last"), p_first=pl.col("first"))
-               .join(dmg.rename({"dob": "p_dob", "sex": "p_sex"}), on="hl", how="left").rename({"hl": "patient_hl"}))
-    dx = (t["dx"].filter(pl.col("qualifier").is_in(DX_QUALIFIERS))
-          .sort("pos", "_k").with_columns(pl.int_range(pl.len()).over("clm").alias("slot"))
-          .filter(pl.col("slot") < DX_SLOTS)
-          .pivot(on="slot", index="clm", values="code"))
+    subscriber = (
+        entity("IL", member=pl.col("id_code"), s_last=pl.col("last"), s_first=pl.col("first"))
+        .join(dmg.rename({"dob": "s_dob", "sex": "s_sex"}), on="hl", how="left")
+        .join(
+            entity("PR", payer_name=pl.col("last"), payer_id=pl.col("id_code")),
+            on="hl",
+            how="full",
+            coalesce=True,
+        )
+        .rename({"hl": "subscriber_hl"})
+    )
+    patient = (
+        entity("QC", p_last=pl.col("last"), p_first=pl.col("first"))
+        .join(dmg.rename({"dob": "p_dob", "sex": "p_sex"}), on="hl", how="left")
+        .rename({"hl": "patient_hl"})
+    )
+    dx = (
+        t["dx"]
+        .filter(pl.col("qualifier").is_in(DX_QUALIFIERS))
+        .sort("pos", "_k")
+        .with_columns(pl.int_range(pl.len()).over("clm").alias("slot"))
+        .filter(pl.col("slot") < DX_SLOTS)
+        .pivot(on="slot", index="clm", values="code")
+    )
     dx = dx.rename({c: f"dx_{int(c) + 1}" for c in dx.columns if c != "clm"})
     dtp = t["dtp"]
     claim_level = pl.col("lx").is_null() & pl.col("clm").is_not_null()
-    claim_dates = (dtp.filter(claim_level & pl.col("qualifier").is_in(["439", "431"]))
-                   .sort(pl.col("qualifier") != "439").unique("clm", keep="first")
-                   .select("clm", _date(pl.col("value")).alias("injury_date")))
-    service = (dtp.filter((pl.col("qualifier") == "472") & pl.col("lx").is_not_null()).unique("lx", keep="first")
-               .select("lx", _date(pl.col("value")).alias("service_date")))
+    claim_dates = (
+        dtp.filter(claim_level & pl.col("qualifier").is_in(["439", "431"]))
+        .sort(pl.col("qualifier") != "439")
+        .unique("clm", keep="first")
+        .select("clm", _date(pl.col("value")).alias("injury_date"))
+    )
+    service = (
+        dtp.filter((pl.col("qualifier") == "472") & pl.col("lx").is_not_null())
+        .unique("lx", keep="first")
+        .select("lx", _date(pl.col("value")).alias("service_date"))
+    )
     rendering = nm1.filter(pl.col("entity") == "82")
-    claim_rendering = rendering.filter(pl.col("lx").is_null() & pl.col("clm").is_not_null()).unique(
-        "clm", keep="first").select("clm", pl.col("id_code").alias("claim_rendering"))
-    line_rendering = rendering.filter(pl.col("lx").is_not_null()).unique("lx", keep="first").select(
-        "lx", pl.col("id_code").alias("line_rendering"))
+    claim_rendering = (
+        rendering.filter(pl.col("lx").is_null() & pl.col("clm").is_not_null())
+        .unique("clm", keep="first")
+        .select("clm", pl.col("id_code").alias("claim_rendering"))
+    )
+    line_rendering = (
+        rendering.filter(pl.col("lx").is_not_null())
+        .unique("lx", keep="first")
+        .select("lx", pl.col("id_code").alias("line_rendering"))
+    )
     causes = [pl.col(f"cause_{i}") for i in range(3)]
     accident = pl.coalesce(*(pl.when(c.is_in(["AA", "EM", "OA"])).then(c) for c in causes))
-    claims = (t["clm"].rename({"pos": "clm"})
-              .join(tree, on="hl", how="left")
-              .join(billing, on="billing_hl", how="left")
-              .join(subscriber, on="subscriber_hl", how="left")
-              .join(patient, on="patient_hl", how="left")
-              .join(dx, on="clm", how="left").join(claim_dates, on="clm", how="left")
-              .join(claim_rendering, on="clm", how="left")
-              .with_columns(accident.alias("accident_indicator")))
+    claims = (
+        t["clm"]
+        .rename({"pos": "clm"})
+        .join(tree, on="hl", how="left")
+        .join(billing, on="billing_hl", how="left")
+        .join(subscriber, on="subscriber_hl", how="left")
+        .join(patient, on="patient_hl", how="left")
+        .join(dx, on="clm", how="left")
+        .join(claim_dates, on="clm", how="left")
+        .join(claim_rendering, on="clm", how="left")
+        .with_columns(accident.alias("accident_indicator"))
+    )
     dependent = pl.col("patient_hl").is_not_null()
-    lines = (t["lx"].rename({"pos": "lx"})
-             .join(t["sv1"].rename({"pos": "source_row"}), on="lx", how="left")
-             .join(service, on="lx", how="left").join(line_rendering, on="lx", how="left")
-             .join(claims, on="clm", how="inner"))
+    lines = (
+        t["lx"]
+        .rename({"pos": "lx"})
+        .join(t["sv1"].rename({"pos": "source_row"}), on="lx", how="left")
+        .join(service, on="lx", how="left")
+        .join(line_rendering, on="lx", how="left")
+        .join(claims, on="clm", how="inner")
+    )
     dx_cols = [c for c in claims.columns if c.startswith("dx_")]
     out = lines.select(
-        "claim_id", "line_number",
-        pl.when(dependent).then(_patient_key(pl.col("member"), pl.col("p_last"), pl.col("p_first"), pl.col("p_dob")))
-        .otherwise(pl.col("member")).alias("patient_id"),
-        _date(pl.when(dependent).then(pl.col("p_dob")).otherwise(pl.col("s_dob"))).alias("patient_dob"),
+        "claim_id",
+        "line_number",
+        pl.when(dependent)
+        .then(_patient_key(pl.col("member"), pl.col("p_last"), pl.col("p_first"), pl.col("p_dob")))
+        .otherwise(pl.col("member"))
+        .alias("patient_id"),
+        _date(pl.when(dependent).then(pl.col("p_dob")).otherwise(pl.col("s_dob"))).alias(
+            "patient_dob"
+        ),
         pl.when(dependent).then(pl.col("p_sex")).otherwise(pl.col("s_sex")).alias("patient_sex"),
-        "payer_id", "payer_name", "billing_npi",
+        "payer_id",
+        "payer_name",
+        "billing_npi",
         pl.coalesce("line_rendering", "claim_rendering").alias("rendering_npi"),
         pl.coalesce("pos_line", "pos_claim").alias("place_of_service"),
-        "accident_indicator", "injury_date", "service_date",
+        "accident_indicator",
+        "injury_date",
+        "service_date",
         pl.col("sv101_1").alias("procedure_code"),
         *(pl.col(f"sv101_{i + 2}").alias(f"modifier_{i + 1}") for i in range(4)),
-        "units", "charge_amount", "diagnosis_pointers", *dx_cols,
+        "units",
+        "charge_amount",
+        "diagnosis_pointers",
+        *dx_cols,
         pl.coalesce("source_row", "lx").alias("source_row"),
     ).sort("source_row")
     absent = [pl.lit(None, dtype=pl.String).alias(c) for c in CANONICAL if c not in out.columns]
     return out.with_columns(absent).select(*CANONICAL, "source_row")
 
 
-def _problems(t: dict[str, pl.DataFrame], envelope: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+def _problems(
+    t: dict[str, pl.DataFrame], envelope: pl.DataFrame, lines: pl.DataFrame
+) -> pl.DataFrame:
     """Structural problems and ICD-9 qualifiers as rows the catalog's row_structure rules report."""
     claims = t["clm"].select(pl.col("pos").alias("clm"), "claim_id")
     no_lines = claims.join(t["lx"], on="clm", how="anti").select(
-        pl.col("clm").alias("pos"), "clm", pl.lit("CLM has no LX/SV1 service line, so the claim has nothing to "
-                                                  "bill and was not validated").alias("problem"))
+        pl.col("clm").alias("pos"),
+        "clm",
+        pl.lit(
+            "CLM has no LX/SV1 service line, so the claim has nothing to bill and was not validated"
+        ).alias("problem"),
+    )
     # A problem in a subscriber or patient loop belongs to the claim that follows it in its transaction set.
     following = t["clm"].select(pl.col("pos").alias("_next"), "st").sort("_next")
     hl = t["hl"]
-    repeated = hl.filter(pl.col("pos") > pl.col("pos").min().over("st", "hl_id"))  # not the first with its ID
-    hl_problems = repeated.select("pos", "st", pl.lit(None, dtype=pl.Int64).alias("clm"), pl.format(
-        "HL01 {} repeats the ID of an earlier HL in this transaction set, so HL02 parent links are ambiguous",
-        pl.col("hl_id")).alias("problem"))
-    inside = (pl.concat([t["problems"], hl_problems], how="vertical_relaxed").sort("pos")
-              .join_asof(following, left_on="pos", right_on="_next", by="st", strategy="forward",
-                         check_sortedness=False)
-              .select("pos", pl.coalesce("clm", "_next").alias("clm"), "problem"))
+    repeated = hl.filter(
+        pl.col("pos") > pl.col("pos").min().over("st", "hl_id")
+    )  # not the first with its ID
+    hl_problems = repeated.select(
+        "pos",
+        "st",
+        pl.lit(None, dtype=pl.Int64).alias("clm"),
+        pl.format(
+            "HL01 {} repeats the ID of an earlier HL in this transaction set, so HL02 parent links are ambiguous",
+            pl.col("hl_id"),
+        ).alias("problem"),
+    )
+    inside = (
+        pl.concat([t["problems"], hl_problems], how="vertical_relaxed")
+        .sort("pos")
+        .join_asof(
+            following,
+            left_on="pos",
+            right_on="_next",
+            by="st",
+            strategy="forward",
+            check_sortedness=False,
+        )
+        .select("pos", pl.coalesce("clm", "_next").alias("clm"), "problem")
+    )
     structural = pl.concat([inside, envelope, no_lines], how="vertical_relaxed").with_columns(
-        pl.lit(SEGMENT_KIND).alias("kind"))
+        pl.lit(SEGMENT_KIND).alias("kind")
+    )
     # ICD-9-CM qualifiers on a claim with a service on or after 2015-10-01 (the ICD-10 compliance date)
     first_service = lines.group_by("claim_id").agg(pl.col("service_date").min().alias("first"))
-    icd9 = (t["dx"].filter(pl.col("qualifier").is_in(ICD9_QUALIFIERS)).group_by("clm").agg(
-        pl.col("pos").min(), pl.col("qualifier").unique(maintain_order=True).str.join("/").alias("q"))
-            .join(claims, on="clm").join(first_service, on="claim_id")
-            .filter(pl.col("first").str.replace_all("-", "") >= ICD10_EFFECTIVE)
-            .select("pos", "clm", pl.format("HI uses ICD-9-CM qualifier {} for a service on {}", pl.col("q"),
-                                            pl.col("first")).alias("problem"), pl.lit(ICD9_KIND).alias("kind")))
-    return (pl.concat([structural, icd9], how="vertical_relaxed").join(claims, on="clm", how="left")
-            .select(pl.col("pos").alias("source_row"), "claim_id", "problem", "kind").sort("source_row"))
-
+    icd9 = (
+        t["dx"]
+        .filter(pl.col("qualifier").is_in(ICD9_QUALIFIERS))
+        .group_by("clm")
+        .agg(
+            pl.col("pos").min(),
+            pl.col("qualifier").unique(maintain_order=True).str.join("/").alias("q"),
+        )
+        .join(claims, on="clm")
+        .join(first_service, on="claim_id")
+        .filter(pl.col("first").str.replace_all("-", "") >= ICD10_EFFECTIVE)
+        .select(
+            "pos",
+            "clm",
+            pl.format(
+                "HI uses ICD-9-CM qualifier {} for a service on {}", pl.col("q"), pl.col("first")
+            ).alias("problem"),
+            pl.lit(ICD9_KIND).alias("kind"),
+        )
+    )
+    return (
+        pl.concat([structural, icd9], how="vertical_relaxed")
+        .join(claims, on="clm", how="left")
+        .select(pl.col("pos").alias("source_row"), "claim_id", "problem", "kind")
+        .sort("source_row")
+    )

@@ -22,10 +22,22 @@ SHARED = REPO.parent / "shared" / "data" / "public"
 AS_OF = date(2026, 9, 30)
 
 DEFAULT_LINE = {
-    "claim_id": "C0", "line_number": "1", "patient_id": "PT-1", "patient_dob": "1970-01-01", "patient_sex": "F",
-    "payer_id": "BCBS1", "payer_name": "Blue Cross Blue Shield", "billing_npi": "1049827367",
-    "rendering_npi": "1937462517", "place_of_service": "11", "service_date": "2026-09-15",
-    "procedure_code": "99213", "units": "1", "charge_amount": "150.00", "diagnosis_pointers": "1", "dx_1": "M54.12",
+    "claim_id": "C0",
+    "line_number": "1",
+    "patient_id": "PT-1",
+    "patient_dob": "1970-01-01",
+    "patient_sex": "F",
+    "payer_id": "BCBS1",
+    "payer_name": "Blue Cross Blue Shield",
+    "billing_npi": "1049827367",
+    "rendering_npi": "1937462517",
+    "place_of_service": "11",
+    "service_date": "2026-09-15",
+    "procedure_code": "99213",
+    "units": "1",
+    "charge_amount": "150.00",
+    "diagnosis_pointers": "1",
+    "dx_1": "M54.12",
 }
 
 
@@ -33,7 +45,7 @@ def line_dicts(rows: list[dict]) -> list[dict]:
     """Defaults + the case's values; a row without line_number is numbered within its claim."""
     out, seen = [], {}
     for row in rows:
-        full = {c: None for c in CANONICAL} | DEFAULT_LINE
+        full = dict.fromkeys(CANONICAL) | DEFAULT_LINE
         claim = row.get("claim_id", DEFAULT_LINE["claim_id"])
         seen[claim] = seen.get(claim, 0) + 1
         full["line_number"] = str(seen[claim])
@@ -44,13 +56,20 @@ def line_dicts(rows: list[dict]) -> list[dict]:
 
 def claim_lines(rows: list[dict], source_file: str = "case.csv") -> pl.DataFrame:
     """Canonical text frame as a reader would produce it."""
-    frame = pl.DataFrame(line_dicts(rows), schema={c: pl.String for c in CANONICAL})
-    return frame.with_columns(pl.lit(source_file).alias("source_file"),
-                              pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("source_row"))
+    frame = pl.DataFrame(line_dicts(rows), schema=dict.fromkeys(CANONICAL, pl.String))
+    return frame.with_columns(
+        pl.lit(source_file).alias("source_file"),
+        pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("source_row"),
+    )
 
 
-def write_csv(path: Path, rows: list[dict], *, extra_fields: dict[int, int] | None = None,
-              missing_fields: dict[int, int] | None = None) -> Path:
+def write_csv(
+    path: Path,
+    rows: list[dict],
+    *,
+    extra_fields: dict[int, int] | None = None,
+    missing_fields: dict[int, int] | None = None,
+) -> Path:
     """Rows -> a canonical CSV; optionally damage row i by adding or removing trailing fields."""
     lines = line_dicts(rows)
     with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -73,8 +92,10 @@ def with_cms_fixtures(catalog):
     from flows.cms_import import parse
 
     sets = dict(catalog.codesets)
-    for path, name in ((CMS_FIXTURES / "PTP_practitioner_fixture.txt", "ncci_ptp_cms"),
-                       (CMS_FIXTURES / "MUE_practitioner_fixture.txt", "mue_cms")):
+    for path, name in (
+        (CMS_FIXTURES / "PTP_practitioner_fixture.txt", "ncci_ptp_cms"),
+        (CMS_FIXTURES / "MUE_practitioner_fixture.txt", "mue_cms"),
+    ):
         sets[name] = dataclasses.replace(sets[name], table=parse(path)[1])
     return dataclasses.replace(catalog, codesets=sets)
 

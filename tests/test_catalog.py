@@ -22,7 +22,9 @@ def test_every_rule_is_complete(catalog):
     for rule in catalog.rules.values():
         assert rule.id.startswith(rule.family) and rule.check in REGISTRY
         assert all(h in rule.explanation for h in HEADINGS)
-        assert rule.citation and all(c.source and (c.effective_from or c.verified_on) for c in rule.citation)
+        assert rule.citation and all(
+            c.source and (c.effective_from or c.verified_on) for c in rule.citation
+        )
         assert rule.examples.triggers and rule.examples.passes
         if rule.category != "engine":
             assert rule.denial is not None
@@ -36,8 +38,9 @@ def test_every_field_check_is_owned_by_exactly_one_rule(catalog):
 
 
 def test_rules_readme_is_generated_from_the_catalog(catalog):
-    assert (REPO / "rules" / "README.md").read_text(encoding="utf-8") == rules_readme(catalog), \
+    assert (REPO / "rules" / "README.md").read_text(encoding="utf-8") == rules_readme(catalog), (
         "rules/README.md is stale: run `cleanclaim rules docs`"
+    )
 
 
 @pytest.fixture
@@ -53,16 +56,22 @@ def _edit(path: Path, **changes) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"params": {"checks": ["npi_check_digit"], "column": ["billing_npi"]}}, "params do not fit"),
-    ({"check": "no_such_kind"}, "unknown check kind"),
-    ({"message": "NPI {billing_npi_typo} is wrong."}, "does not provide"),
-    ({"message": "Patient {patient_id} has a bad NPI."}, "patient identifiers"),
-    ({"explanation": "**What it checks.** something"}, "lacks the headings"),
-    ({"denial": {"group": "CO", "carc": "999"}}, "no wording"),
-    ({"severity": "critical"}, "severity"),
-    ({"id": "FLD999"}, "file name must be the rule id"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            {"params": {"checks": ["npi_check_digit"], "column": ["billing_npi"]}},
+            "params do not fit",
+        ),
+        ({"check": "no_such_kind"}, "unknown check kind"),
+        ({"message": "NPI {billing_npi_typo} is wrong."}, "does not provide"),
+        ({"message": "Patient {patient_id} has a bad NPI."}, "patient identifiers"),
+        ({"explanation": "**What it checks.** something"}, "lacks the headings"),
+        ({"denial": {"group": "CO", "carc": "999"}}, "no wording"),
+        ({"severity": "critical"}, "severity"),
+        ({"id": "FLD999"}, "file name must be the rule id"),
+    ],
+)
 def test_a_broken_rule_fails_when_the_catalog_loads(rules_copy, change, message):
     _edit(rules_copy / "field" / "FLD011.yaml", **change)
     with pytest.raises(RuleConfigError, match=message):

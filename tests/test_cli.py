@@ -10,10 +10,10 @@ import openpyxl
 import polars as pl
 import pytest
 
+import validators
 from flows import report
 from flows.cli import main
 from tests.conftest import REPO, write_csv
-import validators
 from validators import findings as fnd
 
 SAMPLES = REPO / "sample_claims"
@@ -23,20 +23,42 @@ SNAPSHOT = REPO / "tests" / "snapshots" / "sample_claims_findings.csv"
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    code = main(["validate", str(SAMPLES), "--config", str(SAMPLES / "cleanclaim.yaml"), "--as-of", "2026-09-30",
-                 "--report", str(out / "r.xlsx"), "--findings", str(out / "f.csv"), "--quiet"])
+    code = main(
+        [
+            "validate",
+            str(SAMPLES),
+            "--config",
+            str(SAMPLES / "cleanclaim.yaml"),
+            "--as-of",
+            "2026-09-30",
+            "--report",
+            str(out / "r.xlsx"),
+            "--findings",
+            str(out / "f.csv"),
+            "--quiet",
+        ]
+    )
     return code, out
 
 
 def test_samples_end_to_end_write_a_workbook_and_findings(sample_run):
     code, out = sample_run
     assert code == 1  # the front-desk typos include high findings
-    found = pl.read_csv(out / "f.csv", schema_overrides={"line_number": pl.Int64, "source_row": pl.Int64,
-                                                          "charge_at_risk": pl.Float64}, infer_schema=False)
+    found = pl.read_csv(
+        out / "f.csv",
+        schema_overrides={
+            "line_number": pl.Int64,
+            "source_row": pl.Int64,
+            "charge_at_risk": pl.Float64,
+        },
+        infer_schema=False,
+    )
     fnd.FindingsModel.validate(found)
     wb = openpyxl.load_workbook(out / "r.xlsx")
     assert wb.sheetnames == ["Summary", "Claims", "Findings", "Rules", "Input problems"]
-    summary = {row[0].value: row[1].value for row in wb["Summary"].iter_rows() if row and row[0].value}
+    summary = {
+        row[0].value: row[1].value for row in wb["Summary"].iter_rows() if row and row[0].value
+    }
     assert summary["Files read"] == "5 of 5" and summary["Claim lines validated"] == 84
     assert summary["As-of date"] == "2026-09-30" and summary["Claims"] == wb["Claims"].max_row - 1
 
@@ -54,7 +76,10 @@ def test_workbook_lists_claims_by_risk_and_findings_of_the_claims_to_work(sample
     # sorted by risk: every hold before every review before every clean, higher scores first within
     order = claims["Status"].replace_strict({"hold": 0, "review": 1, "clean": 2}).to_list()
     assert order == sorted(order) and set(claims["Status"]) == {"hold", "review", "clean"}
-    assert claims.filter(pl.col("Status") == "hold")["Score"].min() > claims.filter(pl.col("Status") == "clean")["Score"].max()
+    assert (
+        claims.filter(pl.col("Status") == "hold")["Score"].min()
+        > claims.filter(pl.col("Status") == "clean")["Score"].max()
+    )
     # a claim is clean exactly when it has no high or medium finding
     urgent = set(found.filter(pl.col("severity").is_in(["high", "medium"]))["claim_id"])
     assert set(claims.filter(pl.col("Status") != "clean")["Claim ID"]) == urgent
@@ -63,7 +88,9 @@ def test_workbook_lists_claims_by_risk_and_findings_of_the_claims_to_work(sample
     scores = dict(claims.select("Claim ID", "Score").iter_rows())
     assert (scores["SP1007"], scores["FD2004"], scores["LG3005"]) == (93, 98, 100)
     # a claim whose only row was set aside is still listed, on hold, its billed amount unknown (not $0)
-    assert claims.filter(pl.col("Claim ID") == "LG3005").select("Status", "Lines", "Billed").row(0) == ("hold", 0, None)
+    assert claims.filter(pl.col("Claim ID") == "LG3005").select("Status", "Lines", "Billed").row(
+        0
+    ) == ("hold", 0, None)
     # Findings: only the claims that need action, most dollars at risk first, each rule id linked to its row
     assert set(findings["Claim ID"]) == urgent
     at_risk = findings["At risk"].fill_null(0).to_list()
@@ -72,7 +99,13 @@ def test_workbook_lists_claims_by_risk_and_findings_of_the_claims_to_work(sample
     for cell in next(wb["Findings"].iter_cols(min_col=3, max_col=3, min_row=2)):
         assert cell.hyperlink.location == f"'Rules'!A{rules[cell.value]}"
     # minimum necessary: no patient names, dates of birth or note text anywhere in the workbook
-    cells = {str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None}
+    cells = {
+        str(c.value)
+        for ws in wb.worksheets
+        for row in ws.iter_rows()
+        for c in row
+        if c.value is not None
+    }
     text = "\n".join(cells)
     dobs = set(pl.read_csv(SAMPLES / "spine_pain_clinic.csv", infer_schema=False)["patient_dob"])
     notes = pl.read_csv(SAMPLES / "spine_pain_clinic.notes.csv", infer_schema=False)
@@ -86,7 +119,8 @@ def test_sample_findings_match_the_reviewed_snapshot(sample_run):
     """Like ruff's .snap files: a change in what the samples produce must be reviewed and committed."""
     _, out = sample_run
     got = pl.read_csv(out / "f.csv", infer_schema=False).sort(
-        "source_file", pl.col("source_row").cast(pl.Int64), "rule_id", "message")
+        "source_file", pl.col("source_row").cast(pl.Int64), "rule_id", "message"
+    )
     if os.environ.get("CLEANCLAIM_UPDATE_SNAPSHOTS"):
         got.write_csv(SNAPSHOT)
     want = pl.read_csv(SNAPSHOT, infer_schema=False)
@@ -95,14 +129,23 @@ def test_sample_findings_match_the_reviewed_snapshot(sample_run):
 
 def test_the_sample_837p_batch_is_validated_like_the_extracts(sample_run):
     _, out = sample_run
-    found = pl.read_csv(out / "f.csv", infer_schema=False).filter(pl.col("source_file") == "clearinghouse_batch.837")
+    found = pl.read_csv(out / "f.csv", infer_schema=False).filter(
+        pl.col("source_file") == "clearinghouse_batch.837"
+    )
     by_claim = found.group_by("claim_id").agg(pl.col("rule_id").unique().sort())
     assert dict(by_claim.iter_rows()) == {
         # CB2001 (a dependent's lumbar ESI for radiculopathy) and CB2002 (an auto injury) are clean
         "CB2003": ["COD005", "FLD020"],  # ICD-9 724.2 sent with qualifier BK for a 2026 service
-        "CB2004": ["DOC002", "DOC007", "DXP001", "FLD027"],  # cervical ESI for cervicalgia; N4 before N3
+        "CB2004": [
+            "DOC002",
+            "DOC007",
+            "DXP001",
+            "FLD027",
+        ],  # cervical ESI for cervicalgia; N4 before N3
     }
-    assert found.filter(pl.col("rule_id") == "FLD027")["source_row"].to_list() == ["64"]  # the N4 segment
+    assert found.filter(pl.col("rule_id") == "FLD027")["source_row"].to_list() == [
+        "64"
+    ]  # the N4 segment
 
 
 def test_every_sample_row_is_in_the_run_or_in_a_finding(sample_run):
@@ -116,44 +159,91 @@ def test_every_sample_row_is_in_the_run_or_in_a_finding(sample_run):
 
 def test_coding_problems_of_the_samples_are_caught_and_clean_claims_stay_clean(sample_run):
     _, out = sample_run
-    found = pl.read_csv(out / "f.csv", infer_schema=False).filter(pl.col("source_file") == "spine_pain_clinic.csv")
+    found = pl.read_csv(out / "f.csv", infer_schema=False).filter(
+        pl.col("source_file") == "spine_pain_clinic.csv"
+    )
     by_claim = found.group_by("claim_id").agg(pl.col("rule_id").unique().sort())
     assert dict(by_claim.iter_rows()) == {
-        "SP1001": ["DOC002", "DOC007", "DXP001"],  # cervical ESI for axial neck pain; the note denies radicular signs
+        "SP1001": [
+            "DOC002",
+            "DOC007",
+            "DXP001",
+        ],  # cervical ESI for axial neck pain; the note denies radicular signs
         "SP1005": ["DOC007", "INJ001"],  # auto accident coded with neck pain M54.2 only; thin note
         "SP1006": ["COD002"],  # M54.5
         "SP1007": ["COD002", "DOC004"],  # M79.1; no trigger-point findings documented
-        "SP1008": ["COD002", "DOC002", "DXP001"],  # M51.36: a header, no radicular indication, thin ESI note
+        "SP1008": [
+            "COD002",
+            "DOC002",
+            "DXP001",
+        ],  # M51.36: a header, no radicular indication, thin ESI note
         "SP1009": ["COD003", "INJ003"],  # S13.4 without its 7th character, no external cause
     }
-    radicular = found.filter((pl.col("claim_id") == "SP1001") & pl.col("message").str.contains("radicular"))
+    radicular = found.filter(
+        (pl.col("claim_id") == "SP1001") & pl.col("message").str.contains("radicular")
+    )
     assert radicular["message"].item().endswith("documented as absent.")
-    fixes = dict(found.filter(pl.col("rule_id").is_in(["COD002", "INJ001"])).select("claim_id", "fix").iter_rows())
-    assert "M54.50, M54.51, M54.59" in fixes["SP1006"] and "M79.10, M79.11, M79.12, M79.18" in fixes["SP1007"]
+    fixes = dict(
+        found.filter(pl.col("rule_id").is_in(["COD002", "INJ001"]))
+        .select("claim_id", "fix")
+        .iter_rows()
+    )
+    assert (
+        "M54.50, M54.51, M54.59" in fixes["SP1006"]
+        and "M79.10, M79.11, M79.12, M79.18" in fixes["SP1007"]
+    )
     assert "M51.360, M51.361, M51.362, M51.369" in fixes["SP1008"]
-    assert "S13.4XXA, S13.4XXD, S13.4XXS" in found.filter(pl.col("rule_id") == "COD003")["fix"].item()
+    assert (
+        "S13.4XXA, S13.4XXD, S13.4XXS" in found.filter(pl.col("rule_id") == "COD003")["fix"].item()
+    )
     assert "S13.4XXA" in fixes["SP1005"]  # the neck: whiplash
 
 
 def test_each_procedure_rule_fires_once_on_its_scenario_and_clean_claims_stay_clean(sample_run):
     _, out = sample_run
-    found = pl.read_csv(out / "f.csv", infer_schema=False).filter(pl.col("source_file") == "pain_procedures_batch.csv")
+    found = pl.read_csv(out / "f.csv", infer_schema=False).filter(
+        pl.col("source_file") == "pain_procedures_batch.csv"
+    )
     by_rule = dict(found.group_by("rule_id").agg(pl.col("claim_id").sort()).iter_rows())
     assert by_rule == {
-        "NCC001": ["PB3001"], "NCC002": ["PB3002"], "NCC003": ["PB3003"], "MUE004": ["PB3004"],
-        "MUE005": ["PB3005"], "MUE006": ["PB3006"], "MOD001": ["PB3007"], "MOD002": ["PB3008"],
-        "MOD003": ["PB3009"], "MOD004": ["PB3010"], "DUP001": ["PB3012"], "DXP002": ["PB3013"],
-        "DXP003": ["PB3014"], "DXP004": ["PB3015"], "FRQ001": ["PB3024"], "FRQ002": ["PB3033"],
-        "FRQ004": ["PB3042"], "FRQ003": ["PB3074"], "TMF001": ["PB3050"], "TMF002": ["PB3051"],
+        "NCC001": ["PB3001"],
+        "NCC002": ["PB3002"],
+        "NCC003": ["PB3003"],
+        "MUE004": ["PB3004"],
+        "MUE005": ["PB3005"],
+        "MUE006": ["PB3006"],
+        "MOD001": ["PB3007"],
+        "MOD002": ["PB3008"],
+        "MOD003": ["PB3009"],
+        "MOD004": ["PB3010"],
+        "DUP001": ["PB3012"],
+        "DXP002": ["PB3013"],
+        "DXP003": ["PB3014"],
+        "DXP004": ["PB3015"],
+        "FRQ001": ["PB3024"],
+        "FRQ002": ["PB3033"],
+        "FRQ004": ["PB3042"],
+        "FRQ003": ["PB3074"],
+        "TMF001": ["PB3050"],
+        "TMF002": ["PB3051"],
     }
     headline = pl.read_csv(out / "f.csv", infer_schema=False).filter(
-        (pl.col("claim_id") == "SP1001") & (pl.col("rule_id") == "DXP001"))  # cervical ESI for cervicalgia M54.2
+        (pl.col("claim_id") == "SP1001") & (pl.col("rule_id") == "DXP001")
+    )  # cervical ESI for cervicalgia M54.2
     assert "M54.12" in headline["fix"].item()
 
 
 def test_exit_codes(tmp_path):
     clean = write_csv(tmp_path / "clean.csv", [{"claim_id": "C1"}])
-    args = ["--as-of", "2026-09-30", "--report", str(tmp_path / "r.xlsx"), "--findings", str(tmp_path / "f.csv"), "-q"]
+    args = [
+        "--as-of",
+        "2026-09-30",
+        "--report",
+        str(tmp_path / "r.xlsx"),
+        "--findings",
+        str(tmp_path / "f.csv"),
+        "-q",
+    ]
     assert main(["validate", str(clean), *args]) == 0
     bad = write_csv(tmp_path / "bad.csv", [{"claim_id": "C1", "units": "0"}])
     assert main(["validate", str(bad), *args]) == 1
@@ -168,19 +258,43 @@ def test_a_bad_file_is_set_aside_and_the_others_still_run(tmp_path, capsys):
     folder.mkdir()
     write_csv(folder / "a.csv", [{"claim_id": "C1"}])
     (folder / "b.csv").write_text("claim_id,line_number\nC2,1\n")
-    code = main(["validate", str(folder), "--as-of", "2026-09-30", "--report", str(tmp_path / "r.xlsx"),
-                 "--findings", str(tmp_path / "f.csv")])
+    code = main(
+        [
+            "validate",
+            str(folder),
+            "--as-of",
+            "2026-09-30",
+            "--report",
+            str(tmp_path / "r.xlsx"),
+            "--findings",
+            str(tmp_path / "f.csv"),
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 2
     assert "b.csv: required columns are missing" in printed and "--mapping" in printed
-    texts = [c.value for row in openpyxl.load_workbook(tmp_path / "r.xlsx")["Summary"].iter_rows()
-             for c in row if isinstance(c.value, str)]
+    texts = [
+        c.value
+        for row in openpyxl.load_workbook(tmp_path / "r.xlsx")["Summary"].iter_rows()
+        for c in row
+        if isinstance(c.value, str)
+    ]
     assert any(t.startswith("NOT READ: b.csv") for t in texts)  # never a clean-looking report
 
 
 def test_summary_output_reads_well(tmp_path, capsys):
-    main(["validate", str(SAMPLES / "front_desk_typos.xlsx"), "--as-of", "2026-09-30",
-          "--report", str(tmp_path / "r.xlsx"), "--findings", str(tmp_path / "f.csv")])
+    main(
+        [
+            "validate",
+            str(SAMPLES / "front_desk_typos.xlsx"),
+            "--as-of",
+            "2026-09-30",
+            "--report",
+            str(tmp_path / "r.xlsx"),
+            "--findings",
+            str(tmp_path / "f.csv"),
+        ]
+    )
     printed = capsys.readouterr().out
     assert "Read 1 of 1 files: 12 lines in 10 claims" in printed
     assert "Dollars at risk" in printed and "Top rules" in printed and "FLD002" in printed
@@ -192,7 +306,15 @@ def test_rules_list_and_explain(capsys):
     assert "FLD011" in capsys.readouterr().out
     assert main(["rules", "explain", "billing-npi-check-digit-mismatch"]) == 0
     text = capsys.readouterr().out
-    for words in ("FLD011", "What it checks", "Why payers deny it", "How to fix", "CO-16", "N257", "80840"):
+    for words in (
+        "FLD011",
+        "What it checks",
+        "Why payers deny it",
+        "How to fix",
+        "CO-16",
+        "N257",
+        "80840",
+    ):
         assert words in text
     assert main(["rules", "explain", "NOPE01"]) == 2
 
@@ -208,19 +330,36 @@ def test_cli_does_not_import_prefect():
 
 def test_a_validation_does_not_load_hypothesis(tmp_path):
     """pandera loads it when installed (0.18 s of each command) for data synthesis cleanclaim never uses."""
-    args = ["validate", "sample_claims/legacy_pm_export.csv", "--as-of", "2026-09-30", "-q", "--exit-zero",
-            "--report", str(tmp_path / "r.xlsx"), "--findings", str(tmp_path / "f.csv")]
+    args = [
+        "validate",
+        "sample_claims/legacy_pm_export.csv",
+        "--as-of",
+        "2026-09-30",
+        "-q",
+        "--exit-zero",
+        "--report",
+        str(tmp_path / "r.xlsx"),
+        "--findings",
+        str(tmp_path / "f.csv"),
+    ]
     code = f"import sys; from flows.cli import main; sys.exit(main({args!r}) or 'hypothesis' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
-    assert (tmp_path / "r.xlsx").stat().st_size and len((tmp_path / "f.csv").read_text().splitlines()) > 1
+    assert (tmp_path / "r.xlsx").stat().st_size and len(
+        (tmp_path / "f.csv").read_text().splitlines()
+    ) > 1
 
 
 # How each way in loads the package: the CLI, a library import, and the Prefect deployments, which run
 # their flow's file by path (prefect.utilities.importtools.load_script_as_module), not as flows.nightly.
-DEPLOYED = "from prefect.utilities.importtools import load_script_as_module; load_script_as_module('{}')"
-ENTRY_POINTS = {"cli": "import flows.cli", "library": "import validators.catalog",
-                "nightly deployment": DEPLOYED.format("flows/nightly.py"),
-                "ad-hoc deployment": DEPLOYED.format("flows/adhoc.py")}
+DEPLOYED = (
+    "from prefect.utilities.importtools import load_script_as_module; load_script_as_module('{}')"
+)
+ENTRY_POINTS = {
+    "cli": "import flows.cli",
+    "library": "import validators.catalog",
+    "nightly deployment": DEPLOYED.format("flows/nightly.py"),
+    "ad-hoc deployment": DEPLOYED.format("flows/adhoc.py"),
+}
 
 
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
@@ -228,28 +367,47 @@ ENTRY_POINTS = {"cli": "import flows.cli", "library": "import validators.catalog
 def test_the_allocator_setting_is_in_place_when_polars_loads(entry, own):
     """jemalloc reads it once, as polars loads: set any later, it would change nothing. An operator's
     own setting is left alone."""
-    code = ("import os, sys\n"
-            "seen = []\n"
-            "sys.addaudithook(lambda event, args: event == 'import' and args[0] == 'polars'"
-            " and seen.append(os.environ.get('_RJEM_MALLOC_CONF')))\n"
-            f"{ENTRY_POINTS[entry]}\n"
-            "print(seen[0] if seen else 'polars not loaded')")
+    code = (
+        "import os, sys\n"
+        "seen = []\n"
+        "sys.addaudithook(lambda event, args: event == 'import' and args[0] == 'polars'"
+        " and seen.append(os.environ.get('_RJEM_MALLOC_CONF')))\n"
+        f"{ENTRY_POINTS[entry]}\n"
+        "print(seen[0] if seen else 'polars not loaded')"
+    )
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
     env |= {"_RJEM_MALLOC_CONF": own} if own else {}
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == (own or validators.ALLOCATOR_SETTING)
 
 
 def test_help_explains_exit_codes():
-    out = subprocess.run([sys.executable, "-m", "flows.cli", "validate", "--help"], cwd=REPO,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "validate", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "exit codes" in out and "--as-of" in out and "mapping" in out
 
 
 def test_a_row_without_a_claim_id_is_its_own_claim_on_hold_and_its_findings_are_listed(tmp_path):
     write_csv(tmp_path / "x.csv", [{"claim_id": ""}, {"claim_id": "C2"}])
-    main(["validate", str(tmp_path / "x.csv"), "--as-of", "2026-09-30", "--report", str(tmp_path / "r.xlsx"),
-          "--findings", str(tmp_path / "f.csv"), "-q"])
+    main(
+        [
+            "validate",
+            str(tmp_path / "x.csv"),
+            "--as-of",
+            "2026-09-30",
+            "--report",
+            str(tmp_path / "r.xlsx"),
+            "--findings",
+            str(tmp_path / "f.csv"),
+            "-q",
+        ]
+    )
     wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
     claims, findings = sheet_frame(wb["Claims"]), sheet_frame(wb["Findings"])
     assert claims.filter(pl.col("Claim ID").is_null())["Status"].to_list() == ["hold"]

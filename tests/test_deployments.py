@@ -9,7 +9,9 @@ from flows.cli import NIGHTLY_CRON, NIGHTLY_TIMEZONE, build_parser, serve_argume
 from tests.conftest import REPO
 
 
-def test_prefect_yaml_declares_the_nightly_and_adhoc_deployments_with_loadable_entrypoints(monkeypatch):
+def test_prefect_yaml_declares_the_nightly_and_adhoc_deployments_with_loadable_entrypoints(
+    monkeypatch,
+):
     from prefect.flows import load_flow_from_entrypoint
 
     monkeypatch.chdir(REPO)  # entrypoints are relative to the checkout, as on a worker
@@ -17,7 +19,9 @@ def test_prefect_yaml_declares_the_nightly_and_adhoc_deployments_with_loadable_e
     deployments = {d["name"]: d for d in spec["deployments"]}
     assert set(deployments) == {"nightly", "adhoc"}
     nightly = deployments["nightly"]
-    assert nightly["schedules"] == [{"cron": NIGHTLY_CRON, "timezone": NIGHTLY_TIMEZONE, "active": True}]
+    assert nightly["schedules"] == [
+        {"cron": NIGHTLY_CRON, "timezone": NIGHTLY_TIMEZONE, "active": True}
+    ]
     assert nightly["concurrency_limit"] == 1 and set(nightly["parameters"]) == {"inbox", "out"}
     names = {load_flow_from_entrypoint(d["entrypoint"]).name for d in deployments.values()}
     assert names == {"nightly-claims-validation", "validate-claim-file"}
@@ -26,8 +30,17 @@ def test_prefect_yaml_declares_the_nightly_and_adhoc_deployments_with_loadable_e
 def test_serve_schedules_the_flow_in_a_time_zone_with_folders_as_its_only_parameters(tmp_path):
     from flows.nightly import nightly_claims_validation
 
-    args = build_parser().parse_args(["serve", "--inbox", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
-                                      "--timezone", "America/Chicago"])
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "--inbox",
+            str(tmp_path / "in"),
+            "--out",
+            str(tmp_path / "out"),
+            "--timezone",
+            "America/Chicago",
+        ]
+    )
     kwargs = serve_arguments(args)
     assert kwargs.pop("global_limit") == 1  # a flow.serve option, not a deployment field
     deployment = nightly_claims_validation.to_deployment(**kwargs)

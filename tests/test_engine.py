@@ -17,7 +17,13 @@ from validators.errors import RuleConfigError
 from validators.integrity import check_integrity
 
 ROWS = [
-    {"claim_id": "A1", "payer_id": "PIP77", "accident_indicator": "AA", "injury_date": "2026-09-05", "dx_1": "M54.2"},
+    {
+        "claim_id": "A1",
+        "payer_id": "PIP77",
+        "accident_indicator": "AA",
+        "injury_date": "2026-09-05",
+        "dx_1": "M54.2",
+    },
     {"claim_id": "A2", "payer_id": "MCR01", "dx_1": "S13.4XXA"},
     {"claim_id": "A3", "payer_id": "PIP77", "dx_1": "M54.5", "dx_2": "M54.5"},
 ]
@@ -34,11 +40,16 @@ def test_a_crashing_rule_is_reported_and_the_others_still_run(catalog, monkeypat
     def explode(ctx, params):
         raise ZeroDivisionError("PT-SECRET")  # a message that could hold values is never shown
 
-    monkeypatch.setitem(REGISTRY, "dx_duplicate", CheckKind(kind.name, kind.params, kind.fields, kind.stage, explode))
+    monkeypatch.setitem(
+        REGISTRY,
+        "dx_duplicate",
+        CheckKind(kind.name, kind.params, kind.fields, kind.stage, explode),
+    )
     found = findings(catalog)
     engine = found.filter(pl.col("rule_id") == "ENG001")
     assert engine["message"].to_list() == [
-        "Check GDL009 (coding rules) could not run: ZeroDivisionError. Claims were not checked for it."]
+        "Check GDL009 (coding rules) could not run: ZeroDivisionError. Claims were not checked for it."
+    ]
     assert {"INJ001", "COD002"} <= set(found["rule_id"])  # the other rules still ran
     assert "PT-SECRET" not in caplog.text and "GDL009" in caplog.text
 
@@ -49,7 +60,12 @@ def test_select_and_ignore_like_ruff(catalog):
 
 
 def test_per_payer_ignore_and_severity(catalog):
-    config = RunConfig(payers={"MCR01": PayerConfig(ignore=["INJ002"]), "PIP77": PayerConfig(severity={"COD002": "low"})})
+    config = RunConfig(
+        payers={
+            "MCR01": PayerConfig(ignore=["INJ002"]),
+            "PIP77": PayerConfig(severity={"COD002": "low"}),
+        }
+    )
     found = findings(catalog, config=config)
     assert "A2" not in found.filter(pl.col("rule_id") == "INJ002")["claim_id"].to_list()
     assert found.filter(pl.col("rule_id") == "COD002")["severity"].to_list() == ["low"]
@@ -58,7 +74,9 @@ def test_per_payer_ignore_and_severity(catalog):
 
 
 def test_config_file_typos_fail_before_any_claim_is_read(tmp_path, catalog):
-    (tmp_path / "c.yaml").write_text("select: [INJ]\npayers:\n  PIP77: {severity: {INJ999: high}}\n")
+    (tmp_path / "c.yaml").write_text(
+        "select: [INJ]\npayers:\n  PIP77: {severity: {INJ999: high}}\n"
+    )
     with pytest.raises(RuleConfigError, match="INJ999"):
         load_config(tmp_path / "c.yaml", set(catalog.rules))
     (tmp_path / "c.yaml").write_text("selct: [INJ]\n")
@@ -74,8 +92,10 @@ def test_a_payer_scoped_rule_never_fires_for_other_payers(tmp_path):
     doc["payers"] = ["PIP77"]
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     scoped = load_catalog(rules)
-    rows = [{"claim_id": "P1", "payer_id": "PIP77", "dx_1": "S13.4XXA"},
-            {"claim_id": "M1", "payer_id": "MCR01", "dx_1": "S13.4XXA"}]
+    rows = [
+        {"claim_id": "P1", "payer_id": "PIP77", "dx_1": "S13.4XXA"},
+        {"claim_id": "M1", "payer_id": "MCR01", "dx_1": "S13.4XXA"},
+    ]
     fired = findings(scoped, rows).filter(pl.col("rule_id") == "INJ003")["claim_id"].to_list()
     assert fired == ["P1"]
 
@@ -86,10 +106,32 @@ def test_fix_names_the_billable_replacements(catalog):
 
 
 def test_accident_fix_names_the_injury_codes_for_the_documented_region(catalog):
-    rows = [{"claim_id": "N1", "accident_indicator": "AA", "injury_date": "2026-09-05", "dx_1": "M54.2"},
-            {"claim_id": "L1", "accident_indicator": "EM", "injury_date": "2026-09-05", "dx_1": "M54.50"},
-            {"claim_id": "U1", "accident_indicator": "OA", "injury_date": "2026-09-05", "dx_1": "R51.9"}]
-    fixes = dict(findings(catalog, rows).filter(pl.col("rule_id") == "INJ001").select("claim_id", "fix").iter_rows())
+    rows = [
+        {
+            "claim_id": "N1",
+            "accident_indicator": "AA",
+            "injury_date": "2026-09-05",
+            "dx_1": "M54.2",
+        },
+        {
+            "claim_id": "L1",
+            "accident_indicator": "EM",
+            "injury_date": "2026-09-05",
+            "dx_1": "M54.50",
+        },
+        {
+            "claim_id": "U1",
+            "accident_indicator": "OA",
+            "injury_date": "2026-09-05",
+            "dx_1": "R51.9",
+        },
+    ]
+    fixes = dict(
+        findings(catalog, rows)
+        .filter(pl.col("rule_id") == "INJ001")
+        .select("claim_id", "fix")
+        .iter_rows()
+    )
     assert "S13.4XXA" in fixes["N1"] and "neck" in fixes["N1"]
     assert "S33.5XXA" in fixes["L1"] and "low back" in fixes["L1"]
     assert "S39.012A" in fixes["U1"]  # no region: the default list
@@ -103,8 +145,10 @@ def test_field_that_failed_integrity_is_not_reported_again(catalog):
 
 
 def test_claim_level_findings_count_the_whole_claim_at_risk(catalog):
-    rows = [{"claim_id": "C1", "dx_1": "M54.5", "charge_amount": "100.00"},
-            {"claim_id": "C1", "dx_1": "M54.5", "charge_amount": "50.00"}]
+    rows = [
+        {"claim_id": "C1", "dx_1": "M54.5", "charge_amount": "100.00"},
+        {"claim_id": "C1", "dx_1": "M54.5", "charge_amount": "50.00"},
+    ]
     found = findings(catalog, rows).filter(pl.col("rule_id") == "COD002")
     assert found.select("line_number", "charge_at_risk").rows() == [(None, 150.0)]
 
@@ -125,7 +169,12 @@ def typed(catalog, rows):
 
 
 def esi(claim_id, service_date):
-    return {"claim_id": claim_id, "procedure_code": "62323", "dx_1": "M54.16", "service_date": service_date}
+    return {
+        "claim_id": claim_id,
+        "procedure_code": "62323",
+        "dx_1": "M54.16",
+        "service_date": service_date,
+    }
 
 
 def test_sessions_of_earlier_runs_count_toward_the_frequency_limit(catalog):
@@ -145,10 +194,19 @@ def test_sessions_of_earlier_runs_count_toward_the_frequency_limit(catalog):
 def test_a_line_already_billed_in_an_earlier_run_is_a_duplicate(catalog):
     from validators.engine import history_rows
 
-    line = {"claim_id": "OLD1", "procedure_code": "99213", "dx_1": "M54.2", "service_date": "2026-09-10"}
+    line = {
+        "claim_id": "OLD1",
+        "procedure_code": "99213",
+        "dx_1": "M54.2",
+        "service_date": "2026-09-10",
+    }
     earlier = history_rows(typed(catalog, [line]))
     today = typed(catalog, [{**line, "claim_id": "NEW1"}])
-    (hit,) = run_rules(today, catalog, AS_OF, history=earlier).filter(pl.col("rule_id") == "DUP001").iter_rows(named=True)
+    (hit,) = (
+        run_rules(today, catalog, AS_OF, history=earlier)
+        .filter(pl.col("rule_id") == "DUP001")
+        .iter_rows(named=True)
+    )
     assert hit["claim_id"] == "NEW1" and "OLD1" in hit["message"]
     assert "DUP001" not in run_rules(today, catalog, AS_OF)["rule_id"].to_list()
 
@@ -166,23 +224,37 @@ def test_excludes1_pairs_are_exactly_those_the_tabular_notes_define(catalog):
     claims = []
     for owner, lo, hi in rng.sample(notes.select("owner", "lo", "hi").rows(), 80):
         own = [c for c in billable if c.startswith(owner)]
-        inside = [c for c in billable if lo <= c[:len(lo)] and c[:len(hi)] <= hi]
-        edges = [c for c in inside if c.startswith((lo, hi))]  # the range's own ends, category or code
+        inside = [c for c in billable if lo <= c[: len(lo)] and c[: len(hi)] <= hi]
+        edges = [
+            c for c in inside if c.startswith((lo, hi))
+        ]  # the range's own ends, category or code
         if own and inside:
-            picked = {rng.choice(own), rng.choice(inside), rng.choice(edges or inside), rng.choice(billable)}
+            picked = {
+                rng.choice(own),
+                rng.choice(inside),
+                rng.choice(edges or inside),
+                rng.choice(billable),
+            }
             claims.append(sorted(picked))
     assert len(claims) > 40
 
     def dotted(bare):
         return bare if len(bare) <= 3 else f"{bare[:3]}.{bare[3:]}"
 
-    rows = [{"claim_id": f"X{i}", **{f"dx_{s}": dotted(c) for s, c in enumerate(codes, 1)}}
-            for i, codes in enumerate(claims)]
+    rows = [
+        {"claim_id": f"X{i}", **{f"dx_{s}": dotted(c) for s, c in enumerate(codes, 1)}}
+        for i, codes in enumerate(claims)
+    ]
     lines = check_integrity(claim_lines(rows), catalog, AS_OF).lines
-    hits = REGISTRY["dx_excludes1"].func(make_context(lines, catalog, AS_OF, RunConfig()), catalog.params["GDL001"])
-    found = {(claim, frozenset((a.replace(".", ""), b.replace(".", ""))))
-             for claim, a, b in hits.join(lines.select("_row", "claim_id"), on="_row")
-             .select("claim_id", "value", "other").rows()}
+    hits = REGISTRY["dx_excludes1"].func(
+        make_context(lines, catalog, AS_OF, RunConfig()), catalog.params["GDL001"]
+    )
+    found = {
+        (claim, frozenset((a.replace(".", ""), b.replace(".", ""))))
+        for claim, a, b in hits.join(lines.select("_row", "claim_id"), on="_row")
+        .select("claim_id", "value", "other")
+        .rows()
+    }
 
     by_owner: dict[str, list[tuple[str, str]]] = {}
     for owner, lo, hi in notes.select("owner", "lo", "hi").rows():
@@ -192,7 +264,7 @@ def test_excludes1_pairs_are_exactly_those_the_tabular_notes_define(catalog):
         for a in codes:
             ranges = [r for n in range(3, 8) for r in by_owner.get(a[:n], [])]
             for b in codes:
-                if b != a and any(b[:len(lo)] >= lo and b[:len(hi)] <= hi for lo, hi in ranges):
+                if b != a and any(b[: len(lo)] >= lo and b[: len(hi)] <= hi for lo, hi in ranges):
                     expected.add((f"X{i}", frozenset((a, b))))
     assert expected and found == expected
 
@@ -207,7 +279,9 @@ def test_rules_two_at_a_time_find_what_they_find_one_at_a_time(catalog, sample):
     item = pipeline.discover([REPO / "sample_claims" / sample])[0]
     extract = pipeline.load(item, catalog)
     lines = check_integrity(extract.lines, catalog, AS_OF).lines
-    one = ordered(run_rules(lines, catalog, AS_OF, threads=1, file_notes=extract.notes))  # a file's findings' order
+    one = ordered(
+        run_rules(lines, catalog, AS_OF, threads=1, file_notes=extract.notes)
+    )  # a file's findings' order
     two = ordered(run_rules(lines, catalog, AS_OF, threads=2, file_notes=extract.notes))
     assert one.height > 10 and one.equals(two)
 
@@ -215,13 +289,29 @@ def test_rules_two_at_a_time_find_what_they_find_one_at_a_time(catalog, sample):
 def test_a_claims_own_note_is_read_before_the_notes_files(catalog):
     """A note in the extract's own column is the claim's note; the notes file's (indexed when the file
     was read, by claim id) counts for the claims without one."""
-    rows = [{"claim_id": "C1", "clinical_note": "Pain radiates down the left leg."}, {"claim_id": "C2"},
-            {"claim_id": "C3"}]
+    rows = [
+        {"claim_id": "C1", "clinical_note": "Pain radiates down the left leg."},
+        {"claim_id": "C2"},
+        {"claim_id": "C3"},
+    ]
     lines = check_integrity(claim_lines(rows), catalog, AS_OF).lines
-    from_file = pl.DataFrame({"claim_id": ["C1", "C2"],
-                              "text": ["Denies radiating pain.", "Pain radiating to the calf."]})
-    ctx = make_context(lines, catalog, AS_OF, RunConfig(), file_notes=index_notes(from_file, catalog, key="claim_id"))
+    from_file = pl.DataFrame(
+        {
+            "claim_id": ["C1", "C2"],
+            "text": ["Denies radiating pain.", "Pain radiating to the calf."],
+        }
+    )
+    ctx = make_context(
+        lines,
+        catalog,
+        AS_OF,
+        RunConfig(),
+        file_notes=index_notes(from_file, catalog, key="claim_id"),
+    )
     ids = ctx.claims.select("_row", "claim_id")
     found = ctx.notes.elements(["radiation"]).join(ids, on="_row").sort("claim_id")
-    assert found.select("claim_id", "affirmed", "negated").rows() == [("C1", True, False), ("C2", True, False)]
+    assert found.select("claim_id", "affirmed", "negated").rows() == [
+        ("C1", True, False),
+        ("C2", True, False),
+    ]
     assert sorted(ctx.noted_claims.join(ids, on="_row")["claim_id"]) == ["C1", "C2"]

@@ -23,7 +23,11 @@ from validators.errors import ExtractError
 
 HEADER = ",".join(CANONICAL)
 # Unicode White_Space, what the reader trims; Python's str.strip() also eats \x1c-\x1f, which are data.
-WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+WHITE_SPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def csv_text(rows: list[dict], sep: str = ",") -> str:
@@ -38,12 +42,18 @@ def csv_text(rows: list[dict], sep: str = ",") -> str:
 # --------------------------------------------------------------------------- CSV encodings and layouts
 
 
-@pytest.mark.parametrize("encoding, payload", [
-    ("utf-8", lambda t: t.encode("utf-8")),
-    ("utf-8-sig", lambda t: codecs.BOM_UTF8 + t.encode("utf-8")),
-    ("utf-16", lambda t: t.replace(",", "\t").replace("\n", "\r\n").encode("utf-16")),  # Excel "Unicode text"
-    ("cp1252", lambda t: t.encode("cp1252")),
-])
+@pytest.mark.parametrize(
+    "encoding, payload",
+    [
+        ("utf-8", lambda t: t.encode("utf-8")),
+        ("utf-8-sig", lambda t: codecs.BOM_UTF8 + t.encode("utf-8")),
+        (
+            "utf-16",
+            lambda t: t.replace(",", "\t").replace("\n", "\r\n").encode("utf-16"),
+        ),  # Excel "Unicode text"
+        ("cp1252", lambda t: t.encode("cp1252")),
+    ],
+)
 def test_each_encoding_reads_exactly(tmp_path, encoding, payload):
     text = csv_text([{"claim_id": "C1", "payer_name": "Blue Cross\u00ae Bl\u00fc\u00e9 Shield"}])
     path = tmp_path / "x.csv"
@@ -63,7 +73,10 @@ def test_line_endings(tmp_path, ending):
 
 
 def test_quoted_newlines_and_commas_stay_in_their_field(tmp_path):
-    rows = [{"claim_id": "C1", "payer_name": 'Smith, Jones "and" Co\nsecond line'}, {"claim_id": "C2"}]
+    rows = [
+        {"claim_id": "C1", "payer_name": 'Smith, Jones "and" Co\nsecond line'},
+        {"claim_id": "C2"},
+    ]
     write_csv(tmp_path / "x.csv", rows)
     extract = read_extract(tmp_path / "x.csv")
     assert extract.lines["payer_name"].to_list()[0] == 'Smith, Jones "and" Co\nsecond line'
@@ -71,13 +84,29 @@ def test_quoted_newlines_and_commas_stay_in_their_field(tmp_path):
 
 
 def test_ragged_rows_are_reported_with_their_row_never_padded(tmp_path):
-    rows = [{"claim_id": " C1"}, {"claim_id": "C2"}, {"claim_id": "C3"}, {"claim_id": "C4"}]  # kept rows still trimmed
+    rows = [
+        {"claim_id": " C1"},
+        {"claim_id": "C2"},
+        {"claim_id": "C3"},
+        {"claim_id": "C4"},
+    ]  # kept rows still trimmed
     write_csv(tmp_path / "x.csv", rows, extra_fields={1: 1}, missing_fields={2: 3})
     extract = read_extract(tmp_path / "x.csv")
     assert extract.lines["claim_id"].to_list() == ["C1", "C4"]
     assert extract.rejected.rows() == [
-        (3, "C2", f"has {len(CANONICAL) + 1} fields where the header has {len(CANONICAL)}", "field_count"),
-        (4, "C3", f"has {len(CANONICAL) - 3} fields where the header has {len(CANONICAL)}", "field_count")]
+        (
+            3,
+            "C2",
+            f"has {len(CANONICAL) + 1} fields where the header has {len(CANONICAL)}",
+            "field_count",
+        ),
+        (
+            4,
+            "C3",
+            f"has {len(CANONICAL) - 3} fields where the header has {len(CANONICAL)}",
+            "field_count",
+        ),
+    ]
 
 
 def test_blank_lines_are_skipped_and_counted(tmp_path):
@@ -95,33 +124,66 @@ def test_separator_is_sniffed_from_the_header(tmp_path, sep):
 
 
 def test_codes_are_never_coerced(tmp_path):
-    values = {"claim_id": "0001", "patient_id": "1E5", "billing_npi": "0123456789", "place_of_service": "02",
-              "procedure_code": "0001U", "dx_1": "250.00", "units": "-0", "payer_name": "NA", "payer_id": "Null"}
+    values = {
+        "claim_id": "0001",
+        "patient_id": "1E5",
+        "billing_npi": "0123456789",
+        "place_of_service": "02",
+        "procedure_code": "0001U",
+        "dx_1": "250.00",
+        "units": "-0",
+        "payer_name": "NA",
+        "payer_id": "Null",
+    }
     write_csv(tmp_path / "x.csv", [values])
     row = read_extract(tmp_path / "x.csv").lines.row(0, named=True)
     assert {k: row[k] for k in values} == values
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-                        max_size=30), min_size=1, max_size=4),
-       st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.text(
+            alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+            max_size=30,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
+)
 def test_any_text_round_trips_exactly(tmp_path, names, encoding):
     """Hypothesis: whatever a payer name contains (quotes, commas, CR, LF, unicode), it comes back as written."""
     rows = [{"claim_id": f"C{i}", "payer_name": name} for i, name in enumerate(names)]
     path = write_csv(tmp_path / "x.csv", rows)
     path.write_bytes(path.read_bytes().decode("utf-8").encode(encoding))
     lines = read_extract(path).lines
-    expected = [n.strip(WHITE_SPACE) or None for n in names]  # the reader trims and turns empty text into null
+    expected = [
+        n.strip(WHITE_SPACE) or None for n in names
+    ]  # the reader trims and turns empty text into null
     assert lines["payer_name"].to_list() == expected
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.lists(st.lists(st.sampled_from(["a", ",", '"', "\n", "\r\n", " "]), max_size=6).map("".join),
-                         max_size=5), max_size=8),
-       st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]), st.sampled_from(["\n", "\r\n"]),
-       st.sampled_from([1, 2, 3, 7, 64, 1 << 23]))
-def test_field_counts_match_the_csv_module_across_scan_chunks(monkeypatch, rows, quoting, newline, chunk):
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.lists(
+            st.lists(st.sampled_from(["a", ",", '"', "\n", "\r\n", " "]), max_size=6).map("".join),
+            max_size=5,
+        ),
+        max_size=8,
+    ),
+    st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
+    st.sampled_from(["\n", "\r\n"]),
+    st.sampled_from([1, 2, 3, 7, 64, 1 << 23]),
+)
+def test_field_counts_match_the_csv_module_across_scan_chunks(
+    monkeypatch, rows, quoting, newline, chunk
+):
     """Hypothesis: the quote-aware field count agrees with Python's csv writer record by record, also
     when quoted fields, separators and CRLF straddle the scan's chunks (records of any width, blank ones).
     A CR only comes before LF: the writer leaves a lone CR unquoted, which makes its own file ambiguous."""
@@ -138,11 +200,15 @@ _TEXT = st.text(alphabet=st.sampled_from(list('a ,"\t\r\n\x1f!')), max_size=5)
 FIELD = st.one_of(_TEXT, _TEXT.map(lambda middle: f"a{middle}a"))
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.lists(FIELD, min_size=3, max_size=3),
-                min_size=1, max_size=6),
-       st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]), st.sampled_from(["\n", "\r\n"]),
-       st.sampled_from([1, 2, 3, 7, 1 << 23]))
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.lists(FIELD, min_size=3, max_size=3), min_size=1, max_size=6),
+    st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
+    st.sampled_from(["\n", "\r\n"]),
+    st.sampled_from([1, 2, 3, 7, 1 << 23]),
+)
 def test_a_file_said_to_need_no_trimming_needs_none(monkeypatch, rows, quoting, newline, chunk):
     """Hypothesis: whenever the byte scan clears a file, no value polars reads from it has white space
     at an edge or is empty (what the per-column test would look for), also across scan chunks."""
@@ -155,19 +221,26 @@ def test_a_file_said_to_need_no_trimming_needs_none(monkeypatch, rows, quoting, 
         assert not any(extract._needs_trim(frame, frame.columns))
 
 
-@pytest.mark.parametrize("text, sep, clean", [
-    ('h1,h2\nC1,Blue Cross\nC2,"Aetna, Inc"\n', ",", True),  # a separator inside quotes is data
-    ('"h1","h2"\r\n"C1","Blue Cross"\r\n"C2",""\r\n', ",", False),  # "" may be an empty string
-    ('"h1","h2"\r\n"C1","Blue Cross"\r\n"C2","x"\r\n', ",", True),  # every field quoted, CRLF
-    ("h1\th2\nC1\tBlue Cross\n", "\t", False),  # tab-separated: a tab is white space and a separator
-    ("h1,h2\nC1, Blue Cross\n", ",", False),
-    ("h1,h2\nC1,Blue Cross \n", ",", False),
-    ('h1,h2\nC1,"Blue Cross "\n', ",", False),
-    ('h1,h2\nC1,"\nBlue Cross"\n', ",", False),
-    ("h1,h2\nC1\t,x\n", ",", False),
-    ('h1,h2\nC1,Blue"Cross\n', ",", False),  # a quote that neither opens nor closes a field
-    ("h1,h2\nC1,Blue Cross\u00a0\n", ",", False),  # Unicode white space is left to the test
-])
+@pytest.mark.parametrize(
+    "text, sep, clean",
+    [
+        ('h1,h2\nC1,Blue Cross\nC2,"Aetna, Inc"\n', ",", True),  # a separator inside quotes is data
+        ('"h1","h2"\r\n"C1","Blue Cross"\r\n"C2",""\r\n', ",", False),  # "" may be an empty string
+        ('"h1","h2"\r\n"C1","Blue Cross"\r\n"C2","x"\r\n', ",", True),  # every field quoted, CRLF
+        (
+            "h1\th2\nC1\tBlue Cross\n",
+            "\t",
+            False,
+        ),  # tab-separated: a tab is white space and a separator
+        ("h1,h2\nC1, Blue Cross\n", ",", False),
+        ("h1,h2\nC1,Blue Cross \n", ",", False),
+        ('h1,h2\nC1,"Blue Cross "\n', ",", False),
+        ('h1,h2\nC1,"\nBlue Cross"\n', ",", False),
+        ("h1,h2\nC1\t,x\n", ",", False),
+        ('h1,h2\nC1,Blue"Cross\n', ",", False),  # a quote that neither opens nor closes a field
+        ("h1,h2\nC1,Blue Cross\u00a0\n", ",", False),  # Unicode white space is left to the test
+    ],
+)
 def test_the_byte_scan_clears_clean_files_only(text, sep, clean):
     data = text.encode()
     assert extract.edge_space_free(data, sep, data.index(b"\n") + 1) is clean
@@ -176,18 +249,28 @@ def test_the_byte_scan_clears_clean_files_only(text, sep, clean):
 def test_a_clean_export_is_not_tested_column_by_column(monkeypatch):
     """The sample export passes the byte scan, so the reader never runs the per-column test on it
     (and a file that fails the scan still gets trimmed: test_ragged_rows_are_reported_with_their_row_never_padded)."""
+
     def per_column_test(frame, columns):
         raise AssertionError("the per-column trimming test ran on a file the scan cleared")
 
     monkeypatch.setattr(extract, "_needs_trim", per_column_test)
-    assert read_extract(Path(__file__).parents[1] / "sample_claims" / "spine_pain_clinic.csv").lines.height > 0
+    assert (
+        read_extract(
+            Path(__file__).parents[1] / "sample_claims" / "spine_pain_clinic.csv"
+        ).lines.height
+        > 0
+    )
 
 
 # --------------------------------------------------------------------------- header mapping
 
 
 def test_header_variants_are_normalised(tmp_path):
-    text = csv_text([{"claim_id": "C1"}]).replace("claim_id", " Claim ID ", 1).replace("service_date", "SERVICE-DATE", 1)
+    text = (
+        csv_text([{"claim_id": "C1"}])
+        .replace("claim_id", " Claim ID ", 1)
+        .replace("service_date", "SERVICE-DATE", 1)
+    )
     (tmp_path / "x.csv").write_text(text)
     assert read_extract(tmp_path / "x.csv").lines["claim_id"].to_list() == ["C1"]
 
@@ -196,7 +279,9 @@ def test_mapping_file_maps_a_practice_export(tmp_path):
     text = csv_text([{"claim_id": "C9", "service_date": "09/15/2026"}])
     text = text.replace("claim_id", "Patient Acct #", 1).replace("service_date", "DOS", 1)
     (tmp_path / "x.csv").write_text(text + "")
-    (tmp_path / "m.yaml").write_text('columns:\n  "Patient Acct #": claim_id\n  DOS: service_date\n')
+    (tmp_path / "m.yaml").write_text(
+        'columns:\n  "Patient Acct #": claim_id\n  DOS: service_date\n'
+    )
     lines = read_extract(tmp_path / "x.csv", mapping=tmp_path / "m.yaml").lines
     assert lines.select("claim_id", "service_date").row(0) == ("C9", "09/15/2026")
 
@@ -210,14 +295,17 @@ def test_unknown_columns_are_not_read(tmp_path):
     assert "DOE, JANE" not in str(extract.lines.to_dicts())
 
 
-@pytest.mark.parametrize("mutate, reason, words", [
-    (lambda t: t.replace("procedure_code,", "", 1), "missing_columns", "procedure_code"),
-    (lambda t: t.replace("payer_name", "payer_id", 1), "bad_header", "both map to payer_id"),
-    (lambda t: t.replace("payer_name", "", 1), "bad_header", "blank"),
-    (lambda t: "", "empty_file", "empty"),
-    (lambda t: " \r\n\t\n", "empty_file", "empty"),
-    (lambda t: t.replace("PT-1,", 'PT-1,"unclosed', 1), "malformed_csv", "never closed"),
-])
+@pytest.mark.parametrize(
+    "mutate, reason, words",
+    [
+        (lambda t: t.replace("procedure_code,", "", 1), "missing_columns", "procedure_code"),
+        (lambda t: t.replace("payer_name", "payer_id", 1), "bad_header", "both map to payer_id"),
+        (lambda t: t.replace("payer_name", "", 1), "bad_header", "blank"),
+        (lambda t: "", "empty_file", "empty"),
+        (lambda t: " \r\n\t\n", "empty_file", "empty"),
+        (lambda t: t.replace("PT-1,", 'PT-1,"unclosed', 1), "malformed_csv", "never closed"),
+    ],
+)
 def test_bad_files_name_the_problem(tmp_path, mutate, reason, words):
     (tmp_path / "x.csv").write_text(mutate(csv_text([{"claim_id": "C1"}])))
     with pytest.raises(ExtractError) as err:
@@ -238,7 +326,10 @@ def test_too_many_rows_is_refused_before_parsing(tmp_path):
 
 def test_rows_are_counted_not_newlines_against_the_row_limit(tmp_path):
     # six newlines inside quoted notes: more newlines than the limit, but three rows, which it allows
-    rows = [{"claim_id": f"C{i}", "clinical_note": "Neck pain.\nNo numbness.\nPlan: PT."} for i in range(3)]
+    rows = [
+        {"claim_id": f"C{i}", "clinical_note": "Neck pain.\nNo numbness.\nPlan: PT."}
+        for i in range(3)
+    ]
     write_csv(tmp_path / "x.csv", rows)
     assert (tmp_path / "x.csv").read_bytes().count(b"\n") > 3 + 1
     extract = read_extract(tmp_path / "x.csv", max_rows=3)
@@ -268,11 +359,15 @@ def test_xlsx_reads_numbers_as_their_text_and_formulas_as_values(tmp_path):
     row = line_dicts([{"claim_id": "C1"}])[0]
     values = [row[c] for c in CANONICAL]
     values[CANONICAL.index("procedure_code")] = 99213  # a numeric cell
-    values[CANONICAL.index("payer_name")] = '=HYPERLINK("http://evil.invalid","x")'  # never evaluated, never kept
+    values[CANONICAL.index("payer_name")] = (
+        '=HYPERLINK("http://evil.invalid","x")'  # never evaluated, never kept
+    )
     path = xlsx(tmp_path / "x.xlsx", [list(CANONICAL), values])
     lines = read_extract(path).lines
     assert lines["procedure_code"].to_list() == ["99213"]
-    assert lines["payer_name"].to_list() == [None]  # openpyxl writes no cached value: calamine gives the value, not the formula
+    assert lines["payer_name"].to_list() == [
+        None
+    ]  # openpyxl writes no cached value: calamine gives the value, not the formula
     assert lines["source_row"].to_list() == [2]
 
 
@@ -290,8 +385,10 @@ def _zip_with(path: Path, members: dict[str, bytes]) -> Path:
 
 
 def test_zip_bomb_is_rejected_before_parsing(tmp_path):
-    path = _zip_with(tmp_path / "bomb.xlsx", {"[Content_Types].xml": b"<x/>",
-                                              "xl/worksheets/sheet1.xml": b" " * (40 * 1024**2)})
+    path = _zip_with(
+        tmp_path / "bomb.xlsx",
+        {"[Content_Types].xml": b"<x/>", "xl/worksheets/sheet1.xml": b" " * (40 * 1024**2)},
+    )
     with pytest.raises(ExtractError) as err:
         check_xlsx_container(str(path), max_inflated=20 * 1024**2)
     assert err.value.reason == "zip_bomb"
@@ -301,8 +398,13 @@ def test_zip_bomb_is_rejected_before_parsing(tmp_path):
 
 
 def test_declared_size_that_lies_is_caught(tmp_path):
-    path = _zip_with(tmp_path / "lie.xlsx", {"[Content_Types].xml": b"<x/>",
-                                             "xl/worksheets/sheet1.xml": b"<sheetData>" + b"a" * 100_000})
+    path = _zip_with(
+        tmp_path / "lie.xlsx",
+        {
+            "[Content_Types].xml": b"<x/>",
+            "xl/worksheets/sheet1.xml": b"<sheetData>" + b"a" * 100_000,
+        },
+    )
     data = bytearray(path.read_bytes())
     # Forge the uncompressed size in the central directory entry of the sheet to 795 bytes.
     cd = data.rfind(b"PK\x01\x02")
@@ -313,10 +415,13 @@ def test_declared_size_that_lies_is_caught(tmp_path):
     assert err.value.reason == "corrupt_zip"
 
 
-@pytest.mark.parametrize("content, reason", [
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512, "encrypted_or_xls"),
-    (b"PK\x03\x04 truncated", "corrupt_zip"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512, "encrypted_or_xls"),
+        (b"PK\x03\x04 truncated", "corrupt_zip"),
+    ],
+)
 def test_malformed_workbooks_give_reason_codes(tmp_path, content, reason):
     (tmp_path / "x.xlsx").write_bytes(content)
     with pytest.raises(ExtractError) as err:
@@ -340,7 +445,9 @@ def test_bundled_sample_workbook_reads(tmp_path):
 
 
 def test_parquet_reads_and_dates_become_iso_text(tmp_path):
-    frame = pl.DataFrame(line_dicts([{"claim_id": "C1"}]), schema={c: pl.String for c in CANONICAL})
+    frame = pl.DataFrame(
+        line_dicts([{"claim_id": "C1"}]), schema=dict.fromkeys(CANONICAL, pl.String)
+    )
     frame = frame.with_columns(pl.col("service_date").str.to_date(), pl.col("units").cast(pl.Int64))
     frame.write_parquet(tmp_path / "x.parquet")
     lines = read_extract(tmp_path / "x.parquet").lines
@@ -348,7 +455,9 @@ def test_parquet_reads_and_dates_become_iso_text(tmp_path):
 
 
 def test_parquet_with_numeric_codes_is_refused(tmp_path):
-    frame = pl.DataFrame(line_dicts([{"claim_id": "C1"}]), schema={c: pl.String for c in CANONICAL})
+    frame = pl.DataFrame(
+        line_dicts([{"claim_id": "C1"}]), schema=dict.fromkeys(CANONICAL, pl.String)
+    )
     frame.with_columns(pl.col("billing_npi").cast(pl.Int64)).write_parquet(tmp_path / "x.parquet")
     with pytest.raises(ExtractError) as err:
         read_extract(tmp_path / "x.parquet")
@@ -356,14 +465,18 @@ def test_parquet_with_numeric_codes_is_refused(tmp_path):
 
 
 def test_parquet_row_count_is_checked_from_the_footer(tmp_path):
-    pl.DataFrame(line_dicts([{}] * 10), schema={c: pl.String for c in CANONICAL}).write_parquet(tmp_path / "x.parquet")
+    pl.DataFrame(line_dicts([{}] * 10), schema=dict.fromkeys(CANONICAL, pl.String)).write_parquet(
+        tmp_path / "x.parquet"
+    )
     with pytest.raises(ExtractError) as err:
         read_extract(tmp_path / "x.parquet", max_rows=5)
     assert err.value.reason == "too_many_rows"
 
 
 def test_truncated_parquet(tmp_path):
-    pl.DataFrame(line_dicts([{}]), schema={c: pl.String for c in CANONICAL}).write_parquet(tmp_path / "x.parquet")
+    pl.DataFrame(line_dicts([{}]), schema=dict.fromkeys(CANONICAL, pl.String)).write_parquet(
+        tmp_path / "x.parquet"
+    )
     data = (tmp_path / "x.parquet").read_bytes()
     (tmp_path / "x.parquet").write_bytes(data[: len(data) // 2])
     with pytest.raises(ExtractError) as err:
@@ -374,16 +487,25 @@ def test_truncated_parquet(tmp_path):
 # --------------------------------------------------------------------------- notes and real public data
 
 
-@pytest.mark.parametrize("large", [False, True])  # a large notes file is read before the lines, not beside them
-def test_a_notes_file_is_read_into_the_note_index_of_its_claims_and_its_text_let_go(tmp_path, catalog, large,
-                                                                                     monkeypatch):
+@pytest.mark.parametrize(
+    "large", [False, True]
+)  # a large notes file is read before the lines, not beside them
+def test_a_notes_file_is_read_into_the_note_index_of_its_claims_and_its_text_let_go(
+    tmp_path, catalog, large, monkeypatch
+):
     if large:
         monkeypatch.setattr(pipeline, "NOTES_BESIDE_BYTES", 10)
-    write_csv(tmp_path / "x.csv", [{"claim_id": "C1"}, {"claim_id": "C1", "line_number": "2"}, {"claim_id": "C2"}])
-    (tmp_path / "x.notes.csv").write_text('claim_id,note_text\nC1,"Pain radiating down the left leg, 8 weeks."\n'
-                                          'C1,Under fluoroscopic guidance.\nC3,No such claim.\n')
+    write_csv(
+        tmp_path / "x.csv",
+        [{"claim_id": "C1"}, {"claim_id": "C1", "line_number": "2"}, {"claim_id": "C2"}],
+    )
+    (tmp_path / "x.notes.csv").write_text(
+        'claim_id,note_text\nC1,"Pain radiating down the left leg, 8 weeks."\n'
+        "C1,Under fluoroscopic guidance.\nC3,No such claim.\n"
+    )
     assert read_notes(tmp_path / "x.notes.csv")["clinical_note"].to_list()[0] == (
-        "Pain radiating down the left leg, 8 weeks.\n\nUnder fluoroscopic guidance.")  # a claim's notes joined
+        "Pain radiating down the left leg, 8 weeks.\n\nUnder fluoroscopic guidance."
+    )  # a claim's notes joined
     extract = pipeline.load(pipeline.discover([tmp_path / "x.csv"])[0], catalog)
     assert extract.lines["clinical_note"].null_count() == 3  # the text does not ride with the lines
     assert extract.facts["claims_with_notes"] == 2 and extract.facts["notes_file"] == "x.notes.csv"
@@ -392,10 +514,14 @@ def test_a_notes_file_is_read_into_the_note_index_of_its_claims_and_its_text_let
     assert {"radiation", "side_left", "imaging_guidance"} <= set(found["element"])
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".parquet"])  # the CSV reader tests each column as it copies it
+@pytest.mark.parametrize(
+    "suffix", [".csv", ".parquet"]
+)  # the CSV reader tests each column as it copies it
 def test_long_text_is_trimmed_and_a_blank_note_is_no_note(tmp_path, suffix):
     text = "Pain radiating down the left leg. " * 4  # long: its edges are tested, not every byte
-    notes = pl.DataFrame({"claim_id": ["C1", "C2", "C3"], "note_text": [f"\t {text}", text.strip(), " \n "]})
+    notes = pl.DataFrame(
+        {"claim_id": ["C1", "C2", "C3"], "note_text": [f"\t {text}", text.strip(), " \n "]}
+    )
     path = tmp_path / f"n{suffix}"
     notes.write_csv(path) if suffix == ".csv" else notes.write_parquet(path)
     assert read_notes(path).rows() == [("C1", text.strip()), ("C2", text.strip())]
@@ -409,7 +535,9 @@ def test_real_mtsamples_csv_splits_exactly_like_the_csv_module():
     with open(path, newline="", encoding="utf-8") as handle:
         theirs = [r for r in csv.DictReader(handle) if any(v.strip() for v in r.values())]
     assert ours.lines.height == len(theirs) == 25 and ours.rejected.is_empty()
-    assert ours.lines["transcription"].to_list() == [r["transcription"].strip() or None for r in theirs]
+    assert ours.lines["transcription"].to_list() == [
+        r["transcription"].strip() or None for r in theirs
+    ]
 
 
 def test_compressed_members_of_a_real_workbook_pass_the_guard(tmp_path):

@@ -20,11 +20,16 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect-home")
-    os.environ.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-                      PREFECT_LOGGING_LOG_PRINTS="false")
+    os.environ.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_LOG_PRINTS="false",
+    )
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):  # the default 30 s is tight on a busy 2-core CI
+    with prefect_test_harness(
+        server_startup_timeout=120
+    ):  # the default 30 s is tight on a busy 2-core CI
         yield home
 
 
@@ -33,13 +38,32 @@ def test_adhoc_flow_matches_the_cli(prefect_server, tmp_path):
     from flows.cli import main
 
     sample = REPO / "sample_claims" / "front_desk_typos.xlsx"
-    summary = validate_claim_file(path=str(sample), report=str(tmp_path / "flow.xlsx"),
-                                  findings=str(tmp_path / "flow.csv"), as_of=date(2026, 9, 30))
+    summary = validate_claim_file(
+        path=str(sample),
+        report=str(tmp_path / "flow.xlsx"),
+        findings=str(tmp_path / "flow.csv"),
+        as_of=date(2026, 9, 30),
+    )
     assert summary == {"lines": 12, "claims": 10, "findings": 14, "findings_high": 14}
-    main(["validate", str(sample), "--as-of", "2026-09-30", "--report", str(tmp_path / "cli.xlsx"),
-          "--findings", str(tmp_path / "cli.csv"), "-q"])
+    main(
+        [
+            "validate",
+            str(sample),
+            "--as-of",
+            "2026-09-30",
+            "--report",
+            str(tmp_path / "cli.xlsx"),
+            "--findings",
+            str(tmp_path / "cli.csv"),
+            "-q",
+        ]
+    )
     assert pl.read_csv(tmp_path / "flow.csv").equals(pl.read_csv(tmp_path / "cli.csv"))
-    assert openpyxl.load_workbook(tmp_path / "flow.xlsx").sheetnames[:3] == ["Summary", "Claims", "Findings"]
+    assert openpyxl.load_workbook(tmp_path / "flow.xlsx").sheetnames[:3] == [
+        "Summary",
+        "Claims",
+        "Findings",
+    ]
 
 
 def test_unusable_file_fails_the_flow_with_a_clear_reason(prefect_server, tmp_path):
@@ -48,8 +72,11 @@ def test_unusable_file_fails_the_flow_with_a_clear_reason(prefect_server, tmp_pa
 
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(ExtractError, match="empty"):
-        validate_claim_file(path=str(tmp_path / "empty.csv"), report=str(tmp_path / "r.xlsx"),
-                            findings=str(tmp_path / "f.csv"))
+        validate_claim_file(
+            path=str(tmp_path / "empty.csv"),
+            report=str(tmp_path / "r.xlsx"),
+            findings=str(tmp_path / "f.csv"),
+        )
     assert not (tmp_path / "r.xlsx").exists()  # never a clean-looking report for data not read
 
 
@@ -57,7 +84,12 @@ def test_no_task_or_flow_persists_results():
     """Claim frames pass between tasks in memory only: nothing is pickled into Prefect storage (T16)."""
     from flows import adhoc
 
-    for obj in (adhoc.load_extract, adhoc.check_fields, adhoc.write_reports, adhoc.validate_claim_file):
+    for obj in (
+        adhoc.load_extract,
+        adhoc.check_fields,
+        adhoc.write_reports,
+        adhoc.validate_claim_file,
+    ):
         assert obj.persist_result is False
 
 
@@ -77,40 +109,73 @@ def inbox(tmp_path):
 def nightly(inbox, out):
     from flows.nightly import nightly_claims_validation
 
-    return nightly_claims_validation(inbox=str(inbox), out=str(out), as_of=date(2026, 9, 30), return_state=True)
+    return nightly_claims_validation(
+        inbox=str(inbox), out=str(out), as_of=date(2026, 9, 30), return_state=True
+    )
 
 
 def test_nightly_validates_archives_and_quarantines_with_a_reason(prefect_server, inbox, tmp_path):
     out = tmp_path / "out"
     state = nightly(inbox, out)
     assert state.is_failed() and "1 of 3 files" in state.message and "broken.csv" in state.message
-    assert state.result(raise_on_failure=False) == {"files": 3, "validated": 2, "quarantined": 1,
-                                                    "already processed": 0, "failed": 0}
+    assert state.result(raise_on_failure=False) == {
+        "files": 3,
+        "validated": 2,
+        "quarantined": 1,
+        "already processed": 0,
+        "failed": 0,
+    }
     day = out / "2026-09-30"
     assert sorted(p.name for p in day.glob("*.xlsx")) == [
-        "front_desk_typos.denial-risk.xlsx", "nightly-2026-09-30.denial-risk.xlsx", "spine_pain_clinic.denial-risk.xlsx"]
+        "front_desk_typos.denial-risk.xlsx",
+        "nightly-2026-09-30.denial-risk.xlsx",
+        "spine_pain_clinic.denial-risk.xlsx",
+    ]
     assert sorted(p.name for p in (inbox / "archive").iterdir()) == [
-        "front_desk_typos.xlsx", "spine_pain_clinic.csv", "spine_pain_clinic.notes.csv"]
+        "front_desk_typos.xlsx",
+        "spine_pain_clinic.csv",
+        "spine_pain_clinic.notes.csv",
+    ]
     assert "empty" in (inbox / "quarantine" / "broken.csv.reason.txt").read_text()
     # the consolidated workbook holds both files' findings and names the file it could not read
-    both = pl.concat([pl.read_csv(day / f"{s}.findings.csv", infer_schema=False)
-                      for s in ("front_desk_typos", "spine_pain_clinic")])
-    assert pl.read_csv(day / "nightly-2026-09-30.findings.csv", infer_schema=False).height == both.height
-    texts = [c.value for row in openpyxl.load_workbook(day / "nightly-2026-09-30.denial-risk.xlsx")["Summary"].iter_rows()
-             for c in row if isinstance(c.value, str)]
+    both = pl.concat(
+        [
+            pl.read_csv(day / f"{s}.findings.csv", infer_schema=False)
+            for s in ("front_desk_typos", "spine_pain_clinic")
+        ]
+    )
+    assert (
+        pl.read_csv(day / "nightly-2026-09-30.findings.csv", infer_schema=False).height
+        == both.height
+    )
+    texts = [
+        c.value
+        for row in openpyxl.load_workbook(day / "nightly-2026-09-30.denial-risk.xlsx")[
+            "Summary"
+        ].iter_rows()
+        for c in row
+        if isinstance(c.value, str)
+    ]
     assert any(t.startswith("NOT READ: broken.csv") for t in texts)
 
 
 def test_the_nightly_inbox_takes_an_837p_batch_by_its_content(prefect_server, tmp_path):
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
-    shutil.copy(REPO / "sample_claims" / "clearinghouse_batch.837", inbox / "batch-0929.edi")  # any extension
-    shutil.copy(REPO / "sample_claims" / "clearinghouse_batch.notes.csv", inbox / "batch-0929.notes.csv")
+    shutil.copy(
+        REPO / "sample_claims" / "clearinghouse_batch.837", inbox / "batch-0929.edi"
+    )  # any extension
+    shutil.copy(
+        REPO / "sample_claims" / "clearinghouse_batch.notes.csv", inbox / "batch-0929.notes.csv"
+    )
     state = nightly(inbox, out)
     assert state.is_completed() and state.result()["validated"] == 1
     found = pl.read_csv(out / "2026-09-30" / "batch-0929.findings.csv", infer_schema=False)
     assert {"FLD027", "COD005", "DXP001"} <= set(found["rule_id"])
-    assert sorted(p.name for p in (inbox / "archive").iterdir()) == ["batch-0929.edi", "batch-0929.notes.csv"]
+    assert sorted(p.name for p in (inbox / "archive").iterdir()) == [
+        "batch-0929.edi",
+        "batch-0929.notes.csv",
+    ]
 
 
 def test_the_same_file_dropped_twice_is_not_validated_twice(prefect_server, inbox, tmp_path):
@@ -121,13 +186,22 @@ def test_the_same_file_dropped_twice_is_not_validated_twice(prefect_server, inbo
     written = report.stat().st_mtime_ns
     shutil.copy(REPO / "sample_claims" / "front_desk_typos.xlsx", inbox / "front_desk_typos.xlsx")
     state = nightly(inbox, out)
-    assert state.is_completed() and state.result()["already processed"] == 1 and state.result()["validated"] == 0
+    assert (
+        state.is_completed()
+        and state.result()["already processed"] == 1
+        and state.result()["validated"] == 0
+    )
     assert report.stat().st_mtime_ns == written
-    assert len([p for p in (inbox / "archive").iterdir() if p.name.startswith("front_desk_typos")]) == 2
+    assert (
+        len([p for p in (inbox / "archive").iterdir() if p.name.startswith("front_desk_typos")])
+        == 2
+    )
     assert not list(inbox.glob("*.xlsx"))
 
 
-def test_a_run_that_crashes_midway_is_finished_by_the_next(prefect_server, inbox, tmp_path, monkeypatch):
+def test_a_run_that_crashes_midway_is_finished_by_the_next(
+    prefect_server, inbox, tmp_path, monkeypatch
+):
     from flows import pipeline
     from flows.history import History
 
@@ -142,16 +216,27 @@ def test_a_run_that_crashes_midway_is_finished_by_the_next(prefect_server, inbox
 
     monkeypatch.setattr(pipeline, "check", crash_on_spine)
     state = nightly(inbox, out)
-    assert state.is_failed() and "stay in the inbox" in state.message and "spine_pain_clinic.csv" in state.message
+    assert (
+        state.is_failed()
+        and "stay in the inbox" in state.message
+        and "spine_pain_clinic.csv" in state.message
+    )
     assert state.result(raise_on_failure=False)["failed"] == 1
-    assert (inbox / "spine_pain_clinic.csv").exists() and not (inbox / ".cleanclaim-nightly.lock").exists()
+    assert (inbox / "spine_pain_clinic.csv").exists() and not (
+        inbox / ".cleanclaim-nightly.lock"
+    ).exists()
     monkeypatch.setattr(pipeline, "check", real)
     state = nightly(inbox, out)
     assert state.is_completed() and state.result()["validated"] == 1
     ledger = (out / ".cleanclaim" / "processed.jsonl").read_text().splitlines()
-    assert sorted(json.loads(line)["file"] for line in ledger) == ["front_desk_typos.xlsx", "spine_pain_clinic.csv"]
+    assert sorted(json.loads(line)["file"] for line in ledger) == [
+        "front_desk_typos.xlsx",
+        "spine_pain_clinic.csv",
+    ]
     assert not [p for p in inbox.iterdir() if p.is_file()]
-    assert History(out).lines(date(2026, 9, 30))["_sha256"].n_unique() == 2  # each file's lines once
+    assert (
+        History(out).lines(date(2026, 9, 30))["_sha256"].n_unique() == 2
+    )  # each file's lines once
 
 
 def test_a_second_run_on_a_busy_inbox_stops_without_touching_it(prefect_server, inbox, tmp_path):
@@ -159,7 +244,17 @@ def test_a_second_run_on_a_busy_inbox_stops_without_touching_it(prefect_server, 
     from flows.inbox import inbox_lock
 
     with inbox_lock(inbox):
-        code = main(["nightly", "--inbox", str(inbox), "--out", str(tmp_path / "out"), "--as-of", "2026-09-30"])
+        code = main(
+            [
+                "nightly",
+                "--inbox",
+                str(inbox),
+                "--out",
+                str(tmp_path / "out"),
+                "--as-of",
+                "2026-09-30",
+            ]
+        )
     assert code == EXIT_BUSY
     assert not (tmp_path / "out" / "2026-09-30").exists() and not (inbox / "archive").exists()
 
@@ -191,38 +286,64 @@ def _night(folder, name, rows, as_of):
     from flows.nightly import nightly_claims_validation
 
     write_csv(folder / "inbox" / name, rows)
-    return nightly_claims_validation(inbox=str(folder / "inbox"), out=str(folder / "out"), as_of=as_of,
-                                     return_state=True)
+    return nightly_claims_validation(
+        inbox=str(folder / "inbox"), out=str(folder / "out"), as_of=as_of, return_state=True
+    )
 
 
-def test_duplicates_and_frequency_count_lines_from_earlier_nights(prefect_server, tmp_path, monkeypatch):
+def test_duplicates_and_frequency_count_lines_from_earlier_nights(
+    prefect_server, tmp_path, monkeypatch
+):
     """Night 1 bills four lumbar ESI sessions and an office visit; night 2 a fifth session within
     twelve months and the same visit again. Night 2's first attempt crashes after its history rows
     are staged: the rerun must not count the file against itself."""
     from flows import inbox as box
 
     (tmp_path / "inbox").mkdir()
-    esi = {"patient_id": "PT-7", "procedure_code": "62323", "dx_1": "M54.16", "charge_amount": "900.00"}
-    visit = {"patient_id": "PT-7", "procedure_code": "99213", "dx_1": "M54.16", "service_date": "2026-09-10"}
+    esi = {
+        "patient_id": "PT-7",
+        "procedure_code": "62323",
+        "dx_1": "M54.16",
+        "charge_amount": "900.00",
+    }
+    visit = {
+        "patient_id": "PT-7",
+        "procedure_code": "99213",
+        "dx_1": "M54.16",
+        "service_date": "2026-09-10",
+    }
     first = [{**esi, "claim_id": f"E{m}", "service_date": f"2026-0{m}-10"} for m in (1, 3, 5, 7)]
-    assert _night(tmp_path, "monday.csv", [*first, {**visit, "claim_id": "OLD1"}], date(2026, 9, 30)).is_completed()
-    monday = pl.read_csv(tmp_path / "out" / "2026-09-30" / "monday.findings.csv", infer_schema=False)
+    assert _night(
+        tmp_path, "monday.csv", [*first, {**visit, "claim_id": "OLD1"}], date(2026, 9, 30)
+    ).is_completed()
+    monday = pl.read_csv(
+        tmp_path / "out" / "2026-09-30" / "monday.findings.csv", infer_schema=False
+    )
     assert not {"DUP001", "FRQ001"} & set(monday["rule_id"])
 
     real = box.Ledger.record
-    monkeypatch.setattr(box.Ledger, "record", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
-    second = [{**esi, "claim_id": "E9", "service_date": "2026-09-20"}, {**visit, "claim_id": "NEW1"}]
+    monkeypatch.setattr(
+        box.Ledger, "record", lambda *a: (_ for _ in ()).throw(OSError("disk full"))
+    )
+    second = [
+        {**esi, "claim_id": "E9", "service_date": "2026-09-20"},
+        {**visit, "claim_id": "NEW1"},
+    ]
     assert _night(tmp_path, "tuesday.csv", second, date(2026, 10, 1)).is_failed()
     monkeypatch.setattr(box.Ledger, "record", real)
     assert _night(tmp_path, "tuesday.csv", second, date(2026, 10, 1)).is_completed()
 
-    tuesday = pl.read_csv(tmp_path / "out" / "2026-10-01" / "tuesday.findings.csv", infer_schema=False)
+    tuesday = pl.read_csv(
+        tmp_path / "out" / "2026-10-01" / "tuesday.findings.csv", infer_schema=False
+    )
     (dup,) = tuesday.filter(pl.col("rule_id") == "DUP001").iter_rows(named=True)
     assert dup["claim_id"] == "NEW1" and "OLD1" in dup["message"]
     (frq,) = tuesday.filter(pl.col("rule_id") == "FRQ001").iter_rows(named=True)
     assert frq["claim_id"] == "E9" and "session 5" in frq["message"]
 
-    trend = openpyxl.load_workbook(tmp_path / "out" / "2026-10-01" / "nightly-2026-10-01.denial-risk.xlsx")["Trend"]
+    trend = openpyxl.load_workbook(
+        tmp_path / "out" / "2026-10-01" / "nightly-2026-10-01.denial-risk.xlsx"
+    )["Trend"]
     rows = list(trend.iter_rows(min_row=2, values_only=True))
     assert [r[1].date() for r in rows] == [date(2026, 9, 30), date(2026, 10, 1), date(2026, 10, 1)]
     assert rows[-2][4] == 1 and rows[-1][4] == 0  # the crashed attempt shows its failed file
@@ -235,19 +356,32 @@ def test_a_dask_cluster_finds_exactly_what_one_process_finds(prefect_server, tmp
     """Two worker processes, files split into partitions of a few lines: the same findings, file by file."""
     from flows.nightly import dask_runner, nightly_claims_validation
 
-    names = ("spine_pain_clinic.csv", "spine_pain_clinic.notes.csv", "front_desk_typos.xlsx", "pain_procedures_batch.csv")
+    names = (
+        "spine_pain_clinic.csv",
+        "spine_pain_clinic.notes.csv",
+        "front_desk_typos.xlsx",
+        "pain_procedures_batch.csv",
+    )
     for run in ("threads", "dask"):
         (tmp_path / run / "inbox").mkdir(parents=True)
         for name in names:
             shutil.copy(REPO / "sample_claims" / name, tmp_path / run / "inbox" / name)
     kwargs = {"as_of": date(2026, 9, 30), "return_state": True}
-    local = nightly_claims_validation(inbox=str(tmp_path / "threads" / "inbox"), out=str(tmp_path / "threads" / "out"),
-                                      **kwargs)
+    local = nightly_claims_validation(
+        inbox=str(tmp_path / "threads" / "inbox"), out=str(tmp_path / "threads" / "out"), **kwargs
+    )
     on_dask = nightly_claims_validation.with_options(task_runner=dask_runner(workers=2))(
-        inbox=str(tmp_path / "dask" / "inbox"), out=str(tmp_path / "dask" / "out"), partition_lines=5, **kwargs)
+        inbox=str(tmp_path / "dask" / "inbox"),
+        out=str(tmp_path / "dask" / "out"),
+        partition_lines=5,
+        **kwargs,
+    )
     assert local.is_completed() and on_dask.is_completed()
-    assert on_dask.result() == local.result() == {"files": 3, "validated": 3, "quarantined": 0,
-                                                  "already processed": 0, "failed": 0}
+    assert (
+        on_dask.result()
+        == local.result()
+        == {"files": 3, "validated": 3, "quarantined": 0, "already processed": 0, "failed": 0}
+    )
     day = Path("out") / "2026-09-30"
     written = sorted(p.name for p in (tmp_path / "threads" / day).glob("*.findings.csv"))
     assert len(written) == 4
@@ -264,11 +398,29 @@ def test_the_cli_hands_its_dask_options_to_the_flow(prefect_server, inbox, tmp_p
     from flows.cli import main
 
     asked = []
-    monkeypatch.setattr(nightly, "dask_runner", lambda address, workers: asked.append((address, workers))
-                        or ThreadPoolTaskRunner(max_workers=2))
+    monkeypatch.setattr(
+        nightly,
+        "dask_runner",
+        lambda address, workers: (
+            asked.append((address, workers)) or ThreadPoolTaskRunner(max_workers=2)
+        ),
+    )
     (inbox / "broken.csv").unlink()
-    code = main(["nightly", "--inbox", str(inbox), "--out", str(tmp_path / "out"), "--as-of", "2026-09-30",
-                 "--dask-workers", "3", "--partition-lines", "4"])
+    code = main(
+        [
+            "nightly",
+            "--inbox",
+            str(inbox),
+            "--out",
+            str(tmp_path / "out"),
+            "--as-of",
+            "2026-09-30",
+            "--dask-workers",
+            "3",
+            "--partition-lines",
+            "4",
+        ]
+    )
     assert code == 0 and asked == [(None, 3)]
     assert (tmp_path / "out" / "2026-09-30" / "spine_pain_clinic.findings.csv").exists()
 
@@ -284,7 +436,14 @@ def test_a_damaged_run_history_does_not_stop_the_night(prefect_server, inbox, tm
     assert state.is_failed() and "run history" in state.message and "DUP001" in state.message
     assert state.result(raise_on_failure=False)["validated"] == 2
     day = out / "2026-09-30"
-    assert (day / "spine_pain_clinic.findings.csv").exists() and (day / "nightly-2026-09-30.denial-risk.xlsx").exists()
-    assert "Trend" not in openpyxl.load_workbook(day / "nightly-2026-09-30.denial-risk.xlsx").sheetnames
-    assert len(list((out / ".cleanclaim" / "pending").iterdir())) == 2  # kept for the next run to record
+    assert (day / "spine_pain_clinic.findings.csv").exists() and (
+        day / "nightly-2026-09-30.denial-risk.xlsx"
+    ).exists()
+    assert (
+        "Trend"
+        not in openpyxl.load_workbook(day / "nightly-2026-09-30.denial-risk.xlsx").sheetnames
+    )
+    assert (
+        len(list((out / ".cleanclaim" / "pending").iterdir())) == 2
+    )  # kept for the next run to record
     assert not [p for p in inbox.iterdir() if p.is_file()]

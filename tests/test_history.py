@@ -21,12 +21,19 @@ AS_OF = date(2026, 9, 30)
 
 def validated(catalog, name="pain_procedures_batch.csv") -> pipeline.Run:
     item = pipeline.discover([REPO / "sample_claims" / name])[0]
-    return pipeline.Run([pipeline.validate_file(item, catalog, AS_OF)], catalog, AS_OF, datetime(2026, 9, 30, 2))
+    return pipeline.Run(
+        [pipeline.validate_file(item, catalog, AS_OF)], catalog, AS_OF, datetime(2026, 9, 30, 2)
+    )
 
 
 def stage(store: History, run: pipeline.Run, sha: str) -> None:
-    store.stage(sha, file_meta("x.csv", "run-1", AS_OF, run.claims.height, run.findings.height),
-                run.lines, run.claims, run.findings)
+    store.stage(
+        sha,
+        file_meta("x.csv", "run-1", AS_OF, run.claims.height, run.findings.height),
+        run.lines,
+        run.claims,
+        run.findings,
+    )
 
 
 def test_a_files_rows_round_trip_through_duckdb(catalog, tmp_path):
@@ -37,8 +44,11 @@ def test_a_files_rows_round_trip_through_duckdb(catalog, tmp_path):
     assert set(past["_sha256"]) == {"a" * 64}
     assert past.schema["_service_date"] == pl.Date and past.schema["_units"] == pl.Float64
     # what it keeps of the lines is exactly what the engine counts (lines whose fields passed)
-    assert past.drop("_sha256").sort("claim_id", "_line_number").equals(
-        history_rows(run.lines).sort("claim_id", "_line_number"))
+    assert (
+        past.drop("_sha256")
+        .sort("claim_id", "_line_number")
+        .equals(history_rows(run.lines).sort("claim_id", "_line_number"))
+    )
 
 
 def test_ingesting_a_file_again_replaces_its_rows(catalog, tmp_path):
@@ -90,7 +100,9 @@ def test_trend_keeps_the_last_runs_oldest_first(catalog, tmp_path):
 
 @pytest.mark.parametrize("parts", [2, 3, 7])
 @pytest.mark.parametrize("sample", ["pain_procedures_batch.csv", "spine_pain_clinic.csv"])
-def test_checking_in_patient_partitions_finds_exactly_what_checking_whole_finds(catalog, parts, sample):
+def test_checking_in_patient_partitions_finds_exactly_what_checking_whole_finds(
+    catalog, parts, sample
+):
     """The procedure sample has cross-claim rules (NCCI across claims, duplicates, frequency); the
     spine sample a notes file, whose index each part takes for its own claims."""
     item = pipeline.discover([REPO / "sample_claims" / sample])[0]
@@ -98,31 +110,48 @@ def test_checking_in_patient_partitions_finds_exactly_what_checking_whole_finds(
     whole = pipeline.check(item, extract, catalog, AS_OF)
     height = extract.lines.height
     pieces = pipeline.split_by_patient(extract, parts)
-    assert sum(p.lines.height for p in pieces) == height and extract.lines.width == 0  # consumed, not copied
+    assert (
+        sum(p.lines.height for p in pieces) == height and extract.lines.width == 0
+    )  # consumed, not copied
     patients = [set(p.lines["patient_id"]) for p in pieces]
     assert sum(len(p) for p in patients) == len(set().union(*patients))  # no patient in two parts
     assert all((p.notes is not None) == (sample == "spine_pain_clinic.csv") for p in pieces)
-    assert all(set(p.notes.noted()) <= set(p.lines["claim_id"]) for p in pieces if p.notes)  # its claims' notes
-    merged = pipeline.merge_outcomes(item, [pipeline.check(item, p, catalog, AS_OF) for p in pieces])
+    assert all(
+        set(p.notes.noted()) <= set(p.lines["claim_id"]) for p in pieces if p.notes
+    )  # its claims' notes
+    merged = pipeline.merge_outcomes(
+        item, [pipeline.check(item, p, catalog, AS_OF) for p in pieces]
+    )
     assert merged.findings.equals(whole.findings)
     assert merged.facts == whole.facts
 
 
-@pytest.mark.parametrize("interleaved", [False, True])  # a claim's lines written together (the usual) or not
+@pytest.mark.parametrize(
+    "interleaved", [False, True]
+)  # a claim's lines written together (the usual) or not
 def test_a_claim_stays_whole_even_when_its_lines_name_different_patients(interleaved):
     rows = [{"claim_id": "C1", "patient_id": f"P{i}", "line_number": str(i)} for i in range(1, 6)]
     rows += [{"claim_id": None, "patient_id": f"Q{i}"} for i in range(4)]
-    if interleaved:  # C1, none, C1, none ...: neither the claim nor the rows without an id form one run
+    if (
+        interleaved
+    ):  # C1, none, C1, none ...: neither the claim nor the rows without an id form one run
         rows = [row for pair in zip(rows[:4], rows[5:], strict=True) for row in pair] + [rows[4]]
     lines = claim_lines(rows)
-    extract = Extract(lines, pl.DataFrame(schema={"source_row": pl.Int64, "claim_id": pl.String, "problem": pl.String}))
+    extract = Extract(
+        lines,
+        pl.DataFrame(schema={"source_row": pl.Int64, "claim_id": pl.String, "problem": pl.String}),
+    )
     pieces = pipeline.split_by_patient(extract, 4)
     holding = [p for p in pieces if "C1" in p.lines["claim_id"].to_list()]
     assert len(holding) == 1 and holding[0].lines.filter(pl.col("claim_id") == "C1").height == 5
-    assert sum(p.lines["claim_id"].null_count() > 0 for p in pieces) == 1  # rows without a claim id: together
+    assert (
+        sum(p.lines["claim_id"].null_count() > 0 for p in pieces) == 1
+    )  # rows without a claim id: together
 
 
-def test_a_large_file_is_checked_in_parts_two_at_a_time_and_says_how_far_it_is(catalog, monkeypatch):
+def test_a_large_file_is_checked_in_parts_two_at_a_time_and_says_how_far_it_is(
+    catalog, monkeypatch
+):
     item = pipeline.discover([REPO / "sample_claims" / "pain_procedures_batch.csv"])[0]
     whole = pipeline.validate_file(item, catalog, AS_OF)
     monkeypatch.setattr(pipeline, "CHECK_PART_LINES", 6)
@@ -141,8 +170,12 @@ def test_a_large_file_is_checked_in_parts_two_at_a_time_and_says_how_far_it_is(c
 
     monkeypatch.setattr(pipeline, "_check_part", counted)
     said = []
-    parts = pipeline.validate_file(item, catalog, AS_OF, progress=lambda stage, name: said.append(stage))
+    parts = pipeline.validate_file(
+        item, catalog, AS_OF, progress=lambda stage, name: said.append(stage)
+    )
     steps = [s for s in said if s.startswith("checked ")]
-    assert len(steps) > 2 and steps == [f"checked {n} of {len(steps)} parts of" for n in range(1, len(steps) + 1)]
+    assert len(steps) > 2 and steps == [
+        f"checked {n} of {len(steps)} parts of" for n in range(1, len(steps) + 1)
+    ]
     assert most[0] == 2
     assert parts.findings.equals(whole.findings)

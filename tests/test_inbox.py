@@ -16,16 +16,22 @@ from validators.errors import ExtractError
 
 
 def test_a_second_run_is_refused_while_the_first_holds_the_lock(tmp_path):
-    with box.inbox_lock(tmp_path), pytest.raises(box.InboxBusy, match="another nightly run"), \
-            box.inbox_lock(tmp_path):
+    with (
+        box.inbox_lock(tmp_path),
+        pytest.raises(box.InboxBusyError, match="another nightly run"),
+        box.inbox_lock(tmp_path),
+    ):
         pass
     assert not (tmp_path / box.LOCK_NAME).exists()  # released when the run ends
 
 
 def test_a_lock_left_by_a_crashed_run_is_taken_over(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    (tmp_path / box.LOCK_NAME).write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(),
-                                                      "since": time.time()}))  # recent, but its process is gone
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    (tmp_path / box.LOCK_NAME).write_text(
+        json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "since": time.time()})
+    )  # recent, but its process is gone
     with box.inbox_lock(tmp_path) as lock:
         assert json.loads(lock.read_text())["pid"] != int(dead.stdout)
 
@@ -34,8 +40,10 @@ def test_an_old_lock_from_another_host_expires(tmp_path):
     (tmp_path / box.LOCK_NAME).write_text(json.dumps({"pid": 1, "host": "elsewhere", "since": 0}))
     with box.inbox_lock(tmp_path, stale_seconds=60):
         pass
-    (tmp_path / box.LOCK_NAME).write_text(json.dumps({"pid": 1, "host": "elsewhere", "since": 9e18}))
-    with pytest.raises(box.InboxBusy), box.inbox_lock(tmp_path, stale_seconds=60):
+    (tmp_path / box.LOCK_NAME).write_text(
+        json.dumps({"pid": 1, "host": "elsewhere", "since": 9e18})
+    )
+    with pytest.raises(box.InboxBusyError), box.inbox_lock(tmp_path, stale_seconds=60):
         pass
 
 
@@ -51,10 +59,15 @@ def test_quarantine_moves_the_file_and_its_sidecars_with_a_reason(tmp_path):
     (tmp_path / "x.csv").write_text("")
     (tmp_path / "x.notes.csv").write_text("claim_id,note_text\n")
     (item,) = discover([tmp_path / "x.csv"])
-    error = ExtractError("x.csv", "the file is empty", "Export it again with its header row.", reason="empty_file")
+    error = ExtractError(
+        "x.csv", "the file is empty", "Export it again with its header row.", reason="empty_file"
+    )
     moved = box.quarantine(item, tmp_path, "f" * 64, error)
     reason = (tmp_path / "quarantine" / "x.csv.reason.txt").read_text()
-    assert moved == tmp_path / "quarantine" / "x.csv" and (tmp_path / "quarantine" / "x.notes.csv").exists()
+    assert (
+        moved == tmp_path / "quarantine" / "x.csv"
+        and (tmp_path / "quarantine" / "x.notes.csv").exists()
+    )
     assert "the file is empty" in reason and "Export it again" in reason
     assert sorted(p.name for p in tmp_path.iterdir()) == ["quarantine"]
 

@@ -16,91 +16,142 @@ def vocab(catalog):
 
 
 def found(vocab, text: str) -> dict[str, tuple[bool, bool, float | None]]:
-    notes = pl.DataFrame({"_row": [0], "text": [text]}, schema={"_row": pl.Int64, "text": pl.String})
-    return {r["element"]: (r["affirmed"], r["negated"], r["weeks"]) for r in detect(notes, *vocab).iter_rows(named=True)}
+    notes = pl.DataFrame(
+        {"_row": [0], "text": [text]}, schema={"_row": pl.Int64, "text": pl.String}
+    )
+    return {
+        r["element"]: (r["affirmed"], r["negated"], r["weeks"])
+        for r in detect(notes, *vocab).iter_rows(named=True)
+    }
 
 
-@pytest.mark.parametrize("text, affirmed, negated", [
-    ("Patient denies radiating pain.", False, True),
-    ("No numbness or tingling in the arms.", False, True),
-    ("Straight leg raise negative bilaterally.", False, True),
-    ("Spurling negative on the left.", False, True),
-    ("Straight leg raising is normal.", False, True),
-    ("Positive Spurling on the right.", True, False),
-    ("Pain radiating to the left calf with numbness of the foot.", True, False),
-    ("No numbness, but pain radiates down the right leg.", True, True),  # the negation's scope ends at "but"
-])
+@pytest.mark.parametrize(
+    "text, affirmed, negated",
+    [
+        ("Patient denies radiating pain.", False, True),
+        ("No numbness or tingling in the arms.", False, True),
+        ("Straight leg raise negative bilaterally.", False, True),
+        ("Spurling negative on the left.", False, True),
+        ("Straight leg raising is normal.", False, True),
+        ("Positive Spurling on the right.", True, False),
+        ("Pain radiating to the left calf with numbness of the foot.", True, False),
+        (
+            "No numbness, but pain radiates down the right leg.",
+            True,
+            True,
+        ),  # the negation's scope ends at "but"
+    ],
+)
 def test_radicular_findings_are_negation_aware(vocab, text, affirmed, negated):
     got = found(vocab, text).get("radicular_findings", (False, False, None))
     assert got[:2] == (affirmed, negated)
 
 
 def test_sections_decide_what_counts(vocab):
-    text = ("FAMILY HISTORY: Mother with sciatica and numbness. PHYSICAL EXAMINATION: Tenderness over L4-L5. "
-            "PLAN: Return if numbness develops.")
+    text = (
+        "FAMILY HISTORY: Mother with sciatica and numbness. PHYSICAL EXAMINATION: Tenderness over L4-L5. "
+        "PLAN: Return if numbness develops."
+    )
     result = found(vocab, text)
     assert "radicular_findings" not in result  # family history and plan do not count as findings
     assert result["exam_findings"][0] is True
-    sections = clauses(segments(pl.DataFrame({"_row": [0], "text": [text]}), vocab[1]))["section"].to_list()
+    sections = clauses(segments(pl.DataFrame({"_row": [0], "text": [text]}), vocab[1]))[
+        "section"
+    ].to_list()
     assert sections == ["family_history", "exam", "plan"]
 
 
-@pytest.mark.parametrize("text, weeks", [
-    ("Failed 8 weeks of physical therapy.", 8.0),
-    ("Completed six weeks of PT and NSAIDs.", 6.0),
-    ("Physical therapy for 3 months without relief.", 13.0),
-    ("Some physical therapy in the past.", None),
-])
+@pytest.mark.parametrize(
+    "text, weeks",
+    [
+        ("Failed 8 weeks of physical therapy.", 8.0),
+        ("Completed six weeks of PT and NSAIDs.", 6.0),
+        ("Physical therapy for 3 months without relief.", 13.0),
+        ("Some physical therapy in the past.", None),
+    ],
+)
 def test_conservative_care_duration_in_weeks(vocab, text, weeks):
     got = found(vocab, text)["conservative_care"][2]
     assert got == pytest.approx(weeks, abs=0.1) if weeks else got is None
 
 
 def test_imaging_guidance_without_fluoroscopy_is_absent(vocab):
-    assert found(vocab, "Cervical epidural steroid injection without fluoroscopy.")["imaging_guidance"][:2] == (False, True)
-    assert found(vocab, "The C-arm was brought in and an AP view obtained.")["imaging_guidance"][:2] == (True, False)
+    assert found(vocab, "Cervical epidural steroid injection without fluoroscopy.")[
+        "imaging_guidance"
+    ][:2] == (False, True)
+    assert found(vocab, "The C-arm was brought in and an AP view obtained.")["imaging_guidance"][
+        :2
+    ] == (True, False)
 
 
 # Written by hand from reading the notes (row: element -> (affirmed, negated)); elements not listed
 # for a note were not labelled. Row numbers are 0-based rows of mtsamples_neck_back_subset.csv.
 HAND_LABELS = {
     1: {"imaging_guidance": (True, False), "follow_up": (True, False)},
-    2: {"radicular_findings": (True, True), "imaging_guidance": (True, False)},  # "Left sciatica"; "no paresthesias were noted"
+    2: {
+        "radicular_findings": (True, True),
+        "imaging_guidance": (True, False),
+    },  # "Left sciatica"; "no paresthesias were noted"
     3: {"imaging_guidance": (True, False)},
     4: {"radicular_findings": (True, False), "imaging_guidance": (True, False)},
     9: {"imaging_guidance": (False, True)},  # "without fluoroscopy"
     10: {"imaging_guidance": (True, False)},  # C-arm, AP view
     11: {"imaging_guidance": (False, False)},  # no guidance mentioned
-    17: {"pain_scale": (True, False), "conservative_care": (True, True),  # received PT; "did not require any physical therapy"
-         "injury_mechanism": (True, False)},
-    21: {"radicular_findings": (True, True)},  # numbness in the left hand; "no evidence for ... radiculopathy"
-    22: {"radicular_findings": (True, True)},  # radiates into the buttocks; "straight leg raising is normal"
-    24: {"radicular_findings": (True, True), "pain_scale": (True, False), "conservative_care": (True, False)},
+    17: {
+        "pain_scale": (True, False),
+        "conservative_care": (True, True),  # received PT; "did not require any physical therapy"
+        "injury_mechanism": (True, False),
+    },
+    21: {
+        "radicular_findings": (True, True)
+    },  # numbness in the left hand; "no evidence for ... radiculopathy"
+    22: {
+        "radicular_findings": (True, True)
+    },  # radiates into the buttocks; "straight leg raising is normal"
+    24: {
+        "radicular_findings": (True, True),
+        "pain_scale": (True, False),
+        "conservative_care": (True, False),
+    },
 }
 
 
 def test_detection_matches_hand_labels_on_real_notes(vocab):
-    notes = (pl.read_csv(SHARED / "notes" / "mtsamples_neck_back_subset.csv", infer_schema=False)
-             .select(pl.col("transcription").alias("text")).with_row_index("_row")
-             .with_columns(pl.col("_row").cast(pl.Int64)))
-    got = {(r["_row"], r["element"]): (r["affirmed"], r["negated"]) for r in detect(notes, *vocab).iter_rows(named=True)}
-    wrong = {(row, element): (want, got.get((row, element), (False, False)))
-             for row, labels in HAND_LABELS.items() for element, want in labels.items()
-             if got.get((row, element), (False, False)) != want}
+    notes = (
+        pl.read_csv(SHARED / "notes" / "mtsamples_neck_back_subset.csv", infer_schema=False)
+        .select(pl.col("transcription").alias("text"))
+        .with_row_index("_row")
+        .with_columns(pl.col("_row").cast(pl.Int64))
+    )
+    got = {
+        (r["_row"], r["element"]): (r["affirmed"], r["negated"])
+        for r in detect(notes, *vocab).iter_rows(named=True)
+    }
+    wrong = {
+        (row, element): (want, got.get((row, element), (False, False)))
+        for row, labels in HAND_LABELS.items()
+        for element, want in labels.items()
+        if got.get((row, element), (False, False)) != want
+    }
     assert not wrong, wrong
 
 
-@pytest.mark.parametrize("pattern, written", [
-    (r"radiat\w*", "radiat[0-9a-z_]*"),
-    (r"(?:\W+\w+){0,9}", "(?:[^0-9a-z_]+[0-9a-z_]+){0,9}"),
-    (r"[\w-]", "[[0-9a-z_]-]"),
-    (r"a\\w", r"a\\w"),  # an escaped backslash before a w is left alone
-    (r"a\\\w", r"a\\[0-9a-z_]"),
-])
+@pytest.mark.parametrize(
+    "pattern, written",
+    [
+        (r"radiat\w*", "radiat[0-9a-z_]*"),
+        (r"(?:\W+\w+){0,9}", "(?:[^0-9a-z_]+[0-9a-z_]+){0,9}"),
+        (r"[\w-]", "[[0-9a-z_]-]"),
+        (r"a\\w", r"a\\w"),  # an escaped backslash before a w is left alone
+        (r"a\\\w", r"a\\[0-9a-z_]"),
+    ],
+)
 def test_word_classes_are_written_out(pattern, written):
     assert ascii_words(pattern) == written
     # on lower-case ASCII text it matches where the Unicode pattern does
-    text = pl.DataFrame({"t": ["radiating pain", "no radiat", "x-y", "a-b c", r"a\w", "aw", r"a\b"]})
+    text = pl.DataFrame(
+        {"t": ["radiating pain", "no radiat", "x-y", "a-b c", r"a\w", "aw", r"a\b"]}
+    )
     same = text.select(pl.col("t").str.contains(pattern) == pl.col("t").str.contains(written))
     assert same.to_series().all()
 
@@ -108,15 +159,22 @@ def test_word_classes_are_written_out(pattern, written):
 def test_no_notes_no_elements(vocab):
     empty = pl.DataFrame(schema={"_row": pl.Int64, "text": pl.String})
     elements = detect(empty, *vocab)
-    assert elements.is_empty() and {"_row", "element", "affirmed", "negated", "weeks"} <= set(elements.columns)
+    assert elements.is_empty() and {"_row", "element", "affirmed", "negated", "weeks"} <= set(
+        elements.columns
+    )
 
 
 def test_large_frames_are_read_in_slices_with_the_same_result(vocab, monkeypatch):
     """Sections and clauses of many notes are cut in slices read at once; the rows and their order
     are those of reading them whole."""
-    real = pl.read_csv(SHARED / "notes" / "mtsamples_neck_back_subset.csv", infer_schema=False)["transcription"]
-    notes = (pl.DataFrame({"text": real.gather([i % real.len() for i in range(600)])}).with_row_index("_row")
-             .with_columns(pl.col("_row").cast(pl.Int64)))
+    real = pl.read_csv(SHARED / "notes" / "mtsamples_neck_back_subset.csv", infer_schema=False)[
+        "transcription"
+    ]
+    notes = (
+        pl.DataFrame({"text": real.gather([i % real.len() for i in range(600)])})
+        .with_row_index("_row")
+        .with_columns(pl.col("_row").cast(pl.Int64))
+    )
     monkeypatch.setattr(pl, "thread_pool_size", lambda: 3)  # three slices whatever the machine
     monkeypatch.setattr("validators.notes.SLICE_ROWS", 100)
     sliced_segments = segments(notes, vocab[1])
@@ -131,14 +189,22 @@ def test_notes_indexed_a_slice_of_text_at_a_time_find_what_they_find_at_once(voc
     """A night's notes are indexed in slices of INDEX_SLICE_BYTES of text (bounded memory), each slice
     numbering its own bodies and clauses; put together they answer every question as one index does,
     also for the notes of some rows only and once re-keyed to a part's rows."""
-    real = pl.read_csv(SHARED / "notes" / "mtsamples_neck_back_subset.csv", infer_schema=False)["transcription"]
-    notes = pl.DataFrame({"claim_id": [f"C{i}" for i in range(60)],
-                          "text": real.gather([i % real.len() for i in range(60)])})
+    real = pl.read_csv(SHARED / "notes" / "mtsamples_neck_back_subset.csv", infer_schema=False)[
+        "transcription"
+    ]
+    notes = pl.DataFrame(
+        {
+            "claim_id": [f"C{i}" for i in range(60)],
+            "text": real.gather([i % real.len() for i in range(60)]),
+        }
+    )
     whole = index(notes, *vocab, key="claim_id")
     monkeypatch.setattr("validators.notes.INDEX_SLICE_BYTES", 20_000)  # a few notes per slice
     slices = []
-    monkeypatch.setattr("validators.notes._index",
-                        lambda part, *args: slices.append(part.height) or _index(part, *args))
+    monkeypatch.setattr(
+        "validators.notes._index",
+        lambda part, *args: slices.append(part.height) or _index(part, *args),
+    )
     sliced = index(notes, *vocab, key="claim_id")
     assert len(slices) > 5 and sum(slices) == notes.height  # really in slices
 
@@ -148,10 +214,14 @@ def test_notes_indexed_a_slice_of_text_at_a_time_find_what_they_find_at_once(voc
     assert table(sliced).equals(table(whole)) and table(whole).height > 100
     some = pl.DataFrame({"claim_id": ["C3", "C40", "C59"]})
     assert table(sliced, ["radicular_findings", "conservative_care"], some).equals(
-        table(whole, ["radicular_findings", "conservative_care"], some))
+        table(whole, ["radicular_findings", "conservative_care"], some)
+    )
     rows = pl.DataFrame({"claim_id": ["C7", "C8"], "_row": [70, 80]})
-    as_rows = table(whole, None, rows).rename({"claim_id": "_row"}).with_columns(
-        pl.col("_row").str.slice(1).cast(pl.Int64) * 10)  # C7 -> 70
+    as_rows = (
+        table(whole, None, rows)
+        .rename({"claim_id": "_row"})
+        .with_columns(pl.col("_row").str.slice(1).cast(pl.Int64) * 10)
+    )  # C7 -> 70
     assert table(sliced.rekeyed(rows)).equals(as_rows)
     assert sorted(sliced.noted().to_list()) == sorted(notes["claim_id"].to_list())
     # a large file's parts: each takes its claims' notes (C5's goes to none: no part has claim C5)

@@ -14,13 +14,22 @@ from validators.errors import ExtractError
 from validators.integrity import check_integrity
 
 CANARY_ID = "ZEBEDIAH-CANARY-4471"
-CANARY_DOB = "1899-02-29"  # not a date: fails the date check, so its value would be quoted if anything were
+CANARY_DOB = (
+    "1899-02-29"  # not a date: fails the date check, so its value would be quoted if anything were
+)
 CANARY_NOTE = "CANARYSON has a secret"
 
 
 def test_failing_phi_fields_are_reported_without_their_values(catalog):
-    rows = [{"claim_id": "C1", "patient_id": CANARY_ID, "patient_dob": CANARY_DOB, "clinical_note": CANARY_NOTE},
-            {"claim_id": "C1", "patient_id": CANARY_ID + "X", "patient_dob": "2030-01-01"}]
+    rows = [
+        {
+            "claim_id": "C1",
+            "patient_id": CANARY_ID,
+            "patient_dob": CANARY_DOB,
+            "clinical_note": CANARY_NOTE,
+        },
+        {"claim_id": "C1", "patient_id": CANARY_ID + "X", "patient_dob": "2030-01-01"},
+    ]
     found = check_integrity(claim_lines(rows), catalog, AS_OF).findings
     assert {"FLD003", "FLD004"} <= set(found["rule_id"])  # the defects are reported...
     text = " ".join(found.select(pl.concat_str(pl.all().cast(pl.String).fill_null(""))).to_series())
@@ -30,20 +39,36 @@ def test_failing_phi_fields_are_reported_without_their_values(catalog):
 
 
 def test_run_logs_and_terminal_carry_no_phi(tmp_path, caplog, capsys):
-    path = write_csv(tmp_path / "x.csv", [{"claim_id": "C1", "patient_id": CANARY_ID, "patient_dob": CANARY_DOB}])
+    path = write_csv(
+        tmp_path / "x.csv", [{"claim_id": "C1", "patient_id": CANARY_ID, "patient_dob": CANARY_DOB}]
+    )
     with caplog.at_level(logging.DEBUG):
-        main(["validate", str(path), "--as-of", "2026-09-30", "--report", str(tmp_path / "r.xlsx"),
-              "--findings", str(tmp_path / "f.csv"), "-v"])
+        main(
+            [
+                "validate",
+                str(path),
+                "--as-of",
+                "2026-09-30",
+                "--report",
+                str(tmp_path / "r.xlsx"),
+                "--findings",
+                str(tmp_path / "f.csv"),
+                "-v",
+            ]
+        )
     out = capsys.readouterr()
     for canary in (CANARY_ID, CANARY_DOB):
         assert canary not in caplog.text and canary not in out.out and canary not in out.err
         assert canary.encode() not in (tmp_path / "f.csv").read_bytes()
 
 
-@pytest.mark.parametrize("body", [
-    f'C1,1,{CANARY_ID},"unclosed\n',  # parser failure
-    f"C1,1,{CANARY_ID}\n",  # missing columns
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        f'C1,1,{CANARY_ID},"unclosed\n',  # parser failure
+        f"C1,1,{CANARY_ID}\n",  # missing columns
+    ],
+)
 def test_file_errors_never_quote_cell_values(tmp_path, body):
     (tmp_path / "x.csv").write_text("claim_id,line_number,patient_id,service_date\n" + body)
     with pytest.raises(ExtractError) as err:

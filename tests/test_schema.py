@@ -4,43 +4,68 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-
-from tests.conftest import AS_OF, claim_lines
 from pandera.errors import SchemaErrors
 
-from validators.schema import FAILS_ON_EMPTY, build_schema, check_names, failures, npi_check_digit_ok, prepare
+from tests.conftest import AS_OF, claim_lines
+from validators.schema import (
+    FAILS_ON_EMPTY,
+    build_schema,
+    check_names,
+    failures,
+    npi_check_digit_ok,
+    prepare,
+)
 
 POS = ["11", "22", "24", "02"]
 
 # check name -> (rows that pass it, rows that fail it)
 CASES = {
     "not_nullable": ([{}], [{"procedure_code": None}]),
-    "multiple_fields_uniqueness": ([{"claim_id": "C1"}, {"claim_id": "C1"}],
-                                   [{"claim_id": "C1", "line_number": "1"}, {"claim_id": "C1", "line_number": "01"}]),
+    "multiple_fields_uniqueness": (
+        [{"claim_id": "C1"}, {"claim_id": "C1"}],
+        [{"claim_id": "C1", "line_number": "1"}, {"claim_id": "C1", "line_number": "01"}],
+    ),
     "line_number_format": ([{"line_number": "12"}], [{"line_number": "1a"}]),
     "date_format": ([{"service_date": "9/5/2026"}], [{"service_date": "2026-09-31"}]),
-    "service_date_after_as_of": ([{"service_date": "2026-09-30"}], [{"service_date": "2026-10-01"}]),
+    "service_date_after_as_of": (
+        [{"service_date": "2026-09-30"}],
+        [{"service_date": "2026-10-01"}],
+    ),
     "service_before_birth": ([{"patient_dob": "2026-09-15"}], [{"patient_dob": "2026-09-16"}]),
     "age_over_limit": ([{"patient_dob": "1906-09-15"}], [{"patient_dob": "1905-01-01"}]),
-    "injury_after_service": ([{"accident_indicator": "OA", "injury_date": "2026-09-15"}],
-                             [{"accident_indicator": "OA", "injury_date": "2026-09-16"}]),
-    "injury_date_missing": ([{"accident_indicator": "AA", "injury_date": "2026-09-01"}],
-                            [{"accident_indicator": "AA", "injury_date": None}]),
+    "injury_after_service": (
+        [{"accident_indicator": "OA", "injury_date": "2026-09-15"}],
+        [{"accident_indicator": "OA", "injury_date": "2026-09-16"}],
+    ),
+    "injury_date_missing": (
+        [{"accident_indicator": "AA", "injury_date": "2026-09-01"}],
+        [{"accident_indicator": "AA", "injury_date": None}],
+    ),
     "sex_code": ([{"patient_sex": "u"}], [{"patient_sex": "X"}]),
     "npi_format": ([{"billing_npi": "0123456789"}], [{"billing_npi": "1.234567893E9"}]),
     "npi_check_digit": ([{"rendering_npi": "1588204713"}], [{"rendering_npi": "1588204731"}]),
     "pos_code": ([{"place_of_service": "02"}], [{"place_of_service": "2"}]),
-    "accident_code": ([{"accident_indicator": "EM", "injury_date": "2026-09-01"}],
-                      [{"accident_indicator": "XX", "injury_date": "2026-09-01"}]),
+    "accident_code": (
+        [{"accident_indicator": "EM", "injury_date": "2026-09-01"}],
+        [{"accident_indicator": "XX", "injury_date": "2026-09-01"}],
+    ),
     "procedure_code_format": ([{"procedure_code": "0001U"}], [{"procedure_code": "6448"}]),
     "modifier_format": ([{"modifier_4": "XS"}], [{"modifier_4": "XSX"}]),
     "units_positive": ([{"units": "0.5"}], [{"units": "-1"}]),
     "charge_format": ([{"charge_amount": "0.10"}], [{"charge_amount": "1E5"}]),
-    "pointer_format": ([{"diagnosis_pointers": "A,B", "dx_2": "M54.2"}], [{"diagnosis_pointers": "0"}]),
-    "pointer_to_empty_slot": ([{"diagnosis_pointers": "2", "dx_2": "M54.2"}], [{"diagnosis_pointers": "2"}]),
+    "pointer_format": (
+        [{"diagnosis_pointers": "A,B", "dx_2": "M54.2"}],
+        [{"diagnosis_pointers": "0"}],
+    ),
+    "pointer_to_empty_slot": (
+        [{"diagnosis_pointers": "2", "dx_2": "M54.2"}],
+        [{"diagnosis_pointers": "2"}],
+    ),
     "icd10cm_format": ([{"dx_12": "Z99.89"}], [{"dx_12": "Z99.89123"}]),
-    "claim_field_consistent": ([{"claim_id": "C1", "dx_1": "M54.12"}, {"claim_id": "C1", "dx_1": "M5412 "}],
-                               [{"claim_id": "C1", "patient_id": "P1"}, {"claim_id": "C1", "patient_id": "P2"}]),
+    "claim_field_consistent": (
+        [{"claim_id": "C1", "dx_1": "M54.12"}, {"claim_id": "C1", "dx_1": "M5412 "}],
+        [{"claim_id": "C1", "patient_id": "P1"}, {"claim_id": "C1", "patient_id": "P2"}],
+    ),
 }
 
 
@@ -69,12 +94,16 @@ def test_a_check_passes_where_its_column_is_empty_unless_it_must_run_on_empty():
     schema = build_schema(AS_OF, tuple(POS))
     for column, spec in schema.columns.items():
         for check in spec.checks if spec.nullable else []:
-            lines = claim_lines(CASES[check.name][1]).with_columns(pl.lit(None, dtype=pl.String).alias(column))
+            lines = claim_lines(CASES[check.name][1]).with_columns(
+                pl.lit(None, dtype=pl.String).alias(column)
+            )
             try:
                 schema.validate(prepare(lines), lazy=True)
                 fired = False
             except SchemaErrors as exc:
-                cases = exc.failure_cases.filter((pl.col("column") == column) & (pl.col("check") == check.name))
+                cases = exc.failure_cases.filter(
+                    (pl.col("column") == column) & (pl.col("check") == check.name)
+                )
                 fired = not cases.is_empty()
             assert fired == (check.name in FAILS_ON_EMPTY), (column, check.name)
 
@@ -82,46 +111,83 @@ def test_a_check_passes_where_its_column_is_empty_unless_it_must_run_on_empty():
 def test_npi_check_digit_against_published_example():
     # CMS's worked example: 123456789 with the 80840 prefix gives check digit 3.
     ok = pl.DataFrame({"npi": ["1234567893", "1234567890", "123456789", None]}).select(
-        npi_check_digit_ok(pl.col("npi")))
+        npi_check_digit_ok(pl.col("npi"))
+    )
     assert ok.to_series().to_list() == [True, False, False, False]
 
 
 def test_us_and_iso_dates_parse_to_the_same_day():
-    lines = prepare(claim_lines([{"service_date": "09/05/2026"}, {"claim_id": "C2", "service_date": "2026-09-05"}]))
+    lines = prepare(
+        claim_lines(
+            [{"service_date": "09/05/2026"}, {"claim_id": "C2", "service_date": "2026-09-05"}]
+        )
+    )
     assert lines["_service_date"].n_unique() == 1 and lines["_service_date"].null_count() == 0
 
 
 def test_day_first_is_never_guessed():
     # 03/04/2026 is March 4 (US); 13/04/2026 is not a US date and must not become April 13 (T15).
-    lines = prepare(claim_lines([{"service_date": "03/04/2026"}, {"claim_id": "C2", "service_date": "13/04/2026"}]))
+    lines = prepare(
+        claim_lines(
+            [{"service_date": "03/04/2026"}, {"claim_id": "C2", "service_date": "13/04/2026"}]
+        )
+    )
     assert lines["_service_date"].to_list()[0].month == 3
     assert lines["_service_date"].to_list()[1] is None
 
 
 def test_lower_case_codes_are_upper_cased_and_pass():
     # practice systems export "m54.12" and "rt": the same codes as M54.12 and RT, never a finding
-    lines = prepare(claim_lines([{"procedure_code": "j3301", "modifier_1": "rt", "dx_1": "m54.12"},
-                                 {"claim_id": "C2", "procedure_code": "99213", "dx_1": "M54.2"}]))
-    assert lines.select("procedure_code", "modifier_1", "dx_1").rows() == [("J3301", "RT", "M54.12"),
-                                                                           ("99213", None, "M54.2")]
+    lines = prepare(
+        claim_lines(
+            [
+                {"procedure_code": "j3301", "modifier_1": "rt", "dx_1": "m54.12"},
+                {"claim_id": "C2", "procedure_code": "99213", "dx_1": "M54.2"},
+            ]
+        )
+    )
+    assert lines.select("procedure_code", "modifier_1", "dx_1").rows() == [
+        ("J3301", "RT", "M54.12"),
+        ("99213", None, "M54.2"),
+    ]
     found, _ = failures(lines, AS_OF, POS)
     assert found.is_empty()
 
 
 def test_diagnosis_consistency_ignores_only_the_dot_and_blames_the_differing_line():
-    rows = [{"claim_id": claim, "line_number": line, "dx_1": dx} for claim, line, dx in [
-        ("C1", "1", "M54.12"), ("C2", "1", "M54.2"), ("C1", "2", "M5412"), ("C2", "2", "M54.12"), ("C2", "3", "M542")]]
+    rows = [
+        {"claim_id": claim, "line_number": line, "dx_1": dx}
+        for claim, line, dx in [
+            ("C1", "1", "M54.12"),
+            ("C2", "1", "M54.2"),
+            ("C1", "2", "M5412"),
+            ("C2", "2", "M54.12"),
+            ("C2", "3", "M542"),
+        ]
+    ]
     found, _ = failures(prepare(claim_lines(rows)), AS_OF, POS)
-    flagged = found.filter((pl.col("check") == "claim_field_consistent") & (pl.col("column") == "dx_1"))
+    flagged = found.filter(
+        (pl.col("check") == "claim_field_consistent") & (pl.col("column") == "dx_1")
+    )
     assert flagged["_row"].to_list() == [3]  # C2's line 2; M542 is C2's M54.2 without the dot
 
 
-@pytest.mark.parametrize("order", [[0, 1, 2, 3, 4], [0, 3, 1, 4, 2]], ids=["claims together", "claims interleaved"])
+@pytest.mark.parametrize(
+    "order", [[0, 1, 2, 3, 4], [0, 3, 1, 4, 2]], ids=["claims together", "claims interleaved"]
+)
 def test_claim_consistency_blames_each_line_that_differs_from_the_claim_first_line(order):
     """Lines 2 and 3 of C1 agree with each other, not with line 1: both are blamed, whether the check
     compares neighbours (a claim's lines together) or each line with the claim's first line."""
-    rows = [{"claim_id": claim, "line_number": line, "patient_id": patient} for claim, line, patient in [
-        ("C1", "1", "P1"), ("C1", "2", "P2"), ("C1", "3", "P2"), ("C2", "1", "P3"), ("C2", "2", "P3")]]
+    rows = [
+        {"claim_id": claim, "line_number": line, "patient_id": patient}
+        for claim, line, patient in [
+            ("C1", "1", "P1"),
+            ("C1", "2", "P2"),
+            ("C1", "3", "P2"),
+            ("C2", "1", "P3"),
+            ("C2", "2", "P3"),
+        ]
+    ]
     found, _ = failures(prepare(claim_lines([rows[i] for i in order])), AS_OF, POS)
     flagged = found.filter(pl.col("check") == "claim_field_consistent")
     assert sorted(order[row] for row in flagged["_row"]) == [1, 2]

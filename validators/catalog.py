@@ -18,10 +18,10 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-import validators.checks.documentation  # noqa: F401  (registers the check kinds)
-import validators.checks.dx  # noqa: F401
-import validators.checks.procedure  # noqa: F401
-import validators.checks.trauma  # noqa: F401
+import validators.checks.documentation
+import validators.checks.dx
+import validators.checks.procedure
+import validators.checks.trauma
 import validators.schema  # noqa: F401  (registers the field-integrity check kinds)
 from validators.checks import REGISTRY
 from validators.codesets import Codeset, default_rules_dir, load_codesets, read_yaml
@@ -29,8 +29,19 @@ from validators.contract import CANONICAL, PHI
 from validators.errors import RuleConfigError
 
 CATEGORIES = (
-    "field-integrity", "code-validity", "coding-guideline", "dx-procedure-pairing", "trauma-coding",
-    "documentation", "ncci", "mue", "modifier", "duplicate", "frequency", "timely-filing", "engine",
+    "field-integrity",
+    "code-validity",
+    "coding-guideline",
+    "dx-procedure-pairing",
+    "trauma-coding",
+    "documentation",
+    "ncci",
+    "mue",
+    "modifier",
+    "duplicate",
+    "frequency",
+    "timely-filing",
+    "engine",
 )
 SEVERITIES = ("high", "medium", "low")
 HEADINGS = ("**What it checks.**", "**Why payers deny it.**", "**How to fix.**")
@@ -51,12 +62,16 @@ class Citation(BaseModel):
     url: str | None = None
     effective_from: date | None = None
     effective_to: date | None = None
-    verified_on: date | None = None  # when the research found no effective date: the day it was checked
+    verified_on: date | None = (
+        None  # when the research found no effective date: the day it was checked
+    )
 
     @model_validator(mode="after")
     def _dated(self) -> Citation:
         if self.effective_from is None and self.verified_on is None:
-            raise ValueError("a citation needs effective_from, or verified_on when no effective date was found")
+            raise ValueError(
+                "a citation needs effective_from, or verified_on when no effective date was found"
+            )
         return self
 
 
@@ -94,7 +109,9 @@ class Rule(BaseModel):
     @model_validator(mode="after")
     def _payer_rules_name_a_denial(self) -> Rule:
         if self.denial is None and self.category != "engine":
-            raise ValueError("denial (group, carc, rarc) is required for every rule a payer would deny")
+            raise ValueError(
+                "denial (group, carc, rarc) is required for every rule a payer would deny"
+            )
         return self
 
     @property
@@ -123,7 +140,9 @@ class Catalog:
     version: str  # content hash of every rule and codeset file: two runs with the same version ran the same rules
 
     # not an init field: a catalog made with dataclasses.replace (other code sets) starts with its own
-    derived_tables: dict[str, pl.DataFrame] = field(default_factory=dict, init=False, compare=False, repr=False)
+    derived_tables: dict[str, pl.DataFrame] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def __getitem__(self, rule_id: str) -> Rule:
         return self.rules[rule_id]
@@ -157,7 +176,9 @@ def _validate_rule(path: Path, doc: Any, codesets: dict[str, Codeset]) -> tuple[
         raise RuleConfigError(f"{path}: file name must be the rule id ({rule.id}.yaml)")
     kind = REGISTRY.get(rule.check)
     if kind is None:
-        raise RuleConfigError(f"{path}: unknown check kind {rule.check!r}; known: {', '.join(sorted(REGISTRY))}")
+        raise RuleConfigError(
+            f"{path}: unknown check kind {rule.check!r}; known: {', '.join(sorted(REGISTRY))}"
+        )
     try:
         params = kind.params.model_validate(rule.params)
     except ValidationError as exc:
@@ -165,19 +186,27 @@ def _validate_rule(path: Path, doc: Any, codesets: dict[str, Codeset]) -> tuple[
     for part in ("message", "fix"):
         names = _template_fields(getattr(rule, part))
         if leaked := names & PHI:
-            raise RuleConfigError(f"{path}: {part} would print patient identifiers {sorted(leaked)}")
+            raise RuleConfigError(
+                f"{path}: {part} would print patient identifiers {sorted(leaked)}"
+            )
         if bad := names - kind.fields:
-            raise RuleConfigError(f"{path}: {part} uses {sorted(bad)}, which check kind {rule.check} "
-                                  f"does not provide (it offers {sorted(kind.fields)})")
+            raise RuleConfigError(
+                f"{path}: {part} uses {sorted(bad)}, which check kind {rule.check} "
+                f"does not provide (it offers {sorted(kind.fields)})"
+            )
     missing = [h for h in HEADINGS if h not in rule.explanation]
     if missing:
         raise RuleConfigError(f"{path}: explanation lacks the headings {missing}")
     if rule.denial:
         if rule.denial.carc not in codesets["carc"].codes():
-            raise RuleConfigError(f"{path}: CARC {rule.denial.carc} has no wording in rules/codesets/carc.csv")
+            raise RuleConfigError(
+                f"{path}: CARC {rule.denial.carc} has no wording in rules/codesets/carc.csv"
+            )
         for code in rule.denial.rarc:
             if code not in codesets["rarc"].codes():
-                raise RuleConfigError(f"{path}: RARC {code} has no wording in rules/codesets/rarc.csv")
+                raise RuleConfigError(
+                    f"{path}: RARC {code} has no wording in rules/codesets/rarc.csv"
+                )
     for example in (*rule.examples.triggers, *rule.examples.passes):
         if unknown := set(example) - set(CANONICAL) - kind.example_keys:
             raise RuleConfigError(f"{path}: example uses unknown columns {sorted(unknown)}")
@@ -187,10 +216,16 @@ def _validate_rule(path: Path, doc: Any, codesets: dict[str, Codeset]) -> tuple[
 def load_catalog(rules_dir: Path | None = None) -> Catalog:
     rules_dir = rules_dir or default_rules_dir()
     if not rules_dir.is_dir():
-        raise RuleConfigError(f"rule folder {rules_dir} does not exist (set CLEANCLAIM_RULES or --rules)")
+        raise RuleConfigError(
+            f"rule folder {rules_dir} does not exist (set CLEANCLAIM_RULES or --rules)"
+        )
     codesets = load_codesets(rules_dir)
     retired_path = rules_dir / "RETIRED.yaml"
-    retired = set((yaml.safe_load(retired_path.read_text()) or {}).get("retired", [])) if retired_path.exists() else set()
+    retired = (
+        set((yaml.safe_load(retired_path.read_text()) or {}).get("retired", []))
+        if retired_path.exists()
+        else set()
+    )
     rules: dict[str, Rule] = {}
     params: dict[str, Any] = {}
     digest = hashlib.sha256()
@@ -202,16 +237,25 @@ def load_catalog(rules_dir: Path | None = None) -> Catalog:
         try:
             doc = read_yaml(path)
         except (OSError, yaml.YAMLError) as exc:
-            raise RuleConfigError(f"{path}: cannot be read as YAML ({type(exc).__name__}: {exc})") from None
+            raise RuleConfigError(
+                f"{path}: cannot be read as YAML ({type(exc).__name__}: {exc})"
+            ) from None
         rule, rule_params = _validate_rule(path, doc, codesets)
         if rule.id in rules:
             raise RuleConfigError(f"{path}: rule id {rule.id} is defined twice")
         if rule.id in retired:
-            raise RuleConfigError(f"{path}: rule id {rule.id} is retired (rules/RETIRED.yaml) and may not be reused")
+            raise RuleConfigError(
+                f"{path}: rule id {rule.id} is retired (rules/RETIRED.yaml) and may not be reused"
+            )
         rules[rule.id] = rule
         params[rule.id] = rule_params
     names = [r.name for r in rules.values()]
     if dupes := {n for n in names if names.count(n) > 1}:
         raise RuleConfigError(f"rule names used twice: {sorted(dupes)}")
-    return Catalog(rules=dict(sorted(rules.items())), params=params, codesets=codesets, source=rules_dir,
-                   version=digest.hexdigest()[:12])
+    return Catalog(
+        rules=dict(sorted(rules.items())),
+        params=params,
+        codesets=codesets,
+        source=rules_dir,
+        version=digest.hexdigest()[:12],
+    )

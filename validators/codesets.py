@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from validators.errors import RuleConfigError
 
-
 # libyaml's safe loader when the wheel has it: the rule files load 5x faster (ad-hoc runs feel it).
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -35,7 +34,9 @@ class CodesetInfo(BaseModel):
     source: str
     version: str
     effective_from: date
-    valid_to: date | None = None  # last service date the set is meant for (a code set's fiscal year)
+    valid_to: date | None = (
+        None  # last service date the set is meant for (a code set's fiscal year)
+    )
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,9 @@ def load_codesets(rules_dir: Path | None = None) -> dict[str, Codeset]:
     try:
         index = read_yaml(folder / "index.yaml")
     except (OSError, yaml.YAMLError) as exc:
-        raise RuleConfigError(f"{folder / 'index.yaml'}: cannot be read ({type(exc).__name__})") from None
+        raise RuleConfigError(
+            f"{folder / 'index.yaml'}: cannot be read ({type(exc).__name__})"
+        ) from None
     sets = {}
     for name, entry in index.items():
         try:

@@ -46,10 +46,16 @@ class RunConfig(BaseModel):
         return match(self.select) and not match(self.ignore)
 
     def payers_ignoring(self, rule_id: str) -> list[str]:
-        return [payer for payer, c in self.payers.items() if any(rule_id.startswith(p.upper()) for p in c.ignore)]
+        return [
+            payer
+            for payer, c in self.payers.items()
+            if any(rule_id.startswith(p.upper()) for p in c.ignore)
+        ]
 
     def severity_by_payer(self, rule_id: str) -> dict[str, str]:
-        return {payer: c.severity[rule_id] for payer, c in self.payers.items() if rule_id in c.severity}
+        return {
+            payer: c.severity[rule_id] for payer, c in self.payers.items() if rule_id in c.severity
+        }
 
 
 def load_config(path: str | Path | None, known_rules: set[str]) -> RunConfig:
@@ -57,13 +63,23 @@ def load_config(path: str | Path | None, known_rules: set[str]) -> RunConfig:
     if path is None:
         return RunConfig()
     try:
-        config = RunConfig.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+        config = RunConfig.model_validate(
+            yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        )
     except (OSError, yaml.YAMLError) as exc:
         raise RuleConfigError(f"{path}: cannot be read ({type(exc).__name__})") from None
     except ValidationError as exc:
         raise RuleConfigError(f"{path}: {exc}") from None
-    named = [*config.select, *config.ignore, *(r for c in config.payers.values() for r in [*c.ignore, *c.severity])]
-    unknown = [r for r in named if r != "ALL" and not any(k.startswith(r.upper()) for k in known_rules)]
+    named = [
+        *config.select,
+        *config.ignore,
+        *(r for c in config.payers.values() for r in [*c.ignore, *c.severity]),
+    ]
+    unknown = [
+        r for r in named if r != "ALL" and not any(k.startswith(r.upper()) for k in known_rules)
+    ]
     if unknown:
-        raise RuleConfigError(f"{path}: no rule matches {sorted(set(unknown))}; see `cleanclaim rules list`")
+        raise RuleConfigError(
+            f"{path}: no rule matches {sorted(set(unknown))}; see `cleanclaim rules list`"
+        )
     return config

@@ -27,25 +27,60 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column("claim_id", "Claim ID", "CLM01 patient control number", claim_level=True, required=True),
     Column("line_number", "Line number", "LX01 service line number", required=True),
-    Column("patient_id", "Patient ID", "2010BA NM109 member id / MRN", claim_level=True, required=True, phi=True),
-    Column("patient_dob", "Patient date of birth", "2010BA DMG02", claim_level=True, required=True, phi=True),
+    Column(
+        "patient_id",
+        "Patient ID",
+        "2010BA NM109 member id / MRN",
+        claim_level=True,
+        required=True,
+        phi=True,
+    ),
+    Column(
+        "patient_dob",
+        "Patient date of birth",
+        "2010BA DMG02",
+        claim_level=True,
+        required=True,
+        phi=True,
+    ),
     Column("patient_sex", "Patient sex", "2010BA DMG03", claim_level=True, required=True),
     Column("payer_id", "Payer ID", "2010BB NM109", claim_level=True, required=True),
     Column("payer_name", "Payer name", "2010BB NM103", claim_level=True),
-    Column("billing_npi", "Billing NPI", "2010AA NM109 (CMS-1500 box 33a)", claim_level=True, required=True),
+    Column(
+        "billing_npi",
+        "Billing NPI",
+        "2010AA NM109 (CMS-1500 box 33a)",
+        claim_level=True,
+        required=True,
+    ),
     Column("rendering_npi", "Rendering NPI", "2310B/2420A NM109 (box 24J)"),
     Column("place_of_service", "Place of service", "CLM05-1 / SV105 (box 24B)", required=True),
-    Column("accident_indicator", "Accident indicator", "CLM11 related causes (box 10b/10c)", claim_level=True),
-    Column("injury_date", "Injury date", "DTP*439 accident / DTP*431 onset (box 14)", claim_level=True),
+    Column(
+        "accident_indicator",
+        "Accident indicator",
+        "CLM11 related causes (box 10b/10c)",
+        claim_level=True,
+    ),
+    Column(
+        "injury_date", "Injury date", "DTP*439 accident / DTP*431 onset (box 14)", claim_level=True
+    ),
     Column("service_date", "Service date", "DTP*472 (box 24A)", required=True),
     Column("procedure_code", "Procedure code", "SV101-2 (box 24D)", required=True),
-    *(Column(m, f"Modifier {i}", f"SV101-{i + 2} (box 24D)") for i, m in enumerate(MODIFIER_COLUMNS, 1)),
+    *(
+        Column(m, f"Modifier {i}", f"SV101-{i + 2} (box 24D)")
+        for i, m in enumerate(MODIFIER_COLUMNS, 1)
+    ),
     Column("units", "Units", "SV104 (box 24G)", required=True),
     Column("charge_amount", "Charge", "SV102 (box 24F)", required=True),
     Column("diagnosis_pointers", "Diagnosis pointers", "SV107 (box 24E)", required=True),
     *(
-        Column(d, f"Diagnosis {i}", f"HI ABK/ABF slot {i} (box 21{'ABCDEFGHIJKL'[i - 1]})",
-               claim_level=True, required=(i == 1))
+        Column(
+            d,
+            f"Diagnosis {i}",
+            f"HI ABK/ABF slot {i} (box 21{'ABCDEFGHIJKL'[i - 1]})",
+            claim_level=True,
+            required=(i == 1),
+        )
         for i, d in enumerate(DX_COLUMNS, 1)
     ),
     Column("clinical_note", "Clinical note", "medical record (not on the claim)", phi=True),
@@ -54,7 +89,9 @@ COLUMNS: tuple[Column, ...] = (
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 CANONICAL: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 REQUIRED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
-CLAIM_LEVEL: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.claim_level and c.name != "claim_id")
+CLAIM_LEVEL: tuple[str, ...] = tuple(
+    c.name for c in COLUMNS if c.claim_level and c.name != "claim_id"
+)
 PHI: frozenset[str] = frozenset(c.name for c in COLUMNS if c.phi)
 LABELS: dict[str, str] = {c.name: c.label for c in COLUMNS}
 
@@ -64,7 +101,12 @@ SOURCE_COLUMNS = ("source_file", "source_row")
 # Code columns are normalised (trimmed, upper-cased) before validation: payers read codes
 # case-insensitively but clearinghouses reject lower case, so the report shows the upper form.
 CODE_COLUMNS = (
-    "patient_sex", "place_of_service", "accident_indicator", "procedure_code",
-    *MODIFIER_COLUMNS, *DX_COLUMNS, "diagnosis_pointers",
+    "patient_sex",
+    "place_of_service",
+    "accident_indicator",
+    "procedure_code",
+    *MODIFIER_COLUMNS,
+    *DX_COLUMNS,
+    "diagnosis_pointers",
 )
 DATE_COLUMNS = ("patient_dob", "injury_date", "service_date")

@@ -33,7 +33,9 @@ def claim_charges(lines: pl.DataFrame) -> pl.Series:
     the number of the claim's first line (`_claim_first`) and read back from there, which `_row`
     being the line's position allows (a group-by and a join back: ~90 ms per 250k lines; this ~4)."""
     first = lines["_claim_first"].to_numpy()
-    totals = np.bincount(first, weights=lines["_charge"].fill_null(0.0).to_numpy(), minlength=lines.height)
+    totals = np.bincount(
+        first, weights=lines["_charge"].fill_null(0.0).to_numpy(), minlength=lines.height
+    )
     return pl.Series("_claim_charge", totals[first])
 
 
@@ -104,5 +106,10 @@ def ordered(findings: pl.DataFrame) -> pl.DataFrame:
     on how a join or group-by happened to run, nor on how a file was partitioned."""
     return findings.sort(
         pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8),
-        "source_file", "source_row", "rule_id", "message", nulls_last=True, maintain_order=True,
+        "source_file",
+        "source_row",
+        "rule_id",
+        "message",
+        nulls_last=True,
+        maintain_order=True,
     )

@@ -70,7 +70,11 @@ def build() -> tuple[pl.DataFrame, pl.DataFrame]:
         chapter = ancestors[-1] if ancestors else code
         titles = " | ".join(description[a] for a in lineage)
         own = description[code]
-        sex = "F" if _WORD_FEMALE.search(titles) or chapter == "15" else ("M" if _WORD_MALE.search(titles) else None)
+        sex = (
+            "F"
+            if _WORD_FEMALE.search(titles) or chapter == "15"
+            else ("M" if _WORD_MALE.search(titles) else None)
+        )
         side = None
         if re.search(r"\bbilateral\b", own, re.I):
             side = "bilateral"
@@ -79,30 +83,67 @@ def build() -> tuple[pl.DataFrame, pl.DataFrame]:
         elif re.search(r"\bleft\b", own, re.I):
             side = "left"
         elif re.search(r"\bunspecified\b", own, re.I) and any(
-                re.search(r"\b(right|left)\b", description[s], re.I) for s in siblings[parent[code]] if s != code):
+            re.search(r"\b(right|left)\b", description[s], re.I)
+            for s in siblings[parent[code]]
+            if s != code
+        ):
             side = "unspecified"
         billable_under: list[str] = []
         if not leaf[code]:
             billable_under = [d for d in cm.get_descendants(code) if leaf.get(d)]
-        needs_seventh = (not leaf[code]) and any(cm.get_seven_chr_def(a) for a in lineage if not cm.is_chapter_or_block(a))
-        rows.append({
-            "code": code, "bare": bare(code), "billable": leaf[code], "description": own, "chapter": chapter,
-            "needs_seventh": needs_seventh,
-            "billable_under": ", ".join(billable_under[:SUGGEST_MAX])
-            + (f" and {len(billable_under) - SUGGEST_MAX} more" if len(billable_under) > SUGGEST_MAX else ""),
-            "manifestation": any(_MANIFESTATION in description[a].lower() for a in lineage[:3]
-                                 if not cm.is_chapter_or_block(a)),
-            "sex": sex, "side": side,
-        })
+        needs_seventh = (not leaf[code]) and any(
+            cm.get_seven_chr_def(a) for a in lineage if not cm.is_chapter_or_block(a)
+        )
+        rows.append(
+            {
+                "code": code,
+                "bare": bare(code),
+                "billable": leaf[code],
+                "description": own,
+                "chapter": chapter,
+                "needs_seventh": needs_seventh,
+                "billable_under": ", ".join(billable_under[:SUGGEST_MAX])
+                + (
+                    f" and {len(billable_under) - SUGGEST_MAX} more"
+                    if len(billable_under) > SUGGEST_MAX
+                    else ""
+                ),
+                "manifestation": any(
+                    _MANIFESTATION in description[a].lower()
+                    for a in lineage[:3]
+                    if not cm.is_chapter_or_block(a)
+                ),
+                "sex": sex,
+                "side": side,
+            }
+        )
         for note in cm.get_excludes1(code):
             for lo, hi in excludes1_refs(note):
-                excl.append({"owner": bare(code), "lo": lo, "hi": hi, "note": note.replace("\n", " ")})
-    table = pl.DataFrame(rows, schema={
-        "code": pl.String, "bare": pl.String, "billable": pl.Boolean, "description": pl.String, "chapter": pl.String,
-        "needs_seventh": pl.Boolean, "billable_under": pl.String, "manifestation": pl.Boolean,
-        "sex": pl.String, "side": pl.String}).sort("bare")
-    excludes = pl.DataFrame(excl, schema={"owner": pl.String, "lo": pl.String, "hi": pl.String,
-                                          "note": pl.String}).unique().sort("owner", "lo", "hi", "note")
+                excl.append(
+                    {"owner": bare(code), "lo": lo, "hi": hi, "note": note.replace("\n", " ")}
+                )
+    table = pl.DataFrame(
+        rows,
+        schema={
+            "code": pl.String,
+            "bare": pl.String,
+            "billable": pl.Boolean,
+            "description": pl.String,
+            "chapter": pl.String,
+            "needs_seventh": pl.Boolean,
+            "billable_under": pl.String,
+            "manifestation": pl.Boolean,
+            "sex": pl.String,
+            "side": pl.String,
+        },
+    ).sort("bare")
+    excludes = (
+        pl.DataFrame(
+            excl, schema={"owner": pl.String, "lo": pl.String, "hi": pl.String, "note": pl.String}
+        )
+        .unique()
+        .sort("owner", "lo", "hi", "note")
+    )
     return table, excludes
 
 
@@ -111,8 +152,10 @@ def main() -> None:
     table, excludes = build()
     table.write_parquet(folder / TABLE_FILE, compression="zstd", compression_level=19)
     excludes.write_parquet(folder / EXCLUDES1_FILE, compression="zstd", compression_level=19)
-    print(f"wrote {len(table):,} codes ({table['billable'].sum():,} billable) and "
-          f"{len(excludes):,} Excludes1 references to {folder}")
+    print(
+        f"wrote {len(table):,} codes ({table['billable'].sum():,} billable) and "
+        f"{len(excludes):,} Excludes1 references to {folder}"
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,15 @@ from pandera.api.polars.types import PolarsData
 from pandera.errors import SchemaErrors
 
 from validators.checks import Params, register_check
-from validators.contract import CANONICAL, CLAIM_LEVEL, CODE_COLUMNS, COLUMNS, DX_COLUMNS, MODIFIER_COLUMNS, PHI
+from validators.contract import (
+    CANONICAL,
+    CLAIM_LEVEL,
+    CODE_COLUMNS,
+    COLUMNS,
+    DX_COLUMNS,
+    MODIFIER_COLUMNS,
+    PHI,
+)
 
 MAX_AGE_YEARS = 120
 
@@ -39,8 +47,12 @@ LOWER_CASE = list(string.ascii_lowercase)
 def parse_date(column: str) -> pl.Expr:
     """ISO or US MM/DD/YYYY, each with its explicit format; anything else is null (T15)."""
     c = pl.col(column)
-    return (pl.when(c.str.contains(ISO_DATE)).then(c.str.to_date("%Y-%m-%d", strict=False))
-            .when(c.str.contains(US_DATE)).then(c.str.to_date("%m/%d/%Y", strict=False)))
+    return (
+        pl.when(c.str.contains(ISO_DATE))
+        .then(c.str.to_date("%Y-%m-%d", strict=False))
+        .when(c.str.contains(US_DATE))
+        .then(c.str.to_date("%m/%d/%Y", strict=False))
+    )
 
 
 def parse_number(column: str, pattern: str) -> pl.Expr:
@@ -67,23 +79,34 @@ def prepare(lines: pl.DataFrame) -> pl.DataFrame:
     # costs twice the test and a copy of the column held while the part is checked. The test looks
     # for the 26 letters as literals (Aho-Corasick), at half the cost of the regex `[a-z]`. Likewise
     # line numbers lose leading zeros only when one has them (the regex cost 22 ms per 250k lines).
-    *lower, padded = lines.select(*(pl.col(c).str.contains_any(LOWER_CASE).any() for c in CODE_COLUMNS),
-                                  pl.col("line_number").str.starts_with("0").any()).row(0)
+    *lower, padded = lines.select(
+        *(pl.col(c).str.contains_any(LOWER_CASE).any() for c in CODE_COLUMNS),
+        pl.col("line_number").str.starts_with("0").any(),
+    ).row(0)
     return lines.with_columns(
-        *(pl.col(c).str.to_uppercase() for c, needed in zip(CODE_COLUMNS, lower, strict=True) if needed),
+        *(
+            pl.col(c).str.to_uppercase()
+            for c, needed in zip(CODE_COLUMNS, lower, strict=True)
+            if needed
+        ),
         *([pl.col("line_number").str.replace(r"^0+(\d)", "$1")] if padded else []),
         pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
     ).with_columns(
         # Row index of the claim's first line: consistency checks gather from it, which costs one
         # hash group here instead of one per claim-level column. A line without a claim id is its own claim.
-        pl.when(pl.col("claim_id").is_null()).then(pl.col("_row"))
-        .otherwise(pl.col("_row").first().over("claim_id")).alias("_claim_first"),
+        pl.when(pl.col("claim_id").is_null())
+        .then(pl.col("_row"))
+        .otherwise(pl.col("_row").first().over("claim_id"))
+        .alias("_claim_first"),
         *(parse_date(c).alias(f"_{c}") for c in ("patient_dob", "injury_date", "service_date")),
         parse_number("units", UNITS).alias("_units"),
         parse_number("charge_amount", CHARGE).alias("_charge"),
         pl.col("line_number").cast(pl.Int64, strict=False).alias("_line_number"),
-        pl.col("diagnosis_pointers").str.replace_many(POINTER_LETTERS, [str(i) for i in range(1, 13)])
-        .str.extract_all(r"\d+").cast(pl.List(pl.Int32)).alias("_pointers"),
+        pl.col("diagnosis_pointers")
+        .str.replace_many(POINTER_LETTERS, [str(i) for i in range(1, 13)])
+        .str.extract_all(r"\d+")
+        .cast(pl.List(pl.Int32))
+        .alias("_pointers"),
     )
 
 
@@ -169,7 +192,9 @@ class ClaimLineChecks(pa.DataFrameModel):
     @pa.check(*DX_COLUMNS, name="icd10cm_format")
     def _dx(cls, data: PolarsData) -> bool | pl.LazyFrame:
         # With or without the dot, which may only follow the category (M54.12 = M5412).
-        return _ok_by_value(data, pl.col(data.key).str.contains(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$"))
+        return _ok_by_value(
+            data, pl.col(data.key).str.contains(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
+        )
 
     @pa.check(*CLAIM_LEVEL, name="claim_field_consistent")
     def _consistent(cls, data: PolarsData) -> bool | pl.LazyFrame:
@@ -179,9 +204,14 @@ class ClaimLineChecks(pa.DataFrameModel):
         # of fetching every line's first line (a 250k-line part: 100 -> 52 CPU-ms over the claim-level columns).
         # A column that does not agree so is compared with the first lines.
         start = claim == pl.col("_row")
-        together, agree = data.lazyframe.select(
-            (start | (claim == claim.shift(1))).all().alias("together"),
-            (start | c.eq_missing(c.shift(1))).all().alias("agree")).collect().row(0)
+        together, agree = (
+            data.lazyframe.select(
+                (start | (claim == claim.shift(1))).all().alias("together"),
+                (start | c.eq_missing(c.shift(1))).all().alias("agree"),
+            )
+            .collect()
+            .row(0)
+        )
         if together and agree:
             return True
         first = c.gather(claim)
@@ -194,14 +224,22 @@ class ClaimLineChecks(pa.DataFrameModel):
         if same.all():
             return True
         bare = [pl.col(name).str.replace(".", "", literal=True) for name in (data.key, "_first")]
-        differ = (data.lazyframe.select(c, first.alias("_first")).with_row_index("_i")
-                  .filter(~pl.col(data.key).eq_missing(pl.col("_first")))
-                  .select("_i", bare[0].eq_missing(bare[1]).alias("_same")).collect())
+        differ = (
+            data.lazyframe.select(c, first.alias("_first"))
+            .with_row_index("_i")
+            .filter(~pl.col(data.key).eq_missing(pl.col("_first")))
+            .select("_i", bare[0].eq_missing(bare[1]).alias("_same"))
+            .collect()
+        )
         return _verdict(pl.LazyFrame({data.key: same.scatter(differ["_i"], differ["_same"])}))
 
     @pa.check("service_date", name="service_before_birth")
     def _before_birth(cls, data: PolarsData) -> bool | pl.LazyFrame:
-        return _verdict(data.lazyframe.select((pl.col("_service_date") >= pl.col("_patient_dob")).fill_null(True)))
+        return _verdict(
+            data.lazyframe.select(
+                (pl.col("_service_date") >= pl.col("_patient_dob")).fill_null(True)
+            )
+        )
 
     @pa.check("patient_dob", name="age_over_limit")
     def _age(cls, data: PolarsData) -> bool | pl.LazyFrame:
@@ -210,12 +248,18 @@ class ClaimLineChecks(pa.DataFrameModel):
 
     @pa.check("injury_date", name="injury_after_service")
     def _injury_after(cls, data: PolarsData) -> bool | pl.LazyFrame:
-        return _verdict(data.lazyframe.select((pl.col("_injury_date") <= pl.col("_service_date")).fill_null(True)))
+        return _verdict(
+            data.lazyframe.select(
+                (pl.col("_injury_date") <= pl.col("_service_date")).fill_null(True)
+            )
+        )
 
     @pa.check("injury_date", name="injury_date_missing")
     def _injury_missing(cls, data: PolarsData) -> bool | pl.LazyFrame:
         accident = pl.col("accident_indicator")
-        return _verdict(data.lazyframe.select(accident.is_null() | pl.col("injury_date").is_not_null()))
+        return _verdict(
+            data.lazyframe.select(accident.is_null() | pl.col("injury_date").is_not_null())
+        )
 
     @pa.check("diagnosis_pointers", name="pointer_to_empty_slot")
     def _pointer_slots(cls, data: PolarsData) -> bool | pl.LazyFrame:
@@ -228,12 +272,16 @@ class ClaimLineChecks(pa.DataFrameModel):
 
 # One text field per canonical column, nullable unless the contract requires it: the contract
 # (validators/contract.py) is the one place that says which fields a claim line must have.
-ClaimLineModel = type("ClaimLineModel", (ClaimLineChecks,), {
-    "__doc__": "One service line of a professional claim, as text, after `prepare`.",
-    "__module__": __name__,
-    "__annotations__": {c.name: str for c in COLUMNS},
-    **{c.name: pa.Field(nullable=not c.required) for c in COLUMNS},
-})
+ClaimLineModel = type(
+    "ClaimLineModel",
+    (ClaimLineChecks,),
+    {
+        "__doc__": "One service line of a professional claim, as text, after `prepare`.",
+        "__module__": __name__,
+        "__annotations__": {c.name: str for c in COLUMNS},
+        **{c.name: pa.Field(nullable=not c.required) for c in COLUMNS},
+    },
+)
 
 
 # Which column a check of the whole frame is about: the finding points at it and later rules skip
@@ -248,11 +296,17 @@ def build_schema(as_of: date, pos_codes: tuple[str, ...]) -> pa.DataFrameSchema:
     """The model plus the checks that depend on the run: the as-of date and the POS code set. Built
     once per run rather than per file or part (deep copies of every column: ~17 ms each time)."""
     schema = ClaimLineModel.to_schema()
-    after = pa.Check(lambda d: _verdict(d.lazyframe.select((pl.col("_service_date") <= as_of).fill_null(True))),
-                     name="service_date_after_as_of")
+    after = pa.Check(
+        lambda d: _verdict(d.lazyframe.select((pl.col("_service_date") <= as_of).fill_null(True))),
+        name="service_date_after_as_of",
+    )
     pos = pa.Check(lambda d: _ok(d, pl.col(d.key).is_in(pos_codes)), name="pos_code")
-    schema = schema.update_column("service_date", checks=[*schema.columns["service_date"].checks, after])
-    return schema.update_column("place_of_service", checks=[*schema.columns["place_of_service"].checks, pos])
+    schema = schema.update_column(
+        "service_date", checks=[*schema.columns["service_date"].checks, after]
+    )
+    return schema.update_column(
+        "place_of_service", checks=[*schema.columns["place_of_service"].checks, pos]
+    )
 
 
 # A check that can fail on a row whose own column is empty (it reads another column): it runs even
@@ -261,13 +315,19 @@ FAILS_ON_EMPTY = {"injury_date_missing"}
 
 
 @lru_cache(maxsize=16)
-def _schema_without(as_of: date, pos_codes: tuple[str, ...], empty: frozenset[str]) -> pa.DataFrameSchema:
+def _schema_without(
+    as_of: date, pos_codes: tuple[str, ...], empty: frozenset[str]
+) -> pa.DataFrameSchema:
     """build_schema without the checks of columns empty in the whole frame, which they would pass
     anyway: a small extract leaves most diagnosis and modifier slots empty (5 lines: 114 -> 72 ms of
     pandera; a 250k-line part with 10 empty columns -30 ms)."""
     schema = build_schema(as_of, pos_codes)
-    return schema.update_columns({c: {"checks": [k for k in schema.columns[c].checks if k.name in FAILS_ON_EMPTY]}
-                                  for c in empty})
+    return schema.update_columns(
+        {
+            c: {"checks": [k for k in schema.columns[c].checks if k.name in FAILS_ON_EMPTY]}
+            for c in empty
+        }
+    )
 
 
 def check_names() -> set[str]:
@@ -279,7 +339,9 @@ def check_names() -> set[str]:
     return names
 
 
-def failures(prepared: pl.DataFrame, as_of: date, pos_codes: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def failures(
+    prepared: pl.DataFrame, as_of: date, pos_codes: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """-> (row-level failures: _row, column, check), (failures with no row: column, check).
 
     Only positions and check names leave this function: pandera's failure cases carry cell
@@ -295,32 +357,53 @@ def failures(prepared: pl.DataFrame, as_of: date, pos_codes: list[str]) -> tuple
         cases = pl.DataFrame(schema={"column": pl.String, "check": pl.String, "index": pl.Int32})
     frame_column = pl.col("check").replace_strict(FRAME_CHECK_COLUMN, default=pl.col("column"))
     cases = cases.with_columns(
-        pl.when(pl.col("column").is_in(CANONICAL)).then(pl.col("column")).otherwise(frame_column).alias("column"),
+        pl.when(pl.col("column").is_in(CANONICAL))
+        .then(pl.col("column"))
+        .otherwise(frame_column)
+        .alias("column"),
         pl.col("check").str.replace(r"\(.*$", ""),  # built-in checks carry their arguments
     )
-    rows = cases.filter(pl.col("index").is_not_null()).select(
-        pl.col("index").cast(pl.Int64).alias("_row"), "column", "check").unique(maintain_order=True)
-    table = cases.filter(pl.col("index").is_null()).select("column", "check").unique(maintain_order=True)
+    rows = (
+        cases.filter(pl.col("index").is_not_null())
+        .select(pl.col("index").cast(pl.Int64).alias("_row"), "column", "check")
+        .unique(maintain_order=True)
+    )
+    table = (
+        cases.filter(pl.col("index").is_null())
+        .select("column", "check")
+        .unique(maintain_order=True)
+    )
     return rows, table
 
 
 def typed_lines(prepared: pl.DataFrame, failed: pl.DataFrame) -> pl.DataFrame:
     """The frame later stages use: typed values, dotted ICD-10-CM codes, `_failed` field list."""
     per_row = failed.group_by("_row").agg(pl.col("column").unique().alias("_failed"))
-    def dotted(dx: str) -> pl.Expr:  # M5412 -> M54.12; slicing, not a regex: 12 columns x every line
+
+    def dotted(
+        dx: str,
+    ) -> pl.Expr:  # M5412 -> M54.12; slicing, not a regex: 12 columns x every line
         bare = pl.col(dx).str.replace(".", "", literal=True)
-        return pl.when(bare.str.len_bytes() > 3).then(
-            pl.concat_str(bare.str.slice(0, 3), pl.lit("."), bare.str.slice(3))).otherwise(bare)
+        return (
+            pl.when(bare.str.len_bytes() > 3)
+            .then(pl.concat_str(bare.str.slice(0, 3), pl.lit("."), bare.str.slice(3)))
+            .otherwise(bare)
+        )
 
     # Only the list column is joined: a join over the whole frame would copy every column.
-    listed = prepared.select("_row").join(per_row, on="_row", how="left", maintain_order="left")["_failed"]
+    listed = prepared.select("_row").join(per_row, on="_row", how="left", maintain_order="left")[
+        "_failed"
+    ]
     # Most extracts write the dot already: a column is rewritten only when one of its codes lacks it
     # (the test is a tenth of the rewrite's cost).
-    dotless = prepared.select(((pl.col(dx).str.len_bytes() > 3) & ~pl.col(dx).str.contains(".", literal=True)).any()
-                              for dx in DX_COLUMNS).row(0)
-    return prepared.with_columns(listed.fill_null(pl.lit([], dtype=pl.List(pl.String))).alias("_failed"),
-                                 *(dotted(dx).alias(dx) for dx, needed in zip(DX_COLUMNS, dotless, strict=True)
-                                   if needed))
+    dotless = prepared.select(
+        ((pl.col(dx).str.len_bytes() > 3) & ~pl.col(dx).str.contains(".", literal=True)).any()
+        for dx in DX_COLUMNS
+    ).row(0)
+    return prepared.with_columns(
+        listed.fill_null(pl.lit([], dtype=pl.List(pl.String))).alias("_failed"),
+        *(dotted(dx).alias(dx) for dx, needed in zip(DX_COLUMNS, dotless, strict=True) if needed),
+    )
 
 
 # --------------------------------------------------------------------------- check kinds for the catalog
@@ -338,12 +421,23 @@ class RowStructure(Params):
 # What a field-integrity message may say: the failing field's label and value (never for PHI
 # columns), the run's as-of date, and any non-PHI column of the row.
 _ROW_FIELDS = {c for c in CANONICAL if c not in PHI}
-register_check("field_integrity", params=FieldIntegrity, stage="integrity",
-               fields={"field", "value", "as_of", *_ROW_FIELDS})(None)
+register_check(
+    "field_integrity",
+    params=FieldIntegrity,
+    stage="integrity",
+    fields={"field", "value", "as_of", *_ROW_FIELDS},
+)(None)
 # Row-structure examples say how the example's file is damaged before it is read: a CSV row with
 # fields added or missing, or a claim written to an 837P batch with a defect or an ICD-9 qualifier.
-register_check("row_structure", params=RowStructure, stage="integrity",
-               fields={"problem", "claim_id", "source_row", "source_file"},
-               example_keys=frozenset({"csv_extra_fields", "csv_missing_fields", "x12_defect", "x12_dx_qualifier"}))(None)
-register_check("engine_error", params=Params, stage="internal", fields={"rule", "stage", "error"})(None)
-
+register_check(
+    "row_structure",
+    params=RowStructure,
+    stage="integrity",
+    fields={"problem", "claim_id", "source_row", "source_file"},
+    example_keys=frozenset(
+        {"csv_extra_fields", "csv_missing_fields", "x12_defect", "x12_dx_qualifier"}
+    ),
+)(None)
+register_check("engine_error", params=Params, stage="internal", fields={"rule", "stage", "error"})(
+    None
+)

@@ -27,24 +27,46 @@ def claim_key() -> pl.Expr:
 
 
 def rule_weights(catalog: Catalog) -> pl.DataFrame:
-    return pl.DataFrame([{"rule_id": r.id, "name": r.name, "weight": r.weight, "scored": r.status == "stable"}
-                         for r in catalog.rules.values()])
+    return pl.DataFrame(
+        [
+            {"rule_id": r.id, "name": r.name, "weight": r.weight, "scored": r.status == "stable"}
+            for r in catalog.rules.values()
+        ]
+    )
 
 
 def score(findings: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     """One row per claim with findings: source_file, claim, score, status, top_reasons."""
     factor = pl.col("severity").replace_strict(SEVERITY_FACTOR, return_dtype=pl.Float64)
-    per_rule = (findings.with_columns(claim_key().alias("claim"))
-                .join(rule_weights(catalog), on="rule_id", how="left")
-                .with_columns((pl.col("weight").fill_null(0.0) * factor).alias("_c"))
-                .group_by("source_file", "claim", "rule_id")
-                .agg(pl.col("_c").max(), pl.col("severity").first(), pl.col("name").first(),
-                     pl.col("scored").first()))
-    scored = per_rule.with_columns(pl.when(pl.col("scored")).then("_c").otherwise(0.0).clip(0.0, 1.0).alias("_c"))
-    return (scored.sort("_c", "rule_id", descending=[True, False])
-            .group_by("source_file", "claim", maintain_order=True)
-            .agg((100 * (1 - (1 - pl.col("_c")).product())).round(0).cast(pl.Int64).alias("score"),
-                 pl.when((pl.col("severity") == "high").any()).then(pl.lit("hold"))
-                 .when((pl.col("severity") == "medium").any()).then(pl.lit("review"))
-                 .otherwise(pl.lit("clean")).alias("status"),
-                 pl.format("{} {}", "rule_id", "name").head(TOP_REASONS).str.join("; ").alias("top_reasons")))
+    per_rule = (
+        findings.with_columns(claim_key().alias("claim"))
+        .join(rule_weights(catalog), on="rule_id", how="left")
+        .with_columns((pl.col("weight").fill_null(0.0) * factor).alias("_c"))
+        .group_by("source_file", "claim", "rule_id")
+        .agg(
+            pl.col("_c").max(),
+            pl.col("severity").first(),
+            pl.col("name").first(),
+            pl.col("scored").first(),
+        )
+    )
+    scored = per_rule.with_columns(
+        pl.when(pl.col("scored")).then("_c").otherwise(0.0).clip(0.0, 1.0).alias("_c")
+    )
+    return (
+        scored.sort("_c", "rule_id", descending=[True, False])
+        .group_by("source_file", "claim", maintain_order=True)
+        .agg(
+            (100 * (1 - (1 - pl.col("_c")).product())).round(0).cast(pl.Int64).alias("score"),
+            pl.when((pl.col("severity") == "high").any())
+            .then(pl.lit("hold"))
+            .when((pl.col("severity") == "medium").any())
+            .then(pl.lit("review"))
+            .otherwise(pl.lit("clean"))
+            .alias("status"),
+            pl.format("{} {}", "rule_id", "name")
+            .head(TOP_REASONS)
+            .str.join("; ")
+            .alias("top_reasons"),
+        )
+    )

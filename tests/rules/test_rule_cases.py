@@ -31,13 +31,25 @@ CATALOG = with_cms_fixtures(load_catalog())
 def _collect():
     params = []
     for rule in CATALOG.rules.values():
-        params.append(pytest.param(rule.id, rule.examples.triggers, "trigger", None, id=f"{rule.id}_example_triggers"))
-        params.append(pytest.param(rule.id, rule.examples.passes, "pass", None, id=f"{rule.id}_example_passes"))
+        params.append(
+            pytest.param(
+                rule.id, rule.examples.triggers, "trigger", None, id=f"{rule.id}_example_triggers"
+            )
+        )
+        params.append(
+            pytest.param(
+                rule.id, rule.examples.passes, "pass", None, id=f"{rule.id}_example_passes"
+            )
+        )
     for path in sorted(CASES_DIR.glob("*.yaml")):
         doc = yaml.safe_load(path.read_text())
         rule_id = doc.pop("rule")
         for name, case in doc.items():
-            params.append(pytest.param(rule_id, case["claims"], "expect", case["expect"], id=f"{rule_id}_{name}"))
+            params.append(
+                pytest.param(
+                    rule_id, case["claims"], "expect", case["expect"], id=f"{rule_id}_{name}"
+                )
+            )
     return params
 
 
@@ -46,18 +58,27 @@ def run_rule(rule_id: str, rows: list[dict], tmp_path: Path, monkeypatch) -> pl.
     rule = CATALOG[rule_id]
     if rule.check == "row_structure":  # the file the example describes, damaged, through the reader
         if CATALOG.params[rule_id].problem == FIELD_COUNT_KIND:
-            extra = {i: r["csv_extra_fields"] for i, r in enumerate(rows) if "csv_extra_fields" in r}
-            missing = {i: r["csv_missing_fields"] for i, r in enumerate(rows) if "csv_missing_fields" in r}
-            path = write_csv(tmp_path / "case.csv", rows, extra_fields=extra, missing_fields=missing)
+            extra = {
+                i: r["csv_extra_fields"] for i, r in enumerate(rows) if "csv_extra_fields" in r
+            }
+            missing = {
+                i: r["csv_missing_fields"] for i, r in enumerate(rows) if "csv_missing_fields" in r
+            }
+            path = write_csv(
+                tmp_path / "case.csv", rows, extra_fields=extra, missing_fields=missing
+            )
         else:  # an 837P batch of the claims, each written with its defect or diagnosis qualifier
             lines = claim_lines(rows).with_columns(
                 pl.Series("_defect", [r.get("x12_defect") for r in rows], dtype=pl.String),
-                pl.Series("_dx_qualifier", [r.get("x12_dx_qualifier") or "ABK" for r in rows]))
+                pl.Series("_dx_qualifier", [r.get("x12_dx_qualifier") or "ABK" for r in rows]),
+            )
             path = tmp_path / "case.837"
             path.write_text(to_837(lines))
         extract = read_extract(path)
         integrity = check_integrity(extract.lines, CATALOG, AS_OF)
-        return pl.concat([integrity.findings, rejected_row_findings(CATALOG, extract.rejected, path.name)])
+        return pl.concat(
+            [integrity.findings, rejected_row_findings(CATALOG, extract.rejected, path.name)]
+        )
     lines = claim_lines(rows)
     if REGISTRY[rule.check].stage == "engine":
         integrity = check_integrity(lines, CATALOG, AS_OF)
@@ -67,12 +88,16 @@ def run_rule(rule_id: str, rows: list[dict], tmp_path: Path, monkeypatch) -> pl.
 
         def sabotaged(as_of, pos_codes):  # a check that raises: pandera reports it with no row
             s = original(as_of, pos_codes)
-            boom = pa.Check(lambda d: d.lazyframe.select(pl.col("no_such_column")), name="exploding_check")
+            boom = pa.Check(
+                lambda d: d.lazyframe.select(pl.col("no_such_column")), name="exploding_check"
+            )
             return s.update_column("claim_id", checks=[*s.columns["claim_id"].checks, boom])
 
         monkeypatch.setattr(schema, "build_schema", sabotaged)
         # A cache of its own, so the sabotaged schema is never served to the other cases.
-        monkeypatch.setattr(schema, "_schema_without", lru_cache(schema._schema_without.__wrapped__))
+        monkeypatch.setattr(
+            schema, "_schema_without", lru_cache(schema._schema_without.__wrapped__)
+        )
     return check_integrity(lines, CATALOG, AS_OF).findings
 
 
@@ -85,15 +110,24 @@ def test_rule_case(rule_id, rows, mode, expect, tmp_path, monkeypatch):
         assert "exploding_check" in mine["message"].item()
     elif mode == "trigger":
         # Claims named CTX... are context (another claim's note, an earlier session), not expected hits.
-        claims = {r.get("claim_id", "C0") for r in rows} - {r["claim_id"] for r in rows if r.get("claim_id", "").startswith("CTX")}
+        claims = {r.get("claim_id", "C0") for r in rows} - {
+            r["claim_id"] for r in rows if r.get("claim_id", "").startswith("CTX")
+        }
         flagged = set(mine["claim_id"].to_list())
         assert claims <= flagged, f"{rule_id} did not flag {sorted(claims - flagged)}"
-        assert (mine["message"].str.len_chars() > 0).all() and (mine["fix"].str.len_chars() > 0).all()
+        assert (mine["message"].str.len_chars() > 0).all() and (
+            mine["fix"].str.len_chars() > 0
+        ).all()
     elif mode == "pass":
         assert mine.is_empty(), mine.select("claim_id", "message").to_dicts()
         if CATALOG[rule_id].family == "FLD":
-            assert findings.is_empty(), f"passing example is not clean: {findings['rule_id'].to_list()}"
+            assert findings.is_empty(), (
+                f"passing example is not clean: {findings['rule_id'].to_list()}"
+            )
     else:
-        got = sorted((r["claim_id"], r["line_number"]) for r in mine.select("claim_id", "line_number").to_dicts())
+        got = sorted(
+            (r["claim_id"], r["line_number"])
+            for r in mine.select("claim_id", "line_number").to_dicts()
+        )
         want = sorted((e["claim_id"], e.get("line_number")) for e in expect)
         assert got == want

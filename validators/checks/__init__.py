@@ -32,7 +32,9 @@ def procedure_in(codes: list[str] | pl.Series) -> pl.Expr:
 def run_starts(*keys: str) -> pl.Expr:
     """Whether a row starts a run of rows with the same `keys` (null equal to null): the first row,
     and each row where one of them differs from the row before."""
-    return (pl.int_range(pl.len()) == 0) | pl.any_horizontal(pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys)
+    return (pl.int_range(pl.len()) == 0) | pl.any_horizontal(
+        pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys
+    )
 
 
 class Params(BaseModel):
@@ -52,12 +54,20 @@ class CheckKind:
 REGISTRY: dict[str, CheckKind] = {}
 
 
-def register_check(name: str, *, params: type[Params], fields: set[str] | frozenset[str], stage: str = "engine",
-                   example_keys: frozenset[str] = frozenset()):
+def register_check(
+    name: str,
+    *,
+    params: type[Params],
+    fields: set[str] | frozenset[str],
+    stage: str = "engine",
+    example_keys: frozenset[str] = frozenset(),
+):
     def decorate(func: Callable | None) -> Callable | None:
         if name in REGISTRY:
             raise ValueError(f"check kind {name} registered twice")
-        REGISTRY[name] = CheckKind(name, params, frozenset(fields), stage, func, frozenset(example_keys))
+        REGISTRY[name] = CheckKind(
+            name, params, frozenset(fields), stage, func, frozenset(example_keys)
+        )
         return func
 
     return decorate

@@ -18,11 +18,15 @@ from validators.notes import NoteIndex
 
 class DocRequired(Params):
     problem: Literal["missing_element", "no_note"]
-    families: list[str] = []  # service families (service_families.csv) whose lines need the documentation
+    families: list[
+        str
+    ] = []  # service families (service_families.csv) whose lines need the documentation
     codeset: str | None = None  # or a codeset of procedure codes (always_therapy_codes)
     dx_pattern: str | None = None  # or claims with a diagnosis matching this (bare code, no dot)
     accident: bool = False  # or claims reporting an accident
-    em_modifier_with_minor_procedure: str | None = None  # or E/M lines with this modifier on a procedure day
+    em_modifier_with_minor_procedure: str | None = (
+        None  # or E/M lines with this modifier on a procedure day
+    )
     elements: list[str] = []  # each "a|b" is satisfied by any one of them
     min_weeks: dict[str, float] = {}
 
@@ -34,26 +38,43 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
     parts = []
     codes: list[str] = []
     if p.families:
-        families = ctx.catalog.codesets["service_families"].table.filter(pl.col("family").is_in(p.families))
+        families = ctx.catalog.codesets["service_families"].table.filter(
+            pl.col("family").is_in(p.families)
+        )
         codes += families["procedure_code"].to_list()
     if p.codeset:
         codes += ctx.catalog.codesets[p.codeset].table["code"].to_list()
     if codes:
-        parts.append(lines.filter(procedure_in(codes))
-                     .select("_row", pl.col("_claim_first").alias("_claim"), "procedure_code",
-                             pl.lit(False).alias("claim_level"))
-                     # the claim's first such line (the lines are in row order): sorting and a
-                     # unique cost twice as much
-                     .filter(pl.col("_claim").is_first_distinct()))
+        parts.append(
+            lines.filter(procedure_in(codes))
+            .select(
+                "_row",
+                pl.col("_claim_first").alias("_claim"),
+                "procedure_code",
+                pl.lit(False).alias("claim_level"),
+            )
+            # the claim's first such line (the lines are in row order): sorting and a
+            # unique cost twice as much
+            .filter(pl.col("_claim").is_first_distinct())
+        )
     if p.em_modifier_with_minor_procedure:
-        minor = ctx.catalog.codesets["service_families"].table.filter(pl.col("global_days").is_in(["000", "010"]))
-        visits = (lines.filter(procedure_in(minor["procedure_code"]))
-                  .select("_visit").unique())
+        minor = ctx.catalog.codesets["service_families"].table.filter(
+            pl.col("global_days").is_in(["000", "010"])
+        )
+        visits = lines.filter(procedure_in(minor["procedure_code"])).select("_visit").unique()
         modifier = p.em_modifier_with_minor_procedure
-        em = lines.filter(ctx.procedure_matching(r"^992[0-1][0-9]$")
-                          & pl.any_horizontal(pl.col(f"modifier_{i}") == modifier for i in range(1, 5)))
-        parts.append(em.join(visits, on="_visit", how="semi").select(
-            "_row", pl.col("_claim_first").alias("_claim"), "procedure_code", pl.lit(False).alias("claim_level")))
+        em = lines.filter(
+            ctx.procedure_matching(r"^992[0-1][0-9]$")
+            & pl.any_horizontal(pl.col(f"modifier_{i}") == modifier for i in range(1, 5))
+        )
+        parts.append(
+            em.join(visits, on="_visit", how="semi").select(
+                "_row",
+                pl.col("_claim_first").alias("_claim"),
+                "procedure_code",
+                pl.lit(False).alias("claim_level"),
+            )
+        )
     if p.dx_pattern or p.accident:
         claims = ctx.claims.lazy().select("_row", "accident_indicator")
         wanted = pl.lit(False)
@@ -63,34 +84,63 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
         if p.dx_pattern:
             dx = ctx.claim_dx_matching(p.dx_pattern).select("_row")
             flagged = pl.concat([flagged, dx])
-        parts.append(flagged.unique().select("_row", pl.col("_row").alias("_claim"),
-                                             pl.lit(None, dtype=pl.String).alias("procedure_code"),
-                                             pl.lit(True).alias("claim_level")))
+        parts.append(
+            flagged.unique().select(
+                "_row",
+                pl.col("_row").alias("_claim"),
+                pl.lit(None, dtype=pl.String).alias("procedure_code"),
+                pl.lit(True).alias("claim_level"),
+            )
+        )
     if not parts:
-        return pl.DataFrame(schema={"_row": pl.Int64, "_claim": pl.Int64, "procedure_code": pl.String,
-                                    "claim_level": pl.Boolean})
+        return pl.DataFrame(
+            schema={
+                "_row": pl.Int64,
+                "_claim": pl.Int64,
+                "procedure_code": pl.String,
+                "claim_level": pl.Boolean,
+            }
+        )
     if len(parts) == 1:  # the usual rule: one kind of trigger, no row twice
         return parts[0].collect()
     return pl.concat(parts, how="vertical_relaxed").unique(["_row"], keep="first").collect()
 
 
-@register_check("doc_required", params=DocRequired,
-                fields={"claim_id", "procedure_code", "element", "requirement", "found", "service"})
+@register_check(
+    "doc_required",
+    params=DocRequired,
+    fields={"claim_id", "procedure_code", "element", "requirement", "found", "service"},
+)
 def doc_required(ctx, p: DocRequired) -> pl.DataFrame:
     """Each required element missing from the claim's note is its own finding; a claim without a
     note is reported once (problem no_note), only when the file carries notes at all."""
     noted = ctx.noted_claims.select(pl.col("_row").alias("_claim"))
     if noted.is_empty():  # an extract without notes: nothing to read, and not each claim's problem
-        return pl.DataFrame(schema={"_row": pl.Int64, "claim_level": pl.Boolean, "service": pl.String,
-                                    "element": pl.String, "requirement": pl.String, "found": pl.String})
+        return pl.DataFrame(
+            schema={
+                "_row": pl.Int64,
+                "claim_level": pl.Boolean,
+                "service": pl.String,
+                "element": pl.String,
+                "requirement": pl.String,
+                "found": pl.String,
+            }
+        )
     triggers = _triggers(ctx, p)
     service = pl.coalesce(pl.col("procedure_code"), pl.lit("this claim")).alias("service")
     if p.problem == "no_note":
         missing = triggers.join(noted, on="_claim", how="anti")
-        return missing.select("_row", "claim_level", service, pl.lit("a clinical note").alias("element"),
-                              pl.lit("a note supplied with the claim").alias("requirement"),
-                              pl.lit("no note").alias("found"))
-    requirements = ctx.catalog.derived(f"doc_required {p.model_dump_json()}", lambda catalog: _requirements(catalog, p))
+        return missing.select(
+            "_row",
+            "claim_level",
+            service,
+            pl.lit("a clinical note").alias("element"),
+            pl.lit("a note supplied with the claim").alias("requirement"),
+            pl.lit("no note").alias("found"),
+        )
+    requirements = ctx.catalog.derived(
+        f"doc_required {p.model_dump_json()}", lambda catalog: _requirements(catalog, p)
+    )
     return _missing(ctx.notes, triggers.join(noted, on="_claim", how="semi"), requirements, service)
 
 
@@ -98,11 +148,14 @@ def doc_required(ctx, p: DocRequired) -> pl.DataFrame:
 class Requirement:
     """One entry of a missing_element rule's `elements`: met by any of its elements affirmed in the
     note, an element of `min_weeks` for at least that long; `label` and `requirement` in words."""
+
     elements: tuple[str, ...]
     min_weeks: dict[str, float]
     label: str
     requirement: str
-    timed: tuple[str, ...]  # its elements whose duration the note index reads (doc_elements `duration`)
+    timed: tuple[
+        str, ...
+    ]  # its elements whose duration the note index reads (doc_elements `duration`)
 
 
 def _requirements(catalog, p: DocRequired) -> list[Requirement]:
@@ -116,34 +169,64 @@ def _requirements(catalog, p: DocRequired) -> list[Requirement]:
         minimum = {e: p.min_weeks[e] for e in elements if e in p.min_weeks}
         label = " or ".join(labels.get(e, e) for e in elements)
         requirement = f"{label}, for at least {max(minimum.values()):g} weeks" if minimum else label
-        out.append(Requirement(elements, minimum, label, requirement, tuple(e for e in elements if e in timed)))
+        out.append(
+            Requirement(
+                elements, minimum, label, requirement, tuple(e for e in elements if e in timed)
+            )
+        )
     return out
 
 
-def _missing(notes: NoteIndex, targets: pl.DataFrame, requirements: list[Requirement],
-             service: pl.Expr) -> pl.DataFrame:
+def _missing(
+    notes: NoteIndex, targets: pl.DataFrame, requirements: list[Requirement], service: pl.Expr
+) -> pl.DataFrame:
     """One row per (target, requirement) its claim's note does not meet, with what the note shows
     instead, read from the note's element bits (one row per claim) and the timed elements' weeks:
     no (claim, element) table is built."""
+
     def weeks(element: str) -> pl.Expr:
         return pl.col(f"_weeks_{element}")
 
     frame = targets.lazy().join(notes.marks.lazy().rename({notes.key: "_claim"}), on="_claim")
     for element in sorted({e for r in requirements for e in r.timed}):
-        frame = frame.join(notes.weeks.lazy().filter(pl.col("element") == element)
-                           .select(pl.col(notes.key).alias("_claim"), pl.col("weeks").alias(f"_weeks_{element}")),
-                           on="_claim", how="left")
+        frame = frame.join(
+            notes.weeks.lazy()
+            .filter(pl.col("element") == element)
+            .select(pl.col(notes.key).alias("_claim"), pl.col("weeks").alias(f"_weeks_{element}")),
+            on="_claim",
+            how="left",
+        )
     affirmed, negated = pl.col("affirmed"), pl.col("negated")
     missing = []
     for r in requirements:
-        met = pl.any_horizontal(notes.has(affirmed, (e,)) & (weeks(e) >= r.min_weeks[e]).fill_null(False)
-                                if e in r.min_weeks else notes.has(affirmed, (e,)) for e in r.elements)
-        longest = pl.max_horizontal(weeks(e) for e in r.timed) if r.timed else pl.lit(None, dtype=pl.Float64)
-        found = (pl.when(notes.has(negated & ~affirmed, r.elements)).then(pl.lit("documented as absent"))
-                 .when(longest.is_not_null()).then(pl.format("documented for {} weeks", longest.round(1)))
-                 .otherwise(pl.lit("no duration documented" if r.min_weeks else "not documented")))
-        missing.append(frame.filter(~met).select("_row", "claim_level", service, pl.lit(r.label).alias("element"),
-                                                 pl.lit(r.requirement).alias("requirement"), found.alias("found")))
+        met = pl.any_horizontal(
+            notes.has(affirmed, (e,)) & (weeks(e) >= r.min_weeks[e]).fill_null(False)
+            if e in r.min_weeks
+            else notes.has(affirmed, (e,))
+            for e in r.elements
+        )
+        longest = (
+            pl.max_horizontal(weeks(e) for e in r.timed)
+            if r.timed
+            else pl.lit(None, dtype=pl.Float64)
+        )
+        found = (
+            pl.when(notes.has(negated & ~affirmed, r.elements))
+            .then(pl.lit("documented as absent"))
+            .when(longest.is_not_null())
+            .then(pl.format("documented for {} weeks", longest.round(1)))
+            .otherwise(pl.lit("no duration documented" if r.min_weeks else "not documented"))
+        )
+        missing.append(
+            frame.filter(~met).select(
+                "_row",
+                "claim_level",
+                service,
+                pl.lit(r.label).alias("element"),
+                pl.lit(r.requirement).alias("requirement"),
+                found.alias("found"),
+            )
+        )
     return pl.concat(missing).collect()
 
 
@@ -152,37 +235,68 @@ class NoteContradictsDx(Params):
     element: str
 
 
-@register_check("note_contradicts_dx", params=NoteContradictsDx,
-                fields={"claim_id", "value", "description", "element"})
+@register_check(
+    "note_contradicts_dx",
+    params=NoteContradictsDx,
+    fields={"claim_id", "value", "description", "element"},
+)
 def note_contradicts_dx(ctx, p: NoteContradictsDx) -> pl.DataFrame:
     """A diagnosis whose defining finding the note documents only as absent (radiculopathy coded,
     radicular symptoms denied)."""
     labels = dict(ctx.catalog.codesets["doc_elements"].table.select("id", "label").rows())
-    coded = (ctx.claim_dx_matching(p.dx_pattern).sort("slot").unique("_row", keep="first")
-             .select("_row", "code", "description").collect())
+    coded = (
+        ctx.claim_dx_matching(p.dx_pattern)
+        .sort("slot")
+        .unique("_row", keep="first")
+        .select("_row", "code", "description")
+        .collect()
+    )
     denied = ctx.notes.elements([p.element], coded).filter(pl.col("negated") & ~pl.col("affirmed"))
     flagged = coded.join(denied.select("_row"), on="_row", how="semi")
-    return flagged.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description",
-                          pl.lit(labels[p.element]).alias("element"))
+    return flagged.select(
+        "_row",
+        pl.lit(True).alias("claim_level"),
+        pl.col("code").alias("value"),
+        "description",
+        pl.lit(labels[p.element]).alias("element"),
+    )
 
 
 class NoteSideConflict(Params):
     pass
 
 
-@register_check("note_side_conflict", params=NoteSideConflict,
-                fields={"claim_id", "value", "description", "code_side", "note_side"})
+@register_check(
+    "note_side_conflict",
+    params=NoteSideConflict,
+    fields={"claim_id", "value", "description", "code_side", "note_side"},
+)
 def note_side_conflict(ctx, p: NoteSideConflict) -> pl.DataFrame:
     """A right- or left-side diagnosis whose note names only the other side."""
     sided = ctx.claim_dx.filter(pl.col("side").is_in(["left", "right"]))
-    sides = (ctx.notes.elements(["side_left", "side_right"], sided).filter(pl.col("affirmed"))
-             .group_by("_row").agg(pl.col("element").alias("_sides")))
+    sides = (
+        ctx.notes.elements(["side_left", "side_right"], sided)
+        .filter(pl.col("affirmed"))
+        .group_by("_row")
+        .agg(pl.col("element").alias("_sides"))
+    )
     only = sides.filter(pl.col("_sides").list.len() == 1).select(
-        "_row", pl.col("_sides").list.first().str.replace("side_", "").alias("note_side"))
+        "_row", pl.col("_sides").list.first().str.replace("side_", "").alias("note_side")
+    )
     coded = sided.join(only, on="_row", how="inner")
-    flagged = coded.filter(pl.col("side") != pl.col("note_side")).sort("slot").unique("_row", keep="first")
-    return flagged.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description",
-                          pl.col("side").alias("code_side"), "note_side")
+    flagged = (
+        coded.filter(pl.col("side") != pl.col("note_side"))
+        .sort("slot")
+        .unique("_row", keep="first")
+    )
+    return flagged.select(
+        "_row",
+        pl.lit(True).alias("claim_level"),
+        pl.col("code").alias("value"),
+        "description",
+        pl.col("side").alias("code_side"),
+        "note_side",
+    )
 
 
 class NoteSiteMismatch(Params):
@@ -194,14 +308,28 @@ def site_element(site: pl.Expr) -> pl.Expr:
     return pl.format("site_{}", site)
 
 
-@register_check("note_site_mismatch", params=NoteSiteMismatch,
-                fields={"claim_id", "value", "description", "code_site", "note_site", "suggestion"})
+@register_check(
+    "note_site_mismatch",
+    params=NoteSiteMismatch,
+    fields={"claim_id", "value", "description", "code_site", "note_site", "suggestion"},
+)
 def note_site_mismatch(ctx, p: NoteSiteMismatch) -> pl.DataFrame:
     """A code for one body site on a claim whose note documents another (site_checks.csv: M62.831
     calf or M62.561 lower-leg wasting on a back-spasm note -> M62.830)."""
-    checks = ctx.catalog.codesets["site_checks"].table.with_columns(site_element(pl.col("note_site")).alias("element"))
+    checks = ctx.catalog.codesets["site_checks"].table.with_columns(
+        site_element(pl.col("note_site")).alias("element")
+    )
     coded = ctx.claim_dx.join(checks, on="code", how="inner")
-    seen = ctx.notes.elements(checks["element"].unique().to_list(), coded).filter(pl.col("affirmed"))
+    seen = ctx.notes.elements(checks["element"].unique().to_list(), coded).filter(
+        pl.col("affirmed")
+    )
     joined = coded.join(seen.select("_row", "element"), on=["_row", "element"], how="inner")
-    return joined.select("_row", pl.lit(True).alias("claim_level"), pl.col("code").alias("value"), "description",
-                         "code_site", "note_site", pl.col("suggested_code").alias("suggestion"))
+    return joined.select(
+        "_row",
+        pl.lit(True).alias("claim_level"),
+        pl.col("code").alias("value"),
+        "description",
+        "code_site",
+        "note_site",
+        pl.col("suggested_code").alias("suggestion"),
+    )
