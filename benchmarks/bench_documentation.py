@@ -24,7 +24,7 @@ import validators  # noqa: E402,F401  (the allocator setting before polars loads
 from validators.catalog import load_catalog  # noqa: E402
 from validators.notes import detect  # noqa: E402
 
-MTSAMPLES = REPO.parent / "shared" / "data" / "public" / "notes" / "mtsamples_neck_back_subset.csv"
+MTSAMPLES = REPO / "tests" / "data" / "notes" / "mtsamples_neck_back_subset.csv"
 COMPARED = [
     "radicular_findings",
     "imaging_guidance",

@@ -14,7 +14,7 @@ process on an extract written by `cleanclaim synth` (seed 7), so its peak memory
 - the ad-hoc run of sample_claims/ from the command to the workbook.
 
 The synthetic notes are short templates (357 bytes on average). `--real-notes` follows each with
-about 1.5 KB of sentences drawn from the real MTSamples notes in ../shared (as bench_documentation
+about 1.5 KB of sentences drawn from the real MTSamples notes in tests/data/notes (as bench_documentation
 builds its notes): what a night of real notes weighs.
 
     .venv/bin/python benchmarks/bench_scale.py                       # 100k, 1M and 5M lines

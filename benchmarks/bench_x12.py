@@ -8,7 +8,7 @@ Prints figures; asserts nothing. Three parts:
 - peers on the same kind of batch (PEER_CLAIMS claims, which is plenty for a rate): pyx12 4.0.0's
   X12Reader (segments only: it does not build the loops, which is the work that matters here) and
   x12sdk 2.2.0's model reader with its `claims()` accessor;
-- the real public 837 files in ../shared/data/public/x12: what each parser does with each one
+- the real public 837 files in tests/data/x12: what each parser does with each one
   (read, refuse with a reason, crash, or silently find no claims).
 
     .venv/bin/python benchmarks/bench_x12.py
@@ -43,7 +43,7 @@ from validators.errors import ExtractError  # noqa: E402
 AS_OF = date(2026, 9, 30)
 LINES_PER_CLAIM = 1.9  # cleanclaim synth's mix (1-4 lines, therapy and injections multi-line)
 PEER_CLAIMS = 2_000
-PUBLIC = REPO.parent / "shared" / "data" / "public" / "x12"
+PUBLIC = REPO / "tests" / "data" / "x12"
 
 
 def synth(claims: int, folder: Path) -> Path:
@@ -143,9 +143,7 @@ def timed(fn, path: Path) -> tuple[float | None, str]:
 
 def real_files() -> None:
     files = sorted(p for p in PUBLIC.rglob("*") if p.is_file() and "835" not in p.name)
-    print(
-        f"\nthe {len(files)} public 837 files in ../shared/data/public/x12 (what each parser does):"
-    )
+    print(f"\nthe {len(files)} public 837 files in tests/data/x12 (what each parser does):")
     tally = {name: {} for name in ("cleanclaim", "pyx12 X12Reader", "x12sdk")}
     for path in files:
         for name, fn in (

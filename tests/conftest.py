@@ -18,7 +18,7 @@ from validators.catalog import load_catalog
 from validators.contract import CANONICAL
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data" / "public"
+DATA = REPO / "tests" / "data"  # public files copied with their provenance (PROVENANCE.md)
 AS_OF = date(2026, 9, 30)
 
 DEFAULT_LINE = {

@@ -17,7 +17,7 @@ from openpyxl import Workbook
 
 from flows import extract, pipeline
 from flows.extract import check_xlsx_container, read_extract, read_notes, read_table
-from tests.conftest import SHARED, line_dicts, write_csv
+from tests.conftest import DATA, line_dicts, write_csv
 from validators.contract import CANONICAL
 from validators.errors import ExtractError
 
@@ -529,7 +529,7 @@ def test_long_text_is_trimmed_and_a_blank_note_is_no_note(tmp_path, suffix):
 
 def test_real_mtsamples_csv_splits_exactly_like_the_csv_module():
     """25 real transcriptions with quoted commas and newlines: the vectorized field scan agrees with csv."""
-    path = SHARED / "notes" / "mtsamples_neck_back_subset.csv"
+    path = DATA / "notes" / "mtsamples_neck_back_subset.csv"
     columns = ("description", "medical_specialty", "sample_name", "transcription", "keywords")
     ours = read_table(path, required=("transcription",), known=columns)
     with open(path, newline="", encoding="utf-8") as handle:

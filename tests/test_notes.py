@@ -1,12 +1,12 @@
 """Reading notes: negation and section awareness, durations, and agreement with hand labels on real
-MTSamples transcriptions (../shared/data/public/notes)."""
+MTSamples transcriptions (tests/data/notes)."""
 
 from __future__ import annotations
 
 import polars as pl
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import DATA
 from validators.notes import _index, ascii_words, clauses, detect, index, segments
 
 
@@ -118,7 +118,7 @@ HAND_LABELS = {
 
 def test_detection_matches_hand_labels_on_real_notes(vocab):
     notes = (
-        pl.read_csv(SHARED / "notes" / "mtsamples_neck_back_subset.csv", infer_schema=False)
+        pl.read_csv(DATA / "notes" / "mtsamples_neck_back_subset.csv", infer_schema=False)
         .select(pl.col("transcription").alias("text"))
         .with_row_index("_row")
         .with_columns(pl.col("_row").cast(pl.Int64))
@@ -167,7 +167,7 @@ def test_no_notes_no_elements(vocab):
 def test_large_frames_are_read_in_slices_with_the_same_result(vocab, monkeypatch):
     """Sections and clauses of many notes are cut in slices read at once; the rows and their order
     are those of reading them whole."""
-    real = pl.read_csv(SHARED / "notes" / "mtsamples_neck_back_subset.csv", infer_schema=False)[
+    real = pl.read_csv(DATA / "notes" / "mtsamples_neck_back_subset.csv", infer_schema=False)[
         "transcription"
     ]
     notes = (
@@ -189,7 +189,7 @@ def test_notes_indexed_a_slice_of_text_at_a_time_find_what_they_find_at_once(voc
     """A night's notes are indexed in slices of INDEX_SLICE_BYTES of text (bounded memory), each slice
     numbering its own bodies and clauses; put together they answer every question as one index does,
     also for the notes of some rows only and once re-keyed to a part's rows."""
-    real = pl.read_csv(SHARED / "notes" / "mtsamples_neck_back_subset.csv", infer_schema=False)[
+    real = pl.read_csv(DATA / "notes" / "mtsamples_neck_back_subset.csv", infer_schema=False)[
         "transcription"
     ]
     notes = pl.DataFrame(

@@ -1,4 +1,4 @@
-"""837P batches: the real public files in ../shared/data/public/x12 read as the files say, every
+"""837P batches: the real public files in tests/data/x12 read as the files say, every
 malformed one refused with a clear reason or reported by segment, and a synthetic batch validated
 exactly as the same claims in a CSV."""
 
@@ -17,10 +17,7 @@ from tests.conftest import AS_OF
 from validators.catalog import load_catalog
 from validators.errors import ExtractError
 
-X12 = Path(__file__).resolve().parents[2] / "shared" / "data" / "public" / "x12"
-pytestmark = pytest.mark.skipif(
-    not X12.is_dir(), reason="../shared/data/public/x12 is not beside the repo"
-)
+X12 = Path(__file__).resolve().parent / "data" / "x12"
 
 
 def lines_of(path: Path) -> list[dict]:
