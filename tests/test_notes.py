@@ -7,7 +7,11 @@ import polars as pl
 import pytest
 
 from tests.conftest import DATA
-from validators.notes import _index, ascii_words, clauses, detect, index, segments
+from validators.notes import detect, index
+from validators.notes.lexicon import ascii_words
+from validators.notes.noteindex import _index
+from validators.notes.sections import segments
+from validators.notes.sentences import clauses
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +62,8 @@ def test_sections_decide_what_counts(vocab):
     sections = clauses(segments(pl.DataFrame({"_row": [0], "text": [text]}), vocab[1]))[
         "section"
     ].to_list()
-    assert sections == ["family_history", "exam", "plan"]
+    # each header is its section's first clause: the header is evidence too
+    assert sections == ["family_history"] * 2 + ["exam"] * 2 + ["plan"] * 2
 
 
 @pytest.mark.parametrize(
@@ -176,10 +181,10 @@ def test_large_frames_are_read_in_slices_with_the_same_result(vocab, monkeypatch
         .with_columns(pl.col("_row").cast(pl.Int64))
     )
     monkeypatch.setattr(pl, "thread_pool_size", lambda: 3)  # three slices whatever the machine
-    monkeypatch.setattr("validators.notes.SLICE_ROWS", 100)
+    monkeypatch.setattr("validators.notes.sections.SLICE_ROWS", 100)
     sliced_segments = segments(notes, vocab[1])
     sliced = clauses(sliced_segments)
-    monkeypatch.setattr("validators.notes.SLICE_ROWS", 10**9)
+    monkeypatch.setattr("validators.notes.sections.SLICE_ROWS", 10**9)
     whole_segments = segments(notes, vocab[1])
     assert sliced_segments.equals(whole_segments) and sliced.equals(clauses(whole_segments))
     assert sliced.height > 600
@@ -199,10 +204,12 @@ def test_notes_indexed_a_slice_of_text_at_a_time_find_what_they_find_at_once(voc
         }
     )
     whole = index(notes, *vocab, key="claim_id")
-    monkeypatch.setattr("validators.notes.INDEX_SLICE_BYTES", 20_000)  # a few notes per slice
+    monkeypatch.setattr(
+        "validators.notes.noteindex.INDEX_SLICE_BYTES", 20_000
+    )  # a few notes per slice
     slices = []
     monkeypatch.setattr(
-        "validators.notes._index",
+        "validators.notes.noteindex._index",
         lambda part, *args: slices.append(part.height) or _index(part, *args),
     )
     sliced = index(notes, *vocab, key="claim_id")

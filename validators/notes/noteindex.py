@@ -1,20 +1,15 @@
-"""Reading clinical notes the way a payer's reviewer does: which documentation elements are there,
-which are documented as absent, and for how long (weeks).
+"""The note index: which documentation elements each note affirms and negates, and for how long.
 
-All notes are processed at once as polars string expressions: a note is split into sections at
-its upper-case headers ("PHYSICAL EXAMINATION:"), a section into clauses at sentence ends and at
-"but / however / although" (where a negation's scope ends, as in ConText), and each element of
-`rules/codesets/doc_elements.yaml` is matched per clause. A negatable element is negated in a clause
-when a negation trigger precedes it within a few words ("denies radiating pain", "no numbness or
-tingling") or follows it ("straight leg raise negative"). Mentions in excluded sections do not
-count (a family-history sentence is not an exam finding). polars' regex engine has no look-around,
-so scopes are bounded by the clause split and word windows rather than by look-ahead.
+The pipeline's stages run over all notes at once as polars expressions: normalisation
+(`normalize`), sections with their headers (`sections`), sentences and clauses (`sentences`), the
+element vocabulary (`lexicon`), the assertion layer (`assertion`: negated, planned, family) and the
+temporal layer (`temporal`: durations, dates). Notes written from EHR templates repeat the same
+sections and clauses thousands of times a night, so bodies are split into clauses once per distinct
+(section, body), and the patterns run once per distinct (section, clause).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import accumulate
@@ -22,121 +17,9 @@ from itertools import accumulate
 import numpy as np
 import polars as pl
 
-HEADER = r"\b([A-Z][A-Z0-9 /&()'-]{1,60}[A-Z)]):"
-CLAUSE_BREAK = r"[.;!?](?:\s|$)|[\n\r]+|,?\s+(?:but|however|although|though|except|yet)\s+"
-PRE_NEGATION = r"\b(?:no|not|denies|denied|deny|denying|without|negative for|absence of|absent|free of|never|none)\b"
-POST_NEGATION = (
-    r"(?:negative|absent|denied|not present|not elicited|ruled out|not seen|not identified|normal|"
-    r"unremarkable|intact)\b"
-)  # "straight leg raising is normal" is a negative test
-NUMBER_WORDS = {
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "ten": "10",
-    "eleven": "11",
-    "twelve": "12",
-}
-DURATION = r"\b(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)[ -](day|week|month|year)s?\b"
-WEEKS_PER = {"day": 1 / 7, "week": 1.0, "month": 52 / 12, "year": 52.0}
-# Clauses are lower-cased before matching, so a word character is [0-9a-z_], written out rather than
-# as Unicode \w (some 140,000 code points): polars compiles a pattern on every call, and the ~40
-# element and negation-window patterns took 0.12 s to compile for each note index with \w against
-# 0.025 s written out -- most of the documentation checks' time on a small file. A letter outside
-# a-z (an accented one) now separates words rather than joining them.
-WORD, NON_WORD = "[0-9a-z_]", "[^0-9a-z_]"
-_SHORTHAND = re.compile(r"(?<!\\)((?:\\\\)*)\\([wW])")
-
-
-def ascii_words(pattern: str) -> str:
-    """`pattern` with \\w and \\W (outside or inside a class, not an escaped backslash) as WORD / NON_WORD."""
-    return _SHORTHAND.sub(lambda m: m[1] + (WORD if m[2] == "w" else NON_WORD), pattern)
-
-
-# polars runs a string kernel (lower-casing, a regex replace, a split) on one core per column, and
-# cutting notes into sections and clauses is mostly that: a large frame is read in slices at once,
-# one per core (clauses of 246k note bodies: 1.1 -> 0.5 s on two cores), in order. A small one is
-# not cut (a slice costs a query).
-SLICE_ROWS = 20_000
-
-
-def _sliced(frame: pl.DataFrame, plan: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
-    """`plan` over `frame`, row-wise, as one query per slice run together; the rows keep their order."""
-    pieces = min(pl.thread_pool_size(), frame.height // SLICE_ROWS)
-    if pieces <= 1:
-        return plan(frame.lazy()).collect()
-    step = -(-frame.height // pieces)
-    return pl.concat(
-        pl.collect_all(
-            [plan(frame.lazy().slice(start, step)) for start in range(0, frame.height, step)]
-        )
-    )
-
-
-def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
-    """(_row, text) -> (_row, section, body): each note cut at its upper-case headers."""
-    header = pl.col("header")
-    section = pl.when(header.is_null()).then(pl.lit("unknown"))
-    for keyword, name in sections.select("header_keyword", "section").rows():  # ~30 header keywords
-        section = section.when(header.str.contains(keyword, literal=True)).then(pl.lit(name))
-    parts = pl.col("_parts").struct
-    cut = _sliced(
-        notes,
-        lambda lf: (
-            lf.select(
-                "_row",
-                pl.col("text")
-                .str.replace_all(HEADER, "\x1e${1}\x1f")
-                .str.split("\x1e")
-                .alias("segment"),
-            )
-            .explode("segment")
-            .with_columns(
-                pl.col("segment").str.splitn("\x1f", 2).alias("_parts")
-            )  # (header, body) or (body,)
-            .select(
-                "_row",
-                pl.when(parts.field("field_1").is_not_null())
-                .then(parts.field("field_0").str.to_lowercase())
-                .alias("header"),
-                pl.coalesce(parts.field("field_1"), parts.field("field_0")).alias("body"),
-            )
-        ),
-    )
-    # A night's notes use a few hundred distinct headers: each is named once, not once per section.
-    named = cut.select(pl.col("header").unique()).with_columns(
-        section.otherwise(pl.lit("other")).alias("section")
-    )
-    return cut.join(named, on="header", how="left", nulls_equal=True, maintain_order="left").select(
-        "_row", "section", "body"
-    )
-
-
-def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
-    """(section, body, ...) -> (section, clause, ...): the lower-cased clauses of each body."""
-    return _sliced(
-        segmented,
-        lambda lf: (
-            lf.with_columns(
-                pl.col("body")
-                .str.to_lowercase()
-                .str.replace_all(CLAUSE_BREAK, "\x1d")
-                .str.split("\x1d")
-                .alias("clause")
-            )
-            .drop("body")
-            .explode("clause")
-            .with_columns(pl.col("clause").str.strip_chars(" ,:-\t"))
-            .filter(pl.col("clause").str.len_bytes() > 0)
-        ),
-    )
-
+from validators.notes import assertion, lexicon, temporal
+from validators.notes.sections import segments
+from validators.notes.sentences import clauses
 
 # Notes are indexed in slices of about this much text, each on its own: the work on the text
 # (sections, clauses, lower-casing) copies it a few times, which for a night of real-length notes
@@ -308,43 +191,37 @@ def _index(
         "_s"
     )  # a clause twice in a body: marked the same
     found = []
-    # ~25 vocabulary entries, each vectorized over the clauses that mention any of them; with no
-    # clause to read (a file without notes) the ~40 patterns are not even compiled. Free-text notes
-    # repeat few clauses, and most of their clauses name no element: one pass of all the patterns
-    # together sets those aside (50,000 such notes: the element patterns 1.05-1.2 -> 0.7 s).
-    vocabulary = (
-        [(e, ascii_words(e["pattern"])) for e in elements.to_dicts()] if distinct.height else []
-    )
+    # each vocabulary entry vectorized over the clauses that mention any of them; with no clause to
+    # read (a file without notes) the patterns are not even compiled. Most clauses of free text name
+    # no element: one pass of all the patterns together sets those aside.
+    vocabulary = lexicon.prepare(elements) if distinct.height else []
     if vocabulary:
         mentioning = distinct.filter(
-            pl.col("clause").str.contains("|".join(f"(?:{p})" for _, p in vocabulary))
+            pl.col("clause").str.contains("|".join(f"(?:{e['pattern']})" for e in vocabulary))
+        ).with_columns(assertion.neutral(pl.col("clause")).alias("_neutral"))
+    clause, neutral = pl.col("clause"), pl.col("_neutral")
+    in_plan = pl.col("section") == "plan"
+    for element in vocabulary:
+        pattern = element["pattern"]
+        # a timed element is read where ages and follow-up intervals are blanked ("a 47-year-old")
+        text = temporal.without_non_durations(clause) if element["duration"] else clause
+        wanted = (
+            text.str.contains(pattern)
+            & ~pl.col("section").is_in(element["exclude_sections"])
+            & ~assertion.family(clause, pattern)
         )
-    for element, pattern in vocabulary:
-        hits = mentioning.lazy().filter(
-            pl.col("clause").str.contains(pattern)
-            & ~pl.col("section").is_in(element.get("exclude_sections") or [])
-        )
-        if element.get("negatable"):
-            # ConText's scope runs to the clause end; nine words covers "no evidence for peripheral
-            # neuropathy, entrapment neuropathy, plexopathy, or lumbosacral radiculopathy".
-            before = rf"{PRE_NEGATION}(?:{NON_WORD}+{WORD}+){{0,9}}?{NON_WORD}+(?:{pattern})"
-            after = rf"(?:{pattern}){WORD}*(?:{NON_WORD}+{WORD}+){{0,3}}?{NON_WORD}+{POST_NEGATION}"
-            negated = pl.col("clause").str.contains(before) | pl.col("clause").str.contains(after)
-        else:
-            negated = pl.lit(False)
-        weeks = pl.lit(None, dtype=pl.Float64)
-        if element.get("duration"):
-            amount = (
-                pl.col("clause")
-                .str.extract(DURATION, 1)
-                .replace(NUMBER_WORDS)
-                .cast(pl.Float64, strict=False)
-            )
-            weeks = amount * pl.col("clause").str.extract(DURATION, 2).replace_strict(
-                WEEKS_PER, default=None, return_dtype=pl.Float64
-            )
+        if element["context"]:
+            wanted = wanted & clause.str.contains(element["context"])
+        if element["assertion"] == "done":
+            # planned or hypothetical care is not care received; in a plan, only care going on is
+            wanted = wanted & ~assertion.planned(clause, pattern)
+            wanted = wanted & ~(in_plan & ~clause.str.contains(assertion.ONGOING))
+        negated = assertion.negated(neutral, pattern) if element["negatable"] else pl.lit(False)
+        weeks = temporal.weeks(clause) if element["duration"] else pl.lit(None, dtype=pl.Float64)
         found.append(
-            hits.select(
+            mentioning.lazy()
+            .filter(wanted)
+            .select(
                 "_c",
                 pl.lit(element["id"]).alias("element"),
                 negated.alias("negated"),

@@ -1,0 +1,73 @@
+"""The assertion layer, in the manner of ConText: is a mention negated, planned or hypothetical, or
+about a family member, within its clause.
+
+Scopes are bounded by the clause (sentences split further at "but", "however", "reports"... where
+ConText's terminators end a scope) and by word windows, since polars' regex engine has no
+look-around. Pseudo-triggers ("no relief despite", "without complication", "no change in") are
+blanked before negation is read: "no relief despite 8 weeks of PT" says the therapy happened.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from validators.notes.lexicon import NON_WORD, WORD
+
+PSEUDO_TRIGGERS = (
+    r"\b(?:no|not|without)\s+(?:significant\s+|much\s+|any\s+|lasting\s+|sustained\s+|adequate\s+)?"
+    r"(?:relief|improvement|benefit|help|change|success|response|resolution)\b"
+    r"|\b(?:did|does|has|have|had)\s*(?:not|n't)\s+(?:help|helped|improve|improved|work|worked|respond|responded|resolve|resolved|relieve|relieved)\b"
+    r"|\bfailed to\s+(?:improve|respond|help|relieve)\b"
+    r"|\bwithout\s+(?:complications?|difficulty|incident|problems?|event)\b"
+    r"|\bnot only\b|\bno\s+(?:change|increase|decrease)\s+in\b|\bnot\s+certain\b"
+    r"|\bnegative\s+(?:impact|effect)\b|\bno further\b|\bnon-?(?:operative|surgical|invasive)\b"
+)
+PRE_NEGATION = (
+    r"\b(?:no|not|denies|denied|deny|denying|without|negative for|neg for|absence of|absent|free of|"
+    r"never|none|nor|rules? out|ruled out|fails? to reveal|no evidence of|no signs? of)\b"
+)
+POST_NEGATION = (
+    r"(?:negative|neg|absent|denied|not present|not elicited|ruled out|not seen|not identified|"
+    r"normal|unremarkable|intact|resolved|\(\s*-\s*\)|-\s*(?:bilaterally|bilat|b/l|on the|$|,))"
+)
+# Future intent and conditions: care that is only planned is not care received.
+PLANNED = (
+    r"\b(?:will|would|shall|plan(?:s|ned|ning)?|recommend\w*|schedul\w*|consider\w*|going to|intend\w*|"
+    r"to (?:start|begin|initiate|try|undergo|proceed|obtain|get|have)|may (?:need|require|benefit|consider|try)|"
+    r"might|if|should|order\w*|request\w*|refer\w*|referral|candidate for|option\w*|discuss\w*|"
+    r"prescription for|rx for|pending|awaiting|future|next)\b"
+)
+# Care going on is care received ("continue physical therapy", "currently in PT").
+ONGOING = (
+    r"\b(?:continu\w*|currently|ongoing|still|completed|tried|failed|underwent|received|attended|"
+    r"s/p|status post|has had|had been|(?:has|have) been (?:doing|attending|in|on|using|taking)|"
+    r"is (?:doing|attending|in|on|using|taking))\b"
+)
+FAMILY = r"\b(?:mother|father|sister|brother|sibling|aunt|uncle|grand(?:mother|father|parent)s?|family history|fhx|cousin|daughter|son)\b"
+
+
+def _before(trigger: str, pattern: str, words: int) -> str:
+    return rf"(?:{trigger})(?:{NON_WORD}+{WORD}+){{0,{words}}}?{NON_WORD}+(?:{pattern})"
+
+
+def neutral(clause: pl.Expr) -> pl.Expr:
+    """The clause with its pseudo-triggers blanked."""
+    return clause.str.replace_all(PSEUDO_TRIGGERS, " ~ ")
+
+
+def negated(clause: pl.Expr, pattern: str) -> pl.Expr:
+    """A negation before the mention (fourteen words: review-of-systems lists run long) or a negative
+    result after it ("SLR neg", "Spurling's (-)", "straight leg raise is normal")."""
+    after = rf"(?:{pattern}){WORD}*(?:{NON_WORD}+{WORD}+){{0,3}}?{NON_WORD}*{POST_NEGATION}"
+    return clause.str.contains(_before(PRE_NEGATION, pattern, 14)) | clause.str.contains(after)
+
+
+def planned(clause: pl.Expr, pattern: str) -> pl.Expr:
+    """Future intent or a condition before the mention, unless the care is said to be going on."""
+    return clause.str.contains(_before(PLANNED, pattern, 8)) & ~clause.str.contains(
+        _before(ONGOING, pattern, 6)
+    )
+
+
+def family(clause: pl.Expr, pattern: str) -> pl.Expr:
+    return clause.str.contains(_before(FAMILY, pattern, 8))

@@ -1,0 +1,57 @@
+"""The element vocabulary (rules/codesets/doc_elements.yaml) made ready to match: word classes
+written out, shared temporal patterns put in place of their {placeholders}, defaults filled in."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from validators.notes import temporal
+
+# Clauses are lower-cased before matching, so a word character is [0-9a-z_], written out rather than
+# as Unicode \w (some 140,000 code points): polars compiles a pattern on every call, and Unicode
+# classes make that compilation most of a small file's work. A letter outside a-z separates words.
+WORD, NON_WORD = "[0-9a-z_]", "[^0-9a-z_]"
+_SHORTHAND = re.compile(r"(?<!\\)((?:\\\\)*)\\([wW])")
+PLACEHOLDERS = {
+    "date": temporal.DATE,
+    "relative_time": temporal.RELATIVE_TIME,
+    "duration": temporal.DURATION,
+}
+ASSERTIONS = ("done", "any")  # done: a planned or hypothetical mention does not count
+
+
+def ascii_words(pattern: str) -> str:
+    """`pattern` with \\w and \\W (outside or inside a class, not an escaped backslash) as WORD / NON_WORD."""
+    return _SHORTHAND.sub(lambda m: m[1] + (WORD if m[2] == "w" else NON_WORD), pattern)
+
+
+def expand(pattern: str | None) -> str | None:
+    """A pattern with {date}, {relative_time} and {duration} replaced by the temporal layer's own."""
+    if pattern is None:
+        return None
+    for name, value in PLACEHOLDERS.items():
+        pattern = pattern.replace("{" + name + "}", f"(?:{value})")
+    return ascii_words(pattern)
+
+
+def prepare(elements: pl.DataFrame) -> list[dict]:
+    """The vocabulary's rows with every optional field in place and the patterns expanded."""
+    out = []
+    for e in elements.to_dicts():
+        assertion = e.get("assertion") or "done"
+        if assertion not in ASSERTIONS:
+            raise ValueError(f"doc element {e['id']}: assertion must be one of {ASSERTIONS}")
+        out.append(
+            {
+                **e,
+                "pattern": expand(e["pattern"]),
+                "context": expand(e.get("context")),
+                "assertion": assertion,
+                "negatable": bool(e.get("negatable")),
+                "duration": bool(e.get("duration")),
+                "exclude_sections": e.get("exclude_sections") or [],
+            }
+        )
+    return out

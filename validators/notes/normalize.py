@@ -1,0 +1,33 @@
+"""Normalisation: a note's text as lines that mean something.
+
+Transcription systems and HL7 feeds hard-wrap text at a fixed width: a single line break inside a
+paragraph is a space, while a blank line, a header ("PLAN:") or a list item ("- ", "2. ") starts a
+new line. MTSamples joins its sections with commas ("PLAN:,  The patient ..."; "...revision.,INDICATIONS"):
+those joins become line breaks. Dashes and minus signs are one hyphen, so "(−)" reads as "(-)".
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+# a line break before one of these is kept (a list item or a header starts a line)
+_LINE_START = r"\n([ \t]*(?:[-*•·]\s|\d{1,2}[.)]\s|[A-Z][A-Z0-9 /&()'-]{1,60}:|[A-Z][a-z]+(?: [A-Za-z]+){0,3}:\s))"
+KEEP = "\x1c"  # marks a kept break while the others become spaces
+
+
+def normalize(text: pl.Expr) -> pl.Expr:
+    return (
+        text.str.replace_all(r"\r\n?", "\n")
+        .str.replace_all(r"[\u2010-\u2015\u2212]", "-")
+        .str.replace_all(r"[\u2018\u2019]", "'")
+        .str.replace_all(r"[\u201c\u201d]", '"')
+        # MTSamples' comma joins: after a header, and between a sentence end and the next paragraph
+        .str.replace_all(r":,\s*", ": ")
+        .str.replace_all(r"([.?!]),\s*(\S)", "$1\n$2")
+        .str.replace_all(r",\s{2,}", "\n")
+        # hard wraps: blank lines and line starts kept, every other break a space
+        .str.replace_all(r"\n[ \t]*\n\s*", KEEP)
+        .str.replace_all(_LINE_START, f"{KEEP}$1")
+        .str.replace_all(r"\n", " ")
+        .str.replace_all(KEEP, "\n")
+    )

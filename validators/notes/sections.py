@@ -1,0 +1,81 @@
+"""Sections: a note cut at its headers, each header kept as the first clause of its section.
+
+A header is evidence in itself: "PLAN:" over a list of orders is a plan whatever words the list uses,
+and "LONG-TERM GOALS (6 WEEKS):" states goals and their time frame. Headers are upper-case words
+ending in a colon anywhere in a line ("PHYSICAL EXAMINATION:"), or at the start of a line a short
+title-case heading ("Assessment and Plan:") or a SOAP letter ("S:", "A/P:"). rules/codesets/
+note_sections.csv names the section each header opens (a regular expression over the lower-cased
+header, the first that matches wins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+
+from validators.notes.normalize import normalize
+
+HEADER = (
+    r"\b([A-Z][A-Z0-9 /&()'-]{1,60}[A-Z)]):"
+    r"|(?:^|\n)[ \t]*((?:[A-Z][a-z]+|[A-Z]{1,2}(?:/[A-Z])?)(?: (?:[A-Za-z]+|&|/)){0,3}):\s"
+)
+# polars runs a string kernel on one core per column, and cutting notes into sections and clauses is
+# mostly that: a large frame is read in slices at once, one per core, in order. A small one is not
+# cut (a slice costs a query).
+SLICE_ROWS = 20_000
+
+
+def sliced(frame: pl.DataFrame, plan: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
+    """`plan` over `frame`, row-wise, as one query per slice run together; the rows keep their order."""
+    pieces = min(pl.thread_pool_size(), frame.height // SLICE_ROWS)
+    if pieces <= 1:
+        return plan(frame.lazy()).collect()
+    step = -(-frame.height // pieces)
+    return pl.concat(
+        pl.collect_all(
+            [plan(frame.lazy().slice(start, step)) for start in range(0, frame.height, step)]
+        )
+    )
+
+
+def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
+    """(_row, text) -> (_row, section, body): each note normalised and cut at its headers; a body
+    starts with its header's words on a line of their own."""
+    header = pl.col("header")
+    section = pl.when(header.is_null()).then(pl.lit("unknown"))
+    for keyword, name in sections.select("header_keyword", "section").rows():
+        section = section.when(header.str.contains(keyword)).then(pl.lit(name))
+    parts = pl.col("_parts").struct
+    cut = sliced(
+        notes,
+        lambda lf: (
+            lf.select(
+                "_row",
+                normalize(pl.col("text"))
+                .str.replace_all(HEADER, "\x1e${1}${2}\x1f")
+                .str.split("\x1e")
+                .alias("segment"),
+            )
+            .explode("segment")
+            .with_columns(pl.col("segment").str.splitn("\x1f", 2).alias("_parts"))
+            .select(
+                "_row",
+                pl.when(parts.field("field_1").is_not_null())
+                .then(parts.field("field_0").str.strip_chars().str.to_lowercase())
+                .alias("header"),
+                pl.when(parts.field("field_1").is_not_null())
+                .then(pl.concat_str(parts.field("field_0"), pl.lit("\n"), parts.field("field_1")))
+                .otherwise(parts.field("field_0"))
+                .alias("body"),
+            )
+            .filter(pl.col("body").str.strip_chars().str.len_bytes() > 0)
+        ),
+    )
+    # A night's notes use a few hundred distinct headers: each is named once, not once per section.
+    named = cut.select(pl.col("header").unique()).with_columns(
+        section.otherwise(pl.lit("other")).alias("section")
+    )
+    return cut.join(named, on="header", how="left", nulls_equal=True, maintain_order="left").select(
+        "_row", "section", "body"
+    )

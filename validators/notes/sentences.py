@@ -1,0 +1,39 @@
+"""Sentences and clauses: the units an element, its negation and its duration are read within.
+
+A body is cut at sentence ends (a period, semicolon, question or exclamation mark before a space, so
+"2.5 mg" stays whole), at line breaks (normalisation left only meaningful ones), and at the words that
+end a negation's scope in ConText ("but", "however", "although"; "reports", "complains of", "positive
+for" begin a new assertion).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from validators.notes.sections import sliced
+
+CLAUSE_BREAK = (
+    r"[.;!?](?:\s|$)|\n+"
+    r"|,?\s+(?:but|however|although|though|except|yet|whereas)\s+"
+    r"|,?\s+(?:reports?|complains? of|endorses?|admits? to|positive for|presents? with|notes?)\s+"
+)
+
+
+def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
+    """(section, body, ...) -> (section, clause, ...): the lower-cased clauses of each body."""
+    return sliced(
+        segmented,
+        lambda lf: (
+            lf.with_columns(
+                pl.col("body")
+                .str.to_lowercase()
+                .str.replace_all(CLAUSE_BREAK, "\x1d")
+                .str.split("\x1d")
+                .alias("clause")
+            )
+            .drop("body")
+            .explode("clause")
+            .with_columns(pl.col("clause").str.strip_chars(" ,:-\t"))
+            .filter(pl.col("clause").str.len_bytes() > 0)
+        ),
+    )

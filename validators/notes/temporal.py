@@ -1,0 +1,118 @@
+"""The temporal layer: durations in weeks, and what only looks like one.
+
+A clause's durations are read after the spans that are not durations are blanked out: ages ("a
+47-year-old", "58 yo"), follow-up and aftercare intervals ("return in 2 weeks", "follow up in 3 to 4
+weeks", "every 6 weeks"), and planned schedules ("will start PT 3x/week for 4 weeks" is read by the
+assertion layer as planned, so its care does not count as done). Abbreviations are read ("x8 wks",
+"x 2 mos", "1 yr+", "6 wks of PT"); a vague plural ("several months", "for years") counts as two of
+its unit. Dates are patterns the lexicon uses ({date}, {relative_time}): numeric, month names,
+labelled ("DOI 3/3/26"), in parentheses, weekdays and relative ones ("3 days ago", "yesterday").
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+NUMBER_WORDS = {
+    "a": "1",
+    "an": "1",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "couple of": "2",
+    "couple": "2",
+    "few": "2",
+    "several": "2",
+    "many": "2",
+    "multiple": "2",
+}
+_WORDS = (
+    r"a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"couple of|couple|few|several|many|multiple"
+)
+# a number, or a number word followed by a space or hyphen ("and" is not "an" days)
+_AMOUNT = rf"\d{{1,3}}(?:\.\d)?|(?:{_WORDS})[\s-]"
+_UNIT = r"d|days?|wks?|weeks?|mos?|months?|yrs?|years?"
+# amount, then unit; "x8 wks", "6-week", "1 yr+", "2 to 3 months" (the larger is read)
+DURATION = rf"\b(?:x\s*)?(?:(?:\d{{1,3}})\s*(?:-|to)\s*)?({_AMOUNT})\s*-?\s*({_UNIT})\b\+?"
+# "for months", "for years": two of the unit
+VAGUE = r"\bfor (?:some |many |several )?(months|years)\b"
+WEEKS_PER = {
+    "d": 1 / 7,
+    "day": 1 / 7,
+    "days": 1 / 7,
+    "wk": 1.0,
+    "wks": 1.0,
+    "week": 1.0,
+    "weeks": 1.0,
+    "mo": 52 / 12,
+    "mos": 52 / 12,
+    "month": 52 / 12,
+    "months": 52 / 12,
+    "yr": 52.0,
+    "yrs": 52.0,
+    "year": 52.0,
+    "years": 52.0,
+}
+# Spans that are never a duration, blanked before durations are read.
+AGE = (
+    rf"\b(?:{_AMOUNT})\s*-?\s*(?:years?|yrs?|months?|mos?|weeks?|wks?|days?|y)\s*-?\s*old\b"
+    r"|\b\d{1,3}\s*(?:yo|y/o|y\.o\.|yr old)\b|\bage(?:d)?\s*\d{1,3}\b"
+)
+FOLLOW_UP = (
+    rf"\b(?:in|within|every|q|after|next|another|additional|over the next)\s+(?:about\s+|approximately\s+)?"
+    rf"(?:\d{{1,3}}\s*(?:-|to)\s*)?(?:{_AMOUNT})\s*-?\s*(?:{_UNIT})\b"
+    r"|\b(?:\d+\s*(?:x|times)|once|twice|\w+ times)\s*(?:a|per|/|each)\s*(?:day|week|wk|month)\b"
+)
+_MONTH = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_WEEKDAY = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+DATE = (
+    r"\b\d{1,2}[/-]\d{1,2}[/-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b"
+    rf"|\b(?:{_MONTH})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s*(?:\d{{4}})?\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH})\b"
+    rf"|\b(?:in|on|of|since)\s+(?:{_MONTH})\b|\b(?:{_MONTH})\s+(?:of\s+)?\d{{4}}\b"
+    r"|\bmm/dd/yy(?:yy)?\b"
+)
+RELATIVE_TIME = (
+    rf"\b(?:{_AMOUNT})\s*(?:minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|months?|years?)\s+"
+    r"(?:ago|prior|previously|before|earlier)\b"
+    rf"|\b(?:on|last|this past|past)\s+(?:{_WEEKDAY})\b|\b(?:{_WEEKDAY})\s+(?:night|morning|evening)\b"
+    r"|\byesterday\b|\blast (?:night|evening|week|weekend|month)\b|\bthis (?:morning|afternoon|evening)\b"
+    r"|\b(?:earlier )?today\b|\btonight\b|\bthe (?:day|night|morning) (?:before|prior)\b"
+)
+
+
+def without_non_durations(clause: pl.Expr) -> pl.Expr:
+    """The clause with ages and follow-up intervals blanked, so no duration is read from them."""
+    return clause.str.replace_all(AGE, " ").str.replace_all(FOLLOW_UP, " ")
+
+
+def weeks(clause: pl.Expr) -> pl.Expr:
+    """The longest duration stated in the clause, in weeks (null when none)."""
+    text = without_non_durations(clause)
+    found = text.str.extract_all(DURATION).list.eval(
+        pl.element()
+        .str.extract(DURATION, 1)
+        .str.strip_chars(" -\t")
+        .replace(NUMBER_WORDS)
+        .cast(pl.Float64, strict=False)
+        * pl.element()
+        .str.extract(DURATION, 2)
+        .replace_strict(WEEKS_PER, default=None, return_dtype=pl.Float64)
+    )
+    vague = text.str.extract(VAGUE, 1).replace_strict(
+        {"months": 2 * 52 / 12, "years": 104.0}, default=None, return_dtype=pl.Float64
+    )
+    return pl.max_horizontal(found.list.max(), vague)
