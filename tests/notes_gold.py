@@ -98,7 +98,10 @@ def load_gold() -> Gold:
 
 
 def documented(entry: dict, element: str) -> bool:
-    status = entry["elements"][element]["status"]
+    label = entry["elements"][element]
+    status = label["status"]
+    if "components" in label:  # a plan of care counts with its goals, frequency and duration
+        return all(c.get("present") for c in label["components"].values())
     return status == "present" or (status == "negated" and element in NEGATIVE_DOCUMENTS)
 
 

@@ -30,6 +30,7 @@ POST_NEGATION = (
     r"(?:negative|neg|absent|denied|not present|not elicited|ruled out|not seen|not identified|"
     r"normal|unremarkable|intact|resolved|\(\s*-\s*\)|-\s*(?:bilaterally|bilat|b/l|on the|$|,))"
 )
+RESULT_BEFORE = r"\b(?:negative|neg|normal|unremarkable)\b"
 # Future intent and conditions: care that is only planned is not care received.
 PLANNED = (
     r"\b(?:will|would|shall|plan(?:s|ned|ning)?|recommend\w*|schedul\w*|consider\w*|going to|intend\w*|"
@@ -56,10 +57,15 @@ def neutral(clause: pl.Expr) -> pl.Expr:
 
 
 def negated(clause: pl.Expr, pattern: str) -> pl.Expr:
-    """A negation before the mention (fourteen words: review-of-systems lists run long) or a negative
-    result after it ("SLR neg", "Spurling's (-)", "straight leg raise is normal")."""
+    """A negation before the mention (fourteen words: review-of-systems lists run long), a negative
+    result just before it ("negative Spurling's") or after it ("SLR neg", "Spurling's (-)",
+    "straight leg raise is normal")."""
     after = rf"(?:{pattern}){WORD}*(?:{NON_WORD}+{WORD}+){{0,3}}?{NON_WORD}*{POST_NEGATION}"
-    return clause.str.contains(_before(PRE_NEGATION, pattern, 14)) | clause.str.contains(after)
+    return (
+        clause.str.contains(_before(PRE_NEGATION, pattern, 14))
+        | clause.str.contains(_before(RESULT_BEFORE, pattern, 2))
+        | clause.str.contains(after)
+    )
 
 
 def planned(clause: pl.Expr, pattern: str) -> pl.Expr:

@@ -48,6 +48,7 @@ def prepare(elements: pl.DataFrame) -> list[dict]:
                 **e,
                 "pattern": expand(e["pattern"]),
                 "context": expand(e.get("context")),
+                "unless": expand(e.get("unless")),
                 "assertion": assertion,
                 "negatable": bool(e.get("negatable")),
                 "duration": bool(e.get("duration")),

@@ -212,6 +212,8 @@ def _index(
         )
         if element["context"]:
             wanted = wanted & clause.str.contains(element["context"])
+        if element["unless"]:
+            wanted = wanted & ~clause.str.contains(element["unless"])
         if element["assertion"] == "done":
             # planned or hypothetical care is not care received; in a plan, only care going on is
             wanted = wanted & ~assertion.planned(clause, pattern)

@@ -83,7 +83,7 @@ DATE = (
     rf"|\b(?:{_MONTH})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s*(?:\d{{4}})?\b"
     rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH})\b"
     rf"|\b(?:in|on|of|since)\s+(?:{_MONTH})\b|\b(?:{_MONTH})\s+(?:of\s+)?\d{{4}}\b"
-    r"|\bmm/dd/yy(?:yy)?\b"
+    r"|\b(?:in|since|of)\s+(?:19|20)\d{2}\b|\bmm/dd/yy(?:yy)?\b"
 )
 RELATIVE_TIME = (
     rf"\b(?:{_AMOUNT})\s*(?:minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|months?|years?)\s+"
