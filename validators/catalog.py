@@ -66,7 +66,7 @@ PUBLIC_SOURCE = re.compile(
 )
 # What only the team's own notes resolve: a relative or repository path, a research-file key.
 PRIVATE_REFERENCE = re.compile(
-    r"\.\./|RULES_RESEARCH|\b\w+\.(?:md|csv|yaml|parquet|py)\b|\[[A-Z]{1,3}\d+[a-z]?\]"
+    r"\.\./|RULES_?RESEARCH|\b\w+\.(?:md|csv|yaml|parquet|py)\b|\[[A-Z]{1,3}\d+[a-z]?\]"
 )
 CITATION_HELP = (
     "cite a public source a user can follow: an LCD or Article number with its title, a CMS manual "
