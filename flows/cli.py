@@ -425,7 +425,7 @@ def explain_text(rule: Rule, catalog: Catalog) -> str:
             if c.effective_from
             else f"effective date not found; verified {c.verified_on}"
         )
-        lines.append(f"- {c.source}{where} ({when})")
+        lines.append(f"- {c.source}{where} ({when})" + (f" <{c.url}>" if c.url else ""))
     lines += [
         "",
         "Example that triggers it:",

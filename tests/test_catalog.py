@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -93,3 +94,55 @@ def test_catalog_version_changes_with_any_rule_text(rules_copy, catalog):
     assert before == catalog.version
     _edit(rules_copy / "field" / "FLD011.yaml", weight=0.5)
     assert load_catalog(rules_copy).version != before
+
+
+@pytest.mark.parametrize(
+    "citation, message",
+    [
+        (
+            {"source": "../notes/research.md R12", "effective_from": "2012-01-01"},
+            "refers to '../', which does not ship with cleanclaim",
+        ),
+        (
+            {"source": "CMS MUE table", "section": "3.2 [S21]", "effective_from": "2013-04-01"},
+            r"'\[S21\]'",
+        ),
+        (
+            {"source": "rules/codesets/modifiers.csv", "verified_on": "2026-11-21"},
+            "'modifiers.csv'",
+        ),
+        (
+            {"source": "A coding blog said so", "verified_on": "2026-11-21"},
+            "names no recognised public source and has no url",
+        ),
+        (
+            {"source": "A coding blog", "url": "blog/post", "verified_on": "2026-11-21"},
+            "url",
+        ),
+    ],
+)
+def test_a_citation_a_user_cannot_follow_is_refused(rules_copy, citation, message):
+    _edit(rules_copy / "field" / "FLD011.yaml", citation=[citation])
+    with pytest.raises(RuleConfigError, match=message) as caught:
+        load_catalog(rules_copy)
+    assert "FLD011.yaml" in str(caught.value)
+    assert citation.get("url") or "cite a public source" in str(caught.value)
+
+
+def test_a_citation_with_a_url_needs_no_recognised_name(rules_copy):
+    page = {"source": "A payer's page", "url": "https://example.org/p", "verified_on": "2026-11-21"}
+    _edit(rules_copy / "field" / "FLD011.yaml", citation=[page])
+    assert load_catalog(rules_copy)["FLD011"].citation[0].url == page["url"]
+
+
+def test_shipped_rules_and_code_sets_cite_only_public_sources(catalog):
+    """Every rule loads with public citations, and no code set source points into the team's notes."""
+    assert len(catalog.rules) == 80
+    for rule in catalog.rules.values():
+        assert all(c.is_public() or rule.category == "engine" for c in rule.citation), rule.id
+    private = re.compile(r"\.\./|RULES_?RESEARCH|\[[SPI]\d+[a-z]?\]")
+    for name, codeset in catalog.codesets.items():
+        assert not private.search(codeset.info.source), name
+    for path in (REPO / "rules").rglob("*"):
+        if path.suffix in {".csv", ".yaml", ".md"}:
+            assert not private.search(path.read_text(encoding="utf-8")), path

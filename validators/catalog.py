@@ -7,6 +7,7 @@ checks everything that can be checked before a claim is read (RuleConfigError ot
 from __future__ import annotations
 
 import hashlib
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,11 +56,31 @@ class Denial(BaseModel):
     rarc: list[str] = []
 
 
+# A citation names a publication a user can look up: these are the ones users of a claim scrubber
+# know by name. Anything else must carry a url.
+PUBLIC_SOURCE = re.compile(
+    r"\bLCD\b|\b[LA]\d{5}\b|\bPub\. ?100-\d\d\b|Medicare [A-Za-z ]+ Manual|ICD-10-CM"
+    r"|\bNCCI\b|Medically Unlikely Edits|Medicare Code Editor|\bX12\b|\b005010X\d{3}"
+    r"|\bCARC\b|\bRARC\b|\bCPT\b|\bAMA\b|\bHCPCS\b|\bCFR\b|\bRFC \d+|\bCMS\b"
+    r"|Noridian|Novitas|Palmetto|\bCGS\b|\bWPS\b|First Coast|\bNGS\b|payer policy"
+)
+# What only the team's own notes resolve: a relative or repository path, a research-file key.
+PRIVATE_REFERENCE = re.compile(
+    r"\.\./|RULES_?RESEARCH|\b\w+\.(?:md|csv|yaml|parquet|py)\b|\[[A-Z]{1,3}\d+[a-z]?\]"
+)
+CITATION_HELP = (
+    "cite a public source a user can follow: an LCD or Article number with its title, a CMS manual "
+    "(Pub. 100-xx) chapter and section, an ICD-10-CM Official Guidelines section, an NCCI Policy "
+    "Manual chapter, the X12 TR3 or CARC/RARC list, CPT/AMA, a CFR section or a payer policy "
+    "name, and give its url where one exists"
+)
+
+
 class Citation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: str
     section: str | None = None
-    url: str | None = None
+    url: str | None = Field(default=None, pattern=r"^https?://\S+$")
     effective_from: date | None = None
     effective_to: date | None = None
     verified_on: date | None = (
@@ -73,6 +94,19 @@ class Citation(BaseModel):
                 "a citation needs effective_from, or verified_on when no effective date was found"
             )
         return self
+
+    @model_validator(mode="after")
+    def _public(self) -> Citation:
+        for text in (self.source, self.section or ""):
+            if found := PRIVATE_REFERENCE.search(text):
+                raise ValueError(
+                    f"citation {self.source[:60]!r} refers to {found.group()!r}, which does not "
+                    f"ship with cleanclaim and a user cannot look up; {CITATION_HELP}"
+                )
+        return self
+
+    def is_public(self) -> bool:
+        return self.url is not None or PUBLIC_SOURCE.search(self.source) is not None
 
 
 class Examples(BaseModel):
@@ -105,6 +139,19 @@ class Rule(BaseModel):
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _citations_are_public(self) -> Rule:
+        for c in self.citation:
+            # an engine rule reports on cleanclaim itself, whose own documentation is its source
+            if not c.is_public() and not (
+                self.category == "engine" and c.source.startswith("cleanclaim")
+            ):
+                raise ValueError(
+                    f"citation {c.source[:60]!r} names no recognised public source and has no "
+                    f"url; {CITATION_HELP}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _payer_rules_name_a_denial(self) -> Rule:
