@@ -27,8 +27,13 @@ class DocRequired(Params):
     em_modifier_with_minor_procedure: str | None = (
         None  # or E/M lines with this modifier on a procedure day
     )
+    # an E/M line that points to a diagnosis no procedure line of its visit points to, with this
+    # element in the note, shows a separate problem by the claim's own structure
+    own_dx_with: str | None = None
     elements: list[str] = []  # each "a|b" is satisfied by any one of them
-    min_weeks: dict[str, float] = {}
+    min_weeks: dict[str, float] = {}  # a stated duration shorter than this does not meet it
+    # elements a documented negative answers ("no radicular findings" is an answer, not a gap)
+    negative_answers: list[str] = []
 
 
 def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
@@ -52,6 +57,7 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
                 pl.col("_claim_first").alias("_claim"),
                 "procedure_code",
                 pl.lit(False).alias("claim_level"),
+                pl.lit(False).alias("_own_dx"),
             )
             # the claim's first such line (the lines are in row order): sorting and a
             # unique cost twice as much
@@ -61,18 +67,33 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
         minor = ctx.catalog.codesets["service_families"].table.filter(
             pl.col("global_days").is_in(["000", "010"])
         )
-        visits = lines.filter(procedure_in(minor["procedure_code"])).select("_visit").unique()
+        procedures = lines.filter(procedure_in(minor["procedure_code"])).select("_row", "_visit")
         modifier = p.em_modifier_with_minor_procedure
-        em = lines.filter(
-            ctx.procedure_matching(r"^992[0-1][0-9]$")
-            & pl.any_horizontal(pl.col(f"modifier_{i}") == modifier for i in range(1, 5))
+        em = (
+            lines.filter(
+                ctx.procedure_matching(r"^992[0-1][0-9]$")
+                & pl.any_horizontal(pl.col(f"modifier_{i}") == modifier for i in range(1, 5))
+            )
+            .join(procedures.select("_visit").unique(), on="_visit", how="semi")
+            .select("_row", "_claim_first", "procedure_code", "_visit")
+            .collect()
+        )
+        pointed = ctx.line_dx.lazy().select("_row", "code")
+        procedure_dx = pointed.join(procedures, on="_row").select("_visit", "code")
+        own = (
+            pointed.join(em.lazy().select("_row", "_visit"), on="_row")
+            .join(procedure_dx, on=["_visit", "code"], how="anti")
+            .select("_row")
+            .unique()
+            .collect()
         )
         parts.append(
-            em.join(visits, on="_visit", how="semi").select(
+            em.lazy().select(
                 "_row",
                 pl.col("_claim_first").alias("_claim"),
                 "procedure_code",
                 pl.lit(False).alias("claim_level"),
+                pl.col("_row").is_in(own["_row"].implode()).alias("_own_dx"),
             )
         )
     if p.dx_pattern or p.accident:
@@ -90,6 +111,7 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
                 pl.col("_row").alias("_claim"),
                 pl.lit(None, dtype=pl.String).alias("procedure_code"),
                 pl.lit(True).alias("claim_level"),
+                pl.lit(False).alias("_own_dx"),
             )
         )
     if not parts:
@@ -99,6 +121,7 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
                 "_claim": pl.Int64,
                 "procedure_code": pl.String,
                 "claim_level": pl.Boolean,
+                "_own_dx": pl.Boolean,
             }
         )
     if len(parts) == 1:  # the usual rule: one kind of trigger, no row twice
@@ -109,7 +132,7 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
 @register_check(
     "doc_required",
     params=DocRequired,
-    fields={"claim_id", "procedure_code", "element", "requirement", "found", "service"},
+    fields={"claim_id", "procedure_code", "element", "requirement", "found", "service", "looked_in"},
 )
 def doc_required(ctx, p: DocRequired) -> pl.DataFrame:
     """Each required element missing from the claim's note is its own finding; a claim without a
@@ -124,6 +147,7 @@ def doc_required(ctx, p: DocRequired) -> pl.DataFrame:
                 "element": pl.String,
                 "requirement": pl.String,
                 "found": pl.String,
+                "looked_in": pl.String,
             }
         )
     triggers = _triggers(ctx, p)
@@ -137,31 +161,40 @@ def doc_required(ctx, p: DocRequired) -> pl.DataFrame:
             pl.lit("a clinical note").alias("element"),
             pl.lit("a note supplied with the claim").alias("requirement"),
             pl.lit("no note").alias("found"),
+            pl.lit("the notes supplied with the extract").alias("looked_in"),
         )
     requirements = ctx.catalog.derived(
         f"doc_required {p.model_dump_json()}", lambda catalog: _requirements(catalog, p)
     )
-    return _missing(ctx.notes, triggers.join(noted, on="_claim", how="semi"), requirements, service)
+    return _missing(
+        ctx.notes,
+        triggers.join(noted, on="_claim", how="semi"),
+        requirements,
+        service,
+        p.own_dx_with,
+    )
 
 
 @dataclass(frozen=True)
 class Requirement:
     """One entry of a missing_element rule's `elements`: met by any of its elements affirmed in the
-    note, an element of `min_weeks` for at least that long; `label` and `requirement` in words."""
+    note (a timed one not stated shorter than its `min_weeks`), or documented as absent for an element
+    a negative answers; `label`, `requirement` and `looked_in` (the note's sections) in words."""
 
     elements: tuple[str, ...]
     min_weeks: dict[str, float]
     label: str
     requirement: str
-    timed: tuple[
-        str, ...
-    ]  # its elements whose duration the note index reads (doc_elements `duration`)
+    looked_in: str
+    timed: tuple[str, ...]  # its elements whose duration the note index reads
+    negative_answers: tuple[str, ...]
 
 
 def _requirements(catalog, p: DocRequired) -> list[Requirement]:
     """A missing_element rule's requirements, worked out once per catalog and rule."""
     vocabulary = catalog.codesets["doc_elements"].table
     labels = dict(vocabulary.select("id", "label").rows())
+    places = dict(vocabulary.select("id", "look_in").rows())
     timed = set(vocabulary.filter(pl.col("duration").fill_null(False))["id"])
     out = []
     for group in p.elements:
@@ -169,16 +202,27 @@ def _requirements(catalog, p: DocRequired) -> list[Requirement]:
         minimum = {e: p.min_weeks[e] for e in elements if e in p.min_weeks}
         label = " or ".join(labels.get(e, e) for e in elements)
         requirement = f"{label}, for at least {max(minimum.values()):g} weeks" if minimum else label
+        looked_in = " or ".join(dict.fromkeys(places.get(e) or "the whole note" for e in elements))
         out.append(
             Requirement(
-                elements, minimum, label, requirement, tuple(e for e in elements if e in timed)
+                elements,
+                minimum,
+                label,
+                requirement,
+                looked_in,
+                tuple(e for e in elements if e in timed),
+                tuple(e for e in elements if e in p.negative_answers),
             )
         )
     return out
 
 
 def _missing(
-    notes: NoteIndex, targets: pl.DataFrame, requirements: list[Requirement], service: pl.Expr
+    notes: NoteIndex,
+    targets: pl.DataFrame,
+    requirements: list[Requirement],
+    service: pl.Expr,
+    own_dx_with: str | None = None,
 ) -> pl.DataFrame:
     """One row per (target, requirement) its claim's note does not meet, with what the note shows
     instead, read from the note's element bits (one row per claim) and the timed elements' weeks:
@@ -197,14 +241,21 @@ def _missing(
             how="left",
         )
     affirmed, negated = pl.col("affirmed"), pl.col("negated")
+    structural = (
+        pl.col("_own_dx") & notes.has(affirmed, (own_dx_with,)) if own_dx_with else pl.lit(False)
+    )
     missing = []
     for r in requirements:
+        # a duration the note does not state in numbers ("since 2019") is not held against it;
+        # a stated one shorter than the policy's minimum is
         met = pl.any_horizontal(
-            notes.has(affirmed, (e,)) & (weeks(e) >= r.min_weeks[e]).fill_null(False)
+            notes.has(affirmed, (e,)) & (weeks(e) >= r.min_weeks[e]).fill_null(True)
             if e in r.min_weeks
             else notes.has(affirmed, (e,))
             for e in r.elements
         )
+        if r.negative_answers:
+            met = met | notes.has(negated, r.negative_answers)
         longest = (
             pl.max_horizontal(weeks(e) for e in r.timed)
             if r.timed
@@ -215,16 +266,17 @@ def _missing(
             .then(pl.lit("documented as absent"))
             .when(longest.is_not_null())
             .then(pl.format("documented for {} weeks", longest.round(1)))
-            .otherwise(pl.lit("no duration documented" if r.min_weeks else "not documented"))
+            .otherwise(pl.lit("not documented"))
         )
         missing.append(
-            frame.filter(~met).select(
+            frame.filter(~(met | structural)).select(
                 "_row",
                 "claim_level",
                 service,
                 pl.lit(r.label).alias("element"),
                 pl.lit(r.requirement).alias("requirement"),
                 found.alias("found"),
+                pl.lit(r.looked_in).alias("looked_in"),
             )
         )
     return pl.concat(missing).collect()
