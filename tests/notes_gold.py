@@ -32,7 +32,7 @@ AS_OF = "2026-06-30"
 ELEMENTS = {
     "radicular_findings": ("radicular_findings", "neurogenic_claudication"),
     "pain_duration": ("onset_duration",),
-    "conservative_care": ("conservative_care",),
+    "conservative_care": ("conservative_care", "prior_relief"),
     "pain_scale": ("pain_scale", "function_scale"),
     "imaging_guidance": ("imaging_guidance",),
     "axial_vs_radicular": ("axial_pain", "radicular_findings"),
@@ -169,14 +169,18 @@ def claim_rows(gold: Gold) -> tuple[list[dict], list[dict]]:
                     "rendering_npi": "1937462517",
                     "place_of_service": "11",
                     "service_date": SERVICE_DATE,
-                    "injury_date": SERVICE_DATE if entry["family"] == "injury" else "",
-                    "accident_indicator": "OA" if entry["family"] == "injury" else "",
                     "procedure_code": line["code"],
                     **{f"modifier_{i}": m for i, m in enumerate(modifiers, 1)},
                     "units": str(line.get("units") or 1),
                     "charge_amount": "100.00",
                     "diagnosis_pointers": ",".join(pointers),
                     **{f"dx_{i}": d for i, d in enumerate(dx, 1)},
+                    # an injury visit reports its accident, as the billing office would
+                    **(
+                        {"injury_date": SERVICE_DATE, "accident_indicator": "OA"}
+                        if entry["family"] == "injury"
+                        else {}
+                    ),
                 }
             )
         if services:

@@ -236,3 +236,87 @@ def test_notes_indexed_a_slice_of_text_at_a_time_find_what_they_find_at_once(voc
     pieces = sliced.partitioned(parts, 3)
     assert [sorted(p.noted().to_list()) for p in pieces] == [[], ["C3", "C40", "C7", "C8"], ["C9"]]
     assert table(pieces[1].rekeyed(rows)).equals(as_rows)
+
+
+# The clinical-text pipeline's stages, each on the pattern it exists for (issue: notes written by
+# different clinicians, hard-wrapped feeds, abbreviations, ages and follow-up intervals).
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # durations: abbreviations read, ages and follow-up intervals not
+        ("47 yo F c/o LBP x8 wks.", "onset_duration", 8.0),
+        ("Neck pain x 2 mos, worse with turning.", "onset_duration", 8.7),
+        ("Low back pain 1 yr+.", "onset_duration", 52.0),
+        ("A 47-year-old man with low back pain.", "onset_duration", None),
+        ("Back pain. Return in 2 weeks.", "onset_duration", None),
+        ("Failed 6 wks of PT and NSAIDs.", "conservative_care", 6.0),
+    ],
+)
+def test_durations(vocab, text, element, want):
+    got = found(vocab, text).get(element, (False, False, None))[2]
+    assert got == pytest.approx(want, abs=0.1) if want else got is None
+
+
+@pytest.mark.parametrize(
+    "text, element, affirmed, negated",
+    [
+        ("No relief despite 8 weeks of physical therapy.", "conservative_care", True, False),
+        ("SLR neg bilaterally.", "radicular_findings", False, True),
+        ("Spurling (-) on the right.", "radicular_findings", False, True),
+        ("Exam: negative straight leg raise.", "radicular_findings", False, True),
+        (
+            "Denies fever, chills, weight loss, night sweats, bowel or bladder changes, chest pain, "
+            "shortness of breath or numbness.",
+            "radicular_findings",
+            False,
+            True,
+        ),
+        ("The number of visits was reviewed.", "radicular_findings", False, False),
+        ("Radiculogram reviewed.", "radicular_findings", False, False),
+        ("Will start PT 3x/week for 4 weeks.", "conservative_care", False, False),
+        ("He will continue physical therapy.", "conservative_care", True, False),
+        ("Denies left-sided symptoms; right leg pain.", "side_left", False, True),
+        ("R knee pain after a fall.", "side_right", True, False),
+    ],
+)
+def test_assertions(vocab, text, element, affirmed, negated):
+    assert found(vocab, text).get(element, (False, False, None))[:2] == (affirmed, negated)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She slipped on ice on March 3, 2026 and landed on her wrist.",
+        "DOI: 3/3/26. Stepped off a curb and rolled her ankle.",
+        "He twisted his knee playing soccer 3 days ago.",
+        "Collided with another player last Tuesday.",
+        "Caught his hand between two pallets yesterday at work.",
+    ],
+)
+def test_injury_dates_and_mechanisms(vocab, text):
+    result = found(vocab, text)
+    assert result["injury_date"][0] and result["injury_mechanism"][0]
+
+
+def test_a_header_is_evidence_and_hard_wraps_are_unwrapped(vocab):
+    text = (
+        "HPI: The patient reports pain radiating down the left\nleg for 3 months.\n\n"
+        "ASSESSMENT: Lumbar radiculopathy.\nPLAN:\n- Lumbar ESI L4-5 under fluoroscopy\n- RTC 2 wks"
+    )
+    result = found(vocab, text)
+    assert result["treatment_plan"][0]  # the PLAN: header, whatever its items say
+    assert result["onset_duration"][2] == pytest.approx(13.0, abs=0.1)  # read across the wrap
+    assert result["radicular_findings"][:2] == (True, False)
+
+
+def test_therapy_plan_of_care_has_goals_frequency_and_duration(vocab):
+    text = (
+        "LONG-TERM GOALS (6 WEEKS): Patient will ambulate 500 feet independently.\n"
+        "PLAN: Skilled PT 3x/week for 6 weeks: therapeutic exercise, gait training."
+    )
+    result = found(vocab, text)
+    assert all(result[e][0] for e in ("poc_goals", "poc_frequency", "poc_duration"))
+    only_goals = found(vocab, "SHORT-TERM GOALS (2 WEEKS): independent transfers.")
+    assert "poc_duration" not in only_goals  # a goal's time frame is not the plan's length

@@ -20,7 +20,7 @@ PSEUDO_TRIGGERS = (
     r"|\bfailed to\s+(?:improve|respond|help|relieve)\b"
     r"|\bwithout\s+(?:complications?|difficulty|incident|problems?|event)\b"
     r"|\bnot only\b|\bno\s+(?:change|increase|decrease)\s+in\b|\bnot\s+certain\b"
-    r"|\bnegative\s+(?:impact|effect)\b|\bno further\b|\bnon-?(?:operative|surgical|invasive)\b"
+    r"|\bnegative\s+(?:impact|effect)\b|\bno further\b"
 )
 PRE_NEGATION = (
     r"\b(?:no|not|denies|denied|deny|denying|without|negative for|neg for|absence of|absent|free of|"
@@ -57,12 +57,12 @@ def neutral(clause: pl.Expr) -> pl.Expr:
 
 
 def negated(clause: pl.Expr, pattern: str) -> pl.Expr:
-    """A negation before the mention (fourteen words: review-of-systems lists run long), a negative
+    """A negation before the mention (twenty words: review-of-systems lists run long), a negative
     result just before it ("negative Spurling's") or after it ("SLR neg", "Spurling's (-)",
     "straight leg raise is normal")."""
     after = rf"(?:{pattern}){WORD}*(?:{NON_WORD}+{WORD}+){{0,3}}?{NON_WORD}*{POST_NEGATION}"
     return (
-        clause.str.contains(_before(PRE_NEGATION, pattern, 14))
+        clause.str.contains(_before(PRE_NEGATION, pattern, 20))
         | clause.str.contains(_before(RESULT_BEFORE, pattern, 2))
         | clause.str.contains(after)
     )

@@ -22,7 +22,8 @@ def normalize(text: pl.Expr) -> pl.Expr:
         .str.replace_all(r"[\u2018\u2019]", "'")
         .str.replace_all(r"[\u201c\u201d]", '"')
         # MTSamples' comma joins: after a header, and between a sentence end and the next paragraph
-        .str.replace_all(r":,\s*", ": ")
+        .str.replace_all(r":\s*,\s*", ": ")
+        .str.replace_all(r"\s{2,},\s*", "\n")
         .str.replace_all(r"([.?!]),\s*(\S)", "$1\n$2")
         .str.replace_all(r",\s{2,}", "\n")
         # hard wraps: blank lines and line starts kept, every other break a space

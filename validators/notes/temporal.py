@@ -84,6 +84,7 @@ DATE = (
     rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH})\b"
     rf"|\b(?:in|on|of|since)\s+(?:{_MONTH})\b|\b(?:{_MONTH})\s+(?:of\s+)?\d{{4}}\b"
     r"|\b(?:in|since|of)\s+(?:19|20)\d{2}\b|\bmm/dd/yy(?:yy)?\b"
+    rf"|\b(?:early|mid|late)[- ](?:{_MONTH})\b"
 )
 RELATIVE_TIME = (
     rf"\b(?:{_AMOUNT})\s*(?:minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|months?|years?)\s+"
@@ -91,6 +92,8 @@ RELATIVE_TIME = (
     rf"|\b(?:on|last|this past|past)\s+(?:{_WEEKDAY})\b|\b(?:{_WEEKDAY})\s+(?:night|morning|evening)\b"
     r"|\byesterday\b|\blast (?:night|evening|week|weekend|month)\b|\bthis (?:morning|afternoon|evening)\b"
     r"|\b(?:earlier )?today\b|\btonight\b|\bthe (?:day|night|morning) (?:before|prior)\b"
+    rf"|\b(?:{_AMOUNT})\s*-?\s*(?:hours?|days?|weeks?|months?)\s*-?\s*old\s+(?:injury|fracture|laceration|wound|sprain|strain|burn|bite)"
+    r"|\b(?:at|around|about|approximately)\s+(?:\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|hours)|noon|midnight)"
 )
 
 
