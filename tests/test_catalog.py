@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flows.cli import rules_readme
 from tests.conftest import REPO
 from validators.catalog import HEADINGS, load_catalog
 from validators.checks import REGISTRY
 from validators.errors import RuleConfigError
 from validators.integrity import owners
+from validators.ruledocs import rules_readme
 from validators.schema import check_names
 
 

@@ -15,6 +15,7 @@ from flows import report
 from flows.cli import main
 from tests.conftest import REPO, write_csv
 from validators import findings as fnd
+from validators.ruledocs import explain_text
 
 SAMPLES = REPO / "sample_claims"
 SNAPSHOT = REPO / "tests" / "snapshots" / "sample_claims_findings.csv"
@@ -317,6 +318,14 @@ def test_rules_list_and_explain(capsys):
     ):
         assert words in text
     assert main(["rules", "explain", "NOPE01"]) == 2
+
+
+def test_explain_prints_every_row_of_a_multi_row_example(catalog):
+    """DUP001's examples differ only in their second rows: the duplicate, and the repeat with 76."""
+    text = explain_text(catalog["DUP001"], catalog)
+    triggers, passes = text.split("Example that triggers it")[1].split("Example that passes")
+    assert triggers.count('"claim_id": "C1"') == 2 and passes.count('"claim_id": "C2"') == 2
+    assert '"modifier_1": "76"' in passes and "modifier_1" not in triggers
 
 
 def test_rules_docs_check_passes_on_the_committed_readme():
