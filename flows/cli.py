@@ -25,6 +25,7 @@ from validators.catalog import Catalog, load_catalog
 from validators.config import load_config
 from validators.errors import ExtractError, RuleConfigError
 from validators.ruledocs import explain_text, rules_readme
+from validators.scaffold import skeleton
 
 EXIT_CLEAN, EXIT_HIGH, EXIT_UNUSABLE, EXIT_BUSY = 0, 1, 2, 3
 NIGHTLY_CRON, NIGHTLY_TIMEZONE = "0 2 * * *", "America/New_York"  # as in flows/prefect.yaml
@@ -46,6 +47,7 @@ examples:
   cleanclaim nightly --inbox /srv/claims/inbox --out /srv/claims/reports
   cleanclaim rules list
   cleanclaim rules explain FLD011
+  cleanclaim rules new trauma
 """
 
 
@@ -251,6 +253,21 @@ def build_parser() -> argparse.ArgumentParser:
     re_.add_argument("rule", help="rule id, alias or name, e.g. FLD011")
     rd = rsub.add_parser("docs", help="write rules/README.md from the catalog")
     rd.add_argument("--check", action="store_true", help="fail if rules/README.md is out of date")
+    rn = rsub.add_parser(
+        "new",
+        help="start a new rule: a YAML skeleton at the next free id, and its case file",
+        description="Write rules/FOLDER/ID.yaml with every section of a rule as a TODO (the "
+        "catalog refuses to load until each is filled in) and tests/rules/cases/ID.yaml. "
+        "The id is the family's next one, never a retired or aliased one.",
+    )
+    rn.add_argument("family", help="a folder under rules/ or its id prefix, e.g. trauma or INJ")
+    rn.add_argument(
+        "--cases",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder of the rules' case files (default: tests/rules/cases beside the rule folder)",
+    )
 
     c = sub.add_parser("codesets", help="import CMS's quarterly NCCI files")
     csub = c.add_subparsers(dest="codesets_command", required=True, metavar="ACTION")
@@ -387,6 +404,31 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
 # --------------------------------------------------------------------------- rules
 
 
+def _new_rule(args: argparse.Namespace, catalog: Catalog) -> int:
+    cases = args.cases or catalog.source.parent / "tests" / "rules" / "cases"
+    try:
+        new = skeleton(catalog, args.family, cases)
+    except RuleConfigError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}")
+        return EXIT_UNUSABLE
+    if new.cases_path.exists():
+        Console(stderr=True).print(f"[bold red]error:[/] {new.cases_path} exists already")
+        return EXIT_UNUSABLE
+    new.rule_path.write_text(new.rule_text, encoding="utf-8")
+    new.cases_path.parent.mkdir(parents=True, exist_ok=True)
+    new.cases_path.write_text(new.cases_text, encoding="utf-8")
+    print(f"Wrote {new.rule_path}\nWrote {new.cases_path}")  # whole paths, never wrapped
+    print(
+        "Next steps (docs/adding-a-rule.md):\n"
+        "  1. Fill in every TODO of the rule: the catalog refuses to load until you do.\n"
+        "  2. Write its cases: a situation that triggers it, the near misses that pass.\n"
+        f"  3. Run its tests: pytest tests/rules -k {new.rule_id}\n"
+        f"  4. Read it as an analyst will: cleanclaim rules explain {new.rule_id}\n"
+        "  5. Regenerate the catalog's docs: cleanclaim rules docs"
+    )
+    return EXIT_CLEAN
+
+
 def cmd_rules(args: argparse.Namespace, catalog: Catalog) -> int:
     console = Console(highlight=False)
     if args.rules_command == "list":
@@ -429,6 +471,8 @@ def cmd_rules(args: argparse.Namespace, catalog: Catalog) -> int:
 
         console.print(Markdown(explain_text(rule, catalog)))
         return 0
+    if args.rules_command == "new":
+        return _new_rule(args, catalog)
     target = catalog.source / "README.md"
     text = rules_readme(catalog)
     if args.check:
