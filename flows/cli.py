@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(one transaction set per billing NPI)",
     )
 
-    r = sub.add_parser("rules", help="list and explain the rules")
+    r = sub.add_parser("rules", help="list, explain, document and add rules")
     rsub = r.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     rl = rsub.add_parser("list", help="one line per rule")
     rl.add_argument("--json", action="store_true", help="machine-readable output")
