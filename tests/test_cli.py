@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
 import openpyxl
 import polars as pl
 import pytest
+import yaml
 
 import validators
 from flows import report
 from flows.cli import main
 from tests.conftest import REPO, write_csv
 from validators import findings as fnd
+from validators.catalog import HEADINGS, Rule, load_catalog
+from validators.errors import RuleConfigError
+from validators.ruledocs import explain_text
 
 SAMPLES = REPO / "sample_claims"
 SNAPSHOT = REPO / "tests" / "snapshots" / "sample_claims_findings.csv"
@@ -317,6 +322,46 @@ def test_rules_list_and_explain(capsys):
     ):
         assert words in text
     assert main(["rules", "explain", "NOPE01"]) == 2
+
+
+def test_explain_prints_every_row_of_a_multi_row_example(catalog):
+    """DUP001's examples differ only in their second rows: the duplicate, and the repeat with 76."""
+    text = explain_text(catalog["DUP001"], catalog)
+    triggers, passes = text.split("Example that triggers it")[1].split("Example that passes")
+    assert triggers.count('"claim_id": "C1"') == 2 and passes.count('"claim_id": "C2"') == 2
+    assert '"modifier_1": "76"' in passes and "modifier_1" not in triggers
+
+
+def test_rules_new_writes_a_skeleton_the_catalog_refuses_until_it_is_filled_in(tmp_path, capsys):
+    shutil.copytree(REPO / "rules", tmp_path / "rules")
+    (tmp_path / "rules" / "RETIRED.yaml").write_text("retired: [INJ004]\n")
+    assert main(["--rules", str(tmp_path / "rules"), "rules", "new", "INJ"]) == 0
+    printed = capsys.readouterr().out
+    rule_path = tmp_path / "rules" / "trauma" / "INJ005.yaml"  # INJ004 is retired: never reused
+    cases_path = tmp_path / "tests" / "rules" / "cases" / "INJ005.yaml"
+    assert str(rule_path) in printed and str(cases_path) in printed and "rules docs" in printed
+    skeleton = yaml.safe_load(rule_path.read_text())
+    assert set(skeleton) == set(Rule.model_fields) - {"payers", "aliases"}
+    assert skeleton["status"] == "preview" and all(h in skeleton["explanation"] for h in HEADINGS)
+    assert yaml.safe_load(cases_path.read_text())["rule"] == "INJ005"
+    with pytest.raises(RuleConfigError, match=r"INJ005.yaml: fill in the TODO .* of name, title"):
+        load_catalog(tmp_path / "rules")
+    # a second rule waits for the first: the catalog does not load
+    assert main(["--rules", str(tmp_path / "rules"), "rules", "new", "trauma"]) == 2
+    assert "fill in the TODO" in capsys.readouterr().err
+    # filled in (here with INJ001's content under a name of its own), it loads as a preview rule
+    filled = yaml.safe_load((REPO / "rules" / "trauma" / "INJ001.yaml").read_text())
+    filled |= {
+        "id": "INJ005",
+        "name": "accident-claim-without-injury-dx-again",
+        "status": "preview",
+    }
+    rule_path.write_text(yaml.safe_dump(filled, sort_keys=False))
+    assert load_catalog(tmp_path / "rules")["INJ005"].status == "preview"
+    assert main(["--rules", str(tmp_path / "rules"), "rules", "new", "nowhere"]) == 2
+    assert "the families are" in capsys.readouterr().err
+    assert main(["--rules", str(tmp_path / "rules"), "rules", "new", "ncci"]) == 0
+    assert (tmp_path / "rules" / "ncci" / "NCC004.yaml").exists()
 
 
 def test_rules_docs_check_passes_on_the_committed_readme():

@@ -1,4 +1,6 @@
-"""The rule engine: crash isolation, run configuration, payer scope, and findings in the claim's own words."""
+"""The rule engine: crash isolation, run configuration, payer scope, rules run together and the
+notes they read. Each rule's own cases (fixes in the claim's own words, history of earlier runs)
+are in tests/rules/cases/<ID>.yaml."""
 
 from __future__ import annotations
 
@@ -100,57 +102,11 @@ def test_a_payer_scoped_rule_never_fires_for_other_payers(tmp_path):
     assert fired == ["P1"]
 
 
-def test_fix_names_the_billable_replacements(catalog):
-    fix = findings(catalog).filter(pl.col("rule_id") == "COD002")["fix"].item()
-    assert fix == "Code to the highest specificity the record supports: M54.50, M54.51, M54.59."
-
-
-def test_accident_fix_names_the_injury_codes_for_the_documented_region(catalog):
-    rows = [
-        {
-            "claim_id": "N1",
-            "accident_indicator": "AA",
-            "injury_date": "2026-09-05",
-            "dx_1": "M54.2",
-        },
-        {
-            "claim_id": "L1",
-            "accident_indicator": "EM",
-            "injury_date": "2026-09-05",
-            "dx_1": "M54.50",
-        },
-        {
-            "claim_id": "U1",
-            "accident_indicator": "OA",
-            "injury_date": "2026-09-05",
-            "dx_1": "R51.9",
-        },
-    ]
-    fixes = dict(
-        findings(catalog, rows)
-        .filter(pl.col("rule_id") == "INJ001")
-        .select("claim_id", "fix")
-        .iter_rows()
-    )
-    assert "S13.4XXA" in fixes["N1"] and "neck" in fixes["N1"]
-    assert "S33.5XXA" in fixes["L1"] and "low back" in fixes["L1"]
-    assert "S39.012A" in fixes["U1"]  # no region: the default list
-
-
 def test_field_that_failed_integrity_is_not_reported_again(catalog):
     rows = [{"claim_id": "F1", "dx_1": "724.2", "service_date": "2026-10-15"}]
     integrity = check_integrity(claim_lines(rows), catalog, AS_OF)
     assert {"FLD020", "FLD005"} <= set(integrity.findings["rule_id"])
     assert run_rules(integrity.lines, catalog, AS_OF).is_empty()
-
-
-def test_claim_level_findings_count_the_whole_claim_at_risk(catalog):
-    rows = [
-        {"claim_id": "C1", "dx_1": "M54.5", "charge_amount": "100.00"},
-        {"claim_id": "C1", "dx_1": "M54.5", "charge_amount": "50.00"},
-    ]
-    found = findings(catalog, rows).filter(pl.col("rule_id") == "COD002")
-    assert found.select("line_number", "charge_at_risk").rows() == [(None, 150.0)]
 
 
 def test_no_check_kind_loops_over_rows_in_python():
@@ -159,56 +115,6 @@ def test_no_check_kind_loops_over_rows_in_python():
         text = path.read_text()
         for banned in ("map_elements", ".apply(", "iter_rows", "element_wise"):
             assert banned not in text, f"{banned} in {path.name}"
-
-
-# --------------------------------------------------------------------------- history of earlier runs
-
-
-def typed(catalog, rows):
-    return check_integrity(claim_lines(rows), catalog, AS_OF).lines
-
-
-def esi(claim_id, service_date):
-    return {
-        "claim_id": claim_id,
-        "procedure_code": "62323",
-        "dx_1": "M54.16",
-        "service_date": service_date,
-    }
-
-
-def test_sessions_of_earlier_runs_count_toward_the_frequency_limit(catalog):
-    from validators.engine import history_rows
-
-    earlier = history_rows(typed(catalog, [esi(f"H{m}", f"2026-0{m}-10") for m in (1, 3, 5, 7)]))
-    today = typed(catalog, [esi("C5", "2026-09-10")])
-    alone = run_rules(today, catalog, AS_OF)
-    with_history = run_rules(today, catalog, AS_OF, history=earlier)
-    assert "FRQ001" not in alone["rule_id"].to_list()
-    (hit,) = with_history.filter(pl.col("rule_id") == "FRQ001").iter_rows(named=True)
-    assert hit["claim_id"] == "C5" and "session 5" in hit["message"]
-    # the history's own lines never become findings, however many rules they would trip
-    assert set(with_history["claim_id"]) <= {"C5"}
-
-
-def test_a_line_already_billed_in_an_earlier_run_is_a_duplicate(catalog):
-    from validators.engine import history_rows
-
-    line = {
-        "claim_id": "OLD1",
-        "procedure_code": "99213",
-        "dx_1": "M54.2",
-        "service_date": "2026-09-10",
-    }
-    earlier = history_rows(typed(catalog, [line]))
-    today = typed(catalog, [{**line, "claim_id": "NEW1"}])
-    (hit,) = (
-        run_rules(today, catalog, AS_OF, history=earlier)
-        .filter(pl.col("rule_id") == "DUP001")
-        .iter_rows(named=True)
-    )
-    assert hit["claim_id"] == "NEW1" and "OLD1" in hit["message"]
-    assert "DUP001" not in run_rules(today, catalog, AS_OF)["rule_id"].to_list()
 
 
 def test_excludes1_pairs_are_exactly_those_the_tabular_notes_define(catalog):

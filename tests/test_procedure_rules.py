@@ -1,5 +1,6 @@
-"""Procedure-side semantics that are easy to get wrong: NCCI bypass, deleted edits, MAI, visits across claims,
-frequency windows, timely filing by payer; and the CMS file import in its published layout."""
+"""The procedure rules' machinery: NCCI edits merged once per catalog, and the CMS file import in its
+published layout. Each rule's own cases (NCCI bypass, deleted edits, MAI, visits across claims,
+frequency windows, timely filing by payer) are in tests/rules/cases/<ID>.yaml."""
 
 from __future__ import annotations
 
@@ -12,52 +13,19 @@ from flows.cms_import import import_files, parse
 from tests.conftest import AS_OF, CMS_FIXTURES, claim_lines, with_cms_fixtures
 from validators.catalog import load_catalog
 from validators.checks import procedure
-from validators.config import RunConfig
 from validators.engine import run_rules
 from validators.errors import ExtractError
 from validators.integrity import check_integrity
 
 
-@pytest.fixture(scope="module")
-def cms_catalog(catalog):
-    return with_cms_fixtures(catalog)
-
-
-def flagged(catalog, rows, rule_id, config=None):
+def flagged(catalog, rows, rule_id):
     integrity = check_integrity(claim_lines(rows), catalog, AS_OF)
-    found = run_rules(integrity.lines, catalog, AS_OF, config)
+    found = run_rules(integrity.lines, catalog, AS_OF)
     return found.filter(pl.col("rule_id") == rule_id)
 
 
 EVAL = {"procedure_code": "97161", "modifier_1": "GP", "dx_1": "M54.16"}
 MANUAL = {"procedure_code": "97140", "modifier_1": "GP", "dx_1": "M54.16"}
-
-
-@pytest.mark.parametrize(
-    "modifiers, fires",
-    [
-        ({}, True),
-        ({"modifier_2": "59"}, False),
-        ({"modifier_2": "XU"}, False),
-        ({"modifier_2": "76"}, True),  # 22/76/77 never unbundle a pair
-        ({"modifier_2": "22"}, True),
-    ],
-)
-def test_indicator_1_pair_is_bypassed_only_by_ncci_associated_modifiers(catalog, modifiers, fires):
-    rows = [{"claim_id": "C1", **EVAL}, {"claim_id": "C1", **MANUAL, **modifiers}]
-    assert (not flagged(catalog, rows, "NCC002").is_empty()) is fires
-
-
-def test_59_on_the_column_1_code_bypasses_too(catalog):
-    rows = [{"claim_id": "C1", **EVAL, "modifier_2": "59"}, {"claim_id": "C1", **MANUAL}]
-    assert flagged(catalog, rows, "NCC002").is_empty()
-
-
-def test_pairs_are_found_across_claims_of_the_same_visit_but_not_across_patients(catalog):
-    same_visit = [{"claim_id": "C1", **EVAL}, {"claim_id": "C2", **MANUAL}]
-    assert flagged(catalog, same_visit, "NCC002")["claim_id"].to_list() == ["C2"]
-    other_patient = [{"claim_id": "C1", **EVAL}, {"claim_id": "C2", **MANUAL, "patient_id": "PT-2"}]
-    assert flagged(catalog, other_patient, "NCC002").is_empty()
 
 
 def test_the_merged_ncci_edits_are_built_once_per_catalog_and_not_shared_with_another(monkeypatch):
@@ -83,104 +51,6 @@ def test_the_merged_ncci_edits_are_built_once_per_catalog_and_not_shared_with_an
         > fresh.derived("ncci_ptp_edits", procedure.ptp_edits).height
     )
     assert len(built) == 2
-
-
-def test_deleted_and_indicator_9_edits_never_fire(cms_catalog):
-    deleted = [
-        {"claim_id": "C1", "procedure_code": "20552", "dx_1": "M62.830"},
-        {"claim_id": "C1", "procedure_code": "20553", "dx_1": "M62.830"},
-    ]  # fixture edit deleted 2020
-    assert flagged(cms_catalog, deleted, "NCC002").is_empty()
-    nine = [
-        {"claim_id": "C1", "procedure_code": "99213"},
-        {"claim_id": "C1", "procedure_code": "99214"},
-    ]
-    assert (
-        flagged(cms_catalog, nine, "NCC001").is_empty()
-        and flagged(cms_catalog, nine, "NCC002").is_empty()
-    )
-
-
-def test_mai_2_sums_units_across_lines_and_claims_mai_1_does_not(cms_catalog):
-    split = [
-        {"claim_id": "C1", "procedure_code": "20553", "dx_1": "M62.830"},
-        {"claim_id": "C2", "procedure_code": "20553", "dx_1": "M62.830"},
-    ]
-    hit = flagged(cms_catalog, split, "MUE002")
-    assert hit.height == 1 and "2 units" in hit["message"].item()
-    per_line = [
-        {"claim_id": "C1", "procedure_code": "J1040", "units": "2"},
-        {"claim_id": "C1", "procedure_code": "J1040", "units": "2"},
-    ]
-    assert flagged(cms_catalog, per_line, "MUE001").is_empty()  # MAI 1: each line within 2
-
-
-def test_without_an_imported_mue_file_nothing_is_claimed(catalog):
-    rows = [{"claim_id": "C1", "procedure_code": "J1040", "units": "99"}]
-    assert flagged(catalog, rows, "MUE001").is_empty()
-
-
-def test_frequency_window_is_rolling_365_days(catalog):
-    dates = ["2025-10-01", "2026-01-01", "2026-04-01", "2026-07-01", "2026-09-30"]
-    rows = [
-        {"claim_id": "C1", "procedure_code": "62323", "dx_1": "M54.16", "service_date": d}
-        for d in dates
-    ]
-    assert (
-        flagged(catalog, rows, "FRQ001").height == 1
-    )  # the fifth session, 364 days after the first
-    rows[0]["service_date"] = "2025-09-29"  # 366 days before the last: outside the window
-    assert flagged(catalog, rows, "FRQ001").is_empty()
-
-
-def test_regions_are_counted_separately(catalog):
-    rows = [
-        {"claim_id": "C1", "procedure_code": code, "dx_1": dx, "service_date": d}
-        for d, code, dx in [
-            ("2026-01-05", "62323", "M54.16"),
-            ("2026-02-05", "62323", "M54.16"),
-            ("2026-03-05", "62321", "M54.12"),
-            ("2026-04-05", "62323", "M54.16"),
-            ("2026-05-05", "62321", "M54.12"),
-        ]
-    ]
-    assert flagged(catalog, rows, "FRQ001").is_empty()
-
-
-def test_timely_filing_limit_comes_from_the_run_configuration(catalog):
-    rows = [{"claim_id": "C1", "payer_id": "MCR01", "service_date": "2025-12-01"}]  # 303 days
-    assert not flagged(catalog, rows, "TMF001").is_empty()  # default 180 days
-    medicare = RunConfig(timely_filing_days={"MCR01": 365})
-    assert flagged(catalog, rows, "TMF001", medicare).is_empty()
-    assert flagged(catalog, rows, "TMF002", medicare).is_empty()  # 62 days left: not yet near
-    rows[0]["service_date"] = "2025-10-10"  # 355 days: within 30 of 365
-    assert flagged(catalog, rows, "TMF002", medicare)["message"].item().endswith("by 2026-10-10.")
-
-
-def test_pairing_fix_names_the_regions_covered_alternatives(catalog):
-    cervical = flagged(
-        catalog, [{"claim_id": "C1", "procedure_code": "62321", "dx_1": "M54.2"}], "DXP001"
-    )
-    assert "M54.12" in cervical["fix"].item() and "M54.16" not in cervical["fix"].item()
-    lumbar = flagged(
-        catalog, [{"claim_id": "C2", "procedure_code": "64483", "dx_1": "M54.50"}], "DXP001"
-    )
-    assert "M54.16" in lumbar["fix"].item() and "M48.062" in lumbar["fix"].item()
-
-
-def test_the_line_must_point_to_the_indication_not_just_have_it_on_the_claim(catalog):
-    rows = [
-        {
-            "claim_id": "C1",
-            "procedure_code": "62323",
-            "dx_1": "M54.50",
-            "dx_2": "M54.16",
-            "diagnosis_pointers": "1",
-        }
-    ]
-    assert not flagged(catalog, rows, "DXP001").is_empty()
-    rows[0]["diagnosis_pointers"] = "1,2"
-    assert flagged(catalog, rows, "DXP001").is_empty()
 
 
 # --------------------------------------------------------------------------- CMS file import

@@ -46,6 +46,7 @@ CATEGORIES = (
 )
 SEVERITIES = ("high", "medium", "low")
 HEADINGS = ("**What it checks.**", "**Why payers deny it.**", "**How to fix.**")
+_TODO = re.compile(r"\bTODO\b")
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 
 
@@ -260,6 +261,29 @@ def _validate_rule(path: Path, doc: Any, codesets: dict[str, Codeset]) -> tuple[
     return rule, params
 
 
+def placeholders(doc: Any, where: str = "") -> list[str]:
+    """The fields of a rule document that still hold a TODO (a `rules new` skeleton), in order."""
+    if isinstance(doc, dict):
+        found = []
+        for key, value in doc.items():
+            inner = f"{where}.{key}" if where else str(key)
+            if _TODO.search(str(key)):
+                found.append(where or str(key))
+            found += placeholders(value, inner)
+        return list(dict.fromkeys(found))
+    if isinstance(doc, list):
+        return list(dict.fromkeys(f for item in doc for f in placeholders(item, where)))
+    return [where] if isinstance(doc, str) and _TODO.search(doc) else []
+
+
+def retired_ids(rules_dir: Path) -> set[str]:
+    """Rule ids used once and never to be reused (rules/RETIRED.yaml)."""
+    path = rules_dir / "RETIRED.yaml"
+    return (
+        set((yaml.safe_load(path.read_text()) or {}).get("retired", [])) if path.exists() else set()
+    )
+
+
 def load_catalog(rules_dir: Path | None = None) -> Catalog:
     rules_dir = rules_dir or default_rules_dir()
     if not rules_dir.is_dir():
@@ -267,12 +291,7 @@ def load_catalog(rules_dir: Path | None = None) -> Catalog:
             f"rule folder {rules_dir} does not exist (set CLEANCLAIM_RULES or --rules)"
         )
     codesets = load_codesets(rules_dir)
-    retired_path = rules_dir / "RETIRED.yaml"
-    retired = (
-        set((yaml.safe_load(retired_path.read_text()) or {}).get("retired", []))
-        if retired_path.exists()
-        else set()
-    )
+    retired = retired_ids(rules_dir)
     rules: dict[str, Rule] = {}
     params: dict[str, Any] = {}
     digest = hashlib.sha256()
@@ -287,6 +306,11 @@ def load_catalog(rules_dir: Path | None = None) -> Catalog:
             raise RuleConfigError(
                 f"{path}: cannot be read as YAML ({type(exc).__name__}: {exc})"
             ) from None
+        if todo := placeholders(doc):
+            raise RuleConfigError(
+                f"{path}: fill in the TODO placeholders of {', '.join(todo)} "
+                "(a rule skeleton; see docs/adding-a-rule.md)"
+            )
         rule, rule_params = _validate_rule(path, doc, codesets)
         if rule.id in rules:
             raise RuleConfigError(f"{path}: rule id {rule.id} is defined twice")
