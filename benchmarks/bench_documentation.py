@@ -1,14 +1,17 @@
-"""Documentation benchmark: note-reading throughput, and agreement with medspaCy's ConText.
+"""Documentation benchmark: the note reader and the documentation rules on the team's gold set
+(tests/data/notes_gold: precision and recall per element and per rule, on the development part and
+on the test part that is only ever reported), medspaCy's ConText on the same notes, and throughput.
 
 Prints figures; asserts nothing.
 
     .venv/bin/python benchmarks/bench_documentation.py              # 300,000 notes of ~1.5 KB
-    .venv/bin/python benchmarks/bench_documentation.py --notes 50000
+    .venv/bin/python benchmarks/bench_documentation.py --notes 50000 --no-medspacy
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import time
@@ -21,16 +24,21 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 import validators  # noqa: E402,F401  (the allocator setting before polars loads, as in the product)
+from tests.notes_gold import (  # noqa: E402
+    ELEMENTS,
+    Gold,
+    element_predictions,
+    load_gold,
+    rule_findings,
+    rule_predictions,
+    scores,
+    triggered,
+)
 from validators.catalog import load_catalog  # noqa: E402
+from validators.engine import index_notes, note_vocabulary  # noqa: E402
 from validators.notes import detect  # noqa: E402
 
 MTSAMPLES = REPO / "tests" / "data" / "notes" / "mtsamples_neck_back_subset.csv"
-COMPARED = [
-    "radicular_findings",
-    "imaging_guidance",
-    "conservative_care",
-    "neurogenic_claudication",
-]
 
 
 def real_notes() -> pl.DataFrame:
@@ -43,10 +51,10 @@ def real_notes() -> pl.DataFrame:
     )
 
 
-def medspacy_view(
-    notes: pl.DataFrame, elements: pl.DataFrame
-) -> dict[tuple[int, str], tuple[bool, bool]]:
-    """medspaCy's default pipeline (PyRuSH sentences, ConText) with our element patterns as targets."""
+def medspacy_view(gold: Gold, elements: pl.DataFrame) -> dict[str, set[str]]:
+    """medspaCy's default pipeline (PyRuSH sentences, ConText) with our element patterns as targets:
+    note_id -> the product elements it finds documented (a mention ConText does not call negated,
+    hypothetical or historical; negated too for radicular findings, as the labels count them)."""
     from loguru import logger
 
     logger.remove()  # PyRuSH logs every sentence at DEBUG
@@ -54,50 +62,81 @@ def medspacy_view(
     from medspacy.ner import TargetRule
 
     nlp = medspacy.load()
-    patterns = dict(
-        elements.filter(pl.col("id").is_in(COMPARED)).select("id", "pattern").iter_rows()
-    )
+    wanted = {
+        e for names in ELEMENTS.values() for e in (names[0] if isinstance(names, list) else names)
+    }
+    patterns = dict(elements.filter(pl.col("id").is_in(wanted)).select("id", "pattern").iter_rows())
     nlp.get_pipe("medspacy_target_matcher").add(
         [
             TargetRule(element, element.upper(), pattern=pattern)
             for element, pattern in patterns.items()
         ]
     )
-    out: dict[tuple[int, str], list[bool]] = {}
-    for row, text in notes.iter_rows():  # the reference implementation, not ours: it is per note
+    out: dict[str, set[str]] = {}
+    for note_id, text in gold.texts.items():  # the reference implementation: it is per note
         for ent in nlp(text.lower()).ents:
-            out.setdefault((row, ent.label_.lower()), []).append(ent._.is_negated)
-    return {key: (not all(flags), any(flags)) for key, flags in out.items()}
+            if ent._.is_hypothetical or ent._.is_family:
+                continue
+            if not ent._.is_negated or ent.label_.lower() == "radicular_findings":
+                out.setdefault(note_id, set()).add(ent.label_.lower())
+    return out
 
 
-def agreement(catalog) -> None:
-    notes = real_notes()
-    elements = catalog.codesets["doc_elements"].table
-    ours = {
-        (r["_row"], r["element"]): (r["affirmed"], r["negated"])
-        for r in detect(notes, elements, catalog.codesets["note_sections"].table)
-        .filter(pl.col("element").is_in(COMPARED))
-        .iter_rows(named=True)
-    }
-    theirs = medspacy_view(notes, elements)
-    keys = set(ours) | set(theirs)
-    same = [k for k in keys if ours.get(k, (False, False)) == theirs.get(k, (False, False))]
-    negation_keys = [k for k in keys if k in ours and k in theirs]
-    same_negation = [k for k in negation_keys if ours[k][1] == theirs[k][1]]
-    print(f"agreement with medspaCy ConText on {notes.height} real notes ({', '.join(COMPARED)}):")
-    print(
-        f"  (note, element) pairs found by either: {len(keys)}; same affirmed/negated status: "
-        f"{len(same)} ({len(same) / max(len(keys), 1):.0%})"
-    )
-    print(
-        f"  negation status where both found the element: {len(same_negation)} of {len(negation_keys)} "
-        f"({len(same_negation) / max(len(negation_keys), 1):.0%})"
-    )
-    for key in sorted(set(keys) - set(same))[:8]:
-        print(
-            f"    differs: note {key[0]} {key[1]}: cleanclaim {ours.get(key, (False, False))}, "
-            f"medspaCy {theirs.get(key, (False, False))}  (affirmed, negated)"
+class _Found:
+    """A note index's `elements()` stand-in over medspaCy's findings, for element_predictions."""
+
+    key = "claim_id"
+
+    def __init__(self, found: dict[str, set[str]]):
+        self.found = found
+
+    def elements(self) -> pl.DataFrame:
+        rows = [(k, e, True, False) for k, names in self.found.items() for e in names]
+        return pl.DataFrame(
+            rows, schema=["claim_id", "element", "affirmed", "negated"], orient="row"
         )
+
+
+def _ratio(value: float | None) -> str:
+    return "  -  " if value is None or math.isnan(value) else f"{value:.2f}"
+
+
+def _table(frame: pl.DataFrame, by: str) -> None:
+    for r in frame.iter_rows(named=True):
+        print(
+            f"    {r[by]:<20} n={r['n']:>4}  missing reported: precision {_ratio(r['precision'])}"
+            f"  recall {_ratio(r['recall'])}  (tp {r['tp']}, fp {r['fp']}, fn {r['fn']})"
+        )
+
+
+def gold_report(catalog, medspacy: bool) -> None:
+    gold = load_gold()
+    vocabulary = note_vocabulary(catalog)
+    for name, part in (("development", gold.part(test=False)), ("test", gold.part(test=True))):
+        notes = pl.DataFrame({"claim_id": list(part.texts), "text": list(part.texts.values())})
+        index = index_notes(notes, catalog, key="claim_id")
+        findings = rule_findings(part)
+        print(f"gold set, {name} part: {len(part.labels)} notes")
+        print("  cleanclaim, per element:")
+        _table(scores(element_predictions(part, index), "element"), "element")
+        print("  cleanclaim, per documentation rule (claims the rule applies to):")
+        _table(scores(rule_predictions(part, findings, triggered(part, catalog)), "rule"), "rule")
+        complete = [k for k, v in part.labels.items() if v["complete"] and v["codes"]["cpt"]]
+        flagged = findings.filter(
+            pl.col("severity").is_in(["high", "medium"]) & pl.col("claim_id").is_in(complete)
+        )["claim_id"].n_unique()
+        print(
+            f"  correct claims (notes labelled complete, billed as coded) without a high or medium "
+            f"finding: {len(complete) - flagged} of {len(complete)}"
+        )
+        if medspacy:
+            print("  medspaCy ConText with the same element patterns, per element:")
+            _table(
+                scores(
+                    element_predictions(part, _Found(medspacy_view(part, vocabulary))), "element"
+                ),
+                "element",
+            )
 
 
 def synthetic_notes(n: int, seed: int = 11) -> pl.DataFrame:
@@ -125,15 +164,18 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--notes", type=int, default=300_000)
+    parser.add_argument(
+        "--no-medspacy",
+        action="store_true",
+        help="leave out medspaCy (the bench extra installs it)",
+    )
     args = parser.parse_args()
     catalog = load_catalog()
-    agreement(catalog)
+    gold_report(catalog, medspacy=not args.no_medspacy)
     notes = synthetic_notes(args.notes)
     size_mb = notes["text"].str.len_bytes().sum() / 1e6
     start = time.perf_counter()
-    found = detect(
-        notes, catalog.codesets["doc_elements"].table, catalog.codesets["note_sections"].table
-    )
+    found = detect(notes, note_vocabulary(catalog), catalog.codesets["note_sections"].table)
     seconds = time.perf_counter() - start
     print(
         f"throughput: {notes.height:,} notes, {size_mb:,.0f} MB, {catalog.codesets['doc_elements'].table.height} "

@@ -15,6 +15,7 @@ The test part (a fixed third of the notes, by a hash of the note id) is only rep
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import zlib
 from dataclasses import dataclass
@@ -60,6 +61,13 @@ RULE_ELEMENTS = {
     "DOC006": ["injury_mechanism", "injury_date"],
     "DOC008": ["separate_problem"],
 }
+
+
+# the injury codes of INJ001-INJ003 (not adverse effects or underdosing): such a claim reports its
+# accident, as a billing office would
+INJURY = re.compile(
+    r"^(S|T[0-2]|T3[0-5]|T(3[6-9]|4[0-9]|50)..[1-4]|T5[1-9]|T6[0-9]|T7[0-79]|T8[0-8])"
+)
 
 
 def is_test(note_id: str) -> bool:
@@ -175,10 +183,10 @@ def claim_rows(gold: Gold) -> tuple[list[dict], list[dict]]:
                     "charge_amount": "100.00",
                     "diagnosis_pointers": ",".join(pointers),
                     **{f"dx_{i}": d for i, d in enumerate(dx, 1)},
-                    # an injury visit reports its accident, as the billing office would
+                    # a claim coded for an injury reports its accident, as the billing office would
                     **(
                         {"injury_date": SERVICE_DATE, "accident_indicator": "OA"}
-                        if entry["family"] == "injury"
+                        if any(INJURY.match(code.replace(".", "")) for code in dx)
                         else {}
                     ),
                 }
