@@ -401,10 +401,14 @@ def publish(
     """One validated file's steps in their crash-safe order; returns its outcome: "validated", or
     "left to settle" when the file changed since it was read (the sender was still writing it)."""
     item = outcome.input
+    report, findings = report_paths(day_folder(out, as_of), item.path.name)
+    if not item.path.exists() and _archived(item, inbox, sha256):  # a retry after the move
+        archive(item, inbox, sha256)  # its sidecars, if the move was cut short
+        Ledger(out).record(sha256, item.path.name, str(report))
+        return "validated"
     if signature(item) != read_signature:
         return "left to settle"
     result = pipeline.Run([outcome], catalog, as_of, datetime.now())
-    report, findings = report_paths(day_folder(out, as_of), item.path.name)
     pipeline.write_outputs(result, report, findings)
     if signature(item) != read_signature:  # reports of a partial upload: rewritten next run
         report.unlink(missing_ok=True)
@@ -421,6 +425,15 @@ def publish(
     archive(item, inbox, sha256)
     Ledger(out).record(sha256, item.path.name, str(report))
     return "validated"
+
+
+def _archived(item: InputFile, inbox: Path, sha256: str) -> bool:
+    """This content is in the archive under the extract's name (or its content-tagged name)."""
+    folder, path = inbox / "archive", item.path
+    return any(
+        p.is_file() and file_sha256(p) == sha256
+        for p in (folder / path.name, folder / f"{path.stem}.{sha256[:12]}{path.suffix}")
+    )
 
 
 def set_aside(

@@ -383,8 +383,9 @@ def test_a_crash_at_any_step_is_finished_by_the_next_run(catalog, same_stem, tmp
         _crash_at(patch, *CRASH_POINTS[point])
         with pytest.raises(Crash):
             night(catalog, same_stem, out)
-    for entry in box.Ledger(out).done().values():  # nothing "already processed" without a report
-        assert Path(entry["report"]).exists()
+    for entry in box.Ledger(out).done().values():  # recorded only once reported and archived
+        assert Path(entry["report"]).exists() and (same_stem / "archive" / entry["file"]).exists()
+        assert not (same_stem / entry["file"]).exists()
     night(catalog, same_stem, out)
     day = out / AS_OF.isoformat()
     names = ["X.837", "X.csv", "X.xlsx", "nightly-2026-09-30.csv"]
@@ -404,6 +405,27 @@ def test_a_crash_at_any_step_is_finished_by_the_next_run(catalog, same_stem, tmp
     assert lines.group_by("_sha256", "claim_id", "_line_number").len()["len"].max() == 1
     for entry in box.Ledger(out).done().values():
         assert Path(entry["report"]).exists()
+
+
+def test_a_publish_retried_after_the_move_records_the_file(catalog, tmp_path, monkeypatch):
+    """The ledger write fails (a full disk) after the file was archived; Prefect retries the task:
+    the retry finds the file in the archive and records it, rather than losing track of it."""
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    write_csv(inbox / "a.csv", [{"claim_id": "A1"}])
+    (inbox / "a.notes.csv").write_text("claim_id,note_text\nA1,seen\n")
+    (item,) = discover([inbox])
+    before, sha = box.signature(item), box.file_sha256(item.path)
+    outcome = pipeline.check(item, pipeline.load(item, catalog), catalog, AS_OF)
+    real = box.Ledger.record
+    monkeypatch.setattr(box.Ledger, "record", lambda *a: (_ for _ in ()).throw(OSError(28, "full")))
+    with pytest.raises(OSError):
+        box.publish(outcome, sha, before, inbox, out, AS_OF, catalog, "run")
+    monkeypatch.setattr(box.Ledger, "record", real)
+    assert box.publish(outcome, sha, before, inbox, out, AS_OF, catalog, "run") == "validated"
+    assert set(box.Ledger(out).done()) == {sha}
+    assert sorted(p.name for p in (inbox / "archive").iterdir()) == ["a.csv", "a.notes.csv"]
+    assert not list(inbox.glob("a.*"))
 
 
 # --------------------------------------------------------------------------- the CLI's part
