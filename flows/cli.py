@@ -176,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate every extract in INBOX (flow nightly-claims-validation): reports "
         "under OUT/AS_OF/, then each file moves to INBOX/archive/, or to "
         "INBOX/quarantine/ with a reason file. Content already validated is "
-        "archived without being validated twice.",
+        "archived without being validated twice; a file modified less than --settle-seconds "
+        "ago is left for the next run; every file in the inbox is named with what happened to "
+        "it, and files the inbox does not read are named with the rule (docs/nightly.md).",
     )
     _inbox_options(n)
     n.add_argument(

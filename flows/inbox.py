@@ -127,6 +127,7 @@ class Outcome:
     name: str
     outcome: str
     detail: str = ""
+    attention: bool = False  # an ignored file somebody must deal with: the run ends Failed
 
 
 @dataclass
@@ -153,8 +154,8 @@ def _members(item: InputFile) -> list[Path]:
     ]
 
 
-def _ignored_because(path: Path) -> str | None:
-    """Why the inbox does not read a file that is not an extract (docs/nightly.md), or None."""
+def _ignored_because(path: Path) -> str:
+    """Why the inbox does not read a file that is not an extract (docs/nightly.md)."""
     name = path.name.lower()
     if path.name.startswith("."):
         return "hidden (its name starts with a dot, as upload tools name files in transit)"
@@ -216,12 +217,20 @@ def survey(inbox: Path, settle_seconds: float = SETTLE_SECONDS, now: float | Non
                     "ignored",
                     "a notes or mapping file without its extract (X.notes.csv goes with X.csv, "
                     "X.xlsx ...): left in the inbox until its extract arrives",
+                    attention=True,
                 )
             )
         elif path.suffix.lower() == ".xls" and path.is_file() and not path.name.startswith("."):
             found.refused.append((InputFile(path), xls_refusal(path)))
         else:
-            found.others.append(Outcome(path.name, "ignored", _ignored_because(path) or ""))
+            found.others.append(
+                Outcome(
+                    path.name,
+                    "ignored",
+                    _ignored_because(path),
+                    attention=path.is_file() and not path.name.startswith("."),
+                )
+            )
     return found
 
 

@@ -436,12 +436,9 @@ def _final_state(
     """Completed, or Failed with a message listing every file that was not validated and why,
     by position and type (names can carry patient identifiers: the CLI prints them from the data)."""
     named = {
-        s: [tag[o.name] for o in outcomes if o.outcome == s]
-        for s in ("quarantined", "failed", "ignored")
+        s: [tag[o.name] for o in outcomes if o.outcome == s] for s in ("quarantined", "failed")
     }
-    ignored = [
-        tag[o.name] for o in outcomes if o.outcome == "ignored" and not o.name.startswith(".")
-    ]
+    ignored = [tag[o.name] for o in outcomes if o.attention]
     problems = []
     if named["quarantined"]:
         problems.append(
@@ -455,8 +452,8 @@ def _final_state(
         )
     if ignored:
         problems.append(
-            f"{len(ignored)} files in the inbox are of a type it does not read and were left "
-            f"there: {', '.join(ignored)}"
+            f"{len(ignored)} files in the inbox are not read (see docs/nightly.md) and were "
+            f"left there: {', '.join(ignored)}"
         )
     if history_problem:
         problems.append(history_problem)

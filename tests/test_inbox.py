@@ -207,6 +207,12 @@ def test_every_file_in_the_inbox_gets_an_outcome(catalog, tmp_path):
     assert "compressed" in why["claims.csv.gz"] and "no extension" in why["README"]
     assert "dot" in why[".upload.csv.part"] and "without its extract" in why["lonely.notes.csv"]
     assert "s ago" in why["fresh.csv"]
+    # what ends the run Failed for somebody to look: files it will never read, not dot-names
+    assert {o.name for o in found.others if o.attention} == {
+        "README",
+        "claims.csv.gz",
+        "lonely.notes.csv",
+    }
     reason = (inbox / "quarantine" / "old.xls.reason.txt").read_text()
     assert "legacy Excel .xls" in reason and "Save it as Excel Workbook (.xlsx)" in reason
     assert sorted(p.name for p in inbox.iterdir()) == [
