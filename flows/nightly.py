@@ -1,18 +1,22 @@
 """Prefect flow `nightly-claims-validation`: every extract in the inbox to reports, unattended.
 
-Each extract is its own branch: read (`read-extract`), checked in one or more partitions of whole
-patients (`check-partition`), then published (`publish-extract`: its workbook and findings under
-OUT/AS_OF/, its rows staged for the run history, its hash recorded, the file moved to
-INBOX/archive/). A file that cannot be used is moved to INBOX/quarantine/ with a reason file; a
-branch that crashes leaves its file in the inbox for the next run. A run in which any file failed
-ends Failed naming them; the other files are complete regardless. One consolidated workbook,
-with a Trend sheet from the run history (flows/history.py), covers the run.
+Every file in the inbox gets an outcome (flows/inbox.py survey, docs/nightly.md). Each extract is
+its own branch: read (`read-extract`), checked in one or more partitions of whole patients
+(`check-partition`), then published (`publish-extract`, flows/inbox.py publish: its workbook and
+findings under OUT/AS_OF/, its rows staged for the run history and its outcome for the day's
+consolidated workbook, the file moved to INBOX/archive/, then its hash recorded). A file that
+cannot be used, or that makes cleanclaim fail, is moved to INBOX/quarantine/ with a reason file; a
+branch that runs out of memory or disk leaves its file in the inbox for the next run. A run in which
+any file was not validated ends Failed naming them by place and type; the other files are complete
+regardless. One consolidated workbook per as-of day, with a Trend sheet from the run history
+(flows/history.py), covers the run (and a run that crashed before writing its own).
 
 The tasks run on the flow's task runner: threads by default, or a Dask cluster (`cleanclaim
 nightly --dask-address`), where files and partitions spread over the workers.
 
 PHI stays out of Prefect as in flows/adhoc.py: parameters are folders, a date and numbers, task
-results stay in memory, logs and the artifact carry names, counts and dollars only.
+results stay in memory, logs, state messages and the artifact carry file positions and types,
+counts and dollars only (a sender's file name can carry a patient's name).
 """
 
 from __future__ import annotations
