@@ -184,13 +184,18 @@ def survey(inbox: Path, settle_seconds: float = SETTLE_SECONDS, now: float | Non
         p for p in inbox.iterdir() if p.name != LOCK_NAME and not (p.is_dir() and p.name in FOLDERS)
     )
     found = Survey(positions={p.name: i for i, p in enumerate(entries, 1)})
-    extracts = pipeline.discover([inbox])
+    # files that arrive or leave while the inbox is listed (an upload renamed into place) are
+    # the next run's: only what both listings saw is taken
+    extracts = [i for i in pipeline.discover([inbox]) if i.path.name in found.positions]
     carried = {}
     for item in extracts:
         members = _members(item)
         for sidecar in members[1:]:
             carried.setdefault(sidecar.name, []).append(item.path.name)
-        age = now - max(p.stat().st_mtime for p in members)
+        try:
+            age = now - max(p.stat().st_mtime for p in members)
+        except OSError:  # gone since it was listed
+            age = -1.0
         if age < settle_seconds:
             found.others.append(
                 Outcome(

@@ -245,6 +245,22 @@ def test_a_file_that_settles_is_taken_by_the_next_run(catalog, tmp_path):
     assert night(catalog, inbox, out, settle=60)["a.csv"] == "validated"
 
 
+def test_a_file_renamed_into_the_inbox_while_it_is_listed_is_the_next_runs(tmp_path, monkeypatch):
+    write_csv(tmp_path / "a.csv", [{"claim_id": "A1"}])
+    age(tmp_path)
+    real = pipeline.discover
+
+    def upload_lands(paths, *args, **kwargs):
+        write_csv(tmp_path / ".b.csv.part", [{"claim_id": "B1"}])
+        os.replace(tmp_path / ".b.csv.part", tmp_path / "b.csv")
+        os.utime(tmp_path / "b.csv", (OLD, OLD))
+        return real(paths, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "discover", upload_lands)
+    found = box.survey(tmp_path, 60)
+    assert [i.path.name for i in found.extracts] == ["a.csv"] and list(found.positions) == ["a.csv"]
+
+
 def test_a_file_that_grows_while_it_is_validated_is_not_archived(catalog, tmp_path, monkeypatch):
     """The sender appends while the file is checked: its partial reports are removed, nothing is
     recorded, and the file stays for the next run."""
