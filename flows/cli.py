@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import date
 from importlib.metadata import version
@@ -177,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate every extract in INBOX (flow nightly-claims-validation): reports "
         "under OUT/AS_OF/, then each file moves to INBOX/archive/, or to "
         "INBOX/quarantine/ with a reason file. Content already validated is "
-        "archived without being validated twice.",
+        "archived without being validated twice; a file modified less than --settle-seconds "
+        "ago is left for the next run; every file in the inbox is named with what happened to "
+        "it, and files the inbox does not read are named with the rule (docs/nightly.md).",
     )
     _inbox_options(n)
     n.add_argument(
@@ -200,6 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="start a local Dask cluster of N worker processes for this run (default: threads "
         "in this process, which is faster on a machine of a few cores)",
+    )
+    n.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="leave a file modified less than S seconds ago (still being uploaded) for the next "
+        "run (default: 60)",
     )
     n.add_argument(
         "--partition-lines",
@@ -496,12 +507,18 @@ def cmd_codesets(args: argparse.Namespace, catalog: Catalog) -> int:
     return 0
 
 
+def quiet_prefect_server() -> None:
+    """The temporary Prefect server a run starts (no PREFECT_API_URL) sends no usage telemetry;
+    set before Prefect is imported, which reads its settings then (a site's own setting wins)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
 def cmd_nightly(args: argparse.Namespace) -> int:
-    from flows.inbox import InboxBusyError
+    quiet_prefect_server()
+    from flows.inbox import SETTLE_SECONDS, InboxBusyError, day_folder
     from flows.nightly import (
         PARTITION_LINES,
         dask_runner,
-        day_folder,
         nightly_claims_validation,
     )  # Prefect: only here
 
@@ -519,12 +536,16 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         as_of=args.as_of,
         rules=str(args.rules) if args.rules else None,
         partition_lines=args.partition_lines or PARTITION_LINES,
+        settle_seconds=SETTLE_SECONDS if args.settle_seconds is None else args.settle_seconds,
         return_state=True,
     )
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, InboxBusyError):
         Console(stderr=True).print(f"[bold yellow]busy:[/] {outcome}")
         return EXIT_BUSY
+    if isinstance(outcome, dict):  # every file in the inbox and what the run did with it
+        for name, what, detail in outcome["outcomes"]:
+            print(f"  {what:<17} {name}" + (f": {detail}" if detail else ""))
     print(state.message)
     day = day_folder(args.out, args.as_of or date.today())
     if day.is_dir():
@@ -548,6 +569,7 @@ def serve_arguments(args: argparse.Namespace) -> dict:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    quiet_prefect_server()
     from flows.nightly import nightly_claims_validation
 
     nightly_claims_validation.serve(**serve_arguments(args))

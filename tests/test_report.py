@@ -167,6 +167,15 @@ def test_sheets_are_bounded_and_the_summary_says_where_the_rest_is(tmp_path, mon
     )
 
 
+def test_the_count_of_findings_not_shown_leaves_out_the_claims_sheets_cut(tmp_path, monkeypatch):
+    """ "N more are in findings.csv" counts findings only: 90,000 claims cut from the Claims sheet
+    were once announced as 90,000 more findings for a file with none."""
+    monkeypatch.setattr(report, "SHEET_ROW_LIMIT", 1)
+    out = write(tmp_path / "r.xlsx", [])
+    assert CLAIMS.height == 2 and out["rows_not_shown"] == 0
+    assert write(tmp_path / "s.xlsx", ["a", "b", "c"])["rows_not_shown"] == 2
+
+
 def test_time_zone_aware_datetimes_are_written_as_local_wall_time(tmp_path):
     """openpyxl raises inside save() on an aware datetime (RELIABILITY.md T4)."""
     aware = datetime(2026, 9, 30, 12, 0, tzinfo=UTC)
