@@ -42,16 +42,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import naive  # noqa: E402  (this folder is on sys.path)
-import polars as pl  # noqa: E402
+from validators import runtime
 
-import validators  # noqa: E402,F401  (the allocator setting before polars loads, as in the product)
-from flows import pipeline  # noqa: E402
-from flows.report import write_findings_file  # noqa: E402
-from validators.catalog import load_catalog  # noqa: E402
-from validators.config import RunConfig  # noqa: E402
-from validators.engine import run_rules  # noqa: E402
-from validators.integrity import check_integrity  # noqa: E402
+runtime.configure()  # before polars loads, as the product's entry points do
+
+import naive  # benchmarks/naive.py: a script's own folder is on sys.path
+import polars as pl
+
+from flows import pipeline
+from flows.report import write_findings_file
+from validators.catalog import load_catalog
+from validators.config import RunConfig
+from validators.engine import run_rules
+from validators.integrity import check_integrity
 
 AS_OF = date(2026, 9, 30)
 STAGES = {

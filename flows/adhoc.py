@@ -8,6 +8,10 @@ errors raised here are ExtractError, whose text names the file and the problem, 
 
 from __future__ import annotations
 
+from validators import runtime
+
+runtime.configure()  # before polars loads: a deployment runs this file by path
+
 import time
 from datetime import date, datetime
 

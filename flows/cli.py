@@ -6,6 +6,10 @@ start-up costs 10-20 s, which an ad-hoc run should not pay).
 
 from __future__ import annotations
 
+from validators import runtime
+
+runtime.configure()  # before polars loads: `cleanclaim` imports this module, then calls main
+
 import argparse
 import json
 import logging

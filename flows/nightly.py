@@ -17,6 +17,10 @@ results stay in memory, logs and the artifact carry names, counts and dollars on
 
 from __future__ import annotations
 
+from validators import runtime
+
+runtime.configure()  # before polars loads: a deployment runs this file by path
+
 import time
 import uuid
 from collections import Counter
@@ -24,10 +28,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-# isort: off
-import validators  # noqa: F401  (first: a deployment runs this file by path, not through flows/__init__.py)
-
-# isort: on
 import duckdb
 import polars as pl
 from prefect import flow, get_run_logger, task
