@@ -26,8 +26,9 @@ from validators import findings as fnd
 from validators import summary
 from validators.catalog import Catalog
 from validators.checks import run_starts
+from validators.checks.context import index_notes
 from validators.config import RunConfig
-from validators.engine import HISTORY_COLUMNS, index_notes, run_rules
+from validators.engine import HISTORY_COLUMNS, run_rules
 from validators.errors import ExtractError
 from validators.integrity import check_integrity, rejected_row_findings
 from validators.notes import NoteIndex
