@@ -414,7 +414,7 @@ class Duplicate(Params):
 def dx_duplicate(ctx: Context, p: Duplicate) -> pl.DataFrame:
     """The same code in two diagnosis slots of a claim (M54.12 and M5412 count as the same)."""
     # Claim and code as one integer, sorted so that repeats sit together: hashing (claim, code text)
-    # pairs cost four times as much (a 250k-line part: 70-90 -> ~15 CPU-ms).
+    # pairs cost several times as much.
     key = (pl.col("_row") * (1 << 32) + pl.col("code_id")).alias("_key")
     coded = ctx.claim_dx.select("_row", "slot", "code", key).sort("_key")
     repeated = coded.filter(

@@ -128,7 +128,7 @@ def dx_proc_pairing(ctx: Context, p: Pairing) -> pl.DataFrame:
     )
     judged = pointed.lazy().join(matched.lazy(), on=["family", "region", "bare"], how="left")
     # The lines' verdicts first, and the words of the few flagged lines after: joining the codes of
-    # every line as text cost five times the verdicts (a 250k-line part's ESI lines: 46 ms).
+    # every line as text cost several times the verdicts.
     verdicts = judged.group_by("_row").agg(pl.col("_in_list").any().alias("_any"))
     flagged = (
         judged.join(
@@ -415,7 +415,7 @@ def modifier_required(ctx: Context, p: ModifierRequired) -> pl.DataFrame:
         pl.col("code").alias("procedure_code"), "description"
     )
     # The lines without the modifier first, then their codes' descriptions: joining every therapy line
-    # gathered all its columns (a 250k-line part: 73 ms for the join alone).
+    # gathered all its columns.
     flagged = (
         _usable(ctx, "procedure_code", *MODIFIERS, codes=codes["procedure_code"])
         .filter(~_has_modifier(p.any_of))
@@ -436,7 +436,7 @@ class ModifierUnknown(Params):
 def modifier_unknown(ctx: Context, p: ModifierUnknown) -> pl.DataFrame:
     known = ctx.catalog.codesets["modifiers"].table["code"].implode()
     # Column by column, each narrowed to its unknown values before anything is copied: unpivoting
-    # the four columns first carried every line's list of failed fields along (~35 ms a 250k part).
+    # the four columns first carried every line's list of failed fields along.
     lines = ctx.service_lines.lazy()
     flagged = pl.concat(
         [
@@ -563,7 +563,7 @@ def session_frequency(ctx: Context, p: SessionFrequency) -> pl.DataFrame:
         return _no_hits("session_frequency")
     region = pl.col("region") if p.by_region else pl.lit("any")
     # A session is its first line: sorted by session and row, the rows where the session changes
-    # (a unique between two sorts cost twice as much: 22 -> 10 ms a 250k-line part).
+    # (a unique between two sorts cost twice as much).
     key = ["patient_id", "_region", "_service_date"]
     sessions = (
         lines.with_columns(region.alias("_region")).sort(*key, "_row").filter(run_starts(*key))
