@@ -41,6 +41,7 @@ from flows.adhoc import STAGE, retry_only_io
 from flows.extract import Extract
 from flows.history import History, file_meta, run_row
 from validators.catalog import Catalog, load_catalog
+from validators.config import RunConfig
 from validators.errors import ExtractError
 
 OUTCOMES = ("validated", "quarantined", "already processed", "failed")
@@ -75,7 +76,7 @@ def _report_paths(folder: Path, stem: str) -> tuple[Path, Path]:
     return folder / f"{stem}.denial-risk.xlsx", folder / f"{stem}.findings.csv"
 
 
-# Tasks are handed the catalog's folder and version, not its 20 MB of code sets (pickled to every
+# Tasks are handed the catalog's folder and version, not its code sets (pickled to every
 # Dask task otherwise); each process -- the flow's, or a Dask worker's -- loads it once.
 CatalogRef = tuple[str | None, str]
 _catalogs: dict[CatalogRef, Catalog] = {}
@@ -137,8 +138,9 @@ def check_partition(
     rules: CatalogRef,
     as_of: date,
     history: pl.DataFrame,
+    config: RunConfig,
 ) -> pipeline.FileOutcome:
-    return pipeline.check(item, extract, worker_catalog(rules), as_of, history=history)
+    return pipeline.check(item, extract, worker_catalog(rules), as_of, config, history=history)
 
 
 @task(
@@ -242,15 +244,18 @@ def nightly_claims_validation(
     as_of: date | None = None,
     rules: str | None = None,
     partition_lines: int = PARTITION_LINES,
+    threads: int | None = None,
 ):
     """Validate every extract waiting in `inbox`; write reports under `out`; archive or quarantine each.
     `rules` is a rule folder (default: the catalog shipped with cleanclaim); a file of more than
-    `partition_lines` lines is checked in parts of whole patients."""
+    `partition_lines` lines is checked in parts of whole patients; `threads`: the rules of a
+    partition checked at once (default: the CPUs of the process that checks it)."""
     logger = get_run_logger()
     inbox_dir, out_dir = Path(inbox), Path(out)
     as_of = as_of or date.today()
     run_id = flow_run.id or uuid.uuid4().hex
     catalog_ref, catalog = share_catalog(rules)
+    config = RunConfig() if threads is None else RunConfig(threads=threads)
     started, clock = datetime.now(), time.perf_counter()
     store = History(out_dir)
     status: dict[str, str] = {}
@@ -285,7 +290,12 @@ def nightly_claims_validation(
                     read.sha256,
                     [
                         check_partition.submit(
-                            item, part, catalog_ref, as_of, _own_history(past, read.sha256, part)
+                            item,
+                            part,
+                            catalog_ref,
+                            as_of,
+                            _own_history(past, read.sha256, part),
+                            config,
                         )
                         for part in parts
                     ],
