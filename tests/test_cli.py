@@ -15,6 +15,7 @@ from flows.cli import main
 from tests.conftest import REPO, write_csv
 from validators import findings as fnd
 from validators import runtime
+from validators.config import default_threads
 
 SAMPLES = REPO / "sample_claims"
 SNAPSHOT = REPO / "tests" / "snapshots" / "sample_claims_findings.csv"
@@ -251,6 +252,33 @@ def test_exit_codes(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     assert main(["validate", str(tmp_path / "empty.csv"), *args, "--exit-zero"]) == 2
     assert main(["validate", str(tmp_path / "nowhere.csv"), *args]) == 2
+
+
+def test_threads_come_from_the_configuration_and_the_option_overrides_it(tmp_path, monkeypatch):
+    """One concurrency setting: `threads:` in the run configuration, --threads over it, the CPU
+    count when neither is given; it reaches the pipeline, which sizes every pool from it."""
+    from flows import pipeline
+
+    seen = []
+    real = pipeline.run
+
+    def recorded(*args, **kwargs):
+        seen.append(kwargs["config"].threads)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run", recorded)
+    clean = write_csv(tmp_path / "clean.csv", [{"claim_id": "C1"}])
+    (tmp_path / "c.yaml").write_text("threads: 3\n")
+    args = ["validate", str(clean), "--report", str(tmp_path / "r.xlsx"), "-q"]
+    args += ["--findings", str(tmp_path / "f.csv")]
+    assert main(args) == 0
+    assert main([*args, "--config", str(tmp_path / "c.yaml")]) == 0
+    assert main([*args, "--config", str(tmp_path / "c.yaml"), "--threads", "1"]) == 0
+    assert seen == [default_threads(), 3, 1]
+    with pytest.raises(SystemExit):
+        main([*args, "--threads", "0"])
+    (tmp_path / "c.yaml").write_text("threads: 0\n")
+    assert main([*args, "--config", str(tmp_path / "c.yaml")]) == 2
 
 
 def test_a_bad_file_is_set_aside_and_the_others_still_run(tmp_path, capsys):
