@@ -22,7 +22,8 @@ ALLOCATOR_SETTING = "narenas:1,oversize_threshold:0,dirty_decay_ms:3000"
 
 
 def configure() -> None:
-    """Apply cleanclaim's process-wide settings; call it before polars is first imported.
+    """Apply cleanclaim's process-wide settings; call it before polars is first imported (calling it
+    again changes nothing: flows/nightly.py imports flows/adhoc.py, and both call it).
 
     - the allocator setting above (`_RJEM_MALLOC_CONF`), unless the environment already has one;
     - pandera's polars checks loaded with `hypothesis` hidden (unless the process has loaded it
