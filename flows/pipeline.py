@@ -294,7 +294,7 @@ def check_parts(
     def one(number: int, part: Extract) -> FileOutcome:
         with parts_at_once:
             outcome = _check_part(item, part, catalog, as_of, config, history, spent[number - 1])
-        with said:  # a 5M-line file takes a minute: say how far it is (parts finish in any order)
+        with said:  # a large file takes a while: say how far it is (parts finish in any order)
             done[0] += 1
             if progress:
                 progress(f"checked {done[0]} of {total} parts of", item.path.name)
