@@ -339,3 +339,15 @@ def test_every_check_kind_returns_what_the_contract_says():
         assert not missing, f"{rule.id} ({rule.check}) does not return {sorted(missing)}"
     kinds = {name for name, kind in REGISTRY.items() if kind.stage == "engine"}
     assert kinds == {r.check for r in engine_rules}
+
+
+def test_a_payer_scope_is_built_once_and_reads_the_files_note_index(catalog):
+    """A payer-scoped rule's context holds only its payers' lines; it is kept for the other rules of
+    the same payers and reuses the file's note index instead of reading the notes again."""
+    rows = [{**r, "clinical_note": "Neck pain after a car accident."} for r in ROWS]
+    lines = check_integrity(claim_lines(rows), catalog, AS_OF).lines
+    ctx = Context(lines, catalog, AS_OF, RunConfig())
+    scope = ctx.for_payers(["PIP77"])
+    assert scope is ctx.for_payers(["PIP77"]) and scope is not ctx.for_payers(["MCR01"])
+    assert scope.claims["claim_id"].to_list() == ["A1", "A3"]
+    assert scope.notes is ctx.notes and scope.noted_claims.height == 3
