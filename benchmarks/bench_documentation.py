@@ -17,12 +17,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
+from validators import runtime
 
-import validators  # noqa: E402,F401  (the allocator setting before polars loads, as in the product)
-from validators.catalog import load_catalog  # noqa: E402
-from validators.notes import detect  # noqa: E402
+runtime.configure()  # before polars loads, as the product's entry points do
+
+import numpy as np
+import polars as pl
+
+from validators.catalog import load_catalog
+from validators.notes import detect
 
 MTSAMPLES = REPO / "tests" / "data" / "notes" / "mtsamples_neck_back_subset.csv"
 COMPARED = [

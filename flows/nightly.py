@@ -21,6 +21,10 @@ counts and dollars only (a sender's file name can carry a patient's name).
 
 from __future__ import annotations
 
+from validators import runtime
+
+runtime.configure()  # before polars loads: a deployment runs this file by path
+
 import time
 import uuid
 from collections import Counter
@@ -28,10 +32,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-# isort: off
-import validators  # noqa: F401  (first: a deployment runs this file by path, not through flows/__init__.py)
-
-# isort: on
 import duckdb
 import polars as pl
 from prefect import flow, get_run_logger, task
@@ -45,6 +45,7 @@ from flows.adhoc import STAGE, retry_only_io
 from flows.extract import Extract
 from flows.history import History, run_row
 from validators.catalog import Catalog, load_catalog
+from validators.config import RunConfig
 from validators.errors import ExtractError
 
 OUTCOMES = ("validated", "quarantined", "already processed", "left to settle", "ignored", "failed")
@@ -70,7 +71,7 @@ def dask_runner(address: str | None = None, workers: int | None = None):
     )
 
 
-# Tasks are handed the catalog's folder and version, not its 20 MB of code sets (pickled to every
+# Tasks are handed the catalog's folder and version, not its code sets (pickled to every
 # Dask task otherwise); each process -- the flow's, or a Dask worker's -- loads it once.
 CatalogRef = tuple[str | None, str]
 _catalogs: dict[CatalogRef, Catalog] = {}
@@ -157,10 +158,11 @@ def check_partition(
     as_of: date,
     history: pl.DataFrame,
     tag: str,
+    config: RunConfig,
 ) -> pipeline.FileOutcome:
     catalog = worker_catalog(rules)
     try:
-        return pipeline.check(item, extract, catalog, as_of, history=history)
+        return pipeline.check(item, extract, catalog, as_of, config, history=history)
     except Exception as exc:  # the file's problem (_file_problem)
         error = _file_problem(item, "checking", tag, exc)
         return pipeline.FileOutcome(item, facts={"file": item.path.name}, error=error)
@@ -264,18 +266,21 @@ def nightly_claims_validation(
     rules: str | None = None,
     partition_lines: int = PARTITION_LINES,
     settle_seconds: float = box.SETTLE_SECONDS,
+    threads: int | None = None,
 ):
     """Validate every extract waiting in `inbox`; write reports under `out`; archive or quarantine each.
     `rules` is a rule folder (default: the catalog shipped with cleanclaim); a file of more than
     `partition_lines` lines is checked in parts of whole patients; a file modified less than
-    `settle_seconds` ago is left for the next run. The returned state's data holds the counts and,
-    for the CLI to print, each inbox file's outcome (never sent to the Prefect server: results are
-    not persisted)."""
+    `settle_seconds` ago is left for the next run; `threads`: the rules of a partition checked at
+    once (default: the CPUs of the process that checks it). The returned state's data holds the
+    counts and, for the CLI to print, each inbox file's outcome (never sent to the Prefect server:
+    results are not persisted)."""
     logger = get_run_logger()
     inbox_dir, out_dir = Path(inbox), Path(out)
     as_of = as_of or date.today()
     run_id = str(flow_run.id or uuid.uuid4().hex)
     catalog_ref, catalog = share_catalog(rules)
+    config = RunConfig() if threads is None else RunConfig(threads=threads)
     started, clock = datetime.now(), time.perf_counter()
     store = History(out_dir)
     status: dict[str, box.Outcome] = {}
@@ -357,6 +362,7 @@ def nightly_claims_validation(
                             as_of,
                             _own_history(past, read.sha256, part),
                             tag[name],
+                            config,
                         )
                         for part in parts
                     ],

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import stat
+import subprocess
+import sys
 import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 
 from flows import report
 from flows.report import atomic_path, write_findings_file, write_workbook
+from tests.conftest import REPO
 from validators import findings as fnd
 
 PAYLOADS = [
@@ -257,3 +260,9 @@ def test_sheets_print_landscape_fitted_to_one_page_wide(tmp_path):
         assert ws.sheet_properties.pageSetUpPr.fitToPage is True
         assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1
     assert wb["Findings"].print_title_rows == "$1:$1"
+
+
+def test_the_workbook_module_builds_its_sheets_from_frames_without_the_pipeline():
+    """report.py takes the run's tables; the pipeline imports it, never the reverse."""
+    code = "import sys, flows.report; sys.exit('flows.pipeline' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
