@@ -20,11 +20,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
+from validators import runtime
 
-import validators  # noqa: E402,F401  (the allocator setting before polars loads, as in the product)
-from tests.notes_gold import (  # noqa: E402
+runtime.configure()  # before polars loads, as the product's entry points do
+
+import numpy as np
+import polars as pl
+
+from tests.notes_gold import (
     ELEMENTS,
     Gold,
     element_predictions,
@@ -34,9 +37,9 @@ from tests.notes_gold import (  # noqa: E402
     scores,
     triggered,
 )
-from validators.catalog import load_catalog  # noqa: E402
-from validators.engine import index_notes, note_vocabulary  # noqa: E402
-from validators.notes import detect  # noqa: E402
+from validators.catalog import load_catalog
+from validators.checks.context import index_notes, note_vocabulary
+from validators.notes import detect
 
 MTSAMPLES = REPO / "tests" / "data" / "notes" / "mtsamples_neck_back_subset.csv"
 

@@ -3,7 +3,7 @@
 Prints figures; asserts nothing (speed is measured here, never in tests). Each size runs in its own
 process on an extract written by `cleanclaim synth` (seed 7), so its peak memory is its own:
 
-- wall time per stage: load (CSV + notes), checking (the parts of the file, two at a time), scoring,
+- wall time per stage: load (CSV + notes), checking (the parts of the file, `threads` at a time), scoring,
   the findings Parquet, the workbook; validation (from the CSV to the findings Parquet), end to end, lines/s, peak RSS;
   within checking, the seconds of field integrity, coding rules (COD/GDL/INJ), procedure rules
   (DXP/NCC/MUE/MOD/DUP/FRQ/TMF) and documentation (DOC, reading the notes) summed over the parts;
@@ -42,16 +42,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import naive  # noqa: E402  (this folder is on sys.path)
-import polars as pl  # noqa: E402
+from validators import runtime
 
-import validators  # noqa: E402,F401  (the allocator setting before polars loads, as in the product)
-from flows import pipeline  # noqa: E402
-from flows.report import write_findings_file  # noqa: E402
-from validators.catalog import load_catalog  # noqa: E402
-from validators.config import RunConfig  # noqa: E402
-from validators.engine import run_rules  # noqa: E402
-from validators.integrity import check_integrity  # noqa: E402
+runtime.configure()  # before polars loads, as the product's entry points do
+
+import naive  # benchmarks/naive.py: a script's own folder is on sys.path
+import polars as pl
+
+from flows import pipeline
+from flows.report import write_findings_file
+from validators.catalog import load_catalog
+from validators.config import RunConfig
+from validators.engine import run_rules
+from validators.integrity import check_integrity
 
 AS_OF = date(2026, 9, 30)
 STAGES = {
@@ -104,7 +107,7 @@ def stage_times(n: int, folder: Path, real_notes: bool = False) -> dict:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     outcome = pipeline.validate_file(item, catalog, AS_OF, timings=timings)
-    # splitting into parts by patient, the checks of the parts (two at a time), merging them
+    # splitting into parts by patient, the checks of the parts (`threads` at a time), merging them
     out["checking"] = time.perf_counter() - clock - timings["load"]
     run = pipeline.Run([outcome], catalog, AS_OF, datetime.now())
     parquet = time.perf_counter()
@@ -263,8 +266,8 @@ def report(results: list[dict], repeat: int = 1) -> None:
         label = f"  {key} *" if key in ("field integrity", *STAGES) else key
         print(f"{label:28}" + "".join(f"{r[key]:14.2f}" for r in results))
     print(
-        "  * summed over the parts of the file, which are checked two at a time (a file in one part: its\n"
-        "    rules two at a time): together more than `checking`, which is wall time (with splitting\n"
+        "  * summed over the parts of the file, which are checked `threads` at a time (a file in one\n"
+        "    part: its rules `threads` at a time): together more than `checking`, which is wall time (with splitting\n"
         "    into parts and merging them)"
     )
     rows = {

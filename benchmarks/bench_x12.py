@@ -31,14 +31,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import polars as pl  # noqa: E402
+from validators import runtime
 
-import validators  # noqa: E402,F401  (the allocator setting before polars loads, as in the product)
-from flows import pipeline  # noqa: E402
-from flows.extract import read_extract  # noqa: E402
-from flows.synth import to_837  # noqa: E402
-from validators.catalog import load_catalog  # noqa: E402
-from validators.errors import ExtractError  # noqa: E402
+runtime.configure()  # before polars loads, as the product's entry points do
+
+import polars as pl
+
+from flows import pipeline
+from flows.extract import read_extract
+from flows.synth import to_837
+from validators.catalog import load_catalog
+from validators.errors import ExtractError
 
 AS_OF = date(2026, 9, 30)
 LINES_PER_CLAIM = 1.9  # cleanclaim synth's mix (1-4 lines, therapy and injections multi-line)

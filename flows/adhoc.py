@@ -1,12 +1,16 @@
 """Prefect flow `validate-claim-file`: the ad-hoc run of one extract, as tasks on the same stages.
 
-PHI stays out of Prefect (../shared/RELIABILITY.md T16, STACK_NOTES.md 1.6): parameters are
+PHI stays out of Prefect: parameters are
 paths and a date; tasks keep their results in memory (no cache, no persistence), so claim
 frames never reach Prefect's storage; the flow returns counts; log lines carry counts only; and
 errors raised here are ExtractError, whose text names the file and the problem, never a value.
 """
 
 from __future__ import annotations
+
+from validators import runtime
+
+runtime.configure()  # before polars loads: a deployment runs this file by path
 
 import time
 from datetime import date, datetime
@@ -16,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import pipeline
 from validators.catalog import Catalog, load_catalog
+from validators.config import RunConfig
 
 
 def retry_only_io(task_, task_run, state) -> bool:
@@ -45,9 +50,9 @@ def load_extract(item: pipeline.InputFile, catalog: Catalog):
 
 @task(name="check-field-integrity", **STAGE)
 def check_fields(
-    item: pipeline.InputFile, extract, catalog: Catalog, as_of: date
+    item: pipeline.InputFile, extract, catalog: Catalog, as_of: date, config: RunConfig
 ) -> pipeline.FileOutcome:
-    return pipeline.check(item, extract, catalog, as_of)
+    return pipeline.check(item, extract, catalog, as_of, config)
 
 
 @task(
@@ -69,15 +74,18 @@ def validate_claim_file(
     as_of: date | None = None,
     notes: str | None = None,
     mapping: str | None = None,
+    threads: int | None = None,
 ) -> dict:
-    """Validate one claim extract and write its denial-risk workbook and findings file."""
+    """Validate one claim extract and write its denial-risk workbook and findings file. `threads`:
+    the parts of a large file, or the rules of a small one, checked at once (default: the CPUs)."""
     logger = get_run_logger()
     as_of = as_of or date.today()
     catalog = load_catalog()
     (item,) = pipeline.discover([path], mapping=mapping, notes=notes)
     started, clock = datetime.now(), time.perf_counter()
     extract = load_extract(item, catalog)
-    outcome = check_fields(item, extract, catalog, as_of)
+    config = RunConfig() if threads is None else RunConfig(threads=threads)
+    outcome = check_fields(item, extract, catalog, as_of, config)
     result = pipeline.Run([outcome], catalog, as_of, started, time.perf_counter() - clock)
     write_reports(result, report, findings)
     counts = outcome.findings.group_by("severity").len()

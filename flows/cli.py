@@ -1,14 +1,19 @@
 """`cleanclaim`: validate claim extracts before they go to the payer, and explain the rules.
 
 `validate` runs the pipeline's plain stages directly; Prefect is imported only by `nightly` (its
-start-up costs 10-20 s, which an ad-hoc run should not pay).
+start-up takes seconds, which an ad-hoc run should not pay).
 """
 
 from __future__ import annotations
 
+from validators import runtime
+
+runtime.configure()  # before polars loads: `cleanclaim` imports this module, then calls main
+
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import date
 from importlib.metadata import version
@@ -22,7 +27,7 @@ from flows import pipeline
 from flows.cms_import import import_files
 from flows.extract import MAX_ROWS
 from validators.catalog import Catalog, load_catalog
-from validators.config import load_config
+from validators.config import default_threads, load_config
 from validators.errors import ExtractError, RuleConfigError
 from validators.ruledocs import explain_text, rules_readme
 from validators.scaffold import skeleton
@@ -71,6 +76,25 @@ def _timezone(text: str) -> str:
             "America/New_York or America/Chicago"
         ) from None
     return text
+
+
+def _threads(text: str) -> int:
+    """A --threads value: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
+def _threads_option(parser: argparse.ArgumentParser, where: str) -> None:
+    parser.add_argument(
+        "--threads",
+        type=_threads,
+        default=None,
+        metavar="N",
+        help=f"how many files, parts of a large file (or rules, for a file checked in one part) "
+        f"are checked at once: more uses more cores and more memory ({where}; default: the "
+        f"CPUs this process may use, {default_threads()} here)",
+    )
 
 
 def _inbox_options(parser: argparse.ArgumentParser) -> None:
@@ -164,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 0 even with high findings (2 still means unusable input)",
     )
+    _threads_option(v, "overrides the configuration's `threads:`")
     v.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     v.add_argument(
         "-v", "--verbose", action="store_true", help="log each stage (counts and file names only)"
@@ -177,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate every extract in INBOX (flow nightly-claims-validation): reports "
         "under OUT/AS_OF/, then each file moves to INBOX/archive/, or to "
         "INBOX/quarantine/ with a reason file. Content already validated is "
-        "archived without being validated twice.",
+        "archived without being validated twice; a file modified less than --settle-seconds "
+        "ago is left for the next run; every file in the inbox is named with what happened to "
+        "it, and files the inbox does not read are named with the rule (docs/nightly.md).",
     )
     _inbox_options(n)
     n.add_argument(
@@ -200,6 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="start a local Dask cluster of N worker processes for this run (default: threads "
         "in this process, which is faster on a machine of a few cores)",
+    )
+    _threads_option(n, "in each process that checks files")
+    n.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="leave a file modified less than S seconds ago (still being uploaded) for the next "
+        "run (default: 60)",
     )
     n.add_argument(
         "--partition-lines",
@@ -351,6 +387,8 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
     except RuleConfigError as exc:
         errors.print(f"[bold red]configuration error:[/] {exc}")
         return EXIT_UNUSABLE
+    if args.threads:
+        config = config.model_copy(update={"threads": args.threads})
     try:
         inputs = pipeline.discover(args.paths, mapping=args.mapping, notes=args.notes)
     except ExtractError as exc:
@@ -496,12 +534,18 @@ def cmd_codesets(args: argparse.Namespace, catalog: Catalog) -> int:
     return 0
 
 
+def quiet_prefect_server() -> None:
+    """The temporary Prefect server a run starts (no PREFECT_API_URL) sends no usage telemetry;
+    set before Prefect is imported, which reads its settings then (a site's own setting wins)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
 def cmd_nightly(args: argparse.Namespace) -> int:
-    from flows.inbox import InboxBusyError
+    quiet_prefect_server()
+    from flows.inbox import SETTLE_SECONDS, InboxBusyError, day_folder
     from flows.nightly import (
         PARTITION_LINES,
         dask_runner,
-        day_folder,
         nightly_claims_validation,
     )  # Prefect: only here
 
@@ -519,12 +563,17 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         as_of=args.as_of,
         rules=str(args.rules) if args.rules else None,
         partition_lines=args.partition_lines or PARTITION_LINES,
+        settle_seconds=SETTLE_SECONDS if args.settle_seconds is None else args.settle_seconds,
+        threads=args.threads,
         return_state=True,
     )
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, InboxBusyError):
         Console(stderr=True).print(f"[bold yellow]busy:[/] {outcome}")
         return EXIT_BUSY
+    if isinstance(outcome, dict):  # every file in the inbox and what the run did with it
+        for name, what, detail in outcome["outcomes"]:
+            print(f"  {what:<17} {name}" + (f": {detail}" if detail else ""))
     print(state.message)
     day = day_folder(args.out, args.as_of or date.today())
     if day.is_dir():
@@ -548,6 +597,7 @@ def serve_arguments(args: argparse.Namespace) -> dict:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    quiet_prefect_server()
     from flows.nightly import nightly_claims_validation
 
     nightly_claims_validation.serve(**serve_arguments(args))

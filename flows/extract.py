@@ -474,8 +474,8 @@ def read_csv_text(
     header = next(csv.reader(io.StringIO(header_text), delimiter=sep))
     keep, facts = _resolve_headers(path, header, mapping or {}, required, known)
     width = len(header)
-    # The quote-aware field count runs beside polars' parser (numpy and polars both release the GIL:
-    # 1M lines 1.1 -> 0.75 s); its verdict on the file comes first, the parser's error after it.
+    # The quote-aware field count runs beside polars' parser (numpy and polars both release the
+    # GIL); its verdict on the file comes first, the parser's error after it.
     with ThreadPoolExecutor(max_workers=1) as pool:
         scan = pool.submit(_field_counts, path, data, sep, max_rows) if counted is None else None
         clean_edges = pool.submit(edge_space_free, data, sep, header_end + 1)
@@ -507,10 +507,10 @@ def read_csv_text(
         )
     del data  # parsed: the raw text is not kept while the frame is shaped
     # The parser returns each column in hundreds of chunks; the first operation that meets a
-    # contiguous column beside them would copy the whole frame at once (5M lines: +2.6 GB). Made
+    # contiguous column beside them would copy the whole frame at once, gigabytes at 5M lines. Made
     # contiguous here one column at a time instead, so the file is never held twice. Each column's
     # trimming test runs in a thread beside the next column's copy (the copy is mostly the kernel
-    # handing out fresh pages, the test a regex: 1M lines 0.85 -> 0.5 s for both), unless the bytes
+    # handing out fresh pages, the test a regex), unless the bytes
     # have shown that no value needs trimming (edge_space_free).
     contiguous, dirty = [], {}
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -1,21 +1,29 @@
 """Prefect flow `nightly-claims-validation`: every extract in the inbox to reports, unattended.
 
-Each extract is its own branch: read (`read-extract`), checked in one or more partitions of whole
-patients (`check-partition`), then published (`publish-extract`: its workbook and findings under
-OUT/AS_OF/, its rows staged for the run history, its hash recorded, the file moved to
-INBOX/archive/). A file that cannot be used is moved to INBOX/quarantine/ with a reason file; a
-branch that crashes leaves its file in the inbox for the next run. A run in which any file failed
-ends Failed naming them; the other files are complete regardless. One consolidated workbook,
-with a Trend sheet from the run history (flows/history.py), covers the run.
+Every file in the inbox gets an outcome (flows/inbox.py survey, docs/nightly.md). Each extract is
+its own branch: read (`read-extract`), checked in one or more partitions of whole patients
+(`check-partition`), then published (`publish-extract`, flows/inbox.py publish: its workbook and
+findings under OUT/AS_OF/, its rows staged for the run history and its outcome for the day's
+consolidated workbook, the file moved to INBOX/archive/, then its hash recorded). A file that
+cannot be used, or that makes cleanclaim fail, is moved to INBOX/quarantine/ with a reason file; a
+branch that runs out of memory or disk leaves its file in the inbox for the next run. A run in which
+any file was not validated ends Failed naming them by place and type; the other files are complete
+regardless. One consolidated workbook per as-of day, with a Trend sheet from the run history
+(flows/history.py), covers the run (and a run that crashed before writing its own).
 
 The tasks run on the flow's task runner: threads by default, or a Dask cluster (`cleanclaim
 nightly --dask-address`), where files and partitions spread over the workers.
 
 PHI stays out of Prefect as in flows/adhoc.py: parameters are folders, a date and numbers, task
-results stay in memory, logs and the artifact carry names, counts and dollars only.
+results stay in memory, logs, state messages and the artifact carry file positions and types,
+counts and dollars only (a sender's file name can carry a patient's name).
 """
 
 from __future__ import annotations
+
+from validators import runtime
+
+runtime.configure()  # before polars loads: a deployment runs this file by path
 
 import time
 import uuid
@@ -24,10 +32,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-# isort: off
-import validators  # noqa: F401  (first: a deployment runs this file by path, not through flows/__init__.py)
-
-# isort: on
 import duckdb
 import polars as pl
 from prefect import flow, get_run_logger, task
@@ -39,11 +43,12 @@ from flows import inbox as box
 from flows import pipeline
 from flows.adhoc import STAGE, retry_only_io
 from flows.extract import Extract
-from flows.history import History, file_meta, run_row
+from flows.history import History, run_row
 from validators.catalog import Catalog, load_catalog
+from validators.config import RunConfig
 from validators.errors import ExtractError
 
-OUTCOMES = ("validated", "quarantined", "already processed", "failed")
+OUTCOMES = ("validated", "quarantined", "already processed", "left to settle", "ignored", "failed")
 # Lines per partition: a file larger than this is checked in parts of whole patients, one task
 # each, so a Dask cluster can spread one large file over its workers.
 PARTITION_LINES = 500_000
@@ -66,16 +71,7 @@ def dask_runner(address: str | None = None, workers: int | None = None):
     )
 
 
-def day_folder(out: Path, as_of: date) -> Path:
-    """Where a run's reports go: one folder per as-of date."""
-    return out / as_of.isoformat()
-
-
-def _report_paths(folder: Path, stem: str) -> tuple[Path, Path]:
-    return folder / f"{stem}.denial-risk.xlsx", folder / f"{stem}.findings.csv"
-
-
-# Tasks are handed the catalog's folder and version, not its 20 MB of code sets (pickled to every
+# Tasks are handed the catalog's folder and version, not its code sets (pickled to every
 # Dask task otherwise); each process -- the flow's, or a Dask worker's -- loads it once.
 CatalogRef = tuple[str | None, str]
 _catalogs: dict[CatalogRef, Catalog] = {}
@@ -104,12 +100,27 @@ def worker_catalog(ref: CatalogRef) -> Catalog:
 
 @dataclass
 class Read:
-    """What reading one extract found: already processed (`seen`), unusable (`error`), or its lines."""
+    """What reading one extract found: already processed (`seen`), unusable (`error`), or its lines.
+    `signature`: its size and time before it was read, to see whether it changed after."""
 
     sha256: str
+    signature: tuple
     extract: Extract | None = None
     error: ExtractError | None = None
     seen: bool = False
+
+
+def _file_problem(item: pipeline.InputFile, stage: str, tag: str, exc: Exception) -> ExtractError:
+    """What an exception while reading or checking a file means. A filesystem error is raised
+    again to be retried, and running out of memory leaves the file for the next run, each with
+    a message without the file's path; anything else the file made cleanclaim do is the file's
+    problem, set aside with a reason (a poison file would otherwise fail every night)."""
+    if isinstance(exc, OSError):
+        raise OSError(exc.errno, f"{tag}: {stage} failed ({exc.strerror})") from None
+    if isinstance(exc, MemoryError):
+        raise MemoryError(f"{tag}: out of memory while {stage} it") from None
+    get_run_logger().warning("%s set aside: %s failed (%s)", tag, stage, type(exc).__name__)
+    return box.internal_error(item, stage, exc)
 
 
 @task(
@@ -119,15 +130,24 @@ class Read:
     retry_condition_fn=retry_only_io,
     **STAGE,
 )
-def read_extract(item: pipeline.InputFile, done: frozenset[str], rules: CatalogRef) -> Read:
-    sha = box.file_sha256(item.path)
-    if sha in done:  # validated by an earlier run (maybe one that crashed before archiving it)
-        return Read(sha, seen=True)
+def read_extract(
+    item: pipeline.InputFile, done: frozenset[str], rules: CatalogRef, tag: str
+) -> Read:
     try:
-        return Read(sha, extract=pipeline.load(item, worker_catalog(rules)))
+        before = box.signature(item)
+        sha = box.file_sha256(item.path)
+    except OSError as exc:
+        raise _file_problem(item, "hashing", tag, exc) from None
+    if sha in done:  # validated and archived by an earlier run: the same content dropped again
+        return Read(sha, before, seen=True)
+    catalog = worker_catalog(rules)
+    try:
+        return Read(sha, before, extract=pipeline.load(item, catalog))
     except ExtractError as exc:
-        get_run_logger().warning("file set aside: %s (%s)", item.path.name, exc.reason)
-        return Read(sha, error=exc)
+        get_run_logger().warning("%s set aside (%s)", tag, exc.reason)
+        return Read(sha, before, error=exc)
+    except Exception as exc:  # the file's problem (_file_problem)
+        return Read(sha, before, error=_file_problem(item, "reading", tag, exc))
 
 
 @task(name="check-partition", **STAGE)
@@ -137,8 +157,15 @@ def check_partition(
     rules: CatalogRef,
     as_of: date,
     history: pl.DataFrame,
+    tag: str,
+    config: RunConfig,
 ) -> pipeline.FileOutcome:
-    return pipeline.check(item, extract, worker_catalog(rules), as_of, history=history)
+    catalog = worker_catalog(rules)
+    try:
+        return pipeline.check(item, extract, catalog, as_of, config, history=history)
+    except Exception as exc:  # the file's problem (_file_problem)
+        error = _file_problem(item, "checking", tag, exc)
+        return pipeline.FileOutcome(item, facts={"file": item.path.name}, error=error)
 
 
 @task(
@@ -150,28 +177,24 @@ def check_partition(
 )
 def publish_extract(
     outcome: pipeline.FileOutcome,
-    sha: str,
+    read: Read,
     inbox: Path,
     out: Path,
     as_of: date,
     rules: CatalogRef,
     run_id: str,
-) -> None:
-    """Reports, then the rows for the history, then the hash, then the move: a crash between any two
-    steps is finished by the next run, which redoes the file (its own history rows excluded)."""
-    item = outcome.input
-    result = pipeline.Run([outcome], worker_catalog(rules), as_of, datetime.now())
-    report, findings = _report_paths(day_folder(out, as_of), item.path.stem)
-    pipeline.write_outputs(result, report, findings)
-    History(out).stage(
-        sha,
-        file_meta(item.path.name, run_id, as_of, result.claims.height, result.findings.height),
-        result.lines,
-        result.claims,
-        result.findings,
-    )
-    box.Ledger(out).record(sha, item.path.name, str(report))
-    box.archive(item, inbox, sha)
+    tag: str,
+) -> str:
+    """flows/inbox.py publish: reports, history rows, the day's outcome, the move, then the ledger;
+    a crash between any two steps is finished by the next run. A failure leaves the file in the
+    inbox, and its message holds no path (file names can carry patient identifiers)."""
+    catalog = worker_catalog(rules)
+    try:
+        return box.publish(outcome, read.sha256, read.signature, inbox, out, as_of, catalog, run_id)
+    except OSError as exc:  # retried
+        raise OSError(exc.errno, f"{tag}: publishing failed ({exc.strerror})") from None
+    except Exception as exc:
+        raise RuntimeError(f"{tag}: publishing failed ({type(exc).__name__})") from None
 
 
 def _own_history(past: pl.DataFrame | None, sha: str, part: Extract) -> pl.DataFrame | None:
@@ -242,26 +265,58 @@ def nightly_claims_validation(
     as_of: date | None = None,
     rules: str | None = None,
     partition_lines: int = PARTITION_LINES,
+    settle_seconds: float = box.SETTLE_SECONDS,
+    threads: int | None = None,
 ):
     """Validate every extract waiting in `inbox`; write reports under `out`; archive or quarantine each.
     `rules` is a rule folder (default: the catalog shipped with cleanclaim); a file of more than
-    `partition_lines` lines is checked in parts of whole patients."""
+    `partition_lines` lines is checked in parts of whole patients; a file modified less than
+    `settle_seconds` ago is left for the next run; `threads`: the rules of a partition checked at
+    once (default: the CPUs of the process that checks it). The returned state's data holds the
+    counts and, for the CLI to print, each inbox file's outcome (never sent to the Prefect server:
+    results are not persisted)."""
     logger = get_run_logger()
     inbox_dir, out_dir = Path(inbox), Path(out)
     as_of = as_of or date.today()
-    run_id = flow_run.id or uuid.uuid4().hex
+    run_id = str(flow_run.id or uuid.uuid4().hex)
     catalog_ref, catalog = share_catalog(rules)
+    config = RunConfig() if threads is None else RunConfig(threads=threads)
     started, clock = datetime.now(), time.perf_counter()
     store = History(out_dir)
-    status: dict[str, str] = {}
-    outcomes: dict[str, pipeline.FileOutcome] = {}
+    status: dict[str, box.Outcome] = {}
+
+    def move(name: str, outcome: str, detail: str, step, *args) -> None:
+        """Archive or quarantine in the flow; a filesystem error leaves the file "failed" in the
+        inbox, logged without its name."""
+        try:
+            step(*args)
+        except OSError as exc:
+            logger.warning("%s could not be moved (%s)", tag[name], exc.strerror)
+            return
+        status[name] = box.Outcome(name, outcome, detail)
+
     with box.inbox_lock(inbox_dir):
         history = _HistoryGuard(store, logger)
         history.run(store.ingest)  # what a run that crashed left staged
         past = history.run(store.lines, as_of)
-        items = pipeline.discover([inbox_dir])
+        found = box.survey(inbox_dir, settle_seconds)
+        tag = {name: box.label(found, name) for name in found.positions}
+        for item, error in found.refused:
+            move(
+                item.path.name,
+                "quarantined",
+                error.problem,
+                lambda i, e: box.set_aside(
+                    i, box.file_sha256(i.path), e, inbox_dir, out_dir, as_of
+                ),
+                item,
+                error,
+            )
         done = frozenset(box.Ledger(out_dir).done())
-        reads = [(item, read_extract.submit(item, done, catalog_ref)) for item in items]
+        reads = [
+            (item, read_extract.submit(item, done, catalog_ref, tag[item.path.name]))
+            for item in found.extracts
+        ]
         checks = {}
         for item, future in reads:  # each file's partitions start as soon as it is read
             name = item.path.name
@@ -270,90 +325,153 @@ def nightly_claims_validation(
                 continue  # unreadable after its retries (not a bad file: a bad file is quarantined)
             read = future.result()
             if read.seen:
-                box.archive(item, inbox_dir, read.sha256)
-                status[name] = "already processed"
+                move(
+                    name,
+                    "already processed",
+                    "archived again",
+                    box.archive,
+                    item,
+                    inbox_dir,
+                    read.sha256,
+                )
             elif read.error is not None:
-                box.quarantine(item, inbox_dir, read.sha256, read.error)
-                status[name] = "quarantined"
-                outcomes[name] = pipeline.FileOutcome(item, facts={"file": name}, error=read.error)
+                move(
+                    name,
+                    "quarantined",
+                    read.error.problem,
+                    box.set_aside,
+                    item,
+                    read.sha256,
+                    read.error,
+                    inbox_dir,
+                    out_dir,
+                    as_of,
+                )
             else:
                 parts = pipeline.split_by_patient(
                     read.extract, pipeline.parts_needed(read.extract, partition_lines)
                 )
                 checks[name] = (
                     item,
-                    read.sha256,
+                    read,
                     [
                         check_partition.submit(
-                            item, part, catalog_ref, as_of, _own_history(past, read.sha256, part)
+                            item,
+                            part,
+                            catalog_ref,
+                            as_of,
+                            _own_history(past, read.sha256, part),
+                            tag[name],
+                            config,
                         )
                         for part in parts
                     ],
                 )
         published = {}
-        for name, (item, sha, futures) in checks.items():
+        for name, (item, read, futures) in checks.items():
             for future in futures:
                 future.wait()
             if any(f.state.is_failed() for f in futures):
                 continue  # the file stays in the inbox: the next run tries it again
-            outcome = pipeline.merge_outcomes(item, [f.result() for f in futures])
-            published[name] = (
-                outcome,
-                publish_extract.submit(
-                    outcome, sha, inbox_dir, out_dir, as_of, catalog_ref, run_id
-                ),
+            parts = [f.result() for f in futures]
+            error = next((p.error for p in parts if p.error is not None), None)
+            if error is not None:
+                move(
+                    name,
+                    "quarantined",
+                    error.problem,
+                    box.set_aside,
+                    item,
+                    read.sha256,
+                    error,
+                    inbox_dir,
+                    out_dir,
+                    as_of,
+                )
+                continue
+            outcome = pipeline.merge_outcomes(item, parts)
+            published[name] = publish_extract.submit(
+                outcome, read, inbox_dir, out_dir, as_of, catalog_ref, run_id, tag[name]
             )
-        for name, (outcome, future) in published.items():
+        for name, future in published.items():
             future.wait()
             if future.state.is_completed():
-                status[name] = "validated"
-                outcomes[name] = outcome
-        for item in items:
-            status.setdefault(item.path.name, "failed")
+                what = future.result()
+                detail = (
+                    "reports written, file archived"
+                    if what == "validated"
+                    else (
+                        "it changed while it was being validated: still being written? The next "
+                        "run takes it once it has settled"
+                    )
+                )
+                status[name] = box.Outcome(name, what, detail)
+        for item in [*found.extracts, *(item for item, _ in found.refused)]:
+            status.setdefault(
+                item.path.name,
+                box.Outcome(
+                    item.path.name,
+                    "failed",
+                    "cleanclaim crashed on it (see the task logs); the next run tries any file "
+                    "still in the inbox again",
+                ),
+            )
+        for other in found.others:
+            status.setdefault(other.name, other)
         history.run(store.ingest)
-    counts = Counter(status.values())
-    summary = {"files": len(items), **{s: counts[s] for s in OUTCOMES}}
-    result = pipeline.Run(
-        [outcomes[i.path.name] for i in items if i.path.name in outcomes],
-        catalog,
-        as_of,
-        started,
-        time.perf_counter() - clock,
-    )
-    report, findings = _report_paths(day_folder(out_dir, as_of), f"nightly-{as_of.isoformat()}")
-    history.run(store.record_run, run_row(str(run_id), result, summary))
+        staged = box.staged_days(out_dir, catalog, started, time.perf_counter() - clock)
+        result = staged.get(as_of) or pipeline.Run([], catalog, as_of, started)
+        counts = Counter(o.outcome for o in status.values())
+        summary = {
+            "files": len(found.extracts) + len(found.refused),
+            **{s: counts[s] for s in OUTCOMES},
+        }
+        history.run(store.record_run, run_row(run_id, result, summary))
+        for day_result in staged.values():  # tonight's row is in its Trend sheet
+            box.write_consolidated(out_dir, day_result, history.run(store.trend))
     if result.outcomes:
-        pipeline.write_outputs(result, report, findings, trend=history.run(store.trend))
+        report = box.consolidated_paths(box.day_folder(out_dir, as_of), as_of)[0]
         _artifact(result, summary, report)
     logger.info("nightly run: %s", summary)
-    return _final_state(status, summary, history.problem)
+    outcomes = [status[name] for name in sorted(status, key=found.positions.get)]
+    return _final_state(outcomes, tag, summary, history.problem)
 
 
 def _final_state(
-    status: dict[str, str], summary: dict[str, int], history_problem: str | None = None
+    outcomes: list[box.Outcome],
+    tag: dict[str, str],
+    summary: dict[str, int],
+    history_problem: str | None = None,
 ):
-    """Completed, or Failed with a message naming every file that was not validated and why (and a
-    run history that could not be used)."""
+    """Completed, or Failed with a message listing every file that was not validated and why,
+    by position and type (names can carry patient identifiers: the CLI prints them from the data)."""
     named = {
-        s: sorted(name for name, what in status.items() if what == s)
-        for s in ("quarantined", "failed")
+        s: [tag[o.name] for o in outcomes if o.outcome == s] for s in ("quarantined", "failed")
     }
+    ignored = [tag[o.name] for o in outcomes if o.attention]
     problems = []
     if named["quarantined"]:
         problems.append(
-            f"{len(named['quarantined'])} of {len(status)} files could not be used and were "
+            f"{len(named['quarantined'])} of {summary['files']} files could not be used and were "
             f"quarantined with a reason file: {', '.join(named['quarantined'])}"
         )
     if named["failed"]:
         problems.append(
-            f"{len(named['failed'])} files failed and stay in the inbox for the next run (see the "
-            f"task logs): {', '.join(named['failed'])}"
+            f"{len(named['failed'])} files failed (see the task logs); the next run tries any "
+            f"still in the inbox again: {', '.join(named['failed'])}"
+        )
+    if ignored:
+        problems.append(
+            f"{len(ignored)} files in the inbox are not read (see docs/nightly.md) and were "
+            f"left there: {', '.join(ignored)}"
         )
     if history_problem:
         problems.append(history_problem)
+    data = {**summary, "outcomes": [(o.name, o.outcome, o.detail) for o in outcomes]}
     if problems:
-        return Failed(message="; ".join(problems), data=summary)
+        return Failed(message="; ".join(problems), data=data)
     return Completed(
-        message=f"{summary['validated']} validated, {summary['already processed']} already processed",
-        data=summary,
+        message=f"{summary['validated']} validated, {summary['already processed']} already "
+        f"processed, {summary['left to settle']} left to settle",
+        data=data,
     )

@@ -21,17 +21,17 @@ from pathlib import Path
 import polars as pl
 
 from flows.extract import MAX_ROWS, Extract, read_extract, read_notes
-from flows.report import write_findings_file, write_workbook
+from flows.report import files_table, write_findings_file, write_report
 from validators import findings as fnd
 from validators import summary
 from validators.catalog import Catalog
 from validators.checks import run_starts
+from validators.checks.context import index_notes
 from validators.config import RunConfig
-from validators.engine import HISTORY_COLUMNS, index_notes, run_rules
+from validators.engine import HISTORY_COLUMNS, run_rules
 from validators.errors import ExtractError
 from validators.integrity import check_integrity, rejected_row_findings
 from validators.notes import NoteIndex
-from validators.scoring import claim_key
 
 log = logging.getLogger("cleanclaim")
 
@@ -59,6 +59,26 @@ class FileOutcome:
     error: ExtractError | None = None
 
 
+# What the workbook reports of each file (Run.files): its reader's and checker's facts.
+FILE_FACTS = {
+    "format": pl.String,
+    "encoding": pl.String,
+    "lines": pl.Int64,
+    "claims": pl.Int64,
+    "findings": pl.Int64,
+    "rejected_rows": pl.Int64,
+    "mapping_file": pl.String,
+    "notes_file": pl.String,
+}
+FILES_SCHEMA = {
+    "file": pl.String,
+    "reason": pl.String,
+    "problem": pl.String,
+    "expected": pl.String,
+    **FILE_FACTS,
+}
+
+
 @dataclass
 class Run:
     outcomes: list[FileOutcome]
@@ -78,9 +98,25 @@ class Run:
         return summary.claims(self.lines, self.findings, self.affected, self.catalog)
 
     @cached_property
+    def files(self) -> pl.DataFrame:
+        """One row per input file: how it was read (its facts), or why it was not (`reason`,
+        `problem`, `expected` of its ExtractError)."""
+        rows = [
+            {
+                "file": o.input.path.name,
+                "reason": o.error.reason if o.error else None,
+                "problem": o.error.problem if o.error else None,
+                "expected": o.error.expected if o.error else None,
+                **{k: o.facts.get(k) for k in FILE_FACTS},
+            }
+            for o in self.outcomes
+        ]
+        return pl.DataFrame(rows, schema=FILES_SCHEMA)
+
+    @cached_property
     def tables(self) -> dict[str, pl.DataFrame]:
         return {
-            "Files": files_table(self),
+            "Files": files_table(self.files),
             **summary.summarize(self.claims, self.findings, self.affected, self.catalog),
         }
 
@@ -153,14 +189,18 @@ def discover(
 
 
 # A notes file up to this size is read beside the lines (much of reading either is one core's work:
-# decoding, the field count, trimming; 1M lines and their notes 2.7 -> 2.55 s); a larger one before
-# them, so that its text and the lines' are never held at once (1M lines with 0.6 GB of real-length
-# notes read together peaked at 2.2 GB).
+# decoding, the field count, trimming); a larger one before them, so that its text and the lines'
+# are never held at once.
 NOTES_BESIDE_BYTES = 128 * 2**20
 
 
 def load(
-    item: InputFile, catalog: Catalog, *, encoding: str = "auto", max_rows: int = MAX_ROWS
+    item: InputFile,
+    catalog: Catalog,
+    *,
+    encoding: str = "auto",
+    max_rows: int = MAX_ROWS,
+    threads: int = 1,
 ) -> Extract:
     """Stage 1: read the file losslessly into the canonical frame (ExtractError if unusable), and its
     notes file into the index of what the rules read notes for: the note text is not kept, and does
@@ -175,6 +215,7 @@ def load(
             by_claim.select("claim_id", pl.col("clinical_note").alias("text")),
             catalog,
             key="claim_id",
+            threads=threads,
         )
 
     if item.notes is None:
@@ -193,13 +234,11 @@ def load(
 
 
 # Lines checked at once. A larger file is checked in parts of whole patients, so the memory a check
-# needs follows the part, not the file (1M lines: 3.7 GB peak whole); the findings are those of
-# checking it whole (tests/test_history.py). Two parts are checked at a time, in all the files of a
+# needs follows the part, not the file; the findings are those of checking it whole
+# (tests/test_history.py). The run's `threads` parts are checked at a time, in all the files of a
 # run together: polars runs much of a check on one core (string kernels, the Python between
-# operations), so two overlap on two cores (1M lines: 13.2 -> 11.0 s, 1.67 GB peak; 200k parts
-# 11.2 s, 1.48 GB; 334k parts no faster, 1.94 GB).
+# operations), so parts overlap on several cores, each holding its part's memory.
 CHECK_PART_LINES = 250_000
-PARTS_AT_ONCE = threading.BoundedSemaphore(2)
 
 # What later stages read of the validated lines (the claims table and the run history); the other
 # 30-odd columns are let go with the part, which at 5M lines is gigabytes.
@@ -218,7 +257,7 @@ def check(
     """Stage 2: field integrity (and the rows the reader set aside), then the coding rules.
     `history`: earlier runs' lines (validators/engine.py HISTORY_COLUMNS) for the duplicate and
     frequency rules. `timings`, when given, receives seconds for "field integrity" and each rule
-    (summed over the parts)."""
+    (summed over the parts). `config.threads` parts, or rules of a file in one part, at a time."""
     return check_parts(
         item,
         split_by_patient(extract, parts_needed(extract)),
@@ -244,27 +283,30 @@ def check_parts(
     history: pl.DataFrame | None = None,
     timings: dict[str, float] | None = None,
     progress: Progress | None = None,
+    parts_at_once: threading.BoundedSemaphore | None = None,
 ) -> FileOutcome:
     """`check` over an extract already split by patient; each part is let go once checked.
-    `timings` sums each stage over the parts, which overlap (PARTS_AT_ONCE): more than the wall time."""
-    if (
-        len(parts) == 1
-    ):  # a part checked alone runs its rules two at a time instead of two parts at a time
+    `config.threads` parts are checked at a time, or, when there is one part, its rules;
+    `parts_at_once` is the run's, when the files of a run share it (run).
+    `timings` sums each stage over the parts, which overlap: more than the wall time."""
+    config = config or RunConfig()
+    if len(parts) == 1:  # a part checked alone runs its rules `threads` at a time instead
         return _check_part(
-            item, parts.pop(), catalog, as_of, config, history, timings, rule_threads=2
+            item, parts.pop(), catalog, as_of, config, history, timings, config.threads
         )
+    parts_at_once = parts_at_once or threading.BoundedSemaphore(config.threads)
     total, spent, said, done = len(parts), [{} for _ in parts], threading.Lock(), [0]
 
     def one(number: int, part: Extract) -> FileOutcome:
-        with PARTS_AT_ONCE:
+        with parts_at_once:
             outcome = _check_part(item, part, catalog, as_of, config, history, spent[number - 1])
-        with said:  # a 5M-line file takes a minute: say how far it is (parts finish in any order)
+        with said:  # a large file takes a while: say how far it is (parts finish in any order)
             done[0] += 1
             if progress:
                 progress(f"checked {done[0]} of {total} parts of", item.path.name)
         return outcome
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=config.threads) as pool:
         pending = [pool.submit(one, number, part) for number, part in enumerate(parts, 1)]
         parts.clear()  # only the pending checks hold the parts now, and each lets its part go when done
         outcomes = [future.result() for future in pending]
@@ -280,12 +322,11 @@ def _check_part(
     extract: Extract,
     catalog: Catalog,
     as_of: date,
-    config: RunConfig | None,
+    config: RunConfig,
     history: pl.DataFrame | None,
     timings: dict[str, float] | None,
     rule_threads: int = 1,
 ) -> FileOutcome:
-    config = config or RunConfig()
     name = item.path.name
     started = time.perf_counter()
     integrity = check_integrity(extract.lines, catalog, as_of)
@@ -330,15 +371,23 @@ def validate_file(
     progress: Progress | None = None,
     history: pl.DataFrame | None = None,
     timings: dict[str, float] | None = None,
+    parts_at_once: threading.BoundedSemaphore | None = None,
 ) -> FileOutcome:
     """One extract through every stage. A file that cannot be used is an outcome, not a crash.
-    `timings`, when given, receives seconds for "load", "field integrity" and each rule."""
+    `timings`, when given, receives seconds for "load", "field integrity" and each rule;
+    `parts_at_once`: the run's limit on parts checked at a time (check_parts)."""
     name = item.path.name
     started = time.perf_counter()
     try:
         if progress:
             progress("reading", name)
-        extract = load(item, catalog, encoding=encoding, max_rows=max_rows)
+        extract = load(
+            item,
+            catalog,
+            encoding=encoding,
+            max_rows=max_rows,
+            threads=(config or RunConfig()).threads,
+        )
     except ExtractError as exc:
         log.warning("file set aside: %s (%s)", name, exc.reason)
         return FileOutcome(item, facts={"file": name}, error=exc)
@@ -350,12 +399,13 @@ def validate_file(
     del (
         extract
     )  # the parts hold the rows now: the whole text frame is not kept while they are checked
-    return check_parts(item, parts, catalog, as_of, config, history, timings, progress)
+    return check_parts(
+        item, parts, catalog, as_of, config, history, timings, progress, parts_at_once
+    )
 
 
-# Columns moved into the parts at once: polars gathers the columns of a select side by side on both
-# cores (1M lines in 4 parts: the split 1.05 -> 0.76 s), while only these columns are held twice
-# (5M lines in 20 parts: no faster, +0.14 GB peak).
+# Columns moved into the parts at once: polars gathers the columns of a select side by side on
+# several cores, while only these columns are held twice.
 SPLIT_COLUMNS = 6
 
 
@@ -373,8 +423,8 @@ def split_by_patient(extract: Extract, parts: int) -> list[Extract]:
     # An extract writes a claim's lines together, and then a claim is its run of rows: each run's
     # first row gives its patient's part to the rows below it (forward fill), with no grouping at all,
     # when no claim id (nor the rows without one) starts two runs, as their hashes show: distinct
-    # hashes are distinct ids, and a collision only sends the file the slower way (1M lines: 124 ->
-    # 45 ms to find out, against grouping the ids). Otherwise the ids are grouped.
+    # hashes are distinct ids, and a collision only sends the file the slower way (finding out is
+    # cheaper than grouping the ids). Otherwise the ids are grouped.
     claim = pl.col("claim_id")
     start = run_starts("claim_id")
     runs = lines.select(claim.filter(start), pl.col("patient_id").filter(start))
@@ -445,10 +495,14 @@ def run(
     max_rows: int = MAX_ROWS,
     progress: Progress | None = None,
 ) -> Run:
+    """Every input through every stage, `config.threads` files at a time; the parts of large files
+    share one limit of `config.threads` parts at a time across the run."""
     started, clock = datetime.now(), time.perf_counter()
-    # Files are independent; polars releases the GIL inside its operations, so two workers overlap
-    # one file's Python overhead with another's work. Results keep the order of the inputs.
-    with ThreadPoolExecutor(max_workers=min(2, max(len(inputs), 1))) as pool:
+    config = config or RunConfig()
+    parts_at_once = threading.BoundedSemaphore(config.threads)
+    # Files are independent; polars releases the GIL inside its operations, so several workers
+    # overlap one file's Python overhead with another's work. Results keep the order of the inputs.
+    with ThreadPoolExecutor(max_workers=min(config.threads, max(len(inputs), 1))) as pool:
         outcomes = list(
             pool.map(
                 lambda item: validate_file(
@@ -459,217 +513,12 @@ def run(
                     encoding=encoding,
                     max_rows=max_rows,
                     progress=progress,
+                    parts_at_once=parts_at_once,
                 ),
                 inputs,
             )
         )
     return Run(outcomes, catalog, as_of, started, time.perf_counter() - clock)
-
-
-def run_facts(result: Run, findings_file: str) -> dict:
-    """What the Summary says about the run: counts and versions, never claim values."""
-    lines = result.lines
-    facts = [
-        ("Run at", result.started.isoformat(sep=" ", timespec="seconds")),
-        ("Took (seconds)", round(result.seconds, 2)),
-        ("As-of date", result.as_of.isoformat()),
-        ("Rules", len(result.catalog.rules)),
-        ("Rule catalog version", result.catalog.version),
-        ("ICD-10-CM release", result.catalog.codesets["icd10cm"].info.version),
-        ("Place-of-service code set", result.catalog.codesets["place_of_service"].info.version),
-        (
-            "NCCI PTP edits",
-            f"{result.catalog.codesets['ncci_ptp_curated'].table.height} curated + "
-            f"{result.catalog.codesets['ncci_ptp_cms'].table.height:,} imported from CMS",
-        ),
-        (
-            "MUE values",
-            f"{result.catalog.codesets['mue_cms'].table.height:,} imported from CMS"
-            if result.catalog.codesets["mue_cms"].table.height
-            else "none imported: MUE001-MUE003 checked nothing (run `cleanclaim codesets import`)",
-        ),
-        ("Files read", f"{len(result.read)} of {len(result.outcomes)}"),
-        ("Claim lines validated", lines.height),
-        ("Claims", result.claims.height),
-        (
-            "Clean-claim rate",
-            f"{(result.claims['status'] == 'clean').mean() or 0:.0%} of claims have no high or "
-            f"medium finding",
-        ),
-        (
-            "Rows set aside (finding FLD025)",
-            sum(o.facts.get("rejected_rows", 0) for o in result.read),
-        ),
-        ("Full findings list", findings_file),
-    ]
-    warnings = [
-        f"NOT READ: {o.input.path.name}: {o.error.problem}. {o.error.expected} "
-        f"Its claims are not in this report."
-        for o in result.failed
-    ]
-    return {"facts": facts, "warnings": warnings, "findings_file": findings_file}
-
-
-def files_table(result: Run) -> pl.DataFrame:
-    """One row per input file: how it was read, or why it was not."""
-    rows = []
-    for o in result.outcomes:
-        f = o.facts
-        rows.append(
-            {
-                "File": o.input.path.name,
-                "Status": "read" if o.error is None else f"NOT READ: {o.error.reason}",
-                "Format": f.get("format"),
-                "Encoding": f.get("encoding"),
-                "Lines": f.get("lines"),
-                "Claims": f.get("claims"),
-                "Findings": f.get("findings"),
-                "Rows set aside": f.get("rejected_rows"),
-                "Mapping": f.get("mapping_file"),
-                "Notes": f.get("notes_file"),
-            }
-        )
-    return pl.DataFrame(
-        rows,
-        schema={
-            "File": pl.String,
-            "Status": pl.String,
-            "Format": pl.String,
-            "Encoding": pl.String,
-            "Lines": pl.Int64,
-            "Claims": pl.Int64,
-            "Findings": pl.Int64,
-            "Rows set aside": pl.Int64,
-            "Mapping": pl.String,
-            "Notes": pl.String,
-        },
-    )
-
-
-def rules_sheet(catalog: Catalog) -> pl.DataFrame:
-    """The catalog as the Rules sheet: what each rule checks, its denial codes in words, its policy."""
-    carc, rarc = catalog.codesets["carc"], catalog.codesets["rarc"]
-    rows = []
-    for r in catalog.rules.values():
-        wording = [f"{r.carc}: {carc.wording(r.denial.carc)}"] if r.denial else []
-        wording += [f"{code}: {rarc.wording(code)}" for code in (r.denial.rarc if r.denial else [])]
-        rows.append(
-            {
-                "Rule": r.id,
-                "Name": r.name,
-                "Title": r.title,
-                "Category": r.category,
-                "Severity": r.severity,
-                "Status": r.status,
-                "Weight": r.weight,
-                "Denial": f"{r.carc} {r.rarc}".strip(),
-                "Denial wording": " ".join(wording),
-                "Explanation": " ".join(r.explanation.replace("**", "").split()),
-                "Policy": "; ".join(c.source for c in r.citation),
-            }
-        )
-    return pl.DataFrame(rows)
-
-
-def findings_sheet(result: Run, rules: pl.DataFrame) -> pl.DataFrame:
-    """Findings of the claims that need action (hold or review), most dollars at risk first."""
-    action = result.claims.filter(pl.col("status") != "clean").select("source_file", "claim")
-    # keyed like the claims table, so a row without a claim id (its own claim) keeps its findings
-    return (
-        result.findings.with_columns(claim_key().alias("claim"))
-        .join(action, on=["source_file", "claim"], how="semi")
-        .join(
-            rules.select(
-                pl.col("Rule").alias("rule_id"),
-                "Denial wording",
-                pl.col("Policy").str.split("; ").list.first().alias("Policy"),
-            ),
-            on="rule_id",
-            how="left",
-        )
-        .sort(
-            pl.col("charge_at_risk").fill_null(0.0),
-            pl.col("severity").replace_strict(fnd.SEVERITY_ORDER),
-            "source_file",
-            "source_row",
-            descending=[True, False, False, False],
-        )
-        .select(
-            pl.col("claim_id").alias("Claim ID"),
-            pl.col("line_number").alias("Line"),
-            pl.col("rule_id").alias("Rule"),
-            pl.col("category").alias("Category"),
-            pl.col("severity").alias("Severity"),
-            pl.col("carc").alias("CARC"),
-            pl.col("rarc").alias("RARC"),
-            "Denial wording",
-            pl.col("message").alias("Message"),
-            pl.col("fix").alias("Fix"),
-            "Policy",
-            pl.col("charge_at_risk").alias("At risk"),
-            pl.col("source_file").alias("File"),
-            pl.col("source_row").alias("Row"),
-        )
-    )
-
-
-def claims_sheet(result: Run) -> pl.DataFrame:
-    """One row per claim, most urgent first: the identifiers, money and reasons an analyst works from
-    (minimum necessary: no names, no dates of birth, no note text)."""
-    return result.claims.select(
-        pl.col("claim_id").alias("Claim ID"),
-        pl.col("patient_id").alias("Patient ID"),
-        pl.col("payer_id").alias("Payer"),
-        pl.col("payer_name").alias("Payer name"),
-        pl.col("provider").alias("Provider NPI"),
-        pl.col("first_service").alias("First service"),
-        pl.col("last_service").alias("Last service"),
-        pl.col("lines").alias("Lines"),
-        pl.col("billed").alias("Billed"),
-        pl.col("at_risk").alias("At risk"),
-        pl.col("score").alias("Score"),
-        pl.col("status").alias("Status"),
-        pl.col("top_reasons").alias("Top reasons"),
-        pl.col("source_file").alias("File"),
-    )
-
-
-def problems_sheet(result: Run) -> pl.DataFrame:
-    """Files and rows that could not be used, with the reason and what to do."""
-    rows = [
-        {
-            "File": o.input.path.name,
-            "Row": None,
-            "Claim ID": None,
-            "Problem": o.error.problem,
-            "What to do": o.error.expected,
-        }
-        for o in result.failed
-    ]
-    frame = pl.DataFrame(
-        rows,
-        schema={
-            "File": pl.String,
-            "Row": pl.Int64,
-            "Claim ID": pl.String,
-            "Problem": pl.String,
-            "What to do": pl.String,
-        },
-    )
-    # rows set aside and structural problems: the row_structure rules of field integrity (FLD025, FLD027)
-    structural = [
-        r.id
-        for r in result.catalog.rules.values()
-        if r.check == "row_structure" and r.category == "field-integrity"
-    ]
-    rejected = result.findings.filter(pl.col("rule_id").is_in(structural)).select(
-        pl.col("source_file").alias("File"),
-        pl.col("source_row").alias("Row"),
-        pl.col("claim_id").alias("Claim ID"),
-        pl.col("message").alias("Problem"),
-        pl.col("fix").alias("What to do"),
-    )
-    return pl.concat([frame, rejected])
 
 
 def write_outputs(
@@ -684,19 +533,21 @@ def write_outputs(
     if findings_file:
         out["findings_file"] = str(write_findings_file(result.findings, findings_file))
     if report:
-        facts = run_facts(
-            result, Path(findings_file).name if findings_file else "(not written: use --findings)"
-        )
-        rules = rules_sheet(result.catalog)
-        out |= write_workbook(
+        out |= write_report(
             report,
-            facts,
-            result.tables,
-            claims_sheet(result),
-            findings_sheet(result, rules),
-            rules,
-            problems_sheet(result),
-            trend,
+            files=result.files,
+            claims=result.claims,
+            findings=result.findings,
+            tables=result.tables,
+            catalog=result.catalog,
+            as_of=result.as_of,
+            started=result.started,
+            seconds=result.seconds,
+            line_count=result.lines.height,
+            findings_file=Path(findings_file).name
+            if findings_file
+            else "(not written: use --findings)",
+            trend=trend,
         )
         out["report"] = str(report)
     return out

@@ -1,9 +1,9 @@
 """Frames -> the files people open: the denial-risk workbook and the full findings file.
 
-Safety (../shared/RELIABILITY.md T1-T4, T18): every text cell is written as text (a value
-starting with = + - @ TAB or CR never becomes a formula, error literals such as #N/A stay text),
-control characters are replaced, over-long text is cut with a count, and files are written to a
-temporary name and renamed into place, so a crash never leaves a half-written report.
+Safety: every text cell is written as text (a value starting with = + - @ TAB or CR never becomes
+a formula, error literals such as #N/A stay text), control characters are replaced, over-long text
+is cut with a count, and files are written to a temporary name and renamed into place, so a crash
+never leaves a half-written report.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 import tempfile
 import warnings
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -27,6 +27,10 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
+
+from validators.catalog import Catalog
+from validators.findings import SEVERITY_ORDER
+from validators.scoring import claim_key
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_TEXT = 32_767
@@ -70,7 +74,7 @@ class SafeText:
         self, value, *, number_format: str | None = None, alignment: Alignment | None = None
     ):
         """A styled cell, with the same text safety. Only for the few cells that need a style:
-        per-cell styles make openpyxl 5x slower (STACK_NOTES.md 3.1)."""
+        per-cell styles make openpyxl several times slower."""
         safe = self(value)
         cell = safe if isinstance(safe, Cell) else WriteOnlyCell(self.ws, value=safe)
         if number_format:
@@ -164,7 +168,7 @@ def _sheet(wb: Workbook, title: str, widths: list[int]):
 
 
 # Rows per sheet, for people: weeks of an analyst's work, most urgent first; everything is in the
-# findings file. Also what keeps a 1M-line run's workbook to a few seconds (openpyxl: ~70k cells/s).
+# findings file. Also what keeps a large run's workbook quick to write: openpyxl writes cell by cell.
 SHEET_ROW_LIMIT = 10_000
 STATUS_FILLS = {"hold": "F8CBAD", "review": "FFE699", "clean": "C6EFCE"}
 DATE = "yyyy-mm-dd"
@@ -406,7 +410,239 @@ def write_workbook(
     with atomic_path(path) as tmp:
         wb.save(tmp)
     return {
-        "rows_not_shown": sum(cut.values()),
+        "rows_not_shown": cut.get("Findings", 0),  # what the findings file holds beyond the sheet
         "texts_truncated": sum(p.truncated for p in parts),
         "written_at": datetime.now().isoformat(timespec="seconds"),
     }
+
+
+# --------------------------------------------------------------------------- the run's sheets
+# Built from the run's tables (flows/pipeline.py Run: files, claims, findings and the summary
+# tables), never from the Run itself, so the pipeline imports this module and not the reverse.
+
+
+def run_facts(
+    files: pl.DataFrame,
+    claims: pl.DataFrame,
+    catalog: Catalog,
+    *,
+    as_of: date,
+    started: datetime,
+    seconds: float,
+    line_count: int,
+    findings_file: str,
+) -> dict:
+    """What the Summary says about the run: counts and versions, never claim values."""
+    read = files.filter(pl.col("reason").is_null())
+    facts = [
+        ("Run at", started.isoformat(sep=" ", timespec="seconds")),
+        ("Took (seconds)", round(seconds, 2)),
+        ("As-of date", as_of.isoformat()),
+        ("Rules", len(catalog.rules)),
+        ("Rule catalog version", catalog.version),
+        ("ICD-10-CM release", catalog.codesets["icd10cm"].info.version),
+        ("Place-of-service code set", catalog.codesets["place_of_service"].info.version),
+        (
+            "NCCI PTP edits",
+            f"{catalog.codesets['ncci_ptp_curated'].table.height} curated + "
+            f"{catalog.codesets['ncci_ptp_cms'].table.height:,} imported from CMS",
+        ),
+        (
+            "MUE values",
+            f"{catalog.codesets['mue_cms'].table.height:,} imported from CMS"
+            if catalog.codesets["mue_cms"].table.height
+            else "none imported: MUE001-MUE003 checked nothing (run `cleanclaim codesets import`)",
+        ),
+        ("Files read", f"{read.height} of {files.height}"),
+        ("Claim lines validated", line_count),
+        ("Claims", claims.height),
+        (
+            "Clean-claim rate",
+            f"{(claims['status'] == 'clean').mean() or 0:.0%} of claims have no high or "
+            f"medium finding",
+        ),
+        ("Rows set aside (finding FLD025)", read["rejected_rows"].sum()),
+        ("Full findings list", findings_file),
+    ]
+    warnings = [
+        f"NOT READ: {name}: {problem}. {expected} Its claims are not in this report."
+        for name, problem, expected in files.filter(pl.col("reason").is_not_null())
+        .select("file", "problem", "expected")
+        .iter_rows()
+    ]
+    return {"facts": facts, "warnings": warnings, "findings_file": findings_file}
+
+
+def files_table(files: pl.DataFrame) -> pl.DataFrame:
+    """One row per input file: how it was read, or why it was not."""
+    return files.select(
+        pl.col("file").alias("File"),
+        pl.when(pl.col("reason").is_null())
+        .then(pl.lit("read"))
+        .otherwise(pl.lit("NOT READ: ") + pl.col("reason"))
+        .alias("Status"),
+        pl.col("format").alias("Format"),
+        pl.col("encoding").alias("Encoding"),
+        pl.col("lines").alias("Lines"),
+        pl.col("claims").alias("Claims"),
+        pl.col("findings").alias("Findings"),
+        pl.col("rejected_rows").alias("Rows set aside"),
+        pl.col("mapping_file").alias("Mapping"),
+        pl.col("notes_file").alias("Notes"),
+    )
+
+
+def rules_sheet(catalog: Catalog) -> pl.DataFrame:
+    """The catalog as the Rules sheet: what each rule checks, its denial codes in words, its policy."""
+    carc, rarc = catalog.codesets["carc"], catalog.codesets["rarc"]
+    rows = []
+    for r in catalog.rules.values():
+        wording = [f"{r.carc}: {carc.wording(r.denial.carc)}"] if r.denial else []
+        wording += [f"{code}: {rarc.wording(code)}" for code in (r.denial.rarc if r.denial else [])]
+        rows.append(
+            {
+                "Rule": r.id,
+                "Name": r.name,
+                "Title": r.title,
+                "Category": r.category,
+                "Severity": r.severity,
+                "Status": r.status,
+                "Weight": r.weight,
+                "Denial": f"{r.carc} {r.rarc}".strip(),
+                "Denial wording": " ".join(wording),
+                "Explanation": " ".join(r.explanation.replace("**", "").split()),
+                "Policy": "; ".join(c.source for c in r.citation),
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+def findings_sheet(
+    findings: pl.DataFrame, claims: pl.DataFrame, rules: pl.DataFrame
+) -> pl.DataFrame:
+    """Findings of the claims that need action (hold or review), most dollars at risk first."""
+    action = claims.filter(pl.col("status") != "clean").select("source_file", "claim")
+    # keyed like the claims table, so a row without a claim id (its own claim) keeps its findings
+    return (
+        findings.with_columns(claim_key().alias("claim"))
+        .join(action, on=["source_file", "claim"], how="semi")
+        .join(
+            rules.select(
+                pl.col("Rule").alias("rule_id"),
+                "Denial wording",
+                pl.col("Policy").str.split("; ").list.first().alias("Policy"),
+            ),
+            on="rule_id",
+            how="left",
+        )
+        .sort(
+            pl.col("charge_at_risk").fill_null(0.0),
+            pl.col("severity").replace_strict(SEVERITY_ORDER),
+            "source_file",
+            "source_row",
+            descending=[True, False, False, False],
+        )
+        .select(
+            pl.col("claim_id").alias("Claim ID"),
+            pl.col("line_number").alias("Line"),
+            pl.col("rule_id").alias("Rule"),
+            pl.col("category").alias("Category"),
+            pl.col("severity").alias("Severity"),
+            pl.col("carc").alias("CARC"),
+            pl.col("rarc").alias("RARC"),
+            "Denial wording",
+            pl.col("message").alias("Message"),
+            pl.col("fix").alias("Fix"),
+            "Policy",
+            pl.col("charge_at_risk").alias("At risk"),
+            pl.col("source_file").alias("File"),
+            pl.col("source_row").alias("Row"),
+        )
+    )
+
+
+def claims_sheet(claims: pl.DataFrame) -> pl.DataFrame:
+    """One row per claim, most urgent first: the identifiers, money and reasons an analyst works from
+    (minimum necessary: no names, no dates of birth, no note text)."""
+    return claims.select(
+        pl.col("claim_id").alias("Claim ID"),
+        pl.col("patient_id").alias("Patient ID"),
+        pl.col("payer_id").alias("Payer"),
+        pl.col("payer_name").alias("Payer name"),
+        pl.col("provider").alias("Provider NPI"),
+        pl.col("first_service").alias("First service"),
+        pl.col("last_service").alias("Last service"),
+        pl.col("lines").alias("Lines"),
+        pl.col("billed").alias("Billed"),
+        pl.col("at_risk").alias("At risk"),
+        pl.col("score").alias("Score"),
+        pl.col("status").alias("Status"),
+        pl.col("top_reasons").alias("Top reasons"),
+        pl.col("source_file").alias("File"),
+    )
+
+
+def problems_sheet(files: pl.DataFrame, findings: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+    """Files and rows that could not be used, with the reason and what to do."""
+    unread = files.filter(pl.col("reason").is_not_null()).select(
+        pl.col("file").alias("File"),
+        pl.lit(None, dtype=pl.Int64).alias("Row"),
+        pl.lit(None, dtype=pl.String).alias("Claim ID"),
+        pl.col("problem").alias("Problem"),
+        pl.col("expected").alias("What to do"),
+    )
+    # rows set aside and structural problems: the row_structure rules of field integrity (FLD025, FLD027)
+    structural = [
+        r.id
+        for r in catalog.rules.values()
+        if r.check == "row_structure" and r.category == "field-integrity"
+    ]
+    rejected = findings.filter(pl.col("rule_id").is_in(structural)).select(
+        pl.col("source_file").alias("File"),
+        pl.col("source_row").alias("Row"),
+        pl.col("claim_id").alias("Claim ID"),
+        pl.col("message").alias("Problem"),
+        pl.col("fix").alias("What to do"),
+    )
+    return pl.concat([unread, rejected])
+
+
+def write_report(
+    path: str | Path,
+    *,
+    files: pl.DataFrame,
+    claims: pl.DataFrame,
+    findings: pl.DataFrame,
+    tables: dict[str, pl.DataFrame],
+    catalog: Catalog,
+    as_of: date,
+    started: datetime,
+    seconds: float,
+    line_count: int,
+    findings_file: str,
+    trend: pl.DataFrame | None = None,
+) -> dict:
+    """The run's workbook from its tables: `files` (flows/pipeline.py Run.files), the scored
+    `claims`, every finding, the Summary's `tables`; `findings_file` is what the Summary names as
+    the full list."""
+    facts = run_facts(
+        files,
+        claims,
+        catalog,
+        as_of=as_of,
+        started=started,
+        seconds=seconds,
+        line_count=line_count,
+        findings_file=findings_file,
+    )
+    rules = rules_sheet(catalog)
+    return write_workbook(
+        path,
+        facts,
+        tables,
+        claims_sheet(claims),
+        findings_sheet(findings, claims, rules),
+        rules,
+        problems_sheet(files, findings, catalog),
+        trend,
+    )

@@ -716,7 +716,16 @@ def _problems(
         )
         .select("pos", pl.coalesce("clm", "_next").alias("clm"), "problem")
     )
-    structural = pl.concat([inside, envelope, no_lines], how="vertical_relaxed").with_columns(
+    # An envelope count or control number rejects its whole transaction set: each claim in the
+    # set carries the problem (a set without claims keeps it unassigned).
+    sets = t["envelope"].filter(pl.col("id") == "ST").select(pl.col("pos").alias("st")).sort("st")
+    per_claim = (
+        envelope.sort("pos")
+        .join_asof(sets, left_on="pos", right_on="st", strategy="backward")
+        .join(following.rename({"_next": "_clm"}), on="st", how="left")
+        .select("pos", pl.coalesce("clm", "_clm").alias("clm"), "problem")
+    )
+    structural = pl.concat([inside, per_claim, no_lines], how="vertical_relaxed").with_columns(
         pl.lit(SEGMENT_KIND).alias("kind")
     )
     # ICD-9-CM qualifiers on a claim with a service on or after 2015-10-01 (the ICD-10 compliance date)

@@ -6,6 +6,10 @@ clean office visit for cervical radiculopathy) so a case fails only for the reas
 
 from __future__ import annotations
 
+from validators import runtime
+
+runtime.configure()  # the settings the product's entry points run with, before polars loads
+
 import csv
 import dataclasses
 from datetime import date

@@ -245,16 +245,16 @@ def triggered(gold: Gold, catalog) -> dict[str, set[str]]:
     from datetime import date
 
     from tests.conftest import claim_lines
+    from validators.checks.context import Context, index_notes
     from validators.checks.documentation import _triggers
     from validators.config import RunConfig
-    from validators.engine import index_notes, make_context
     from validators.integrity import check_integrity
 
     lines, notes = claim_rows(gold)
     frame = claim_lines(lines)
     checked = check_integrity(frame, catalog, date.fromisoformat(AS_OF)).lines
     noted = index_notes(pl.DataFrame(notes).rename({"note_text": "text"}), catalog, key="claim_id")
-    ctx = make_context(checked, catalog, date.fromisoformat(AS_OF), RunConfig(), file_notes=noted)
+    ctx = Context(checked, catalog, date.fromisoformat(AS_OF), RunConfig(), file_notes=noted)
     ids = ctx.claims.select(pl.col("_row").alias("_claim"), "claim_id")
     out = {}
     for rule in RULE_ELEMENTS:

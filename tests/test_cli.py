@@ -12,12 +12,13 @@ import polars as pl
 import pytest
 import yaml
 
-import validators
 from flows import report
 from flows.cli import main
 from tests.conftest import REPO, write_csv
 from validators import findings as fnd
+from validators import runtime
 from validators.catalog import HEADINGS, Rule, load_catalog
+from validators.config import default_threads
 from validators.errors import RuleConfigError
 from validators.ruledocs import explain_text
 
@@ -258,6 +259,33 @@ def test_exit_codes(tmp_path):
     assert main(["validate", str(tmp_path / "nowhere.csv"), *args]) == 2
 
 
+def test_threads_come_from_the_configuration_and_the_option_overrides_it(tmp_path, monkeypatch):
+    """One concurrency setting: `threads:` in the run configuration, --threads over it, the CPU
+    count when neither is given; it reaches the pipeline, which sizes every pool from it."""
+    from flows import pipeline
+
+    seen = []
+    real = pipeline.run
+
+    def recorded(*args, **kwargs):
+        seen.append(kwargs["config"].threads)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run", recorded)
+    clean = write_csv(tmp_path / "clean.csv", [{"claim_id": "C1"}])
+    (tmp_path / "c.yaml").write_text("threads: 3\n")
+    args = ["validate", str(clean), "--report", str(tmp_path / "r.xlsx"), "-q"]
+    args += ["--findings", str(tmp_path / "f.csv")]
+    assert main(args) == 0
+    assert main([*args, "--config", str(tmp_path / "c.yaml")]) == 0
+    assert main([*args, "--config", str(tmp_path / "c.yaml"), "--threads", "1"]) == 0
+    assert seen == [default_threads(), 3, 1]
+    with pytest.raises(SystemExit):
+        main([*args, "--threads", "0"])
+    (tmp_path / "c.yaml").write_text("threads: 0\n")
+    assert main([*args, "--config", str(tmp_path / "c.yaml")]) == 2
+
+
 def test_a_bad_file_is_set_aside_and_the_others_still_run(tmp_path, capsys):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -394,17 +422,24 @@ def test_a_validation_does_not_load_hypothesis(tmp_path):
     ) > 1
 
 
-# How each way in loads the package: the CLI, a library import, and the Prefect deployments, which run
-# their flow's file by path (prefect.utilities.importtools.load_script_as_module), not as flows.nightly.
+# How each way in loads the package: the CLI, the Prefect deployments, which run their flow's file by
+# path (prefect.utilities.importtools.load_script_as_module), not as flows.nightly, and the
+# benchmarks, run as scripts.
 DEPLOYED = (
     "from prefect.utilities.importtools import load_script_as_module; load_script_as_module('{}')"
 )
 ENTRY_POINTS = {
     "cli": "import flows.cli",
-    "library": "import validators.catalog",
     "nightly deployment": DEPLOYED.format("flows/nightly.py"),
     "ad-hoc deployment": DEPLOYED.format("flows/adhoc.py"),
+    "benchmark": "import runpy; sys.path.insert(0, 'benchmarks'); runpy.run_path('benchmarks/bench_scale.py')",
 }
+
+
+def _in_fresh_process(code: str, env: dict[str, str]) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
@@ -422,10 +457,26 @@ def test_the_allocator_setting_is_in_place_when_polars_loads(entry, own):
     )
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
     env |= {"_RJEM_MALLOC_CONF": own} if own else {}
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    assert _in_fresh_process(code, env) == (own or runtime.ALLOCATOR_SETTING)
+
+
+def test_importing_the_package_as_a_library_changes_nothing_process_wide():
+    """A program that imports validators and uses it keeps its own environment, polars settings and
+    modules: the process ends up as importing polars alone leaves it (polars sets its own allocator
+    default). Only the entry points configure the process."""
+    probe = (
+        "import os, sys\n"
+        "before = dict(os.environ)\n"
+        "{}\n"
+        "import polars as pl\n"
+        "changed = {{k: os.environ.get(k) for k in {{*before, *os.environ}} if before.get(k) != os.environ.get(k)}}\n"
+        "print(sorted(changed.items()), [k for k, m in sys.modules.items() if m is None], pl.Config.state())"
     )
-    assert out.stdout.strip() == (own or validators.ALLOCATOR_SETTING)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("_RJEM", "POLARS_"))}
+    library = "import validators.catalog, validators.engine; validators.catalog.load_catalog()"
+    assert _in_fresh_process(probe.format(library), env) == _in_fresh_process(
+        probe.format("pass"), env
+    )
 
 
 def test_help_explains_exit_codes():

@@ -4,17 +4,19 @@ are in tests/rules/cases/<ID>.yaml."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import polars as pl
 import pytest
 import yaml
 
-from tests.conftest import AS_OF, REPO, claim_lines
+from tests.conftest import AS_OF, REPO, claim_lines, with_cms_fixtures
 from validators.catalog import load_catalog
-from validators.checks import REGISTRY, CheckKind
+from validators.checks import REGISTRY, CheckKind, HitsModel
+from validators.checks.context import Context, index_notes
 from validators.config import PayerConfig, RunConfig, load_config
-from validators.engine import index_notes, make_context, run_rules
+from validators.engine import finding_keys, run_rules
 from validators.errors import RuleConfigError
 from validators.integrity import check_integrity
 
@@ -153,7 +155,7 @@ def test_excludes1_pairs_are_exactly_those_the_tabular_notes_define(catalog):
     ]
     lines = check_integrity(claim_lines(rows), catalog, AS_OF).lines
     hits = REGISTRY["dx_excludes1"].func(
-        make_context(lines, catalog, AS_OF, RunConfig()), catalog.params["GDL001"]
+        Context(lines, catalog, AS_OF, RunConfig()), catalog.params["GDL001"]
     )
     found = {
         (claim, frozenset((a.replace(".", ""), b.replace(".", ""))))
@@ -207,7 +209,7 @@ def test_a_claims_own_note_is_read_before_the_notes_files(catalog):
             "text": ["Denies radiating pain.", "Pain radiating to the calf."],
         }
     )
-    ctx = make_context(
+    ctx = Context(
         lines,
         catalog,
         AS_OF,
@@ -221,3 +223,37 @@ def test_a_claims_own_note_is_read_before_the_notes_files(catalog):
         ("C2", True, False),
     ]
     assert sorted(ctx.noted_claims.join(ids, on="_row")["claim_id"]) == ["C1", "C2"]
+
+
+def test_every_check_kind_returns_what_the_contract_says():
+    """Each engine rule's check, run on its own triggering example, returns HitsModel's rows: an
+    integer `_row` of a line, `claim_level`, and every field the rule's templates name that the
+    engine does not add. All the registered engine kinds are exercised."""
+    catalog = with_cms_fixtures(load_catalog())
+    engine_rules = [r for r in catalog.rules.values() if REGISTRY[r.check].stage == "engine"]
+    for rule in engine_rules:
+        lines = check_integrity(claim_lines(rule.examples.triggers), catalog, AS_OF).lines
+        from_engine = {*finding_keys(lines).columns, "line_number", "charge_at_risk"}
+        ctx = Context(lines, catalog, AS_OF, RunConfig())
+        if rule.payers:
+            ctx = ctx.for_payers(rule.payers)
+        hits = HitsModel.validate(REGISTRY[rule.check].func(ctx, catalog.params[rule.id]))
+        assert not hits.is_empty(), rule.id
+        assert hits["_row"].is_between(0, lines.height - 1).all(), rule.id
+        named = set(re.findall(r"\{(\w+)", rule.message + rule.fix))
+        missing = named - set(hits.columns) - from_engine
+        assert not missing, f"{rule.id} ({rule.check}) does not return {sorted(missing)}"
+    kinds = {name for name, kind in REGISTRY.items() if kind.stage == "engine"}
+    assert kinds == {r.check for r in engine_rules}
+
+
+def test_a_payer_scope_is_built_once_and_reads_the_files_note_index(catalog):
+    """A payer-scoped rule's context holds only its payers' lines; it is kept for the other rules of
+    the same payers and reuses the file's note index instead of reading the notes again."""
+    rows = [{**r, "clinical_note": "Neck pain after a car accident."} for r in ROWS]
+    lines = check_integrity(claim_lines(rows), catalog, AS_OF).lines
+    ctx = Context(lines, catalog, AS_OF, RunConfig())
+    scope = ctx.for_payers(["PIP77"])
+    assert scope is ctx.for_payers(["PIP77"]) and scope is not ctx.for_payers(["MCR01"])
+    assert scope.claims["claim_id"].to_list() == ["A1", "A3"]
+    assert scope.notes is ctx.notes and scope.noted_claims.height == 3

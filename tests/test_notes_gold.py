@@ -21,7 +21,7 @@ from tests.notes_gold import (
     scores,
     triggered,
 )
-from validators.engine import index_notes
+from validators.checks.context import index_notes
 
 REQUIRED = {  # LABELLING.md section 6, without the SI-joint and peripheral-joint split
     "esi": {

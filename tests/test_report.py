@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import stat
+import subprocess
+import sys
 import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 
 from flows import report
 from flows.report import atomic_path, write_findings_file, write_workbook
+from tests.conftest import REPO
 from validators import findings as fnd
 
 PAYLOADS = [
@@ -167,6 +170,15 @@ def test_sheets_are_bounded_and_the_summary_says_where_the_rest_is(tmp_path, mon
     )
 
 
+def test_the_count_of_findings_not_shown_leaves_out_the_claims_sheets_cut(tmp_path, monkeypatch):
+    """ "N more are in findings.csv" counts findings only: 90,000 claims cut from the Claims sheet
+    were once announced as 90,000 more findings for a file with none."""
+    monkeypatch.setattr(report, "SHEET_ROW_LIMIT", 1)
+    out = write(tmp_path / "r.xlsx", [])
+    assert CLAIMS.height == 2 and out["rows_not_shown"] == 0
+    assert write(tmp_path / "s.xlsx", ["a", "b", "c"])["rows_not_shown"] == 2
+
+
 def test_time_zone_aware_datetimes_are_written_as_local_wall_time(tmp_path):
     """openpyxl raises inside save() on an aware datetime (RELIABILITY.md T4)."""
     aware = datetime(2026, 9, 30, 12, 0, tzinfo=UTC)
@@ -248,3 +260,9 @@ def test_sheets_print_landscape_fitted_to_one_page_wide(tmp_path):
         assert ws.sheet_properties.pageSetUpPr.fitToPage is True
         assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1
     assert wb["Findings"].print_title_rows == "$1:$1"
+
+
+def test_the_workbook_module_builds_its_sheets_from_frames_without_the_pipeline():
+    """report.py takes the run's tables; the pipeline imports it, never the reverse."""
+    code = "import sys, flows.report; sys.exit('flows.pipeline' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0

@@ -10,20 +10,27 @@ payers:                    # by payer_id, as in the extract
   MCR01:
     ignore: [INJ003]
 timely_filing_days: {MCR01: 365, BCBS1: 180, AET02: 90}
+threads: 4                 # files, parts of a large file or rules checked at once; default: the CPUs
 ```
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from validators.errors import RuleConfigError
 
 Severity = Literal["high", "medium", "low"]
+
+
+def default_threads() -> int:
+    """The CPUs this process may use (os.process_cpu_count from Python 3.13, else the machine's)."""
+    return getattr(os, "process_cpu_count", os.cpu_count)() or 1
 
 
 class PayerConfig(BaseModel):
@@ -38,6 +45,9 @@ class RunConfig(BaseModel):
     ignore: list[str] = []
     payers: dict[str, PayerConfig] = {}
     timely_filing_days: dict[str, int] = {}  # payer_id -> filing limit in days (Medicare: 365)
+    # The run's one concurrency setting: how many files, parts of a large file, or rules of a file
+    # checked alone, are worked on at once (flows/pipeline.py, validators/engine.py).
+    threads: int = Field(default_factory=default_threads, ge=1)
 
     def selects(self, rule_id: str) -> bool:
         def match(prefixes: list[str]) -> bool:

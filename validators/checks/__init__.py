@@ -1,7 +1,40 @@
 """Check kinds: Python defines *how* to check, rule YAML defines *what* (STYLE.md section 3).
 
-A kind has a strict parameter model (a typo in YAML fails when the catalog loads) and the set of
-fields its findings offer to a rule's message and fix templates (checked at load too).
+The contract every check kind follows, stated once here (as sqlfluff's RuleContext states its own):
+
+**Registration.** `@register_check(name, params=Model, fields={...})` names the kind, its strict
+parameter model (`extra="forbid"`: a typo in a rule's YAML fails when the catalog loads) and the
+fields its findings offer to a rule's `message` and `fix` templates (checked at load too).
+
+**Inputs.** `func(ctx: Context, p: Model) -> pl.DataFrame`. `p` is the rule's validated
+params. `ctx` (validators/checks/context.py) is what a check may read of one file, built once
+and shared by the file's rules:
+- `lines` (every typed line: canonical columns, their parsed `_` twins, `_failed`),
+  `service_lines` (with `_visit`, `_provider` and the Categorical `PROCEDURE`),
+  `usable_lines(*fields)` (a plan of the service lines whose named fields passed field
+  integrity, so a defect is reported once), `with_history(...)`/`has_history` (earlier runs'
+  lines, numbered below zero), `procedure_codes` and `procedure_matching(pattern)`;
+- `claims` (one row per claim, its first line: CLAIM_COLUMNS), `claim_dx`, `dx_distinct` and
+  `claim_dx_matching(pattern)` (the claims' diagnoses), `line_dx` and `line_dx_of(lines, ...)`
+  (each line's pointed diagnoses);
+- `notes` (the NoteIndex of the claims' note elements) and `noted_claims`;
+- reference data and settings: `catalog` (code sets by name: `catalog.codesets[name].table`,
+  and `catalog.derived` for tables worked out once per catalog), `icd`, `excludes1`, `as_of`,
+  `config`.
+Nothing else of the context is a check's to read; its caches are private.
+
+**Output.** The rows the check flags, one per finding (HitsModel checks it in the tests):
+`_row` (the line the finding points at: a line's own, or its claim's first line
+`_claim_first`; a row below zero is an earlier run's line and never gets a finding),
+`claim_level` (true: the whole claim is at risk, the finding has no line number and puts the
+claim's charge at risk) and every template field of `fields` that the engine does not add.
+
+**How a finding is formed** (validators/engine.py). The engine picks, by `_row`, what every
+finding takes from its line -- claim id, payer, line number, the line's or the claim's charge,
+source file and row (engine.finding_keys) -- drops the rows of payers the run configuration
+ignores the rule for, renders `message` and `fix` with the row's fields (validators/findings.py)
+and applies per-payer severities. A rule with `payers:` reads a context of those payers' lines
+(`Context.for_payers`). A check that raises becomes an ENG001 finding; the other rules still run.
 """
 
 from __future__ import annotations
@@ -9,12 +42,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pandera.polars as pa
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 # The service lines' procedure code as a Categorical (Context.service_lines), for filtering on a
-# rule's codes: a string `is_in` hashes every line's code (~3 ms a 250k-line part, two dozen rules
-# ask), a Categorical's looks its few hundred distinct codes up once (0.6 ms).
+# rule's codes: a string `is_in` hashes every line's code, a Categorical's looks its few hundred
+# distinct codes up once.
 PROCEDURE = "_procedure"
 
 
@@ -35,6 +69,17 @@ def run_starts(*keys: str) -> pl.Expr:
     return (pl.int_range(pl.len()) == 0) | pl.any_horizontal(
         pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys
     )
+
+
+class HitsModel(pa.DataFrameModel):
+    """What a check kind returns (the contract above): the flagged rows, with their template fields
+    beside these two columns."""
+
+    row: pl.Int64 = pa.Field(alias="_row", nullable=False)
+    claim_level: pl.Boolean = pa.Field(nullable=False)
+
+    class Config:
+        strict = False  # the template fields differ by kind
 
 
 class Params(BaseModel):

@@ -8,12 +8,16 @@ contradictions join its rows per (claim, element) (`NoteIndex.elements`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
 from validators.checks import Params, procedure_in, register_check
 from validators.notes import NoteIndex
+
+if TYPE_CHECKING:
+    from validators.catalog import Catalog
+    from validators.checks.context import Context
 
 
 class DocRequired(Params):
@@ -36,7 +40,7 @@ class DocRequired(Params):
     negative_answers: list[str] = []
 
 
-def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
+def _triggers(ctx: Context, p: DocRequired) -> pl.DataFrame:
     """(_row, _claim, procedure_code, claim_level) of what needs the documentation, collected once
     from the plans of the usable lines and claims (Context.usable_lines)."""
     lines = ctx.usable_lines("procedure_code")
@@ -132,9 +136,17 @@ def _triggers(ctx, p: DocRequired) -> pl.DataFrame:
 @register_check(
     "doc_required",
     params=DocRequired,
-    fields={"claim_id", "procedure_code", "element", "requirement", "found", "service", "looked_in"},
+    fields={
+        "claim_id",
+        "procedure_code",
+        "element",
+        "requirement",
+        "found",
+        "service",
+        "looked_in",
+    },
 )
-def doc_required(ctx, p: DocRequired) -> pl.DataFrame:
+def doc_required(ctx: Context, p: DocRequired) -> pl.DataFrame:
     """Each required element missing from the claim's note is its own finding; a claim without a
     note is reported once (problem no_note), only when the file carries notes at all."""
     noted = ctx.noted_claims.select(pl.col("_row").alias("_claim"))
@@ -190,7 +202,7 @@ class Requirement:
     negative_answers: tuple[str, ...]
 
 
-def _requirements(catalog, p: DocRequired) -> list[Requirement]:
+def _requirements(catalog: Catalog, p: DocRequired) -> list[Requirement]:
     """A missing_element rule's requirements, worked out once per catalog and rule."""
     vocabulary = catalog.codesets["doc_elements"].table
     labels = dict(vocabulary.select("id", "label").rows())
@@ -292,7 +304,7 @@ class NoteContradictsDx(Params):
     params=NoteContradictsDx,
     fields={"claim_id", "value", "description", "element"},
 )
-def note_contradicts_dx(ctx, p: NoteContradictsDx) -> pl.DataFrame:
+def note_contradicts_dx(ctx: Context, p: NoteContradictsDx) -> pl.DataFrame:
     """A diagnosis whose defining finding the note documents only as absent (radiculopathy coded,
     radicular symptoms denied)."""
     labels = dict(ctx.catalog.codesets["doc_elements"].table.select("id", "label").rows())
@@ -323,7 +335,7 @@ class NoteSideConflict(Params):
     params=NoteSideConflict,
     fields={"claim_id", "value", "description", "code_side", "note_side"},
 )
-def note_side_conflict(ctx, p: NoteSideConflict) -> pl.DataFrame:
+def note_side_conflict(ctx: Context, p: NoteSideConflict) -> pl.DataFrame:
     """A right- or left-side diagnosis whose note names only the other side."""
     sided = ctx.claim_dx.filter(pl.col("side").is_in(["left", "right"]))
     sides = (
@@ -365,7 +377,7 @@ def site_element(site: pl.Expr) -> pl.Expr:
     params=NoteSiteMismatch,
     fields={"claim_id", "value", "description", "code_site", "note_site", "suggestion"},
 )
-def note_site_mismatch(ctx, p: NoteSiteMismatch) -> pl.DataFrame:
+def note_site_mismatch(ctx: Context, p: NoteSiteMismatch) -> pl.DataFrame:
     """A code for one body site on a claim whose note documents another (site_checks.csv: M62.831
     calf or M62.561 lower-leg wasting on a back-spasm note -> M62.830)."""
     checks = ctx.catalog.codesets["site_checks"].table.with_columns(

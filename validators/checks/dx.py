@@ -8,11 +8,14 @@ claim's exploded diagnoses (`Context.claim_dx`); no Python loop touches a claim.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
 from validators.checks import Params, register_check
+
+if TYPE_CHECKING:
+    from validators.checks.context import Context
 
 DX_FIELDS = {"claim_id", "field", "value", "description"}
 
@@ -42,7 +45,7 @@ class DxLookup(Params):
 @register_check(
     "dx_lookup", params=DxLookup, fields=DX_FIELDS | {"suggestion", "parent", "release"}
 )
-def dx_lookup(ctx, p: DxLookup) -> pl.DataFrame:
+def dx_lookup(ctx: Context, p: DxLookup) -> pl.DataFrame:
     """Codes checked against the tabular. A code that needs a 7th character is reported as such
     (S13.4, and S13.4XX which is not in the tabular at all), never also as unknown or header."""
     icd = ctx.icd.select("bare", "code", "needs_seventh", "billable_under")
@@ -149,7 +152,7 @@ class ReleaseWindow(Params):
     params=ReleaseWindow,
     fields={"claim_id", "service_date", "release", "valid_from", "valid_to"},
 )
-def dx_release_window(ctx, p: ReleaseWindow) -> pl.DataFrame:
+def dx_release_window(ctx: Context, p: ReleaseWindow) -> pl.DataFrame:
     """Claims with a service date outside the fiscal year of the code-set release checked against."""
     info = ctx.catalog.codesets["icd10cm"].info
     start, end = info.effective_from, info.valid_to or date.max
@@ -176,7 +179,7 @@ class Excludes1(Params):
 
 
 @register_check("dx_excludes1", params=Excludes1, fields={"claim_id", "value", "other", "note"})
-def dx_excludes1(ctx, p: Excludes1) -> pl.DataFrame:
+def dx_excludes1(ctx: Context, p: Excludes1) -> pl.DataFrame:
     """Pairs of diagnoses on one claim where a tabular Excludes1 note of the first (or of one of its
     categories) names the second. Each pair is reported once. The notes are matched on the run's
     distinct codes (a few thousand), then the pairs are looked for within each claim by code id.
@@ -267,7 +270,7 @@ class FirstListed(Params):
 
 
 @register_check("dx_first_listed", params=FirstListed, fields=DX_FIELDS)
-def dx_first_listed(ctx, p: FirstListed) -> pl.DataFrame:
+def dx_first_listed(ctx: Context, p: FirstListed) -> pl.DataFrame:
     """The first-listed diagnosis is a kind that may never be first: a manifestation ("in diseases
     classified elsewhere") or an external cause (Chapter 20, V00-Y99)."""
     first = ctx.claim_dx.filter((pl.col("slot") == 1) & pl.col("billable").is_not_null())
@@ -284,7 +287,7 @@ class SexConflict(Params):
 @register_check(
     "dx_sex_conflict", params=SexConflict, fields=DX_FIELDS | {"patient_sex", "code_sex"}
 )
-def dx_sex_conflict(ctx, p: SexConflict) -> pl.DataFrame:
+def dx_sex_conflict(ctx: Context, p: SexConflict) -> pl.DataFrame:
     """A diagnosis whose tabular title (or its category's or block's) names the other sex."""
     # Plans: polars then copies only the two columns read of the claims (of ~30, the note among them).
     sex = (
@@ -317,7 +320,7 @@ class AgeConflict(Params):
 @register_check(
     "dx_age_conflict", params=AgeConflict, fields=DX_FIELDS | {"service_date", "min_age", "max_age"}
 )
-def dx_age_conflict(ctx, p: AgeConflict) -> pl.DataFrame:
+def dx_age_conflict(ctx: Context, p: AgeConflict) -> pl.DataFrame:
     """A diagnosis limited to an age range (MCE) on a patient outside it. The age is computed in
     whole years at the claim's first service date and never printed (ages over 89 are identifiers)."""
     dob, dos = pl.col("_patient_dob"), pl.col("_service_date")
@@ -366,7 +369,7 @@ class Laterality(Params):
     params=Laterality,
     fields=DX_FIELDS | {"modifier", "code_side", "line_side", "procedure_code"},
 )
-def dx_laterality(ctx, p: Laterality) -> pl.DataFrame:
+def dx_laterality(ctx: Context, p: Laterality) -> pl.DataFrame:
     """A line whose side modifier contradicts the side of a diagnosis it points to, or that names a
     side while its diagnosis is the unspecified-side code."""
     modifiers = [f"modifier_{i}" for i in range(1, 5)]
@@ -408,10 +411,10 @@ class Duplicate(Params):
 
 
 @register_check("dx_duplicate", params=Duplicate, fields={"claim_id", "value", "slots"})
-def dx_duplicate(ctx, p: Duplicate) -> pl.DataFrame:
+def dx_duplicate(ctx: Context, p: Duplicate) -> pl.DataFrame:
     """The same code in two diagnosis slots of a claim (M54.12 and M5412 count as the same)."""
     # Claim and code as one integer, sorted so that repeats sit together: hashing (claim, code text)
-    # pairs cost four times as much (a 250k-line part: 70-90 -> ~15 CPU-ms).
+    # pairs cost several times as much.
     key = (pl.col("_row") * (1 << 32) + pl.col("code_id")).alias("_key")
     coded = ctx.claim_dx.select("_row", "slot", "code", key).sort("_key")
     repeated = coded.filter(

@@ -9,7 +9,7 @@ tables by equality; nothing loops over claims in Python.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
@@ -22,6 +22,10 @@ from validators.checks import (
     register_check,
     run_starts,
 )
+
+if TYPE_CHECKING:
+    from validators.catalog import Catalog
+    from validators.checks.context import Context
 
 MODIFIERS = [f"modifier_{i}" for i in range(1, 5)]
 
@@ -66,7 +70,9 @@ def _date() -> pl.Expr:
     return pl.col("_service_date").dt.to_string("%Y-%m-%d").alias("service_date")
 
 
-def _usable(ctx, *columns: str, codes: list[str] | pl.Series | None = None) -> pl.LazyFrame:
+def _usable(
+    ctx: Context, *columns: str, codes: list[str] | pl.Series | None = None
+) -> pl.LazyFrame:
     """Usable service lines, narrowed first to the procedure codes a rule is about (most rules
     concern a handful of the million lines: `is_in` is far cheaper than a join or grouping), as a
     plan (Context.usable_lines): a rule selects what it reads before it collects."""
@@ -90,7 +96,7 @@ class Pairing(Params):
     params=Pairing,
     fields={"claim_id", "procedure_code", "description", "pointed", "alternatives", "matched"},
 )
-def dx_proc_pairing(ctx, p: Pairing) -> pl.DataFrame:
+def dx_proc_pairing(ctx: Context, p: Pairing) -> pl.DataFrame:
     """Lines of a service family whose pointed diagnoses do not include (require) or do include
     (forbid) a diagnosis of the family's list for the line's spinal region (dx_indications.csv)."""
     families = ctx.catalog.codesets["service_families"].table.filter(
@@ -122,7 +128,7 @@ def dx_proc_pairing(ctx, p: Pairing) -> pl.DataFrame:
     )
     judged = pointed.lazy().join(matched.lazy(), on=["family", "region", "bare"], how="left")
     # The lines' verdicts first, and the words of the few flagged lines after: joining the codes of
-    # every line as text cost five times the verdicts (a 250k-line part's ESI lines: 46 ms).
+    # every line as text cost several times the verdicts.
     verdicts = judged.group_by("_row").agg(pl.col("_in_list").any().alias("_any"))
     flagged = (
         judged.join(
@@ -164,7 +170,7 @@ def dx_proc_pairing(ctx, p: Pairing) -> pl.DataFrame:
 # --------------------------------------------------------------------------- NCCI
 
 
-def ptp_edits(catalog) -> pl.DataFrame:
+def ptp_edits(catalog: Catalog) -> pl.DataFrame:
     """The curated spine/therapy pairs plus whatever CMS files were imported (imported rows win)."""
     cms = catalog.codesets["ncci_ptp_cms"].table
     curated = catalog.codesets["ncci_ptp_curated"].table.with_columns(
@@ -195,7 +201,7 @@ class PtpPair(Params):
     params=PtpPair,
     fields={"claim_id", "procedure_code", "other_code", "service_date", "rationale", "modifiers"},
 )
-def ncci_ptp(ctx, p: PtpPair) -> pl.DataFrame:
+def ncci_ptp(ctx: Context, p: PtpPair) -> pl.DataFrame:
     """Column-2 lines billed in the same visit as their column-1 code while the edit is in effect.
     Indicator 1 edits pass when the column-2 line, or for 59/X modifiers either line, carries an
     NCCI-associated modifier (22, 76 and 77 are not: they never unbundle a pair); indicator 9
@@ -255,7 +261,7 @@ class AddonWithoutPrimary(Params):
     params=AddonWithoutPrimary,
     fields={"claim_id", "procedure_code", "primary_codes", "service_date"},
 )
-def addon_without_primary(ctx, p: AddonWithoutPrimary) -> pl.DataFrame:
+def addon_without_primary(ctx: Context, p: AddonWithoutPrimary) -> pl.DataFrame:
     """Add-on lines with none of their primary codes on the same claim and date (addon_codes.csv)."""
     addons = ctx.catalog.codesets["addon_codes"].table.select(
         pl.col("code").alias("procedure_code"), "primary_codes"
@@ -299,7 +305,7 @@ class MueUnits(Params):
     params=MueUnits,
     fields={"claim_id", "procedure_code", "units", "limit", "service_date"},
 )
-def mue_units(ctx, p: MueUnits) -> pl.DataFrame:
+def mue_units(ctx: Context, p: MueUnits) -> pl.DataFrame:
     """Units above the imported CMS MUE: per line for MAI 1; summed over every line of the code in
     the visit for MAI 2 and 3 (RULES_RESEARCH.md 3.2; two peers get this wrong)."""
     mue = ctx.catalog.codesets["mue_cms"].table.filter(
@@ -347,7 +353,7 @@ class UnitsLimit(Params):
     params=UnitsLimit,
     fields={"claim_id", "procedure_code", "units", "limit", "service_date", "codes"},
 )
-def units_limit(ctx, p: UnitsLimit) -> pl.DataFrame:
+def units_limit(ctx: Context, p: UnitsLimit) -> pl.DataFrame:
     """LCD policy limits: units of the listed codes per visit (levels per session, one TPI a day)."""
     lines = (
         _usable(ctx, "procedure_code", "units", "service_date", codes=p.codes)
@@ -386,7 +392,7 @@ class ModifierNotAllowed(Params):
     params=ModifierNotAllowed,
     fields={"claim_id", "procedure_code", "modifier"},
 )
-def modifier_not_allowed(ctx, p: ModifierNotAllowed) -> pl.DataFrame:
+def modifier_not_allowed(ctx: Context, p: ModifierNotAllowed) -> pl.DataFrame:
     flagged = _usable(ctx, "procedure_code", *MODIFIERS, codes=p.codes).filter(
         _has_modifier(p.modifiers)
     )
@@ -404,12 +410,12 @@ class ModifierRequired(Params):
     params=ModifierRequired,
     fields={"claim_id", "procedure_code", "description", "modifiers"},
 )
-def modifier_required(ctx, p: ModifierRequired) -> pl.DataFrame:
+def modifier_required(ctx: Context, p: ModifierRequired) -> pl.DataFrame:
     codes = ctx.catalog.codesets[p.codeset].table.select(
         pl.col("code").alias("procedure_code"), "description"
     )
     # The lines without the modifier first, then their codes' descriptions: joining every therapy line
-    # gathered all its columns (a 250k-line part: 73 ms for the join alone).
+    # gathered all its columns.
     flagged = (
         _usable(ctx, "procedure_code", *MODIFIERS, codes=codes["procedure_code"])
         .filter(~_has_modifier(p.any_of))
@@ -427,10 +433,10 @@ class ModifierUnknown(Params):
     params=ModifierUnknown,
     fields={"claim_id", "procedure_code", "field", "value"},
 )
-def modifier_unknown(ctx, p: ModifierUnknown) -> pl.DataFrame:
+def modifier_unknown(ctx: Context, p: ModifierUnknown) -> pl.DataFrame:
     known = ctx.catalog.codesets["modifiers"].table["code"].implode()
     # Column by column, each narrowed to its unknown values before anything is copied: unpivoting
-    # the four columns first carried every line's list of failed fields along (~35 ms a 250k part).
+    # the four columns first carried every line's list of failed fields along.
     lines = ctx.service_lines.lazy()
     flagged = pl.concat(
         [
@@ -461,7 +467,7 @@ class SameVisitModifier(Params):
     params=SameVisitModifier,
     fields={"claim_id", "procedure_code", "other_code", "service_date"},
 )
-def same_visit_modifier(ctx, p: SameVisitModifier) -> pl.DataFrame:
+def same_visit_modifier(ctx: Context, p: SameVisitModifier) -> pl.DataFrame:
     """E/M lines on the day of a minor procedure (global 000/010) by the same provider without 25."""
     families = ctx.catalog.codesets["service_families"].table.filter(
         pl.col("global_days").is_in(p.when_global_days)
@@ -487,7 +493,7 @@ class DuplicateService(Params):
     params=DuplicateService,
     fields={"claim_id", "procedure_code", "service_date", "other_claim", "other_line"},
 )
-def duplicate_service(ctx, p: DuplicateService) -> pl.DataFrame:
+def duplicate_service(ctx: Context, p: DuplicateService) -> pl.DataFrame:
     """A line identical to an earlier one of the file or of an earlier run (history): patient,
     provider, date, code, modifiers and units. Repeat and distinct-service modifiers (76, 77, 59, X{EPSU}) and different units pass. A
     line repeated under the same claim and line number is FLD002's, not this rule's."""
@@ -539,7 +545,7 @@ class SessionFrequency(Params):
         "window_days",
     },
 )
-def session_frequency(ctx, p: SessionFrequency) -> pl.DataFrame:
+def session_frequency(ctx: Context, p: SessionFrequency) -> pl.DataFrame:
     """Sessions (distinct service dates) of a family per patient (and spinal region) in a rolling
     window; each session beyond the limit is flagged on its first line. Sessions of earlier runs
     (history) count too, but only this run's lines are flagged."""
@@ -557,7 +563,7 @@ def session_frequency(ctx, p: SessionFrequency) -> pl.DataFrame:
         return _no_hits("session_frequency")
     region = pl.col("region") if p.by_region else pl.lit("any")
     # A session is its first line: sorted by session and row, the rows where the session changes
-    # (a unique between two sorts cost twice as much: 22 -> 10 ms a 250k-line part).
+    # (a unique between two sorts cost twice as much).
     key = ["patient_id", "_region", "_service_date"]
     sessions = (
         lines.with_columns(region.alias("_region")).sort(*key, "_row").filter(run_starts(*key))
@@ -590,7 +596,7 @@ class TimelyFiling(Params):
     params=TimelyFiling,
     fields={"claim_id", "service_date", "days", "limit", "payer_id", "deadline"},
 )
-def timely_filing(ctx, p: TimelyFiling) -> pl.DataFrame:
+def timely_filing(ctx: Context, p: TimelyFiling) -> pl.DataFrame:
     """Days from each line's service date to the as-of date against the payer's filing limit
     (run configuration `timely_filing_days`, else the rule's default); one finding per claim."""
     limits = ctx.config.timely_filing_days

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from validators.checks import Params, register_check
+
+if TYPE_CHECKING:
+    from validators.checks.context import Context
 
 
 class DxRequiredWhen(Params):
@@ -18,7 +23,7 @@ class DxRequiredWhen(Params):
     params=DxRequiredWhen,
     fields={"claim_id", "accident_indicator", "injury_date", "suggestion", "region"},
 )
-def dx_required_when(ctx, p: DxRequiredWhen) -> pl.DataFrame:
+def dx_required_when(ctx: Context, p: DxRequiredWhen) -> pl.DataFrame:
     """Claims that report an accident but carry no diagnosis matching the pattern. The fix names
     the injury codes for the region the claim's own symptom codes point to (injury_regions.csv)."""
     # A plan: polars copies only the columns read of the claims (of ~30, the note among them).
@@ -83,7 +88,7 @@ class DxWithoutColumns(Params):
 @register_check(
     "dx_without_columns", params=DxWithoutColumns, fields={"claim_id", "value", "description"}
 )
-def dx_without_columns(ctx, p: DxWithoutColumns) -> pl.DataFrame:
+def dx_without_columns(ctx: Context, p: DxWithoutColumns) -> pl.DataFrame:
     """Claims with a diagnosis matching the pattern while all the given claim fields are empty."""
     empty = (
         ctx.claims.lazy()
@@ -109,7 +114,7 @@ class DxWithoutCompanion(Params):
 @register_check(
     "dx_without_companion", params=DxWithoutCompanion, fields={"claim_id", "value", "description"}
 )
-def dx_without_companion(ctx, p: DxWithoutCompanion) -> pl.DataFrame:
+def dx_without_companion(ctx: Context, p: DxWithoutCompanion) -> pl.DataFrame:
     """Claims with a diagnosis matching the pattern and none matching the companion pattern."""
     companions = ctx.claim_dx_matching(p.companion_pattern).select("_row")
     first = (

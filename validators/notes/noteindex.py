@@ -133,10 +133,14 @@ def combine(indexes: list[NoteIndex]) -> NoteIndex:
 
 
 def index(
-    notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame, key: str = "_row"
+    notes: pl.DataFrame,
+    elements: pl.DataFrame,
+    sections: pl.DataFrame,
+    key: str = "_row",
+    threads: int = 1,
 ) -> NoteIndex:
     """(key, text) -> the NoteIndex of the vocabulary's elements, a slice of INDEX_SLICE_BYTES of text
-    at a time."""
+    at a time, `threads` slices at once (cutting text is partly one core's work)."""
     slice_of = notes.select((pl.col("text").str.len_bytes().cum_sum() // INDEX_SLICE_BYTES).rle())[
         "text"
     ]
@@ -144,9 +148,7 @@ def index(
         return _index(notes, elements, sections, key)
     lengths = slice_of.struct.field("len").to_list()
     starts = [0, *accumulate(lengths)][:-1]
-    # Two slices at a time: cutting text is partly one core's work (611 MB of real-length notes:
-    # 6.4-6.9 -> 5.0-5.1 s, and up to 0.2 GB more at once, still below reading the claim lines).
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
         return combine(
             list(
                 pool.map(
