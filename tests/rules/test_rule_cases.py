@@ -34,8 +34,9 @@ from tests.conftest import AS_OF, claim_lines, with_cms_fixtures, write_csv
 from validators import schema
 from validators.catalog import load_catalog
 from validators.checks import REGISTRY
+from validators.checks.context import index_notes
 from validators.config import RunConfig
-from validators.engine import history_rows, index_notes, run_rules
+from validators.engine import history_rows, run_rules
 from validators.integrity import check_integrity, rejected_row_findings
 
 CASES_DIR = Path(__file__).parent / "cases"
