@@ -23,8 +23,7 @@ from validators.notes.sentences import clauses
 
 # Notes are indexed in slices of about this much text, each on its own: the work on the text
 # (sections, clauses, lower-casing) copies it a few times, which for a night of real-length notes
-# (1M lines, 1.5 KB notes: 0.6 GB of text) is gigabytes at once. Slices bound it; a clause repeated
-# across slices is matched once per slice.
+# is gigabytes at once. Slices bound it; a clause repeated across slices is matched once per slice.
 INDEX_SLICE_BYTES = 64 * 2**20
 
 
@@ -59,7 +58,7 @@ class NoteIndex:
     def partitioned(self, parts: pl.DataFrame, count: int) -> list[NoteIndex]:
         """The index in `count` pieces by `parts` (self.key, _part: 0 to count - 1, one row per key):
         piece i holds the notes whose key has part i (a large file's parts: their claims' notes).
-        One join per frame for all the pieces: a semi join per piece cost 0.5 CPU-s for 1M lines."""
+        One join per frame for all the pieces, not a semi join per piece."""
         parts = parts.lazy().select(self.key, pl.col("_part").cast(pl.Int64))
         marks, weeks = pl.collect_all(
             [frame.lazy().join(parts, on=self.key) for frame in (self.marks, self.weeks)]
@@ -178,8 +177,7 @@ def _index(
         notes.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "text"), sections
     )
     # Each distinct body, and then each distinct clause, numbered by one grouping that also lists
-    # where it occurs, rather than a unique and a join back on the text (100,000 real-length notes:
-    # 1.2 -> 0.85 s for the two).
+    # where it occurs, rather than a unique and a join back on the text.
     bodies = segmented.group_by("section", "body").agg("_row").with_row_index("_s")
     located = bodies.select("_row", "_s").explode("_row")
     grouped = (
@@ -269,11 +267,10 @@ def _per_note(
     duration of each timed element, (_row, element, weeks): each clause's values carried to its
     bodies and then to their notes, combined with OR (bits) or max (weeks), by numpy's ufunc.at in
     place over arrays numbered by note, body and clause: polars' bitwise_or aggregation is not one
-    of its fast ones (180k notes: 161 ms for the notes' step, where a max took 22)."""
+    of its fast ones."""
     notes, bodies, clauses = sizes
     note_of, body_of = located["_row"].to_numpy(), located["_s"].to_numpy()
     # only the clauses that mention an element: most (body, clause) pairs of free text mention none
-    # (1M lines of 1.5 KB notes: 7.9M pairs)
     mentioning = np.zeros(clauses, dtype=bool)
     mentioning[per_clause["_c"].to_numpy()] = True
     pair_clause = body_clauses["_c"].to_numpy()
