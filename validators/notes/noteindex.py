@@ -201,37 +201,42 @@ def _index(
         ).with_columns(assertion.neutral(pl.col("clause")).alias("_neutral"))
     clause, neutral = pl.col("clause"), pl.col("_neutral")
     in_plan = pl.col("section") == "plan"
+    # Two passes, each one collect for all elements (polars runs the plans together): the cheap tests
+    # first, then the windowed assertion patterns on each element's own clauses only.
+    plans, asserting = [], []
     for element in vocabulary:
         pattern = element["pattern"]
         # a timed element is read where ages and follow-up intervals are blanked ("a 47-year-old")
         text = temporal.without_non_durations(clause) if element["duration"] else clause
-        wanted = (
-            text.str.contains(pattern)
-            & ~pl.col("section").is_in(element["exclude_sections"])
-            & ~assertion.family(clause, pattern)
+        mentioned = text.str.contains(pattern) & ~pl.col("section").is_in(
+            element["exclude_sections"]
         )
         if element["context"]:
-            wanted = wanted & clause.str.contains(element["context"])
+            mentioned = mentioned & clause.str.contains(element["context"])
         if element["unless"]:
-            wanted = wanted & ~clause.str.contains(element["unless"])
+            mentioned = mentioned & ~clause.str.contains(element["unless"])
+        asserted = ~assertion.family(clause, pattern)
         if element["assertion"] == "done":
             # planned or hypothetical care is not care received; in a plan, only care going on is
-            wanted = wanted & ~assertion.planned(clause, pattern)
-            wanted = wanted & ~(in_plan & ~clause.str.contains(assertion.ONGOING))
+            asserted = asserted & ~assertion.planned(clause, pattern)
+            asserted = asserted & ~(in_plan & ~clause.str.contains(assertion.ONGOING))
         negated = assertion.negated(neutral, pattern) if element["negatable"] else pl.lit(False)
         weeks = temporal.weeks(clause) if element["duration"] else pl.lit(None, dtype=pl.Float64)
-        found.append(
-            mentioning.lazy()
-            .filter(wanted)
-            .select(
-                "_c",
-                pl.lit(element["id"]).alias("element"),
-                negated.alias("negated"),
-                weeks.alias("weeks"),
+        plans.append(mentioning.lazy().filter(mentioned))
+        asserting.append(
+            lambda lf, asserted=asserted, negated=negated, weeks=weeks, name=element["id"]: (
+                lf.filter(asserted).select(
+                    "_c",
+                    pl.lit(name).alias("element"),
+                    negated.alias("negated"),
+                    weeks.alias("weeks"),
+                )
             )
         )
-    # One collect for all elements: polars runs the plans together, and a collect each cost more than
-    # the matching itself in a small file.
+    if vocabulary:
+        found = [
+            step(frame.lazy()) for step, frame in zip(asserting, pl.collect_all(plans), strict=True)
+        ]
     per_clause = (
         pl.concat(pl.collect_all(found))
         if found
