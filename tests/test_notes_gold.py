@@ -126,3 +126,26 @@ def test_correct_claims_of_the_development_part_raise_no_high_or_medium_finding(
         .to_list()
     )
     assert len(flagged) <= 0.05 * len(complete), flagged
+
+
+def test_hard_wrapping_the_notes_changes_nothing(dev, catalog):
+    """The same notes hard-wrapped at 80 columns, as transcription systems and HL7 feeds deliver
+    them, are read the same way (paragraphs kept)."""
+    import textwrap
+
+    ids = list(dev.texts)
+    wrapped = ["\n".join(textwrap.fill(p, 80) for p in dev.texts[k].split("\n")) for k in ids]
+    assert sum(w.count("\n") for w in wrapped) > 5 * len(ids)  # really wrapped
+
+    def read(texts: list[str]) -> pl.DataFrame:
+        notes = pl.DataFrame({"claim_id": ids, "text": texts})
+        return (
+            index_notes(notes, catalog, key="claim_id")
+            .elements()
+            .select("claim_id", "element", "affirmed", "negated")
+            .sort("claim_id", "element")
+        )
+
+    whole, cut = read([dev.texts[k] for k in ids]), read(wrapped)
+    same = whole.join(cut, on=["claim_id", "element", "affirmed", "negated"], how="semi").height
+    assert same >= 0.98 * max(whole.height, cut.height), (whole.height, cut.height, same)
