@@ -320,3 +320,7 @@ def test_therapy_plan_of_care_has_goals_frequency_and_duration(vocab):
     assert all(result[e][0] for e in ("poc_goals", "poc_frequency", "poc_duration"))
     only_goals = found(vocab, "SHORT-TERM GOALS (2 WEEKS): independent transfers.")
     assert "poc_duration" not in only_goals  # a goal's time frame is not the plan's length
+
+
+def test_side_abbreviations_are_laterality(vocab):
+    assert found(vocab, "R knee effusion, L L5-S1 tenderness.")["laterality"][0]
