@@ -25,6 +25,7 @@ from flows.extract import MAX_ROWS
 from validators.catalog import Catalog, Rule, load_catalog
 from validators.config import load_config
 from validators.errors import ExtractError, RuleConfigError
+from validators.icd10cm import import_release, split_release_files
 
 EXIT_CLEAN, EXIT_HIGH, EXIT_UNUSABLE, EXIT_BUSY = 0, 1, 2, 3
 NIGHTLY_CRON, NIGHTLY_TIMEZONE = "0 2 * * *", "America/New_York"  # as in flows/prefect.yaml
@@ -252,13 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
     rd = rsub.add_parser("docs", help="write rules/README.md from the catalog")
     rd.add_argument("--check", action="store_true", help="fail if rules/README.md is out of date")
 
-    c = sub.add_parser("codesets", help="import CMS's quarterly NCCI files")
+    c = sub.add_parser("codesets", help="import CMS's NCCI files and ICD-10-CM releases")
     csub = c.add_subparsers(dest="codesets_command", required=True, metavar="ACTION")
     ci = csub.add_parser(
         "import",
-        help="replace the imported NCCI PTP and MUE tables with CMS files",
+        help="add ICD-10-CM years; replace the imported NCCI PTP and MUE tables",
         description="Import CMS practitioner PTP edit files (all parts at once) and/or the "
-        "practitioner MUE file, as published (.txt or .xlsx).",
+        "practitioner MUE file, as published (.txt or .xlsx), and/or a year's ICD-10-CM release "
+        "(icd10cm_order_YYYY.txt with icd10cm_tabular_YYYY.xml), which adds that fiscal year's "
+        "tables.",
     )
     ci.add_argument("files", nargs="+", type=Path, metavar="FILE")
     return parser
@@ -515,11 +518,18 @@ def cmd_rules(args: argparse.Namespace, catalog: Catalog) -> int:
 
 
 def cmd_codesets(args: argparse.Namespace, catalog: Catalog) -> int:
+    folder = catalog.source / "codesets"
     try:
-        written = import_files(args.files, catalog.source / "codesets")
+        releases, ncci = split_release_files(args.files)
+        years = [import_release(order, xml, folder) for order, xml in releases]
+        written = import_files(ncci, folder) if ncci else {}
     except ExtractError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}")
         return EXIT_UNUSABLE
+    for year, codes in years:
+        print(
+            f"imported ICD-10-CM FY{year}: {codes:,} codes, in force {year - 1}-10-01 to {year}-09-30"
+        )
     for kind, rows in written.items():
         print(f"imported {rows:,} {'PTP edits' if kind == 'ptp' else 'MUE values'}")
     return 0

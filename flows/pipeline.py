@@ -26,6 +26,7 @@ from validators import findings as fnd
 from validators import summary
 from validators.catalog import Catalog
 from validators.checks import run_starts
+from validators.codesets import Icd10cmEditions
 from validators.config import RunConfig
 from validators.engine import HISTORY_COLUMNS, index_notes, run_rules
 from validators.errors import ExtractError
@@ -475,7 +476,10 @@ def run_facts(result: Run, findings_file: str) -> dict:
         ("As-of date", result.as_of.isoformat()),
         ("Rules", len(result.catalog.rules)),
         ("Rule catalog version", result.catalog.version),
-        ("ICD-10-CM release", result.catalog.codesets["icd10cm"].info.version),
+        (
+            "ICD-10-CM table by fiscal year",
+            Icd10cmEditions.of_catalog(result.catalog).used_for(lines["_service_date"]),
+        ),
         ("Place-of-service code set", result.catalog.codesets["place_of_service"].info.version),
         (
             "NCCI PTP edits",

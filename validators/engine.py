@@ -27,6 +27,7 @@ from validators import findings as fnd
 from validators.catalog import Catalog, Rule
 from validators.checks import PROCEDURE, REGISTRY, procedure_in
 from validators.checks.documentation import site_element
+from validators.codesets import Icd10cmEditions
 from validators.config import RunConfig
 from validators.contract import CLAIM_LEVEL, DX_COLUMNS
 from validators.integrity import ENGINE_RULE
@@ -68,8 +69,7 @@ class Context:
     catalog: Catalog
     as_of: date
     config: RunConfig
-    icd: pl.DataFrame = field(repr=False)
-    excludes1: pl.DataFrame = field(repr=False)
+    editions: Icd10cmEditions = field(repr=False)  # every ICD-10-CM year, stacked
     history: pl.DataFrame | None = field(
         default=None, repr=False
     )  # earlier runs' lines (HISTORY_COLUMNS)
@@ -77,6 +77,15 @@ class Context:
         default=None, repr=False
     )  # the notes file's, by claim id (index_notes)
     _usable: dict[tuple[str, ...], pl.Series] = field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def icd(self) -> pl.DataFrame:
+        """The ICD-10-CM tables of every year, each row's year in `_edition`."""
+        return self.editions.table
+
+    @property
+    def excludes1(self) -> pl.DataFrame:
+        return self.editions.excludes1
 
     @cached_property
     def service_lines(self) -> pl.DataFrame:
@@ -166,12 +175,22 @@ class Context:
         """_row (the claim), slot and code of each filled diagnosis slot that passed field integrity.
         Slot by slot rather than one unpivot: most claims fill a few of the twelve slots, and the
         unpivot materialised every empty one before dropping it."""
+        # Each claim's ICD-10-CM year (`_edition`) and whether a table is in force on its first
+        # service date (`_when`: 0, -1 before the oldest table, 1 after the newest).
+        dated = self.claims.lazy().with_columns(
+            self.editions.edition(pl.col("_service_date")).alias("_edition"),
+            self.editions.timing(pl.col("_service_date")).alias("_when"),
+        )
         return pl.concat(
             [
-                self.claims.lazy()
-                .filter(pl.col(dx).is_not_null() & ~pl.col("_failed").list.contains(pl.lit(dx)))
-                .select(
-                    "_row", pl.lit(slot, dtype=pl.Int32).alias("slot"), pl.col(dx).alias("code")
+                dated.filter(
+                    pl.col(dx).is_not_null() & ~pl.col("_failed").list.contains(pl.lit(dx))
+                ).select(
+                    "_row",
+                    pl.lit(slot, dtype=pl.Int32).alias("slot"),
+                    pl.col(dx).alias("code"),
+                    "_edition",
+                    "_when",
                 )
                 for slot, dx in enumerate(DX_COLUMNS, 1)
             ]
@@ -179,28 +198,31 @@ class Context:
 
     @cached_property
     def dx_distinct(self) -> pl.DataFrame:
-        """The distinct codes of the claims as written, each with its code without the dot (`bare`),
-        `code_id` (the same integer for the same code, M54.12 and M5412 alike) and the ICD-10-CM
-        table's columns (null for an unknown code): a few thousand rows, which rules read instead of
-        claim_dx's hundreds of thousands where they can."""
+        """The distinct codes of the claims as written, per ICD-10-CM year (`_edition`), each with its
+        code without the dot (`bare`), `code_id` (the same integer for the same code, M54.12 and
+        M5412 alike, in any year) and that year's table's columns (null for a code not in it): a few
+        thousand rows, which rules read instead of claim_dx's hundreds of thousands where they can."""
         # The tabular is looked up once per distinct code, the dot dropped there too: dropping the dot
         # in every slot and joining the tabular against them cost a third more. The tabular is narrowed
         # to the codes present first: a join builds its table from the 98k-code side otherwise, which
         # dominated a small file's diagnoses (12 -> 4 ms).
         codes = (
             self._dx_slots.lazy()
-            .select("code")
+            .select("code", "_edition")
             .unique()
             .with_columns(pl.col("code").str.replace(".", "", literal=True).alias("bare"))
             .with_columns(pl.col("bare").rank("dense").alias("code_id"))
         )
-        icd = self.icd.lazy().drop("code").join(codes.select("bare"), on="bare", how="semi")
-        return codes.join(icd, on="bare", how="left").collect()
+        key = ["bare", "_edition"]
+        icd = self.icd.lazy().drop("code").join(codes.select(key), on=key, how="semi")
+        return codes.join(icd, on=key, how="left").collect()
 
     @cached_property
     def claim_dx(self) -> pl.DataFrame:
-        """Each claim's diagnoses: _dx_slots with dx_distinct's columns."""
-        return self._dx_slots.join(self.dx_distinct, on="code", how="left", maintain_order="left")
+        """Each claim's diagnoses: _dx_slots with dx_distinct's columns (its year's)."""
+        return self._dx_slots.join(
+            self.dx_distinct, on=["code", "_edition"], how="left", maintain_order="left"
+        )
 
     def claim_dx_matching(self, pattern: str) -> pl.LazyFrame:
         """The rows of claim_dx whose bare code matches `pattern`, the regex run over the distinct
@@ -348,8 +370,7 @@ def make_context(
         catalog=catalog,
         as_of=as_of,
         config=config,
-        icd=catalog.codesets["icd10cm"].table,
-        excludes1=catalog.codesets["icd10cm_excludes1"].table,
+        editions=Icd10cmEditions.of_catalog(catalog),
         history=history,
         file_notes=file_notes,
     )
@@ -460,8 +481,7 @@ def make_scope(ctx: Context, condition: pl.Expr) -> Context:
         catalog=ctx.catalog,
         as_of=ctx.as_of,
         config=ctx.config,
-        icd=ctx.icd,
-        excludes1=ctx.excludes1,
+        editions=ctx.editions,
         history=ctx.history,
         file_notes=ctx.file_notes,
     )
