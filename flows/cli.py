@@ -531,7 +531,8 @@ def cmd_codesets(args: argparse.Namespace, catalog: Catalog) -> int:
             f"imported ICD-10-CM FY{year}: {codes:,} codes, in force {year - 1}-10-01 to {year}-09-30"
         )
     for kind, rows in written.items():
-        print(f"imported {rows:,} {'PTP edits' if kind == 'ptp' else 'MUE values'}")
+        what = {"ptp": "PTP edits", "mue": "MUE values", "rvu": "global periods"}[kind]
+        print(f"imported {rows:,} {what}")
     return 0
 
 

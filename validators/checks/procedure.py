@@ -448,6 +448,30 @@ def modifier_unknown(ctx, p: ModifierUnknown) -> pl.DataFrame:
     return _line_hits(flagged, "procedure_code", "field", "value")
 
 
+def global_days(catalog) -> pl.DataFrame:
+    """code -> global_days (000, 010, 090, XXX, YYY, ZZZ...): CMS's PFS RVU file where imported,
+    else the curated list and the service families'; once per catalog."""
+
+    def build(c) -> pl.DataFrame:
+        imported = c.codesets["global_days_cms"].table.select("code", "global_days")
+        curated = pl.concat(
+            [
+                c.codesets["global_days_curated"].table.select("code", "global_days"),
+                c.codesets["service_families"]
+                .table.select(pl.col("procedure_code").alias("code"), "global_days")
+                .drop_nulls("global_days"),
+            ]
+        ).unique("code", keep="first")
+        return pl.concat([imported, curated.join(imported, on="code", how="anti")])
+
+    return catalog.derived("global_days", build)
+
+
+def minor_procedures(catalog, days: list[str]) -> pl.Series:
+    """The codes whose global period is one of `days` (000 and 010: minor procedures)."""
+    return global_days(catalog).filter(pl.col("global_days").is_in(days))["code"]
+
+
 class SameVisitModifier(Params):
     code_pattern: str  # the lines that need the modifier (E/M codes)
     when_global_days: list[
@@ -463,11 +487,9 @@ class SameVisitModifier(Params):
 )
 def same_visit_modifier(ctx, p: SameVisitModifier) -> pl.DataFrame:
     """E/M lines on the day of a minor procedure (global 000/010) by the same provider without 25."""
-    families = ctx.catalog.codesets["service_families"].table.filter(
-        pl.col("global_days").is_in(p.when_global_days)
-    )
+    minor = minor_procedures(ctx.catalog, p.when_global_days)
     lines = _usable(ctx, "procedure_code", "service_date", *MODIFIERS)
-    procedures = lines.filter(procedure_in(families["procedure_code"])).select(
+    procedures = lines.filter(procedure_in(minor)).select(
         "_visit", pl.col("procedure_code").alias("other_code")
     )
     em = lines.filter(ctx.procedure_matching(p.code_pattern) & ~_has_modifier([p.modifier]))
