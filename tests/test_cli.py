@@ -135,7 +135,7 @@ def test_the_sample_837p_batch_is_validated_like_the_extracts(sample_run):
     by_claim = found.group_by("claim_id").agg(pl.col("rule_id").unique().sort())
     assert dict(by_claim.iter_rows()) == {
         # CB2001 (a dependent's lumbar ESI for radiculopathy) and CB2002 (an auto injury) are clean
-        "CB2003": ["COD005", "FLD020"],  # ICD-9 724.2 sent with qualifier BK for a 2026 service
+        "CB2003": ["COD005"],  # ICD-9 724.2 sent with qualifier BK for a 2026 service: once
         "CB2004": [
             "DOC002",
             "DOC007",
