@@ -23,6 +23,7 @@ from flows import pipeline
 from flows.cms_import import import_files
 from flows.extract import MAX_ROWS
 from validators.catalog import Catalog, Rule, load_catalog
+from validators.codesets import import_x12_code_list, is_x12_code_list
 from validators.config import load_config
 from validators.errors import ExtractError, RuleConfigError
 from validators.icd10cm import import_release, split_release_files
@@ -261,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Import CMS practitioner PTP edit files (all parts at once) and/or the "
         "practitioner MUE file, as published (.txt or .xlsx), and/or a year's ICD-10-CM release "
         "(icd10cm_order_YYYY.txt with icd10cm_tabular_YYYY.xml), which adds that fiscal year's "
-        "tables.",
+        "tables, and/or X12's CARC or RARC list saved in its published layout (the wording of the "
+        "codes cleanclaim reports), and/or the PFS Relative Value File (global periods).",
     )
     ci.add_argument("files", nargs="+", type=Path, metavar="FILE")
     return parser
@@ -520,16 +522,20 @@ def cmd_rules(args: argparse.Namespace, catalog: Catalog) -> int:
 def cmd_codesets(args: argparse.Namespace, catalog: Catalog) -> int:
     folder = catalog.source / "codesets"
     try:
-        releases, ncci = split_release_files(args.files)
+        releases, rest = split_release_files(args.files)
         years = [import_release(order, xml, folder) for order, xml in releases]
+        lists = [import_x12_code_list(p, folder) for p in rest if is_x12_code_list(p)]
+        ncci = [p for p in rest if not is_x12_code_list(p)]
         written = import_files(ncci, folder) if ncci else {}
-    except ExtractError as exc:
+    except (ExtractError, RuleConfigError) as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}")
         return EXIT_UNUSABLE
     for year, codes in years:
         print(
             f"imported ICD-10-CM FY{year}: {codes:,} codes, in force {year - 1}-10-01 to {year}-09-30"
         )
+    for name, rows in lists:
+        print(f"updated the wording of {rows:,} {name.upper()} codes from the X12 list")
     for kind, rows in written.items():
         what = {"ptp": "PTP edits", "mue": "MUE values", "rvu": "global periods"}[kind]
         print(f"imported {rows:,} {what}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
@@ -204,3 +205,88 @@ class Icd10cmEditions:
             },
             schema_overrides={"_edition": pl.Int16},
         )
+
+
+# --------------------------------------------------------------------------- X12 code lists
+
+# A row of the CARC or RARC list as X12 (formerly WPC) publishes it: the code, the wording, and
+# its dates ("Start: 01/01/1995 | Last Modified: 09/20/2009 | Stop: 07/01/2009").
+_X12_ROW = (
+    r'<tr class="prod_set (?<status>\w+)"><td class="code">(?<code>[^<]+)</td>'
+    r'<td class="description">(?<wording>.*?)<span class="dates">(?<dates>.*?)</span>'
+)
+
+
+def is_x12_code_list(path: Path) -> bool:
+    with path.open("rb") as f:
+        return b'<td class="code">' in f.read(65536)
+
+
+def read_x12_code_list(path: Path) -> pl.DataFrame:
+    """code, wording, status (current/deactivated), last_modified and stop of each row of a CARC or
+    RARC list saved from X12's page in its published layout."""
+    text = path.read_text(encoding="utf-8", errors="replace").replace("\n", " ")
+    rows = (
+        pl.DataFrame({"row": pl.Series([text]).str.extract_all(_X12_ROW)[0]})
+        .select(pl.col("row").str.extract_groups(_X12_ROW))
+        .unnest("row")
+    )
+
+    def day(label: str) -> pl.Expr:
+        return (
+            pl.col("dates")
+            .str.extract(label + r":\s*(\d\d/\d\d/\d{4})")
+            .str.to_date("%m/%d/%Y", strict=False)
+        )
+
+    entities = {"&amp;": "&", "&#39;": "'", "&quot;": '"', "&lt;": "<", "&gt;": ">"}
+    wording = pl.col("wording").str.replace_all(r"<[^>]+>", "").str.replace_all(r"\s+", " ")
+    for entity, char in entities.items():
+        wording = wording.str.replace_all(entity, char, literal=True)
+    return rows.select(
+        pl.col("code").str.strip_chars(),
+        wording.str.strip_chars().alias("wording"),
+        "status",
+        pl.coalesce(day("Last Modified"), day("Start")).alias("last_modified"),
+        day("Stop").alias("stop"),
+    )
+
+
+def import_x12_code_list(path: Path, folder: Path) -> tuple[str, int]:
+    """The shipped CARC or RARC subset's wording replaced by the list's, each row marked with the
+    list's date; codes the list does not hold keep their wording and mark. Returns (set, rows)."""
+    listed = read_x12_code_list(path)
+    if listed.is_empty():
+        raise RuleConfigError(f"{path.name}: no code rows in X12's published code-list layout")
+    name = "rarc" if listed["code"].str.contains(r"^(M|N|MA)\d").mean() > 0.5 else "carc"
+    target = folder / f"{name}.csv"
+    shipped = pl.read_csv(target, infer_schema=False)
+    as_of = listed["last_modified"].max()
+    found = listed.select(
+        "code",
+        pl.col("wording").alias("_wording"),
+        pl.format(
+            "X12 {} list {} (last modified {})",
+            pl.lit(name.upper()),
+            pl.lit(path.name),
+            pl.lit(str(as_of)),
+        ).alias("_source"),
+        pl.when(pl.col("stop").is_not_null())
+        .then(pl.format("X12 list; stopped {}", pl.col("stop").dt.to_string("%Y-%m-%d")))
+        .otherwise(pl.lit("X12 list"))
+        .alias("_verified"),
+    )
+    updated = shipped.join(found, on="code", how="left").select(
+        "code",
+        pl.coalesce("_wording", "wording").alias("wording"),
+        pl.coalesce("_source", "source").alias("source"),
+        pl.coalesce("_verified", "verified").alias("verified"),
+    )
+    updated.write_csv(target)
+    index = folder / "index.yaml"
+    text = index.read_text(encoding="utf-8")
+    block = re.search(rf"(?ms)^{name}:\n(?:[ #].*?\n)*", text)
+    if block:  # the set's version names the list's date; the rest of index.yaml stays as written
+        entry = re.sub(r"(?m)^  version: .*$", f'  version: "X12 list of {as_of}"', block.group(0))
+        index.write_text(text.replace(block.group(0), entry), encoding="utf-8")
+    return name, updated.filter(pl.col("code").is_in(found["code"].implode())).height
