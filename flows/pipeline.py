@@ -497,7 +497,9 @@ def run_facts(result: Run, findings_file: str) -> dict:
         ("Rule catalog version", result.catalog.version),
         (
             "ICD-10-CM table by fiscal year",
-            Icd10cmEditions.of_catalog(result.catalog).used_for(lines["_service_date"]),
+            Icd10cmEditions.of_catalog(result.catalog).used_for(
+                lines["_service_date"], result.as_of
+            ),
         ),
         ("Place-of-service code set", result.catalog.codesets["place_of_service"].info.version),
         (

@@ -137,10 +137,13 @@ class Icd10cmEditions:
         """The catalog's, stacked once per catalog (Catalog.derived)."""
         return catalog.derived("icd10cm_editions", lambda c: cls.of(c.codesets))
 
-    def used_for(self, service_dates: pl.Series) -> str:
+    def used_for(self, service_dates: pl.Series, as_of: date) -> str:
         """Which table judged each fiscal year among the dates, for the Summary: "FY2025: FY2025
-        (April 1, 2025 update); FY2027: no table, FY2026 (...) without unknown-code findings"."""
-        dates = pl.DataFrame({"d": service_dates}).drop_nulls().unique()
+        (April 1, 2025 update); FY2027: no table, FY2026 (...) without unknown-code findings".
+        Dates after the as-of date are field errors (FLD), not a year that was judged."""
+        dates = (
+            pl.DataFrame({"d": service_dates}).drop_nulls().unique().filter(pl.col("d") <= as_of)
+        )
         years = dates.select(
             (pl.col("d").dt.year() + (pl.col("d").dt.month() >= 10).cast(pl.Int32)).alias("fy"),
             self.edition(pl.col("d")).alias("_edition"),
