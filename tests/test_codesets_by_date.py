@@ -133,3 +133,16 @@ def test_codesets_import_adds_a_fiscal_year(tmp_path, capsys):
     )
     assert rules_by_claim(found) == {"BAD": ["COD001"]}
     assert "FY2027" in found["message"].item()
+
+
+def test_the_build_script_installs_a_release_and_says_where_it_came_from(tmp_path, capsys):
+    from validators.icd10cm import main as build_main
+
+    shutil.copytree(REPO / "rules", tmp_path / "rules")
+    build_main(
+        ["--tabular", str(TABULAR), "--order", str(ORDER), "--rules", str(tmp_path / "rules")]
+    )
+    assert "wrote FY2027: 15 codes" in capsys.readouterr().out
+    year = load_catalog(tmp_path / "rules").codesets["icd10cm_fy2027"]
+    assert "icd10cm_order_2027.txt" in year.info.source and "sha256" in year.info.source
+    assert year.table.filter(pl.col("code") == "S13.4")["needs_seventh"].item()
