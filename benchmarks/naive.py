@@ -17,7 +17,7 @@ import polars as pl
 
 def load_reference(codesets: Path) -> tuple[set[str], set[str], dict[str, tuple[str, ...]]]:
     """(billable codes, header codes, procedure code -> covered diagnosis prefixes), dotted."""
-    icd = pl.read_parquet(codesets / "icd10cm.parquet")
+    icd = pl.read_parquet(codesets / "icd10cm_fy2026.parquet")  # FY2026: the benchmark's services
     billable = set(icd.filter(pl.col("billable"))["code"])
     headers = set(icd.filter(~pl.col("billable"))["code"])
     covered: dict[tuple[str, str], list[str]] = {}

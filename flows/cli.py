@@ -27,8 +27,10 @@ from flows import pipeline
 from flows.cms_import import import_files
 from flows.extract import MAX_ROWS
 from validators.catalog import Catalog, load_catalog
+from validators.codesets import import_x12_code_list, is_x12_code_list
 from validators.config import default_threads, load_config
 from validators.errors import ExtractError, RuleConfigError
+from validators.icd10cm import import_release, split_release_files
 from validators.ruledocs import explain_text, rules_readme
 from validators.scaffold import skeleton
 
@@ -305,13 +307,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of the rules' case files (default: tests/rules/cases beside the rule folder)",
     )
 
-    c = sub.add_parser("codesets", help="import CMS's quarterly NCCI files")
+    c = sub.add_parser("codesets", help="import CMS's NCCI files and ICD-10-CM releases")
     csub = c.add_subparsers(dest="codesets_command", required=True, metavar="ACTION")
     ci = csub.add_parser(
         "import",
-        help="replace the imported NCCI PTP and MUE tables with CMS files",
+        help="add ICD-10-CM years; replace the imported NCCI PTP and MUE tables",
         description="Import CMS practitioner PTP edit files (all parts at once) and/or the "
-        "practitioner MUE file, as published (.txt or .xlsx).",
+        "practitioner MUE file, as published (.txt or .xlsx), and/or a year's ICD-10-CM release "
+        "(icd10cm_order_YYYY.txt with icd10cm_tabular_YYYY.xml), which adds that fiscal year's "
+        "tables, and/or X12's CARC or RARC list saved in its published layout (the wording of the "
+        "codes cleanclaim reports), and/or the PFS Relative Value File (global periods).",
     )
     ci.add_argument("files", nargs="+", type=Path, metavar="FILE")
     return parser
@@ -524,13 +529,25 @@ def cmd_rules(args: argparse.Namespace, catalog: Catalog) -> int:
 
 
 def cmd_codesets(args: argparse.Namespace, catalog: Catalog) -> int:
+    folder = catalog.source / "codesets"
     try:
-        written = import_files(args.files, catalog.source / "codesets")
-    except ExtractError as exc:
+        releases, rest = split_release_files(args.files)
+        years = [import_release(order, xml, folder) for order, xml in releases]
+        lists = [import_x12_code_list(p, folder) for p in rest if is_x12_code_list(p)]
+        ncci = [p for p in rest if not is_x12_code_list(p)]
+        written = import_files(ncci, folder) if ncci else {}
+    except (ExtractError, RuleConfigError) as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}")
         return EXIT_UNUSABLE
+    for year, codes in years:
+        print(
+            f"imported ICD-10-CM FY{year}: {codes:,} codes, in force {year - 1}-10-01 to {year}-09-30"
+        )
+    for name, rows in lists:
+        print(f"updated the wording of {rows:,} {name.upper()} codes from the X12 list")
     for kind, rows in written.items():
-        print(f"imported {rows:,} {'PTP edits' if kind == 'ptp' else 'MUE values'}")
+        what = {"ptp": "PTP edits", "mue": "MUE values", "rvu": "global periods"}[kind]
+        print(f"imported {rows:,} {what}")
     return 0
 
 

@@ -4,7 +4,9 @@ CMS publishes each table as a workbook and as tab-delimited text: a few title an
 then a header row, then the edits. PTP: `Column 1, Column 2, *=in existence prior to 1996,
 Effective Date, Deletion Date *=no data, Modifier 0=not allowed 1=allowed 9=not applicable,
 PTP Edit Rationale`, dates as YYYYMMDD. MUE: `HCPCS/CPT Code, Practitioner Services MUE Values,
-MUE Adjudication Indicator ("2 Date of Service Edit: Policy"), MUE Rationale`. The header row is
+MUE Adjudication Indicator ("2 Date of Service Edit: Policy"), MUE Rationale`. The PFS Relative
+Value File (PPRRVU): `HCPCS, MOD, DESCRIPTION, ..., GLOB DAYS, ...`, of which the code's global
+period (000, 010, 090, XXX, YYY, ZZZ, MMM) is kept for rows without a modifier. The header row is
 found by its words, so the title lines may change without breaking the import.
 
 `cleanclaim codesets import FILE...` replaces rules/codesets/ncci_ptp_cms.parquet and
@@ -32,6 +34,7 @@ PTP_COLUMNS = {
     "modifier": "modifier_indicator",
     "ptp_edit_rationale": "rationale",
 }
+RVU_COLUMNS = {"hcpcs": "code", "mod": "modifier", "glob_days": "global_days"}
 MUE_COLUMNS = {
     "hcpcs_cpt_code": "code",
     "practitioner_services_mue_values": "mue",
@@ -97,7 +100,7 @@ def _date(column: str) -> pl.Expr:
 
 
 def parse(path: str | Path) -> tuple[str, pl.DataFrame]:
-    """One CMS file -> ("ptp" | "mue", typed table). Raises ExtractError for anything else."""
+    """One CMS file -> ("ptp" | "mue" | "rvu", typed table). Raises ExtractError for anything else."""
     path = Path(path)
     frame = _frame(path)
     flat = " ".join(normalise_header(c or "") for r in frame.head(50).iter_rows() for c in r)
@@ -113,6 +116,14 @@ def parse(path: str | Path) -> tuple[str, pl.DataFrame]:
             pl.col("modifier_indicator").str.strip_chars().cast(pl.Int8, strict=False),
             pl.col("rationale").str.strip_chars(),
         )
+    if "glob_days" in flat:  # the PFS RVU file (PPRRVU): one row per code and modifier
+        table = _table(path, frame, RVU_COLUMNS).filter(
+            pl.col("code").str.contains(r"^[0-9A-Z]{5}$")
+            & (pl.col("modifier").str.strip_chars() == "")
+        )
+        return "rvu", table.select("code", pl.col("global_days").str.strip_chars()).unique(
+            "code", maintain_order=True
+        )
     table = _table(path, frame, MUE_COLUMNS).filter(pl.col("code").str.contains(r"^[0-9A-Z]{5}$"))
     return "mue", table.select(
         "code",
@@ -124,12 +135,17 @@ def parse(path: str | Path) -> tuple[str, pl.DataFrame]:
 
 def import_files(paths: list[str | Path], codeset_dir: Path) -> dict[str, int]:
     """Parse every file, then replace the imported tables. Returns rows written per table."""
-    parsed: dict[str, list[pl.DataFrame]] = {"ptp": [], "mue": []}
+    parsed: dict[str, list[pl.DataFrame]] = {"ptp": [], "mue": [], "rvu": []}
     for path in paths:
         kind, table = parse(path)
         parsed[kind].append(table)
     written = {}
-    for kind, target in (("ptp", "ncci_ptp_cms.parquet"), ("mue", "mue_cms.parquet")):
+    targets = (
+        ("ptp", "ncci_ptp_cms.parquet"),
+        ("mue", "mue_cms.parquet"),
+        ("rvu", "global_days_cms.parquet"),
+    )
+    for kind, target in targets:
         if parsed[kind]:
             table = pl.concat(parsed[kind]).unique(maintain_order=True)
             with atomic_path(codeset_dir / target) as tmp:

@@ -22,11 +22,13 @@ import polars as pl
 
 from flows.extract import MAX_ROWS, Extract, read_extract, read_notes
 from flows.report import files_table, write_findings_file, write_report
+from flows.x12 import ICD9_KIND
 from validators import findings as fnd
 from validators import summary
 from validators.catalog import Catalog
 from validators.checks import run_starts
 from validators.checks.context import index_notes
+from validators.codesets import Icd10cmEditions
 from validators.config import RunConfig
 from validators.engine import HISTORY_COLUMNS, run_rules
 from validators.errors import ExtractError
@@ -343,7 +345,9 @@ def _check_part(
         threads=rule_threads,
         file_notes=extract.notes,
     )
-    found = pl.concat([integrity.findings, rejected], how="vertical_relaxed")
+    found = pl.concat(
+        [_one_icd9_owner(integrity.findings, extract, catalog), rejected], how="vertical_relaxed"
+    )
     # Field-integrity findings obey select/ignore too (per-payer settings apply to engine rules).
     found = found.filter(pl.col("rule_id").is_in([r for r in catalog.rules if config.selects(r)]))
     found = fnd.ordered(pl.concat([found, coding], how="vertical_relaxed"))
@@ -521,6 +525,22 @@ def run(
     return Run(outcomes, catalog, as_of, started, time.perf_counter() - clock)
 
 
+def _one_icd9_owner(findings: pl.DataFrame, extract: Extract, catalog: Catalog) -> pl.DataFrame:
+    """An 837P claim whose HI marks its diagnoses ICD-9-CM is reported once, by the rule of that
+    problem (COD005): the same codes failing the ICD-10-CM format (FLD020) are the same defect."""
+    icd9 = extract.rejected.filter(pl.col("kind") == ICD9_KIND)["claim_id"]
+    if icd9.is_empty():
+        return findings
+    format_rules = [
+        r.id
+        for r in catalog.rules.values()
+        if r.check == "field_integrity" and "icd10cm_format" in catalog.params[r.id].checks
+    ]
+    return findings.filter(
+        ~(pl.col("rule_id").is_in(format_rules) & pl.col("claim_id").is_in(icd9.implode()))
+    )
+
+
 def write_outputs(
     result: Run,
     report: str | Path | None,
@@ -544,6 +564,9 @@ def write_outputs(
             started=result.started,
             seconds=result.seconds,
             line_count=result.lines.height,
+            code_tables=Icd10cmEditions.of_catalog(result.catalog).used_for(
+                result.lines["_service_date"], result.as_of
+            ),
             findings_file=Path(findings_file).name
             if findings_file
             else "(not written: use --findings)",

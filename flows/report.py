@@ -431,8 +431,10 @@ def run_facts(
     seconds: float,
     line_count: int,
     findings_file: str,
+    code_tables: str,
 ) -> dict:
-    """What the Summary says about the run: counts and versions, never claim values."""
+    """What the Summary says about the run: counts and versions, never claim values; `code_tables`
+    names the ICD-10-CM table used for each fiscal year of the run's service dates."""
     read = files.filter(pl.col("reason").is_null())
     facts = [
         ("Run at", started.isoformat(sep=" ", timespec="seconds")),
@@ -440,7 +442,7 @@ def run_facts(
         ("As-of date", as_of.isoformat()),
         ("Rules", len(catalog.rules)),
         ("Rule catalog version", catalog.version),
-        ("ICD-10-CM release", catalog.codesets["icd10cm"].info.version),
+        ("ICD-10-CM table by fiscal year", code_tables),
         ("Place-of-service code set", catalog.codesets["place_of_service"].info.version),
         (
             "NCCI PTP edits",
@@ -620,6 +622,7 @@ def write_report(
     seconds: float,
     line_count: int,
     findings_file: str,
+    code_tables: str,
     trend: pl.DataFrame | None = None,
 ) -> dict:
     """The run's workbook from its tables: `files` (flows/pipeline.py Run.files), the scored
@@ -634,6 +637,7 @@ def write_report(
         seconds=seconds,
         line_count=line_count,
         findings_file=findings_file,
+        code_tables=code_tables,
     )
     rules = rules_sheet(catalog)
     return write_workbook(

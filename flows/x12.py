@@ -324,6 +324,11 @@ def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.D
         "dmg": segs.filter((sid == "DMG") & in_header).select(
             "hl", e(2).alias("dob"), e(3).alias("sex")
         ),
+        # 2000B SBR09: the claim filing indicator (MB Medicare Part B, CI commercial, ...); the
+        # SBR of 2320 (other payers) sits inside the claim and is not this claim's type.
+        "sbr": segs.filter((sid == "SBR") & in_header).select(
+            "hl", e(9).alias("claim_filing_indicator")
+        ),
         "clm": of(
             "CLM",
             "pos",
@@ -575,6 +580,7 @@ def _lines(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
     subscriber = (
         entity("IL", member=pl.col("id_code"), s_last=pl.col("last"), s_first=pl.col("first"))
         .join(dmg.rename({"dob": "s_dob", "sex": "s_sex"}), on="hl", how="left")
+        .join(t["sbr"].unique("hl", keep="first"), on="hl", how="left")
         .join(
             entity("PR", payer_name=pl.col("last"), payer_id=pl.col("id_code")),
             on="hl",
@@ -599,11 +605,21 @@ def _lines(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
     dx = dx.rename({c: f"dx_{int(c) + 1}" for c in dx.columns if c != "clm"})
     dtp = t["dtp"]
     claim_level = pl.col("lx").is_null() & pl.col("clm").is_not_null()
+    # DTP*439 is the accident date, DTP*431 the onset of the current illness: two fields, since
+    # an onset date says nothing about an accident.
     claim_dates = (
         dtp.filter(claim_level & pl.col("qualifier").is_in(["439", "431"]))
-        .sort(pl.col("qualifier") != "439")
-        .unique("clm", keep="first")
-        .select("clm", _date(pl.col("value")).alias("injury_date"))
+        .unique(["clm", "qualifier"], keep="first")
+        .pivot(on="qualifier", index="clm", values="value")
+    )
+    claim_dates = claim_dates.select(
+        "clm",
+        *(
+            _date(pl.col(q)).alias(name)
+            if q in claim_dates.columns
+            else pl.lit(None, pl.String).alias(name)
+            for q, name in (("439", "injury_date"), ("431", "onset_date"))
+        ),
     )
     service = (
         dtp.filter((pl.col("qualifier") == "472") & pl.col("lx").is_not_null())
@@ -663,6 +679,8 @@ def _lines(t: dict[str, pl.DataFrame]) -> pl.DataFrame:
         pl.coalesce("pos_line", "pos_claim").alias("place_of_service"),
         "accident_indicator",
         "injury_date",
+        "onset_date",
+        "claim_filing_indicator",
         "service_date",
         pl.col("sv101_1").alias("procedure_code"),
         *(pl.col(f"sv101_{i + 2}").alias(f"modifier_{i + 1}") for i in range(4)),

@@ -65,7 +65,11 @@ def test_samples_end_to_end_write_a_workbook_and_findings(sample_run):
     summary = {
         row[0].value: row[1].value for row in wb["Summary"].iter_rows() if row and row[0].value
     }
-    assert summary["Files read"] == "5 of 5" and summary["Claim lines validated"] == 84
+    assert summary["Files read"] == "5 of 5" and summary["Claim lines validated"] == 90
+    # PB3101 is a FY2025 service: the Summary names the table used for each fiscal year
+    assert summary["ICD-10-CM table by fiscal year"] == (
+        "FY2025: FY2025 (April 1, 2025 update); FY2026: FY2026 (April 1, 2026 update)"
+    )
     assert summary["As-of date"] == "2026-09-30" and summary["Claims"] == wb["Claims"].max_row - 1
 
 
@@ -141,7 +145,7 @@ def test_the_sample_837p_batch_is_validated_like_the_extracts(sample_run):
     by_claim = found.group_by("claim_id").agg(pl.col("rule_id").unique().sort())
     assert dict(by_claim.iter_rows()) == {
         # CB2001 (a dependent's lumbar ESI for radiculopathy) and CB2002 (an auto injury) are clean
-        "CB2003": ["COD005", "FLD020"],  # ICD-9 724.2 sent with qualifier BK for a 2026 service
+        "CB2003": ["COD005"],  # ICD-9 724.2 sent with qualifier BK for a 2026 service: once
         "CB2004": [
             "DOC002",
             "DOC007",
@@ -218,9 +222,9 @@ def test_each_procedure_rule_fires_once_on_its_scenario_and_clean_claims_stay_cl
         "MUE004": ["PB3004"],
         "MUE005": ["PB3005"],
         "MUE006": ["PB3006"],
-        "MOD001": ["PB3007"],
+        "MOD001": ["PB3007", "PB3105"],  # PB3105: E/M beside a knee injection
         "MOD002": ["PB3008"],
-        "MOD003": ["PB3009"],
+        "MOD003": ["PB3009", "PB3104"],  # PB3104: OT evaluation without GO
         "MOD004": ["PB3010"],
         "DUP001": ["PB3012"],
         "DXP002": ["PB3013"],
@@ -231,8 +235,8 @@ def test_each_procedure_rule_fires_once_on_its_scenario_and_clean_claims_stay_cl
         "FRQ004": ["PB3042"],
         "FRQ003": ["PB3074"],
         "TMF001": ["PB3050"],
-        "TMF002": ["PB3051"],
-    }
+        "TMF002": ["PB3051", "PB3101"],  # PB3101: prior-year Medicare, 12 months
+    }  # PB3102 (Medicare, 232 days) and PB3103 (an onset date, no accident) are clean
     headline = pl.read_csv(out / "f.csv", infer_schema=False).filter(
         (pl.col("claim_id") == "SP1001") & (pl.col("rule_id") == "DXP001")
     )  # cervical ESI for cervicalgia M54.2

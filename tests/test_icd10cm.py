@@ -16,16 +16,65 @@ def rebuilt():
 
 
 def test_committed_table_equals_a_fresh_build_from_the_installed_package(rebuilt, catalog):
+    """The FY2026 tables are the pinned package's; the FY2025 ones were built from the 1.4.0 wheel
+    (index.yaml says how) and cannot be rebuilt here without it."""
     table, excludes = rebuilt
     assert catalog.codesets["icd10cm"].table.equals(table)
     assert catalog.codesets["icd10cm_excludes1"].table.equals(excludes)
+    assert catalog.codesets["icd10cm"] is catalog.codesets["icd10cm_fy2026"]
+
+
+def test_each_year_is_in_force_for_its_fiscal_year(catalog):
+    from validators.codesets import Icd10cmEditions
+
+    years = Icd10cmEditions.of(catalog.codesets).years
+    assert [(y.name, str(y.info.effective_from), str(y.info.valid_to)) for y in years] == [
+        ("icd10cm_fy2025", "2024-10-01", "2025-09-30"),
+        ("icd10cm_fy2026", "2025-10-01", "2026-09-30"),
+    ]
+    assert "simple-icd-10-cm" in years[0].info.source and "1.4.0" in years[0].info.source
+    assert "--wheel simple_icd_10_cm-1.4.0" in years[0].info.source
+
+
+@pytest.mark.parametrize(
+    "code, fy2025, fy2026",
+    [
+        ("S30.1XXA", True, None),  # contusion of abdominal wall: split into S30.11-S30.13 in FY2026
+        ("S30.1", False, False),
+        ("E11.A", None, True),  # type 2 diabetes in remission: new October 1 2025
+        ("M51.360", True, True),
+        ("M54.5", False, False),
+    ],
+)
+def test_codes_across_the_fy2026_boundary(catalog, code, fy2025, fy2026):
+    """Read from the two packages' tabulars: S30.1XXA is in 1.4.0's code list only, E11.A in 1.5.0's."""
+
+    def billable(name):
+        hit = catalog.codesets[name].table.filter(pl.col("code") == code)
+        return hit["billable"].item() if hit.height else None
+
+    assert (billable("icd10cm_fy2025"), billable("icd10cm_fy2026")) == (fy2025, fy2026)
+
+
+def test_both_sex_titles_name_no_sex_and_manifestations_come_from_code_first_notes(catalog):
+    table = catalog.codesets["icd10cm"].table
+    row = {r["code"]: r for r in table.filter(pl.col("code").is_in(CODES)).iter_rows(named=True)}
+    assert row["N39.3"]["sex"] is None  # Stress incontinence (female) (male)
+    assert row["N40.0"]["sex"] == "M" and row["C50.011"]["sex"] == "F"
+    assert row["F02.80"]["manifestation"] and "Alzheimer" in row["F02.80"]["code_first"]
+    assert row["G55"]["manifestation"]
+    # a code-first note without a "classified elsewhere" title: an etiology code, not a manifestation
+    assert not row["E08.9"]["manifestation"] and not row["B95.0"]["manifestation"]
+
+
+CODES = ["N39.3", "N40.0", "C50.011", "F02.80", "G55", "E08.9", "B95.0"]
 
 
 def test_table_covers_the_package():
     import simple_icd_10_cm as cm
 
     with_items = set(cm.get_all_codes(with_dots=True))
-    ours = set(pl.read_parquet("rules/codesets/icd10cm.parquet")["code"])
+    ours = set(pl.read_parquet("rules/codesets/icd10cm_fy2026.parquet")["code"])
     assert ours == {c for c in with_items if not cm.is_chapter_or_block(c)}
 
 

@@ -136,3 +136,67 @@ def test_codesets_import_command(tmp_path, monkeypatch, capsys):
     )
     assert "imported 3 MUE values" in capsys.readouterr().out
     assert pl.read_parquet(tmp_path / "rules" / "codesets" / "mue_cms.parquet").height == 3
+
+
+# --------------------------------------------------------------------------- issue 35: reference data
+
+KNEE = {"claim_id": "K1", "procedure_code": "20610", "modifier_1": "RT", "dx_1": "M17.11"}
+VISIT = {"claim_id": "K1", "procedure_code": "99213", "dx_1": "M17.11"}
+
+
+def test_an_em_beside_a_knee_injection_needs_25_and_with_25_its_documentation_is_checked(catalog):
+    """20610 has a 0-day global period (curated list): an E/M beside it is MOD001 without 25, and
+    with 25 DOC008 looks for the separately identifiable problem in the note."""
+    assert flagged(catalog, [KNEE, VISIT], "MOD001")["line_number"].to_list() == [2]  # the E/M
+    note = "Knee pain, injection planned and performed."
+    with_25 = [KNEE | {"clinical_note": note}, VISIT | {"modifier_1": "25", "clinical_note": note}]
+    assert flagged(catalog, with_25, "MOD001").is_empty()
+    assert flagged(catalog, with_25, "DOC008")["line_number"].to_list() == [2]
+
+
+def test_imported_global_periods_reach_every_minor_procedure(catalog, tmp_path):
+    """A code outside the curated list (11042, 0-day in the fixture) counts once the PFS RVU file is
+    imported; a 90-day code never does."""
+    import dataclasses
+
+    kind, table = parse(CMS_FIXTURES / "PPRRVU_fixture.csv")
+    assert kind == "rvu" and table.sort("code").rows() == [
+        ("11042", "000"),
+        ("20610", "000"),
+        ("27447", "090"),
+        ("99213", "XXX"),
+    ]
+    sets = dict(catalog.codesets)
+    sets["global_days_cms"] = dataclasses.replace(sets["global_days_cms"], table=table)
+    imported = dataclasses.replace(catalog, codesets=sets)
+    debridement = {"claim_id": "K1", "procedure_code": "11042", "dx_1": "L97.412"}
+    assert flagged(catalog, [debridement, VISIT], "MOD001").is_empty()
+    assert flagged(imported, [debridement, VISIT], "MOD001").height == 1
+    knee_replacement = {"claim_id": "K1", "procedure_code": "27447", "dx_1": "M17.11"}
+    assert flagged(imported, [knee_replacement, VISIT], "MOD001").is_empty()
+    assert import_files([CMS_FIXTURES / "PPRRVU_fixture.csv"], tmp_path) == {"rvu": 4}
+
+
+def test_an_ot_evaluation_without_go_is_flagged(catalog):
+    ot = {"claim_id": "T1", "procedure_code": "97165", "dx_1": "M62.81"}
+    assert flagged(catalog, [ot], "MOD003").height == 1
+    assert flagged(catalog, [ot | {"modifier_1": "GO"}], "MOD003").is_empty()
+    codes = set(catalog.codesets["always_therapy_codes"].table["code"])
+    assert {"97165", "97166", "97167", "97168", "97535", "97116", "97150", "97750"} <= codes
+    assert {"97760", "97761", "97763", "G0283"} <= codes
+
+
+def test_therapeutic_activities_with_manual_therapy_need_a_distinct_service_modifier(catalog):
+    rows = [
+        {"claim_id": "T1", "procedure_code": "97530", "modifier_1": "GP", "dx_1": "M54.16"},
+        {"claim_id": "T1", "procedure_code": "97140", "modifier_1": "GP", "dx_1": "M54.16"},
+    ]
+    assert flagged(catalog, rows, "NCC002")["line_number"].to_list() == [2]  # column 2: 97140
+    rows[1] = rows[1] | {"modifier_2": "59"}
+    assert flagged(catalog, rows, "NCC002").is_empty()
+
+
+def test_a_both_sex_title_fits_either_sex(catalog):
+    male = {"claim_id": "S1", "patient_sex": "M", "dx_1": "N39.3"}
+    assert flagged(catalog, [male], "GDL004").is_empty()
+    assert flagged(catalog, [male | {"dx_1": "N80.00"}], "GDL004").height == 1

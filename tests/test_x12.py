@@ -42,6 +42,7 @@ def test_a_5010_claim_comes_out_as_the_file_says():
             "payer_name": "FLORIDA DIRECT UHIN PAYER",
             "billing_npi": "1245319599",
             "place_of_service": "11",
+            "claim_filing_indicator": "CI",  # SBR09
             "service_date": "2024-08-15",
             "procedure_code": "90834",
             "units": "1",

@@ -62,7 +62,19 @@ COLUMNS: tuple[Column, ...] = (
         claim_level=True,
     ),
     Column(
-        "injury_date", "Injury date", "DTP*439 accident / DTP*431 onset (box 14)", claim_level=True
+        "injury_date", "Accident date", "DTP*439 accident (box 14, qualifier 439)", claim_level=True
+    ),
+    Column(
+        "onset_date",
+        "Onset date",
+        "DTP*431 onset of current illness or symptom (box 14, qualifier 431)",
+        claim_level=True,
+    ),
+    Column(
+        "claim_filing_indicator",
+        "Claim filing indicator",
+        "2000B SBR09 claim filing indicator code (MB Medicare Part B, CI commercial ...)",
+        claim_level=True,
     ),
     Column("service_date", "Service date", "DTP*472 (box 24A)", required=True),
     Column("procedure_code", "Procedure code", "SV101-2 (box 24D)", required=True),
@@ -102,6 +114,7 @@ SOURCE_COLUMNS = ("source_file", "source_row")
 # case-insensitively but clearinghouses reject lower case, so the report shows the upper form.
 CODE_COLUMNS = (
     "patient_sex",
+    "claim_filing_indicator",
     "place_of_service",
     "accident_indicator",
     "procedure_code",
@@ -109,4 +122,31 @@ CODE_COLUMNS = (
     *DX_COLUMNS,
     "diagnosis_pointers",
 )
-DATE_COLUMNS = ("patient_dob", "injury_date", "service_date")
+DATE_COLUMNS = ("patient_dob", "injury_date", "onset_date", "service_date")
+
+# 837P 2000B SBR09, Claim Filing Indicator Code (ASC X12N 005010X222A1): the claim's type.
+CLAIM_FILING_INDICATORS = {
+    "11": "Other non-federal programs",
+    "12": "Preferred provider organization (PPO)",
+    "13": "Point of service (POS)",
+    "14": "Exclusive provider organization (EPO)",
+    "15": "Indemnity insurance",
+    "16": "Health maintenance organization (HMO) Medicare risk",
+    "17": "Dental maintenance organization",
+    "AM": "Automobile medical",
+    "BL": "Blue Cross/Blue Shield",
+    "CH": "CHAMPUS (TRICARE)",
+    "CI": "Commercial insurance",
+    "DS": "Disability",
+    "FI": "Federal employees program",
+    "HM": "Health maintenance organization",
+    "LM": "Liability medical",
+    "MA": "Medicare Part A",
+    "MB": "Medicare Part B",
+    "MC": "Medicaid",
+    "OF": "Other federal program",
+    "TV": "Title V",
+    "VA": "Veterans Affairs plan",
+    "WC": "Workers' compensation health claim",
+    "ZZ": "Mutually defined",
+}

@@ -17,6 +17,7 @@ import polars as pl
 from validators.catalog import Catalog
 from validators.checks import PROCEDURE, procedure_in
 from validators.checks.documentation import site_element
+from validators.codesets import Icd10cmEditions
 from validators.config import RunConfig
 from validators.contract import CLAIM_LEVEL, DX_COLUMNS
 from validators.notes import NoteIndex, combine, index
@@ -71,13 +72,21 @@ class Context:
         self.catalog = catalog  # rules, params and code sets by name (catalog.codesets[...])
         self.as_of = as_of
         self.config = config
-        self.icd = catalog.codesets["icd10cm"].table
-        self.excludes1 = catalog.codesets["icd10cm_excludes1"].table
+        self.editions = Icd10cmEditions.of_catalog(catalog)  # every ICD-10-CM year, stacked
         self._history = history
         self._file_notes = file_notes
         self._whole: Context | None = None  # the file's context, when this one is a payer scope
         self._scopes: dict[tuple[str, ...], Context] = {}
         self._usable: dict[tuple[str, ...], pl.Series] = {}
+
+    @property
+    def icd(self) -> pl.DataFrame:
+        """The ICD-10-CM tables of every year, each row's year in `_edition`."""
+        return self.editions.table
+
+    @property
+    def excludes1(self) -> pl.DataFrame:
+        return self.editions.excludes1
 
     def for_payers(self, payers: Sequence[str]) -> Context:
         """The context of the lines (and so the claims) of `payers`, for a payer-specific rule; one
@@ -170,12 +179,22 @@ class Context:
         """_row (the claim), slot and code of each filled diagnosis slot that passed field integrity.
         Slot by slot rather than one unpivot: most claims fill a few of the twelve slots, and the
         unpivot materialised every empty one before dropping it."""
+        # Each claim's ICD-10-CM year (`_edition`) and whether a table is in force on its first
+        # service date (`_when`: 0, -1 before the oldest table, 1 after the newest).
+        dated = self.claims.lazy().with_columns(
+            self.editions.edition(pl.col("_service_date")).alias("_edition"),
+            self.editions.timing(pl.col("_service_date")).alias("_when"),
+        )
         return pl.concat(
             [
-                self.claims.lazy()
-                .filter(pl.col(dx).is_not_null() & ~pl.col("_failed").list.contains(pl.lit(dx)))
-                .select(
-                    "_row", pl.lit(slot, dtype=pl.Int32).alias("slot"), pl.col(dx).alias("code")
+                dated.filter(
+                    pl.col(dx).is_not_null() & ~pl.col("_failed").list.contains(pl.lit(dx))
+                ).select(
+                    "_row",
+                    pl.lit(slot, dtype=pl.Int32).alias("slot"),
+                    pl.col(dx).alias("code"),
+                    "_edition",
+                    "_when",
                 )
                 for slot, dx in enumerate(DX_COLUMNS, 1)
             ]
@@ -183,27 +202,30 @@ class Context:
 
     @cached_property
     def dx_distinct(self) -> pl.DataFrame:
-        """The distinct codes of the claims as written, each with its code without the dot (`bare`),
-        `code_id` (the same integer for the same code, M54.12 and M5412 alike) and the ICD-10-CM
-        table's columns (null for an unknown code): a few thousand rows, which rules read instead of
-        claim_dx's hundreds of thousands where they can."""
+        """The distinct codes of the claims as written, per ICD-10-CM year (`_edition`), each with its
+        code without the dot (`bare`), `code_id` (the same integer for the same code, M54.12 and
+        M5412 alike, in any year) and that year's table's columns (null for a code not in it): a few
+        thousand rows, which rules read instead of claim_dx's hundreds of thousands where they can."""
         # The tabular is looked up once per distinct code, the dot dropped there too, and narrowed to
         # the codes present first: a join builds its table from the 98k-code side otherwise.
         codes = (
             self._dx_slots.lazy()
-            .select("code")
+            .select("code", "_edition")
             .unique()
             .with_columns(pl.col("code").str.replace(".", "", literal=True).alias("bare"))
             .with_columns(pl.col("bare").rank("dense").alias("code_id"))
         )
-        icd = self.icd.lazy().drop("code").join(codes.select("bare"), on="bare", how="semi")
-        return codes.join(icd, on="bare", how="left").collect()
+        key = ["bare", "_edition"]
+        icd = self.icd.lazy().drop("code").join(codes.select(key), on=key, how="semi")
+        return codes.join(icd, on=key, how="left").collect()
 
     @cached_property
     def claim_dx(self) -> pl.DataFrame:
         """Each claim's diagnoses: _row (the claim's first line), slot, code and dx_distinct's
-        columns."""
-        return self._dx_slots.join(self.dx_distinct, on="code", how="left", maintain_order="left")
+        columns (its year's)."""
+        return self._dx_slots.join(
+            self.dx_distinct, on=["code", "_edition"], how="left", maintain_order="left"
+        )
 
     def claim_dx_matching(self, pattern: str) -> pl.LazyFrame:
         """The rows of claim_dx whose bare code matches `pattern`, the regex run over the distinct

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 import polars as pl
 
 from validators.checks import Params, procedure_in, register_check
+from validators.checks.procedure import minor_procedures
 from validators.notes import NoteIndex
 
 if TYPE_CHECKING:
@@ -68,10 +69,8 @@ def _triggers(ctx: Context, p: DocRequired) -> pl.DataFrame:
             .filter(pl.col("_claim").is_first_distinct())
         )
     if p.em_modifier_with_minor_procedure:
-        minor = ctx.catalog.codesets["service_families"].table.filter(
-            pl.col("global_days").is_in(["000", "010"])
-        )
-        procedures = lines.filter(procedure_in(minor["procedure_code"])).select("_row", "_visit")
+        minor = minor_procedures(ctx.catalog, ["000", "010"])
+        procedures = lines.filter(procedure_in(minor)).select("_row", "_visit")
         modifier = p.em_modifier_with_minor_procedure
         em = (
             lines.filter(

@@ -7,7 +7,6 @@ claim's exploded diagnoses (`Context.claim_dx`); no Python loop touches a claim.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Literal
 
 import polars as pl
@@ -46,19 +45,24 @@ class DxLookup(Params):
     "dx_lookup", params=DxLookup, fields=DX_FIELDS | {"suggestion", "parent", "release"}
 )
 def dx_lookup(ctx: Context, p: DxLookup) -> pl.DataFrame:
-    """Codes checked against the tabular. A code that needs a 7th character is reported as such
-    (S13.4, and S13.4XX which is not in the tabular at all), never also as unknown or header."""
-    icd = ctx.icd.select("bare", "code", "needs_seventh", "billable_under")
-    release = ctx.catalog.codesets["icd10cm"].info.version
+    """Codes checked against the tabular of the year in force on the claim's service date. A code
+    that needs a 7th character is reported as such (S13.4, and S13.4XX which is not in the tabular at
+    all), never also as unknown or header. Past the newest year's table an unknown code may be new,
+    so only headers and 7th characters are judged there (by the newest table); before the oldest
+    table nothing is (a code since split would read as a header). COD004 reports both."""
+    key = ["bare", "_edition"]
+    icd = ctx.icd.select(*key, "code", "needs_seventh", "billable_under")
+    judged = pl.col("_when") == 0 if p.problem == "unknown" else pl.col("_when") >= 0
     # Only codes that are not plainly billable can be flagged; a code listed twice is judged once
     # (GDL009 reports the repetition).
     suspect = ctx.claim_dx.filter(
-        ~pl.col("billable").fill_null(False) | pl.col("needs_seventh").fill_null(False)
+        judged & (~pl.col("billable").fill_null(False) | pl.col("needs_seventh").fill_null(False))
     )
     dx = (
         suspect.sort("slot")
         .unique(["_row", "bare"], keep="first", maintain_order=True)
         .with_columns(pl.col("bare").str.replace(r"X+$", "").alias("_stem"))
+        .join(ctx.editions.facts().select("_edition", "release"), on="_edition", how="left")
     )
     # The tabular narrowed to the codes looked up before each join (a join over all 98k codes cost
     # more than the check in a small file).
@@ -72,7 +76,7 @@ def dx_lookup(ctx: Context, p: DxLookup) -> pl.DataFrame:
                 "billable_under": "_stem_under",
             }
         ),
-        on="_stem",
+        on=["_stem", "_edition"],
         how="left",
     )
     seventh = pl.col("needs_seventh").fill_null(False) | (
@@ -85,11 +89,7 @@ def dx_lookup(ctx: Context, p: DxLookup) -> pl.DataFrame:
             ).alias("suggestion")
         )
         return _claim_hits(
-            flagged,
-            _field(),
-            pl.col("code").alias("value"),
-            "suggestion",
-            pl.lit(release).alias("release"),
+            flagged, _field(), pl.col("code").alias("value"), "suggestion", "release"
         )
     if p.problem == "not_billable":
         flagged = dx.filter((pl.col("billable") == False) & ~seventh)  # noqa: E712 (null = unknown, not header)
@@ -99,7 +99,7 @@ def dx_lookup(ctx: Context, p: DxLookup) -> pl.DataFrame:
             pl.col("code").alias("value"),
             "description",
             pl.col("billable_under").alias("suggestion"),
-            pl.lit(release).alias("release"),
+            "release",
         )
     unknown = dx.filter(pl.col("billable").is_null() & ~seventh)
     # Suggest the codes under the longest prefix that is a real code (M54.17X -> under M54.1).
@@ -107,6 +107,7 @@ def dx_lookup(ctx: Context, p: DxLookup) -> pl.DataFrame:
         unknown.select(
             "_row",
             "slot",
+            "_edition",
             pl.concat_list([pl.col("bare").str.slice(0, n) for n in range(3, 7)]).alias("_prefix"),
         )
         .explode("_prefix")
@@ -116,7 +117,7 @@ def dx_lookup(ctx: Context, p: DxLookup) -> pl.DataFrame:
         {"bare": "_prefix"}
     )
     prefixes = (
-        prefixes.join(real, on="_prefix", how="inner")
+        prefixes.join(real, on=["_prefix", "_edition"], how="inner")
         .sort(pl.col("_prefix").str.len_chars(), descending=True)
         .unique(["_row", "slot"], keep="first")
         .select(
@@ -134,12 +135,7 @@ def dx_lookup(ctx: Context, p: DxLookup) -> pl.DataFrame:
         pl.col("suggestion").fill_null("see the ICD-10-CM index"),
     )
     return _claim_hits(
-        flagged,
-        _field(),
-        pl.col("code").alias("value"),
-        "parent",
-        "suggestion",
-        pl.lit(release).alias("release"),
+        flagged, _field(), pl.col("code").alias("value"), "parent", "suggestion", "release"
     )
 
 
@@ -150,24 +146,45 @@ class ReleaseWindow(Params):
 @register_check(
     "dx_release_window",
     params=ReleaseWindow,
-    fields={"claim_id", "service_date", "release", "valid_from", "valid_to"},
+    fields={"claim_id", "service_date", "fiscal_year", "release", "tables", "todo"},
 )
 def dx_release_window(ctx: Context, p: ReleaseWindow) -> pl.DataFrame:
-    """Claims with a service date outside the fiscal year of the code-set release checked against."""
-    info = ctx.catalog.codesets["icd10cm"].info
-    start, end = info.effective_from, info.valid_to or date.max
-    outside = ctx.lines.filter((pl.col("_service_date") < start) | (pl.col("_service_date") > end))
-    outside = outside.filter(
-        ~pl.col("_failed").list.contains("service_date")
-    )  # few rows left to test
-    first = outside.sort("_service_date").unique("_claim_first", keep="first")
-    return first.select(
-        pl.col("_claim_first").alias("_row"),
+    """Claims whose service date falls in a fiscal year that no ICD-10-CM table covers: what was
+    judged, and what to import."""
+    claims = ctx.claims.filter(
+        pl.col("_service_date").is_not_null() & ~pl.col("_failed").list.contains("service_date")
+    )
+    editions = ctx.editions
+    dos = pl.col("_service_date")
+    outside = claims.with_columns(
+        editions.timing(dos).alias("_when"),
+        editions.edition(dos).alias("_edition"),
+        (dos.dt.year() + (dos.dt.month() >= 10).cast(pl.Int32)).alias("_fy"),
+    ).filter(pl.col("_when") != 0)
+    tables = ", ".join(y.info.version.split(" ")[0] for y in editions.years)
+    after = pl.format(
+        "import CMS's FY{} ICD-10-CM release files (icd10cm_order_{}.txt and "
+        "icd10cm_tabular_{}.xml) with `cleanclaim codesets import`; until then its diagnoses were "
+        "judged by {} for headers, 7th characters and guidelines, and no code was called invalid",
+        "_fy",
+        "_fy",
+        "_fy",
+        "release",
+    )
+    before = pl.format(
+        "check its diagnoses against the FY{} ICD-10-CM release: cleanclaim ships no table that "
+        "old, so their validity was not judged (guidelines were, by {})",
+        "_fy",
+        "release",
+    )
+    return outside.join(editions.facts(), on="_edition", how="left").select(
+        pl.col("_row"),
         pl.lit(True).alias("claim_level"),
-        pl.col("_service_date").dt.to_string("%Y-%m-%d").alias("service_date"),
-        pl.lit(info.version).alias("release"),
-        pl.lit(str(start)).alias("valid_from"),
-        pl.lit(str(end)).alias("valid_to"),
+        dos.dt.to_string("%Y-%m-%d").alias("service_date"),
+        pl.format("FY{}", "_fy").alias("fiscal_year"),
+        "release",
+        pl.lit(tables).alias("tables"),
+        pl.when(pl.col("_when") > 0).then(after).otherwise(before).alias("todo"),
     )
 
 
@@ -189,13 +206,21 @@ def dx_excludes1(ctx: Context, p: Excludes1) -> pl.DataFrame:
     last code <= hi or starting with it (below hi + DEL, which sorts after every letter and digit).
     Comparing every note with every code instead grew with the product of the two: 0.5M rows for 400
     codes, tens of millions for a large group's few thousand."""
+    # One to three years a run; with no diagnoses at all, one pass yields the empty frame.
+    editions = ctx.claim_dx["_edition"].unique().sort().to_list() or [0]
+    return pl.concat([_excludes1_pairs(ctx, e) for e in editions])
+
+
+def _excludes1_pairs(ctx: Context, edition: int) -> pl.DataFrame:
+    """dx_excludes1 among the claims judged by one ICD-10-CM year, with that year's notes."""
+    year = pl.col("_edition") == edition
     known = (
         ctx.claim_dx.lazy()
-        .filter(pl.col("billable").is_not_null())
+        .filter(year & pl.col("billable").is_not_null())
         .select("_row", "slot", "code", "code_id")
     )
     distinct = (
-        ctx.dx_distinct.filter(pl.col("billable").is_not_null())
+        ctx.dx_distinct.filter(year & pl.col("billable").is_not_null())
         .select("bare", "code_id")
         .unique("bare")
         .sort("bare")
@@ -208,7 +233,7 @@ def dx_excludes1(ctx: Context, p: Excludes1) -> pl.DataFrame:
             .alias("owner")
         )
         .explode("owner")
-        .join(ctx.excludes1, on="owner", how="inner")
+        .join(ctx.excludes1.filter(year).drop("_edition"), on="owner", how="inner")
     )
     codes = distinct["bare"]
     first = codes.search_sorted(notes["lo"], side="left")
@@ -269,15 +294,21 @@ class FirstListed(Params):
     flag: Literal["manifestation", "external_cause"]
 
 
-@register_check("dx_first_listed", params=FirstListed, fields=DX_FIELDS)
+@register_check("dx_first_listed", params=FirstListed, fields=DX_FIELDS | {"code_first"})
 def dx_first_listed(ctx: Context, p: FirstListed) -> pl.DataFrame:
-    """The first-listed diagnosis is a kind that may never be first: a manifestation ("in diseases
-    classified elsewhere") or an external cause (Chapter 20, V00-Y99)."""
+    """The first-listed diagnosis is a kind that may never be first: a manifestation (the tabular's
+    code-first note on a "classified elsewhere" code) or an external cause (Chapter 20, V00-Y99)."""
     first = ctx.claim_dx.filter((pl.col("slot") == 1) & pl.col("billable").is_not_null())
     flagged = first.filter(
         pl.col("manifestation") if p.flag == "manifestation" else pl.col("chapter") == "20"
     )
-    return _claim_hits(flagged, _field(), pl.col("code").alias("value"), "description")
+    return _claim_hits(
+        flagged,
+        _field(),
+        pl.col("code").alias("value"),
+        "description",
+        pl.col("code_first").fill_null("the underlying condition"),
+    )
 
 
 class SexConflict(Params):

@@ -454,6 +454,30 @@ def modifier_unknown(ctx: Context, p: ModifierUnknown) -> pl.DataFrame:
     return _line_hits(flagged, "procedure_code", "field", "value")
 
 
+def global_days(catalog) -> pl.DataFrame:
+    """code -> global_days (000, 010, 090, XXX, YYY, ZZZ...): CMS's PFS RVU file where imported,
+    else the curated list and the service families'; once per catalog."""
+
+    def build(c) -> pl.DataFrame:
+        imported = c.codesets["global_days_cms"].table.select("code", "global_days")
+        curated = pl.concat(
+            [
+                c.codesets["global_days_curated"].table.select("code", "global_days"),
+                c.codesets["service_families"]
+                .table.select(pl.col("procedure_code").alias("code"), "global_days")
+                .drop_nulls("global_days"),
+            ]
+        ).unique("code", keep="first")
+        return pl.concat([imported, curated.join(imported, on="code", how="anti")])
+
+    return catalog.derived("global_days", build)
+
+
+def minor_procedures(catalog, days: list[str]) -> pl.Series:
+    """The codes whose global period is one of `days` (000 and 010: minor procedures)."""
+    return global_days(catalog).filter(pl.col("global_days").is_in(days))["code"]
+
+
 class SameVisitModifier(Params):
     code_pattern: str  # the lines that need the modifier (E/M codes)
     when_global_days: list[
@@ -469,11 +493,9 @@ class SameVisitModifier(Params):
 )
 def same_visit_modifier(ctx: Context, p: SameVisitModifier) -> pl.DataFrame:
     """E/M lines on the day of a minor procedure (global 000/010) by the same provider without 25."""
-    families = ctx.catalog.codesets["service_families"].table.filter(
-        pl.col("global_days").is_in(p.when_global_days)
-    )
+    minor = minor_procedures(ctx.catalog, p.when_global_days)
     lines = _usable(ctx, "procedure_code", "service_date", *MODIFIERS)
-    procedures = lines.filter(procedure_in(families["procedure_code"])).select(
+    procedures = lines.filter(procedure_in(minor)).select(
         "_visit", pl.col("procedure_code").alias("other_code")
     )
     em = lines.filter(ctx.procedure_matching(p.code_pattern) & ~_has_modifier([p.modifier]))
@@ -585,10 +607,18 @@ def session_frequency(ctx: Context, p: SessionFrequency) -> pl.DataFrame:
     )
 
 
+class FilingLimit(Params):
+    months: int  # from the date of service
+    source: str  # where the limit is published, shown in the finding
+
+
 class TimelyFiling(Params):
     default_days: int
     warn_days: int
     problem: Literal["expired", "near"]
+    # By the claim's type (837P SBR09 claim_filing_indicator): limits set by law or regulation.
+    # Other types' limits are set by contract or state: the run configuration names them.
+    by_filing_indicator: dict[str, FilingLimit] = {}
 
 
 @register_check(
@@ -597,21 +627,38 @@ class TimelyFiling(Params):
     fields={"claim_id", "service_date", "days", "limit", "payer_id", "deadline"},
 )
 def timely_filing(ctx: Context, p: TimelyFiling) -> pl.DataFrame:
-    """Days from each line's service date to the as-of date against the payer's filing limit
-    (run configuration `timely_filing_days`, else the rule's default); one finding per claim."""
-    limits = ctx.config.timely_filing_days
-    lines = _usable(ctx, "service_date").with_columns(
-        pl.col("payer_id")
-        .replace_strict(limits, default=p.default_days, return_dtype=pl.Int64)
-        .alias("_limit"),
-        (pl.lit(ctx.as_of) - pl.col("_service_date")).dt.total_days().alias("_days"),
+    """Days from each line's service date to the as-of date against the claim's filing limit: the
+    run configuration's `timely_filing_days` for the payer, else the limit of the claim's type
+    (Medicare: 12 months from the date of service), else the rule's default; one finding per claim."""
+    configured = ctx.config.timely_filing_days
+    dos, indicator = pl.col("_service_date"), pl.col("claim_filing_indicator")
+    by_payer = pl.col("payer_id").replace_strict(configured, default=None, return_dtype=pl.Int64)
+    deadline = pl.when(by_payer.is_not_null()).then(dos + pl.duration(days=by_payer))
+    limit = pl.when(by_payer.is_not_null()).then(pl.format("{} days (run configuration)", by_payer))
+    for code, rule in p.by_filing_indicator.items():
+        # offset_by keeps the calendar: a service on 2025-10-31 may be filed through 2026-10-31
+        deadline = deadline.when(indicator == code).then(dos.dt.offset_by(f"{rule.months}mo"))
+        limit = limit.when(indicator == code).then(
+            pl.lit(
+                f"{rule.months} months from the date of service for claim type {code} ({rule.source})"
+            )
+        )
+    deadline = deadline.otherwise(dos + pl.duration(days=p.default_days))
+    limit = limit.otherwise(
+        pl.lit(f"{p.default_days} days (cleanclaim's default where no limit is configured)")
     )
+    lines = _usable(ctx, "service_date").with_columns(
+        deadline.alias("_deadline"),
+        limit.alias("_limit"),
+        (pl.lit(ctx.as_of) - dos).dt.total_days().alias("_days"),
+    )
+    as_of = pl.lit(ctx.as_of)
     if p.problem == "expired":
-        flagged = lines.filter(pl.col("_days") > pl.col("_limit"))
+        flagged = lines.filter(as_of > pl.col("_deadline"))
     else:
         flagged = lines.filter(
-            (pl.col("_days") <= pl.col("_limit"))
-            & (pl.col("_days") > pl.col("_limit") - p.warn_days)
+            (as_of <= pl.col("_deadline"))
+            & (as_of > pl.col("_deadline") - pl.duration(days=p.warn_days))
         )
     first = flagged.sort("_service_date").unique("_claim_first", keep="first")
     return first.select(
@@ -621,7 +668,5 @@ def timely_filing(ctx: Context, p: TimelyFiling) -> pl.DataFrame:
         pl.col("_days").alias("days"),
         pl.col("_limit").alias("limit"),
         "payer_id",
-        (pl.col("_service_date") + pl.duration(days=pl.col("_limit")))
-        .dt.to_string("%Y-%m-%d")
-        .alias("deadline"),
+        pl.col("_deadline").dt.to_string("%Y-%m-%d").alias("deadline"),
     ).collect()
