@@ -57,7 +57,7 @@ RULE_ELEMENTS = {
     ],
     "DOC003": ["axial_vs_radicular", "pain_duration", "pain_scale"],
     "DOC004": ["muscles_named"],
-    "DOC005": ["plan_of_care"],
+    "DOC012": ["plan_of_care"],
     "DOC006": ["injury_mechanism", "injury_date"],
     "DOC008": ["separate_problem"],
 }

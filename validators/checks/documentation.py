@@ -27,6 +27,7 @@ class DocRequired(Params):
         str
     ] = []  # service families (service_families.csv) whose lines need the documentation
     codeset: str | None = None  # or a codeset of procedure codes (always_therapy_codes)
+    codes: list[str] = []  # or these procedure codes
     dx_pattern: str | None = None  # or claims with a diagnosis matching this (bare code, no dot)
     accident: bool = False  # or claims reporting an accident
     em_modifier_with_minor_procedure: str | None = (
@@ -54,6 +55,7 @@ def _triggers(ctx: Context, p: DocRequired) -> pl.DataFrame:
         codes += families["procedure_code"].to_list()
     if p.codeset:
         codes += ctx.catalog.codesets[p.codeset].table["code"].to_list()
+    codes += p.codes
     if codes:
         parts.append(
             lines.filter(procedure_in(codes))
