@@ -1,7 +1,7 @@
 """Check kinds over procedure lines: LCD pairing, NCCI PTP and add-ons, units, modifiers, duplicates,
 frequency and timely filing.
 
-NCCI and MUE edits apply per provider, beneficiary and date of service (RULES_RESEARCH.md 3.1-3.2),
+NCCI and MUE edits apply per provider, beneficiary and date of service (NCCI Policy Manual, Ch. I),
 so lines are grouped on `_visit` = patient, rendering (else billing) NPI and service date, across
 the claims of the file. Pairs are found on the codes present in a visit and matched to the edit
 tables by equality; nothing loops over claims in Python.
@@ -307,7 +307,7 @@ class MueUnits(Params):
 )
 def mue_units(ctx: Context, p: MueUnits) -> pl.DataFrame:
     """Units above the imported CMS MUE: per line for MAI 1; summed over every line of the code in
-    the visit for MAI 2 and 3 (RULES_RESEARCH.md 3.2; two peers get this wrong)."""
+    the visit for MAI 2 and 3 (CMS's MUE adjudication indicators: date-of-service edits)."""
     mue = ctx.catalog.codesets["mue_cms"].table.filter(
         pl.col("adjudication_indicator") == p.adjudication_indicator
     )
