@@ -35,11 +35,14 @@ MAX_AGE_YEARS = 120
 
 # --------------------------------------------------------------------------- parsing helpers
 
-ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
-US_DATE = r"^\d{1,2}/\d{1,2}/\d{4}$"
-UNITS = r"^\d{1,4}(\.\d{1,3})?$"
-NPI = r"^\d{10}$"  # the shape; the check digit is npi_check_digit_ok's
-CHARGE = r"^\d{1,9}(\.\d{1,2})?$"  # >= 0 with at most 2 decimals; "$", "," and "-" are not accepted
+# Digits are spelled [0-9]: a regex \d also matches other scripts' digits (Arabic-Indic, fullwidth),
+# which pass a shape test and then break the cast that follows it.
+ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+US_DATE = r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$"
+UNITS = r"^[0-9]{1,4}(\.[0-9]{1,3})?$"
+NPI = r"^[0-9]{10}$"  # the shape; the check digit is npi_check_digit_ok's
+CHARGE = r"^[0-9]{1,9}(\.[0-9]{1,2})?$"  # >= 0 with at most 2 decimals; "$", "," and "-" are not accepted
+LINE_NUMBER = r"^[1-9][0-9]{0,5}$"  # what a finding's line_number may hold (FindingsModel: >= 1)
 POINTER_LETTERS = [chr(ord("A") + i) for i in range(12)]  # CMS-1500 box 21 letters A-L = slots 1-12
 LOWER_CASE = list(string.ascii_lowercase)
 
@@ -89,7 +92,7 @@ def prepare(lines: pl.DataFrame) -> pl.DataFrame:
             for c, needed in zip(CODE_COLUMNS, lower, strict=True)
             if needed
         ),
-        *([pl.col("line_number").str.replace(r"^0+(\d)", "$1")] if padded else []),
+        *([pl.col("line_number").str.replace(r"^0+([0-9])", "$1")] if padded else []),
         pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
     ).with_columns(
         # Row index of the claim's first line: consistency checks gather from it, which costs one
@@ -101,11 +104,15 @@ def prepare(lines: pl.DataFrame) -> pl.DataFrame:
         *(parse_date(c).alias(f"_{c}") for c in ("patient_dob", "injury_date", "service_date")),
         parse_number("units", UNITS).alias("_units"),
         parse_number("charge_amount", CHARGE).alias("_charge"),
-        pl.col("line_number").cast(pl.Int64, strict=False).alias("_line_number"),
+        # Cast only what the shape checks accept: a 0, -1 or ten-digit value is line_number_format's
+        # or pointer_format's finding on its row, never a cast error or an invalid finding.
+        pl.when(pl.col("line_number").str.contains(LINE_NUMBER))
+        .then(pl.col("line_number").cast(pl.Int64, strict=False))
+        .alias("_line_number"),
         pl.col("diagnosis_pointers")
         .str.replace_many(POINTER_LETTERS, [str(i) for i in range(1, 13)])
-        .str.extract_all(r"\d+")
-        .cast(pl.List(pl.Int32))
+        .str.extract_all(r"[0-9]+")
+        .cast(pl.List(pl.Int32), strict=False)
         .alias("_pointers"),
     )
 
@@ -144,7 +151,7 @@ class ClaimLineChecks(pa.DataFrameModel):
 
     @pa.check("line_number", name="line_number_format")
     def _line_number(cls, data: PolarsData) -> bool | pl.LazyFrame:
-        return _ok_by_value(data, pl.col(data.key).str.contains(r"^[1-9]\d{0,5}$"))
+        return _ok_by_value(data, pl.col(data.key).str.contains(LINE_NUMBER))
 
     @pa.check("patient_dob", "injury_date", "service_date", name="date_format")
     def _date(cls, data: PolarsData) -> bool | pl.LazyFrame:
@@ -170,7 +177,7 @@ class ClaimLineChecks(pa.DataFrameModel):
     @pa.check("procedure_code", name="procedure_code_format")
     def _procedure(cls, data: PolarsData) -> bool | pl.LazyFrame:
         # CPT Category I (5 digits), Category II/III and PLA (4 digits + F/T/U), HCPCS Level II.
-        return _ok_by_value(data, pl.col(data.key).str.contains(r"^(\d{5}|\d{4}[FTU]|[A-V]\d{4})$"))
+        return _ok_by_value(data, pl.col(data.key).str.contains(r"^([0-9]{5}|[0-9]{4}[FTU]|[A-V][0-9]{4})$"))
 
     @pa.check(*MODIFIER_COLUMNS, name="modifier_format")
     def _modifier(cls, data: PolarsData) -> bool | pl.LazyFrame:
