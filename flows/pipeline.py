@@ -11,6 +11,7 @@ import logging
 import math
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.extract import MAX_ROWS, Extract, read_extract, read_notes
+from flows.extract import MAX_BYTES, MAX_ROWS, Extract, read_extract, read_notes
 from flows.report import write_findings_file, write_workbook
 from validators import findings as fnd
 from validators import summary
@@ -160,17 +161,36 @@ NOTES_BESIDE_BYTES = 128 * 2**20
 
 
 def load(
-    item: InputFile, catalog: Catalog, *, encoding: str = "auto", max_rows: int = MAX_ROWS
+    item: InputFile,
+    catalog: Catalog,
+    *,
+    encoding: str = "auto",
+    max_rows: int = MAX_ROWS,
+    max_bytes: int = MAX_BYTES,
 ) -> Extract:
     """Stage 1: read the file losslessly into the canonical frame (ExtractError if unusable), and its
     notes file into the index of what the rules read notes for: the note text is not kept, and does
     not travel with the lines into the parts of a large file."""
 
     def lines() -> Extract:
-        return read_extract(item.path, mapping=item.mapping, encoding=encoding, max_rows=max_rows)
+        return read_extract(
+            item.path,
+            mapping=item.mapping,
+            encoding=encoding,
+            max_rows=max_rows,
+            max_bytes=max_bytes,
+        )
 
     def notes() -> tuple[int, NoteIndex]:
-        by_claim = read_notes(item.notes, encoding=encoding)
+        try:
+            by_claim = read_notes(item.notes, encoding=encoding, max_bytes=max_bytes)
+        except ExtractError as exc:  # the extract is set aside: say it is its notes file's fault
+            raise ExtractError(
+                item.notes,
+                f"its notes file {item.notes.name} cannot be used: {exc.problem}",
+                exc.expected,
+                reason=exc.reason,
+            ) from None
         return by_claim.height, index_notes(
             by_claim.select("claim_id", pl.col("clinical_note").alias("text")),
             catalog,
@@ -179,7 +199,7 @@ def load(
 
     if item.notes is None:
         return lines()
-    if item.notes.stat().st_size > NOTES_BESIDE_BYTES:
+    if item.notes.is_file() and item.notes.stat().st_size > NOTES_BESIDE_BYTES:
         noted, index = notes()
         extract = lines()
     else:
@@ -327,30 +347,52 @@ def validate_file(
     config: RunConfig | None = None,
     encoding: str = "auto",
     max_rows: int = MAX_ROWS,
+    max_bytes: int = MAX_BYTES,
     progress: Progress | None = None,
     history: pl.DataFrame | None = None,
     timings: dict[str, float] | None = None,
 ) -> FileOutcome:
-    """One extract through every stage. A file that cannot be used is an outcome, not a crash.
-    `timings`, when given, receives seconds for "load", "field integrity" and each rule."""
+    """One extract through every stage. A file that cannot be used is an outcome, not a crash:
+    whatever goes wrong reading or checking it sets it aside with a reason, and the other files of
+    the run complete. `timings`, when given, receives seconds for "load", "field integrity" and
+    each rule."""
     name = item.path.name
     started = time.perf_counter()
+    stage = "read"
     try:
         if progress:
             progress("reading", name)
-        extract = load(item, catalog, encoding=encoding, max_rows=max_rows)
+        extract = load(item, catalog, encoding=encoding, max_rows=max_rows, max_bytes=max_bytes)
+        if progress:
+            progress("checking", name)
+        if timings is not None:
+            timings["load"] = time.perf_counter() - started
+        stage = "check"
+        parts = split_by_patient(extract, parts_needed(extract))
+        del (
+            extract
+        )  # the parts hold the rows now: the text frame is not kept while they are checked
+        return check_parts(item, parts, catalog, as_of, config, history, timings, progress)
     except ExtractError as exc:
-        log.warning("file set aside: %s (%s)", name, exc.reason)
-        return FileOutcome(item, facts={"file": name}, error=exc)
-    if progress:
-        progress("checking", name)
-    if timings is not None:
-        timings["load"] = time.perf_counter() - started
-    parts = split_by_patient(extract, parts_needed(extract))
-    del (
-        extract
-    )  # the parts hold the rows now: the whole text frame is not kept while they are checked
-    return check_parts(item, parts, catalog, as_of, config, history, timings, progress)
+        error = exc
+    except Exception as exc:  # the file's boundary: any fault sets it aside
+        error = fault(item.path, stage, exc)
+    log.warning("file set aside: %s (%s)", name, error.reason)
+    return FileOutcome(item, facts={"file": name}, error=error)
+
+
+def fault(path: Path, stage: str, exc: BaseException) -> ExtractError:
+    """An unexpected exception as the file's reason: its type and where it was raised, never its
+    message (library messages quote cell values)."""
+    where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    at = f" at {Path(where[0].filename).name}:{where[0].lineno}" if where else ""
+    return ExtractError(
+        path,
+        f"cleanclaim could not {stage} this file ({type(exc).__name__}{at})",
+        "The other files were validated. Check that this one is a claim extract; if it is, "
+        "report the problem with the text above (not the file: it holds PHI).",
+        reason=f"{stage}_failed",
+    )
 
 
 # Columns moved into the parts at once: polars gathers the columns of a select side by side on both
@@ -443,6 +485,7 @@ def run(
     config: RunConfig | None = None,
     encoding: str = "auto",
     max_rows: int = MAX_ROWS,
+    max_bytes: int = MAX_BYTES,
     progress: Progress | None = None,
 ) -> Run:
     started, clock = datetime.now(), time.perf_counter()
@@ -458,6 +501,7 @@ def run(
                     config=config,
                     encoding=encoding,
                     max_rows=max_rows,
+                    max_bytes=max_bytes,
                     progress=progress,
                 ),
                 inputs,

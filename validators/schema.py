@@ -177,7 +177,9 @@ class ClaimLineChecks(pa.DataFrameModel):
     @pa.check("procedure_code", name="procedure_code_format")
     def _procedure(cls, data: PolarsData) -> bool | pl.LazyFrame:
         # CPT Category I (5 digits), Category II/III and PLA (4 digits + F/T/U), HCPCS Level II.
-        return _ok_by_value(data, pl.col(data.key).str.contains(r"^([0-9]{5}|[0-9]{4}[FTU]|[A-V][0-9]{4})$"))
+        return _ok_by_value(
+            data, pl.col(data.key).str.contains(r"^([0-9]{5}|[0-9]{4}[FTU]|[A-V][0-9]{4})$")
+        )
 
     @pa.check(*MODIFIER_COLUMNS, name="modifier_format")
     def _modifier(cls, data: PolarsData) -> bool | pl.LazyFrame:
@@ -435,14 +437,14 @@ register_check(
     fields={"field", "value", "as_of", *_ROW_FIELDS},
 )(None)
 # Row-structure examples say how the example's file is damaged before it is read: a CSV row with
-# fields added or missing, or a claim written to an 837P batch with a defect or an ICD-9 qualifier.
+# fields added or missing or written in Windows-1252, or a claim written to an 837P batch with a defect or an ICD-9 qualifier.
 register_check(
     "row_structure",
     params=RowStructure,
     stage="integrity",
     fields={"problem", "claim_id", "source_row", "source_file"},
     example_keys=frozenset(
-        {"csv_extra_fields", "csv_missing_fields", "x12_defect", "x12_dx_qualifier"}
+        {"csv_extra_fields", "csv_missing_fields", "csv_not_utf8", "x12_defect", "x12_dx_qualifier"}
     ),
 )(None)
 register_check("engine_error", params=Params, stage="internal", fields={"rule", "stage", "error"})(
