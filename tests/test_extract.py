@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from flows import extract, pipeline
-from flows.extract import check_xlsx_container, read_extract, read_notes, read_table
+from flows.extract import (
+    NOT_UTF8_KIND,
+    check_xlsx_container,
+    read_extract,
+    read_notes,
+    read_table,
+)
 from tests.conftest import SHARED, line_dicts, write_csv
 from validators.contract import CANONICAL
 from validators.errors import ExtractError
@@ -61,6 +67,46 @@ def test_each_encoding_reads_exactly(tmp_path, encoding, payload):
     extract = read_extract(path)
     assert extract.lines["payer_name"].to_list() == ["Blue Cross\u00ae Bl\u00fc\u00e9 Shield"]
     assert extract.facts["encoding"] == encoding
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_is_recognised_by_its_nul_bytes(tmp_path, codec):
+    text = csv_text([{"claim_id": "C1", "payer_name": "Bl\u00fc\u00e9 Shield"}])
+    (tmp_path / "x.csv").write_bytes(text.encode(codec))
+    extract = read_extract(tmp_path / "x.csv")
+    assert extract.lines["payer_name"].to_list() == ["Bl\u00fc\u00e9 Shield"]
+    assert extract.facts["encoding"] == codec
+
+
+def test_a_utf8_file_with_a_few_cp1252_rows_is_not_transcoded_whole(tmp_path):
+    """One Windows-1252 row in a UTF-8 file: the UTF-8 rows keep their text ("Médicare" never becomes
+    "MÃ©dicare"), the other row's bytes are read as Windows-1252, and that row is named (FLD028)."""
+    rows = [
+        {"claim_id": "C1", "payer_name": "M\u00e9dicare"},
+        {"claim_id": "C2", "payer_name": "CAJA M\u00c9DICA", "clinical_note": 'said "a\nb"'},
+        {"claim_id": "C3", "payer_name": "Pe\u00f1a Health"},
+    ]
+    records = write_csv(tmp_path / "x.csv", rows).read_bytes().split(b"\r\n")
+    records[3] = records[3].decode("utf-8").encode("cp1252")  # C3, after C2's quoted line break
+    (tmp_path / "x.csv").write_bytes(b"\r\n".join(records))
+    extract = read_extract(tmp_path / "x.csv")
+    assert extract.lines["payer_name"].to_list() == [
+        "M\u00e9dicare",
+        "CAJA M\u00c9DICA",
+        "Pe\u00f1a Health",
+    ]
+    assert extract.rejected.select("source_row", "claim_id", "kind").rows() == [
+        (4, "C3", NOT_UTF8_KIND)
+    ]
+    assert extract.facts["encoding"] == "utf-8, some rows windows-1252"
+
+
+def test_a_header_problem_names_columns_by_position_not_by_text(tmp_path):
+    """A file without its header row has claim values where the names should be."""
+    text = csv_text([{"claim_id": "C1"}]).replace("payer_name", "payer_id", 1)
+    (tmp_path / "x.csv").write_text(text)
+    with pytest.raises(ExtractError, match=r"columns 6 and 7 both map to payer_id"):
+        read_extract(tmp_path / "x.csv")
 
 
 @pytest.mark.parametrize("ending", ["\r\n", "\r", "\n"])
