@@ -169,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--encoding",
         default="auto",
-        help="text encoding of CSV files (default: auto = BOM, UTF-8, then Windows-1252)",
+        help="text encoding of CSV files (default: auto = BOM, UTF-16 by its NUL bytes, UTF-8, "
+        "then Windows-1252; a UTF-8 file's few non-UTF-8 rows are read as Windows-1252 and named, "
+        "FLD028)",
     )
     v.add_argument(
         "--max-rows",

@@ -57,8 +57,8 @@ damage = st.lists(
 
 
 def _damaged(data: bytes, cuts: list[tuple[int, int, bytes]]) -> bytes:
-    for at, width, insert in cuts:
-        at %= len(data) + 1
+    for place, width, insert in cuts:
+        at = place % (len(data) + 1)
         data = data[:at] + insert + data[at + width :]
     return data
 
