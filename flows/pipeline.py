@@ -123,26 +123,32 @@ def discover(
     """Files and folders -> extracts, each with its mapping and notes.
 
     A folder contributes every extract in it (not its sidecars). A sidecar `X.mapping.yaml` or
-    `X.notes.csv` beside `X.csv` is used unless --mapping / --notes name one for all files.
+    `X.notes.csv` beside `X.csv` is used unless --mapping / --notes name one for all files. A path
+    that is neither a folder nor a file is kept: reading it sets it aside with its reason, and the
+    other files are still validated.
     """
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found += sorted(
-                p
-                for p in path.iterdir()
-                if p.is_file()
-                and not p.name.startswith(".")
-                and p.suffix.lower() in EXTRACT_SUFFIXES
-                and not p.name.lower().endswith(SIDECAR_SUFFIXES)
-            )
-        elif path.exists():
+            try:
+                found += sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.is_file()
+                    and not p.name.startswith(".")
+                    and p.suffix.lower() in EXTRACT_SUFFIXES
+                    and not p.name.lower().endswith(SIDECAR_SUFFIXES)
+                )
+            except OSError as exc:
+                raise ExtractError(
+                    str(path),
+                    f"the folder cannot be listed ({exc.strerror or type(exc).__name__})",
+                    "Check that you may read it.",
+                    reason="unreadable",
+                ) from None
+        else:  # a file, or what is not one (a missing path, a pipe): set aside when it is read
             found.append(path)
-        else:
-            raise ExtractError(
-                str(path), "no such file or folder", "Check the path.", reason="unreadable"
-            )
     return [
         InputFile(
             p,

@@ -223,7 +223,7 @@ def test_a_notes_file_of_garbage_sets_its_extract_aside_and_says_so(tmp_path, ca
     assert CANARY not in ran.text()
 
 
-@pytest.mark.parametrize("kind", ["fifo", "device", "too_large"])
+@pytest.mark.parametrize("kind", ["fifo", "device", "too_large", "missing", "dangling_link"])
 def test_pipes_devices_and_oversized_files_are_refused_unopened(
     tmp_path, capsys, caplog, good, monkeypatch, kind
 ):
@@ -232,16 +232,19 @@ def test_pipes_devices_and_oversized_files_are_refused_unopened(
         os.mkfifo(path)  # opening it for reading would block until a writer came
     elif kind == "device":
         path = Path("/dev/zero")  # reading it never ends
-    else:
+    elif kind == "too_large":
         path = write_csv(tmp_path / "big.csv", CANARY_ROWS * 20)
+    else:
+        path = tmp_path / "gone.csv"
+        if kind == "dangling_link":
+            path.symlink_to(tmp_path / "moved-away.csv")
     started = time.perf_counter()
     ran = validate(tmp_path, capsys, caplog, path, good, args=["--max-bytes", "4K"])
     assert time.perf_counter() - started < 60
     assert ran.code == EXIT_UNUSABLE
     assert_good_file_reported(ran)
-    assert ran.set_aside() == {
-        path.name: "NOT READ: " + ("too_large" if kind == "too_large" else "not_a_file")
-    }
+    reason = {"too_large": "too_large", "missing": "unreadable", "dangling_link": "unreadable"}
+    assert ran.set_aside() == {path.name: "NOT READ: " + reason.get(kind, "not_a_file")}
 
 
 @pytest.mark.parametrize("stage", ["read", "check"])
