@@ -931,8 +931,26 @@ def read_parquet(
         names[pos]
         for pos, name in keep.items()
         if (name in CODE_COLUMNS or name.endswith(("_id", "_npi")))
-        and not (schema[names[pos]] == pl.String or schema[names[pos]] == pl.Categorical)
+        and not (
+            schema[names[pos]] in (pl.String, pl.Categorical)
+            or isinstance(schema[names[pos]], pl.Enum)
+        )
     ]
+    nested = [
+        name
+        for pos, name in keep.items()
+        if not schema[names[pos]].is_numeric()
+        and not isinstance(schema[names[pos]], (pl.Enum, pl.Datetime))
+        and schema[names[pos]]
+        not in (pl.String, pl.Categorical, pl.Boolean, pl.Null, pl.Date, pl.Time)
+    ]
+    if nested:  # a list, struct, binary or duration has no one text form to check
+        raise ExtractError(
+            path,
+            f"columns are not stored as text, numbers or dates: {', '.join(nested)}",
+            "Write each claim field as a plain (string) column.",
+            reason="bad_schema",
+        )
     if (
         numeric_codes
     ):  # the leading zeros are already gone at the source (T8): refuse, never cast back

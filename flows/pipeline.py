@@ -390,7 +390,9 @@ def validate_file(
 def fault(path: Path, stage: str, exc: BaseException) -> ExtractError:
     """An unexpected exception as the file's reason: its type and where it was raised, never its
     message (library messages quote cell values)."""
-    where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    ours = [f for f in frames if Path(f.filename).parent.name in ("flows", "validators", "checks")]
+    where = (ours or frames)[-1:]  # the line of cleanclaim's that called into the library
     at = f" at {Path(where[0].filename).name}:{where[0].lineno}" if where else ""
     return ExtractError(
         path,

@@ -591,3 +591,35 @@ def test_compressed_members_of_a_real_workbook_pass_the_guard(tmp_path):
     path = xlsx(tmp_path / "ok.xlsx", [list(CANONICAL)] + [[row[c] for c in CANONICAL]] * 500)
     check_xlsx_container(str(path))  # within every limit: no error
     assert read_extract(path).lines.height == 500
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("units", pl.lit([1, 2])),
+        ("payer_name", pl.struct(a=pl.lit(1))),
+        ("payer_name", pl.lit(b"\xff\x00")),
+        ("units", pl.duration(days=1)),
+    ],
+)
+def test_parquet_columns_with_no_one_text_form_are_refused(tmp_path, column, value):
+    """A list, struct, binary or duration column broke the text cast as an unforeseen error."""
+    frame = pl.DataFrame(
+        [line_dicts([{"claim_id": "C1"}])[0]], schema=dict.fromkeys(CANONICAL, pl.String)
+    )
+    frame.with_columns(value.alias(column)).write_parquet(tmp_path / "x.parquet")
+    with pytest.raises(
+        ExtractError, match=f"not stored as text, numbers or dates: {column}"
+    ) as err:
+        read_extract(tmp_path / "x.parquet")
+    assert err.value.reason == "bad_schema"
+
+
+def test_a_parquet_code_column_may_be_an_enum(tmp_path):
+    frame = pl.DataFrame(
+        [line_dicts([{"claim_id": "C1"}])[0]], schema=dict.fromkeys(CANONICAL, pl.String)
+    )
+    frame.with_columns(pl.col("procedure_code").cast(pl.Enum(["99213"]))).write_parquet(
+        tmp_path / "x.parquet"
+    )
+    assert read_extract(tmp_path / "x.parquet").lines["procedure_code"].to_list() == ["99213"]
