@@ -22,7 +22,7 @@ from rich.table import Table
 
 from flows import pipeline
 from flows.cms_import import import_files
-from flows.extract import MAX_BYTES, MAX_ROWS
+from flows.extract import MAX_BYTES, MAX_MAPPING_BYTES, MAX_ROWS, check_input_file
 from validators.catalog import Catalog, Rule, load_catalog
 from validators.config import load_config
 from validators.errors import ExtractError, RuleConfigError
@@ -373,6 +373,8 @@ def output_problem(args: argparse.Namespace, inputs: list[pipeline.InputFile]) -
         if path.is_dir():
             example = path / {"--report": "denial-risk.xlsx", "--findings": "findings.csv"}[flag]
             return f"{flag} {path} is a folder; give a file name, e.g. {example}"
+        if path.exists() and not path.is_file():  # renaming over /dev/null would replace it
+            return f"{flag} {path} is a device or a pipe, not a file"
     if len(outputs) == 2 and _same_file(outputs["--report"], outputs["--findings"]):
         return "--report and --findings name the same file; each needs its own"
     read = [args.config, *(p for i in inputs for p in (i.path, i.mapping, i.notes))]
@@ -400,8 +402,10 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
     console = Console(quiet=args.quiet, highlight=False, soft_wrap=True)
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
+        if args.config is not None:  # never a pipe or a device: reading one may never end
+            check_input_file(args.config, MAX_MAPPING_BYTES)
         config = load_config(args.config, set(catalog.rules))
-    except RuleConfigError as exc:
+    except (RuleConfigError, ExtractError) as exc:
         errors.print(f"[bold red]configuration error:[/] {exc}")
         return EXIT_UNUSABLE
     try:

@@ -1019,7 +1019,7 @@ def check_input_file(path: str | Path, max_bytes: int) -> None:
         raise ExtractError(
             path,
             f"the path is {kind}, not a file",
-            "Give cleanclaim the extract file itself; pipes and devices are never read.",
+            "Give the file itself; cleanclaim never reads pipes or devices.",
             reason="not_a_file",
         )
     if info.st_size > max_bytes:

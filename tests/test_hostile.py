@@ -316,6 +316,17 @@ def test_outputs_that_would_replace_an_input_or_each_other_are_refused_first(
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
 
 
+def test_an_output_naming_a_device_is_refused_and_a_config_device_never_read(
+    tmp_path, capsys, good
+):
+    """As root, renaming the report over /dev/null would have replaced the device."""
+    out = ["--report", str(tmp_path / "r.xlsx"), "--findings", str(tmp_path / "f.csv")]
+    assert main(["validate", str(good), "--report", "/dev/null"]) == EXIT_USAGE
+    assert Path("/dev/null").is_char_device()
+    assert main(["validate", str(good), "--config", "/dev/zero", *out]) == EXIT_UNUSABLE
+    assert "the path is a device" in capsys.readouterr().err
+
+
 def test_a_usage_error_has_its_own_exit_code(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["validate", "x.csv", "--max-rows", "many"])
