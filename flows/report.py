@@ -9,6 +9,7 @@ temporary name and renamed into place, so a crash never leaves a half-written re
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import re
@@ -116,6 +117,8 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `final`; on success fsync and rename it into place (T18).
     Earlier writes' debris is swept first."""
     final = Path(final)
+    if final.exists() and not final.is_file():  # never rename over a folder, a device or a pipe
+        raise OSError(errno.EEXIST, "the output exists and is not a regular file", str(final))
     final.parent.mkdir(parents=True, exist_ok=True)
     sweep_temp(final)
     fd, tmp = tempfile.mkstemp(prefix=f".tmp-{final.name}.", suffix=final.suffix, dir=final.parent)
