@@ -7,6 +7,7 @@ counts and rule ids only.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -159,6 +160,43 @@ def discover(
     ]
 
 
+def fault(path: Path, stage: str, exc: BaseException) -> ExtractError:
+    """An unexpected exception as the file's reason: its type and where it was raised, never its
+    message (library messages quote cell values)."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    ours = [f for f in frames if Path(f.filename).parent.name in ("flows", "validators", "checks")]
+    where = (ours or frames)[-1:]  # the line of cleanclaim's that called into the library
+    at = f" at {Path(where[0].filename).name}:{where[0].lineno}" if where else ""
+    return ExtractError(
+        path,
+        f"cleanclaim could not {stage} this file ({type(exc).__name__}{at})",
+        "The other files were validated. Check that this one is a claim extract; if it is, "
+        "report the problem with the text above (not the file: it holds PHI).",
+        reason=f"{stage}_failed",
+    )
+
+
+def file_boundary(stage: str):
+    """Whatever but an ExtractError leaves the decorated stage as the file's ExtractError (`fault`),
+    raised outside the handler so that it chains nothing: Prefect keeps a failed task's exception
+    text in its state, and library messages quote cell values."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(item: InputFile, *args, **kwargs):
+            try:
+                return fn(item, *args, **kwargs)
+            except ExtractError:
+                raise
+            except Exception as exc:
+                error = fault(item.path, stage, exc)
+            raise error
+
+        return inner
+
+    return wrap
+
+
 # A notes file up to this size is read beside the lines (much of reading either is one core's work:
 # decoding, the field count, trimming; 1M lines and their notes 2.7 -> 2.55 s); a larger one before
 # them, so that its text and the lines' are never held at once (1M lines with 0.6 GB of real-length
@@ -166,6 +204,7 @@ def discover(
 NOTES_BESIDE_BYTES = 128 * 2**20
 
 
+@file_boundary("read")
 def load(
     item: InputFile,
     catalog: Catalog,
@@ -261,6 +300,7 @@ def parts_needed(extract: Extract, lines_per_part: int | None = None) -> int:
     return max(1, math.ceil(extract.lines.height / (lines_per_part or CHECK_PART_LINES)))
 
 
+@file_boundary("check")
 def check_parts(
     item: InputFile,
     parts: list[Extract],
@@ -375,9 +415,8 @@ def validate_file(
             timings["load"] = time.perf_counter() - started
         stage = "check"
         parts = split_by_patient(extract, parts_needed(extract))
-        del (
-            extract
-        )  # the parts hold the rows now: the text frame is not kept while they are checked
+        # the parts hold the rows now: the text frame is not kept while they are checked
+        del extract
         return check_parts(item, parts, catalog, as_of, config, history, timings, progress)
     except ExtractError as exc:
         error = exc
@@ -385,22 +424,6 @@ def validate_file(
         error = fault(item.path, stage, exc)
     log.warning("file set aside: %s (%s)", name, error.reason)
     return FileOutcome(item, facts={"file": name}, error=error)
-
-
-def fault(path: Path, stage: str, exc: BaseException) -> ExtractError:
-    """An unexpected exception as the file's reason: its type and where it was raised, never its
-    message (library messages quote cell values)."""
-    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
-    ours = [f for f in frames if Path(f.filename).parent.name in ("flows", "validators", "checks")]
-    where = (ours or frames)[-1:]  # the line of cleanclaim's that called into the library
-    at = f" at {Path(where[0].filename).name}:{where[0].lineno}" if where else ""
-    return ExtractError(
-        path,
-        f"cleanclaim could not {stage} this file ({type(exc).__name__}{at})",
-        "The other files were validated. Check that this one is a claim extract; if it is, "
-        "report the problem with the text above (not the file: it holds PHI).",
-        reason=f"{stage}_failed",
-    )
 
 
 # Columns moved into the parts at once: polars gathers the columns of a select side by side on both

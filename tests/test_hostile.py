@@ -24,7 +24,7 @@ import pytest
 from flows import pipeline, report
 from flows.cli import EXIT_CANT_WRITE, EXIT_HIGH, EXIT_UNUSABLE, EXIT_USAGE, main
 from flows.extract import MAX_COLUMNS, MAX_FIELD_BYTES
-from tests.conftest import write_csv
+from tests.conftest import AS_OF, write_csv
 from validators.contract import CANONICAL
 
 CANARY = "QZCANARY"
@@ -267,8 +267,32 @@ def test_an_unforeseen_fault_sets_only_its_file_aside_without_its_message(
     assert ran.code == EXIT_UNUSABLE
     assert_good_file_reported(ran)
     assert ran.set_aside() == {"bad.csv": f"NOT READ: {stage}_failed"}
-    assert f"could not {stage} this file (ValueError at test_hostile.py:" in ran.terminal
+    assert f"could not {stage} this file (ValueError at pipeline.py:" in ran.terminal
     assert CANARY not in ran.text()
+
+
+@pytest.mark.parametrize("stage", ["read", "check"])
+def test_the_stages_prefect_runs_as_tasks_raise_only_their_own_errors(
+    tmp_path, catalog, monkeypatch, stage
+):
+    """The nightly and ad-hoc flows call pipeline.load and pipeline.check as Prefect tasks, whose
+    state keeps the exception's text: it is an ExtractError naming the file, chaining nothing."""
+    item = pipeline.InputFile(write_csv(tmp_path / "bad.csv", CANARY_ROWS))
+    extract = pipeline.load(item, catalog)
+
+    def sabotaged(*args, **kwargs):
+        raise ValueError(f"could not parse `{CANARY}` as dtype i64")
+
+    monkeypatch.setattr(
+        pipeline, "read_extract" if stage == "read" else "check_integrity", sabotaged
+    )
+    with pytest.raises(pipeline.ExtractError) as err:
+        if stage == "read":
+            pipeline.load(item, catalog)
+        else:
+            pipeline.check(item, extract, catalog, AS_OF)
+    assert err.value.reason == f"{stage}_failed" and CANARY not in str(err.value)
+    assert err.value.__cause__ is None and err.value.__context__ is None
 
 
 def test_utf16_without_a_bom_is_read(tmp_path, capsys, caplog, good):
