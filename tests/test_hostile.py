@@ -192,6 +192,9 @@ BAD_VALUES = [
     ("charge_amount", "99999999999999999999"),
     ("service_date", "\u0662\u0660\u0662\u0666-09-01"),
     ("service_date", "2026-02-30"),
+    ("service_date", "0000-01-01"),  # year 0: polars parses it, Python's date (the workbook) cannot
+    ("service_date", "01/01/0000"),
+    ("patient_dob", "0000-01-01"),
     ("patient_dob", "99/99/9999"),
     ("billing_npi", "\u0661" * 10),
 ]

@@ -37,8 +37,9 @@ MAX_AGE_YEARS = 120
 
 # Digits are spelled [0-9]: a regex \d also matches other scripts' digits (Arabic-Indic, fullwidth),
 # which pass a shape test and then break the cast that follows it.
-ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-US_DATE = r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$"
+# Years 1000-9999: year 0 parses in polars but is no Python date, and broke the workbook's writer.
+ISO_DATE = r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}$"
+US_DATE = r"^[0-9]{1,2}/[0-9]{1,2}/[1-9][0-9]{3}$"
 UNITS = r"^[0-9]{1,4}(\.[0-9]{1,3})?$"
 NPI = r"^[0-9]{10}$"  # the shape; the check digit is npi_check_digit_ok's
 CHARGE = r"^[0-9]{1,9}(\.[0-9]{1,2})?$"  # >= 0 with at most 2 decimals; "$", "," and "-" are not accepted
