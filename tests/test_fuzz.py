@@ -10,6 +10,7 @@ gives findings that satisfy the findings contract. Kept to a few seconds per for
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from pathlib import Path
 
 import openpyxl
@@ -39,7 +40,25 @@ cell = st.one_of(
     ),
     st.text(max_size=12),
     st.from_regex(r"[0-9]{1,12}", fullmatch=True),
-).map(lambda v: f"{v}{CANARY}" if v and v[-1:].isalnum() else v)
+)
+# The typed columns, with values of the right shape at the edges of what parses: dates of any
+# year, amounts, units, line numbers and pointers (field integrity must catch what casts break on).
+dates = st.one_of(
+    st.sampled_from(["0000-01-01", "0001-01-01", "9999-12-31", "1900-02-29", "00/00/0000"]),
+    st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", fullmatch=True),
+    st.from_regex(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}", fullmatch=True),
+)
+numbers = st.one_of(
+    st.sampled_from(["0", "-1", "1e309", "NaN", "inf", "99999999999", "\u0661", "1,2,3,4,5"]),
+    st.from_regex(r"[0-9]{1,10}(\.[0-9]{1,3})?", fullmatch=True),
+)
+typed = st.fixed_dictionaries(
+    {},
+    optional={
+        **dict.fromkeys(["service_date", "patient_dob", "injury_date"], dates),
+        **dict.fromkeys(["units", "charge_amount", "line_number", "diagnosis_pointers"], numbers),
+    },
+)
 row = st.dictionaries(st.sampled_from(CANONICAL[:-1]), cell, max_size=6)
 # Damage: at a place (the header row's bytes more often), cut some bytes and insert others, biased
 # to the bytes that delimit: line ends, quotes, separators, NUL, a cp1252 byte, a UTF-16 BOM.
@@ -116,6 +135,19 @@ def test_fuzz_837(tmp_path, catalog, rows, cuts):
     ]
     batch = to_837(claim_lines([{"claim_id": "C1"}, *clean])).encode("utf-8")
     _check(tmp_path, catalog, "x.837", _damaged(batch, cuts))
+
+
+@settings(FUZZ, max_examples=20)
+@given(rows=st.lists(typed, min_size=1, max_size=3))
+def test_fuzz_values_through_both_outputs(tmp_path, catalog, rows):
+    """Values that parse at the edges reach the workbook and the findings file (a year-0 service
+    date broke the workbook's writer, after the file had been read and checked)."""
+    path = write_csv(tmp_path / "x.csv", [{"claim_id": "C1"}, *rows])
+    outcome = pipeline.validate_file(pipeline.InputFile(path), catalog, AS_OF)
+    assert outcome.error is None
+    run = pipeline.Run([outcome], catalog, AS_OF, datetime.now())
+    pipeline.write_outputs(run, tmp_path / "r.xlsx", tmp_path / "f.csv")
+    fnd.FindingsModel.validate(outcome.findings)
 
 
 @FUZZ
