@@ -4,7 +4,7 @@ Each example is a claim file built from generated values, or a valid file with g
 (bytes cut, replaced or inserted). The properties: validate_file never raises; a file it cannot
 use is set aside for an anticipated reason (never `read_failed`/`check_failed`, which mean an
 exception cleanclaim did not foresee); its reason text holds no value of the file; a file it reads
-gives findings that satisfy the findings contract. Kept to a few seconds per format.
+gives findings that satisfy the findings contract. Few examples each: the fast suite runs it.
 """
 
 from __future__ import annotations
