@@ -454,9 +454,7 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
         )
         bar.update(task, completed=len(inputs), description="writing reports")
         try:
-            written = (
-                pipeline.write_outputs(result, args.report, args.findings) if result.read else {}
-            )
+            written = pipeline.write_outputs(result, args.report, args.findings)
         except Exception as exc:  # a full disk, a read-only folder: the outputs' problem
             written = {"error": write_error(exc, args)}
     if "error" in written:
