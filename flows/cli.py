@@ -7,6 +7,8 @@ start-up costs 10-20 s, which an ad-hoc run should not pay).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import logging
 import os
@@ -384,6 +386,22 @@ def output_problem(args: argparse.Namespace, inputs: list[pipeline.InputFile]) -
     return None
 
 
+@contextlib.contextmanager
+def quiet_abandoned_writers():
+    """A save that fails leaves openpyxl's write-only sheets half written; collected, they print
+    "Exception ignored in ... Traceback" to stderr. The failed write is reported once, by its
+    caller: those are collected here, in the open, and only their type is logged."""
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: logging.getLogger("cleanclaim").debug(
+        "after a failed write: %s ignored", type(unraisable.exc_value).__name__
+    )
+    try:
+        yield
+    finally:
+        gc.collect()
+        sys.unraisablehook = previous
+
+
 def write_error(exc: Exception, args: argparse.Namespace) -> str:
     """What to tell about an output that could not be written: the folder and the system's reason
     (an OSError names our own temporary file, never an input value); other errors by type only."""
@@ -453,10 +471,11 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
             progress=progress,
         )
         bar.update(task, completed=len(inputs), description="writing reports")
-        try:
-            written = pipeline.write_outputs(result, args.report, args.findings)
-        except Exception as exc:  # a full disk, a read-only folder: the outputs' problem
-            written = {"error": write_error(exc, args)}
+        with quiet_abandoned_writers():
+            try:
+                written = pipeline.write_outputs(result, args.report, args.findings)
+            except Exception as exc:  # a full disk, a read-only folder: the outputs' problem
+                written = {"error": write_error(exc, args)}
     if "error" in written:
         errors.print(f"[bold red]error:[/] {written['error']}")
         return EXIT_CANT_WRITE

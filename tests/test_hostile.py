@@ -10,10 +10,13 @@ reaches the terminal, the log or a file-level message. docs/exit-codes-and-limit
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import os
 import random
+import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -364,7 +367,12 @@ def test_a_usage_error_has_its_own_exit_code(capsys):
 
 @pytest.mark.parametrize(
     "where, error",
-    [("mkstemp", errno.EACCES), ("replace", errno.ENOSPC), ("save", errno.ENOSPC)],
+    [
+        ("mkstemp", errno.EACCES),
+        ("replace", errno.ENOSPC),
+        ("save", errno.ENOSPC),
+        ("zip_member", errno.ENOSPC),
+    ],
 )
 def test_an_output_that_cannot_be_written_ends_clearly(
     tmp_path, capsys, good, monkeypatch, where, error
@@ -376,6 +384,20 @@ def test_an_output_that_cannot_be_written_ends_clearly(
         monkeypatch.setattr(report.tempfile, "mkstemp", lambda **kw: (_ for _ in ()).throw(failure))
     elif where == "replace":
         monkeypatch.setattr(report.os, "replace", lambda *a: (_ for _ in ()).throw(failure))
+    elif where == "zip_member":  # the disk fills inside openpyxl's save, its sheets half written
+        calls = []
+
+        def third_fails(original):
+            def member(self, *args, **kwargs):
+                calls.append(1)
+                if len(calls) == 3:  # a fresh error: a kept one would keep the sheets alive
+                    raise OSError(error, os.strerror(error))
+                return original(self, *args, **kwargs)
+
+            return member
+
+        for name in ("write", "writestr"):
+            monkeypatch.setattr(zipfile.ZipFile, name, third_fails(getattr(zipfile.ZipFile, name)))
     else:
 
         def half_then_full(self, path):
@@ -383,13 +405,18 @@ def test_an_output_that_cannot_be_written_ends_clearly(
             raise failure
 
         monkeypatch.setattr(report.Workbook, "save", half_then_full)
+    unraisable = []  # what Python would print as "Exception ignored in ... Traceback"
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: unraisable.append(u.exc_type))
     out = tmp_path / "out"
     code = main(
         ["validate", str(good), "--report", str(out / "r.xlsx"), "--findings", str(out / "f.csv")]
     )
+    gc.collect()
+    assert not unraisable
     err = capsys.readouterr().err
     assert code == EXIT_CANT_WRITE
-    assert "Traceback" not in err and os.strerror(error) in err and str(out) in err
+    assert "Traceback" not in err and "Exception ignored" not in err
+    assert os.strerror(error) in err and str(out) in err
     assert not list(out.glob(".tmp-*"))  # no debris
     assert not (out / "r.xlsx").exists()
 
