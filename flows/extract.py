@@ -263,6 +263,13 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
+def _utf16(head: bytes) -> str | None:
+    """The UTF-16 codec of a file that starts so (Excel "Unicode text", with or without BOM)."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return _utf16_without_bom(head)
+
+
 def _records_at(raw: bytes, positions: list[int]) -> np.ndarray:
     """Record index (0 = the header) of each byte position, honouring quotes as record_field_counts does."""
     whole = np.frombuffer(raw, dtype=np.uint8)
@@ -290,8 +297,7 @@ def _decode(raw: bytes, path: str, encoding: str) -> tuple[bytes, str, np.ndarra
             ) from None
     if raw.startswith(codecs.BOM_UTF8):
         return raw[3:], "utf-8-sig", none
-    utf16 = "utf-16" if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else None
-    utf16 = utf16 or _utf16_without_bom(raw[:4096])  # Excel "Unicode text", with or without BOM
+    utf16 = _utf16(raw[:4096])
     if utf16:
         try:
             return raw.decode(utf16).encode("utf-8"), utf16, none
@@ -510,6 +516,15 @@ def _field_counts(path: str, data: bytes, sep: str, max_rows: int) -> tuple[np.n
     return counts, blank
 
 
+def _not_text(path: str) -> ExtractError:
+    return ExtractError(
+        path,
+        "the file holds NUL bytes, so it is not delimited text",
+        "Expected a CSV or TSV export (or an .xlsx, Parquet or 837P file).",
+        reason="not_text",
+    )
+
+
 def _header(path: str, line: bytes, sep: str) -> list[str]:
     """The header row's names, from the file's first line."""
     if not line.strip():
@@ -553,7 +568,10 @@ def read_csv_text(
     path = str(path)
     try:
         with open(path, "rb") as handle:
-            raw = handle.read(max_bytes + 1)  # a file still growing is read no further than the cap
+            head = handle.read(4096)  # a binary file is known by its start, before it is read whole
+            if encoding == "auto" and b"\x00" in head and not _utf16(head):
+                raise _not_text(path)
+            raw = head + handle.read(max_bytes + 1 - len(head))  # a growing file: up to the cap
     except OSError as exc:
         raise ExtractError(
             path,
@@ -578,12 +596,7 @@ def read_csv_text(
             reason="empty_file",
         )
     if b"\x00" in data:  # text never holds NUL: random bytes, a database file, a misnamed binary
-        raise ExtractError(
-            path,
-            "the file holds NUL bytes, so it is not delimited text",
-            "Expected a CSV or TSV export (or an .xlsx, Parquet or 837P file).",
-            reason="not_text",
-        )
+        raise _not_text(path)
     if b"\n" not in data and b"\r" in data:  # classic-Mac / mainframe CR-only line endings (T12)
         data = data.replace(b"\r", b"\n")
         line_endings = "CR"
