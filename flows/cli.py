@@ -11,9 +11,12 @@ from validators import runtime
 runtime.configure()  # before polars loads: `cleanclaim` imports this module, then calls main
 
 import argparse
+import contextlib
+import gc
 import json
 import logging
 import os
+import re
 import sys
 from datetime import date
 from importlib.metadata import version
@@ -25,7 +28,7 @@ from rich.table import Table
 
 from flows import pipeline
 from flows.cms_import import import_files
-from flows.extract import MAX_ROWS
+from flows.extract import MAX_BYTES, MAX_MAPPING_BYTES, MAX_ROWS, check_input_file
 from validators.catalog import Catalog, load_catalog
 from validators.codesets import import_x12_code_list, is_x12_code_list
 from validators.config import default_threads, load_config
@@ -35,6 +38,7 @@ from validators.ruledocs import explain_text, rules_readme
 from validators.scaffold import skeleton
 
 EXIT_CLEAN, EXIT_HIGH, EXIT_UNUSABLE, EXIT_BUSY = 0, 1, 2, 3
+EXIT_USAGE, EXIT_CANT_WRITE = 64, 73  # sysexits.h EX_USAGE and EX_CANTCREAT
 NIGHTLY_CRON, NIGHTLY_TIMEZONE = "0 2 * * *", "America/New_York"  # as in flows/prefect.yaml
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan"}
 
@@ -46,6 +50,9 @@ exit codes:
      `nightly` moves it to quarantine/ with a reason file, or leaves a file whose check crashed in
      the inbox for the next run)
   3  `nightly` only: another nightly run is working on the same inbox
+  64 usage error: an unknown option, a bad value, or --report/--findings naming a folder, an
+     input, or each other (nothing was read or written)
+  73 an output could not be written (a full disk, a read-only folder); the message says which
 
 examples:
   cleanclaim validate sample_claims/ --as-of 2026-09-30
@@ -56,6 +63,22 @@ examples:
   cleanclaim rules explain FLD011
   cleanclaim rules new trauma
 """
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its own exit code for a usage error: 2 means an input file was set aside."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _size(text: str) -> int:
+    """Bytes: 1048576, 500M, 2G (binary units: K = 1024)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)(I?B)?\s*", text.upper())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size; use e.g. 500M or 2G")
+    return int(match[1]) * 1024 ** " KMGT".index(match[2] or " ")
 
 
 def _as_of(text: str) -> date:
@@ -114,7 +137,7 @@ def _inbox_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cleanclaim",
         description="Catch what payers deny before a professional claim (CMS-1500 / 837P) goes out.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -176,7 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--encoding",
         default="auto",
-        help="text encoding of CSV files (default: auto = BOM, UTF-8, then Windows-1252)",
+        help="text encoding of CSV files (default: auto = BOM, UTF-16 by its NUL bytes, UTF-8, "
+        "then Windows-1252; a UTF-8 file's few non-UTF-8 rows are read as Windows-1252 and named, "
+        "FLD028)",
     )
     v.add_argument(
         "--max-rows",
@@ -184,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=MAX_ROWS,
         metavar="N",
         help="refuse files with more rows than this (default: %(default)s)",
+    )
+    v.add_argument(
+        "--max-bytes",
+        type=_size,
+        default=MAX_BYTES,
+        metavar="SIZE",
+        help="refuse input files larger than this, e.g. 500M (default: 2G); folders, pipes and "
+        "devices are always refused",
     )
     v.add_argument(
         "--exit-zero",
@@ -383,13 +416,72 @@ def _print_summary(console: Console, result: pipeline.Run, written: dict) -> Non
         console.print("Wrote " + " · ".join(o for o in outputs if o))
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """The same file, through links too; a path that does not exist yet is compared by name."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def output_problem(args: argparse.Namespace, inputs: list[pipeline.InputFile]) -> str | None:
+    """Why --report/--findings cannot be written as asked, checked before anything is read or
+    written: an output that replaced an input would destroy it."""
+    outputs = {"--report": args.report, "--findings": args.findings}
+    outputs = {flag: Path(path) for flag, path in outputs.items() if path}
+    for flag, path in outputs.items():
+        if path.is_dir():
+            example = path / {"--report": "denial-risk.xlsx", "--findings": "findings.csv"}[flag]
+            return f"{flag} {path} is a folder; give a file name, e.g. {example}"
+        if path.exists() and not path.is_file():  # renaming over /dev/null would replace it
+            return f"{flag} {path} is a device or a pipe, not a file"
+    if len(outputs) == 2 and _same_file(outputs["--report"], outputs["--findings"]):
+        return "--report and --findings name the same file; each needs its own"
+    read = [args.config, *(p for i in inputs for p in (i.path, i.mapping, i.notes))]
+    for flag, path in outputs.items():
+        if any(source is not None and _same_file(path, Path(source)) for source in read):
+            return f"{flag} {path} is one of the input files; writing it would replace the input"
+    return None
+
+
+@contextlib.contextmanager
+def quiet_abandoned_writers():
+    """A save that fails leaves openpyxl's write-only sheets half written; collected, they print
+    "Exception ignored in ... Traceback" to stderr. The failed write is reported once, by its
+    caller: those are collected here, in the open, and only their type is logged."""
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: logging.getLogger("cleanclaim").debug(
+        "after a failed write: %s ignored", type(unraisable.exc_value).__name__
+    )
+    try:
+        yield
+    finally:
+        gc.collect()
+        sys.unraisablehook = previous
+
+
+def write_error(exc: Exception, args: argparse.Namespace) -> str:
+    """What to tell about an output that could not be written: the folder and the system's reason
+    (an OSError names our own temporary file, never an input value); other errors by type only."""
+    if isinstance(exc, OSError):
+        folder = Path(exc.filename).parent if exc.filename else Path(args.report).parent
+        return (
+            f"the outputs could not be written in {folder} ({exc.strerror or type(exc).__name__}); "
+            "check that the folder exists, is writable and has space. No partial file was left "
+            "at the output names."
+        )
+    return f"the outputs could not be written ({type(exc).__name__})."
+
+
 def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
     # soft_wrap: long lines (paths, error texts) wrap in the terminal but stay whole when copied or piped
     console = Console(quiet=args.quiet, highlight=False, soft_wrap=True)
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
+        if args.config is not None:  # never a pipe or a device: reading one may never end
+            check_input_file(args.config, MAX_MAPPING_BYTES)
         config = load_config(args.config, set(catalog.rules))
-    except RuleConfigError as exc:
+    except (RuleConfigError, ExtractError) as exc:
         errors.print(f"[bold red]configuration error:[/] {exc}")
         return EXIT_UNUSABLE
     if args.threads:
@@ -405,6 +497,9 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
             f".edi .dat) in {', '.join(args.paths)}"
         )
         return EXIT_UNUSABLE
+    if problem := output_problem(args, inputs):
+        errors.print(f"[bold red]error:[/] {problem}")
+        return EXIT_USAGE
     show_bar = errors.is_terminal and not args.quiet
     with Progress(
         SpinnerColumn(),
@@ -432,10 +527,18 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
             config=config,
             encoding=args.encoding,
             max_rows=args.max_rows,
+            max_bytes=args.max_bytes,
             progress=progress,
         )
         bar.update(task, completed=len(inputs), description="writing reports")
-        written = pipeline.write_outputs(result, args.report, args.findings) if result.read else {}
+        with quiet_abandoned_writers():
+            try:
+                written = pipeline.write_outputs(result, args.report, args.findings)
+            except Exception as exc:  # a full disk, a read-only folder: the outputs' problem
+                written = {"error": write_error(exc, args)}
+    if "error" in written:
+        errors.print(f"[bold red]error:[/] {written['error']}")
+        return EXIT_CANT_WRITE
     _print_summary(console, result, written)
     if not result.read or result.failed:
         return EXIT_UNUSABLE

@@ -15,7 +15,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
 import re
+import stat
+import threading
 import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +36,12 @@ from validators.errors import ExtractError
 from validators.notes import NoteIndex
 
 MAX_ROWS = 20_000_000  # a bigger file is refused rather than exhausting memory (T8)
+MAX_BYTES = 2 * 1024**3  # a larger input file is refused before it is read (--max-bytes)
+MAX_COLUMNS = 16_384  # Excel's own column limit: a wider header row is not a claim extract
+MAX_HEADER_NAME = 256  # characters of one column header
+MAX_HEADER_BYTES = 1 << 20  # the header row must end within this many bytes
+MAX_FIELD_BYTES = 1 << 20  # bytes of one value: a clinical note of hundreds of pages fits
+MAX_MAPPING_BYTES = 1 << 20  # a column-mapping file is a few lines of YAML
 XLSX_MAX_INFLATED = 2 * 1024**3  # total uncompressed bytes accepted from one workbook (T6)
 XLSX_MAX_RATIO = 200  # compression ratio above which a large member is treated as a bomb
 _SCAN_CHUNK = 1 << 23  # bytes per step of the field-count scan: bounds its memory
@@ -41,6 +50,7 @@ NOTES_COLUMNS = ("claim_id", "note_text")
 FIELD_COUNT_KIND = (
     "field_count"  # a CSV row with more or fewer fields than its header (finding FLD025)
 )
+NOT_UTF8_KIND = "not_utf8"  # a row of a UTF-8 file holding bytes read as Windows-1252 (FLD028)
 
 
 @dataclass
@@ -71,6 +81,7 @@ def load_mapping(path: str | Path | None) -> dict[str, str]:
     """A practice's headers -> canonical names, from a YAML file `columns: {"DOS": service_date}`."""
     if path is None:
         return {}
+    check_input_file(path, MAX_MAPPING_BYTES)
     try:
         doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -106,7 +117,25 @@ def _resolve_headers(
     required: tuple[str, ...],
     known: tuple[str, ...],
 ) -> tuple[dict[int, str], dict]:
-    """Position -> canonical name for the columns we keep; facts about the rest (names only)."""
+    """Position -> canonical name for the columns we keep; facts about the rest (names only).
+
+    Problems name columns by position, never by their header text: a file without a header row
+    has claim values in its first row."""
+    if len(headers) > MAX_COLUMNS:
+        raise ExtractError(
+            path,
+            f"the header row has {len(headers):,} columns, more than the {MAX_COLUMNS:,} allowed",
+            "Export only the claim columns (see the README's column list).",
+            reason="too_many_columns",
+        )
+    long = next((pos for pos, raw in enumerate(headers) if len(raw or "") > MAX_HEADER_NAME), None)
+    if long is not None:
+        raise ExtractError(
+            path,
+            f"the header of column {long + 1} is longer than {MAX_HEADER_NAME} characters",
+            "The first row must be the header row, with one short name per column.",
+            reason="bad_header",
+        )
     keep: dict[int, str] = {}
     seen: dict[str, str] = {}
     ignored = []
@@ -126,12 +155,12 @@ def _resolve_headers(
         if target in seen:
             raise ExtractError(
                 path,
-                f'columns "{seen[target]}" and "{raw.strip()}" both map to {target}',
+                f"columns {seen[target]} and {pos + 1} both map to {target}",
                 "Each canonical column may come from one header only; fix the header "
                 "row or the mapping file.",
                 reason="bad_header",
             )
-        seen[target] = raw.strip()
+        seen[target] = str(pos + 1)
         keep[pos] = target
     missing = [c for c in required if c not in seen]
     if missing:
@@ -204,11 +233,61 @@ def _canonical(
 # --------------------------------------------------------------------------- CSV
 
 
-def _decode(raw: bytes, path: str, encoding: str) -> tuple[bytes, str]:
-    """-> UTF-8 bytes and the encoding used. Never lossy: a byte that does not decode is an error."""
+# A byte that is not UTF-8 in a file that is otherwise UTF-8 is read as the Windows-1252 character
+# (latin-1 for the five bytes cp1252 leaves undefined); the handler notes where, per thread, so that
+# each row holding one is named (finding FLD028) instead of the whole file being transcoded.
+_LEGACY_BYTES = threading.local()
+
+
+def _legacy_byte(exc: UnicodeDecodeError) -> tuple[str, int]:
+    byte = exc.object[exc.start : exc.start + 1]
+    _LEGACY_BYTES.found.append(exc.start)
+    try:
+        return byte.decode("cp1252"), exc.start + 1
+    except UnicodeDecodeError:
+        return byte.decode("latin-1"), exc.start + 1
+
+
+codecs.register_error("cleanclaim-legacy", _legacy_byte)
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when every other byte of the start is NUL (ASCII text as UTF-16)."""
+    even, odd = head[0::2], head[1::2]
+    if len(odd) < 8:
+        return None
+    if odd.count(0) >= 0.4 * len(odd) and not even.count(0):
+        return "utf-16-le"
+    if even.count(0) >= 0.4 * len(even) and not odd.count(0):
+        return "utf-16-be"
+    return None
+
+
+def _utf16(head: bytes) -> str | None:
+    """The UTF-16 codec of a file that starts so (Excel "Unicode text", with or without BOM)."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return _utf16_without_bom(head)
+
+
+def _records_at(raw: bytes, positions: list[int]) -> np.ndarray:
+    """Record index (0 = the header) of each byte position, honouring quotes as record_field_counts does."""
+    whole = np.frombuffer(raw, dtype=np.uint8)
+    newline = 10 if b"\n" in raw else 13  # a CR-only file's records end at CR
+    quotes = np.flatnonzero(whole == 34)
+    ends = np.flatnonzero(whole == newline)
+    ends = ends[(np.searchsorted(quotes, ends) & 1) == 0]
+    return np.unique(np.searchsorted(ends, np.asarray(positions, dtype=np.int64)))
+
+
+def _decode(raw: bytes, path: str, encoding: str) -> tuple[bytes, str, np.ndarray]:
+    """-> UTF-8 bytes, the encoding used, and the records (0 = header) whose non-UTF-8 bytes were
+    read as Windows-1252 in an otherwise UTF-8 file. A byte that does not decode in an explicit
+    encoding is an error."""
+    none = np.zeros(0, dtype=np.int64)
     if encoding != "auto":
         try:
-            return raw.decode(encoding).encode("utf-8"), encoding
+            return raw.decode(encoding).encode("utf-8"), encoding, none
         except (UnicodeDecodeError, LookupError) as exc:
             raise ExtractError(
                 path,
@@ -217,10 +296,11 @@ def _decode(raw: bytes, path: str, encoding: str) -> tuple[bytes, str]:
                 reason="bad_encoding",
             ) from None
     if raw.startswith(codecs.BOM_UTF8):
-        return raw[3:], "utf-8-sig"
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel "Unicode text"
+        return raw[3:], "utf-8-sig", none
+    utf16 = _utf16(raw[:4096])
+    if utf16:
         try:
-            return raw.decode("utf-16").encode("utf-8"), "utf-16"
+            return raw.decode(utf16).encode("utf-8"), utf16, none
         except UnicodeDecodeError:
             raise ExtractError(
                 path,
@@ -229,22 +309,26 @@ def _decode(raw: bytes, path: str, encoding: str) -> tuple[bytes, str]:
                 reason="bad_encoding",
             ) from None
     if raw.isascii():  # most claim exports: valid UTF-8 by definition, checked at memory speed
-        return raw, "utf-8"
+        return raw, "utf-8", none
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         for start in range(0, len(raw), _SCAN_CHUNK):  # validate without a full decoded copy
             decoder.decode(raw[start : start + _SCAN_CHUNK], final=start + _SCAN_CHUNK >= len(raw))
-        return raw, "utf-8"
+        return raw, "utf-8", none
     except UnicodeDecodeError:
         pass
-    # Legacy Windows exports: cp1252 defines every byte a US practice system writes; it is exact,
-    # not a lossy guess. latin-1 takes the five bytes cp1252 leaves undefined.
-    for legacy in ("cp1252", "latin-1"):
-        try:
-            return raw.decode(legacy).encode("utf-8"), legacy
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
+    if raw.decode("utf-8", errors="ignore").isascii():
+        # No UTF-8 character anywhere: a legacy Windows export, whose every byte cp1252 defines
+        # exactly (latin-1 takes the five bytes cp1252 leaves undefined).
+        for legacy in ("cp1252", "latin-1"):
+            try:
+                return raw.decode(legacy).encode("utf-8"), legacy, none
+            except UnicodeDecodeError:
+                continue
+    _LEGACY_BYTES.found = []
+    text = raw.decode("utf-8", errors="cleanclaim-legacy")
+    found, _LEGACY_BYTES.found = _LEGACY_BYTES.found, []
+    return text.encode("utf-8"), "utf-8, some rows windows-1252", _records_at(raw, found)
 
 
 def _sniff_separator(first_line: bytes) -> str:
@@ -432,6 +516,44 @@ def _field_counts(path: str, data: bytes, sep: str, max_rows: int) -> tuple[np.n
     return counts, blank
 
 
+def _not_text(path: str) -> ExtractError:
+    return ExtractError(
+        path,
+        "the file holds NUL bytes, so it is not delimited text",
+        "Expected a CSV or TSV export (or an .xlsx, Parquet or 837P file).",
+        reason="not_text",
+    )
+
+
+def _header(path: str, line: bytes, sep: str) -> list[str]:
+    """The header row's names, from the file's first line."""
+    if not line.strip():
+        raise ExtractError(
+            path,
+            "the first line is blank",
+            "The header row must be the first line of the file; delete the blank lines above it.",
+            reason="bad_header",
+        )
+    if b"\r" in line.rstrip(b"\r"):  # polars would split the rows at LF only, the header at CR too
+        raise ExtractError(
+            path,
+            "the first line holds a carriage return (CR) that does not end it: the file mixes "
+            "line endings",
+            "Re-save the file as CSV UTF-8 so that every line ends the same way.",
+            reason="mixed_line_endings",
+        )
+    try:
+        return next(csv.reader(io.StringIO(line.decode("utf-8").rstrip("\r")), delimiter=sep), [])
+    except csv.Error:  # its message may quote the header: not passed on
+        raise ExtractError(
+            path,
+            "the header row cannot be split into columns (a quote in it is not closed, or one "
+            "name is longer than 128 KB)",
+            "The first line must be the header row, with one short name per column.",
+            reason="bad_header",
+        ) from None
+
+
 def read_csv_text(
     path: str | Path,
     *,
@@ -440,11 +562,16 @@ def read_csv_text(
     mapping: dict[str, str] | None = None,
     encoding: str = "auto",
     max_rows: int = MAX_ROWS,
+    max_bytes: int = MAX_BYTES,
 ) -> Extract:
     """A delimited text file (CSV, TSV, Excel "Unicode text") -> canonical text frame."""
     path = str(path)
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            head = handle.read(4096)  # a binary file is known by its start, before it is read whole
+            if encoding == "auto" and b"\x00" in head and not _utf16(head):
+                raise _not_text(path)
+            raw = head + handle.read(max_bytes + 1 - len(head))  # a growing file: up to the cap
     except OSError as exc:
         raise ExtractError(
             path,
@@ -452,7 +579,14 @@ def read_csv_text(
             "Check the path and that you may read the file.",
             reason="unreadable",
         ) from None
-    data, used = _decode(raw, path, encoding)
+    if len(raw) > max_bytes:
+        raise ExtractError(
+            path,
+            f"the file is more than the {max_bytes:,} bytes allowed",
+            "Split the extract, or raise the limit with --max-bytes.",
+            reason="too_large",
+        )
+    data, used, legacy_records = _decode(raw, path, encoding)
     del raw
     if not data or data.isspace():  # not data.strip(): that copies the whole file to test its ends
         raise ExtractError(
@@ -461,18 +595,27 @@ def read_csv_text(
             "Expected a header row and at least one claim line.",
             reason="empty_file",
         )
+    if b"\x00" in data:  # text never holds NUL: random bytes, a database file, a misnamed binary
+        raise _not_text(path)
     if b"\n" not in data and b"\r" in data:  # classic-Mac / mainframe CR-only line endings (T12)
         data = data.replace(b"\r", b"\n")
         line_endings = "CR"
     else:
         line_endings = "CRLF" if b"\r\n" in data[:65536] else "LF"
-    header_end = data.find(b"\n")
-    sep = _sniff_separator(data[: header_end if header_end >= 0 else len(data)])
+    header_end = data.find(b"\n", 0, MAX_HEADER_BYTES)
+    if header_end < 0 and len(data) > MAX_HEADER_BYTES:
+        raise ExtractError(
+            path,
+            f"the first line is longer than {MAX_HEADER_BYTES:,} bytes",
+            "The first line must be the header row, with one short name per column.",
+            reason="bad_header",
+        )
+    header_line = data[: header_end if header_end >= 0 else len(data)]
+    sep = _sniff_separator(header_line)
+    header = _header(path, header_line, sep)
+    keep, facts = _resolve_headers(path, header, mapping or {}, required, known)
     # A file with more newlines than the row limit may be over it: counted (and refused) before parsing.
     counted = _field_counts(path, data, sep, max_rows) if _newlines(data) > max_rows + 1 else None
-    header_text = data[: header_end if header_end >= 0 else None].decode("utf-8").rstrip("\r")
-    header = next(csv.reader(io.StringIO(header_text), delimiter=sep))
-    keep, facts = _resolve_headers(path, header, mapping or {}, required, known)
     width = len(header)
     # The quote-aware field count runs beside polars' parser (numpy and polars both release the
     # GIL); its verdict on the file comes first, the parser's error after it.
@@ -512,22 +655,24 @@ def read_csv_text(
     # trimming test runs in a thread beside the next column's copy (the copy is mostly the kernel
     # handing out fresh pages, the test a regex), unless the bytes
     # have shown that no value needs trimming (edge_space_free).
-    contiguous, dirty = [], {}
+    # The columns are taken out as a list and replaced in it one by one: dropping them from the frame
+    # one at a time rebuilt the frame each time, quadratic in the number of columns.
+    columns, dirty = frame.get_columns(), {}
+    del frame
     with ThreadPoolExecutor(max_workers=1) as pool:
-        for pos, name in enumerate(frame.columns):
-            contiguous.append(frame.get_column(name).rechunk())
-            frame = frame.drop(name)
+        for pos in range(len(columns)):
+            columns[pos] = columns[pos].rechunk()
             if pos in keep and not clean_edges:
                 dirty[pos] = pool.submit(
-                    lambda c: _needs_trim(c.to_frame(), [c.name])[0], contiguous[-1]
+                    lambda c: _needs_trim(c.to_frame(), [c.name])[0], columns[pos]
                 )
         dirty = (
             {pos: future.result() for pos, future in dirty.items()}
             if dirty
             else dict.fromkeys(keep, False)
         )
-    frame = pl.DataFrame(contiguous)
-    del contiguous
+    frame = pl.DataFrame(columns)
+    del columns
     data_counts, data_blank = counts[1:], blank[1:]
     if frame.height != len(data_counts):  # the two splitters disagree: refuse rather than guess
         raise ExtractError(
@@ -553,16 +698,11 @@ def read_csv_text(
             blank_rows=0,
             rejected_rows=0,
         )
-        return Extract(lines=lines, rejected=_no_rejects(), facts=facts)
+        return Extract(lines=lines, rejected=_legacy_rows(frame, keep, legacy_records), facts=facts)
     ragged = frame.filter((pl.col("_fields") != width) & ~pl.col("_blank"))
-    claim_pos = next((pos for pos, name in keep.items() if name == "claim_id"), None)
     rejected = ragged.select(
         "source_row",
-        (
-            pl.col(f"_c{claim_pos}").str.strip_chars()
-            if claim_pos is not None
-            else pl.lit(None, dtype=pl.String)
-        ).alias("claim_id"),
+        _raw_claim_id(keep),
         pl.format("has {} fields where the header has {}", pl.col("_fields"), pl.lit(width)).alias(
             "problem"
         ),
@@ -581,7 +721,37 @@ def read_csv_text(
         blank_rows=int(data_blank.sum()),
         rejected_rows=rejected.height,
     )
-    return Extract(lines=lines, rejected=rejected, facts=facts)
+    return Extract(
+        lines=lines,
+        rejected=pl.concat([rejected, _legacy_rows(frame, keep, legacy_records)]),
+        facts=facts,
+    )
+
+
+def _raw_claim_id(keep: dict[int, str]) -> pl.Expr:
+    """The claim id of a row of the parsed (not yet canonical) frame, where the file has one."""
+    claim_pos = next((pos for pos, name in keep.items() if name == "claim_id"), None)
+    if claim_pos is None:
+        return pl.lit(None, dtype=pl.String).alias("claim_id")
+    return pl.col(f"_c{claim_pos}").str.strip_chars().alias("claim_id")
+
+
+def _legacy_rows(frame: pl.DataFrame, keep: dict[int, str], records: np.ndarray) -> pl.DataFrame:
+    """The rows (records of the file, 0 = header) that held bytes read as Windows-1252, as problem
+    rows for FLD028, with their claim id."""
+    if not len(records):
+        return _no_rejects()
+    rows = pl.DataFrame({"source_row": records + 1}, schema={"source_row": pl.Int64})
+    return rows.join(
+        frame.select("source_row", _raw_claim_id(keep)), on="source_row", how="left"
+    ).select(
+        "source_row",
+        "claim_id",
+        pl.lit("holds characters that are not UTF-8, though the rest of the file is").alias(
+            "problem"
+        ),
+        pl.lit(NOT_UTF8_KIND).alias("kind"),
+    )
 
 
 # --------------------------------------------------------------------------- XLSX
@@ -774,8 +944,26 @@ def read_parquet(
         names[pos]
         for pos, name in keep.items()
         if (name in CODE_COLUMNS or name.endswith(("_id", "_npi")))
-        and not (schema[names[pos]] == pl.String or schema[names[pos]] == pl.Categorical)
+        and not (
+            schema[names[pos]] in (pl.String, pl.Categorical)
+            or isinstance(schema[names[pos]], pl.Enum)
+        )
     ]
+    nested = [
+        name
+        for pos, name in keep.items()
+        if not schema[names[pos]].is_numeric()
+        and not isinstance(schema[names[pos]], (pl.Enum, pl.Datetime))
+        and schema[names[pos]]
+        not in (pl.String, pl.Categorical, pl.Boolean, pl.Null, pl.Date, pl.Time)
+    ]
+    if nested:  # a list, struct, binary or duration has no one text form to check
+        raise ExtractError(
+            path,
+            f"columns are not stored as text, numbers or dates: {', '.join(nested)}",
+            "Write each claim field as a plain (string) column.",
+            reason="bad_schema",
+        )
     if (
         numeric_codes
     ):  # the leading zeros are already gone at the source (T8): refuse, never cast back
@@ -819,6 +1007,59 @@ def _no_rejects() -> pl.DataFrame:
     )
 
 
+def check_input_file(path: str | Path, max_bytes: int) -> None:
+    """Refuse, from the file's metadata alone, what is not a regular file or is too large: a FIFO
+    or a device such as /dev/zero is never opened, since reading one can block or never end."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise ExtractError(
+            path,
+            f"the file cannot be opened ({exc.strerror or type(exc).__name__})",
+            "Check the path and that you may read the file.",
+            reason="unreadable",
+        ) from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = (
+            "a folder"
+            if stat.S_ISDIR(info.st_mode)
+            else "a named pipe (FIFO)"
+            if stat.S_ISFIFO(info.st_mode)
+            else "a device"
+            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+            else "not a regular file"
+        )
+        raise ExtractError(
+            path,
+            f"the path is {kind}, not a file",
+            "Give the file itself; cleanclaim never reads pipes or devices.",
+            reason="not_a_file",
+        )
+    if info.st_size > max_bytes:
+        raise ExtractError(
+            path,
+            f"the file is {info.st_size:,} bytes, more than the {max_bytes:,} allowed",
+            "Split the extract, or raise the limit with --max-bytes.",
+            reason="too_large",
+        )
+
+
+def check_field_sizes(path: str, lines: pl.DataFrame, max_field: int = MAX_FIELD_BYTES) -> None:
+    """Refuse a file with a value longer than `max_field` bytes, naming its row and column."""
+    text = [c for c, t in lines.schema.items() if t == pl.String and c != "source_file"]
+    longest = lines.select(pl.col(text).str.len_bytes().max()).row(0) if text else ()
+    over = next((c for c, n in zip(text, longest, strict=True) if (n or 0) > max_field), None)
+    if over is None:
+        return
+    row = lines.filter(pl.col(over).str.len_bytes() > max_field)["source_row"].first()
+    raise ExtractError(
+        path,
+        f"the {over} value in row {row} is longer than {max_field:,} bytes",
+        "A value that long is not a claim field; check that row of the export.",
+        reason="field_too_large",
+    )
+
+
 def sniff_format(path: str) -> str:
     """By content, never by extension: an .xlsx renamed .csv is still a workbook."""
     try:
@@ -855,8 +1096,10 @@ def read_table(
     mapping: dict[str, str] | None = None,
     encoding: str = "auto",
     max_rows: int = MAX_ROWS,
+    max_bytes: int = MAX_BYTES,
 ) -> Extract:
     path = str(path)
+    check_input_file(path, max_bytes)  # before anything opens it
     kind = sniff_format(path)
     if kind == "xlsx":
         extract = read_xlsx(
@@ -883,15 +1126,21 @@ def read_table(
             mapping=mapping,
             encoding=encoding,
             max_rows=max_rows,
+            max_bytes=max_bytes,
         )
+    check_field_sizes(path, extract.lines)
     extract.lines = extract.lines.with_columns(pl.lit(Path(path).name).alias("source_file"))
     extract.facts["file"] = Path(path).name
     return extract
 
 
-def read_notes(path: str | Path, encoding: str = "auto") -> pl.DataFrame:
+def read_notes(
+    path: str | Path, encoding: str = "auto", max_bytes: int = MAX_BYTES
+) -> pl.DataFrame:
     """Notes file (claim_id, note_text) -> one note per claim; several notes of a claim are joined."""
-    notes = read_table(path, required=NOTES_COLUMNS, known=NOTES_COLUMNS, encoding=encoding).lines
+    notes = read_table(
+        path, required=NOTES_COLUMNS, known=NOTES_COLUMNS, encoding=encoding, max_bytes=max_bytes
+    ).lines
     if (
         notes["claim_id"].null_count() or notes["note_text"].null_count()
     ):  # else no copy: notes are big
@@ -909,6 +1158,7 @@ def read_extract(
     mapping: str | Path | None = None,
     encoding: str = "auto",
     max_rows: int = MAX_ROWS,
+    max_bytes: int = MAX_BYTES,
 ) -> Extract:
     """A claim extract -> canonical frame of text columns (its notes file: read_notes)."""
     extract = read_table(
@@ -918,6 +1168,7 @@ def read_extract(
         mapping=load_mapping(mapping),
         encoding=encoding,
         max_rows=max_rows,
+        max_bytes=max_bytes,
     )
     extract.facts["mapping_file"] = Path(mapping).name if mapping else None
     return extract

@@ -7,10 +7,12 @@ counts and rule ids only.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.extract import MAX_ROWS, Extract, read_extract, read_notes
+from flows.extract import MAX_BYTES, MAX_ROWS, Extract, read_extract, read_notes
 from flows.report import files_table, write_findings_file, write_report
 from flows.x12 import ICD9_KIND
 from validators import findings as fnd
@@ -160,26 +162,32 @@ def discover(
     """Files and folders -> extracts, each with its mapping and notes.
 
     A folder contributes every extract in it (not its sidecars). A sidecar `X.mapping.yaml` or
-    `X.notes.csv` beside `X.csv` is used unless --mapping / --notes name one for all files.
+    `X.notes.csv` beside `X.csv` is used unless --mapping / --notes name one for all files. A path
+    that is neither a folder nor a file is kept: reading it sets it aside with its reason, and the
+    other files are still validated.
     """
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found += sorted(
-                p
-                for p in path.iterdir()
-                if p.is_file()
-                and not p.name.startswith(".")
-                and p.suffix.lower() in EXTRACT_SUFFIXES
-                and not p.name.lower().endswith(SIDECAR_SUFFIXES)
-            )
-        elif path.exists():
+            try:
+                found += sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.is_file()
+                    and not p.name.startswith(".")
+                    and p.suffix.lower() in EXTRACT_SUFFIXES
+                    and not p.name.lower().endswith(SIDECAR_SUFFIXES)
+                )
+            except OSError as exc:
+                raise ExtractError(
+                    str(path),
+                    f"the folder cannot be listed ({exc.strerror or type(exc).__name__})",
+                    "Check that you may read it.",
+                    reason="unreadable",
+                ) from None
+        else:  # a file, or what is not one (a missing path, a pipe): set aside when it is read
             found.append(path)
-        else:
-            raise ExtractError(
-                str(path), "no such file or folder", "Check the path.", reason="unreadable"
-            )
     return [
         InputFile(
             p,
@@ -190,12 +198,50 @@ def discover(
     ]
 
 
+def fault(path: Path, stage: str, exc: BaseException) -> ExtractError:
+    """An unexpected exception as the file's reason: its type and where it was raised, never its
+    message (library messages quote cell values)."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    ours = [f for f in frames if Path(f.filename).parent.name in ("flows", "validators", "checks")]
+    where = (ours or frames)[-1:]  # the line of cleanclaim's that called into the library
+    at = f" at {Path(where[0].filename).name}:{where[0].lineno}" if where else ""
+    return ExtractError(
+        path,
+        f"cleanclaim could not {stage} this file ({type(exc).__name__}{at})",
+        "The other files were validated. Check that this one is a claim extract; if it is, "
+        "report the problem with the text above (not the file: it holds PHI).",
+        reason=f"{stage}_failed",
+    )
+
+
+def file_boundary(stage: str):
+    """Whatever but an ExtractError leaves the decorated stage as the file's ExtractError (`fault`),
+    raised outside the handler so that it chains nothing: Prefect keeps a failed task's exception
+    text in its state, and library messages quote cell values."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(item: InputFile, *args, **kwargs):
+            try:
+                return fn(item, *args, **kwargs)
+            except ExtractError:
+                raise
+            except Exception as exc:
+                error = fault(item.path, stage, exc)
+            raise error
+
+        return inner
+
+    return wrap
+
+
 # A notes file up to this size is read beside the lines (much of reading either is one core's work:
 # decoding, the field count, trimming); a larger one before them, so that its text and the lines'
 # are never held at once.
 NOTES_BESIDE_BYTES = 128 * 2**20
 
 
+@file_boundary("read")
 def load(
     item: InputFile,
     catalog: Catalog,
@@ -203,16 +249,31 @@ def load(
     encoding: str = "auto",
     max_rows: int = MAX_ROWS,
     threads: int = 1,
+    max_bytes: int = MAX_BYTES,
 ) -> Extract:
     """Stage 1: read the file losslessly into the canonical frame (ExtractError if unusable), and its
     notes file into the index of what the rules read notes for: the note text is not kept, and does
     not travel with the lines into the parts of a large file."""
 
     def lines() -> Extract:
-        return read_extract(item.path, mapping=item.mapping, encoding=encoding, max_rows=max_rows)
+        return read_extract(
+            item.path,
+            mapping=item.mapping,
+            encoding=encoding,
+            max_rows=max_rows,
+            max_bytes=max_bytes,
+        )
 
     def notes() -> tuple[int, NoteIndex]:
-        by_claim = read_notes(item.notes, encoding=encoding)
+        try:
+            by_claim = read_notes(item.notes, encoding=encoding, max_bytes=max_bytes)
+        except ExtractError as exc:  # the extract is set aside: say it is its notes file's fault
+            raise ExtractError(
+                item.notes,
+                f"its notes file {item.notes.name} cannot be used: {exc.problem}",
+                exc.expected,
+                reason=exc.reason,
+            ) from None
         return by_claim.height, index_notes(
             by_claim.select("claim_id", pl.col("clinical_note").alias("text")),
             catalog,
@@ -222,7 +283,7 @@ def load(
 
     if item.notes is None:
         return lines()
-    if item.notes.stat().st_size > NOTES_BESIDE_BYTES:
+    if item.notes.is_file() and item.notes.stat().st_size > NOTES_BESIDE_BYTES:
         noted, index = notes()
         extract = lines()
     else:
@@ -276,6 +337,7 @@ def parts_needed(extract: Extract, lines_per_part: int | None = None) -> int:
     return max(1, math.ceil(extract.lines.height / (lines_per_part or CHECK_PART_LINES)))
 
 
+@file_boundary("check")
 def check_parts(
     item: InputFile,
     parts: list[Extract],
@@ -372,16 +434,19 @@ def validate_file(
     config: RunConfig | None = None,
     encoding: str = "auto",
     max_rows: int = MAX_ROWS,
+    max_bytes: int = MAX_BYTES,
     progress: Progress | None = None,
     history: pl.DataFrame | None = None,
     timings: dict[str, float] | None = None,
     parts_at_once: threading.BoundedSemaphore | None = None,
 ) -> FileOutcome:
-    """One extract through every stage. A file that cannot be used is an outcome, not a crash.
-    `timings`, when given, receives seconds for "load", "field integrity" and each rule;
-    `parts_at_once`: the run's limit on parts checked at a time (check_parts)."""
+    """One extract through every stage. A file that cannot be used is an outcome, not a crash:
+    whatever goes wrong reading or checking it sets it aside with a reason, and the other files of
+    the run complete. `timings`, when given, receives seconds for "load", "field integrity" and
+    each rule; `parts_at_once`: the run's limit on parts checked at a time (check_parts)."""
     name = item.path.name
     started = time.perf_counter()
+    stage = "read"
     try:
         if progress:
             progress("reading", name)
@@ -390,22 +455,26 @@ def validate_file(
             catalog,
             encoding=encoding,
             max_rows=max_rows,
+            max_bytes=max_bytes,
             threads=(config or RunConfig()).threads,
         )
+        if progress:
+            progress("checking", name)
+        if timings is not None:
+            timings["load"] = time.perf_counter() - started
+        stage = "check"
+        parts = split_by_patient(extract, parts_needed(extract))
+        # the parts hold the rows now: the text frame is not kept while they are checked
+        del extract
+        return check_parts(
+            item, parts, catalog, as_of, config, history, timings, progress, parts_at_once
+        )
     except ExtractError as exc:
-        log.warning("file set aside: %s (%s)", name, exc.reason)
-        return FileOutcome(item, facts={"file": name}, error=exc)
-    if progress:
-        progress("checking", name)
-    if timings is not None:
-        timings["load"] = time.perf_counter() - started
-    parts = split_by_patient(extract, parts_needed(extract))
-    del (
-        extract
-    )  # the parts hold the rows now: the whole text frame is not kept while they are checked
-    return check_parts(
-        item, parts, catalog, as_of, config, history, timings, progress, parts_at_once
-    )
+        error = exc
+    except Exception as exc:  # the file's boundary: any fault sets it aside
+        error = fault(item.path, stage, exc)
+    log.warning("file set aside: %s (%s)", name, error.reason)
+    return FileOutcome(item, facts={"file": name}, error=error)
 
 
 # Columns moved into the parts at once: polars gathers the columns of a select side by side on
@@ -497,6 +566,7 @@ def run(
     config: RunConfig | None = None,
     encoding: str = "auto",
     max_rows: int = MAX_ROWS,
+    max_bytes: int = MAX_BYTES,
     progress: Progress | None = None,
 ) -> Run:
     """Every input through every stage, `config.threads` files at a time; the parts of large files
@@ -516,6 +586,7 @@ def run(
                     config=config,
                     encoding=encoding,
                     max_rows=max_rows,
+                    max_bytes=max_bytes,
                     progress=progress,
                     parts_at_once=parts_at_once,
                 ),

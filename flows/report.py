@@ -9,9 +9,12 @@ never leaves a half-written report.
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import os
 import re
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -97,12 +100,32 @@ def _header_row(ws, frame: pl.DataFrame) -> list[WriteOnlyCell]:
     return cells
 
 
+# A temporary file of a write that was killed is swept by the next write of the same output once it
+# is this old: a write in progress keeps touching its file, so one untouched this long is debris.
+STALE_TEMP_SECONDS = 600
+
+
+def sweep_temp(final: Path) -> int:
+    """Remove the stale temporary files a killed write of `final` left beside it; -> how many."""
+    swept = 0
+    for debris in final.parent.glob(f".tmp-{glob.escape(final.name)}.*"):
+        with contextlib.suppress(OSError):  # another run may be sweeping it too
+            if time.time() - debris.lstat().st_mtime > STALE_TEMP_SECONDS and debris.is_file():
+                debris.unlink()
+                swept += 1
+    return swept
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `final`; on success fsync and rename it into place (T18)."""
+    """Yield a temporary path beside `final`; on success fsync and rename it into place (T18).
+    Earlier writes' debris is swept first."""
     final = Path(final)
+    if final.exists() and not final.is_file():  # never rename over a folder, a device or a pipe
+        raise OSError(errno.EEXIST, "the output exists and is not a regular file", str(final))
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=final.suffix, dir=final.parent)
+    sweep_temp(final)
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{final.name}.", suffix=final.suffix, dir=final.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

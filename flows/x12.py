@@ -104,8 +104,15 @@ def _delimiters(path: str, head: str) -> dict[str, str]:
             "starts with ISA and ends with IEA.",
             reason="no_isa",
         )
+    if len(head) < ISA_LENGTH:
+        raise _error(
+            path,
+            f"the file ends inside the ISA header ({len(head)} of its 106 characters)",
+            "Export or download the batch again; the file is cut short.",
+            reason="bad_isa",
+        )
     element = head[3]
-    if len(head) < ISA_LENGTH or any(head[pos] != element for pos in ISA_SEPARATORS):
+    if any(head[pos] != element for pos in ISA_SEPARATORS):
         found = head[: ISA_LENGTH + 20].split(element)[1:16]
         wrong = ", ".join(
             f"ISA{i:02d} is {len(value)}, not {width}"

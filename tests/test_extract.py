@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from flows import extract, pipeline
-from flows.extract import check_xlsx_container, read_extract, read_notes, read_table
+from flows.extract import (
+    NOT_UTF8_KIND,
+    check_xlsx_container,
+    read_extract,
+    read_notes,
+    read_table,
+)
 from tests.conftest import DATA, line_dicts, write_csv
 from validators.contract import CANONICAL
 from validators.errors import ExtractError
@@ -61,6 +67,46 @@ def test_each_encoding_reads_exactly(tmp_path, encoding, payload):
     extract = read_extract(path)
     assert extract.lines["payer_name"].to_list() == ["Blue Cross\u00ae Bl\u00fc\u00e9 Shield"]
     assert extract.facts["encoding"] == encoding
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_is_recognised_by_its_nul_bytes(tmp_path, codec):
+    text = csv_text([{"claim_id": "C1", "payer_name": "Bl\u00fc\u00e9 Shield"}])
+    (tmp_path / "x.csv").write_bytes(text.encode(codec))
+    extract = read_extract(tmp_path / "x.csv")
+    assert extract.lines["payer_name"].to_list() == ["Bl\u00fc\u00e9 Shield"]
+    assert extract.facts["encoding"] == codec
+
+
+def test_a_utf8_file_with_a_few_cp1252_rows_is_not_transcoded_whole(tmp_path):
+    """One Windows-1252 row in a UTF-8 file: the UTF-8 rows keep their text ("Médicare" never becomes
+    "MÃ©dicare"), the other row's bytes are read as Windows-1252, and that row is named (FLD028)."""
+    rows = [
+        {"claim_id": "C1", "payer_name": "M\u00e9dicare"},
+        {"claim_id": "C2", "payer_name": "CAJA M\u00c9DICA", "clinical_note": 'said "a\nb"'},
+        {"claim_id": "C3", "payer_name": "Pe\u00f1a Health"},
+    ]
+    records = write_csv(tmp_path / "x.csv", rows).read_bytes().split(b"\r\n")
+    records[3] = records[3].decode("utf-8").encode("cp1252")  # C3, after C2's quoted line break
+    (tmp_path / "x.csv").write_bytes(b"\r\n".join(records))
+    extract = read_extract(tmp_path / "x.csv")
+    assert extract.lines["payer_name"].to_list() == [
+        "M\u00e9dicare",
+        "CAJA M\u00c9DICA",
+        "Pe\u00f1a Health",
+    ]
+    assert extract.rejected.select("source_row", "claim_id", "kind").rows() == [
+        (4, "C3", NOT_UTF8_KIND)
+    ]
+    assert extract.facts["encoding"] == "utf-8, some rows windows-1252"
+
+
+def test_a_header_problem_names_columns_by_position_not_by_text(tmp_path):
+    """A file without its header row has claim values where the names should be."""
+    text = csv_text([{"claim_id": "C1"}]).replace("payer_name", "payer_id", 1)
+    (tmp_path / "x.csv").write_text(text)
+    with pytest.raises(ExtractError, match=r"columns 6 and 7 both map to payer_id"):
+        read_extract(tmp_path / "x.csv")
 
 
 @pytest.mark.parametrize("ending", ["\r\n", "\r", "\n"])
@@ -545,3 +591,35 @@ def test_compressed_members_of_a_real_workbook_pass_the_guard(tmp_path):
     path = xlsx(tmp_path / "ok.xlsx", [list(CANONICAL)] + [[row[c] for c in CANONICAL]] * 500)
     check_xlsx_container(str(path))  # within every limit: no error
     assert read_extract(path).lines.height == 500
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("units", pl.lit([1, 2])),
+        ("payer_name", pl.struct(a=pl.lit(1))),
+        ("payer_name", pl.lit(b"\xff\x00")),
+        ("units", pl.duration(days=1)),
+    ],
+)
+def test_parquet_columns_with_no_one_text_form_are_refused(tmp_path, column, value):
+    """A list, struct, binary or duration column broke the text cast as an unforeseen error."""
+    frame = pl.DataFrame(
+        [line_dicts([{"claim_id": "C1"}])[0]], schema=dict.fromkeys(CANONICAL, pl.String)
+    )
+    frame.with_columns(value.alias(column)).write_parquet(tmp_path / "x.parquet")
+    with pytest.raises(
+        ExtractError, match=f"not stored as text, numbers or dates: {column}"
+    ) as err:
+        read_extract(tmp_path / "x.parquet")
+    assert err.value.reason == "bad_schema"
+
+
+def test_a_parquet_code_column_may_be_an_enum(tmp_path):
+    frame = pl.DataFrame(
+        [line_dicts([{"claim_id": "C1"}])[0]], schema=dict.fromkeys(CANONICAL, pl.String)
+    )
+    frame.with_columns(pl.col("procedure_code").cast(pl.Enum(["99213"]))).write_parquet(
+        tmp_path / "x.parquet"
+    )
+    assert read_extract(tmp_path / "x.parquet").lines["procedure_code"].to_list() == ["99213"]

@@ -137,6 +137,16 @@ def test_an_unusable_batch_is_refused_with_its_reason(folder, name, reason, says
     assert says in str(caught.value) and caught.value.expected
 
 
+@pytest.mark.parametrize("cut", [3, 4, 50, 105])
+def test_a_file_cut_inside_its_isa_header_is_refused(tmp_path, cut):
+    """ "ISA" alone (and any cut before ISA16 and the segment terminator) indexed past the end."""
+    text = (X12 / "imsweb" / "x12_valid.txt").read_text()
+    (tmp_path / "cut.837").write_text(text[:cut])
+    with pytest.raises(ExtractError, match="ends inside the ISA header") as caught:
+        read_extract(tmp_path / "cut.837")
+    assert caught.value.reason == "bad_isa"
+
+
 def test_a_truncated_batch_is_refused_not_half_read(tmp_path):
     text = (X12 / "imsweb" / "x12_valid.txt").read_text()
     cut = tmp_path / "cut.837"

@@ -35,11 +35,15 @@ MAX_AGE_YEARS = 120
 
 # --------------------------------------------------------------------------- parsing helpers
 
-ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
-US_DATE = r"^\d{1,2}/\d{1,2}/\d{4}$"
-UNITS = r"^\d{1,4}(\.\d{1,3})?$"
-NPI = r"^\d{10}$"  # the shape; the check digit is npi_check_digit_ok's
-CHARGE = r"^\d{1,9}(\.\d{1,2})?$"  # >= 0 with at most 2 decimals; "$", "," and "-" are not accepted
+# Digits are spelled [0-9]: a regex \d also matches other scripts' digits (Arabic-Indic, fullwidth),
+# which pass a shape test and then break the cast that follows it.
+# Years 1000-9999: year 0 parses in polars but is no Python date, and broke the workbook's writer.
+ISO_DATE = r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}$"
+US_DATE = r"^[0-9]{1,2}/[0-9]{1,2}/[1-9][0-9]{3}$"
+UNITS = r"^[0-9]{1,4}(\.[0-9]{1,3})?$"
+NPI = r"^[0-9]{10}$"  # the shape; the check digit is npi_check_digit_ok's
+CHARGE = r"^[0-9]{1,9}(\.[0-9]{1,2})?$"  # >= 0 with at most 2 decimals; "$", "," and "-" are not accepted
+LINE_NUMBER = r"^[1-9][0-9]{0,5}$"  # what a finding's line_number may hold (FindingsModel: >= 1)
 POINTER_LETTERS = [chr(ord("A") + i) for i in range(12)]  # CMS-1500 box 21 letters A-L = slots 1-12
 LOWER_CASE = list(string.ascii_lowercase)
 
@@ -89,7 +93,7 @@ def prepare(lines: pl.DataFrame) -> pl.DataFrame:
             for c, needed in zip(CODE_COLUMNS, lower, strict=True)
             if needed
         ),
-        *([pl.col("line_number").str.replace(r"^0+(\d)", "$1")] if padded else []),
+        *([pl.col("line_number").str.replace(r"^0+([0-9])", "$1")] if padded else []),
         pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
     ).with_columns(
         # Row index of the claim's first line: consistency checks gather from it, which costs one
@@ -101,11 +105,15 @@ def prepare(lines: pl.DataFrame) -> pl.DataFrame:
         *(parse_date(c).alias(f"_{c}") for c in ("patient_dob", "injury_date", "service_date")),
         parse_number("units", UNITS).alias("_units"),
         parse_number("charge_amount", CHARGE).alias("_charge"),
-        pl.col("line_number").cast(pl.Int64, strict=False).alias("_line_number"),
+        # Cast only what the shape checks accept: a 0, -1 or ten-digit value is line_number_format's
+        # or pointer_format's finding on its row, never a cast error or an invalid finding.
+        pl.when(pl.col("line_number").str.contains(LINE_NUMBER))
+        .then(pl.col("line_number").cast(pl.Int64, strict=False))
+        .alias("_line_number"),
         pl.col("diagnosis_pointers")
         .str.replace_many(POINTER_LETTERS, [str(i) for i in range(1, 13)])
-        .str.extract_all(r"\d+")
-        .cast(pl.List(pl.Int32))
+        .str.extract_all(r"[0-9]+")
+        .cast(pl.List(pl.Int32), strict=False)
         .alias("_pointers"),
     )
 
@@ -144,7 +152,7 @@ class ClaimLineChecks(pa.DataFrameModel):
 
     @pa.check("line_number", name="line_number_format")
     def _line_number(cls, data: PolarsData) -> bool | pl.LazyFrame:
-        return _ok_by_value(data, pl.col(data.key).str.contains(r"^[1-9]\d{0,5}$"))
+        return _ok_by_value(data, pl.col(data.key).str.contains(LINE_NUMBER))
 
     @pa.check("patient_dob", "injury_date", "service_date", name="date_format")
     def _date(cls, data: PolarsData) -> bool | pl.LazyFrame:
@@ -170,7 +178,9 @@ class ClaimLineChecks(pa.DataFrameModel):
     @pa.check("procedure_code", name="procedure_code_format")
     def _procedure(cls, data: PolarsData) -> bool | pl.LazyFrame:
         # CPT Category I (5 digits), Category II/III and PLA (4 digits + F/T/U), HCPCS Level II.
-        return _ok_by_value(data, pl.col(data.key).str.contains(r"^(\d{5}|\d{4}[FTU]|[A-V]\d{4})$"))
+        return _ok_by_value(
+            data, pl.col(data.key).str.contains(r"^([0-9]{5}|[0-9]{4}[FTU]|[A-V][0-9]{4})$")
+        )
 
     @pa.check(*MODIFIER_COLUMNS, name="modifier_format")
     def _modifier(cls, data: PolarsData) -> bool | pl.LazyFrame:
@@ -428,14 +438,14 @@ register_check(
     fields={"field", "value", "as_of", *_ROW_FIELDS},
 )(None)
 # Row-structure examples say how the example's file is damaged before it is read: a CSV row with
-# fields added or missing, or a claim written to an 837P batch with a defect or an ICD-9 qualifier.
+# fields added or missing or written in Windows-1252, or a claim written to an 837P batch with a defect or an ICD-9 qualifier.
 register_check(
     "row_structure",
     params=RowStructure,
     stage="integrity",
     fields={"problem", "claim_id", "source_row", "source_file"},
     example_keys=frozenset(
-        {"csv_extra_fields", "csv_missing_fields", "x12_defect", "x12_dx_qualifier"}
+        {"csv_extra_fields", "csv_missing_fields", "csv_not_utf8", "x12_defect", "x12_dx_qualifier"}
     ),
 )(None)
 register_check("engine_error", params=Params, stage="internal", fields={"rule", "stage", "error"})(

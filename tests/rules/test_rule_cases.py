@@ -28,7 +28,7 @@ import polars as pl
 import pytest
 import yaml
 
-from flows.extract import FIELD_COUNT_KIND, read_extract
+from flows.extract import FIELD_COUNT_KIND, NOT_UTF8_KIND, read_extract
 from flows.synth import to_837
 from tests.conftest import AS_OF, claim_lines, with_cms_fixtures, write_csv
 from validators import schema
@@ -96,7 +96,14 @@ def run_rule(
     catalog = case_catalog(rule_id, case)
     rule = catalog[rule_id]
     if rule.check == "row_structure":  # the file the example describes, damaged, through the reader
-        if CATALOG.params[rule_id].problem == FIELD_COUNT_KIND:
+        if CATALOG.params[rule_id].problem == NOT_UTF8_KIND:
+            path = write_csv(tmp_path / "case.csv", rows)
+            records = path.read_bytes().split(b"\r\n")  # csv.writer ends rows with CRLF
+            for i, r in enumerate(rows, 1):
+                if r.get("csv_not_utf8"):
+                    records[i] = records[i].decode("utf-8").encode("cp1252")
+            path.write_bytes(b"\r\n".join(records))
+        elif CATALOG.params[rule_id].problem == FIELD_COUNT_KIND:
             extra = {
                 i: r["csv_extra_fields"] for i, r in enumerate(rows) if "csv_extra_fields" in r
             }
