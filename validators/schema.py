@@ -23,9 +23,11 @@ from pandera.errors import SchemaErrors
 from validators.checks import Params, register_check
 from validators.contract import (
     CANONICAL,
+    CLAIM_FILING_INDICATORS,
     CLAIM_LEVEL,
     CODE_COLUMNS,
     COLUMNS,
+    DATE_COLUMNS,
     DX_COLUMNS,
     MODIFIER_COLUMNS,
     PHI,
@@ -102,7 +104,7 @@ def prepare(lines: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("_row"))
         .otherwise(pl.col("_row").first().over("claim_id"))
         .alias("_claim_first"),
-        *(parse_date(c).alias(f"_{c}") for c in ("patient_dob", "injury_date", "service_date")),
+        *(parse_date(c).alias(f"_{c}") for c in DATE_COLUMNS),
         parse_number("units", UNITS).alias("_units"),
         parse_number("charge_amount", CHARGE).alias("_charge"),
         # Cast only what the shape checks accept: a 0, -1 or ten-digit value is line_number_format's
@@ -154,9 +156,13 @@ class ClaimLineChecks(pa.DataFrameModel):
     def _line_number(cls, data: PolarsData) -> bool | pl.LazyFrame:
         return _ok_by_value(data, pl.col(data.key).str.contains(LINE_NUMBER))
 
-    @pa.check("patient_dob", "injury_date", "service_date", name="date_format")
+    @pa.check(*DATE_COLUMNS, name="date_format")
     def _date(cls, data: PolarsData) -> bool | pl.LazyFrame:
         return _ok(data, pl.col(f"_{data.key}").is_not_null())
+
+    @pa.check("claim_filing_indicator", name="filing_indicator_code")
+    def _filing_indicator(cls, data: PolarsData) -> bool | pl.LazyFrame:
+        return _ok(data, pl.col(data.key).is_in(list(CLAIM_FILING_INDICATORS)))
 
     @pa.check("patient_sex", name="sex_code")
     def _sex(cls, data: PolarsData) -> bool | pl.LazyFrame:
