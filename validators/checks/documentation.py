@@ -339,11 +339,13 @@ class NoteSideConflict(Params):
 def note_side_conflict(ctx: Context, p: NoteSideConflict) -> pl.DataFrame:
     """A right- or left-side diagnosis whose note names only the other side."""
     sided = ctx.claim_dx.filter(pl.col("side").is_in(["left", "right"]))
+    # a note naming both sides ("abrasions of both hands") contradicts neither side's code
     sides = (
-        ctx.notes.elements(["side_left", "side_right"], sided)
+        ctx.notes.elements(["side_left", "side_right", "side_both"], sided)
         .filter(pl.col("affirmed"))
         .group_by("_row")
         .agg(pl.col("element").alias("_sides"))
+        .filter(~pl.col("_sides").list.contains("side_both"))
     )
     only = sides.filter(pl.col("_sides").list.len() == 1).select(
         "_row", pl.col("_sides").list.first().str.replace("side_", "").alias("note_side")
