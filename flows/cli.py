@@ -245,6 +245,26 @@ def build_parser() -> argparse.ArgumentParser:
         "(one transaction set per billing NPI)",
     )
 
+    rm = sub.add_parser(
+        "remits",
+        help="read the payer's 835 remittances: each rule's precision, the denials no rule predicted",
+        description="Read X12 835 005010X221A1 remittances (files or folders), link each answer to "
+        "the claim cleanclaim validated (OUT/.cleanclaim/history.duckdb, written by `nightly`) and "
+        "write under OUT/remits/, per production date: DATE.rule-outcomes.csv, "
+        "DATE.unexplained.csv, DATE.unlinked.csv and the workbook DATE.remits.xlsx "
+        "(see docs/remits.md).",
+    )
+    rm.add_argument(
+        "eras", nargs="+", type=Path, metavar="ERA", help="835 files or folders of them"
+    )
+    rm.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the nightly run's report folder (its run history links the answers)",
+    )
+
     r = sub.add_parser("rules", help="list, explain, document and add rules")
     rsub = r.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     rl = rsub.add_parser("list", help="one line per rule")
@@ -575,6 +595,39 @@ def cmd_synth(args: argparse.Namespace, catalog: Catalog) -> int:
     return EXIT_CLEAN
 
 
+def cmd_remits(args: argparse.Namespace, catalog: Catalog) -> int:
+    from flows.outcomes import process
+
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    eras = [
+        p for given in args.eras for p in (sorted(given.iterdir()) if given.is_dir() else [given])
+    ]
+    missing = [p for p in eras if not p.is_file()]
+    for path in missing:
+        errors.print(f"[bold red]error:[/] {path}: no such file")
+    result = process(
+        [p for p in eras if p.is_file() and not p.name.startswith(".")], args.out, catalog
+    )
+    for exc in result.failed:
+        errors.print(f"[bold red]Not read:[/] {exc}")
+    for r in result.read:
+        f = r.facts
+        print(
+            f"{f['file']}: {f['claims']:,} claims, {f['lines']:,} lines, produced "
+            f"{f['production_date']}; {f['plb_adjustments']} provider-level adjustments "
+            f"(PLB, ${f['plb_amount']:,.2f}) counted, not attributed"
+        )
+    for day in result.days:
+        t = day.measured.totals
+        print(
+            f"{day.production_date}: {t['claims']:,} answered claims, {t['linked']:,} linked to "
+            f"validated claims, {t['denied']:,} denied ({t['predicted']:,} flagged by a rule, "
+            f"{t['unexplained']:,} unexplained), {t['claims'] - t['linked']:,} unlinked"
+        )
+        print("  Wrote " + " · ".join(str(p) for p in day.written.values()))
+    return EXIT_UNUSABLE if result.failed or missing else EXIT_CLEAN
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -595,6 +648,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_serve(args)
     if args.command == "synth":
         return cmd_synth(args, catalog)
+    if args.command == "remits":
+        return cmd_remits(args, catalog)
     return cmd_validate(args, catalog) if args.command == "validate" else cmd_rules(args, catalog)
 
 

@@ -38,6 +38,7 @@ from flows.x12 import (
     _component,
     _date,
     _element,
+    _error,
     _opened,
     _State,
     check_envelope,
@@ -212,6 +213,13 @@ def read_835(path: str | Path) -> Remittance:
     t = {name: pl.concat(frames, how="vertical_relaxed") for name, frames in tables.items()}
     check_envelope(str(path), t["envelope"], REMITTANCE_835)
     claims = _claims(t)
+    if claims["production_date"].is_null().any():
+        raise _error(
+            str(path),
+            "a transaction set has neither a production date (DTM*405) nor a payment date (BPR16)",
+            "Download the ERA again; an 835 names the day the payer produced it.",
+            reason="no_production_date",
+        )
     lines = _lines(t)
     adjustments = t["cas"].select(
         pl.col("clp").alias("claim_pos"),

@@ -1,0 +1,182 @@
+"""Remittances against the rules, end to end: a nightly-style run writes the history, the payer's
+835 for those claims comes back, and `cleanclaim remits` measures each rule and lists the denials
+no rule predicted."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+import pytest
+
+from flows import cli, pipeline
+from flows.history import History, RemitHistory, file_meta
+from flows.outcomes import link_lines
+from flows.remits import read_835
+from flows.synth import to_835
+from tests.conftest import REPO
+
+AS_OF = date(2026, 9, 30)
+RULE = "DXP001"  # flags SP1001 and SP1008 of the sample; its YAML predicts CO-50
+UNFLAGGED = "SP1002"  # no finding at all
+
+
+def nightly_history(out, catalog, name: str = "spine_pain_clinic.csv") -> pipeline.Run:
+    """Validate a sample as the nightly run does and leave its rows in OUT's run history
+    (flows/nightly.py publish_extract: stage, then ingest)."""
+    item = pipeline.discover([REPO / "sample_claims" / name])[0]
+    run = pipeline.Run(
+        [pipeline.validate_file(item, catalog, AS_OF)], catalog, AS_OF, datetime(2026, 9, 30, 2)
+    )
+    store = History(out)
+    sha = name.encode().hex().ljust(64, "0")[:64]
+    store.stage(
+        sha,
+        file_meta(name, "run-1", AS_OF, run.claims.height, run.findings.height),
+        run.lines,
+        run.claims,
+        run.findings,
+    )
+    store.ingest()
+    return run
+
+
+def canonical_lines(name: str = "spine_pain_clinic.csv") -> pl.DataFrame:
+    return pl.read_csv(REPO / "sample_claims" / name, infer_schema=False)
+
+
+def answers_for(
+    lines: pl.DataFrame, denied: dict[str, tuple[str, str, str | None]]
+) -> pl.DataFrame:
+    """Every line of each claim in `denied` adjusted to zero under (group, carc, rarc)."""
+    rows = [
+        {"claim_id": c, "group": g, "carc": carc, "rarc": rarc}
+        for c, (g, carc, rarc) in denied.items()
+    ]
+    decided = pl.DataFrame(
+        rows,
+        schema={"claim_id": pl.String, "group": pl.String, "carc": pl.String, "rarc": pl.String},
+    )
+    return lines.select("claim_id", "line_number").join(decided, on="claim_id", how="inner")
+
+
+def write_era(path, lines, answers, produced="20261030"):
+    path.write_text(to_835(lines, answers, produced), encoding="ascii")
+    return path
+
+
+def test_judged_scenario_precision_one_and_the_unpredicted_denial_listed(catalog, tmp_path):
+    out = tmp_path / "reports"
+    run = nightly_history(out, catalog)
+    flagged = sorted(run.findings.filter(pl.col("rule_id") == RULE)["claim_id"].unique())
+    assert flagged == ["SP1001", "SP1008"]
+    assert UNFLAGGED not in set(run.findings["claim_id"])
+    rule = catalog.rules[RULE]
+    lines = canonical_lines()
+    denied = dict.fromkeys(flagged, (rule.denial.group, rule.denial.carc, rule.denial.rarc[0]))
+    denied[UNFLAGGED] = ("CO", "16", "MA130")  # missing information, which no finding predicted
+    era = write_era(tmp_path / "payer.835", lines, answers_for(lines, denied))
+
+    assert cli.main(["remits", str(era), "--out", str(out)]) == 0
+
+    outcomes = pl.read_csv(out / "remits" / "2026-10-30.rule-outcomes.csv")
+    row = outcomes.filter(pl.col("rule_id") == RULE).row(0, named=True)
+    assert row == {
+        "rule_id": RULE,
+        "flagged_claims": 2,
+        "remitted": 2,
+        "denied": 2,
+        "denied_with_rule_carc": 2,  # every denial confirmed under the rule's own CARC
+        "paid": 0,
+        "precision": 1.0,
+    }
+    # a rule whose flagged claims were paid has precision 0
+    cod002 = outcomes.filter(pl.col("rule_id") == "COD002").row(0, named=True)
+    assert (cod002["remitted"], cod002["denied"]) == (3, 1)  # SP1008 denied, SP1006/7 paid
+    unexplained = pl.read_csv(
+        out / "remits" / "2026-10-30.unexplained.csv", schema_overrides={"carc": pl.String}
+    )
+    assert unexplained.columns == ["claim_id", "line_number", "group", "carc", "rarc", "amount"]
+    assert unexplained.select("claim_id", "line_number", "group", "carc", "rarc").rows() == [
+        (UNFLAGGED, 1, "CO", "16", "MA130")
+    ]
+    assert unexplained["amount"][0] == pytest.approx(1450.0)
+    # every answered claim links: nothing unlinked
+    assert pl.read_csv(out / "remits" / "2026-10-30.unlinked.csv").is_empty()
+    # the history keeps the answer and the date's outcomes
+    store = RemitHistory(out)
+    assert store.remits()["remit_claims"].height == run.claims.height
+    trend = store.remit_trend()
+    assert trend.select("claims", "linked", "denied", "unexplained").row(0) == (14, 14, 3, 1)
+
+
+def test_reversal_and_correction_in_a_later_era_replace_the_denial(catalog, tmp_path):
+    out = tmp_path / "reports"
+    nightly_history(out, catalog)
+    lines = canonical_lines()
+    first = write_era(
+        tmp_path / "a.835", lines, answers_for(lines, {"SP1001": ("CO", "50", "N115")}), "20261030"
+    )
+    assert cli.main(["remits", str(first), "--out", str(out)]) == 0
+    # the payer reverses its denial of SP1001 (CLP02 22) and pays it in a corrected claim
+    paid = to_835(lines.filter(pl.col("claim_id") == "SP1001"), answers_for(lines, {}), "20261106")
+    clp = paid[paid.index("CLP*") : paid.index("SE*")]
+    reversal = clp.replace("CLP*SP1001*1*", "CLP*SP1001*22*", 1)
+    second = tmp_path / "b.835"
+    body = paid.replace(clp, reversal + clp)
+    segments = body[body.index("ST*") : body.index("SE*")].count("~") + 1
+    second.write_text(
+        body.replace(body[body.index("SE*") : body.index("~GE")], f"SE*{segments}*0001")
+    )
+    assert read_835(second).claims["status"].to_list() == ["22", "1"]
+    assert cli.main(["remits", str(second), "--out", str(out)]) == 0
+    later = pl.read_csv(out / "remits" / "2026-11-06.rule-outcomes.csv")
+    assert later.filter(pl.col("rule_id") == RULE).select("remitted", "denied").row(0) == (1, 0)
+
+
+def test_remits_for_claims_never_validated_are_listed_not_dropped(catalog, tmp_path):
+    out = tmp_path / "reports"
+    nightly_history(out, catalog)
+    lines = canonical_lines().with_columns(
+        pl.when(pl.col("claim_id") == "SP1003")
+        .then(pl.lit("ZZ9999"))
+        .otherwise("claim_id")
+        .alias("claim_id")
+    )
+    era = write_era(tmp_path / "x.835", lines, answers_for(lines, {"ZZ9999": ("CO", "197", None)}))
+    assert cli.main(["remits", str(era), "--out", str(out)]) == 0
+    unlinked = pl.read_csv(out / "remits" / "2026-10-30.unlinked.csv")
+    assert unlinked.select("claim_id", "denied").rows() == [("ZZ9999", True)]
+    # a denial on a claim cleanclaim never saw is not counted as one no rule predicted
+    assert pl.read_csv(out / "remits" / "2026-10-30.unexplained.csv").is_empty()
+
+
+def test_lines_link_by_control_number_else_by_procedure_modifiers_and_date():
+    validated = pl.DataFrame(
+        {
+            "claim_id": ["C1", "C1", "C1"],
+            "_line_number": [1, 2, 3],
+            "procedure_code": ["97110", "97110", "97140"],
+            "modifier_1": ["GP", "GP", "59"],
+            "modifier_2": [None, None, "GP"],
+            "modifier_3": [None, None, None],
+            "modifier_4": [None, None, None],
+            "_service_date": [date(2026, 9, 1)] * 3,
+        }
+    )
+    remit = pl.DataFrame(
+        {
+            "sha256": ["s"] * 4,
+            "line_pos": [10, 20, 30, 40],
+            "claim_id": ["C1"] * 4,
+            "procedure_code": ["97140", "97110", "97110", "99213"],
+            "modifier_1": ["GP", "GP", "GP", None],  # modifiers in another order still match
+            "modifier_2": ["59", None, None, None],
+            "modifier_3": [None] * 4,
+            "modifier_4": [None] * 4,
+            "service_date": [date(2026, 9, 1)] * 4,
+            "control_number": [None, "C1-2", None, None],  # names line 2: the other 97110 is line 1
+        }
+    )
+    linked = link_lines(remit, validated).sort("line_pos")
+    assert linked["line_number"].to_list() == [3, 2, 1, None]  # 99213 was never billed: no link
