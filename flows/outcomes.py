@@ -39,6 +39,7 @@ import polars as pl
 from flows.history import RemitHistory
 from flows.inbox import file_sha256
 from flows.remits import REVERSAL, Remittance, read_835
+from flows.remits_report import write_remits_workbook
 from flows.report import write_findings_file
 from validators.catalog import Catalog
 from validators.errors import ExtractError
@@ -350,6 +351,36 @@ def write_day(folder: Path, day: date, measured: Measured) -> dict[str, Path]:
     return {name: write_findings_file(frame, path) for name, (path, frame) in files.items()}
 
 
+def day_facts(day: date, group: list[Remittance], measured: Measured) -> list[tuple[str, object]]:
+    """What the workbook's Summary says: counts and dollars, never a claim's values."""
+    t = measured.totals
+    payers = pl.concat([r.claims.select("payer_id", "payer_name") for r in group]).unique()
+    return [
+        ("Production date", day.isoformat()),
+        ("Remittance files", ", ".join(r.facts["file"] for r in group)),
+        ("Payers", payers.height),
+        ("Claims answered", t["claims"]),
+        ("Linked to validated claims", t["linked"]),
+        ("Not linked (sheet Unlinked remits)", t["claims"] - t["linked"]),
+        ("Reversed with no correction yet (not counted)", measured.reversed_claims),
+        ("Denied claims", t["denied"]),
+        ("Denied claims a finding flagged", t["predicted"]),
+        ("Denied claims no finding flagged (sheet Unexplained denials)", t["unexplained"]),
+        ("Denied dollars", round(t["denied_dollars"], 2)),
+        (
+            "Provider-level adjustments (PLB), counted, not attributed",
+            f"{sum(r.facts['plb_adjustments'] for r in group)} totalling "
+            f"${sum(r.facts['plb_amount'] for r in group):,.2f}",
+        ),
+        (
+            "Weight from outcomes",
+            f"over every remit read so far: Beta prior at the YAML weight x severity factor, worth "
+            f"{PRIOR_CLAIMS} claims; review, then use with `cleanclaim remits --write-weights`",
+        ),
+        ("Written at", datetime.now().isoformat(sep=" ", timespec="seconds")),
+    ]
+
+
 def process(paths: list[Path], out: Path, catalog: Catalog) -> Processed:
     """Read, record, measure and write: every readable 835 is recorded in the history, each
     production date gets its outcome files, and the calibration covers every answer so far."""
@@ -376,12 +407,23 @@ def process(paths: list[Path], out: Path, catalog: Catalog) -> Processed:
         by_day.setdefault(r.facts["production_date"], []).append(r)
     for day, group in sorted(by_day.items(), key=lambda kv: str(kv[0])):
         ids = pl.concat([r.claims["claim_id"] for r in group]).drop_nulls().unique()
-        measured = measure(store.remits(ids), store.validated(ids), catalog)
+        known = store.remits(ids)  # what was known on that day: a later answer is not yet
+        known["remit_claims"] = known["remit_claims"].filter(pl.col("production_date") <= day)
+        measured = measure(known, store.validated(ids), catalog)
         written = write_day(out / "remits", day, measured)
         store.record_outcomes(
             day,
             measured.rule_outcomes.with_columns(pl.lit(day).alias("production_date")),
             {"files": len(group), **measured.totals},
+        )
+        written["workbook"] = out / "remits" / f"{day.isoformat()}.remits.xlsx"
+        write_remits_workbook(
+            written["workbook"],
+            day_facts(day, group, measured),
+            measured,
+            calibration,
+            store.remit_trend(),
+            catalog,
         )
         days.append(Day(day, [r.facts["file"] for r in group], measured, written))
     return Processed(read, failed, days, calibration)

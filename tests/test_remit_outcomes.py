@@ -4,8 +4,10 @@ no rule predicted."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
+import openpyxl
 import polars as pl
 import pytest
 
@@ -180,3 +182,111 @@ def test_lines_link_by_control_number_else_by_procedure_modifiers_and_date():
     )
     linked = link_lines(remit, validated).sort("line_pos")
     assert linked["line_number"].to_list() == [3, 2, 1, None]  # 99213 was never billed: no link
+
+
+def sheet_rows(path, title) -> list[tuple]:
+    wb = openpyxl.load_workbook(path)
+    return [r for r in wb[title].iter_rows(values_only=True) if any(v is not None for v in r)]
+
+
+def test_the_workbook_shows_rules_carcs_payers_blind_spots_and_trend(catalog, tmp_path):
+    out = tmp_path / "reports"
+    nightly_history(out, catalog)
+    lines = canonical_lines()
+    denied = dict.fromkeys(["SP1001", "SP1008"], ("CO", "50", "N115"))
+    denied["SP1002"] = ("CO", "16", "MA130")
+    write_era(
+        tmp_path / "a.835", lines, answers_for(lines, {"SP1001": ("CO", "50", None)}), "20261023"
+    )
+    write_era(tmp_path / "b.835", lines, answers_for(lines, denied), "20261030")
+    assert (
+        cli.main(["remits", str(tmp_path / "a.835"), str(tmp_path / "b.835"), "--out", str(out)])
+        == 0
+    )
+    book = out / "remits" / "2026-10-30.remits.xlsx"
+    wb = openpyxl.load_workbook(book)
+    assert wb.sheetnames == [
+        "Summary",
+        "By rule",
+        "By CARC",
+        "By payer",
+        "Unexplained denials",
+        "Unlinked remits",
+        "Trend",
+    ]
+    rules = {r[0]: r for r in sheet_rows(book, "By rule")[1:]}
+    assert rules[RULE][3:10] == ("CO-50", 2, 2, 2, 2, 0, 1)  # CARC, flagged ... precision
+    assert rules[RULE][10] == catalog.rules[RULE].weight  # the YAML weight beside ...
+    assert 0 < rules[RULE][11] <= 1  # ... the weight the outcomes suggest
+    carcs = {(r[0], r[1]): r for r in sheet_rows(book, "By CARC")[1:]}
+    assert "medical necessity" in carcs[("CO", "50")][2] and carcs[("CO", "50")][6] == 2
+    assert carcs[("CO", "16")][3:7] == (1, 1, 1450, 0)  # one claim, predicted by no finding
+    assert [r[0] for r in sheet_rows(book, "Unexplained denials")[1:]] == [UNFLAGGED]
+    payers = {r[0]: r for r in sheet_rows(book, "By payer")[1:]}
+    assert payers["MCR01"][2:4] == (8, 3)
+    trend = sheet_rows(book, "Trend")[1:]
+    assert [str(r[0])[:10] for r in trend] == ["2026-10-23", "2026-10-30"]
+    assert [r[4] for r in trend] == [1, 3]
+
+
+def test_workbook_text_from_a_remit_never_becomes_a_formula(catalog, tmp_path):
+    out = tmp_path / "reports"
+    lines = canonical_lines().head(1).with_columns(pl.lit("=1+1").alias("claim_id"))
+    era = write_era(tmp_path / "x.835", lines, answers_for(lines, {}))
+    assert cli.main(["remits", str(era), "--out", str(out)]) == 0
+    book = out / "remits" / "2026-10-30.remits.xlsx"
+    cell = openpyxl.load_workbook(book)["Unlinked remits"]["A2"]
+    assert cell.value == "=1+1" and cell.data_type == "s"
+    assert pl.read_csv(out / "remits" / "2026-10-30.unlinked.csv")["claim_id"][0] == "'=1+1"
+
+
+def test_a_real_remittance_without_history_is_all_listed_as_unlinked(catalog, tmp_path):
+    # its GS08 is masked (999999X999X9) and so are its patient control numbers (363 of the 375 CLP01
+    # read 9999999999-999): the test restores the version and numbers the claims in file order
+    text = (
+        (REPO / "tests/data/x12/oopfactory/835_4010_FromNth_835_DeIdent_02.dat")
+        .read_text()
+        .replace("*999999X999X9~", "*005010X221A1~")
+    )
+    parts = re.split(r"CLP\*[^*]*\*", text)
+    numbered = parts[0] + "".join(f"CLP*DEID{i:04d}*{p}" for i, p in enumerate(parts[1:]))
+    era = tmp_path / "deident.835"
+    era.write_text(numbered)
+    out = tmp_path / "reports"
+    assert cli.main(["remits", str(era), "--out", str(out)]) == 0
+    unlinked = pl.read_csv(out / "remits" / "2011-04-01.unlinked.csv", infer_schema=False)
+    # every claim listed, none dropped, but the 8 reversals (CLP02 22): numbered apart from the
+    # claims they take back, each is a claim whose last word is a reversal, counted on the Summary
+    assert unlinked.height == 375 - 8
+    summary = dict(sheet_rows(out / "remits" / "2011-04-01.remits.xlsx", "Summary")[1:])
+    assert summary["Reversed with no correction yet (not counted)"] == 8
+    carcs = {
+        (r[0], r[1]) for r in sheet_rows(out / "remits" / "2011-04-01.remits.xlsx", "By CARC")[1:]
+    }
+    assert {
+        ("CO", "97"),
+        ("CO", "50"),
+        ("CO", "96"),
+        ("CO", "16"),
+        ("CO", "151"),
+        ("CO", "4"),
+    } <= carcs
+    assert ("CO", "45") not in carcs  # a contractual write-off, not a denial
+
+
+def test_unusable_files_are_named_and_the_others_still_processed(catalog, tmp_path, capsys):
+    out = tmp_path / "reports"
+    good = write_era(tmp_path / "good.835", canonical_lines(), answers_for(canonical_lines(), {}))
+    code = cli.main(
+        [
+            "remits",
+            str(REPO / "tests/data/x12/linuxforhealth/demo.837"),
+            str(good),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "not an 835 remittance" in err and "Traceback" not in err
+    assert (out / "remits" / "2026-10-30.rule-outcomes.csv").exists()
