@@ -264,6 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the nightly run's report folder (its run history links the answers)",
     )
+    rm.add_argument(
+        "--write-weights",
+        type=Path,
+        metavar="YAML",
+        help="also write each rule's weight estimated from every remit read so far as a run "
+        "configuration (`weights:`) to review and pass with --config; never applied by itself",
+    )
 
     r = sub.add_parser("rules", help="list, explain, document and add rules")
     rsub = r.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
@@ -625,6 +632,16 @@ def cmd_remits(args: argparse.Namespace, catalog: Catalog) -> int:
             f"{t['unexplained']:,} unexplained), {t['claims'] - t['linked']:,} unlinked"
         )
         print("  Wrote " + " · ".join(str(p) for p in day.written.values()))
+    if args.write_weights:
+        from flows.outcomes import weights_yaml
+
+        args.write_weights.write_text(
+            weights_yaml(result.calibration, date.today()), encoding="utf-8"
+        )
+        print(
+            f"Wrote {args.write_weights}: {result.calibration.height} rules' weights from their "
+            f"outcomes, for review; use them with --config {args.write_weights}"
+        )
     return EXIT_UNUSABLE if result.failed or missing else EXIT_CLEAN
 
 

@@ -291,14 +291,15 @@ def weights_yaml(calibration: pl.DataFrame, as_of: date) -> str:
         f"# posterior mean of each rule's denial rate -- a Beta prior centred on its YAML weight x\n"
         f"# severity factor, worth {PRIOR_CLAIMS} claims -- divided by that factor. Review them, then\n"
         "# pass this file with --config (or copy the lines into your run configuration).\n"
-        "weights:\n"
     )
     rows = [
         f"  {r['rule_id']}: {r['calibrated_weight']:.2f}  # YAML {r['yaml_weight']:.2f}; "
         f"{r['remitted']} flagged claims answered, {r['denied']} denied\n"
         for r in calibration.iter_rows(named=True)
     ]
-    return head + "".join(rows)
+    return head + (
+        "weights:\n" + "".join(rows) if rows else "weights: {}  # no rule has answered claims yet\n"
+    )
 
 
 # --------------------------------------------------------------------------- a run over 835 files

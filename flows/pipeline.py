@@ -446,6 +446,7 @@ def run(
     progress: Progress | None = None,
 ) -> Run:
     started, clock = datetime.now(), time.perf_counter()
+    catalog = catalog.with_weights(config.weights if config else {})
     # Files are independent; polars releases the GIL inside its operations, so two workers overlap
     # one file's Python overhead with another's work. Results keep the order of the inputs.
     with ThreadPoolExecutor(max_workers=min(2, max(len(inputs), 1))) as pool:

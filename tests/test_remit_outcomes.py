@@ -13,10 +13,12 @@ import pytest
 
 from flows import cli, pipeline
 from flows.history import History, RemitHistory, file_meta
-from flows.outcomes import link_lines
+from flows.outcomes import calibrate, link_lines
 from flows.remits import read_835
 from flows.synth import to_835
 from tests.conftest import REPO
+from validators.config import load_config
+from validators.errors import RuleConfigError
 
 AS_OF = date(2026, 9, 30)
 RULE = "DXP001"  # flags SP1001 and SP1008 of the sample; its YAML predicts CO-50
@@ -290,3 +292,85 @@ def test_unusable_files_are_named_and_the_others_still_processed(catalog, tmp_pa
     err = capsys.readouterr().err
     assert "not an 835 remittance" in err and "Traceback" not in err
     assert (out / "remits" / "2026-10-30.rule-outcomes.csv").exists()
+
+
+def test_calibration_moves_from_the_yaml_weight_towards_the_outcomes(catalog):
+    rule = catalog.rules[RULE]  # high severity: factor 1
+    outcomes = pl.DataFrame(
+        {"rule_id": [RULE] * 4, "remitted": [0, 2, 100, 100], "denied": [0, 2, 0, 100]}
+    ).with_columns(precision=pl.col("denied") / pl.col("remitted"))
+    weights = [
+        calibrate(outcomes.slice(i, 1), catalog)["calibrated_weight"].to_list() for i in range(4)
+    ]
+    assert weights[0] == []  # no answered claim: nothing to say
+    assert weights[1][0] == pytest.approx(
+        min(rule.weight, 0.99), abs=0.05
+    )  # two claims: the prior holds
+    assert weights[2][0] < 0.2  # a hundred paid claims pull it down
+    assert weights[3][0] > 0.95
+
+
+def test_write_weights_is_a_run_configuration_that_validate_accepts(catalog, tmp_path, capsys):
+    out = tmp_path / "reports"
+    run = nightly_history(out, catalog)
+    lines = canonical_lines()
+    era = write_era(
+        tmp_path / "paid.835", lines, answers_for(lines, {})
+    )  # the payer paid everything
+    weights = tmp_path / "weights.yaml"
+    assert cli.main(["remits", str(era), "--out", str(out), "--write-weights", str(weights)]) == 0
+    text = weights.read_text()
+    assert text.startswith("# Rule weights calibrated from remittances") and f"  {RULE}: " in text
+    written = load_config(weights, set(catalog.rules)).weights
+    assert written[RULE] < catalog.rules[RULE].weight  # its flagged claims were paid
+    # never applied by itself: the next validation scores as before unless --config names the file
+    sample = str(REPO / "sample_claims" / "spine_pain_clinic.csv")
+    plain, tuned = tmp_path / "plain.xlsx", tmp_path / "tuned.xlsx"
+    cli.main(
+        [
+            "validate",
+            sample,
+            "--as-of",
+            "2026-09-30",
+            "--report",
+            str(plain),
+            "-q",
+            "--findings",
+            str(tmp_path / "f1.csv"),
+        ]
+    )
+    cli.main(
+        [
+            "validate",
+            sample,
+            "--as-of",
+            "2026-09-30",
+            "--report",
+            str(tuned),
+            "-q",
+            "--findings",
+            str(tmp_path / "f2.csv"),
+            "--config",
+            str(weights),
+        ]
+    )
+    scores = []
+    for book in (plain, tuned):
+        header, *rows = sheet_rows(book, "Claims")
+        claim, score = header.index("Claim ID"), header.index("Score")
+        scores.append({r[claim]: r[score] for r in rows})
+    assert scores[0] == dict(zip(run.claims["claim_id"], run.claims["score"], strict=True))
+    assert scores[1]["SP1001"] < scores[0]["SP1001"]
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [("weights: {DXP001: 1.5}", "less than or equal to 1"), ("weights: {DXP}", "DXP")],
+)
+def test_a_weights_override_must_name_rules_and_stay_between_0_and_1(catalog, tmp_path, text, says):
+    path = tmp_path / "w.yaml"
+    path.write_text(text)
+    with pytest.raises(RuleConfigError) as caught:
+        load_config(path, set(catalog.rules))
+    assert says in str(caught.value)

@@ -10,16 +10,17 @@ payers:                    # by payer_id, as in the extract
   MCR01:
     ignore: [INJ003]
 timely_filing_days: {MCR01: 365, BCBS1: 180, AET02: 90}
+weights: {DXP001: 0.95}    # scoring weights instead of the YAML's (`cleanclaim remits --write-weights`)
 ```
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from validators.errors import RuleConfigError
 
@@ -38,6 +39,7 @@ class RunConfig(BaseModel):
     ignore: list[str] = []
     payers: dict[str, PayerConfig] = {}
     timely_filing_days: dict[str, int] = {}  # payer_id -> filing limit in days (Medicare: 365)
+    weights: dict[str, Annotated[float, Field(ge=0, le=1)]] = {}  # rule id -> scoring weight
 
     def selects(self, rule_id: str) -> bool:
         def match(prefixes: list[str]) -> bool:
@@ -78,6 +80,7 @@ def load_config(path: str | Path | None, known_rules: set[str]) -> RunConfig:
     unknown = [
         r for r in named if r != "ALL" and not any(k.startswith(r.upper()) for k in known_rules)
     ]
+    unknown += [r for r in config.weights if r not in known_rules]  # a weight names one rule
     if unknown:
         raise RuleConfigError(
             f"{path}: no rule matches {sorted(set(unknown))}; see `cleanclaim rules list`"
