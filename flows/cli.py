@@ -244,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the same claims as an 837P 005010X222A1 batch, OUT/synthetic-N.837 "
         "(one transaction set per billing NPI)",
     )
+    sy.add_argument(
+        "--remits",
+        action="store_true",
+        help="also validate the claims and write a month of the payer's answers, "
+        "OUT/synthetic-N.remits/DATE.835 (one 835 a week): findings denied with their rule's "
+        "chance under its CARC, plus denials no rule predicts",
+    )
 
     rm = sub.add_parser(
         "remits",
@@ -597,6 +604,19 @@ def cmd_synth(args: argparse.Namespace, catalog: Catalog) -> int:
     if args.x12:
         print(
             f"wrote {batch} ({batch.stat().st_size / 1e6:,.1f} MB), the same claims as an 837P batch"
+        )
+    if args.remits:
+        from flows.synth import write_remits
+
+        with Console(stderr=True).status("validating them and writing the payer's answers ..."):
+            findings = pipeline.run(
+                pipeline.discover([extract]), catalog, date(2026, 9, 30)
+            ).findings
+            eras = write_remits(extract, findings, catalog, args.seed)
+        print(f"wrote {len(eras)} remittances (835) in {eras[0].parent}")
+        print(
+            f"measure the rules: put {extract.name} in a nightly inbox, run `cleanclaim nightly`, "
+            f"then `cleanclaim remits {eras[0].parent} --out OUT`"
         )
     print(f"validate it: cleanclaim validate {extract} --report {args.out / 'denial-risk.xlsx'}")
     return EXIT_CLEAN

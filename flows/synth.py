@@ -611,3 +611,92 @@ def to_835(lines: pl.DataFrame, answers: pl.DataFrame, produced: str = "20261030
         )
     )
     return _interchange(sets, "HP", "PAYER01", "SUBMIT01", produced, "005010X221A1", 2)
+
+
+# Denials no rule predicts, on a share of the claims without findings: what a payer denies for
+# reasons an extract cannot show (eligibility, authorization, duplicates, filing, coverage).
+UNEXPLAINED_SHARE = 0.03
+UNEXPLAINED_DENIALS = [
+    ("CO", "16", "MA130"),
+    ("CO", "197", None),
+    ("CO", "18", None),
+    ("CO", "29", None),
+    ("CO", "96", "N362"),
+]
+REMIT_WEEKS = 4  # a month of remittances: one ERA a week
+
+
+def adjudicate(lines: pl.DataFrame, findings: pl.DataFrame, catalog, seed: int = 7) -> pl.DataFrame:
+    """The payer's decision per line (claim_id, line_number, group, carc, rarc): each finding is
+    denied with its rule's chance (YAML weight x severity factor) under the rule's CARC -- on its
+    line, or every line of the claim for a claim-level finding -- and UNEXPLAINED_SHARE of the
+    claims without findings are denied for a reason no rule knows. Lines with no row are paid."""
+    from validators.scoring import SEVERITY_FACTOR
+
+    rng = np.random.default_rng(seed)
+    rules = pl.DataFrame(
+        [
+            {
+                "rule_id": r.id,
+                "_p": r.weight * SEVERITY_FACTOR[r.severity],
+                "group": r.denial.group,
+                "carc": r.denial.carc,
+                "rarc": r.denial.rarc[0] if r.denial.rarc else None,
+            }
+            for r in catalog.rules.values()
+            if r.denial
+        ]
+    )
+    found = (
+        findings.filter(pl.col("claim_id").is_not_null())
+        .select("claim_id", pl.col("line_number").cast(pl.String), "rule_id")
+        .join(rules, on="rule_id")
+    )
+    denied = found.filter(pl.Series(rng.random(found.height)) < pl.col("_p"))
+    keys = lines.select("claim_id", "line_number")
+    on_lines = pl.concat(
+        [
+            denied.filter(pl.col("line_number").is_not_null()).join(
+                keys, on=["claim_id", "line_number"], how="semi"
+            ),
+            denied.filter(pl.col("line_number").is_null())
+            .drop("line_number")
+            .join(keys, on="claim_id"),
+        ],
+        how="diagonal",
+    )
+    clean = (
+        keys.select("claim_id")
+        .unique(maintain_order=True)
+        .join(findings.select("claim_id"), on="claim_id", how="anti")
+    )
+    picked = clean.filter(pl.Series(rng.random(clean.height)) < UNEXPLAINED_SHARE)
+    reasons = pl.DataFrame(UNEXPLAINED_DENIALS, schema=["group", "carc", "rarc"], orient="row")
+    unexplained = picked.with_columns(
+        pl.Series("_r", rng.integers(0, reasons.height, picked.height))
+    ).join(reasons.with_row_index("_r").with_columns(pl.col("_r").cast(pl.Int64)), on="_r")
+    return pl.concat(
+        [
+            on_lines.select("claim_id", "line_number", "group", "carc", "rarc"),
+            unexplained.join(keys, on="claim_id").select(
+                "claim_id", "line_number", "group", "carc", "rarc"
+            ),
+        ]
+    ).unique(["claim_id", "line_number"], keep="first", maintain_order=True)
+
+
+def write_remits(extract: Path, findings: pl.DataFrame, catalog, seed: int = 7) -> list[Path]:
+    """A month of ERAs for the synthetic extract (one a week, each answering a quarter of its claims):
+    `synthetic-N.remits/2026-10-DD.835`."""
+    lines = pl.read_csv(extract, infer_schema=False)
+    answers = adjudicate(lines, findings, catalog, seed)
+    week = pl.col("claim_id").str.extract(r"(\d+)$").cast(pl.Int64) % REMIT_WEEKS
+    folder = extract.with_suffix(".remits")
+    folder.mkdir(exist_ok=True)
+    written = []
+    for i in range(REMIT_WEEKS):
+        day = f"202610{9 + 7 * i:02d}"
+        target = folder / f"{day[:4]}-{day[4:6]}-{day[6:]}.835"
+        target.write_text(to_835(lines.filter(week == i), answers, day), encoding="ascii")
+        written.append(target)
+    return written

@@ -13,7 +13,7 @@ import pytest
 
 from flows import cli, pipeline
 from flows.history import History, RemitHistory, file_meta
-from flows.outcomes import calibrate, link_lines
+from flows.outcomes import calibrate, link_lines, process
 from flows.remits import read_835
 from flows.synth import to_835
 from tests.conftest import REPO
@@ -374,3 +374,39 @@ def test_a_weights_override_must_name_rules_and_stay_between_0_and_1(catalog, tm
     with pytest.raises(RuleConfigError) as caught:
         load_config(path, set(catalog.rules))
     assert says in str(caught.value)
+
+
+def test_synth_remits_answers_every_claim_once_with_predicted_and_unpredicted_denials(
+    catalog, tmp_path
+):
+    assert cli.main(["synth", "--lines", "3000", "--out", str(tmp_path), "--remits"]) == 0
+    eras = sorted((tmp_path / "synthetic-3000.remits").glob("*.835"))
+    assert [p.name for p in eras] == [
+        "2026-10-09.835",
+        "2026-10-16.835",
+        "2026-10-23.835",
+        "2026-10-30.835",
+    ]
+    read = [read_835(p) for p in eras]
+    claims = pl.concat([r.claims for r in read])
+    extract = pl.read_csv(tmp_path / "synthetic-3000.csv", infer_schema=False)
+    assert claims["claim_id"].sort().to_list() == extract["claim_id"].unique().sort().to_list()
+    assert sum(r.lines.height for r in read) == extract.height
+    # the loop, measured: validate as the nightly does, then read the month back
+    out = tmp_path / "reports"
+    run = pipeline.run(pipeline.discover([tmp_path / "synthetic-3000.csv"]), catalog, AS_OF)
+    History(out).stage(
+        "e" * 64, file_meta("s.csv", "r", AS_OF, 0, 0), run.lines, run.claims, run.findings
+    )
+    History(out).ingest()
+    done = process(eras, out, catalog)
+    totals = [d.measured.totals for d in done.days]
+    assert all(t["linked"] == t["claims"] for t in totals)
+    assert sum(t["predicted"] for t in totals) > 0 and sum(t["unexplained"] for t in totals) > 0
+    flagged = set(run.findings["claim_id"])
+    for day in done.days:
+        assert not set(day.measured.unexplained["claim_id"]) & flagged
+    # the same seed writes the same remittances
+    again = tmp_path / "again"
+    assert cli.main(["synth", "--lines", "3000", "--out", str(again), "--remits"]) == 0
+    assert (again / "synthetic-3000.remits" / "2026-10-09.835").read_bytes() == eras[0].read_bytes()

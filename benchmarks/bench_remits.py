@@ -1,0 +1,154 @@
+"""Remittance benchmark: a month of 835s for a million synthetic lines, read and linked.
+
+Prints figures; asserts nothing. Set-up (not timed): `cleanclaim synth --remits` writes the
+extract, validates it and writes four weekly ERAs adjudicated from its findings; the validated
+run is left in a run history the way the nightly flow leaves it (stage, then ingest). Timed, in a
+fresh history copy per repeat so each run starts as the first reading of that month would:
+
+- read: the four 835s through flows/remits.py;
+- read + link: `cleanclaim remits`'s work without its output files (flows/outcomes.py `process`
+  records each ERA in the history, links every answer to its validated claim and line, measures
+  each production date and calibrates) -- the issue's target is under 30 s;
+- the same with the outcome files and the four workbooks, end to end.
+
+    .venv/bin/python benchmarks/bench_remits.py
+    .venv/bin/python benchmarks/bench_remits.py --lines 100000 --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import polars as pl  # noqa: E402
+
+import validators  # noqa: E402,F401  (the allocator setting before polars loads, as in the product)
+from flows import outcomes, pipeline  # noqa: E402
+from flows.history import History, RemitHistory, file_meta  # noqa: E402
+from flows.inbox import file_sha256  # noqa: E402
+from flows.remits import read_835  # noqa: E402
+from validators.catalog import load_catalog  # noqa: E402
+
+AS_OF = date(2026, 9, 30)
+
+
+def set_up(lines: int, folder: Path, catalog) -> tuple[list[Path], Path]:
+    subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "cleanclaim"),
+            "synth",
+            "--lines",
+            str(lines),
+            "--out",
+            str(folder),
+            "--remits",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    extract = folder / f"synthetic-{lines}.csv"
+    run = pipeline.run(pipeline.discover([extract]), catalog, AS_OF)
+    out = folder / "history"
+    store = History(out)
+    store.stage(
+        "f" * 64,
+        file_meta(extract.name, "bench", AS_OF, run.claims.height, run.findings.height),
+        run.lines,
+        run.claims,
+        run.findings,
+    )
+    store.ingest()
+    return sorted((folder / f"synthetic-{lines}.remits").glob("*.835")), out
+
+
+def timed(step, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    catalog = load_catalog()
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        clock = time.perf_counter()
+        eras, history = set_up(args.lines, folder, catalog)
+        print(f"set-up (synth --remits, validate, history): {time.perf_counter() - clock:.1f} s")
+        size = sum(p.stat().st_size for p in eras) / 1e6
+        read = [read_835(p) for p in eras]
+        claims = sum(r.facts["claims"] for r in read)
+        remit_lines = sum(r.facts["lines"] for r in read)
+        print(
+            f"{len(eras)} ERAs, {size:,.0f} MB: {claims:,} claims, {remit_lines:,} lines, "
+            f"{sum(r.adjustments.height for r in read):,} adjustments"
+        )
+        del read
+
+        def fresh() -> Path:
+            work = folder / f"run-{datetime.now().timestamp()}"
+            shutil.copytree(history, work)
+            return work
+
+        def read_all() -> None:
+            for p in eras:
+                read_835(p)
+
+        def read_and_link() -> None:
+            out = fresh()
+            store = RemitHistory(out)
+            for p in eras:
+                outcomes.record(store, read_835(p), file_sha256(p))
+            everything = store.remits()
+            ids = everything["remit_claims"]["claim_id"]
+            measured = outcomes.measure(everything, store.validated(ids), catalog)
+            outcomes.calibrate(measured.rule_outcomes, catalog)
+            shutil.rmtree(out)
+
+        def end_to_end() -> None:
+            out = fresh()
+            outcomes.process(eras, out, catalog)
+            shutil.rmtree(out)
+
+        results = {
+            "read (4 x 835)": timed(read_all, args.repeat),
+            "read + link (record, link, measure, calibrate)": timed(read_and_link, args.repeat),
+            "end to end (+ outcome files, 4 workbooks)": timed(end_to_end, args.repeat),
+        }
+        out = fresh()
+        done = outcomes.process(eras, out, catalog)
+        totals = pl.DataFrame(
+            [{"date": str(d.production_date), **d.measured.totals} for d in done.days]
+        )
+    print(f"\n{args.lines:,} synthetic lines, a month of remits; median of {args.repeat}")
+    for name, times in results.items():
+        print(
+            f"  {name:<50} {statistics.median(times):7.2f} s   ({', '.join(f'{t:.2f}' for t in times)})"
+        )
+    print(totals)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"peak memory of this process: {peak:,.0f} MB · {platform.python_version()} · polars {pl.__version__}"
+    )
+
+
+if __name__ == "__main__":
+    main()
