@@ -40,6 +40,7 @@ from flows import pipeline
 from flows.adhoc import STAGE, retry_only_io
 from flows.extract import Extract
 from flows.history import History, file_meta, run_row
+from flows.outcomes import nightly_remits, remittances_in
 from validators.catalog import Catalog, load_catalog
 from validators.errors import ExtractError
 
@@ -259,7 +260,8 @@ def nightly_claims_validation(
         history = _HistoryGuard(store, logger)
         history.run(store.ingest)  # what a run that crashed left staged
         past = history.run(store.lines, as_of)
-        items = pipeline.discover([inbox_dir])
+        eras = remittances_in(inbox_dir)  # 835s are remits, not extracts (flows/outcomes.py)
+        items = [i for i in pipeline.discover([inbox_dir]) if i.path not in eras]
         done = frozenset(box.Ledger(out_dir).done())
         reads = [(item, read_extract.submit(item, done, catalog_ref)) for item in items]
         checks = {}
@@ -311,6 +313,8 @@ def nightly_claims_validation(
         for item in items:
             status.setdefault(item.path.name, "failed")
         history.run(store.ingest)
+        if eras:  # after tonight's claims are in the history; left in the inbox if it is unusable
+            status |= history.run(nightly_remits, eras, inbox_dir, out_dir, catalog) or {}
     counts = Counter(status.values())
     summary = {"files": len(items), **{s: counts[s] for s in OUTCOMES}}
     result = pipeline.Run(

@@ -37,10 +37,12 @@ from pathlib import Path
 import polars as pl
 
 from flows.history import RemitHistory
-from flows.inbox import file_sha256
+from flows.inbox import archive, file_sha256, quarantine
+from flows.pipeline import InputFile
 from flows.remits import REVERSAL, Remittance, read_835
 from flows.remits_report import write_remits_workbook
 from flows.report import write_findings_file
+from flows.x12 import is_x12
 from validators.catalog import Catalog
 from validators.errors import ExtractError
 from validators.scoring import SEVERITY_FACTOR
@@ -428,3 +430,47 @@ def process(paths: list[Path], out: Path, catalog: Catalog) -> Processed:
         )
         days.append(Day(day, [r.facts["file"] for r in group], measured, written))
     return Processed(read, failed, days, calibration)
+
+
+# --------------------------------------------------------------------------- the nightly inbox
+
+ERA_HEAD_BYTES = 4096  # ISA (106 characters) and GS come before the first ST
+
+
+def is_remittance(path: Path) -> bool:
+    """An X12 interchange whose first transaction set is an 835, whatever the file is called."""
+    with open(path, "rb") as handle:
+        head = handle.read(ERA_HEAD_BYTES)
+    if not is_x12(head):
+        return False
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff").lstrip()
+    element = text[3:4]
+    return bool(element) and f"ST{element}835{element}" in text.replace("\r", "").replace("\n", "")
+
+
+def remittances_in(inbox: Path) -> list[Path]:
+    """The 835s waiting in an inbox (not its sidecars or hidden files)."""
+    return sorted(
+        p
+        for p in inbox.iterdir()
+        if p.is_file() and not p.name.startswith(".") and is_remittance(p)
+    )
+
+
+def nightly_remits(eras: list[Path], inbox: Path, out: Path, catalog: Catalog) -> dict[str, str]:
+    """The nightly flow's step for the 835s of its inbox (under its inbox lock): process them as
+    `cleanclaim remits` does, then archive each one read and quarantine, with its reason, each one
+    that could not be. Returns file name -> "remittance" or "quarantined"."""
+    done = process(eras, out, catalog)
+    failed = {Path(exc.path).name: exc for exc in done.failed}
+    status = {}
+    for era in eras:
+        item = InputFile(era)
+        sha = file_sha256(era)
+        if era.name in failed:
+            quarantine(item, inbox, sha, failed[era.name])
+            status[era.name] = "quarantined"
+        else:
+            archive(item, inbox, sha)
+            status[era.name] = "remittance"
+    return status

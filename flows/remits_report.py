@@ -176,7 +176,7 @@ def by_payer(measured: Measured) -> pl.DataFrame:
     )
 
 
-def _trend_sheet(wb: Workbook, trend: pl.DataFrame) -> SafeText:
+def _trend_sheet(wb: Workbook, trend: pl.DataFrame, title: str) -> SafeText:
     frame = trend.select(
         pl.col("production_date").alias("Production date"),
         pl.col("files").alias("Files"),
@@ -188,7 +188,7 @@ def _trend_sheet(wb: Workbook, trend: pl.DataFrame) -> SafeText:
         pl.col("unexplained").alias("Unexplained denials"),
         pl.col("denied_dollars").alias("Denied dollars"),
     )
-    safe = _rows_sheet(wb, "Trend", frame, [15, 7, 9, 9, 9, 12, 20, 20, 15])
+    safe = _rows_sheet(wb, title, frame, [15, 7, 9, 9, 9, 12, 20, 20, 15])
     if frame.height:
         chart = LineChart()
         chart.title, chart.legend, chart.height, chart.width = (
@@ -208,17 +208,41 @@ def _trend_sheet(wb: Workbook, trend: pl.DataFrame) -> SafeText:
     return safe
 
 
-def write_remits_workbook(
-    path: Path,
-    facts: list[tuple[str, object]],
+def remit_sheets(
+    wb: Workbook,
     measured: Measured,
     calibration: pl.DataFrame,
     trend: pl.DataFrame,
     catalog: Catalog,
-) -> dict:
-    wording = _wording(catalog)
+    prefix: str = "",
+) -> list[SafeText]:
+    """The outcome sheets, added to `wb` (this module's workbook, or with a prefix such as
+    "Remits " a night's consolidated workbook, whose sheet names they must not repeat)."""
+    unexplained, unlinked, _ = blind_spots(measured, catalog)
+    return [
+        _rows_sheet(
+            wb,
+            f"{prefix}By rule",
+            by_rule(measured, calibration, catalog),
+            [9, 34, 9, 10, 9, 9, 8, 12, 10, 10, 9, 12, 14],
+        ),
+        _rows_sheet(
+            wb, f"{prefix}By CARC", by_carc(measured, catalog), [7, 7, 70, 9, 11, 14, 12, 30]
+        ),
+        _rows_sheet(wb, f"{prefix}By payer", by_payer(measured), [12, 30, 9, 9, 10, 14, 14]),
+        _rows_sheet(wb, f"{prefix}Unexplained denials", unexplained, [14, 6, 7, 7, 70, 14, 12]),
+        _rows_sheet(wb, f"{prefix}Unlinked remits", unlinked, [14, 8, 12, 12, 24, 30, 8]),
+        _trend_sheet(wb, trend, f"{prefix}Trend"),
+    ]
+
+
+def blind_spots(
+    measured: Measured, catalog: Catalog
+) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+    """The Unexplained denials and Unlinked remits rows (at most SHEET_ROW_LIMIT each, the largest
+    first) and the warnings that say when a sheet was cut."""
     unexplained = (
-        measured.unexplained.join(wording, left_on="carc", right_on="code", how="left")
+        measured.unexplained.join(_wording(catalog), left_on="carc", right_on="code", how="left")
         .select(
             pl.col("claim_id").alias("Claim"),
             pl.col("line_number").alias("Line"),
@@ -238,28 +262,28 @@ def write_remits_workbook(
         pl.col("payer_claim_control").alias("Payer claim control number"),
         pl.col("payer_name").alias("Payer"),
         pl.col("denied").alias("Denied"),
-    )
+    ).sort("Charge", descending=True, nulls_last=True)
     cut = [
         f"The {name} sheet shows the {SHEET_ROW_LIMIT:,} largest of {frame.height:,} rows; all are in "
-        f"the {name.lower()} CSV file beside this workbook."
+        f"the {name.lower()} CSV file under OUT/remits/."
         for name, frame in (("Unexplained denials", unexplained), ("Unlinked remits", unlinked))
         if frame.height > SHEET_ROW_LIMIT
     ]
-    unexplained, unlinked = unexplained.head(SHEET_ROW_LIMIT), unlinked.head(SHEET_ROW_LIMIT)
+    return unexplained.head(SHEET_ROW_LIMIT), unlinked.head(SHEET_ROW_LIMIT), cut
+
+
+def write_remits_workbook(
+    path: Path,
+    facts: list[tuple[str, object]],
+    measured: Measured,
+    calibration: pl.DataFrame,
+    trend: pl.DataFrame,
+    catalog: Catalog,
+) -> dict:
     wb = Workbook(write_only=True)
     parts = [
-        _summary(wb, facts, cut),
-        _rows_sheet(
-            wb,
-            "By rule",
-            by_rule(measured, calibration, catalog),
-            [9, 34, 9, 10, 9, 9, 8, 12, 10, 10, 9, 12, 14],
-        ),
-        _rows_sheet(wb, "By CARC", by_carc(measured, catalog), [7, 7, 70, 9, 11, 14, 12, 30]),
-        _rows_sheet(wb, "By payer", by_payer(measured), [12, 30, 9, 9, 10, 14, 14]),
-        _rows_sheet(wb, "Unexplained denials", unexplained, [14, 6, 7, 7, 70, 14, 12]),
-        _rows_sheet(wb, "Unlinked remits", unlinked, [14, 8, 12, 12, 24, 30, 8]),
-        _trend_sheet(wb, trend),
+        _summary(wb, facts, blind_spots(measured, catalog)[2]),
+        *remit_sheets(wb, measured, calibration, trend, catalog),
     ]
     with atomic_path(path) as tmp:
         wb.save(tmp)

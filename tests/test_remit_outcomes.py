@@ -13,7 +13,7 @@ import pytest
 
 from flows import cli, pipeline
 from flows.history import History, RemitHistory, file_meta
-from flows.outcomes import calibrate, link_lines, process
+from flows.outcomes import calibrate, link_lines, nightly_remits, process, remittances_in
 from flows.remits import read_835
 from flows.synth import to_835
 from tests.conftest import REPO
@@ -410,3 +410,33 @@ def test_synth_remits_answers_every_claim_once_with_predicted_and_unpredicted_de
     again = tmp_path / "again"
     assert cli.main(["synth", "--lines", "3000", "--out", str(again), "--remits"]) == 0
     assert (again / "synthetic-3000.remits" / "2026-10-09.835").read_bytes() == eras[0].read_bytes()
+
+
+def test_the_nightly_hook_recognises_835s_by_content_archives_them_and_quarantines_a_bad_one(
+    catalog, tmp_path
+):
+    out, inbox = tmp_path / "reports", tmp_path / "inbox"
+    inbox.mkdir()
+    nightly_history(out, catalog)
+    lines = canonical_lines()
+    write_era(inbox / "week.txt", lines, answers_for(lines, {"SP1001": ("CO", "50", "N115")}))
+    text = to_835(lines, answers_for(lines, {}), "20261106")
+    (inbox / "cut.835").write_text(text[: text.index("SE*")])  # truncated
+    (inbox / "batch.837").write_bytes(
+        (REPO / "sample_claims" / "clearinghouse_batch.837").read_bytes()
+    )
+    (inbox / "extract.csv").write_bytes(
+        (REPO / "sample_claims" / "spine_pain_clinic.csv").read_bytes()
+    )
+    eras = remittances_in(inbox)
+    assert [p.name for p in eras] == ["cut.835", "week.txt"]
+    assert nightly_remits(eras, inbox, out, catalog) == {
+        "cut.835": "quarantined",
+        "week.txt": "remittance",
+    }
+    assert (inbox / "archive" / "week.txt").exists()
+    reason = (inbox / "quarantine" / "cut.835.reason.txt").read_text()
+    assert "(truncated)" in reason and "no closing IEA" in reason
+    assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == ["batch.837", "extract.csv"]
+    outcomes = pl.read_csv(out / "remits" / "2026-10-30.rule-outcomes.csv")
+    assert outcomes.filter(pl.col("rule_id") == RULE).select("remitted", "denied").row(0) == (2, 1)
