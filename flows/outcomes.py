@@ -78,41 +78,41 @@ def effective(claims: pl.DataFrame) -> pl.DataFrame:
 
 def link_lines(lines: pl.DataFrame, validated: pl.DataFrame) -> pl.DataFrame:
     """Remit lines (with claim_id) -> the same with `line_number` of the validated line they answer."""
-    claim = validated.select(
-        "claim_id",
-        pl.col("_line_number").alias("line_number"),
-        pl.col("procedure_code"),
-        _modifiers().alias("_mods"),
-        pl.col("_service_date").alias("service_date"),
+    numbers = validated.select(
+        "claim_id", pl.col("_line_number").alias("_n"), pl.lit(True).alias("_ok")
     )
     named = lines.with_columns(
         pl.col("control_number").str.extract(r"(\d+)$").cast(pl.Int64, strict=False).alias("_n")
-    ).join(
-        claim.select("claim_id", pl.col("line_number").alias("_n"), pl.lit(True).alias("_ok")),
-        on=["claim_id", "_n"],
-        how="left",
-    )
-    by_control = named.filter(pl.col("_ok")).select("sha256", "line_pos", pl.col("_n"))
-    rest = named.filter(pl.col("_ok").is_null()).with_columns(_modifiers().alias("_mods"))
+    ).join(numbers, on=["claim_id", "_n"], how="left")
+    by_control = named.filter(pl.col("_ok")).select("sha256", "line_pos", "claim_id", "_n")
+    rest = named.filter(pl.col("_ok").is_null())
     key = ["claim_id", "procedure_code", "_mods", "service_date"]
-    free = claim.join(
-        by_control.join(
-            lines.select("sha256", "line_pos", "claim_id"), on=["sha256", "line_pos"]
-        ).select("claim_id", pl.col("_n").alias("line_number")),
-        on=["claim_id", "line_number"],
-        how="anti",
+    # the rest by their content, against the lines of their claims no control number took
+    free = (
+        validated.join(rest.select("claim_id").unique(), on="claim_id", how="semi")
+        .select(
+            "claim_id",
+            pl.col("_line_number").alias("_n"),
+            "procedure_code",
+            _modifiers().alias("_mods"),
+            pl.col("_service_date").alias("service_date"),
+        )
+        .join(by_control.select("claim_id", "_n"), on=["claim_id", "_n"], how="anti")
     )
     by_key = (
-        rest.with_columns(pl.col("line_pos").rank("ordinal").over(key).alias("_k"))
+        rest.drop("_n")
+        .with_columns(_modifiers().alias("_mods"))
+        .with_columns(pl.col("line_pos").rank("ordinal").over(key).alias("_k"))
         .join(
-            free.with_columns(pl.col("line_number").rank("ordinal").over(key).alias("_k")),
+            free.with_columns(pl.col("_n").rank("ordinal").over(key).alias("_k")),
             on=[*key, "_k"],
             how="inner",
             nulls_equal=True,
         )
-        .select("sha256", "line_pos", pl.col("line_number").alias("_n"))
     )
-    found = pl.concat([by_control, by_key])
+    found = pl.concat(
+        [by_control.select("sha256", "line_pos", "_n"), by_key.select("sha256", "line_pos", "_n")]
+    )
     return lines.join(found, on=["sha256", "line_pos"], how="left").rename({"_n": "line_number"})
 
 

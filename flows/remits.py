@@ -94,6 +94,7 @@ def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.D
     if segs.height:
         last = segs.row(segs.height - 1, named=True)
         state.open = {k: last[k] for k in o}
+    segs = segs.lazy()  # the tables below are planned together and collected at once
     in_claim, in_line = pl.col("clp").is_not_null(), pl.col("svc").is_not_null()
     header = pl.col("st").is_not_null() & ~in_claim
     cas_segments = segs.filter((sid == "CAS") & in_claim)
@@ -131,7 +132,7 @@ def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.D
         for seg, positions in AMOUNTS.items()
         for i in positions
     ]
-    return {
+    tables = {
         "envelope": segs.filter(sid.is_in(ENVELOPE)).select(
             "pos", "id", "st", e(1).alias("e1"), e(2).alias("e2"), e(8).alias("e8")
         ),
@@ -196,6 +197,7 @@ def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.D
             ]
         ),
     }
+    return dict(zip(tables, pl.collect_all(tables.values()), strict=True))
 
 
 def _money(column: str) -> pl.Expr:
