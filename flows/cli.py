@@ -643,6 +643,11 @@ def cmd_remits(args: argparse.Namespace, catalog: Catalog) -> int:
             f"{f['file']}: {f['claims']:,} claims, {f['lines']:,} lines, produced "
             f"{f['production_date']}; {f['plb_adjustments']} provider-level adjustments "
             f"(PLB, ${f['plb_amount']:,.2f}) counted, not attributed"
+            + (
+                f"; {f['problems']} segments read with a problem (see the workbook)"
+                if f["problems"]
+                else ""
+            )
         )
     for day in result.days:
         t = day.measured.totals

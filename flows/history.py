@@ -151,7 +151,7 @@ REMIT_OUTCOME_COLUMNS: dict[str, pl.DataType] = {
     "remitted": pl.Int64,
     "denied": pl.Int64,
     "denied_with_rule_carc": pl.Int64,
-    "paid": pl.Float64,
+    "paid": pl.Int64,
     "precision": pl.Float64,
 }
 REMIT_DAY_COLUMNS: dict[str, pl.DataType] = {

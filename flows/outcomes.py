@@ -380,8 +380,20 @@ def day_facts(day: date, group: list[Remittance], measured: Measured) -> list[tu
             f"over every remit read so far: Beta prior at the YAML weight x severity factor, worth "
             f"{PRIOR_CLAIMS} claims; review, then use with `cleanclaim remits --write-weights`",
         ),
+        *(
+            (f"Read with problems: {r.facts['file']}", _problem_text(r.problems))
+            for r in group
+            if r.problems.height
+        ),
         ("Written at", datetime.now().isoformat(sep=" ", timespec="seconds")),
     ]
+
+
+def _problem_text(problems: pl.DataFrame, shown: int = 5) -> str:
+    """Segment positions and what is wrong there (never a segment's values)."""
+    listed = "; ".join(f"segment {p}: {what}" for p, what in problems.head(shown).iter_rows())
+    more = problems.height - shown
+    return listed + (f"; and {more} more" if more > 0 else "")
 
 
 def process(paths: list[Path], out: Path, catalog: Catalog) -> Processed:

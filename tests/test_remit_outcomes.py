@@ -5,6 +5,7 @@ no rule predicted."""
 from __future__ import annotations
 
 import re
+import zipfile
 from datetime import date, datetime
 
 import openpyxl
@@ -440,3 +441,55 @@ def test_the_nightly_hook_recognises_835s_by_content_archives_them_and_quarantin
     assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == ["batch.837", "extract.csv"]
     outcomes = pl.read_csv(out / "remits" / "2026-10-30.rule-outcomes.csv")
     assert outcomes.filter(pl.col("rule_id") == RULE).select("remitted", "denied").row(0) == (2, 1)
+
+
+def test_segments_read_with_a_problem_are_named_by_position_on_the_summary(
+    catalog, tmp_path, capsys
+):
+    out = tmp_path / "reports"
+    assert (
+        cli.main(
+            [
+                "remits",
+                str(REPO / "tests/data/x12/linuxforhealth/secondary-payment.835"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert "2 segments read with a problem" in capsys.readouterr().out
+    summary = dict(sheet_rows(out / "remits" / "2005-04-12.remits.xlsx", "Summary")[1:])
+    text = summary["Read with problems: secondary-payment.835"]
+    assert (
+        text.startswith("segment 29: SVC01 has no ':' component separator") and "66543" not in text
+    )
+
+
+def test_patient_names_and_member_ids_of_an_835_reach_no_output_log_or_history(
+    catalog, tmp_path, capsys, caplog
+):
+    out = tmp_path / "reports"
+    nightly_history(out, catalog)
+    lines = canonical_lines().with_columns(pl.lit("ZEBEDIAH-CANARY-4471").alias("patient_id"))
+    text = to_835(lines, answers_for(lines, {"SP1002": ("CO", "16", "MA130")}))
+    era = tmp_path / "canary.835"
+    era.write_text(text.replace("NM1*QC*1*PATIENT*SYNTHETIC", "NM1*QC*1*CANARYSON*ZEBEDIAH"))
+    with caplog.at_level("DEBUG"):
+        assert (
+            cli.main(
+                ["remits", str(era), "--out", str(out), "--write-weights", str(out / "w.yaml")]
+            )
+            == 0
+        )
+    said = capsys.readouterr()
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".duckdb" for p in written) and any(p.suffix == ".xlsx" for p in written)
+    for canary in ("CANARYSON", "ZEBEDIAH"):
+        assert canary not in said.out + said.err + caplog.text
+        for path in written:
+            data = path.read_bytes()
+            if path.suffix == ".xlsx":  # zipped: look inside
+                with zipfile.ZipFile(path) as z:
+                    data = b"".join(z.read(n) for n in z.namelist())
+            assert canary.encode() not in data, path.name
