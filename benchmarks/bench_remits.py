@@ -18,6 +18,7 @@ fresh history copy per repeat (the copy not timed) so each run starts as the fir
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import shutil
@@ -73,14 +74,16 @@ def set_up(lines: int, folder: Path, catalog) -> tuple[list[Path], Path]:
     return sorted((folder / f"synthetic-{lines}.remits").glob("*.835")), out
 
 
-def timed(step, repeat: int, prepare=lambda: None) -> list[float]:
-    """Seconds of `step(prepare())` per repeat; what `prepare` does is not timed."""
+def timed(step, repeat: int, prepare=lambda: None) -> list[tuple[float, float]]:
+    """(wall seconds, CPU seconds of all this process's threads) of `step(prepare())` per repeat;
+    what `prepare` does is not timed. CPU time says what a quiet machine would take when other jobs
+    share the cores: on two cores the wall time of a quiet run lies between CPU/2 and CPU."""
     times = []
     for _ in range(repeat):
         ready = prepare()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         step(ready)
-        times.append(time.perf_counter() - start)
+        times.append((time.perf_counter() - start, time.process_time() - cpu))
     return times
 
 
@@ -141,9 +144,10 @@ def main() -> None:
         )
     print(f"\n{args.lines:,} synthetic lines, a month of remits; median of {args.repeat}")
     for name, times in results.items():
-        print(
-            f"  {name:<50} {statistics.median(times):7.2f} s   ({', '.join(f'{t:.2f}' for t in times)})"
-        )
+        wall, cpu = (statistics.median(t[i] for t in times) for i in (0, 1))
+        runs = ", ".join(f"{w:.1f}/{c:.1f}" for w, c in times)
+        print(f"  {name:<50} {wall:7.2f} s wall {cpu:7.2f} s CPU   (wall/CPU: {runs})")
+    print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(totals)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
