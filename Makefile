@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py
 	$(BIN)/python benchmarks/bench_documentation.py
 	$(BIN)/python benchmarks/bench_x12.py
+	$(BIN)/python benchmarks/bench_remits.py
 
 # The README's pictures of the workbook, rendered from the sample run by LibreOffice and poppler
 # (apt-get install libreoffice-calc-nogui poppler-utils).

@@ -315,6 +315,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the same claims as an 837P 005010X222A1 batch, OUT/synthetic-N.837 "
         "(one transaction set per billing NPI)",
     )
+    sy.add_argument(
+        "--remits",
+        action="store_true",
+        help="also validate the claims and write a month of the payer's answers, "
+        "OUT/synthetic-N.remits/DATE.835 (one 835 a week): findings denied with their rule's "
+        "chance under its CARC, plus denials no rule predicts",
+    )
+
+    rm = sub.add_parser(
+        "remits",
+        help="read the payer's 835 remittances: each rule's precision, the denials no rule predicted",
+        description="Read X12 835 005010X221A1 remittances (files or folders), link each answer to "
+        "the claim cleanclaim validated (OUT/.cleanclaim/history.duckdb, written by `nightly`) and "
+        "write under OUT/remits/, per production date: DATE.rule-outcomes.csv, "
+        "DATE.unexplained.csv, DATE.unlinked.csv and the workbook DATE.remits.xlsx "
+        "(see docs/remits.md).",
+    )
+    rm.add_argument(
+        "eras", nargs="+", type=Path, metavar="ERA", help="835 files or folders of them"
+    )
+    rm.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the nightly run's report folder (its run history links the answers)",
+    )
+    rm.add_argument(
+        "--write-weights",
+        type=Path,
+        metavar="YAML",
+        help="also write each rule's weight estimated from every remit read so far as a run "
+        "configuration (`weights:`) to review and pass with --config; never applied by itself",
+    )
 
     r = sub.add_parser("rules", help="list, explain, document and add rules")
     rsub = r.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
@@ -741,8 +775,69 @@ def cmd_synth(args: argparse.Namespace, catalog: Catalog) -> int:
         print(
             f"wrote {batch} ({batch.stat().st_size / 1e6:,.1f} MB), the same claims as an 837P batch"
         )
+    if args.remits:
+        from flows.synth import write_remits
+
+        with Console(stderr=True).status("validating them and writing the payer's answers ..."):
+            findings = pipeline.run(
+                pipeline.discover([extract]), catalog, date(2026, 9, 30)
+            ).findings
+            eras = write_remits(extract, findings, catalog, args.seed)
+        print(f"wrote {len(eras)} remittances (835) in {eras[0].parent}")
+        print(
+            f"measure the rules: put {extract.name} in a nightly inbox, run `cleanclaim nightly`, "
+            f"then `cleanclaim remits {eras[0].parent} --out OUT`"
+        )
     print(f"validate it: cleanclaim validate {extract} --report {args.out / 'denial-risk.xlsx'}")
     return EXIT_CLEAN
+
+
+def cmd_remits(args: argparse.Namespace, catalog: Catalog) -> int:
+    from flows.outcomes import process
+
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    eras = [
+        p for given in args.eras for p in (sorted(given.iterdir()) if given.is_dir() else [given])
+    ]
+    missing = [p for p in eras if not p.is_file()]
+    for path in missing:
+        errors.print(f"[bold red]error:[/] {path}: no such file")
+    result = process(
+        [p for p in eras if p.is_file() and not p.name.startswith(".")], args.out, catalog
+    )
+    for exc in result.failed:
+        errors.print(f"[bold red]Not read:[/] {exc}")
+    for r in result.read:
+        f = r.facts
+        print(
+            f"{f['file']}: {f['claims']:,} claims, {f['lines']:,} lines, produced "
+            f"{f['production_date']}; {f['plb_adjustments']} provider-level adjustments "
+            f"(PLB, ${f['plb_amount']:,.2f}) counted, not attributed"
+            + (
+                f"; {f['problems']} segments read with a problem (see the workbook)"
+                if f["problems"]
+                else ""
+            )
+        )
+    for day in result.days:
+        t = day.measured.totals
+        print(
+            f"{day.production_date}: {t['claims']:,} answered claims, {t['linked']:,} linked to "
+            f"validated claims, {t['denied']:,} denied ({t['predicted']:,} flagged by a rule, "
+            f"{t['unexplained']:,} unexplained), {t['claims'] - t['linked']:,} unlinked"
+        )
+        print("  Wrote " + " · ".join(str(p) for p in day.written.values()))
+    if args.write_weights:
+        from flows.outcomes import weights_yaml
+
+        args.write_weights.write_text(
+            weights_yaml(result.calibration, date.today()), encoding="utf-8"
+        )
+        print(
+            f"Wrote {args.write_weights}: {result.calibration.height} rules' weights from their "
+            f"outcomes, for review; use them with --config {args.write_weights}"
+        )
+    return EXIT_UNUSABLE if result.failed or missing else EXIT_CLEAN
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -765,6 +860,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_serve(args)
     if args.command == "synth":
         return cmd_synth(args, catalog)
+    if args.command == "remits":
+        return cmd_remits(args, catalog)
     return cmd_validate(args, catalog) if args.command == "validate" else cmd_rules(args, catalog)
 
 

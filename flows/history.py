@@ -93,6 +93,79 @@ FILE_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
+# Remittances (flows/remits.py, flows/outcomes.py), per 835 file by content hash: what the payer
+# answered. Append-only: a new ERA adds rows; the same ERA read again replaces only its own.
+REMIT_TABLES: dict[str, dict[str, pl.DataType]] = {
+    "remit_claims": {
+        "claim_pos": pl.Int64,
+        "claim_id": pl.String,
+        "status": pl.String,
+        "charge": pl.Float64,
+        "paid": pl.Float64,
+        "patient_responsibility": pl.Float64,
+        "payer_claim_control": pl.String,
+        "payer_id": pl.String,
+        "payer_name": pl.String,
+        "production_date": pl.Date,
+        "remarks": pl.String,
+    },
+    "remit_lines": {
+        "line_pos": pl.Int64,
+        "claim_pos": pl.Int64,
+        "procedure_code": pl.String,
+        "modifier_1": pl.String,
+        "modifier_2": pl.String,
+        "modifier_3": pl.String,
+        "modifier_4": pl.String,
+        "charge": pl.Float64,
+        "paid": pl.Float64,
+        "units": pl.Float64,
+        "service_date": pl.Date,
+        "control_number": pl.String,
+        "remarks": pl.String,
+    },
+    "remit_adjustments": {
+        "claim_pos": pl.Int64,
+        "line_pos": pl.Int64,
+        "group": pl.String,
+        "carc": pl.String,
+        "amount": pl.Float64,
+        "quantity": pl.Float64,
+    },
+}
+REMIT_FILE_COLUMNS: dict[str, pl.DataType] = {
+    "sha256": pl.String,
+    "file": pl.String,
+    "production_date": pl.Date,
+    "read_at": pl.Datetime,
+    "claims": pl.Int64,
+    "lines": pl.Int64,
+    "plb_adjustments": pl.Int64,
+    "plb_amount": pl.Float64,
+}
+# One row per production date and rule (the rule-outcomes file), and per production date (Trend).
+REMIT_OUTCOME_COLUMNS: dict[str, pl.DataType] = {
+    "production_date": pl.Date,
+    "rule_id": pl.String,
+    "flagged_claims": pl.Int64,
+    "remitted": pl.Int64,
+    "denied": pl.Int64,
+    "denied_with_rule_carc": pl.Int64,
+    "paid": pl.Int64,
+    "precision": pl.Float64,
+}
+REMIT_DAY_COLUMNS: dict[str, pl.DataType] = {
+    "production_date": pl.Date,
+    "files": pl.Int64,
+    "claims": pl.Int64,
+    "linked": pl.Int64,
+    "denied": pl.Int64,
+    "predicted": pl.Int64,
+    "unexplained": pl.Int64,
+    "denied_dollars": pl.Float64,
+}
+
+
 def _ddl(table: str, columns: dict[str, pl.DataType], key: str | None = None) -> str:
     cols = ", ".join(f'"{c}" {_SQL_TYPES[t.base_type()]}' for c, t in columns.items())
     return f"CREATE TABLE IF NOT EXISTS {table} ({cols}{f', PRIMARY KEY ({key})' if key else ''})"
@@ -223,6 +296,120 @@ class History:
             pl.col("billed").alias("Billed"),
             pl.col("at_risk").alias("Dollars at risk"),
         )
+
+
+def _remit_ddl(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(_ddl("remit_files", REMIT_FILE_COLUMNS, "sha256"))
+    for table, columns in REMIT_TABLES.items():
+        con.execute(_ddl(table, {"sha256": pl.String, **columns}))
+    con.execute(_ddl("remit_outcomes", REMIT_OUTCOME_COLUMNS, "production_date, rule_id"))
+    con.execute(_ddl("remit_days", REMIT_DAY_COLUMNS, "production_date"))
+
+
+class RemitHistory(History):
+    """The remittance tables of the same history file: written by `cleanclaim remits` (or the nightly
+    flow, under its inbox lock), read back to link each answer to the claim cleanclaim validated."""
+
+    @contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with super()._connect() as con:
+            _remit_ddl(con)
+            yield con
+
+    @staticmethod
+    def _frame_sql(scratch: Path, name: str, frame: pl.DataFrame) -> str:
+        target = scratch / f"{name}.parquet"
+        frame.write_parquet(target)
+        return f"read_parquet('{target}')"
+
+    def record_remittance(self, sha256: str, meta: dict, frames: dict[str, pl.DataFrame]) -> None:
+        """One 835's rows (remit_files and REMIT_TABLES), replacing any of the same content."""
+        with self._connect() as con, tempfile.TemporaryDirectory(dir=self.folder) as scratch:
+            con.execute("BEGIN TRANSACTION")
+            for table in ("remit_files", *REMIT_TABLES):
+                con.execute(f"DELETE FROM {table} WHERE sha256 = ?", [sha256])
+            con.execute(
+                f"INSERT INTO remit_files VALUES ({', '.join('?' * len(REMIT_FILE_COLUMNS))})",
+                [sha256, *(meta[c] for c in list(REMIT_FILE_COLUMNS)[1:])],
+            )
+            for table, columns in REMIT_TABLES.items():
+                typed = frames[table].select(pl.col(c).cast(t) for c, t in columns.items())
+                names = ", ".join(f'"{c}"' for c in columns)
+                source = self._frame_sql(Path(scratch), table, typed)
+                con.execute(
+                    f'INSERT INTO {table} ("sha256", {names}) SELECT ?, {names} FROM {source}',
+                    [sha256],
+                )
+            con.execute("COMMIT")
+
+    def remits(self, claim_ids: pl.Series | None = None) -> dict[str, pl.DataFrame]:
+        """Every stored answer for these claims (all claims when None), each claim row with its
+        file's read time so a later answer (a correction after a reversal) can win."""
+        with self._connect() as con, tempfile.TemporaryDirectory(dir=self.folder) as scratch:
+            where = ""
+            if claim_ids is not None:
+                ids = self._frame_sql(Path(scratch), "ids", claim_ids.to_frame("claim_id"))
+                where = f"WHERE c.claim_id IN (SELECT claim_id FROM {ids})"
+            claims = self._query(
+                con,
+                f"SELECT c.*, f.read_at FROM remit_claims c JOIN remit_files f USING (sha256) {where}",
+                [],
+            )
+            keys = self._frame_sql(Path(scratch), "keys", claims.select("sha256", "claim_pos"))
+            picked = f"JOIN (SELECT * FROM {keys}) k USING (sha256, claim_pos)"
+            return {
+                "remit_claims": claims,
+                **{
+                    table: self._query(con, f"SELECT t.* FROM {table} t {picked}", [])
+                    for table in ("remit_lines", "remit_adjustments")
+                },
+            }
+
+    def validated(self, claim_ids: pl.Series) -> dict[str, pl.DataFrame]:
+        """The claims cleanclaim validated under these ids -- each from the latest file that had it --
+        with that file's findings and lines, and per rule the claims it flagged in those files."""
+        with self._connect() as con, tempfile.TemporaryDirectory(dir=self.folder) as scratch:
+            ids = self._frame_sql(Path(scratch), "ids", claim_ids.unique().to_frame("claim_id"))
+            latest = (
+                "SELECT c.sha256, c.claim_id, c.status, c.score, c.billed FROM claims c "
+                f"JOIN files f USING (sha256) WHERE c.claim_id IN (SELECT claim_id FROM {ids}) "
+                "QUALIFY row_number() OVER (PARTITION BY c.claim_id ORDER BY f.as_of DESC, "
+                "c.sha256) = 1"
+            )
+            claims = self._query(con, latest, [])
+            keys = self._frame_sql(Path(scratch), "keys", claims.select("sha256", "claim_id"))
+            picked = f"JOIN (SELECT * FROM {keys}) k USING (sha256, claim_id)"
+            files = self._frame_sql(Path(scratch), "files", claims.select("sha256").unique())
+            flagged = (
+                "SELECT rule_id, count(DISTINCT claim_id) AS flagged_claims FROM findings "
+                f"WHERE sha256 IN (SELECT sha256 FROM {files}) GROUP BY rule_id"
+            )
+            return {
+                "claims": claims,
+                "findings": self._query(con, f"SELECT t.* FROM findings t {picked}", []),
+                "lines": self._query(con, f"SELECT t.* FROM lines t {picked}", []),
+                "flagged": self._query(con, flagged, []),
+            }
+
+    def record_outcomes(self, day: date, outcomes: pl.DataFrame, totals: dict) -> None:
+        """A production date's rule outcomes and totals, replacing an earlier reading of that date."""
+        with self._connect() as con, tempfile.TemporaryDirectory(dir=self.folder) as scratch:
+            typed = outcomes.select(pl.col(c).cast(t) for c, t in REMIT_OUTCOME_COLUMNS.items())
+            source = self._frame_sql(Path(scratch), "outcomes", typed)
+            con.execute("BEGIN TRANSACTION")
+            for table in ("remit_outcomes", "remit_days"):
+                con.execute(f"DELETE FROM {table} WHERE production_date = ?", [day])
+            con.execute(f"INSERT INTO remit_outcomes SELECT * FROM {source}")
+            con.execute(
+                f"INSERT INTO remit_days VALUES ({', '.join('?' * len(REMIT_DAY_COLUMNS))})",
+                [day, *(totals[c] for c in list(REMIT_DAY_COLUMNS)[1:])],
+            )
+            con.execute("COMMIT")
+
+    def remit_trend(self) -> pl.DataFrame:
+        """Every production date read so far, oldest first."""
+        with self._connect() as con:
+            return self._query(con, "SELECT * FROM remit_days ORDER BY production_date", [])
 
 
 def file_meta(name: str, run_id: str, as_of: date, claims: int, findings: int) -> dict:

@@ -44,11 +44,20 @@ from flows import pipeline
 from flows.adhoc import STAGE, retry_only_io
 from flows.extract import Extract
 from flows.history import History, run_row
+from flows.outcomes import nightly_remits, remittances_in
 from validators.catalog import Catalog, load_catalog
 from validators.config import RunConfig
 from validators.errors import ExtractError
 
-OUTCOMES = ("validated", "quarantined", "already processed", "left to settle", "ignored", "failed")
+OUTCOMES = (
+    "validated",
+    "quarantined",
+    "already processed",
+    "left to settle",
+    "ignored",
+    "remittance",
+    "failed",
+)
 # Lines per partition: a file larger than this is checked in parts of whole patients, one task
 # each, so a Dask cluster can spread one large file over its workers.
 PARTITION_LINES = 500_000
@@ -312,6 +321,8 @@ def nightly_claims_validation(
                 item,
                 error,
             )
+        eras = set(remittances_in(inbox_dir))  # 835s are remits, not extracts (flows/outcomes.py)
+        found.extracts[:] = [i for i in found.extracts if i.path not in eras]
         done = frozenset(box.Ledger(out_dir).done())
         reads = [
             (item, read_extract.submit(item, done, catalog_ref, tag[item.path.name]))
@@ -419,6 +430,8 @@ def nightly_claims_validation(
         for other in found.others:
             status.setdefault(other.name, other)
         history.run(store.ingest)
+        if eras:  # after tonight's claims are in the history; left in the inbox if it is unusable
+            status |= history.run(nightly_remits, sorted(eras), inbox_dir, out_dir, catalog) or {}
         staged = box.staged_days(out_dir, catalog, started, time.perf_counter() - clock)
         result = staged.get(as_of) or pipeline.Run([], catalog, as_of, started)
         counts = Counter(o.outcome for o in status.values())

@@ -573,6 +573,7 @@ def run(
     share one limit of `config.threads` parts at a time across the run."""
     started, clock = datetime.now(), time.perf_counter()
     config = config or RunConfig()
+    catalog = catalog.with_weights(config.weights)
     parts_at_once = threading.BoundedSemaphore(config.threads)
     # Files are independent; polars releases the GIL inside its operations, so several workers
     # overlap one file's Python overhead with another's work. Results keep the order of the inputs.

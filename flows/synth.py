@@ -473,25 +473,30 @@ def to_837(lines: pl.DataFrame, submitted: str = "20261001") -> str:
             ).alias("_set")
         )
     )
-    sets = sets.with_columns(
-        pl.concat_str(
-            pl.col("_set"),
-            pl.lit("SE*"),
-            (pl.col("_set").str.count_matches("~", literal=True) + 1).cast(pl.String),
-            pl.lit("*"),
-            pl.col("_ctl"),
-            pl.lit("~"),
-        ).alias("_set")
+    return _interchange(sets, "HC", "SUBMIT01", "RECV01", submitted, "005010X222A1", 1)
+
+
+def _interchange(
+    sets: pl.DataFrame, kind: str, sender: str, receiver: str, day: str, version: str, control: int
+) -> str:
+    """Transaction sets (`_set` text without its SE, `_ctl`) closed with SE and wrapped in ISA/GS."""
+    closed = pl.concat_str(
+        pl.col("_set"),
+        pl.lit("SE*"),
+        (pl.col("_set").str.count_matches("~", literal=True) + 1).cast(pl.String),
+        pl.lit("*"),
+        pl.col("_ctl"),
+        pl.lit("~"),
     )
     isa = (
-        f"ISA*00*          *00*          *ZZ*{'SUBMIT01':<15}*ZZ*{'RECV01':<15}*{submitted[2:]}*1200*^*00501*"
-        f"000000001*0*T*:~"
+        f"ISA*00*          *00*          *ZZ*{sender:<15}*ZZ*{receiver:<15}*{day[2:]}*1200*^*00501*"
+        f"{control:09d}*0*T*:~"
     )
     return (
         isa
-        + f"GS*HC*SUBMIT01*RECV01*{submitted}*1200*1*X*005010X222A1~"
-        + "".join(sets["_set"].to_list())
-        + f"GE*{sets.height}*1~IEA*1*000000001~"
+        + f"GS*{kind}*{sender}*{receiver}*{day}*1200*{control}*X*{version}~"
+        + "".join(sets.select(closed)["_set"].to_list())
+        + f"GE*{sets.height}*{control}~IEA*1*{control:09d}~"
     )
 
 
@@ -500,3 +505,198 @@ def write_837(extract: Path) -> Path:
     target = extract.with_suffix(".837")
     target.write_text(to_837(pl.read_csv(extract, infer_schema=False)), encoding="ascii")
     return target
+
+
+# --------------------------------------------------------------------------- the payer's answer: an 835
+
+
+def _amount(expr: pl.Expr) -> pl.Expr:
+    return expr.round(2).cast(pl.String)
+
+
+def to_835(lines: pl.DataFrame, answers: pl.DataFrame, produced: str = "20261030") -> str:
+    """Canonical claim lines and the payer's decision per line -> an 835 005010X221A1 interchange,
+    one transaction set per payer. `answers` has claim_id, line_number, group, carc, rarc: a line
+    whose carc is null is paid at 80% of its charge (CO-45 writes off the rest), a line with a carc
+    is adjusted to zero under it (with its remark code in LQ*HE when rarc is given). Each SVC carries
+    REF*6R with the line number, as a billing system echoes its line item control number."""
+    charge = pl.col("charge_amount").cast(pl.Float64, strict=False).fill_null(0.0)
+    frame = lines.join(answers, on=["claim_id", "line_number"], how="left").with_columns(
+        charge.alias("_charge"),
+        pl.when(pl.col("carc").is_null())
+        .then((charge * 0.8).round(2))
+        .otherwise(0.0)
+        .alias("_paid"),
+    )
+    modifiers = pl.concat_str(*(_optional(":", f"modifier_{i}") for i in range(1, 5)))
+    adjustment = (
+        pl.when(pl.col("carc").is_null())
+        .then(pl.format("CAS*CO*45*{}~", _amount(pl.col("_charge") - pl.col("_paid"))))
+        .otherwise(
+            pl.format("CAS*{}*{}*{}~", "group", "carc", _amount(pl.col("_charge")))
+            + _optional("LQ*HE*", pl.concat_str("rarc", pl.lit("~")))
+        )
+    )
+    line_text = pl.concat_str(
+        pl.lit("SVC*HC:"),
+        pl.col("procedure_code").fill_null(""),
+        modifiers,
+        pl.lit("*"),
+        _amount(pl.col("_charge")),
+        pl.lit("*"),
+        _amount(pl.col("_paid")),
+        pl.lit("**"),
+        pl.col("units").fill_null("1"),
+        pl.lit("~DTM*472*"),
+        _x12_date("service_date").fill_null(""),
+        pl.lit("~"),
+        adjustment,
+        pl.lit("REF*6R*"),
+        pl.col("line_number").fill_null(""),
+        pl.lit("~"),
+    )
+    claims = (
+        frame.with_columns(line_text.alias("_line"))
+        .group_by("claim_id", maintain_order=True)
+        .agg(
+            pl.col("payer_id", "payer_name", "patient_id").first(),
+            pl.col("_charge").sum().round(2),
+            pl.col("_paid").sum().round(2),
+            pl.col("carc").is_not_null().all().alias("_denied"),
+            pl.col("_line").str.join(""),
+        )
+        .with_columns(pl.int_range(pl.len()).alias("_n"))
+    )
+    claim_text = pl.concat_str(
+        pl.lit("CLP*"),
+        pl.col("claim_id"),
+        pl.when(pl.col("_denied")).then(pl.lit("*4*")).otherwise(pl.lit("*1*")),
+        _amount(pl.col("_charge")),
+        pl.lit("*"),
+        _amount(pl.col("_paid")),
+        pl.lit("**12*PCN"),
+        pl.col("_n").cast(pl.String).str.zfill(9),
+        pl.lit("~NM1*QC*1*PATIENT*SYNTHETIC****MI*"),
+        pl.col("patient_id").fill_null(""),
+        pl.lit("~"),
+        pl.col("_line"),
+    )
+    sets = (
+        claims.group_by("payer_id", maintain_order=True)
+        .agg(
+            pl.col("payer_name").first(),
+            pl.col("_paid").sum().round(2),
+            claim_text.str.join("").alias("_body"),
+        )
+        .with_row_index("_st", offset=1)
+        .with_columns(pl.col("_st").cast(pl.String).str.zfill(4).alias("_ctl"))
+        .with_columns(
+            pl.concat_str(
+                pl.lit("ST*835*"),
+                pl.col("_ctl"),
+                pl.lit("*005010X221A1~BPR*I*"),
+                _amount(pl.col("_paid")),
+                pl.lit(
+                    f"*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*{produced}~"
+                ),
+                pl.lit("TRN*1*"),
+                pl.col("_ctl"),
+                pl.lit(f"*1512345678~DTM*405*{produced}~N1*PR*"),
+                pl.col("payer_name").fill_null(""),
+                pl.lit("~REF*2U*"),
+                pl.col("payer_id").fill_null(""),
+                pl.lit("~N1*PE*PRACTICE*XX*1049827367~LX*1~"),
+                pl.col("_body"),
+            ).alias("_set")
+        )
+    )
+    return _interchange(sets, "HP", "PAYER01", "SUBMIT01", produced, "005010X221A1", 2)
+
+
+# Denials no rule predicts, on a share of the claims without findings: what a payer denies for
+# reasons an extract cannot show (eligibility, authorization, duplicates, filing, coverage).
+UNEXPLAINED_SHARE = 0.03
+UNEXPLAINED_DENIALS = [
+    ("CO", "16", "MA130"),
+    ("CO", "197", None),
+    ("CO", "18", None),
+    ("CO", "29", None),
+    ("CO", "96", "N362"),
+]
+REMIT_WEEKS = 4  # a month of remittances: one ERA a week
+
+
+def adjudicate(lines: pl.DataFrame, findings: pl.DataFrame, catalog, seed: int = 7) -> pl.DataFrame:
+    """The payer's decision per line (claim_id, line_number, group, carc, rarc): each finding is
+    denied with its rule's chance (YAML weight x severity factor) under the rule's CARC -- on its
+    line, or every line of the claim for a claim-level finding -- and UNEXPLAINED_SHARE of the
+    claims without findings are denied for a reason no rule knows. Lines with no row are paid."""
+    from validators.scoring import SEVERITY_FACTOR
+
+    rng = np.random.default_rng(seed)
+    rules = pl.DataFrame(
+        [
+            {
+                "rule_id": r.id,
+                "_p": r.weight * SEVERITY_FACTOR[r.severity],
+                "group": r.denial.group,
+                "carc": r.denial.carc,
+                "rarc": r.denial.rarc[0] if r.denial.rarc else None,
+            }
+            for r in catalog.rules.values()
+            if r.denial
+        ]
+    )
+    found = (
+        findings.filter(pl.col("claim_id").is_not_null())
+        .select("claim_id", pl.col("line_number").cast(pl.String), "rule_id")
+        .join(rules, on="rule_id")
+    )
+    denied = found.filter(pl.Series(rng.random(found.height)) < pl.col("_p"))
+    keys = lines.select("claim_id", "line_number")
+    on_lines = pl.concat(
+        [
+            denied.filter(pl.col("line_number").is_not_null()).join(
+                keys, on=["claim_id", "line_number"], how="semi"
+            ),
+            denied.filter(pl.col("line_number").is_null())
+            .drop("line_number")
+            .join(keys, on="claim_id"),
+        ],
+        how="diagonal",
+    )
+    clean = (
+        keys.select("claim_id")
+        .unique(maintain_order=True)
+        .join(findings.select("claim_id"), on="claim_id", how="anti")
+    )
+    picked = clean.filter(pl.Series(rng.random(clean.height)) < UNEXPLAINED_SHARE)
+    reasons = pl.DataFrame(UNEXPLAINED_DENIALS, schema=["group", "carc", "rarc"], orient="row")
+    unexplained = picked.with_columns(
+        pl.Series("_r", rng.integers(0, reasons.height, picked.height))
+    ).join(reasons.with_row_index("_r").with_columns(pl.col("_r").cast(pl.Int64)), on="_r")
+    return pl.concat(
+        [
+            on_lines.select("claim_id", "line_number", "group", "carc", "rarc"),
+            unexplained.join(keys, on="claim_id").select(
+                "claim_id", "line_number", "group", "carc", "rarc"
+            ),
+        ]
+    ).unique(["claim_id", "line_number"], keep="first", maintain_order=True)
+
+
+def write_remits(extract: Path, findings: pl.DataFrame, catalog, seed: int = 7) -> list[Path]:
+    """A month of ERAs for the synthetic extract (one a week, each answering a quarter of its claims):
+    `synthetic-N.remits/2026-10-DD.835`."""
+    lines = pl.read_csv(extract, infer_schema=False)
+    answers = adjudicate(lines, findings, catalog, seed)
+    week = pl.col("claim_id").str.extract(r"(\d+)$").cast(pl.Int64) % REMIT_WEEKS
+    folder = extract.with_suffix(".remits")
+    folder.mkdir(exist_ok=True)
+    written = []
+    for i in range(REMIT_WEEKS):
+        day = f"202610{9 + 7 * i:02d}"
+        target = folder / f"{day[:4]}-{day[4:6]}-{day[6:]}.835"
+        target.write_text(to_835(lines.filter(week == i), answers, day), encoding="ascii")
+        written.append(target)
+    return written

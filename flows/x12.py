@@ -25,6 +25,7 @@ ICD-9 qualifiers) is returned as `Extract.rejected` rows that become findings wi
 from __future__ import annotations
 
 import codecs
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -63,6 +64,7 @@ DX_QUALIFIERS = (
 )  # ... and of ICD-10-CM ones: every diagnosis the HI carries
 ICD10_EFFECTIVE = "20151001"  # ICD-9-CM codes are not accepted for services on or after this date
 TRANSACTIONS = {
+    "837": "a claim batch (837)",
     "999": "an implementation acknowledgment (999)",
     "997": "a functional acknowledgment (997)",
     "835": "a payment/remittance advice (835)",
@@ -196,8 +198,8 @@ def _opened(
     return pl.when(filled >= 0).then(filled)
 
 
-def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.DataFrame]:
-    """One block of segments -> the narrow tables the claim lines are built from."""
+def segment_frame(text: str, d: dict[str, str], state: _State) -> pl.DataFrame:
+    """A block's segments: position in the file (ISA = 1, counted on from earlier blocks), elements, id."""
     segs = (
         pl.DataFrame({"_s": [text]})
         .select(pl.col("_s").str.split(d["segment"]))
@@ -207,12 +209,17 @@ def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.D
     )
     first = state.segments + 1
     state.segments += segs.height
-    comp = d["component"]
-    sid = pl.col("id")
-    segs = segs.select(
+    return segs.select(
         pl.int_range(first, first + pl.len(), dtype=pl.Int64).alias("pos"),
         pl.col("_s").str.split(d["element"]).alias("_e"),
     ).with_columns(pl.col("_e").list.first().alias("id"))
+
+
+def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.DataFrame]:
+    """One block of segments -> the narrow tables the claim lines are built from."""
+    segs = segment_frame(text, d, state)
+    comp = d["component"]
+    sid = pl.col("id")
     o = state.open
     segs = segs.with_columns(
         _opened("ST", ["SE"], o["st"], trailer=True).alias("st"),
@@ -366,52 +373,84 @@ def _block_tables(text: str, d: dict[str, str], state: _State) -> dict[str, pl.D
     }
 
 
-def _envelope(path: str, env: pl.DataFrame) -> pl.DataFrame:
-    """File-level refusals and envelope problems (counts, control numbers) as problem rows."""
+@dataclass(frozen=True)
+class Transaction:
+    """What a reader accepts, and how its refusals name it and say what to export instead."""
+
+    code: str  # ST01
+    versions: tuple[str, ...]  # GS08
+    name: str  # "an 837 claim batch"
+    version_name: str  # "837 professional 005010X222A1"
+    export: str  # what to export instead, and from where
+    wrong_kind: str  # why the other transaction types are not this one
+    related: dict[str, str]  # GS08 prefix -> a note on what that version is instead
+
+
+PROFESSIONAL_837 = Transaction(
+    code="837",
+    versions=PROFESSIONAL,
+    name="an 837 claim batch",
+    version_name="837 professional 005010X222A1",
+    export="Export the batch as 837P 005010X222A1 from the practice-management system.",
+    wrong_kind="Give cleanclaim the 837P file the billing system sends; acknowledgments and "
+    "remittances come back from the clearinghouse.",
+    related={"005010X223": "the institutional 837I"},
+)
+
+
+def check_envelope(path: str, env: pl.DataFrame, spec: Transaction = PROFESSIONAL_837) -> None:
+    """Refuse a file that is not `spec`'s transaction and version, or that is cut short."""
     st = env.filter(pl.col("id") == "ST")
     gs = env.filter(pl.col("id") == "GS")
     if st.is_empty():
         raise _error(
             path,
             "the interchange holds no ST transaction set",
-            "Export the claims again: an 837P batch has ISA, GS, ST ... SE, GE, IEA.",
+            f"Export the file again: {spec.name} has ISA, GS, ST ... SE, GE, IEA.",
             reason="no_claims",
         )
-    other = st.filter(pl.col("e1") != "837")
+    other = st.filter(pl.col("e1") != spec.code)
     if other.height:
         kind = other["e1"][0]
         raise _error(
             path,
-            f"this is {TRANSACTIONS.get(kind, f'an X12 {kind} transaction')}, not an 837 claim batch",
-            "Give cleanclaim the 837P file the billing system sends; acknowledgments and remittances "
-            "come back from the clearinghouse.",
+            f"this is {TRANSACTIONS.get(kind, f'an X12 {kind} transaction')}, not {spec.name}",
+            spec.wrong_kind,
             reason="wrong_transaction",
         )
     versions = gs["e8"].unique().to_list()
-    old = [v for v in versions if v not in PROFESSIONAL]
+    old = [v for v in versions if v not in spec.versions]
     if old:
         version = str(old[0])
         if version.startswith("004010"):
-            what = f"a 4010 ({version}) batch: HIPAA retired 4010 in 2012 and payers reject it"
+            what = f"a 4010 ({version}) file: HIPAA retired 4010 in 2012 and payers reject it"
         else:
-            what = f"version {version}, not 837 professional 005010X222A1" + (
-                " (005010X223 is the institutional 837I)"
-                if version.startswith("005010X223")
-                else ""
-            )
-        raise _error(
-            path,
-            f"the functional group is {what}",
-            "Export the batch as 837P 005010X222A1 from the practice-management system.",
-            reason="wrong_version",
-        )
+            related = [f" ({note})" for p, note in spec.related.items() if version.startswith(p)]
+            what = f"version {version}, not {spec.version_name}" + "".join(related)
+        raise _error(path, f"the functional group is {what}", spec.export, reason="wrong_version")
     if env["id"][-1] != "IEA":
         raise _error(
             path,
             "the interchange has no closing IEA segment: the file is truncated",
-            "Export or download the batch again; a partial batch would leave claims unchecked.",
+            "Export or download the file again; a partial file would leave claims unread.",
             reason="truncated",
         )
+    closed = env.filter(pl.col("id") == "SE").select("st")
+    unclosed = st.join(closed, left_on="pos", right_on="st", how="anti")
+    if unclosed.height:
+        raise _error(
+            path,
+            f"the transaction set starting at segment {unclosed['pos'][0]} has no SE trailer: the "
+            "file is truncated",
+            "Export or download the file again.",
+            reason="truncated",
+        )
+
+
+def _envelope(path: str, env: pl.DataFrame) -> pl.DataFrame:
+    """File-level refusals and envelope problems (counts, control numbers) as problem rows."""
+    check_envelope(path, env)
+    st = env.filter(pl.col("id") == "ST")
     se = env.filter(pl.col("id") == "SE").select(
         pl.col("pos").alias("se_pos"),
         "st",
@@ -421,15 +460,6 @@ def _envelope(path: str, env: pl.DataFrame) -> pl.DataFrame:
     checks = st.select(pl.col("pos").alias("st"), pl.col("e2").alias("st_control")).join(
         se, on="st", how="left"
     )
-    unclosed = checks.filter(pl.col("se_pos").is_null())
-    if unclosed.height:
-        raise _error(
-            path,
-            f"the transaction set starting at segment {unclosed['st'][0]} has no SE trailer: the "
-            "file is truncated",
-            "Export or download the batch again.",
-            reason="truncated",
-        )
     counted = checks.with_columns((pl.col("se_pos") - pl.col("st") + 1).alias("actual"))
     return pl.concat(
         [
@@ -483,20 +513,24 @@ def _patient_key(member: pl.Expr, last: pl.Expr, first: pl.Expr, dob: pl.Expr) -
     return pl.concat_str(member, who.hash(seed=11).cast(pl.String).str.slice(0, 8), separator="/")
 
 
-def read_x12(path: str | Path, *, max_rows: int) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
-    """An 837P file -> (canonical text lines with source_row, problems: source_row/claim_id/problem/kind, facts)."""
-    path = str(path)
+def interchange_delimiters(path: str) -> dict[str, str]:
+    """The delimiters of an interchange from its ISA header (refusing UTF-16 and a malformed ISA)."""
     with open(path, "rb") as handle:
         head = handle.read(4096)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head[:64]:
         raise _error(
             path,
             "the X12 file is UTF-16 text; X12 interchanges are plain ASCII",
-            "Export the batch again as an ASCII (or UTF-8) file; a clearinghouse rejects UTF-16.",
+            "Export the file again as ASCII (or UTF-8); a clearinghouse rejects UTF-16.",
             reason="bad_encoding",
         )
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff").lstrip()
-    d = _delimiters(path, text)
+    return _delimiters(path, head.decode("utf-8", errors="replace").lstrip("\ufeff").lstrip())
+
+
+def read_x12(path: str | Path, *, max_rows: int) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    """An 837P file -> (canonical text lines with source_row, problems: source_row/claim_id/problem/kind, facts)."""
+    path = str(path)
+    d = interchange_delimiters(path)
     state = _State()
     tables: dict[str, list[pl.DataFrame]] = {}
     for block in _blocks(path, d["segment"], state):

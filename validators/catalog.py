@@ -10,7 +10,7 @@ import hashlib
 import re
 import string
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -202,6 +202,16 @@ class Catalog:
         if name not in self.derived_tables:
             self.derived_tables.setdefault(name, build(self))
         return self.derived_tables[name]
+
+    def with_weights(self, weights: dict[str, float]) -> Catalog:
+        """The same catalog scoring with other weights (a run configuration's `weights`)."""
+        if not weights:
+            return self
+        rules = {
+            rid: rule.model_copy(update={"weight": weights[rid]}) if rid in weights else rule
+            for rid, rule in self.rules.items()
+        }
+        return replace(self, rules=rules)
 
     def by_stage(self, stage: str) -> list[Rule]:
         return [r for r in self.rules.values() if REGISTRY[r.check].stage == stage]

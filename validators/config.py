@@ -11,6 +11,7 @@ payers:                    # by payer_id, as in the extract
     ignore: [INJ003]
 timely_filing_days: {MCR01: 365, BCBS1: 180, AET02: 90}
 threads: 4                 # files, parts of a large file or rules checked at once; default: the CPUs
+weights: {DXP001: 0.95}    # scoring weights instead of the YAML's (`cleanclaim remits --write-weights`)
 ```
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -48,6 +49,7 @@ class RunConfig(BaseModel):
     # The run's one concurrency setting: how many files, parts of a large file, or rules of a file
     # checked alone, are worked on at once (flows/pipeline.py, validators/engine.py).
     threads: int = Field(default_factory=default_threads, ge=1)
+    weights: dict[str, Annotated[float, Field(ge=0, le=1)]] = {}  # rule id -> scoring weight
 
     def selects(self, rule_id: str) -> bool:
         def match(prefixes: list[str]) -> bool:
@@ -88,6 +90,7 @@ def load_config(path: str | Path | None, known_rules: set[str]) -> RunConfig:
     unknown = [
         r for r in named if r != "ALL" and not any(k.startswith(r.upper()) for k in known_rules)
     ]
+    unknown += [r for r in config.weights if r not in known_rules]  # a weight names one rule
     if unknown:
         raise RuleConfigError(
             f"{path}: no rule matches {sorted(set(unknown))}; see `cleanclaim rules list`"
