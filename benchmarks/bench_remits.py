@@ -33,14 +33,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import polars as pl  # noqa: E402
+from validators import runtime
 
-import validators  # noqa: E402,F401  (the allocator setting before polars loads, as in the product)
-from flows import outcomes, pipeline  # noqa: E402
-from flows.history import History, RemitHistory, file_meta  # noqa: E402
-from flows.inbox import file_sha256  # noqa: E402
-from flows.remits import read_835  # noqa: E402
-from validators.catalog import load_catalog  # noqa: E402
+runtime.configure()  # before polars loads, as the product's entry points do
+
+import polars as pl
+
+from flows import outcomes, pipeline
+from flows.history import History, RemitHistory, file_meta
+from flows.inbox import file_sha256
+from flows.remits import read_835
+from validators.catalog import load_catalog
 
 AS_OF = date(2026, 9, 30)
 
