@@ -520,15 +520,20 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
         )
         bar.update(task, completed=len(inputs))
 
-        def after(stage: str, name: str) -> None:
+        stages: list[str] = []
+
+        def after(stage: str, name: str) -> None:  # a stage starts: the one before it is done
+            if stages:
+                bar.advance(task)
+            stages.append(stage)
             bar.update(task, description=f"{stage} {name}")
-            bar.advance(task)
 
         written = (
             pipeline.write_outputs(result, args.report, args.findings, progress=after)
             if result.read
             else {}
         )
+        bar.update(task, completed=len(inputs) + 3)
     seconds = time.perf_counter() - clock
     if not result.read or result.failed:
         code = EXIT_UNUSABLE

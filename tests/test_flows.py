@@ -591,3 +591,31 @@ def test_a_failed_night_notifies_the_configured_block_without_phi(prefect_server
     assert "| file 3 of 4 (.csv) | validated |" in markdown
     assert "nightly-2026-09-30.denial-risk.xlsx" in markdown
     assert not [v for v in phi if v in markdown]
+
+
+def test_nightly_prints_json_and_serve_warns_of_a_deployment_on_a_work_pool(
+    prefect_server, inbox, tmp_path, capsys
+):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    from flows.cli import SERVE_NAME, main, pooled_deployment
+
+    args = ["nightly", "--inbox", str(inbox), "--out", str(tmp_path / "out"), "--as-of",
+            "2026-09-30", "--settle-seconds", "0", "--format", "json"]  # fmt: skip
+    assert main(args) == 2
+    summary = json.loads(capsys.readouterr().out)  # nothing else on stdout
+    assert (summary["state"], summary["exit_code"], summary["config"]) == ("Failed", 2, None)
+    assert (summary["validated"], summary["quarantined"]) == (2, 1)
+    assert [o["outcome"] for o in summary["outcomes"]] == [
+        "quarantined",
+        "validated",
+        "validated",
+        "sidecar",
+    ]
+    with get_client(sync_client=True) as client:  # prefect.yaml's deployment, on its work pool
+        client.create_work_pool(WorkPoolCreate(name="cleanclaim", type="process"))
+        flow_id = client.create_flow_from_name("nightly-claims-validation")
+        client.create_deployment(flow_id=flow_id, name="nightly", work_pool_name="cleanclaim")
+    assert pooled_deployment("nightly-claims-validation", "nightly") == "cleanclaim"
+    assert pooled_deployment("nightly-claims-validation", SERVE_NAME) is None

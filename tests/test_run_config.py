@@ -113,3 +113,22 @@ def test_nightly_and_serve_take_the_configuration_and_verbosity_options(command)
         [command, "--inbox", "i", "--out", "o", "--config", "c.yaml", "--select", "FLD", "-q"]
     )
     assert (str(args.config), args.select, args.quiet) == ("c.yaml", ["FLD"], True)
+
+
+def test_the_outputs_say_each_stage_as_it_starts(catalog, tmp_path):
+    from datetime import date
+
+    from flows import pipeline
+
+    result = pipeline.run(
+        pipeline.discover([SAMPLES / "front_desk_typos.xlsx"]), catalog, date(2026, 9, 30)
+    )
+    heard = []
+    pipeline.write_outputs(
+        result, tmp_path / "r.xlsx", tmp_path / "f.csv", progress=lambda *s: heard.append(s)
+    )
+    assert heard == [
+        ("writing", "the findings file"),
+        ("scoring", "the claims"),
+        ("writing", "the workbook"),
+    ]
