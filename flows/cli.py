@@ -707,8 +707,8 @@ def cmd_nightly(args: argparse.Namespace, catalog: Catalog) -> int:
         ignore=ignore,
         return_state=True,
     )
-    if isinstance(state.result(raise_on_failure=False), InboxBusyError):
-        Console(stderr=True).print(f"[bold yellow]busy:[/] {state.message}")
+    if isinstance(busy := state.result(raise_on_failure=False), InboxBusyError):
+        Console(stderr=True).print(f"[bold yellow]busy:[/] {busy}")
         return EXIT_BUSY
     data = run_data(state) or {}
     code = EXIT_CLEAN if state.is_completed() else EXIT_UNUSABLE

@@ -586,7 +586,10 @@ def nightly_claims_validation(
         reports.get(as_of),
     )
     logger.info("nightly run: %s", summary)
-    return _final_state(outcomes, tag, summary, history.problem)
+    final = _final_state(outcomes, tag, summary, history.problem)
+    if final.is_completed():  # nobody to tell (a run that raises is told by its hook)
+        _notify_blocks.pop(run_id, None)
+    return final
 
 
 def _final_state(
