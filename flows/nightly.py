@@ -319,12 +319,8 @@ def _artifact(
 _notify_blocks: dict[str, str] = {}
 # Failures whose message is cleanclaim's own (positions, types, paths of folders); any other
 # exception is named by its type only: a library's message can quote a claim value.
-_OWN_MESSAGES = (
-    NightlyRunError,
-    box.InboxBusyError,
-    RuleConfigError,
-    TimeoutError,
-)  # Prefect's flow timeout is a TimeoutError
+# (Prefect's flow timeout is a TimeoutError.)
+_OWN_MESSAGES = (NightlyRunError, box.InboxBusyError, RuleConfigError, TimeoutError)
 
 
 def notify_failure(flow_, run, state) -> None:
@@ -504,6 +500,22 @@ def nightly_claims_validation(
                 continue  # the file stays in the inbox: the next run tries it again
             parts = [f.result() for f in futures]
             error = next((p.error for p in parts if p.error is not None), None)
+            if error is None:
+                outcome = pipeline.merge_outcomes(item, parts)
+                if siblings:  # a line billed in an earlier file of tonight's is a duplicate too
+                    across = check_across_files.submit(
+                        outcome,
+                        catalog_ref,
+                        as_of,
+                        _own_history(past, read.sha256, outcome.lines, siblings),
+                        tag[name],
+                        config,
+                    )
+                    across.wait()
+                    if across.state.is_failed():
+                        continue  # the file stays in the inbox: the next run tries it again
+                    outcome = across.result()
+                    error = outcome.error
             if error is not None:
                 move(
                     name,
@@ -518,20 +530,6 @@ def nightly_claims_validation(
                     as_of,
                 )
                 continue
-            outcome = pipeline.merge_outcomes(item, parts)
-            if siblings:  # a line billed in an earlier file of tonight's is a duplicate too
-                across = check_across_files.submit(
-                    outcome,
-                    catalog_ref,
-                    as_of,
-                    _own_history(past, read.sha256, outcome.lines, siblings),
-                    tag[name],
-                    config,
-                )
-                across.wait()
-                if across.state.is_failed() or across.result().error is not None:
-                    continue  # the file stays in the inbox: the next run tries it again
-                outcome = across.result()
             siblings.append(history_rows(outcome.lines))
             facts[name] = outcome.facts
             published[name] = publish_extract.submit(

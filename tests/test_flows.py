@@ -373,9 +373,10 @@ def test_duplicates_and_frequency_count_lines_from_earlier_nights(
     (frq,) = tuesday.filter(pl.col("rule_id") == "FRQ001").iter_rows(named=True)
     assert frq["claim_id"] == "E9" and "session 5" in frq["message"]
 
-    trend = openpyxl.load_workbook(
-        tmp_path / "out" / "2026-10-01" / "nightly-2026-10-01.denial-risk.xlsx"
-    )["Trend"]
+    # the failed attempt's consolidated workbook stays; the rerun's is written beside it
+    day = tmp_path / "out" / "2026-10-01"
+    assert (day / "nightly-2026-10-01.denial-risk.xlsx").exists()
+    trend = openpyxl.load_workbook(day / "nightly-2026-10-01-2.denial-risk.xlsx")["Trend"]
     rows = list(trend.iter_rows(min_row=2, values_only=True))
     assert [r[1].date() for r in rows] == [date(2026, 9, 30), date(2026, 10, 1), date(2026, 10, 1)]
     assert rows[-2][4] == 1 and rows[-1][4] == 0  # the crashed attempt shows its failed file
@@ -619,3 +620,25 @@ def test_nightly_prints_json_and_serve_warns_of_a_deployment_on_a_work_pool(
         client.create_deployment(flow_id=flow_id, name="nightly", work_pool_name="cleanclaim")
     assert pooled_deployment("nightly-claims-validation", "nightly") == "cleanclaim"
     assert pooled_deployment("nightly-claims-validation", SERVE_NAME) is None
+
+
+def test_a_line_billed_in_two_files_of_one_night_is_a_duplicate(prefect_server, tmp_path):
+    (tmp_path / "inbox").mkdir()
+    line = {"procedure_code": "20552", "dx_1": "M62.830"}
+    state = _night(tmp_path, "a.csv", [{"claim_id": "A1", **line}], date(2026, 9, 30))
+    assert state.is_completed()  # alone, no duplicate
+    (tmp_path / "inbox" / "archive").rename(tmp_path / "night1")
+    for name, claim in (("c.csv", "C1"), ("b.csv", "B1")):
+        write_csv(
+            tmp_path / "inbox" / name, [{"claim_id": claim, **line, "service_date": "2026-09-20"}]
+        )
+    _night(tmp_path, "d.csv", [{"claim_id": "D1", "procedure_code": "99213"}], date(2026, 9, 30))
+    day = tmp_path / "out" / "2026-09-30"
+
+    def dup(name: str) -> list[str]:
+        found = pl.read_csv(day / f"{name}.findings.csv", infer_schema=False)
+        return found.filter(pl.col("rule_id") == "DUP001")["message"].to_list()
+
+    assert dup("b.csv") == [] and dup("d.csv") == []  # b.csv comes first in the inbox
+    (message,) = dup("c.csv")
+    assert "claim B1" in message
