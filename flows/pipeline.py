@@ -555,11 +555,18 @@ def write_outputs(
     out: dict = {}
     if findings_file:
         step("writing", "the findings file")
+        started = time.perf_counter()
         out["findings_file"] = str(write_findings_file(result.findings, findings_file))
+        log.info(
+            "wrote %d findings in %.1f s", result.findings.height, time.perf_counter() - started
+        )
     if report:
         step("scoring", "the claims")
+        started = time.perf_counter()
         result.tables  # noqa: B018 -- claims, scores and Summary tables (cached): the workbook's input
+        log.info("scored %d claims in %.1f s", result.claims.height, time.perf_counter() - started)
         step("writing", "the workbook")
+        started = time.perf_counter()
         out |= write_report(
             report,
             files=result.files,
@@ -576,5 +583,6 @@ def write_outputs(
             else "(not written: use --findings)",
             trend=trend,
         )
+        log.info("wrote the workbook in %.1f s", time.perf_counter() - started)
         out["report"] = str(report)
     return out
