@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import pipeline
 from validators.catalog import Catalog, load_catalog
-from validators.config import RunConfig
+from validators.config import RunConfig, resolve_config
 
 
 def retry_only_io(task_, task_run, state) -> bool:
@@ -75,17 +75,23 @@ def validate_claim_file(
     notes: str | None = None,
     mapping: str | None = None,
     threads: int | None = None,
+    config: str | None = None,
 ) -> dict:
     """Validate one claim extract and write its denial-risk workbook and findings file. `threads`:
-    the parts of a large file, or the rules of a small one, checked at once (default: the CPUs)."""
+    the parts of a large file, or the rules of a small one, checked at once (default: the CPUs);
+    `config`: the run configuration's path (empty: the closest cleanclaim.yaml from the working
+    folder, as `cleanclaim validate` finds it)."""
     logger = get_run_logger()
     as_of = as_of or date.today()
     catalog = load_catalog()
+    run_config, announcement = resolve_config(config or None, set(catalog.rules))
+    logger.info("%s · %d rules · as of %s", announcement, len(catalog.rules), as_of)
+    if threads is not None:
+        run_config = run_config.model_copy(update={"threads": threads})
     (item,) = pipeline.discover([path], mapping=mapping, notes=notes)
     started, clock = datetime.now(), time.perf_counter()
     extract = load_extract(item, catalog)
-    config = RunConfig() if threads is None else RunConfig(threads=threads)
-    outcome = check_fields(item, extract, catalog, as_of, config)
+    outcome = check_fields(item, extract, catalog, as_of, run_config)
     result = pipeline.Run([outcome], catalog, as_of, started, time.perf_counter() - clock)
     write_reports(result, report, findings)
     counts = outcome.findings.group_by("severity").len()

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import sys
+import time
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
@@ -31,7 +32,7 @@ from flows.cms_import import import_files
 from flows.extract import MAX_BYTES, MAX_MAPPING_BYTES, MAX_ROWS, check_input_file
 from validators.catalog import Catalog, load_catalog
 from validators.codesets import import_x12_code_list, is_x12_code_list
-from validators.config import default_threads, load_config
+from validators.config import config_source, default_threads, resolve_config, split_rule_ids
 from validators.errors import ExtractError, RuleConfigError
 from validators.icd10cm import import_release, split_release_files
 from validators.ruledocs import explain_text, rules_readme
@@ -39,7 +40,9 @@ from validators.scaffold import skeleton
 
 EXIT_CLEAN, EXIT_HIGH, EXIT_UNUSABLE, EXIT_BUSY = 0, 1, 2, 3
 EXIT_USAGE, EXIT_CANT_WRITE = 64, 73  # sysexits.h EX_USAGE and EX_CANTCREAT
-NIGHTLY_CRON, NIGHTLY_TIMEZONE = "0 2 * * *", "America/New_York"  # as in flows/prefect.yaml
+# as in flows/prefect.yaml: 03:00 happens exactly once every day in a DST zone (docs/nightly.md)
+NIGHTLY_CRON, NIGHTLY_TIMEZONE = "0 3 * * *", "America/New_York"
+SERVE_NAME = "nightly-serve"  # never prefect.yaml's `nightly`, which serving would take over
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan"}
 
 EPILOG = """\
@@ -122,6 +125,41 @@ def _threads_option(parser: argparse.ArgumentParser, where: str) -> None:
     )
 
 
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    """Which rules run, as ruff chooses them: a file, found if not given, and the command line."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="YAML",
+        help="run configuration: select/ignore rules, per-payer ignore and severity, timely filing "
+        "(see README; default: the closest cleanclaim.yaml in the working folder or above)",
+    )
+    for flag, what in (("--select", "run only these"), ("--ignore", "do not run these")):
+        parser.add_argument(
+            flag,
+            action="append",
+            metavar="RULES",
+            help=f"{what} rule ids or families, comma-separated (e.g. FLD,DUP001), over the "
+            "configuration's",
+        )
+
+
+def _verbosity_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log each stage (counts and file names only)"
+    )
+
+
+def _format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="json: print one machine-readable summary (counts, by status, by rule, exit code)",
+    )
+
+
 def _inbox_options(parser: argparse.ArgumentParser) -> None:
     """The folders of a nightly run, the same for running it now and for serving its schedule."""
     parser.add_argument(
@@ -190,12 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CSV|PARQUET",
         help="every finding, one per row (default: %(default)s)",
     )
-    v.add_argument(
-        "--config",
-        type=Path,
-        metavar="YAML",
-        help="run configuration: select/ignore rules, per-payer ignore and severity (see README)",
-    )
+    _config_options(v)
     v.add_argument(
         "--encoding",
         default="auto",
@@ -224,10 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 0 even with high findings (2 still means unusable input)",
     )
     _threads_option(v, "overrides the configuration's `threads:`")
-    v.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    v.add_argument(
-        "-v", "--verbose", action="store_true", help="log each stage (counts and file names only)"
-    )
+    _verbosity_options(v)
+    _format_option(v)
 
     n = sub.add_parser(
         "nightly",
@@ -280,17 +311,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="check a file of more than N lines in parts of whole patients, one task per part "
         "(default: 500000)",
     )
+    _config_options(n)
+    _verbosity_options(n)
+    _format_option(n)
 
     sv = sub.add_parser(
         "serve",
         help="serve the nightly schedule from this process (no work pool needed)",
-        description="Create the deployment nightly-claims-validation/nightly with a cron "
-        "schedule and run each scheduled run in this process (Prefect flow.serve). "
+        description=f"Create the deployment nightly-claims-validation/{SERVE_NAME} (or --name) "
+        "with a cron schedule and run each scheduled run in this process (Prefect flow.serve). "
         "Keep it running (e.g. under systemd); stopping it pauses the schedule.",
     )
     _inbox_options(sv)
     sv.add_argument(
-        "--cron", default=NIGHTLY_CRON, help="when to run (default: %(default)r, 02:00 daily)"
+        "--name",
+        default=SERVE_NAME,
+        help="the deployment's name (default: %(default)s; flows/prefect.yaml deploys `nightly` "
+        "to a work pool, which serving under that name would take over)",
+    )
+    sv.add_argument(
+        "--cron",
+        default=NIGHTLY_CRON,
+        help="when to run (default: %(default)r, 03:00 daily: an hour every day has once)",
     )
     sv.add_argument(
         "--timezone",
@@ -298,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=NIGHTLY_TIMEZONE,
         help="IANA time zone of the cron, DST-aware (default: %(default)s)",
     )
+    _config_options(sv)
+    _verbosity_options(sv)
 
     sy = sub.add_parser(
         "synth",
@@ -396,12 +440,14 @@ def _money(value: float | None) -> str:
     return f"${(value or 0):,.2f}"
 
 
-def _print_summary(console: Console, result: pipeline.Run, written: dict) -> None:
+def _print_summary(
+    console: Console, result: pipeline.Run, written: dict, seconds: float, announcement: str
+) -> None:
     claims = result.claims
     status = {row["Status"]: row for row in result.tables["Claims by status"].iter_rows(named=True)}
     console.print(
-        f"[bold]cleanclaim[/] · {len(result.catalog.rules)} rules · as of {result.as_of} · "
-        f"{result.seconds:.1f}s"
+        f"[bold]cleanclaim[/] · {len(result.catalog.rules)} rules · {announcement} · "
+        f"as of {result.as_of} · {seconds:.1f}s"
     )
     console.print(
         f"Read {len(result.read)} of {len(result.outcomes)} files: "
@@ -507,14 +553,56 @@ def write_error(exc: Exception, args: argparse.Namespace) -> str:
     return f"the outputs could not be written ({type(exc).__name__})."
 
 
+def _json_summary(
+    result: pipeline.Run, written: dict, seconds: float, config: str | None, exit_code: int
+) -> str:
+    """`--format json`: the run's counts for a script, the same figures the text summary prints."""
+    claims, findings = result.claims, result.findings
+
+    def by(frame, column: str) -> dict:
+        return dict(frame[column].value_counts(sort=True).iter_rows())
+
+    return json.dumps(
+        {
+            "as_of": result.as_of.isoformat(),
+            "seconds": round(seconds, 2),
+            "rules": len(result.catalog.rules),
+            "config": config,
+            "files": {
+                "total": len(result.outcomes),
+                "read": len(result.read),
+                "not_read": [
+                    {"file": o.input.path.name, "reason": o.error.reason} for o in result.failed
+                ],
+            },
+            "lines": result.lines.height,
+            "claims": claims.height,
+            "claims_by_status": dict.fromkeys(("hold", "review", "clean"), 0)
+            | by(claims, "status"),
+            "billed": round(float(claims["billed"].sum() or 0), 2),
+            "at_risk": round(float(claims["at_risk"].sum() or 0), 2),
+            "findings": findings.height,
+            "findings_by_severity": by(findings, "severity"),
+            "findings_by_rule": dict(sorted(by(findings, "rule_id").items())),
+            "report": written.get("report"),
+            "findings_file": written.get("findings_file"),
+            "exit_code": exit_code,
+        },
+        indent=2,
+    )
+
+
 def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
+    clock = time.perf_counter()  # the headline's time: the whole run, the workbook included
+    as_json = args.format == "json"
     # soft_wrap: long lines (paths, error texts) wrap in the terminal but stay whole when copied or piped
-    console = Console(quiet=args.quiet, highlight=False, soft_wrap=True)
+    console = Console(quiet=args.quiet or as_json, highlight=False, soft_wrap=True)
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        if args.config is not None:  # never a pipe or a device: reading one may never end
-            check_input_file(args.config, MAX_MAPPING_BYTES)
-        config = load_config(args.config, set(catalog.rules))
+        path, announcement = config_source(args.config)
+        if path is not None:  # never a pipe or a device: reading one may never end
+            check_input_file(path, MAX_MAPPING_BYTES)
+        config, _ = resolve_config(path, set(catalog.rules), *_selection(args))
     except (RuleConfigError, ExtractError) as exc:
         errors.print(f"[bold red]configuration error:[/] {exc}")
         return EXIT_UNUSABLE
@@ -539,13 +627,14 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} files"),
+        TextColumn("{task.completed}/{task.total} steps"),
         TimeElapsedColumn(),
         console=errors,
         transient=True,
         disable=not show_bar,
     ) as bar:
-        task = bar.add_task("starting", total=len(inputs))
+        # a step per file, then scoring, the findings file and the workbook
+        task = bar.add_task("starting", total=len(inputs) + 3)
         seen: set[str] = set()
 
         def progress(stage: str, name: str) -> None:
@@ -564,21 +653,37 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
             max_bytes=args.max_bytes,
             progress=progress,
         )
-        bar.update(task, completed=len(inputs), description="writing reports")
+        bar.update(task, completed=len(inputs))
+        stages: list[str] = []
+
+        def after(stage: str, name: str) -> None:  # a stage starts: the one before it is done
+            if stages:
+                bar.advance(task)
+            stages.append(stage)
+            bar.update(task, description=f"{stage} {name}")
+
+        # both outputs are written even when no file was read: they say why (exit 2 below)
         with quiet_abandoned_writers():
             try:
-                written = pipeline.write_outputs(result, args.report, args.findings)
+                written = pipeline.write_outputs(result, args.report, args.findings, progress=after)
             except Exception as exc:  # a full disk, a read-only folder: the outputs' problem
                 written = {"error": write_error(exc, args)}
+        bar.update(task, completed=len(inputs) + 3)
     if "error" in written:
         errors.print(f"[bold red]error:[/] {written['error']}")
         return EXIT_CANT_WRITE
-    _print_summary(console, result, written)
+    seconds = time.perf_counter() - clock
     if not result.read or result.failed:
-        return EXIT_UNUSABLE
-    if args.exit_zero:
-        return EXIT_CLEAN
-    return EXIT_HIGH if (result.findings["severity"] == "high").any() else EXIT_CLEAN
+        code = EXIT_UNUSABLE
+    elif args.exit_zero:
+        code = EXIT_CLEAN
+    else:
+        code = EXIT_HIGH if (result.findings["severity"] == "high").any() else EXIT_CLEAN
+    if as_json:
+        print(_json_summary(result, written, seconds, str(path) if path else None, code))
+    else:
+        _print_summary(console, result, written, seconds, announcement)
+    return code
 
 
 # --------------------------------------------------------------------------- rules
@@ -688,19 +793,39 @@ def cmd_codesets(args: argparse.Namespace, catalog: Catalog) -> int:
     return 0
 
 
-def quiet_prefect_server() -> None:
-    """The temporary Prefect server a run starts (no PREFECT_API_URL) sends no usage telemetry;
-    set before Prefect is imported, which reads its settings then (a site's own setting wins)."""
+def quiet_prefect_server(quiet: bool = False) -> None:
+    """The temporary Prefect server a run starts (no PREFECT_API_URL) sends no usage telemetry, and
+    -q keeps Prefect's console to warnings; set before Prefect is imported, which reads its
+    settings then (a site's own telemetry setting wins)."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if quiet:
+        os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
 
 
-def cmd_nightly(args: argparse.Namespace) -> int:
-    quiet_prefect_server()
+def _run_config(args: argparse.Namespace, catalog: Catalog) -> tuple[Path | None, str] | None:
+    """The configuration file a nightly run uses and its announcement, checked before Prefect
+    starts (a rule id that does not exist stops the run before any file is touched)."""
+    path, announcement = config_source(args.config)
+    try:
+        resolve_config(path, set(catalog.rules), *_selection(args))
+    except RuleConfigError as exc:
+        Console(stderr=True).print(f"[bold red]configuration error:[/] {exc}")
+        return None
+    return (path.resolve() if path else None), announcement
+
+
+def _selection(args: argparse.Namespace) -> tuple[list[str] | None, list[str] | None]:
+    return split_rule_ids(args.select), split_rule_ids(args.ignore)
+
+
+def cmd_nightly(args: argparse.Namespace, catalog: Catalog) -> int:
+    quiet_prefect_server(args.quiet)
     from flows.inbox import SETTLE_SECONDS, InboxBusyError, day_folder
     from flows.nightly import (
         PARTITION_LINES,
         dask_runner,
         nightly_claims_validation,
+        run_data,
     )  # Prefect: only here
 
     if not args.inbox.is_dir():
@@ -708,9 +833,17 @@ def cmd_nightly(args: argparse.Namespace) -> int:
             f"[bold red]error:[/] {args.inbox} is not a folder; give the inbox folder"
         )
         return EXIT_UNUSABLE
+    if (found := _run_config(args, catalog)) is None:
+        return EXIT_UNUSABLE
+    path, announcement = found
+    as_json = args.format == "json"
+    # names as they are (markup off): a sender's file name can hold brackets
+    say = Console(quiet=as_json or args.quiet, markup=False, highlight=False, soft_wrap=True).print
+    say(f"cleanclaim nightly · {announcement} · as of {args.as_of or date.today()}")
     flow_ = nightly_claims_validation
     if args.dask_address or args.dask_workers:
         flow_ = flow_.with_options(task_runner=dask_runner(args.dask_address, args.dask_workers))
+    select, ignore = _selection(args)
     state = flow_(
         inbox=str(args.inbox),
         out=str(args.out),
@@ -719,42 +852,100 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         partition_lines=args.partition_lines or PARTITION_LINES,
         settle_seconds=SETTLE_SECONDS if args.settle_seconds is None else args.settle_seconds,
         threads=args.threads,
+        config=str(path) if path else None,
+        select=select,
+        ignore=ignore,
         return_state=True,
     )
-    outcome = state.result(raise_on_failure=False)
-    if isinstance(outcome, InboxBusyError):
-        Console(stderr=True).print(f"[bold yellow]busy:[/] {outcome}")
+    if isinstance(busy := state.result(raise_on_failure=False), InboxBusyError):
+        Console(stderr=True).print(f"[bold yellow]busy:[/] {busy}")
         return EXIT_BUSY
-    if isinstance(outcome, dict):  # every file in the inbox and what the run did with it
-        for name, what, detail in outcome["outcomes"]:
-            print(f"  {what:<17} {name}" + (f": {detail}" if detail else ""))
-    print(state.message)
+    data = run_data(state) or {}
+    code = EXIT_CLEAN if state.is_completed() else EXIT_UNUSABLE
+    if as_json:
+        counts = {k: v for k, v in data.items() if k != "outcomes"}
+        print(
+            json.dumps(
+                {
+                    "as_of": (args.as_of or date.today()).isoformat(),
+                    "config": str(path) if path else None,
+                    "state": state.name,
+                    "message": state.message,
+                    **counts,
+                    "outcomes": [
+                        {"file": n, "outcome": w, "detail": d}
+                        for n, w, d in data.get("outcomes", [])
+                    ],
+                    "exit_code": code,
+                },
+                indent=2,
+            )
+        )
+        return code
+    for name, what, detail in data.get("outcomes", []):  # every inbox file and its outcome
+        say(f"  {what:<17} {name}" + (f": {detail}" if detail else ""))
+    if args.quiet and not state.is_completed():
+        Console(stderr=True, highlight=False, soft_wrap=True).print(state.message)
+    say(state.message)
     day = day_folder(args.out, args.as_of or date.today())
     if day.is_dir():
-        print(f"Reports in {day} · archived and quarantined files under {args.inbox}")
+        say(f"Reports in {day} · archived and quarantined files under {args.inbox}")
     if (args.inbox / "quarantine").is_dir() and not state.is_completed():
-        print(f"  Each quarantined file has a .reason.txt beside it in {args.inbox / 'quarantine'}")
-    return EXIT_CLEAN if state.is_completed() else EXIT_UNUSABLE
+        say(f"  Each quarantined file has a .reason.txt beside it in {args.inbox / 'quarantine'}")
+    return code
 
 
-def serve_arguments(args: argparse.Namespace) -> dict:
-    """What `serve` hands to flow.serve: a Cron with its time zone (a bare cron= string has none)."""
+def serve_arguments(args: argparse.Namespace, config: Path | None = None) -> dict:
+    """What `serve` hands to flow.serve: its own deployment name, a Cron with its time zone (a bare
+    cron= string has none), and paths and rule ids as the only parameters."""
     from prefect.schedules import Cron
 
+    select, ignore = _selection(args)
+    parameters = {
+        "inbox": str(args.inbox.resolve()),
+        "out": str(args.out.resolve()),
+        "config": str(config) if config else None,
+        "select": select,
+        "ignore": ignore,
+    }
     return {
-        "name": "nightly",
+        "name": args.name,
         "schedule": Cron(args.cron, timezone=args.timezone),
-        "parameters": {"inbox": str(args.inbox.resolve()), "out": str(args.out.resolve())},
+        "parameters": {k: v for k, v in parameters.items() if v is not None},
         "global_limit": 1,
         "tags": ["cleanclaim"],
     }
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    quiet_prefect_server()
+def pooled_deployment(flow_name: str, name: str) -> str | None:
+    """The work pool of the deployment `flow_name/name`, if one exists on a pool."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            return client.read_deployment_by_name(f"{flow_name}/{name}").work_pool_name
+        except ObjectNotFound:
+            return None
+
+
+def cmd_serve(args: argparse.Namespace, catalog: Catalog) -> int:
+    quiet_prefect_server(args.quiet)
     from flows.nightly import nightly_claims_validation
 
-    nightly_claims_validation.serve(**serve_arguments(args))
+    if (found := _run_config(args, catalog)) is None:
+        return EXIT_UNUSABLE
+    path, announcement = found
+    flow_name = nightly_claims_validation.name
+    if pool := pooled_deployment(flow_name, args.name):
+        Console(stderr=True).print(
+            f"[bold yellow]warning:[/] the deployment {flow_name}/{args.name} runs on the work pool "
+            f"{pool!r}: serving it from this process takes it over (no work pool, this schedule) "
+            "and stopping this process pauses it; serve under another --name to keep both"
+        )
+    if not args.quiet:
+        print(f"cleanclaim serve · {announcement} · {args.cron} {args.timezone}")
+    nightly_claims_validation.serve(**serve_arguments(args, path))
     return EXIT_CLEAN
 
 
@@ -855,9 +1046,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "codesets":
         return cmd_codesets(args, catalog)
     if args.command == "nightly":
-        return cmd_nightly(args)
+        return cmd_nightly(args, catalog)
     if args.command == "serve":
-        return cmd_serve(args)
+        return cmd_serve(args, catalog)
     if args.command == "synth":
         return cmd_synth(args, catalog)
     if args.command == "remits":

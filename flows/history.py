@@ -3,7 +3,11 @@
 What it keeps, per nightly run and per validated file (by content hash): the run's counts, each
 file's claims (status, score, dollars), its findings (rule, severity, line, dollars -- never the
 message, which quotes claim values) and the lines the duplicate and frequency rules need from
-earlier runs (validators/engine.py HISTORY_COLUMNS). Never note text, names or dates of birth.
+earlier runs (validators/engine.py HISTORY_COLUMNS). Never note text, names or dates of birth; but
+patient ids with service dates and procedures are PHI, so OUT/.cleanclaim/ (the history, the rows
+staged for it, the ledger) is readable by its owner only (`private_folder`, the database file 0600),
+and a file's rows are purged once it was validated more than the configuration's
+`history_retention_months` ago (`purge`, at the start of each run).
 
 Who writes it: only the flow, in its own process, while it holds the inbox lock -- DuckDB takes
 one writing process per file, and a file's work may run in another process (a Dask worker). A task
@@ -17,6 +21,7 @@ dependency) and DuckDB 2.0's capsule route prints reference-leak warnings at int
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import shutil
@@ -166,6 +171,19 @@ REMIT_DAY_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
+def private_folder(folder: Path) -> Path:
+    """A folder of PHI: created, or narrowed if an older version made it, to its owner (0700)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)
+    return folder
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` earlier (the month's last day when it is shorter)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
 def _ddl(table: str, columns: dict[str, pl.DataType], key: str | None = None) -> str:
     cols = ", ".join(f'"{c}" {_SQL_TYPES[t.base_type()]}' for c, t in columns.items())
     return f"CREATE TABLE IF NOT EXISTS {table} ({cols}{f', PRIMARY KEY ({key})' if key else ''})"
@@ -179,8 +197,9 @@ class History:
 
     @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)
         with duckdb.connect(str(self.path)) as con:
+            self.path.chmod(0o600)
             con.execute(_ddl("runs", RUN_COLUMNS, "run_id"))
             con.execute(_ddl("files", FILE_COLUMNS, "sha256"))
             for table, columns in FILE_TABLES.items():
@@ -204,7 +223,8 @@ class History:
         findings: pl.DataFrame,
     ) -> Path:
         """Leave one validated file's rows for the flow to ingest (whole or not at all)."""
-        self.pending.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)
+        self.pending.mkdir(exist_ok=True)
         final = self.pending / sha256
         scratch = Path(tempfile.mkdtemp(dir=self.pending, prefix=f".{sha256[:12]}-"))
         frames = {"lines": history_rows(lines), "claims": claims, "findings": findings}
@@ -254,6 +274,27 @@ class History:
                 con.execute("COMMIT")
                 shutil.rmtree(folder)  # after the commit: a crash in between only ingests it again
         return len(staged)
+
+    def purge(self, as_of: date, months: int) -> int:
+        """Forget the files validated more than `months` before `as_of` (their lines, claims and
+        findings) and the runs of those days, then checkpoint so the rows leave the file; returns
+        how many files were purged."""
+        if not self.path.exists():
+            return 0
+        cutoff = months_before(as_of, months)
+        with self._connect() as con:
+            (old,) = con.execute("SELECT count(*) FROM files WHERE as_of < ?", [cutoff]).fetchone()
+            con.execute("BEGIN TRANSACTION")
+            for table in FILE_TABLES:
+                con.execute(
+                    f"DELETE FROM {table} WHERE sha256 IN (SELECT sha256 FROM files WHERE as_of < ?)",
+                    [cutoff],
+                )
+            con.execute("DELETE FROM files WHERE as_of < ?", [cutoff])
+            con.execute("DELETE FROM runs WHERE as_of < ?", [cutoff])
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        return old
 
     def record_run(self, row: dict) -> None:
         with self._connect() as con:

@@ -37,7 +37,7 @@ from pathlib import Path
 import polars as pl
 
 from flows import pipeline
-from flows.history import History, file_meta
+from flows.history import History, file_meta, private_folder
 from flows.pipeline import EXTRACT_SUFFIXES, SIDECAR_SUFFIXES, InputFile
 from validators.catalog import Catalog
 from validators.errors import ExtractError
@@ -88,8 +88,7 @@ class Ledger:
     """Content hashes of the extracts already validated, one JSON line each (append-only, fsynced)."""
 
     def __init__(self, out: Path):
-        self.path = out / ".cleanclaim" / LEDGER_NAME
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = private_folder(out / ".cleanclaim") / LEDGER_NAME
 
     def done(self) -> dict[str, dict]:
         if not self.path.exists():
@@ -327,8 +326,9 @@ def report_paths(folder: Path, name: str) -> tuple[Path, Path]:
     return folder / f"{name}.denial-risk.xlsx", folder / f"{name}.findings.csv"
 
 
-def consolidated_paths(folder: Path, as_of: date) -> tuple[Path, Path]:
-    stem = f"nightly-{as_of.isoformat()}"
+def consolidated_paths(folder: Path, as_of: date, run: int = 1) -> tuple[Path, Path]:
+    """The day's consolidated reports; a later run of the same day writes `nightly-AS_OF-2...`."""
+    stem = f"nightly-{as_of.isoformat()}" + (f"-{run}" if run > 1 else "")
     return folder / f"{stem}.denial-risk.xlsx", folder / f"{stem}.findings.csv"
 
 
@@ -346,6 +346,7 @@ class DayOutcomes:
         self.folder = Path(out) / ".cleanclaim" / "consolidate"
 
     def save(self, as_of: date, sha256: str, outcome: pipeline.FileOutcome) -> None:
+        private_folder(self.folder.parent)
         day = self.folder / as_of.isoformat()
         day.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(dir=day, prefix=f".{sha256[:12]}-"))
@@ -471,9 +472,18 @@ def staged_days(
     }
 
 
-def write_consolidated(out: Path, result: pipeline.Run, trend: pl.DataFrame | None) -> None:
-    """A day's consolidated workbook and findings; its staged outcomes are let go once written."""
+def write_consolidated(
+    out: Path, result: pipeline.Run, trend: pl.DataFrame | None
+) -> tuple[Path, Path] | None:
+    """A day's consolidated workbook and findings, beside (never over) an earlier run's of the same
+    day; its staged outcomes are let go once written. Returns the paths written."""
+    written = None
     if result.outcomes:
-        report, findings = consolidated_paths(day_folder(out, result.as_of), result.as_of)
-        pipeline.write_outputs(result, report, findings, trend=trend)
+        folder = day_folder(out, result.as_of)
+        run = 1
+        while any(p.exists() for p in consolidated_paths(folder, result.as_of, run)):
+            run += 1
+        written = consolidated_paths(folder, result.as_of, run)
+        pipeline.write_outputs(result, *written, trend=trend)
     DayOutcomes(out).clear(result.as_of)
+    return written

@@ -14,9 +14,15 @@ regardless. One consolidated workbook per as-of day, with a Trend sheet from the
 The tasks run on the flow's task runner: threads by default, or a Dask cluster (`cleanclaim
 nightly --dask-address`), where files and partitions spread over the workers.
 
-PHI stays out of Prefect as in flows/adhoc.py: parameters are folders, a date and numbers, task
-results stay in memory, logs, state messages and the artifact carry file positions and types,
-counts and dollars only (a sender's file name can carry a patient's name).
+PHI stays out of Prefect as in flows/adhoc.py: parameters are folders, a date, a configuration
+path, rule ids and numbers; task results stay in memory; run names, task run names, logs, state
+messages, the artifact and the failure notification carry file positions and types, counts,
+dollars and report folders only (a sender's file name can carry a patient's name).
+
+Prefect's conventions (docs/nightly.md): flow runs are named `nightly-AS_OF`, task runs by the
+file's position and type; a failed run's state data is an exception (NightlyRunError) a worker can
+resolve; the run times out after NIGHTLY_TIMEOUT_SECONDS; an `on_failure` hook notifies the
+Prefect notification block the configuration names (`notify_block:`).
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact
+from prefect.logging.loggers import flow_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
@@ -46,8 +53,9 @@ from flows.extract import Extract
 from flows.history import History, run_row
 from flows.outcomes import nightly_remits, remittances_in
 from validators.catalog import Catalog, load_catalog
-from validators.config import RunConfig
-from validators.errors import ExtractError
+from validators.config import RunConfig, resolve_config
+from validators.engine import history_rows
+from validators.errors import ExtractError, RuleConfigError
 
 OUTCOMES = (
     "validated",
@@ -61,6 +69,32 @@ OUTCOMES = (
 # Lines per partition: a file larger than this is checked in parts of whole patients, one task
 # each, so a Dask cluster can spread one large file over its workers.
 PARTITION_LINES = 500_000
+# A run stuck on a hung share or disk ends Failed (and notifies) rather than holding the
+# deployment's one concurrency slot past the next night's start.
+NIGHTLY_TIMEOUT_SECONDS = 6 * 3600
+
+
+class NightlyRunError(Exception):
+    """The data of a Failed nightly state: an exception, as Prefect resolves a failed state's data
+    into one (a dict ends a worker's run with "cannot be resolved into an exception"). Its message
+    names files by position and type; `data` (the counts and each file's outcome, names included,
+    for the CLI to print) stays in this process: results are not persisted."""
+
+    def __init__(self, message: str, data: dict | None = None):
+        super().__init__(message)
+        self.data = data
+
+
+def run_data(state) -> dict | None:
+    """The counts and per-file outcomes a nightly run returned, Completed or Failed."""
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, NightlyRunError):
+        return result.data
+    return result if isinstance(result, dict) else None
+
+
+def _run_name() -> str:
+    return f"nightly-{flow_run.parameters.get('as_of') or date.today().isoformat()}"
 
 
 def dask_runner(address: str | None = None, workers: int | None = None):
@@ -134,6 +168,7 @@ def _file_problem(item: pipeline.InputFile, stage: str, tag: str, exc: Exception
 
 @task(
     name="read-extract",
+    task_run_name="read {tag}",
     retries=2,
     retry_delay_seconds=[2, 10],
     retry_condition_fn=retry_only_io,
@@ -159,7 +194,7 @@ def read_extract(
         return Read(sha, before, error=_file_problem(item, "reading", tag, exc))
 
 
-@task(name="check-partition", **STAGE)
+@task(name="check-partition", task_run_name="check {tag}", **STAGE)
 def check_partition(
     item: pipeline.InputFile,
     extract: Extract,
@@ -179,6 +214,7 @@ def check_partition(
 
 @task(
     name="publish-extract",
+    task_run_name="publish {tag}",
     retries=2,
     retry_delay_seconds=[2, 10],
     retry_condition_fn=retry_only_io,
@@ -206,41 +242,111 @@ def publish_extract(
         raise RuntimeError(f"{tag}: publishing failed ({type(exc).__name__})") from None
 
 
-def _own_history(past: pl.DataFrame | None, sha: str, part: Extract) -> pl.DataFrame | None:
-    """Earlier runs' lines for this part's patients, without the file's own (a redo after a crash)."""
-    if past is None:
+@task(name="check-across-files", task_run_name="check duplicates of {tag}", **STAGE)
+def check_across_files(
+    outcome: pipeline.FileOutcome,
+    rules: CatalogRef,
+    as_of: date,
+    history: pl.DataFrame,
+    tag: str,
+    config: RunConfig,
+) -> pipeline.FileOutcome:
+    """The duplicate rules again over the whole file, with the earlier files of this run among the
+    lines they compare with (pipeline.check_duplicates_across)."""
+    try:
+        return pipeline.check_duplicates_across(
+            outcome, worker_catalog(rules), as_of, config, history
+        )
+    except Exception as exc:  # the file's problem (_file_problem)
+        error = _file_problem(outcome.input, "checking", tag, exc)
+        return pipeline.FileOutcome(
+            outcome.input, facts={"file": outcome.input.path.name}, error=error
+        )
+
+
+def _own_history(
+    past: pl.DataFrame | None,
+    sha: str,
+    patients: pl.DataFrame,
+    siblings: list[pl.DataFrame] | None = None,
+) -> pl.DataFrame | None:
+    """Earlier runs' lines for these patients, without the file's own (a redo after a crash), and
+    the lines of the run's earlier files (`siblings`, engine.HISTORY_COLUMNS)."""
+    if past is None and not siblings:
         return None
-    return (
-        past.filter(pl.col("_sha256") != sha)
-        .drop("_sha256")
-        .join(part.lines.select("patient_id").unique(), on="patient_id", how="semi")
+    earlier = [] if past is None else [past.filter(pl.col("_sha256") != sha).drop("_sha256")]
+    return pl.concat([*earlier, *(siblings or [])], how="vertical_relaxed").join(
+        patients.select("patient_id").unique(), on="patient_id", how="semi"
     )
 
 
-def _artifact(result: pipeline.Run, counts: dict[str, int], report: Path) -> None:
-    """Aggregates only: files by what happened, claims and dollars by status, findings by category."""
-    rows = [{"what": f"files {s}", "count": counts[s], "dollars at risk": None} for s in OUTCOMES]
-    rows.extend(
-        {
-            "what": f"claims {values['Status']}",
-            "count": values["Claims"],
-            "dollars at risk": values["Dollars at risk"],
-        }
-        for values in result.tables["Claims by status"].iter_rows(named=True)
-    )
-    rows.extend(
-        {
-            "what": f"findings {values['Category']}",
-            "count": values["Total"],
-            "dollars at risk": None,
-        }
-        for values in result.tables.get("Findings by category", []).iter_rows(named=True)
-    )
-    create_table_artifact(
+def _artifact(
+    result: pipeline.Run,
+    counts: dict[str, int],
+    files: list[tuple[str, str, dict]],
+    day: Path,
+    reports: tuple[Path, Path] | None,
+) -> None:
+    """The run as markdown: each file's outcome (by position and type) and counts, the run's counts,
+    claims and dollars by status, and where the reports are. A file's own reports are named after
+    the file, which can carry patient identifiers: the artifact gives their folder."""
+    lines = [
+        f"# cleanclaim nightly run as of {result.as_of}",
+        "",
+        "| file | outcome | lines | claims | findings |",
+        "|---|---|---:|---:|---:|",
+        *(
+            f"| {tag} | {what} | {facts.get('lines', '')} | {facts.get('claims', '')} "
+            f"| {facts.get('findings', '')} |"
+            for tag, what, facts in files
+        ),
+        "",
+        "**Files:** " + " · ".join(f"{s} {counts[s]}" for s in OUTCOMES),
+        "",
+    ]
+    if result.outcomes:
+        lines += ["| claims | count | dollars at risk |", "|---|---:|---:|"]
+        lines += [
+            f"| {v['Status']} | {v['Claims']} | ${(v['Dollars at risk'] or 0):,.2f} |"
+            for v in result.tables["Claims by status"].iter_rows(named=True)
+        ]
+        lines.append("")
+    lines.append(f"**Reports:** each validated file's workbook and findings in `{day}`")
+    if reports:
+        lines.append(
+            f"; the run's consolidated workbook `{reports[0]}` and findings `{reports[1]}`"
+        )
+    create_markdown_artifact(
         key="nightly-claims-validation",
-        table=rows,
-        description=f"cleanclaim nightly run as of {result.as_of}: report {report}",
+        markdown="\n".join(lines),
+        description=f"cleanclaim nightly run as of {result.as_of}",
     )
+
+
+# The notification block of each run in this process, for its on_failure hook (which runs after
+# the flow, with no way back to what the flow read).
+_notify_blocks: dict[str, str] = {}
+# Failures whose message is cleanclaim's own (positions, types, paths of folders); any other
+# exception is named by its type only: a library's message can quote a claim value.
+# (Prefect's flow timeout is a TimeoutError.)
+_OWN_MESSAGES = (NightlyRunError, box.InboxBusyError, RuleConfigError, TimeoutError)
+
+
+def notify_failure(flow_, run, state) -> None:
+    """on_failure: tell the team through the Prefect notification block the configuration names
+    (`notify_block: custom-webhook/ops-hook`), with the run's name, state and cleanclaim's message."""
+    logger = flow_run_logger(run, flow_)
+    block_name = _notify_blocks.pop(str(run.id), None)
+    if block_name is None:
+        logger.warning("no notify_block in the run configuration: nobody was notified")
+        return
+    from prefect.blocks.core import Block
+
+    exc = state.result(raise_on_failure=False)
+    why = str(exc) if isinstance(exc, _OWN_MESSAGES) else f"{type(exc).__name__} (see its logs)"
+    body = f"{run.name} ended {state.name}: {why}\nFlow run id: {run.id}"
+    Block.load(block_name).notify(body=body, subject=f"cleanclaim {run.name} {state.name}")
+    logger.info("notified %s", block_name)
 
 
 class _HistoryGuard:
@@ -267,7 +373,14 @@ class _HistoryGuard:
             return None
 
 
-@flow(name="nightly-claims-validation", persist_result=False, log_prints=False)
+@flow(
+    name="nightly-claims-validation",
+    flow_run_name=_run_name,
+    timeout_seconds=NIGHTLY_TIMEOUT_SECONDS,
+    on_failure=[notify_failure],
+    persist_result=False,
+    log_prints=False,
+)
 def nightly_claims_validation(
     inbox: str,
     out: str,
@@ -276,20 +389,30 @@ def nightly_claims_validation(
     partition_lines: int = PARTITION_LINES,
     settle_seconds: float = box.SETTLE_SECONDS,
     threads: int | None = None,
+    config: str | None = None,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
 ):
     """Validate every extract waiting in `inbox`; write reports under `out`; archive or quarantine each.
     `rules` is a rule folder (default: the catalog shipped with cleanclaim); a file of more than
     `partition_lines` lines is checked in parts of whole patients; a file modified less than
     `settle_seconds` ago is left for the next run; `threads`: the rules of a partition checked at
-    once (default: the CPUs of the process that checks it). The returned state's data holds the
-    counts and, for the CLI to print, each inbox file's outcome (never sent to the Prefect server:
-    results are not persisted)."""
+    once (default: the CPUs of the process that checks it); `config`: the run configuration's path
+    (empty: the closest cleanclaim.yaml from the working folder, as `cleanclaim validate` finds
+    it), with `select`/`ignore` over its own as on the command line. The returned state's data
+    holds the counts and, for the CLI to print, each inbox file's outcome (never sent to the Prefect
+    server: results are not persisted)."""
     logger = get_run_logger()
     inbox_dir, out_dir = Path(inbox), Path(out)
     as_of = as_of or date.today()
     run_id = str(flow_run.id or uuid.uuid4().hex)
     catalog_ref, catalog = share_catalog(rules)
-    config = RunConfig() if threads is None else RunConfig(threads=threads)
+    config, announcement = resolve_config(config or None, set(catalog.rules), select, ignore)
+    logger.info("%s · %d rules · as of %s", announcement, len(catalog.rules), as_of)
+    if threads is not None:
+        config = config.model_copy(update={"threads": threads})
+    if config.notify_block:
+        _notify_blocks[run_id] = config.notify_block
     started, clock = datetime.now(), time.perf_counter()
     store = History(out_dir)
     status: dict[str, box.Outcome] = {}
@@ -307,6 +430,7 @@ def nightly_claims_validation(
     with box.inbox_lock(inbox_dir):
         history = _HistoryGuard(store, logger)
         history.run(store.ingest)  # what a run that crashed left staged
+        history.run(store.purge, as_of, config.history_retention_months)
         past = history.run(store.lines, as_of)
         found = box.survey(inbox_dir, settle_seconds)
         tag = {name: box.label(found, name) for name in found.positions}
@@ -371,14 +495,15 @@ def nightly_claims_validation(
                             part,
                             catalog_ref,
                             as_of,
-                            _own_history(past, read.sha256, part),
-                            tag[name],
+                            _own_history(past, read.sha256, part.lines),
+                            tag[name]
+                            + (f", part {number} of {len(parts)}" if len(parts) > 1 else ""),
                             config,
                         )
-                        for part in parts
+                        for number, part in enumerate(parts, 1)
                     ],
                 )
-        published = {}
+        published, siblings, facts = {}, [], {}
         for name, (item, read, futures) in checks.items():
             for future in futures:
                 future.wait()
@@ -386,6 +511,22 @@ def nightly_claims_validation(
                 continue  # the file stays in the inbox: the next run tries it again
             parts = [f.result() for f in futures]
             error = next((p.error for p in parts if p.error is not None), None)
+            if error is None:
+                outcome = pipeline.merge_outcomes(item, parts)
+                if siblings:  # a line billed in an earlier file of tonight's is a duplicate too
+                    across = check_across_files.submit(
+                        outcome,
+                        catalog_ref,
+                        as_of,
+                        _own_history(past, read.sha256, outcome.lines, siblings),
+                        tag[name],
+                        config,
+                    )
+                    across.wait()
+                    if across.state.is_failed():
+                        continue  # the file stays in the inbox: the next run tries it again
+                    outcome = across.result()
+                    error = outcome.error
             if error is not None:
                 move(
                     name,
@@ -400,7 +541,8 @@ def nightly_claims_validation(
                     as_of,
                 )
                 continue
-            outcome = pipeline.merge_outcomes(item, parts)
+            siblings.append(history_rows(outcome.lines))
+            facts[name] = outcome.facts
             published[name] = publish_extract.submit(
                 outcome, read, inbox_dir, out_dir, as_of, catalog_ref, run_id, tag[name]
             )
@@ -440,14 +582,25 @@ def nightly_claims_validation(
             **{s: counts[s] for s in OUTCOMES},
         }
         history.run(store.record_run, run_row(run_id, result, summary))
-        for day_result in staged.values():  # tonight's row is in its Trend sheet
-            box.write_consolidated(out_dir, day_result, history.run(store.trend))
-    if result.outcomes:
-        report = box.consolidated_paths(box.day_folder(out_dir, as_of), as_of)[0]
-        _artifact(result, summary, report)
-    logger.info("nightly run: %s", summary)
+        reports = {  # tonight's row is in its Trend sheet
+            day: box.write_consolidated(out_dir, day_result, history.run(store.trend))
+            for day, day_result in staged.items()
+        }
     outcomes = [status[name] for name in sorted(status, key=found.positions.get)]
-    return _final_state(outcomes, tag, summary, history.problem)
+    for o in outcomes:  # one line per file, by position and type
+        logger.info("%s: %s", tag[o.name], o.outcome)
+    _artifact(
+        result,
+        summary,
+        [(tag[o.name], o.outcome, facts.get(o.name, {})) for o in outcomes],
+        box.day_folder(out_dir, as_of),
+        reports.get(as_of),
+    )
+    logger.info("nightly run: %s", summary)
+    final = _final_state(outcomes, tag, summary, history.problem)
+    if final.is_completed():  # nobody to tell (a run that raises is told by its hook)
+        _notify_blocks.pop(run_id, None)
+    return final
 
 
 def _final_state(
@@ -482,7 +635,8 @@ def _final_state(
         problems.append(history_problem)
     data = {**summary, "outcomes": [(o.name, o.outcome, o.detail) for o in outcomes]}
     if problems:
-        return Failed(message="; ".join(problems), data=data)
+        message = "; ".join(problems)
+        return Failed(message=message, data=NightlyRunError(message, data))
     return Completed(
         message=f"{summary['validated']} validated, {summary['already processed']} already "
         f"processed, {summary['left to settle']} left to settle",

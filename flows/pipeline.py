@@ -558,6 +558,39 @@ def merge_outcomes(item: InputFile, parts: list[FileOutcome]) -> FileOutcome:
     return FileOutcome(item, facts=facts, lines=lines, findings=findings)
 
 
+def check_duplicates_across(
+    outcome: FileOutcome,
+    catalog: Catalog,
+    as_of: date,
+    config: RunConfig,
+    history: pl.DataFrame,
+) -> FileOutcome:
+    """A checked file's duplicate rules (check kind duplicate_service) run again over its lines,
+    with `history` -- earlier runs' lines and those of the files before it in the same nightly
+    run -- as the lines they compare with; its other findings stand. The lines are numbered
+    again as one part (`_row`, `_claim_first`: what the engine keys findings by)."""
+    rules = [
+        r.id
+        for r in catalog.by_stage("engine")
+        if r.check == "duplicate_service" and config.selects(r.id)
+    ]
+    if not rules:
+        return outcome
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    lines = outcome.lines.with_columns(row.alias("_row")).with_columns(
+        pl.col("_row").min().over("source_file", "claim_id").alias("_claim_first")
+    )
+    again = run_rules(lines, catalog, as_of, config.model_copy(update={"select": rules}), history)
+    kept = outcome.findings.filter(~pl.col("rule_id").is_in(rules))
+    findings = fnd.ordered(pl.concat([kept, again], how="vertical_relaxed"))
+    return FileOutcome(
+        outcome.input,
+        facts={**outcome.facts, "findings": findings.height},
+        lines=outcome.lines,
+        findings=findings,
+    )
+
+
 def run(
     inputs: list[InputFile],
     catalog: Catalog,
@@ -618,13 +651,26 @@ def write_outputs(
     report: str | Path | None,
     findings_file: str | Path | None,
     trend: pl.DataFrame | None = None,
+    progress: Progress | None = None,
 ) -> dict:
     """The findings file (all findings) and the workbook (the most urgent claims and findings, bounded;
-    a Trend sheet when the run history gives one)."""
+    a Trend sheet when the run history gives one). `progress` hears of each stage as it starts."""
+    step = progress or (lambda stage, name: None)
     out: dict = {}
     if findings_file:
+        step("writing", "the findings file")
+        started = time.perf_counter()
         out["findings_file"] = str(write_findings_file(result.findings, findings_file))
+        log.info(
+            "wrote %d findings in %.1f s", result.findings.height, time.perf_counter() - started
+        )
     if report:
+        step("scoring", "the claims")
+        started = time.perf_counter()
+        result.tables  # noqa: B018 -- claims, scores and Summary tables (cached): the workbook's input
+        log.info("scored %d claims in %.1f s", result.claims.height, time.perf_counter() - started)
+        step("writing", "the workbook")
+        started = time.perf_counter()
         out |= write_report(
             report,
             files=result.files,
@@ -644,5 +690,6 @@ def write_outputs(
             else "(not written: use --findings)",
             trend=trend,
         )
+        log.info("wrote the workbook in %.1f s", time.perf_counter() - started)
         out["report"] = str(report)
     return out

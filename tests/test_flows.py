@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -114,9 +116,16 @@ def nightly(inbox, out):
     )
 
 
+def data(state) -> dict:
+    """What a nightly run returned, Completed or Failed (flows/nightly.py run_data)."""
+    from flows.nightly import run_data
+
+    return run_data(state)
+
+
 def counts(state) -> dict:
     """The run's counts, without the per-file outcomes (names: for the CLI to print)."""
-    return {k: v for k, v in state.result(raise_on_failure=False).items() if k != "outcomes"}
+    return {k: v for k, v in data(state).items() if k != "outcomes"}
 
 
 NONE = {"left to settle": 0, "ignored": 0}
@@ -136,7 +145,7 @@ def test_nightly_validates_archives_and_quarantines_with_a_reason(prefect_server
         "failed": 0,
         **NONE,
     }
-    assert state.result(raise_on_failure=False)["outcomes"][0][:2] == ("broken.csv", "quarantined")
+    assert data(state)["outcomes"][0][:2] == ("broken.csv", "quarantined")
     day = out / "2026-09-30"
     assert sorted(p.name for p in day.glob("*.xlsx")) == [
         "front_desk_typos.xlsx.denial-risk.xlsx",
@@ -230,7 +239,7 @@ def test_a_run_that_crashes_midway_is_finished_by_the_next(
     monkeypatch.setattr(pipeline, "check", crash_on_spine)
     state = nightly(inbox, out)
     assert state.is_failed() and "1 files failed" in state.message
-    assert state.result(raise_on_failure=False)["failed"] == 1
+    assert data(state)["failed"] == 1
     assert (inbox / "spine_pain_clinic.csv").exists()
     with inbox_lock(inbox):  # the run let go of the lock
         pass
@@ -285,7 +294,7 @@ def test_prefect_keeps_no_phi_from_a_nightly_run(prefect_server, inbox, tmp_path
     phi |= {"ZEBEDIAH_CANARYSON", "XAVIERA_CANARYFIELD", "QUENTIN_CANARYWOOD"}
     state = nightly(inbox, tmp_path / "out")
     assert ("QUENTIN_CANARYWOOD.pdf", "ignored") in [
-        o[:2] for o in state.result(raise_on_failure=False)["outcomes"]
+        o[:2] for o in data(state)["outcomes"]
     ]  # kept in memory for the CLI to print
     url = get_current_settings().server.database.connection_url.get_secret_value()
     database = Path(url.split("///", 1)[1])
@@ -364,9 +373,10 @@ def test_duplicates_and_frequency_count_lines_from_earlier_nights(
     (frq,) = tuesday.filter(pl.col("rule_id") == "FRQ001").iter_rows(named=True)
     assert frq["claim_id"] == "E9" and "session 5" in frq["message"]
 
-    trend = openpyxl.load_workbook(
-        tmp_path / "out" / "2026-10-01" / "nightly-2026-10-01.denial-risk.xlsx"
-    )["Trend"]
+    # the failed attempt's consolidated workbook stays; the rerun's is written beside it
+    day = tmp_path / "out" / "2026-10-01"
+    assert (day / "nightly-2026-10-01.denial-risk.xlsx").exists()
+    trend = openpyxl.load_workbook(day / "nightly-2026-10-01-2.denial-risk.xlsx")["Trend"]
     rows = list(trend.iter_rows(min_row=2, values_only=True))
     assert [r[1].date() for r in rows] == [date(2026, 9, 30), date(2026, 10, 1), date(2026, 10, 1)]
     assert rows[-2][4] == 1 and rows[-1][4] == 0  # the crashed attempt shows its failed file
@@ -471,7 +481,7 @@ def test_a_damaged_run_history_does_not_stop_the_night(prefect_server, inbox, tm
     (out / ".cleanclaim" / "history.duckdb").write_bytes(b"not a database" * 100)
     state = nightly(inbox, out)
     assert state.is_failed() and "run history" in state.message and "DUP001" in state.message
-    assert state.result(raise_on_failure=False)["validated"] == 2
+    assert data(state)["validated"] == 2
     day = out / "2026-09-30"
     assert (day / "spine_pain_clinic.csv.findings.csv").exists() and (
         day / "nightly-2026-09-30.denial-risk.xlsx"
@@ -484,3 +494,151 @@ def test_a_damaged_run_history_does_not_stop_the_night(prefect_server, inbox, tm
         len(list((out / ".cleanclaim" / "pending").iterdir())) == 2
     )  # kept for the next run to record
     assert [p.name for p in inbox.iterdir() if p.is_file()] == [".cleanclaim-nightly.lock"]
+
+
+# --------------------------------------------------------------------------- configuration and conventions
+
+
+def test_the_night_with_a_configuration_finds_what_the_adhoc_run_finds(
+    prefect_server, tmp_path, capsys
+):
+    """The samples through `cleanclaim nightly --config` and `cleanclaim validate --config`: the
+    same findings (the configuration's timely-filing limits and payer severities included)."""
+    from flows.cli import main
+
+    samples, inbox, out = REPO / "sample_claims", tmp_path / "inbox", tmp_path / "out"
+    shutil.copytree(samples, inbox, ignore=shutil.ignore_patterns("*.md", "*.yaml"))
+    shutil.copy(samples / "legacy_pm_export.mapping.yaml", inbox)
+    config = str(samples / "cleanclaim.yaml")
+    common = ["--as-of", "2026-09-30", "--config", config]
+    assert (
+        main(
+            ["nightly", "--inbox", str(inbox), "--out", str(out), "--settle-seconds", "0", *common]
+        )
+        == 0
+    )
+    said = capsys.readouterr().out.splitlines()
+    assert any(line.startswith(f"cleanclaim nightly · config {config}") for line in said)
+    main(["validate", str(samples), *common, "--report", str(tmp_path / "r.xlsx"),
+          "--findings", str(tmp_path / "adhoc.csv"), "-q"])  # fmt: skip
+    key = ["source_file", "source_row", "rule_id", "claim_id", "line_number", "message"]
+    night = pl.read_csv(out / "2026-09-30" / "nightly-2026-09-30.findings.csv", infer_schema=False)
+    adhoc = pl.read_csv(tmp_path / "adhoc.csv", infer_schema=False)
+    assert night.height == adhoc.height > 0
+    assert night.sort(key).equals(adhoc.select(night.columns).sort(key))
+    assert {"TMF001", "TMF002"} <= set(night["rule_id"])  # the configuration reached the night
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    bodies: list[bytes] = []
+
+    def do_POST(self):
+        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):  # quiet
+        pass
+
+
+def test_a_failed_night_notifies_the_configured_block_without_phi(prefect_server, inbox, tmp_path):
+    """A quarantined file fails the run; its on_failure hook posts to the webhook block the
+    configuration names (a receiver on 127.0.0.1 here), naming the file by position and type."""
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+    from prefect.client.orchestration import get_client
+
+    from flows.nightly import NightlyRunError, nightly_claims_validation
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    CustomWebhookNotificationBlock(
+        name="ops",
+        url=f"http://127.0.0.1:{server.server_port}/hook",
+        json_data={"text": "{{subject}}: {{body}}"},
+    ).save("ops-hook", overwrite=True)
+    config = tmp_path / "cleanclaim.yaml"
+    config.write_text("notify_block: custom-webhook/ops-hook\n")
+    state = nightly_claims_validation(
+        inbox=str(inbox), out=str(tmp_path / "out"), as_of=date(2026, 9, 30), settle_seconds=0,
+        config=str(config), return_state=True,
+    )  # fmt: skip
+    server.shutdown()
+    assert state.is_failed()
+    with pytest.raises(NightlyRunError):  # an exception a worker can resolve, not a dict
+        state.result()
+    (body,) = _Receiver.bodies
+    text = json.loads(body)["text"]
+    assert "nightly-2026-09-30" in text and "Failed" in text and "file 1 of 4 (.csv)" in text
+    claims = pl.read_csv(REPO / "sample_claims" / "spine_pain_clinic.csv", infer_schema=False)
+    phi = {
+        "broken",
+        "spine_pain_clinic",
+        "front_desk",
+        *claims["patient_id"],
+        *claims["patient_dob"],
+    }
+    assert not [v for v in phi if v in text]
+    # Prefect's conventions: the run's name, task runs by position and type, one artifact
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(state.state_details.flow_run_id)
+        tasks = client.read_task_runs()
+        artifact = client.read_latest_artifacts()
+    assert run.name == "nightly-2026-09-30"
+    names = [t.name for t in tasks if t.flow_run_id == run.id]
+    assert any(n.startswith("read file 3 of 4 (.csv)") for n in names)
+    assert not [n for n in names if "spine" in n or "front" in n]
+    (markdown,) = [a.data for a in artifact if a.key == "nightly-claims-validation"]
+    assert "| file 1 of 4 (.csv) | quarantined |" in markdown
+    assert "| file 3 of 4 (.csv) | validated |" in markdown
+    assert "nightly-2026-09-30.denial-risk.xlsx" in markdown
+    assert not [v for v in phi if v in markdown]
+
+
+def test_nightly_prints_json_and_serve_warns_of_a_deployment_on_a_work_pool(
+    prefect_server, inbox, tmp_path, capsys
+):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    from flows.cli import SERVE_NAME, main, pooled_deployment
+
+    args = ["nightly", "--inbox", str(inbox), "--out", str(tmp_path / "out"), "--as-of",
+            "2026-09-30", "--settle-seconds", "0", "--format", "json"]  # fmt: skip
+    assert main(args) == 2
+    summary = json.loads(capsys.readouterr().out)  # nothing else on stdout
+    assert (summary["state"], summary["exit_code"], summary["config"]) == ("Failed", 2, None)
+    assert (summary["validated"], summary["quarantined"]) == (2, 1)
+    assert [o["outcome"] for o in summary["outcomes"]] == [
+        "quarantined",
+        "validated",
+        "validated",
+        "sidecar",
+    ]
+    with get_client(sync_client=True) as client:  # prefect.yaml's deployment, on its work pool
+        client.create_work_pool(WorkPoolCreate(name="cleanclaim", type="process"))
+        flow_id = client.create_flow_from_name("nightly-claims-validation")
+        client.create_deployment(flow_id=flow_id, name="nightly", work_pool_name="cleanclaim")
+    assert pooled_deployment("nightly-claims-validation", "nightly") == "cleanclaim"
+    assert pooled_deployment("nightly-claims-validation", SERVE_NAME) is None
+
+
+def test_a_line_billed_in_two_files_of_one_night_is_a_duplicate(prefect_server, tmp_path):
+    (tmp_path / "inbox").mkdir()
+    line = {"procedure_code": "20552", "dx_1": "M62.830"}
+    state = _night(tmp_path, "a.csv", [{"claim_id": "A1", **line}], date(2026, 9, 30))
+    assert state.is_completed()  # alone, no duplicate
+    (tmp_path / "inbox" / "archive").rename(tmp_path / "night1")
+    for name, claim in (("c.csv", "C1"), ("b.csv", "B1")):
+        write_csv(
+            tmp_path / "inbox" / name, [{"claim_id": claim, **line, "service_date": "2026-09-20"}]
+        )
+    _night(tmp_path, "d.csv", [{"claim_id": "D1", "procedure_code": "99213"}], date(2026, 9, 30))
+    day = tmp_path / "out" / "2026-09-30"
+
+    def dup(name: str) -> list[str]:
+        found = pl.read_csv(day / f"{name}.findings.csv", infer_schema=False)
+        return found.filter(pl.col("rule_id") == "DUP001")["message"].to_list()
+
+    assert dup("b.csv") == [] and dup("d.csv") == []  # b.csv comes first in the inbox
+    (message,) = dup("c.csv")
+    assert "claim B1" in message
