@@ -1,0 +1,80 @@
+"""What analysts decided about findings, applied to a run: pure functions on frames.
+
+A finding is known across nights by its key: the claim, the line's procedure, modifiers (in any
+order) and service date, and the rule -- never a row number or a file name, which change when a
+corrected claim comes again in a new file. A claim-level finding's key is its claim and rule.
+
+Decisions: Open (the default), Fixed, Override, False positive. An Override or False positive
+finding stays listed with its decision but no longer counts toward its claim's status, score or
+dollars at risk; a Fixed finding that comes back counts again and is marked recurred.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from validators.scoring import claim_key
+
+OPEN, FIXED, OVERRIDE, FALSE_POSITIVE = "Open", "Fixed", "Override", "False positive"
+STATUSES = (OPEN, FIXED, OVERRIDE, FALSE_POSITIVE)
+NOT_COUNTED = (OVERRIDE, FALSE_POSITIVE)
+MODIFIERS = ("modifier_1", "modifier_2", "modifier_3", "modifier_4")
+
+# The latest decision per finding key, as the run history gives it (flows/history.py).
+DECISION_SCHEMA: dict[str, pl.DataType] = {
+    "finding_key": pl.String,
+    "status": pl.String,
+    "reason": pl.String,
+    "owner": pl.String,
+    "author": pl.String,
+    "decided_at": pl.Datetime("us"),
+}
+# What `apply` adds to each finding.
+APPLIED = ("finding_key", "status", "reason", "owner", "author", "decided_at", "recurred", "counts")
+
+
+def empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=DECISION_SCHEMA)
+
+
+def keyed(findings: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+    """The findings with their `finding_key` (`lines`: the run's validated lines, for the procedure,
+    modifiers and service date of the line a finding names)."""
+    line_facts = lines.select(
+        "source_file",
+        "source_row",
+        pl.col("procedure_code").fill_null("").alias("_proc"),
+        pl.concat_list(pl.col(m).fill_null("") for m in MODIFIERS)
+        .list.eval(pl.element().filter(pl.element() != "").sort())
+        .list.join("+")
+        .alias("_mods"),
+        pl.col("_service_date").dt.to_string("%Y-%m-%d").fill_null("").alias("_date"),
+    )
+    joined = findings.join(line_facts, on=["source_file", "source_row"], how="left")
+    line_part = pl.format("{}|{}|{}", pl.col("_proc"), pl.col("_mods"), pl.col("_date"))
+    key = pl.format(
+        "{}|{}|{}",
+        claim_key(),
+        pl.when(pl.col("line_number").is_null() | pl.col("_proc").is_null())
+        .then(pl.lit("||"))  # the whole claim (or a row that never became a line)
+        .otherwise(line_part),
+        pl.col("rule_id"),
+    )
+    return joined.with_columns(key.alias("finding_key")).drop("_proc", "_mods", "_date")
+
+
+def apply(findings: pl.DataFrame, decisions: pl.DataFrame | None) -> pl.DataFrame:
+    """Keyed findings with each one's decision (APPLIED columns): `status` Open unless decided,
+    `recurred` when the last decision was Fixed and the finding came back, `counts` false for an
+    Override or a False positive."""
+    latest = decisions if decisions is not None else empty()
+    joined = findings.join(
+        latest.select(*DECISION_SCHEMA).cast(DECISION_SCHEMA),  # type: ignore[arg-type]
+        on="finding_key",
+        how="left",
+    )
+    return joined.with_columns(
+        (pl.col("status") == FIXED).fill_null(False).alias("recurred"),
+        (~pl.col("status").is_in(list(NOT_COUNTED))).fill_null(True).alias("counts"),
+        pl.col("status").fill_null(OPEN),
+    )
