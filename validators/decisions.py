@@ -76,5 +76,56 @@ def apply(findings: pl.DataFrame, decisions: pl.DataFrame | None) -> pl.DataFram
     return joined.with_columns(
         (pl.col("status") == FIXED).fill_null(False).alias("recurred"),
         (~pl.col("status").is_in(list(NOT_COUNTED))).fill_null(True).alias("counts"),
-        pl.col("status").fill_null(OPEN),
+        _shown(pl.col("status")).alias("status"),
     )
+
+
+def _shown(status: pl.Expr) -> pl.Expr:
+    """The status a finding is listed with: Open unless decided; a Fixed finding that is listed has
+    come back, so it is open again (and marked recurred)."""
+    return pl.when(status == FIXED).then(pl.lit(OPEN)).otherwise(status).fill_null(OPEN)
+
+
+def normalise(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows read from a workbook (finding_key, status, reason, owner, as text) made comparable: a
+    status matched to STATUSES whatever its case (blank is Open; anything else is dropped), blank
+    reason and owner null, one row per key (the last)."""
+    canonical = {s.casefold(): s for s in STATUSES}
+    text = [pl.col(c).cast(pl.String).str.strip_chars() for c in ("reason", "owner")]
+    return (
+        rows.filter(pl.col("finding_key").is_not_null())
+        .with_columns(
+            pl.col("status")
+            .cast(pl.String)
+            .str.strip_chars()
+            .str.to_lowercase()
+            .fill_null("open")
+            .replace_strict(canonical, default=None),
+            *(
+                pl.when(t != "").then(t).alias(c)
+                for t, c in zip(text, ("reason", "owner"), strict=True)
+            ),
+        )
+        .filter(pl.col("status").is_not_null())
+        .unique("finding_key", keep="last", maintain_order=True)
+        .select("finding_key", "status", "reason", "owner")
+    )
+
+
+def changes(rows: pl.DataFrame, latest: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a workbook that record something new: a status, reason or owner other than the
+    finding was listed with (the latest decision, or Open)."""
+    listed = latest.select(
+        "finding_key",
+        _shown(pl.col("status")).alias("_status"),
+        pl.col("reason").alias("_reason"),
+        pl.col("owner").alias("_owner"),
+    )
+    joined = rows.join(listed, on="finding_key", how="left").with_columns(
+        pl.col("_status").fill_null(OPEN)
+    )
+    same = [
+        pl.col(c).fill_null("") == pl.col(f"_{c}").fill_null("")
+        for c in ("status", "reason", "owner")
+    ]
+    return joined.filter(~pl.all_horizontal(same)).select(rows.columns)
