@@ -4,7 +4,9 @@ An analyst sets Status (Open, Fixed, Override, False positive), Reason and Owner
 sheet and saves the workbook. The nightly run reads every workbook under its --out folder it has
 not read before (by content), and `cleanclaim decisions import WORKBOOK...` does the same by hand:
 each row whose decision differs from what the finding was listed with is appended to the run
-history's audit trail with the workbook's last-modified-by and time (flows/history.py). The
+history's audit trail with the workbook's last-modified-by and time (flows/history.py). "Differs"
+is judged against the decision the workbook listed (its "Decision no."), so an old workbook saved
+again for another finding never undoes a later decision. The
 latest decision per finding is then left in OUT/.cleanclaim/decisions.parquet (History.snapshot),
 which the writers of the night's workbooks read (validators/decisions.py applies it).
 
@@ -30,7 +32,13 @@ from validators import decisions as dec
 log = logging.getLogger("cleanclaim")
 
 WORKBOOK_GLOB = "*/*.denial-risk.xlsx"  # OUT/AS_OF/NAME.denial-risk.xlsx (flows/inbox.py)
-HEADERS = {"Finding key": "finding_key", "Status": "status", "Reason": "reason", "Owner": "owner"}
+HEADERS = {
+    "Finding key": "finding_key",
+    "Status": "status",
+    "Reason": "reason",
+    "Owner": "owner",
+    "Decision no.": "listed",
+}
 # A saved workbook is a few MB; far more unpacked is not one of ours (a zip bomb).
 MAX_UNPACKED = 500 * 2**20
 
@@ -83,7 +91,7 @@ def import_workbooks(store: History, paths: list[Path]) -> dict[str, int]:
             log.warning("decisions not read: %s", exc)
             counts["unreadable"] += 1
             continue
-        new = dec.changes(rows, store.decisions()).with_columns(
+        new = dec.changes(rows, store.decision_log()).with_columns(
             pl.lit(author).alias("author"),
             pl.lit(saved).cast(pl.Datetime("us")).alias("decided_at"),
             pl.lit(datetime.now()).cast(pl.Datetime("us")).alias("recorded_at"),

@@ -483,7 +483,32 @@ def write_workbook(
             wb,
             "Findings",
             findings,
-            [14, 6, 9, 9, 16, 8, 8, 50, 50, 45, 40, 13, 13, 10, 20, 13, 26, 7, 14, 14, 30, 14, 40],
+            [
+                14,
+                6,
+                9,
+                9,
+                16,
+                8,
+                8,
+                50,
+                50,
+                45,
+                40,
+                13,
+                13,
+                10,
+                20,
+                13,
+                26,
+                7,
+                14,
+                14,
+                30,
+                14,
+                9,
+                40,
+            ],
             links={
                 "Rule": [rule_rows.get(r) for r in findings["Rule"]]
                 if "Rule" in findings.columns
@@ -665,6 +690,7 @@ def findings_sheet(
             pl.col("status").alias("Status"),
             pl.col("reason").alias("Reason"),
             pl.col("owner").alias("Owner"),
+            pl.col("seq").alias("Decision no."),
             pl.col("finding_key").alias("Finding key"),
         )
     )

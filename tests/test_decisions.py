@@ -176,24 +176,27 @@ def test_finding_keys_ignore_rows_files_and_modifier_order():
     assert keys[2] == "C1||||INJ001"
 
 
-def test_only_changed_decisions_are_new():
-    latest = pl.DataFrame(
+def test_a_row_is_new_when_it_differs_from_what_its_workbook_listed():
+    log = pl.DataFrame(
         {
-            "finding_key": ["k1", "k2"],
-            "status": ["Override", "Fixed"],
-            "reason": ["ok", None],
-            "owner": [None, "dana"],
+            "seq": [1, 2, 3],
+            "finding_key": ["k1", "k2", "k6"],
+            "status": ["Override", "Fixed", "Override"],
+            "reason": ["ok", None, "payer agreed"],
+            "owner": [None, "dana", None],
         }
     )
     rows = dec.normalise(
         pl.DataFrame(
             {
-                "finding_key": ["k1", "k2", "k3", "k4", "k5", None],
-                "status": ["OVERRIDE", "Open", None, "Fixed", "maybe", "Fixed"],
-                "reason": ["ok", "", None, " ", None, None],
-                "owner": [None, "dana", " ", None, None, None],
+                "finding_key": ["k1", "k2", "k3", "k4", "k5", "k6", None],
+                "status": ["OVERRIDE", "Open", None, "Fixed", "maybe", "Open", "Fixed"],
+                "reason": ["ok", "", None, " ", None, None, None],
+                "owner": [None, "dana", " ", None, None, None, None],
+                "listed": ["1", "2", None, None, None, None, None],
             }
         )
     )
-    # k1 unchanged; k2 listed Open (recurred) and left Open; k3 blank is Open; k5 is not a status
-    assert dec.changes(rows, latest)["finding_key"].to_list() == ["k4"]
+    # k1 as listed; k2 listed Open (its Fixed came back) and left Open; k3 blank is Open; k5 is
+    # not a status; k6 is Open in a workbook written before its override: stale, not a decision
+    assert dec.changes(rows, log)["finding_key"].to_list() == ["k4"]
