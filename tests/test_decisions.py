@@ -200,3 +200,14 @@ def test_a_row_is_new_when_it_differs_from_what_its_workbook_listed():
     # k1 as listed; k2 listed Open (its Fixed came back) and left Open; k3 blank is Open; k5 is
     # not a status; k6 is Open in a workbook written before its override: stale, not a decision
     assert dec.changes(rows, log)["finding_key"].to_list() == ["k4"]
+
+
+def test_the_command_names_what_it_cannot_use_without_a_traceback(tmp_path, capsys):
+    stray = tmp_path / "stray.denial-risk.xlsx"
+    stray.write_bytes(b"not a workbook")
+    assert main(["decisions", "import", str(stray)]) == 2  # no run history above it
+    assert "--out" in capsys.readouterr().err
+    assert main(["decisions", "import", str(stray), "--out", str(tmp_path)]) == 2
+    assert "0 decisions recorded from 0 workbooks (0 read before, 1 unreadable)" in (
+        capsys.readouterr().out
+    )
