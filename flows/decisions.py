@@ -44,7 +44,12 @@ MAX_UNPACKED = 500 * 2**20
 
 
 class WorkbookError(Exception):
-    """A workbook whose decisions cannot be read; the message names the file, never a cell."""
+    """A workbook whose decisions cannot be read: `problem` says why, never quoting a cell; the
+    message adds the file name (which can carry a patient's name: not logged in a nightly run)."""
+
+    def __init__(self, name: str, problem: str):
+        super().__init__(f"{name}: {problem}")
+        self.problem = problem
 
 
 def read_workbook(path: Path) -> tuple[pl.DataFrame, str, datetime]:
@@ -53,7 +58,7 @@ def read_workbook(path: Path) -> tuple[pl.DataFrame, str, datetime]:
     try:
         with zipfile.ZipFile(path) as z:
             if sum(i.file_size for i in z.infolist()) > MAX_UNPACKED:
-                raise WorkbookError(f"{path.name}: too large unpacked to be a cleanclaim workbook")
+                raise WorkbookError(path.name, "too large unpacked to be a cleanclaim workbook")
         book = openpyxl.load_workbook(path, read_only=True)  # properties only: sheets stream
         try:
             props = book.properties
@@ -66,11 +71,11 @@ def read_workbook(path: Path) -> tuple[pl.DataFrame, str, datetime]:
         raise
     except Exception as exc:  # openpyxl, calamine and zipfile errors can quote cell text
         raise WorkbookError(
-            f"{path.name}: not readable as a workbook ({type(exc).__name__})"
+            path.name, f"not readable as a workbook ({type(exc).__name__})"
         ) from None
     missing = [h for h in HEADERS if h not in sheet.columns]
     if missing:
-        raise WorkbookError(f"{path.name}: its Findings sheet has no {', '.join(missing)} column")
+        raise WorkbookError(path.name, f"its Findings sheet has no {', '.join(missing)} column")
     saved = saved or datetime.fromtimestamp(path.stat().st_mtime)
     rows = dec.normalise(sheet.select(pl.col(h).alias(c) for h, c in HEADERS.items()))
     return rows, author or "(not recorded)", saved.replace(tzinfo=None)
@@ -88,7 +93,7 @@ def import_workbooks(store: History, paths: list[Path]) -> dict[str, int]:
         try:
             rows, author, saved = read_workbook(path)
         except WorkbookError as exc:
-            log.warning("decisions not read: %s", exc)
+            log.warning("a workbook's decisions were not read: %s", exc.problem)
             counts["unreadable"] += 1
             continue
         new = dec.changes(rows, store.decision_log()).with_columns(
