@@ -103,9 +103,14 @@ def test_libreoffice_computes_the_totals_and_shows_the_decision_columns(soffice,
     ):  # fmt: skip
         assert column in findings[0]
 
-    def total(rows, column):
-        assert rows[-1][0] == "Total"
-        return float(re.sub(r"[$,]", "", rows[-1][rows[0].index(column)]))
+    def money(text: str) -> float:
+        return float(re.sub(r"[$,]", "", text or "0"))
 
-    assert total(claims, "At risk") == total(findings, "At risk (counted once)") == 19_110
+    def total(rows, column):
+        at = rows[0].index(column)
+        assert rows[-1][0] == "Total"
+        assert money(rows[-1][at]) == round(sum(money(r[at]) for r in rows[1:-1]), 2)
+        return money(rows[-1][at])
+
+    assert total(claims, "At risk") == total(findings, "At risk (counted once)") > 0
     assert "unknown" in {row[claims[0].index("Billed")] for row in claims[1:]}
