@@ -430,6 +430,25 @@ def build_parser() -> argparse.ArgumentParser:
         "codes cleanclaim reports), and/or the PFS Relative Value File (global periods).",
     )
     ci.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+    d = sub.add_parser("decisions", help="record the decisions analysts saved in workbooks")
+    dsub = d.add_subparsers(dest="decisions_command", required=True, metavar="ACTION")
+    di = dsub.add_parser(
+        "import",
+        help="read Status, Reason and Owner from saved workbooks into the run history",
+        description="Append each finding's decision (Status, Reason, Owner on the Findings sheet) "
+        "that differs from what the workbook listed to the run history's audit trail, with the "
+        "workbook's last-modified-by and time; the next nightly run applies them. A workbook "
+        "already read is skipped.",
+    )
+    di.add_argument("workbooks", nargs="+", type=Path, metavar="WORKBOOK")
+    di.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the nightly run's --out folder (default: the one the first workbook is under)",
+    )
     return parser
 
 
@@ -793,6 +812,39 @@ def cmd_codesets(args: argparse.Namespace, catalog: Catalog) -> int:
     return 0
 
 
+def cmd_decisions(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from flows import decisions
+    from flows.history import History
+
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    missing = [str(p) for p in args.workbooks if not p.is_file()]
+    if missing:
+        errors.print(f"[bold red]error:[/] no such workbook: {', '.join(missing)}")
+        return EXIT_UNUSABLE
+    out = args.out or decisions.history_folder(args.workbooks[0])
+    if out is None:
+        errors.print(
+            "[bold red]error:[/] no run history above the workbook: name the nightly run's "
+            "folder with --out"
+        )
+        return EXIT_UNUSABLE
+    try:
+        counts = decisions.refresh(History(out), args.workbooks)
+    except duckdb.Error as exc:
+        errors.print(
+            f"[bold red]error:[/] the run history in {out} could not be used "
+            f"({type(exc).__name__}): is a nightly run working? Try again when it has finished"
+        )
+        return EXIT_UNUSABLE
+    print(
+        f"{counts['decisions']} decisions recorded from {counts['read']} workbooks"
+        f" ({counts['already read']} read before, {counts['unreadable']} unreadable)"
+    )
+    return EXIT_UNUSABLE if counts["unreadable"] else EXIT_CLEAN
+
+
 def quiet_prefect_server(quiet: bool = False) -> None:
     """The temporary Prefect server a run starts (no PREFECT_API_URL) sends no usage telemetry, and
     -q keeps Prefect's console to warnings; set before Prefect is imported, which reads its
@@ -1061,6 +1113,9 @@ def _main(argv: list[str] | None) -> int:
         return cmd_synth(args, catalog)
     if args.command == "remits":
         return cmd_remits(args, catalog)
+
+    if args.command == "decisions":
+        return cmd_decisions(args)
     return cmd_validate(args, catalog) if args.command == "validate" else cmd_rules(args, catalog)
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from validators.decisions import DECISION_SCHEMA
 from validators.engine import HISTORY_COLUMNS, history_rows
 
 # Lines the rules look back over: a 12-month frequency window ending at a service date that may
@@ -184,6 +185,28 @@ def months_before(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
+# The decisions analysts recorded in saved workbooks (flows/decisions.py): an audit trail that is
+# only ever appended to -- this module has no statement that updates or deletes a decision.
+DECISION_COLUMNS: dict[str, pl.DataType] = {
+    "seq": pl.Int64,
+    "finding_key": pl.String,
+    "status": pl.String,
+    "reason": pl.String,
+    "owner": pl.String,
+    "author": pl.String,  # the workbook's last-modified-by
+    "decided_at": pl.Datetime("us"),  # when the workbook was saved
+    "recorded_at": pl.Datetime("us"),
+    "workbook": pl.String,  # its file name
+    "workbook_sha256": pl.String,
+}
+WORKBOOK_COLUMNS: dict[str, pl.DataType] = {
+    "sha256": pl.String,
+    "workbook": pl.String,
+    "imported_at": pl.Datetime("us"),
+    "decisions": pl.Int64,
+}
+
+
 def _ddl(table: str, columns: dict[str, pl.DataType], key: str | None = None) -> str:
     cols = ", ".join(f'"{c}" {_SQL_TYPES[t.base_type()]}' for c, t in columns.items())
     return f"CREATE TABLE IF NOT EXISTS {table} ({cols}{f', PRIMARY KEY ({key})' if key else ''})"
@@ -194,6 +217,9 @@ class History:
         self.folder = Path(out) / ".cleanclaim"
         self.path = self.folder / "history.duckdb"
         self.pending = self.folder / "pending"
+        # the latest decisions, left by flows/decisions.py refresh for the night's writers (a
+        # Parquet file: a Dask worker reads it without opening the database)
+        self.snapshot = self.folder / "decisions.parquet"
 
     @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -204,6 +230,8 @@ class History:
             con.execute(_ddl("files", FILE_COLUMNS, "sha256"))
             for table, columns in FILE_TABLES.items():
                 con.execute(_ddl(table, {"sha256": pl.String, **columns}))
+            con.execute(_ddl("decisions", DECISION_COLUMNS, "seq"))
+            con.execute(_ddl("decision_workbooks", WORKBOOK_COLUMNS, "sha256"))
             yield con
 
     def _query(self, con: duckdb.DuckDBPyConnection, sql: str, params: list) -> pl.DataFrame:
@@ -302,6 +330,66 @@ class History:
                 f"INSERT OR REPLACE INTO runs VALUES ({', '.join('?' * len(RUN_COLUMNS))})",
                 [row[c] for c in RUN_COLUMNS],
             )
+
+    def record_decisions(self, decided: pl.DataFrame, workbook: str, sha256: str) -> int:
+        """Append `decided` (DECISION_COLUMNS but `seq` and the workbook's) to the audit trail and
+        remember the workbook's content as read, in one transaction; returns the rows added. A
+        workbook already read adds nothing."""
+        with self._connect() as con:
+            if con.execute(
+                "SELECT 1 FROM decision_workbooks WHERE sha256 = ?", [sha256]
+            ).fetchone():
+                return 0
+            with tempfile.TemporaryDirectory(dir=self.folder) as scratch:
+                rows = Path(scratch) / "decisions.parquet"
+                decided.select(
+                    pl.col(c).cast(t)
+                    for c, t in DECISION_COLUMNS.items()
+                    if c not in ("seq", "workbook", "workbook_sha256")
+                ).write_parquet(rows)
+                names = [c for c in DECISION_COLUMNS if c not in ("seq",)]
+                quoted = ", ".join(f'"{c}"' for c in names)
+                con.execute("BEGIN TRANSACTION")
+                (start,) = con.execute("SELECT coalesce(max(seq), 0) FROM decisions").fetchone()
+                con.execute(
+                    f'INSERT INTO decisions ("seq", {quoted}) SELECT ? + row_number() OVER (), '
+                    f"{', '.join(f'{c}' for c in names[:-2])}, ?, ? FROM read_parquet(?)",
+                    [start, workbook, sha256, str(rows)],
+                )
+                con.execute(
+                    "INSERT INTO decision_workbooks VALUES (?, ?, now()::TIMESTAMP, ?)",
+                    [sha256, workbook, decided.height],
+                )
+                con.execute("COMMIT")
+        return decided.height
+
+    def workbook_read(self, sha256: str) -> bool:
+        if not self.path.exists():
+            return False
+        with self._connect() as con:
+            found = con.execute("SELECT 1 FROM decision_workbooks WHERE sha256 = ?", [sha256])
+            return found.fetchone() is not None
+
+    def latest_decisions(self) -> pl.DataFrame | None:
+        """The latest decisions as the last refresh left them (none before the first)."""
+        return pl.read_parquet(self.snapshot) if self.snapshot.exists() else None
+
+    def decision_log(self) -> pl.DataFrame:
+        """The whole audit trail, oldest first."""
+        if not self.path.exists():
+            return pl.DataFrame(schema=DECISION_COLUMNS)
+        with self._connect() as con:
+            return self._query(con, "SELECT * FROM decisions ORDER BY seq", [])
+
+    def decisions(self) -> pl.DataFrame:
+        """The latest decision per finding key (validators/decisions.py DECISION_SCHEMA)."""
+        return (
+            self.decision_log()
+            .sort("seq")
+            .unique("finding_key", keep="last", maintain_order=True)
+            .select(*DECISION_SCHEMA)
+            .cast(DECISION_SCHEMA)  # type: ignore[arg-type]
+        )
 
     # ---------------------------------------------------------------- read by the flow
 

@@ -423,7 +423,8 @@ def publish(
         return "validated"
     if signature(item) != read_signature:
         return "left to settle"
-    result = pipeline.Run([outcome], catalog, as_of, datetime.now())
+    decided = History(out).latest_decisions()
+    result = pipeline.Run([outcome], catalog, as_of, datetime.now(), decisions=decided)
     pipeline.write_outputs(result, report, findings)
     if signature(item) != read_signature:  # reports of a partial upload: rewritten next run
         report.unlink(missing_ok=True)
@@ -466,9 +467,10 @@ def staged_days(
 ) -> dict[date, pipeline.Run]:
     """Every day with staged outcomes, as the run its consolidated workbook shows: tonight's, and
     any day whose workbook a crashed run never wrote."""
-    days = DayOutcomes(out)
+    days, decided = DayOutcomes(out), History(out).latest_decisions()
     return {
-        day: pipeline.Run(days.load(day), catalog, day, started, seconds) for day in days.days()
+        day: pipeline.Run(days.load(day), catalog, day, started, seconds, decisions=decided)
+        for day in days.days()
     }
 
 

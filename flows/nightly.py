@@ -46,8 +46,8 @@ from prefect.logging.loggers import flow_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
+from flows import decisions, pipeline
 from flows import inbox as box
-from flows import pipeline
 from flows.adhoc import STAGE, retry_only_io
 from flows.extract import Extract
 from flows.history import History, run_row
@@ -431,6 +431,8 @@ def nightly_claims_validation(
         history = _HistoryGuard(store, logger)
         history.run(store.ingest)  # what a run that crashed left staged
         history.run(store.purge, as_of, config.history_retention_months)
+        # decisions analysts saved in earlier workbooks, before tonight's are written
+        history.run(decisions.refresh, store, decisions.saved_workbooks(out_dir))
         past = history.run(store.lines, as_of)
         found = box.survey(inbox_dir, settle_seconds)
         tag = {name: box.label(found, name) for name in found.positions}

@@ -25,8 +25,8 @@ import polars as pl
 from flows.extract import MAX_BYTES, MAX_ROWS, Extract, read_extract, read_notes
 from flows.report import files_table, write_findings_file, write_report
 from flows.x12 import ICD9_KIND
+from validators import decisions, summary
 from validators import findings as fnd
-from validators import summary
 from validators.catalog import Catalog
 from validators.checks import run_starts
 from validators.checks.context import index_notes
@@ -91,15 +91,39 @@ class Run:
     started: datetime
     seconds: float = 0.0
 
+    # The latest decision per finding key (validators/decisions.py DECISION_SCHEMA), from the run
+    # history; none for a run without one.
+    decisions: pl.DataFrame | None = None
+    filing_days: dict[str, int] = field(default_factory=dict)  # RunConfig.timely_filing_days
+
     @cached_property
-    def affected(self) -> pl.DataFrame:
-        """The lines each rule puts at risk: the join both the claims and the Summary's dollars need."""
-        return summary.affected_lines(self.lines, self.findings)
+    def worked(self) -> pl.DataFrame:
+        """The findings with their keys and decisions, and a row index `_f`."""
+        return decisions.apply(
+            decisions.keyed(self.findings, self.lines), self.decisions
+        ).with_row_index("_f")
+
+    @cached_property
+    def named(self) -> pl.DataFrame:
+        """The lines each finding names: the join the claims and the Summary's dollars need."""
+        return summary.finding_lines(self.lines, self.worked)
 
     @cached_property
     def claims(self) -> pl.DataFrame:
-        """Scored claims, most urgent first (validators/scoring.py)."""
-        return summary.claims(self.lines, self.findings, self.affected, self.catalog)
+        """Scored claims, dollars first (validators/scoring.py, validators/summary.py)."""
+        return summary.claims(
+            self.lines,
+            self.worked,
+            self.named,
+            self.catalog,
+            as_of=self.as_of,
+            filing_days=self.filing_days,
+        )
+
+    @cached_property
+    def ordered(self) -> pl.DataFrame:
+        """The findings in the order they are worked, with their attributed dollars."""
+        return summary.work_order(self.worked, self.claims, self.named)
 
     @cached_property
     def files(self) -> pl.DataFrame:
@@ -121,7 +145,7 @@ class Run:
     def tables(self) -> dict[str, pl.DataFrame]:
         return {
             "Files": files_table(self.files),
-            **summary.summarize(self.claims, self.findings, self.affected, self.catalog),
+            **summary.summarize(self.claims, self.ordered, self.named, self.catalog, self.as_of),
         }
 
     @property
@@ -627,7 +651,14 @@ def run(
                 inputs,
             )
         )
-    return Run(outcomes, catalog, as_of, started, time.perf_counter() - clock)
+    return Run(
+        outcomes,
+        catalog,
+        as_of,
+        started,
+        time.perf_counter() - clock,
+        filing_days=config.timely_filing_days,
+    )
 
 
 def _one_icd9_owner(findings: pl.DataFrame, extract: Extract, catalog: Catalog) -> pl.DataFrame:
@@ -675,7 +706,7 @@ def write_outputs(
             report,
             files=result.files,
             claims=result.claims,
-            findings=result.findings,
+            findings=result.ordered,
             tables=result.tables,
             catalog=result.catalog,
             as_of=result.as_of,

@@ -28,12 +28,12 @@ from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
+from validators import decisions
 from validators.catalog import Catalog
-from validators.findings import SEVERITY_ORDER
-from validators.scoring import claim_key
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_TEXT = 32_767
@@ -195,10 +195,25 @@ def _sheet(wb: Workbook, title: str, widths: list[int]):
 SHEET_ROW_LIMIT = 10_000
 STATUS_FILLS = {"hold": "F8CBAD", "review": "FFE699", "clean": "C6EFCE"}
 DATE = "yyyy-mm-dd"
+# A finding's line charges overlap with other findings' (two findings on one line both name it);
+# the dollars counted once at each finding (validators/summary.py work_order) add up.
+LINE_CHARGE = "Line charge (not additive)"
+COUNTED_ONCE = "At risk (counted once)"
 MONEY_COLUMNS = frozenset(
-    {"Billed", "At risk", "Dollars at risk"}
+    {
+        "Billed",
+        "At risk",
+        "Dollars at risk",
+        "Dollars named (not additive)",
+        LINE_CHARGE,
+        COUNTED_ONCE,
+    }
 )  # shown as currency wherever they appear
-PERCENT_COLUMNS = frozenset({"Clean-claim rate"})
+PERCENT_COLUMNS = frozenset({"Clean-claim rate", "Override rate", "False-positive rate"})
+# Long text wraps within its column (a style per cell: only these columns).
+WRAPPED_COLUMNS = frozenset({"Message", "Fix", "Denial wording", "Top reasons", "Reason"})
+DECISION_LIST = '"' + ",".join(decisions.STATUSES) + '"'
+SUM_COLUMNS = frozenset({"Lines", "Billed", "At risk", COUNTED_ONCE})  # the totals row's sums
 
 
 def _number_formats(frame: pl.DataFrame) -> dict[int, str]:
@@ -212,10 +227,20 @@ def _number_formats(frame: pl.DataFrame) -> dict[int, str]:
     )
 
 
-def _cells(safe: SafeText, values: tuple, formats: dict[int, str]) -> list:
-    """One row's cells: text made safe, and a style only where a column needs a number format."""
+WRAP = Alignment(wrap_text=True, vertical="top")
+
+
+def _cells(
+    safe: SafeText, values: tuple, formats: dict[int, str], wrapped: frozenset[int] = frozenset()
+) -> list:
+    """One row's cells: text made safe, and a style only where a column needs a number format or
+    wraps its text."""
     return [
-        safe.styled(v, number_format=formats[i]) if i in formats and v is not None else safe(v)
+        safe.styled(v, number_format=formats[i])
+        if i in formats and v is not None
+        else safe.styled(v, alignment=WRAP)
+        if i in wrapped and v is not None
+        else safe(v)
         for i, v in enumerate(values)
     ]
 
@@ -290,24 +315,39 @@ def _data_sheet(
     frame: pl.DataFrame,
     widths: list[int],
     *,
-    links: dict[str, dict[str, int]] | None = None,
+    links: dict[str, list[str | None]] | None = None,
     fills: dict[str, dict[str, str]] | None = None,
     table: str | None = None,
+    freeze: str = "A2",
+    totals: bool = False,
+    choices: dict[str, str] | None = None,
 ) -> SafeText:
-    """A bounded sheet of rows: frozen header, filters (or an Excel table), currency and date formats,
-    colours by conditional-formatting rule. `links` maps a column's values to rows on the Rules sheet."""
+    """A bounded sheet of rows: frozen header (and the columns left of `freeze`), filters (or an
+    Excel table), currency and date formats, long text wrapped, colours by conditional-formatting
+    rule. `links` gives a column's cells a place to jump to, row by row ("'Rules'!A3");
+    `totals` adds a row summing SUM_COLUMNS over the rows a filter leaves visible; `choices` gives
+    a column a drop-down list (a data-validation formula). An empty Billed is written "unknown"."""
     ws = _sheet(wb, title, widths)
     safe = SafeText(ws)
     names = frame.columns
     last_col = get_column_letter(len(names))
     last_row = max(frame.height + 1, 2)
-    ws.freeze_panes = "A2"
+    ws.freeze_panes = freeze
     ws.print_title_rows = "1:1"
+    sums = {
+        names.index(c): get_column_letter(names.index(c) + 1) for c in SUM_COLUMNS if c in names
+    }
     if table:
-        t = Table(displayName=table, ref=f"A1:{last_col}{last_row}")
+        ref_last = last_row + 1 if totals else last_row
+        t = Table(displayName=table, ref=f"A1:{last_col}{ref_last}")
         t.tableColumns = [
             TableColumn(id=i, name=n) for i, n in enumerate(names, 1)
         ]  # write-only needs them
+        if totals:
+            t.totalsRowCount = 1
+            t.tableColumns[0].totalsRowLabel = "Total"
+            for i in sums:
+                t.tableColumns[i].totalsRowFunction = "sum"
         t.tableStyleInfo = TableStyleInfo(name="TableStyleLight9", showRowStripes=True)
         with warnings.catch_warnings():
             warnings.simplefilter(
@@ -327,24 +367,68 @@ def _data_sheet(
                     fill=PatternFill("solid", bgColor=colour),
                 ),
             )
+    for column, formula in (choices or {}).items():
+        letter = get_column_letter(names.index(column) + 1)
+        rule = DataValidation(type="list", formula1=formula, allow_blank=True)
+        rule.add(f"{letter}2:{letter}{last_row}")
+        ws.data_validations.append(rule)  # write-only sheets have no add_data_validation
     ws.append(_header_row(ws, frame))
     formats = _number_formats(frame)
+    wrapped = frozenset(i for i, c in enumerate(names) if c in WRAPPED_COLUMNS)
+    unknown = names.index("Billed") if "Billed" in names else None
     link_at = {
         names.index(c): (get_column_letter(names.index(c) + 1), targets)
         for c, targets in (links or {}).items()
     }
     for row_number, values in enumerate(frame.iter_rows(), 2):
-        cells = _cells(safe, values, formats)
+        cells = _cells(safe, values, formats, wrapped)
         for i, (letter, targets) in link_at.items():
-            if values[i] in targets:
+            if targets[row_number - 2] is not None:
                 cell = safe.styled(values[i])
                 cell.hyperlink = Hyperlink(
-                    ref=f"{letter}{row_number}", location=f"'Rules'!A{targets[values[i]]}"
+                    ref=f"{letter}{row_number}", location=targets[row_number - 2]
                 )
                 cell.font = LINK_FONT
                 cells[i] = cell
+        if unknown is not None and values[unknown] is None:
+            cells[unknown] = safe.styled("unknown", alignment=RIGHT)
         ws.append(cells)
+    if totals:
+        ws.append(_totals_row(ws, names, sums, frame.height))
     return safe
+
+
+RIGHT = Alignment(horizontal="right")
+
+
+def _totals_row(ws, names: list[str], sums: dict[int, str], rows: int) -> list:
+    """Total of each summed column over the rows a filter leaves visible (SUBTOTAL 109), so a
+    filtered sum never adds the hidden rows."""
+    cells: list = [None] * len(names)
+    label = WriteOnlyCell(ws, value="Total")
+    label.font = Font(bold=True)
+    cells[0] = label
+    for i, letter in sums.items():
+        cell = WriteOnlyCell(ws, value=f"=SUBTOTAL(109,{letter}2:{letter}{max(rows + 1, 2)})")
+        cell.font = Font(bold=True)
+        cell.number_format = MONEY if names[i] in MONEY_COLUMNS else "#,##0"
+        cells[i] = cell
+    return cells
+
+
+def _claim_links(claims: pl.DataFrame, findings: pl.DataFrame) -> list[str | None]:
+    """Each claim's first row on the Findings sheet (none when its findings are not shown)."""
+    keys = ["File", "Claim ID"]
+    if not all(k in claims.columns and k in findings.columns for k in keys):
+        return [None] * claims.height
+    first = (
+        findings.select(keys)
+        .with_row_index("_row", offset=2)
+        .group_by(keys)
+        .agg(pl.col("_row").min())
+    )
+    rows = claims.select(keys).join(first, on=keys, how="left", maintain_order="left")["_row"]
+    return [None if r is None else f"'Findings'!A{r}" for r in rows]
 
 
 def _trend_sheet(wb: Workbook, trend: pl.DataFrame) -> SafeText:
@@ -399,8 +483,10 @@ def write_workbook(
         for name, extra in cut.items()
     ]
     run = {**run, "warnings": [*run["warnings"], *notes]}
-    rule_rows = {rule: i for i, rule in enumerate(rules["Rule"].to_list(), 2)}
+    claims, findings = claims.head(limit), findings.head(limit)
+    rule_rows = {rule: f"'Rules'!A{i}" for i, rule in enumerate(rules["Rule"].to_list(), 2)}
     wb = Workbook(write_only=True)
+    wb.properties.creator = "cleanclaim"
     parts = [_summary_sheet(wb, run, tables)]
     if trend is not None:  # second: how tonight compares is the next thing a manager asks
         parts.append(_trend_sheet(wb, trend))
@@ -408,18 +494,53 @@ def write_workbook(
         _data_sheet(
             wb,
             "Claims",
-            claims.head(limit),
-            [14, 12, 10, 22, 13, 12, 12, 7, 12, 12, 7, 9, 60, 26],
+            claims,
+            [14, 9, 12, 12, 9, 7, 10, 22, 13, 12, 11, 11, 7, 60, 26],
+            links={"Claim ID": _claim_links(claims, findings)},
             fills={"Status": STATUS_FILLS},
             table="Claims",
+            freeze="B2",
+            totals=True,
         ),
         _data_sheet(
             wb,
             "Findings",
-            findings.head(limit),
-            [14, 6, 9, 16, 9, 8, 8, 50, 70, 70, 45, 12, 26, 7],
-            links={"Rule": rule_rows},
+            findings,
+            [
+                14,
+                6,
+                9,
+                9,
+                16,
+                8,
+                8,
+                50,
+                50,
+                45,
+                40,
+                13,
+                13,
+                10,
+                20,
+                13,
+                26,
+                7,
+                14,
+                14,
+                30,
+                14,
+                9,
+                40,
+            ],
+            links={
+                "Rule": [rule_rows.get(r) for r in findings["Rule"]]
+                if "Rule" in findings.columns
+                else []
+            },
             fills={"Severity": SEVERITY_FILLS},
+            freeze="B2",
+            totals=True,
+            choices={"Status": DECISION_LIST} if "Status" in findings.columns else None,
         ),
         _data_sheet(
             wb,
@@ -543,14 +664,21 @@ def rules_sheet(catalog: Catalog) -> pl.DataFrame:
 
 
 def findings_sheet(
-    findings: pl.DataFrame, claims: pl.DataFrame, rules: pl.DataFrame
+    ordered: pl.DataFrame, claims: pl.DataFrame, rules: pl.DataFrame
 ) -> pl.DataFrame:
-    """Findings of the claims that need action (hold or review), most dollars at risk first."""
-    action = claims.filter(pl.col("status") != "clean").select("source_file", "claim")
-    # keyed like the claims table, so a row without a claim id (its own claim) keeps its findings
+    """Findings to work, in the order they are worked (validators/summary.py work_order): those of
+    the claims that need action (hold or review), and any finding someone has decided about, so an
+    overridden finding stays listed with its decision. The decision columns are at the right."""
+    facts = claims.select("source_file", "claim", "status", "payer_id", "payer_name", "provider")
     return (
-        findings.with_columns(claim_key().alias("claim"))
-        .join(action, on=["source_file", "claim"], how="semi")
+        ordered.join(
+            facts, on=["source_file", "claim"], how="left", suffix="_claim", maintain_order="left"
+        )
+        .filter(
+            (pl.col("status_claim") != "clean")
+            | (pl.col("status") != decisions.OPEN)
+            | pl.col("recurred")
+        )
         .join(
             rules.select(
                 pl.col("Rule").alias("rule_id"),
@@ -559,49 +687,57 @@ def findings_sheet(
             ),
             on="rule_id",
             how="left",
-        )
-        .sort(
-            pl.col("charge_at_risk").fill_null(0.0),
-            pl.col("severity").replace_strict(SEVERITY_ORDER),
-            "source_file",
-            "source_row",
-            descending=[True, False, False, False],
+            maintain_order="left",
         )
         .select(
             pl.col("claim_id").alias("Claim ID"),
             pl.col("line_number").alias("Line"),
             pl.col("rule_id").alias("Rule"),
-            pl.col("category").alias("Category"),
             pl.col("severity").alias("Severity"),
+            pl.col("category").alias("Category"),
             pl.col("carc").alias("CARC"),
             pl.col("rarc").alias("RARC"),
-            "Denial wording",
             pl.col("message").alias("Message"),
             pl.col("fix").alias("Fix"),
+            "Denial wording",
             "Policy",
-            pl.col("charge_at_risk").alias("At risk"),
+            pl.col("charge_at_risk").alias(LINE_CHARGE),
+            pl.col("attributed").alias(COUNTED_ONCE),
+            pl.col("payer_id").alias("Payer"),
+            pl.col("payer_name").alias("Payer name"),
+            pl.col("provider").alias("Provider NPI"),
             pl.col("source_file").alias("File"),
             pl.col("source_row").alias("Row"),
+            pl.when("recurred")
+            .then(pl.lit("fixed before, found again"))
+            .otherwise(None)
+            .alias("Recurred"),
+            pl.col("status").alias("Status"),
+            pl.col("reason").alias("Reason"),
+            pl.col("owner").alias("Owner"),
+            pl.col("seq").alias("Decision no."),
+            pl.col("finding_key").alias("Finding key"),
         )
     )
 
 
 def claims_sheet(claims: pl.DataFrame) -> pl.DataFrame:
-    """One row per claim, most urgent first: the identifiers, money and reasons an analyst works from
+    """One row per claim, dollars first: the identifiers, money and reasons an analyst works from
     (minimum necessary: no names, no dates of birth, no note text)."""
     return claims.select(
         pl.col("claim_id").alias("Claim ID"),
-        pl.col("patient_id").alias("Patient ID"),
+        pl.col("status").alias("Status"),
+        pl.col("at_risk").alias("At risk"),
+        pl.col("billed").alias("Billed"),
+        pl.col("days_left").alias("Days left to file"),
+        pl.col("score").alias("Score"),
         pl.col("payer_id").alias("Payer"),
         pl.col("payer_name").alias("Payer name"),
         pl.col("provider").alias("Provider NPI"),
+        pl.col("patient_id").alias("Patient ID"),
         pl.col("first_service").alias("First service"),
         pl.col("last_service").alias("Last service"),
         pl.col("lines").alias("Lines"),
-        pl.col("billed").alias("Billed"),
-        pl.col("at_risk").alias("At risk"),
-        pl.col("score").alias("Score"),
-        pl.col("status").alias("Status"),
         pl.col("top_reasons").alias("Top reasons"),
         pl.col("source_file").alias("File"),
     )

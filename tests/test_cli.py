@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 
 import openpyxl
 import polars as pl
@@ -70,12 +71,27 @@ def test_samples_end_to_end_write_a_workbook_and_findings(sample_run):
     assert summary["ICD-10-CM table by fiscal year"] == (
         "FY2025: FY2025 (April 1, 2025 update); FY2026: FY2026 (April 1, 2026 update)"
     )
-    assert summary["As-of date"] == "2026-09-30" and summary["Claims"] == wb["Claims"].max_row - 1
+    assert summary["As-of date"] == "2026-09-30" and summary["Claims"] == wb["Claims"].max_row - 2
 
 
 def sheet_frame(ws) -> pl.DataFrame:
+    """A data sheet's rows, without its totals row."""
     rows = list(ws.iter_rows(values_only=True))
-    return pl.DataFrame(rows[1:], schema=list(rows[0]), orient="row")
+    assert rows[-1][0] == "Total"
+    return pl.DataFrame(rows[1:-1], schema=list(rows[0]), orient="row")
+
+
+def summary_tables(ws) -> dict[str, list[tuple]]:
+    """The Summary's titled tables: title -> rows (header first)."""
+    tables, current = {}, None
+    for row in ws.iter_rows(values_only=True):
+        values = tuple(v for v in row if v is not None)
+        if len(values) == 1 and isinstance(values[0], str):
+            current = values[0]
+            tables[current] = []
+        elif values and current:
+            tables[current].append(values)
+    return tables
 
 
 def test_workbook_lists_claims_by_risk_and_findings_of_the_claims_to_work(sample_run):
@@ -83,13 +99,11 @@ def test_workbook_lists_claims_by_risk_and_findings_of_the_claims_to_work(sample
     wb = openpyxl.load_workbook(out / "r.xlsx")
     found = pl.read_csv(out / "f.csv", infer_schema=False)
     claims, findings = sheet_frame(wb["Claims"]), sheet_frame(wb["Findings"])
-    # sorted by risk: every hold before every review before every clean, higher scores first within
-    order = claims["Status"].replace_strict({"hold": 0, "review": 1, "clean": 2}).to_list()
-    assert order == sorted(order) and set(claims["Status"]) == {"hold", "review", "clean"}
-    assert (
-        claims.filter(pl.col("Status") == "hold")["Score"].min()
-        > claims.filter(pl.col("Status") == "clean")["Score"].max()
-    )
+    # dollars first: the most dollars at risk first, hold before review before clean among equals
+    at_risk = claims["At risk"].to_list()
+    assert at_risk == sorted(at_risk, reverse=True) and at_risk[0] > 0
+    assert set(claims["Status"]) == {"hold", "review", "clean"}
+    assert (claims.filter(pl.col("Status") == "clean")["At risk"] == 0).all()
     # a claim is clean exactly when it has no high or medium finding
     urgent = set(found.filter(pl.col("severity").is_in(["high", "medium"]))["claim_id"])
     assert set(claims.filter(pl.col("Status") != "clean")["Claim ID"]) == urgent
@@ -97,17 +111,55 @@ def test_workbook_lists_claims_by_risk_and_findings_of_the_claims_to_work(sample
     # FD2004 has FLD017 (0.8, high) and FLD022 (0.9, high): 1 - 0.2 x 0.1 = 98
     scores = dict(claims.select("Claim ID", "Score").iter_rows())
     assert (scores["SP1007"], scores["FD2004"], scores["LG3005"]) == (93, 98, 100)
-    # a claim whose only row was set aside is still listed, on hold, its billed amount unknown (not $0)
-    assert claims.filter(pl.col("Claim ID") == "LG3005").select("Status", "Lines", "Billed").row(
-        0
-    ) == ("hold", 0, None)
-    # Findings: only the claims that need action, most dollars at risk first, each rule id linked to its row
+    # a claim whose only row was set aside, or whose charge could not be read, is listed with its
+    # billed amount unknown (not $0)
+    billed = dict(claims.select("Claim ID", "Billed").iter_rows())
+    assert billed["LG3005"] == "unknown"
+    assert claims.filter(pl.col("Claim ID") == "LG3005").select("Status", "Lines").row(0) == (
+        "hold",
+        0,
+    )
+    unreadable = set(found.filter(pl.col("rule_id") == "FLD018")["claim_id"])
+    assert unreadable and all(billed[c] == "unknown" for c in unreadable)
+    # days left to file: the payer's limit (timely_filing_days in cleanclaim.yaml) from the first service
+    limits = yaml.safe_load((SAMPLES / "cleanclaim.yaml").read_text())["timely_filing_days"]
+    pb = claims.filter(pl.col("Claim ID") == "PB3004").row(0, named=True)
+    assert pb["Payer"] in limits and pb["Payer name"]
+    assert (
+        pb["Days left to file"]
+        == limits[pb["Payer"]] - (date(2026, 9, 30) - pb["First service"].date()).days
+    )
+    # Findings: the claims that need action, claim by claim in the Claims order, each rule id
+    # linked to its row on Rules and each claim's id on Claims to its first finding
     assert set(findings["Claim ID"]) == urgent
-    at_risk = findings["At risk"].fill_null(0).to_list()
-    assert at_risk == sorted(at_risk, reverse=True)
+    first_seen = list(dict.fromkeys(findings["Claim ID"]))
+    assert first_seen == [c for c in claims["Claim ID"] if c in urgent]
     rules = {row[0].value: row[0].row for row in wb["Rules"].iter_rows(min_row=2)}
-    for cell in next(wb["Findings"].iter_cols(min_col=3, max_col=3, min_row=2)):
+    for cell in next(
+        wb["Findings"].iter_cols(min_col=3, max_col=3, min_row=2, max_row=findings.height + 1)
+    ):
         assert cell.hyperlink.location == f"'Rules'!A{rules[cell.value]}"
+    first_row = {c: i for i, c in reversed(list(enumerate(findings["Claim ID"], 2)))}
+    for cell in next(wb["Claims"].iter_cols(min_col=1, max_col=1, min_row=2)):
+        if cell.value in first_row:
+            assert cell.hyperlink.location == f"'Findings'!A{first_row[cell.value]}"
+    # the dollars reconcile: the Claims' at risk, the Findings' dollars counted once, the rules'
+    # dollars at risk and the open findings by age all sum to the Summary's total; the per-finding
+    # line charges overlap and are labelled so
+    tables = summary_tables(wb["Summary"])
+    by_status = tables["Claims by status"]
+    total = sum(row[by_status[0].index("Dollars at risk")] for row in by_status[1:])
+    assert total == claims["At risk"].sum() > 0
+    assert findings["At risk (counted once)"].sum() == total
+    assert findings["Line charge (not additive)"].fill_null(0).sum() > total
+    rules_table = tables["Rules by dollars at risk"]
+    assert sum(r[rules_table[0].index("Dollars at risk")] for r in rules_table[1:]) == total
+    aged = tables["Open findings by age"]
+    assert sum(r[aged[0].index("Dollars at risk")] for r in aged[1:]) == total
+    # every finding can be decided: a drop-down of the decisions, default Open, a stable key
+    assert set(findings["Status"]) == {"Open"} and findings["Finding key"].n_unique() > 1
+    [choices] = wb["Findings"].data_validations.dataValidation
+    assert choices.formula1 == '"Open,Fixed,Override,False positive"'
     # minimum necessary: no patient names, dates of birth or note text anywhere in the workbook
     cells = {
         str(c.value)
@@ -121,8 +173,8 @@ def test_workbook_lists_claims_by_risk_and_findings_of_the_claims_to_work(sample
     notes = pl.read_csv(SAMPLES / "spine_pain_clinic.notes.csv", infer_schema=False)
     assert "TESTPATIENT" not in text and not dobs & cells
     assert not any(chunk in text for chunk in notes[:, -1].str.slice(0, 40).to_list())
-    money = wb["Claims"]["I2"]
-    assert wb["Claims"]["I1"].value == "Billed" and money.number_format == report.MONEY
+    money = wb["Claims"]["D2"]
+    assert wb["Claims"]["D1"].value == "Billed" and money.number_format == report.MONEY
 
 
 def test_sample_findings_match_the_reviewed_snapshot(sample_run):

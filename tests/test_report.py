@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -105,7 +106,10 @@ def test_known_payloads_are_text_not_formulas(tmp_path):
     path = tmp_path / "r.xlsx"
     write(path, PAYLOADS)
     xml = sheet_xml(path)
-    assert "<f>" not in xml and 't="e"' not in xml
+    # the only formulas are cleanclaim's own totals rows, never a cell's text
+    formulas = re.findall(r"<f>(.*?)</f>", xml)
+    assert formulas and all(re.fullmatch(r"SUBTOTAL\(109,[A-Z]+2:[A-Z]+\d+\)", f) for f in formulas)
+    assert 't="e"' not in xml
     ws = openpyxl.load_workbook(path)["Findings"]
     cells = [ws.cell(row=i + 2, column=MESSAGE_COLUMN) for i in range(len(PAYLOADS))]
     assert [c.value for c in cells] == PAYLOADS
@@ -126,7 +130,7 @@ def test_known_payloads_are_text_not_formulas(tmp_path):
 def test_any_string_is_stored_as_text(tmp_path, text):
     path = tmp_path / "r.xlsx"
     write(path, [text or "x"])
-    assert "<f>" not in sheet_xml(path)
+    assert all(f.startswith("SUBTOTAL(109,") for f in re.findall(r"<f>(.*?)</f>", sheet_xml(path)))
     value = openpyxl.load_workbook(path)["Findings"].cell(row=2, column=MESSAGE_COLUMN).value
     assert value == report.ILLEGAL_CHARACTERS_RE.sub("\ufffd", text or "x")
 
@@ -141,14 +145,19 @@ def test_workbook_sheets_headers_formats_and_links(tmp_path):
     assert wb.sheetnames == ["Summary", "Claims", "Findings", "Rules", "Input problems"]
     ws = wb["Findings"]
     assert [c.value for c in ws[1]] == ["Claim ID", "Rule", "Severity", "Message", "At risk"]
-    assert ws.max_row == 4 and ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:E4"
+    # Claim ID stays in view; the totals row sums what a filter leaves visible, below the filter
+    assert ws.max_row == 5 and ws.freeze_panes == "B2" and ws.auto_filter.ref == "A1:E4"
+    assert ws["A5"].value == "Total" and ws["E5"].value == "=SUBTOTAL(109,E2:E4)"
     assert ws["E2"].number_format == report.MONEY
     # each rule id jumps to its row on Rules (FLD001 is the second rule: row 3)
     assert ws["B2"].hyperlink.location == "'Rules'!A3" and wb["Rules"]["A3"].value == "FLD001"
     # severity colours are conditional formats over the column, not a style per cell
     assert {str(r.sqref) for r in ws.conditional_formatting} == {"C2:C4"}
     claims = wb["Claims"]
-    assert list(claims.tables) == ["Claims"] and claims.tables["Claims"].ref == "A1:E3"
+    assert list(claims.tables) == ["Claims"] and claims.tables["Claims"].ref == "A1:E4"
+    assert (
+        claims.tables["Claims"].totalsRowCount == 1 and claims["B4"].value == "=SUBTOTAL(109,B2:B3)"
+    )
     assert claims["B2"].number_format == report.MONEY and claims["C2"].number_format == report.DATE
     assert claims["C2"].value.date() == date(2026, 9, 1) and claims["D2"].value == 100
     summary = [[c.value for c in row] for row in wb["Summary"].iter_rows()]
@@ -162,7 +171,7 @@ def test_sheets_are_bounded_and_the_summary_says_where_the_rest_is(tmp_path, mon
     path = tmp_path / "r.xlsx"
     out = write(path, ["a", "b", "c", "d"])
     wb = openpyxl.load_workbook(path)
-    assert out["rows_not_shown"] == 2 and wb["Findings"].max_row == 3
+    assert out["rows_not_shown"] == 2 and wb["Findings"].max_row == 4  # 2 rows and the totals
     texts = [c.value for row in wb["Summary"].iter_rows() for c in row if isinstance(c.value, str)]
     assert any(
         "Findings sheet shows the 2 most urgent of 4 rows" in t and "findings.csv" in t

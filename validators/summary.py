@@ -1,15 +1,20 @@
 """The run in numbers: the per-claim table (scored) and the Summary's tables, for the workbook and the terminal.
 
-Dollars at risk: the charges of the lines a finding affects; a claim-level finding (no line
-number) puts the whole claim at risk. Each line counts once however many findings it has.
+Dollars at risk: the charges of the lines named by the findings that set a claim's status (high
+or medium, and not overridden or a false positive); a claim-level finding (no line number) puts
+the whole claim at risk. Each line counts once however many findings it has.
 Claims are keyed by file and claim id, so the same id in two extracts is two claims.
 """
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 
+from validators import decisions as dec
 from validators.catalog import CATEGORIES, SEVERITIES, Catalog
+from validators.findings import SEVERITY_ORDER
 from validators.scoring import STATUS_ORDER, claim_key, score
 
 # The columns of the validated lines this module reads (a run that read nothing has exactly these).
@@ -25,38 +30,73 @@ LINES_SCHEMA = {
     "_service_date": pl.Date,
     "_line_number": pl.Int64,
     "_charge": pl.Float64,
+    # what a finding's key names of its line (validators/decisions.py keyed)
+    "procedure_code": pl.String,
+    **dict.fromkeys(dec.MODIFIERS, pl.String),
 }
 
 
-def affected_lines(lines: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
-    """(rule_id, source_file, claim, source_row, charge) for every line each rule puts at risk."""
+DOLLAR_SEVERITIES = ("high", "medium")  # what sets a claim's status puts its dollars at risk
+
+
+def finding_lines(lines: pl.DataFrame, worked: pl.DataFrame) -> pl.DataFrame:
+    """(_f, rule_id, source_file, claim, source_row, charge, dollars) for every line each finding
+    names: its own line, or every line of its claim for a claim-level finding. `worked`: the run's
+    findings with their decisions (validators/decisions.py apply) and a row index `_f`; `dollars`
+    marks the findings that put dollars at risk (counted, high or medium: advisory findings do not)."""
     line_keys = lines.select(
         "source_file", "source_row", claim_key().alias("claim"), pl.col("_charge").alias("charge")
     )
-    keyed = findings.with_columns(claim_key().alias("claim"))
+    keyed = worked.select(
+        "_f",
+        "rule_id",
+        "source_file",
+        "source_row",
+        "line_number",
+        claim_key().alias("claim"),
+        (pl.col("counts") & pl.col("severity").is_in(list(DOLLAR_SEVERITIES))).alias("dollars"),
+    )
     whole_claim = (
         keyed.filter(pl.col("line_number").is_null())
-        .select("rule_id", "source_file", "claim")
+        .drop("source_row", "line_number")
         .join(line_keys, on=["source_file", "claim"], how="inner")
     )
     one_line = (
         keyed.filter(pl.col("line_number").is_not_null())
-        .select("rule_id", "source_file", "source_row")
+        .drop("claim", "line_number")
         .join(line_keys, on=["source_file", "source_row"], how="inner")
     )
-    return pl.concat([whole_claim, one_line], how="diagonal_relaxed").unique(
-        ["rule_id", "source_file", "source_row"]
+    return pl.concat([whole_claim, one_line], how="diagonal_relaxed")
+
+
+def default_filing_days(catalog: Catalog) -> int:
+    """Days to file for a payer the run configuration's `timely_filing_days` does not name: the
+    timely-filing rules' own default (180 days when the catalog has none)."""
+    return next(
+        (
+            r.params.get("default_days", 180)
+            for r in catalog.rules.values()
+            if r.check == "timely_filing"
+        ),
+        180,
     )
 
 
 def claims(
-    lines: pl.DataFrame, findings: pl.DataFrame, affected: pl.DataFrame, catalog: Catalog
+    lines: pl.DataFrame,
+    worked: pl.DataFrame,
+    named: pl.DataFrame,
+    catalog: Catalog,
+    *,
+    as_of: date,
+    filing_days: dict[str, int] | None = None,
 ) -> pl.DataFrame:
-    """One row per claim: identifiers, payer, provider, dates, billed, at risk, score, status, reasons.
-    Most urgent first: hold, then review, then clean; higher score and more dollars first; ties in
-    the order the claims come in the files (a stable sort on numbers: sorting 500k claims on their
-    string keys as tie-breakers took 0.5 s). `affected` is affected_lines(lines, findings), computed
-    once per run."""
+    """One row per claim: identifiers, payer, provider, dates, days left to file, billed, at risk,
+    score, status, reasons. Dollars first: the most dollars at risk, then hold before review before
+    clean, then the higher score; ties in the order the claims come in the files (a stable sort on
+    numbers: sorting 500k claims on their string keys as tie-breakers took 0.5 s). `worked`: the
+    findings with their decisions; `named` is finding_lines(lines, worked), computed once per run.
+    A claim's billed amount is unknown (null) when a line's charge could not be read."""
     base = (
         lines.with_columns(claim_key().alias("claim"))
         .group_by("source_file", "claim", maintain_order=True)
@@ -69,13 +109,16 @@ def claims(
             pl.col("_service_date").min().alias("first_service"),
             pl.col("_service_date").max().alias("last_service"),
             pl.len().alias("lines"),
-            pl.col("_charge").sum().round(2).alias("billed"),
+            pl.when(pl.col("_charge").is_null().any())
+            .then(None)
+            .otherwise(pl.col("_charge").sum().round(2))
+            .alias("billed"),
         )
     )
     # A claim whose every row was set aside (FLD025) has findings but no validated lines: it must
     # still be listed, on hold, with its billed amount unknown rather than a reassuring $0.
     unread = (
-        findings.with_columns(claim_key().alias("claim"))
+        worked.with_columns(claim_key().alias("claim"))
         .group_by("source_file", "claim", maintain_order=True)
         .agg(pl.col("claim_id").first())
         .join(base, on=["source_file", "claim"], how="anti")
@@ -83,26 +126,71 @@ def claims(
     )
     base = pl.concat([base, unread], how="diagonal_relaxed")
     at_risk = (
-        affected.unique(["source_file", "source_row"])
+        named.filter("dollars")
+        .unique(["source_file", "source_row"])
         .group_by("source_file", "claim")
         .agg(pl.col("charge").sum().round(2).alias("at_risk"))
     )
+    limit = pl.col("payer_id").replace_strict(
+        filing_days or {}, default=default_filing_days(catalog), return_dtype=pl.Int64
+    )
     return (
         base.join(at_risk, on=["source_file", "claim"], how="left")
-        .join(score(findings, catalog), on=["source_file", "claim"], how="left")
+        .join(score(worked.filter("counts"), catalog), on=["source_file", "claim"], how="left")
         .with_columns(
             pl.col("at_risk").fill_null(0.0),
             pl.col("score").fill_null(0),
             pl.col("status").fill_null("clean"),
             pl.col("top_reasons").fill_null(""),
+            (limit - (pl.lit(as_of) - pl.col("first_service")).dt.total_days()).alias("days_left"),
         )
         .sort(
+            "at_risk",
             pl.col("status").replace_strict(STATUS_ORDER, return_dtype=pl.Int8),
             "score",
-            "at_risk",
-            descending=[False, True, True],
+            descending=[True, False, True],
             maintain_order=True,
         )
+    )
+
+
+def work_order(
+    worked: pl.DataFrame, claims_table: pl.DataFrame, named: pl.DataFrame
+) -> pl.DataFrame:
+    """The findings in the order an analyst works them -- claim by claim in the claims' order, the
+    findings that count first, most severe first -- each with `attributed`: the dollars at risk
+    counted at it, each line's charge at the first finding that puts it at risk. Summed over any
+    set of claims, `attributed` gives their dollars at risk; `charge_at_risk` (the lines a finding
+    names) overlaps between findings and is not additive."""
+    rank = claims_table.select("source_file", "claim").with_row_index("_rank")
+    ordered = (
+        worked.with_columns(claim_key().alias("claim"))
+        .join(rank, on=["source_file", "claim"], how="left")
+        .sort(
+            "_rank",
+            "counts",
+            pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8),
+            "source_row",
+            "rule_id",
+            "_f",
+            descending=[False, True, False, False, False, False],
+            nulls_last=True,
+        )
+        .with_row_index("_order")
+    )
+    first = (
+        named.filter("dollars")
+        .join(ordered.select("_f", "_order"), on="_f", how="inner")
+        .sort("_order")
+        .unique(["source_file", "source_row"], keep="first", maintain_order=True)
+        .group_by("_f")
+        .agg(pl.col("charge").sum().alias("attributed"))
+    )
+    return (
+        ordered.join(first, on="_f", how="left")
+        .with_columns(pl.col("attributed").fill_null(0.0).round(2))
+        .sort("_order")
+        .drop("_rank", "_order")
     )
 
 
@@ -120,10 +208,82 @@ def _by(claims_table: pl.DataFrame, column: str, label: str) -> pl.DataFrame:
     )
 
 
+AGE_BUCKETS = ((30, "0-30"), (60, "31-60"), (90, "61-90"), (180, "91-180"))
+
+
+def _rule_decisions(ordered: pl.DataFrame) -> pl.DataFrame:
+    """Each rule with a decided finding: its findings by decision, and its measured noise, the share
+    overridden or marked a false positive."""
+    status = pl.col("status")
+    return (
+        ordered.group_by("rule_id")
+        .agg(
+            pl.len().alias("Findings"),
+            (status == dec.OPEN).sum().alias("Open"),
+            (status == dec.FIXED).sum().alias("Fixed"),
+            pl.col("recurred").sum().alias("Recurred"),
+            (status == dec.OVERRIDE).sum().alias("Override"),
+            (status == dec.FALSE_POSITIVE).sum().alias("False positive"),
+        )
+        .filter((pl.col("Open") < pl.col("Findings")) | (pl.col("Recurred") > 0))
+        .with_columns(
+            (pl.col("Override") / pl.col("Findings")).alias("Override rate"),
+            (pl.col("False positive") / pl.col("Findings")).alias("False-positive rate"),
+        )
+        .sort(
+            pl.col("Override") + pl.col("False positive"),
+            "Findings",
+            "rule_id",
+            descending=[True, True, False],
+        )
+        .rename({"rule_id": "Rule"})
+    )
+
+
+def _open_by_age(ordered: pl.DataFrame, claims_table: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Open findings that count, by days since their claim's first service (accounts-receivable
+    aging), with the dollars at risk counted at them."""
+    days = (pl.lit(as_of) - pl.col("first_service")).dt.total_days()
+    bucket = pl.lit("over 180")
+    for upper, label in reversed(AGE_BUCKETS):
+        bucket = pl.when(days <= upper).then(pl.lit(label)).otherwise(bucket)
+    bucket = pl.when(days.is_null()).then(pl.lit("(no service date)")).otherwise(bucket)
+    counted = (
+        ordered.filter(pl.col("counts") & (pl.col("status") != dec.FIXED))
+        .join(
+            claims_table.select("source_file", "claim", "first_service"),
+            on=["source_file", "claim"],
+            how="left",
+        )
+        .group_by(bucket.alias("Days since service"))
+        .agg(
+            pl.len().alias("Open findings"),
+            pl.struct("source_file", "claim").n_unique().alias("Claims"),
+            pl.col("attributed").sum().round(2).alias("Dollars at risk"),
+        )
+    )
+    labels = [label for _, label in AGE_BUCKETS] + ["over 180", "(no service date)"]
+    return (
+        pl.DataFrame({"Days since service": labels})
+        .join(counted, on="Days since service", how="left")
+        .with_columns(
+            pl.col("Open findings").fill_null(0),
+            pl.col("Claims").fill_null(0),
+            pl.col("Dollars at risk").fill_null(0.0),
+        )
+        .filter(pl.col("Open findings") > 0)
+    )
+
+
 def summarize(
-    claims_table: pl.DataFrame, findings: pl.DataFrame, affected: pl.DataFrame, catalog: Catalog
+    claims_table: pl.DataFrame,
+    ordered: pl.DataFrame,
+    named: pl.DataFrame,
+    catalog: Catalog,
+    as_of: date,
 ) -> dict[str, pl.DataFrame]:
-    """The Summary's tables, in reading order."""
+    """The Summary's tables, in reading order. `ordered` is work_order(...): the findings with their
+    decisions and attributed dollars; `named` is finding_lines(...)."""
     status = claims_table.group_by(pl.col("status").alias("Status")).agg(
         pl.len().alias("Claims"),
         pl.col("billed").sum().round(2).alias("Billed"),
@@ -139,7 +299,7 @@ def summarize(
         )
     )
 
-    counts = findings.group_by("category", "severity").len()
+    counts = ordered.group_by("category", "severity").len()
     by_category = pl.DataFrame({"category": list(CATEGORIES)})
     if counts.height:
         by_category = by_category.join(
@@ -167,20 +327,26 @@ def summarize(
         )
     )
 
-    dollars = affected.group_by("rule_id").agg(pl.col("charge").sum().alias("at_risk"))
+    named_dollars = (
+        named.filter(pl.col("dollars"))
+        .unique(["rule_id", "source_file", "source_row"])
+        .group_by("rule_id")
+        .agg(pl.col("charge").sum().alias("named"))
+    )
     rule_info = pl.DataFrame(
         [{"rule_id": r.id, "name": r.name, "severity": r.severity} for r in catalog.rules.values()]
     )
     top = (
-        findings.group_by("rule_id")
+        ordered.group_by("rule_id")
         .agg(
             pl.len().alias("Findings"),
-            pl.struct("source_file", claim_key()).n_unique().alias("Claims"),
+            pl.struct("source_file", "claim").n_unique().alias("Claims"),
+            pl.col("attributed").sum().alias("at_risk"),
         )
-        .join(dollars, on="rule_id", how="left")
+        .join(named_dollars, on="rule_id", how="left")
         .join(rule_info, on="rule_id", how="left")
-        .with_columns(pl.col("at_risk").fill_null(0.0).round(2))
-        .sort(["at_risk", "Findings", "rule_id"], descending=[True, True, False])
+        .with_columns(pl.col("at_risk").round(2), pl.col("named").fill_null(0.0).round(2))
+        .sort(["at_risk", "named", "Findings", "rule_id"], descending=[True, True, True, False])
         .select(
             pl.col("rule_id").alias("Rule"),
             pl.col("name").alias("Name"),
@@ -188,12 +354,15 @@ def summarize(
             "Findings",
             "Claims",
             pl.col("at_risk").alias("Dollars at risk"),
+            pl.col("named").alias("Dollars named (not additive)"),
         )
     )
     return {
         "Claims by status": status,
         "Findings by category": by_category,
         "Rules by dollars at risk": top,
+        "Rules by decision": _rule_decisions(ordered),
+        "Open findings by age": _open_by_age(ordered, claims_table, as_of),
         "By payer": _by(claims_table, "payer_id", "Payer"),
         "By rendering provider": _by(claims_table, "provider", "Provider NPI"),
     }
