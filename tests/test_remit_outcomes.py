@@ -431,7 +431,8 @@ def test_the_nightly_hook_recognises_835s_by_content_archives_them_and_quarantin
     )
     eras = remittances_in(inbox)
     assert [p.name for p in eras] == ["cut.835", "week.txt"]
-    assert nightly_remits(eras, inbox, out, catalog) == {
+    outcomes = nightly_remits(eras, inbox, out, catalog)
+    assert {name: o.outcome for name, o in outcomes.items()} == {
         "cut.835": "quarantined",
         "week.txt": "remittance",
     }

@@ -42,6 +42,10 @@ CASES = {
         [{"accident_indicator": "AA", "injury_date": None}],
     ),
     "sex_code": ([{"patient_sex": "u"}], [{"patient_sex": "X"}]),
+    "filing_indicator_code": (
+        [{"claim_filing_indicator": "MB"}],
+        [{"claim_filing_indicator": "MEDICARE"}],
+    ),
     "npi_format": ([{"billing_npi": "0123456789"}], [{"billing_npi": "1.234567893E9"}]),
     "npi_check_digit": ([{"rendering_npi": "1588204713"}], [{"rendering_npi": "1588204731"}]),
     "pos_code": ([{"place_of_service": "02"}], [{"place_of_service": "2"}]),
