@@ -771,7 +771,7 @@ def cmd_rules(args: argparse.Namespace, catalog: Catalog) -> int:
                 f"[bold red]error:[/] no rule {args.rule!r}; see `cleanclaim rules list`"
             )
             return EXIT_UNUSABLE
-        from rich.markdown import Markdown  # ~70 ms of imports, which every other command would pay
+        from rich.markdown import Markdown  # imported here: no other command pays for it
 
         console.print(Markdown(explain_text(rule, catalog)))
         return 0

@@ -2,7 +2,7 @@
 
 Every value is read as text first (codes such as 0001, 99213 or 1E5 never become numbers, NPIs
 keep their leading zeros); typing happens later, in `validators/schema.py`, where a value that
-does not parse becomes a finding instead of a silent null (RELIABILITY.md T9, T10, T15).
+does not parse becomes a finding instead of a silent null.
 
 A file that cannot be used raises `ExtractError` naming the file, the problem and what was
 expected. A row that cannot be used (wrong number of fields) is kept out of the frame and
@@ -182,10 +182,10 @@ def _needs_trim(frame: pl.DataFrame, columns: list[str]) -> list[bool]:
 
     Trimming is what `_canonical` would do: a value needs it when trimming shortens it. Stripping
     reads only the edges of each value and the lengths come from the string views, so this costs
-    two thirds of an edge-space regex on codes and ids (1M lines: 0.83 -> 0.54 CPU-s), and little on
+    two thirds of an edge-space regex on codes and ids, and little on
     long notes, where the regex read every byte. A column with no value at all (unused diagnosis
     slots and modifiers, a notes column left empty) is known clean from its null count, which polars
-    keeps: testing it still walked every row (9 of the synthetic extract's 34 columns, 0.12 CPU-s at 1M)."""
+    keeps: testing it would still walk every row."""
 
     def test(column: str) -> pl.Expr:
         text = pl.col(column).cast(pl.String)
@@ -358,8 +358,7 @@ def record_field_counts(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
     inside quotes when an odd number of quote characters precede it (an escaped "" toggles twice,
     so it is neutral); records end at newlines outside quotes. Separators are summed per stretch
     between record ends and quote characters, leaving out the stretches inside quotes: only quotes
-    and newlines are located, not every separator (a running parity over all of them cost 0.63-0.74
-    CPU-s for the synthetic 1M lines, this 0.26; a notes file, quoted throughout, 0.12 -> 0.18).
+    and newlines are located, not every separator (a running parity over all of them costs more).
     """
     sep_byte, counts, blanks = ord(sep), [], []
     parity, carry, record_start = 0, 0, 0
@@ -416,7 +415,7 @@ def record_field_counts(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _newlines(data: bytes) -> int:
-    """bytes.count(b"\\n") at a quarter of its time (1M lines: 0.11 -> 0.03 s), a chunk at a time."""
+    """bytes.count(b"\\n") at a fraction of its time, a chunk at a time."""
     return sum(
         int(
             np.count_nonzero(
@@ -439,7 +438,7 @@ _BOUNDARY[[10, 13, 34]] = (
 def edge_space_free(data: bytes, sep: str, start: int) -> bool:
     """Whether the bytes from `start` (after the header) prove that no value has white space at an
     edge or is an empty string: then no column needs `_needs_trim`'s test, a third of reading a clean
-    export (1M lines: 0.66 CPU-s; this scan 0.2). Anything it cannot rule out sends the file to the test.
+    export. Anything it cannot rule out sends the file to the test.
 
     In an ASCII file (no Unicode white space) without "" (an empty string or an escaped quote), each
     quote opens a field (after a separator or a line end) or closes one (before either), so which

@@ -1,4 +1,4 @@
-"""Readers: every encoding and layout of the contract, and the file-level errors (RELIABILITY.md T5-T15)."""
+"""Readers: every encoding and layout of the contract, and the file-level errors."""
 
 from __future__ import annotations
 

@@ -281,7 +281,7 @@ def test_a_second_run_on_a_busy_inbox_stops_without_touching_it(prefect_server, 
 
 def test_prefect_keeps_no_phi_from_a_nightly_run(prefect_server, inbox, tmp_path):
     """Search Prefect's database (and its WAL) and storage for the samples' member ids, dates of birth
-    and note text after a nightly run: none may be there (RELIABILITY.md T16)."""
+    and note text after a nightly run: none may be there."""
     from prefect.settings import get_current_settings
 
     claims = pl.read_csv(inbox / "spine_pain_clinic.csv", infer_schema=False)

@@ -1,4 +1,4 @@
-"""The workbook and findings file, opened back (never byte-compared): RELIABILITY.md T1-T4, T18."""
+"""The workbook and findings file, opened back (never byte-compared)."""
 
 from __future__ import annotations
 
@@ -189,7 +189,7 @@ def test_the_count_of_findings_not_shown_leaves_out_the_claims_sheets_cut(tmp_pa
 
 
 def test_time_zone_aware_datetimes_are_written_as_local_wall_time(tmp_path):
-    """openpyxl raises inside save() on an aware datetime (RELIABILITY.md T4)."""
+    """openpyxl raises inside save() on an aware datetime."""
     aware = datetime(2026, 9, 30, 12, 0, tzinfo=UTC)
     run = {**RUN, "facts": [("Run at", aware)]}
     write(tmp_path / "r.xlsx", ["a"], run=run)

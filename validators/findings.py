@@ -31,7 +31,7 @@ SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
 def claim_charges(lines: pl.DataFrame) -> pl.Series:
     """Each line's claim total, `_claim_charge`: what a claim-level finding puts at risk. Summed at
     the number of the claim's first line (`_claim_first`) and read back from there, which `_row`
-    being the line's position allows (a group-by and a join back: ~90 ms per 250k lines; this ~4)."""
+    being the line's position allows, instead of a group-by and a join back."""
     first = lines["_claim_first"].to_numpy()
     totals = np.bincount(
         first, weights=lines["_charge"].fill_null(0.0).to_numpy(), minlength=lines.height

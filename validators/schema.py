@@ -84,7 +84,7 @@ def prepare(lines: pl.DataFrame) -> pl.DataFrame:
     # Only a column with a lower-case letter is rewritten: most extracts have none, and the rewrite
     # costs twice the test and a copy of the column held while the part is checked. The test looks
     # for the 26 letters as literals (Aho-Corasick), at half the cost of the regex `[a-z]`. Likewise
-    # line numbers lose leading zeros only when one has them (the regex cost 22 ms per 250k lines).
+    # line numbers lose leading zeros only when one has them.
     *lower, padded = lines.select(
         *(pl.col(c).str.contains_any(LOWER_CASE).any() for c in CODE_COLUMNS),
         pl.col("line_number").str.starts_with("0").any(),
@@ -125,7 +125,7 @@ def prepare(lines: pl.DataFrame) -> pl.DataFrame:
 
 def _verdict(outcome: pl.LazyFrame) -> bool | pl.LazyFrame:
     """A check's outcome per row, or True when every row passes: pandera then has no failure cases to
-    look for (a 250k-line part: 490 -> 415 CPU-ms for the model, most checks passing on most parts)."""
+    look for (most checks pass on most parts)."""
     result = outcome.collect()
     return True if result.to_series().all() else result.lazy()
 
@@ -138,8 +138,7 @@ def _ok(data: PolarsData, expr: pl.Expr) -> bool | pl.LazyFrame:
 def _ok_by_value(data: PolarsData, test: pl.Expr) -> bool | pl.LazyFrame:
     """`_ok` for a test of the value alone (its shape, its check digit), run once per distinct value:
     a column holds few (codes, NPIs, line numbers), the lines are matched against the values that fail,
-    and where none does, as in most parts, a hash pass is all it costs (a 250k-line part: 180 -> 89
-    CPU-ms for the shape checks, against a regex on every line)."""
+    and where none does, as in most parts, a hash pass is all it costs, not a regex on every line."""
     distinct = data.lazyframe.select(pl.col(data.key).unique()).collect()
     failing = distinct.filter(~test)[data.key]
     return True if failing.is_empty() else _ok(data, ~pl.col(data.key).is_in(failing.implode()))
@@ -217,7 +216,7 @@ class ClaimLineChecks(pa.DataFrameModel):
         c, claim = pl.col(data.key), pl.col("_claim_first")
         # An extract writes a claim's lines together; then a column agrees with each claim's first line
         # wherever each line agrees with the line before it in the claim: comparing neighbours costs half
-        # of fetching every line's first line (a 250k-line part: 100 -> 52 CPU-ms over the claim-level columns).
+        # of fetching every line's first line.
         # A column that does not agree so is compared with the first lines.
         start = claim == pl.col("_row")
         together, agree = (
@@ -310,7 +309,7 @@ RUNTIME_CHECKS = {"service_date_after_as_of": "service_date", "pos_code": "place
 @lru_cache(maxsize=4)
 def build_schema(as_of: date, pos_codes: tuple[str, ...]) -> pa.DataFrameSchema:
     """The model plus the checks that depend on the run: the as-of date and the POS code set. Built
-    once per run rather than per file or part (deep copies of every column: ~17 ms each time)."""
+    once per run rather than per file or part (each build deep-copies every column)."""
     schema = ClaimLineModel.to_schema()
     after = pa.Check(
         lambda d: _verdict(d.lazyframe.select((pl.col("_service_date") <= as_of).fill_null(True))),
@@ -335,8 +334,7 @@ def _schema_without(
     as_of: date, pos_codes: tuple[str, ...], empty: frozenset[str]
 ) -> pa.DataFrameSchema:
     """build_schema without the checks of columns empty in the whole frame, which they would pass
-    anyway: a small extract leaves most diagnosis and modifier slots empty (5 lines: 114 -> 72 ms of
-    pandera; a 250k-line part with 10 empty columns -30 ms)."""
+    anyway: a small extract leaves most diagnosis and modifier slots empty."""
     schema = build_schema(as_of, pos_codes)
     return schema.update_columns(
         {
@@ -361,7 +359,7 @@ def failures(
     """-> (row-level failures: _row, column, check), (failures with no row: column, check).
 
     Only positions and check names leave this function: pandera's failure cases carry cell
-    values and whole rows as JSON (PHI, STACK_NOTES.md 2.6), so they are dropped here.
+    values and whole rows as JSON (PHI), so they are dropped here.
     """
     # A null count is metadata: which columns are empty costs nothing to find.
     empty = frozenset(c for c in CANONICAL if prepared[c].null_count() == prepared.height)
