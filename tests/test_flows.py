@@ -128,7 +128,7 @@ def counts(state) -> dict:
     return {k: v for k, v in data(state).items() if k != "outcomes"}
 
 
-NONE = {"left to settle": 0, "ignored": 0}
+NONE = {"left to settle": 0, "ignored": 0, "remittance": 0}
 
 
 def test_nightly_validates_archives_and_quarantines_with_a_reason(prefect_server, inbox, tmp_path):
