@@ -265,7 +265,8 @@ def _open_by_age(ordered: pl.DataFrame, claims_table: pl.DataFrame, as_of: date)
         bucket = pl.when(days <= upper).then(pl.lit(label)).otherwise(bucket)
     bucket = pl.when(days.is_null()).then(pl.lit("(no service date)")).otherwise(bucket)
     counted = (
-        ordered.filter(pl.col("counts") & (pl.col("status") != dec.FIXED))
+        ordered.select("source_file", "claim", "counts", "status", "attributed")
+        .filter(pl.col("counts") & (pl.col("status") != dec.FIXED))
         .join(
             claims_table.select("source_file", "claim", "first_service"),
             on=["source_file", "claim"],
