@@ -255,7 +255,7 @@ def report(results: list[dict], repeat: int = 1) -> None:
         f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
         f"polars {pl.__version__}"
     )
-    print(f"{'stage (seconds)':28}" + "".join(f"{s:>14}" for s in sizes))
+    print(f"{'stage (seconds)':28}" + "".join(f"{s:>17}" for s in sizes))
     for key in (
         "load",
         "checking",
@@ -268,7 +268,7 @@ def report(results: list[dict], repeat: int = 1) -> None:
         "end to end",
     ):
         label = f"  {key} *" if key in ("field integrity", *STAGES) else key
-        print(f"{label:28}" + "".join(f"{r[key]:14.2f}" for r in results))
+        print(f"{label:28}" + "".join(f"{r[key]:17.2f}" for r in results))
     print(
         "  * summed over the parts of the file, which are checked `threads` at a time (a file in one\n"
         "    part: its rules `threads` at a time): together more than `checking`, which is wall time (with splitting\n"
@@ -283,7 +283,7 @@ def report(results: list[dict], repeat: int = 1) -> None:
         "notes file (MB)": lambda r: f"{r['notes_mb']:,}",
     }
     for key, show in rows.items():
-        print(f"{key:28}" + "".join(f"{show(r):>14}" for r in results))
+        print(f"{key:28}" + "".join(f"{show(r):>17}" for r in results))
     print("\ncore checks (ICD-10-CM validity + dx-procedure pairing), lines/s:")
     for key in (
         "core ours",
@@ -293,7 +293,7 @@ def report(results: list[dict], repeat: int = 1) -> None:
     ):
         print(
             f"  {key:28}"
-            + "".join(f"{r[key]:14,.0f}" if key in r else f"{'-':>14}" for r in results)
+            + "".join(f"{r[key]:17,.0f}" if key in r else f"{'-':>17}" for r in results)
         )
     for r in filter(lambda r: not r["dirty"], results):
         validation_rate = r["lines"] / r["validation"]
