@@ -15,12 +15,15 @@ process on an extract written by `cleanclaim synth` (seed 7), so its peak memory
 
 The synthetic notes are short templates (357 bytes on average). `--real-notes` follows each with
 about 1.5 KB of sentences drawn from the real MTSamples notes in tests/data/notes (as bench_documentation
-builds its notes): what a night of real notes weighs.
+builds its notes): what a night of real notes weighs. `--dirty` measures each size a second time on
+`cleanclaim synth --dirty` (a new client's first file: about two findings a line instead of a third)
+and prints its column beside the clean one (the peers are run on the clean extract only).
 
     .venv/bin/python benchmarks/bench_scale.py                       # 100k, 1M and 5M lines
     .venv/bin/python benchmarks/bench_scale.py --sizes 100000 1000000
     .venv/bin/python benchmarks/bench_scale.py --repeat 3              # medians: to compare two versions
     .venv/bin/python benchmarks/bench_scale.py --sizes 1000000 --real-notes
+    .venv/bin/python benchmarks/bench_scale.py --sizes 1000000 --dirty --repeat 2
 """
 
 from __future__ import annotations
@@ -68,10 +71,10 @@ CORE_LINES = 1_000_000
 API_LINES = 5_000  # claim-validator's validate() builds its pipeline per call: fewer lines
 
 
-def stage_times(n: int, folder: Path, real_notes: bool = False) -> dict:
+def stage_times(n: int, folder: Path, real_notes: bool = False, dirty: bool = False) -> dict:
     """One size, every stage, in this process (on the extract already in `folder`, if any)."""
     catalog = load_catalog()
-    extract = folder / f"synthetic-{n}.csv"
+    extract = folder / (f"synthetic-dirty-{n}.csv" if dirty else f"synthetic-{n}.csv")
     if (
         not extract.exists()
     ):  # written by other processes, so their memory is not in this size's peak
@@ -83,6 +86,7 @@ def stage_times(n: int, folder: Path, real_notes: bool = False) -> dict:
                 str(n),
                 "--out",
                 str(folder),
+                *(["--dirty"] if dirty else []),
             ],
             check=True,
             capture_output=True,
@@ -101,6 +105,7 @@ def stage_times(n: int, folder: Path, real_notes: bool = False) -> dict:
     item = pipeline.discover([extract])[0]
     out: dict = {
         "lines": n,
+        "dirty": dirty,
         "csv_mb": round(extract.stat().st_size / 1e6),
         "notes_mb": round(item.notes.stat().st_size / 1e6) if item.notes else 0,
     }
@@ -134,8 +139,7 @@ def stage_times(n: int, folder: Path, real_notes: bool = False) -> dict:
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     del outcome, run
-    out |= peers(item, catalog)
-    return out
+    return out if dirty else out | peers(item, catalog)
 
 
 def peers(item: pipeline.InputFile, catalog) -> dict:
@@ -246,12 +250,12 @@ def adhoc_seconds() -> float:
 
 
 def report(results: list[dict], repeat: int = 1) -> None:
-    sizes = [f"{r['lines']:,}" for r in results]
+    sizes = [f"{r['lines']:,}" + (" dirty" if r["dirty"] else "") for r in results]
     print(
         f"\nmachine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
         f"polars {pl.__version__}"
     )
-    print(f"{'stage (seconds)':28}" + "".join(f"{s:>14}" for s in sizes))
+    print(f"{'stage (seconds)':28}" + "".join(f"{s:>17}" for s in sizes))
     for key in (
         "load",
         "checking",
@@ -264,7 +268,7 @@ def report(results: list[dict], repeat: int = 1) -> None:
         "end to end",
     ):
         label = f"  {key} *" if key in ("field integrity", *STAGES) else key
-        print(f"{label:28}" + "".join(f"{r[key]:14.2f}" for r in results))
+        print(f"{label:28}" + "".join(f"{r[key]:17.2f}" for r in results))
     print(
         "  * summed over the parts of the file, which are checked `threads` at a time (a file in one\n"
         "    part: its rules `threads` at a time): together more than `checking`, which is wall time (with splitting\n"
@@ -279,7 +283,7 @@ def report(results: list[dict], repeat: int = 1) -> None:
         "notes file (MB)": lambda r: f"{r['notes_mb']:,}",
     }
     for key, show in rows.items():
-        print(f"{key:28}" + "".join(f"{show(r):>14}" for r in results))
+        print(f"{key:28}" + "".join(f"{show(r):>17}" for r in results))
     print("\ncore checks (ICD-10-CM validity + dx-procedure pairing), lines/s:")
     for key in (
         "core ours",
@@ -287,8 +291,11 @@ def report(results: list[dict], repeat: int = 1) -> None:
         "claim-validator reused",
         "claim-validator validate()",
     ):
-        print(f"  {key:28}" + "".join(f"{r[key]:14,.0f}" for r in results))
-    for r in results:
+        print(
+            f"  {key:28}"
+            + "".join(f"{r[key]:17,.0f}" if key in r else f"{'-':>17}" for r in results)
+        )
+    for r in filter(lambda r: not r["dirty"], results):
         validation_rate = r["lines"] / r["validation"]
         print(
             f"  at {r['lines']:,} lines: ours vs naive loop {r['core ours'] / r['core naive loop']:.0f}x; "
@@ -297,7 +304,7 @@ def report(results: list[dict], repeat: int = 1) -> None:
             f"validate() {validation_rate / r['claim-validator validate()']:.0f}x"
         )
     if len(results) > 1:
-        by = {r["lines"]: r for r in results}
+        by = {r["lines"]: r for r in results if not r["dirty"]}
         if 1_000_000 in by and 5_000_000 in by:
             print(
                 f"memory: 5M peak / 1M peak = {by[5_000_000]['peak_mb'] / by[1_000_000]['peak_mb']:.2f} "
@@ -326,6 +333,12 @@ def main() -> None:
         help="follow each synthetic note with about 1.5 KB of real sentences (real-length notes)",
     )
     parser.add_argument(
+        "--dirty",
+        action="store_true",
+        help="also measure each size on a dirty extract (`cleanclaim synth --dirty`, about two "
+        "findings a line), printed beside the clean one",
+    )
+    parser.add_argument(
         "--one", type=int, help=argparse.SUPPRESS
     )  # internal: measure one size, print JSON
     parser.add_argument(
@@ -339,14 +352,19 @@ def main() -> None:
         lengthen_notes(args.lengthen_notes)
         return
     if args.one:
-        print(json.dumps(stage_times(args.one, args.data, args.real_notes)))
+        print(json.dumps(stage_times(args.one, args.data, args.real_notes, args.dirty)))
         return
     results = []
-    for n in args.sizes:
+    for n, dirty in [
+        (n, d) for n in args.sizes for d in ([False, True] if args.dirty else [False])
+    ]:
         runs = []
         with tempfile.TemporaryDirectory() as tmp:
             for attempt in range(1, args.repeat + 1):
-                print(f"measuring {n:,} lines ({attempt} of {args.repeat}) ...", flush=True)
+                print(
+                    f"measuring {n:,} {'dirty ' if dirty else ''}lines ({attempt} of {args.repeat}) ...",
+                    flush=True,
+                )
                 done = subprocess.run(
                     [
                         sys.executable,
@@ -356,12 +374,14 @@ def main() -> None:
                         "--data",
                         tmp,
                         *(["--real-notes"] if args.real_notes else []),
+                        *(["--dirty"] if dirty else []),
                     ],
                     capture_output=True,
                     text=True,
                     check=True,
                 )
                 runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+                print(f"  {json.dumps(runs[-1])}", flush=True)  # each run's own figures
         results.append(
             {
                 key: max(r[key] for r in runs)

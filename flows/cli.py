@@ -354,6 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write into")
     sy.add_argument("--seed", type=int, default=7, help="random seed (default: %(default)s)")
     sy.add_argument(
+        "--dirty",
+        action="store_true",
+        help="a new client's first file instead, OUT/synthetic-dirty-N.csv: a therapy-heavy "
+        "practice that never sends discipline modifiers, most notes thin, the front office's "
+        "mistakes five times as often (about two findings a line)",
+    )
+    sy.add_argument(
         "--x12",
         action="store_true",
         help="also write the same claims as an 837P 005010X222A1 batch, OUT/synthetic-N.837 "
@@ -1002,14 +1009,18 @@ def cmd_serve(args: argparse.Namespace, catalog: Catalog) -> int:
 
 
 def cmd_synth(args: argparse.Namespace, catalog: Catalog) -> int:
-    from flows.synth import synthesize, write_837
+    from flows.synth import CLEAN, DIRTY, synthesize, write_837
 
     if args.lines < 1:
         Console(stderr=True).print("[bold red]error:[/] --lines must be at least 1")
         return EXIT_UNUSABLE
     with Console(stderr=True).status(f"writing {args.lines:,} synthetic lines ..."):
         extract, notes = synthesize(
-            args.lines, args.out, catalog.codesets["icd10cm"].table, args.seed
+            args.lines,
+            args.out,
+            catalog.codesets["icd10cm"].table,
+            args.seed,
+            DIRTY if args.dirty else CLEAN,
         )
         if args.x12:
             batch = write_837(extract)

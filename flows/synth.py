@@ -6,12 +6,15 @@ billable ICD-10-CM codes of common comorbidities), valid NPIs (Luhn with the 808
 problems front offices make at realistic rates: about 1.5% of lines with a field defect (mistyped
 NPI, impossible date, zero units, a formatted charge, a pointer to an empty slot), about 2% of
 claims with their type's coding or modifier error, 1% with a header or incomplete diagnosis code,
-and one note in six thin (the elements a reviewer looks for left out). Deterministic with a seed;
-every column is generated at once with numpy and polars.
+and one note in six thin (the elements a reviewer looks for left out). The dirty profile is a new
+client's first file: a therapy-heavy practice that never sends discipline modifiers, most notes
+thin and the front office's mistakes five times as often. Deterministic with a seed; every column
+is generated at once with numpy and polars.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +105,34 @@ COMORBIDITY_CATEGORIES = (
     "Z87",
     "Z68",
 )
-THIN_NOTE_RATE = 1 / 6
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a practice bills: its mix of claim types, how often the front office errs (a multiple of
+    the rates above), the share of thin notes, and whether therapy lines carry their GP modifier."""
+
+    shares: dict[str, float]
+    defects: float
+    thin_notes: float
+    discipline_modifiers: bool
+
+
+CLEAN = Profile({t: spec[0] for t, spec in TYPES.items()}, 1.0, 1 / 6, True)
+DIRTY = Profile(
+    {
+        "office": 0.12,
+        "esi_l": 0.05,
+        "esi_c": 0.03,
+        "facet": 0.04,
+        "tpi": 0.05,
+        "therapy": 0.63,
+        "auto": 0.08,
+    },
+    5.0,
+    0.85,
+    False,
+)
 # What a complete note says besides its procedure's own elements (the spasm/cervicalgia template).
 EXAM = (
     " Onset {weeks} weeks ago, aching and sharp. Exam: tenderness of the {side} lumbar paraspinals, reduced range "
@@ -174,12 +204,15 @@ def comorbidity_codes(icd: pl.DataFrame) -> pl.Series:
     )["code"].sort()
 
 
-def synthesize(n_lines: int, folder: Path, icd: pl.DataFrame, seed: int = 7) -> tuple[Path, Path]:
-    """Write `synthetic-N.csv` and `synthetic-N.notes.csv` into `folder`; returns both paths."""
+def synthesize(
+    n_lines: int, folder: Path, icd: pl.DataFrame, seed: int = 7, profile: Profile = CLEAN
+) -> tuple[Path, Path]:
+    """Write `synthetic-N.csv` and `synthetic-N.notes.csv` into `folder` (`synthetic-dirty-N...`
+    for any other profile than CLEAN); returns both paths."""
     rng = np.random.default_rng(seed)
     names = list(TYPES)
     n_claims = int(n_lines / 1.4)  # more than enough claims; the lines are cut at n_lines
-    kind = rng.choice(len(names), size=n_claims, p=[TYPES[t][0] for t in names])
+    kind = rng.choice(len(names), size=n_claims, p=[profile.shares[t] for t in names])
     lo, hi = (np.array([TYPES[t][6][i] for t in names])[kind] for i in (0, 1))
     claim = np.repeat(np.arange(n_claims), rng.integers(lo, hi + 1))[:n_lines]
     n_claims = int(claim[-1]) + 1
@@ -192,7 +225,9 @@ def synthesize(n_lines: int, folder: Path, icd: pl.DataFrame, seed: int = 7) -> 
             return good
         wrong = pl.Series(bad, dtype=pl.String).gather(rng.integers(0, len(bad), size=size))
         return pl.select(
-            pl.when(pl.Series(rng.random(size) < rate)).then(wrong).otherwise(good)
+            pl.when(pl.Series(rng.random(size) < rate * profile.defects))
+            .then(wrong)
+            .otherwise(good)
         ).to_series()
 
     def by_type(column: int, kinds: np.ndarray, index: np.ndarray | None = None) -> pl.Series:
@@ -209,7 +244,7 @@ def synthesize(n_lines: int, folder: Path, icd: pl.DataFrame, seed: int = 7) -> 
     npis = valid_npis(rng, 60)
     extra = comorbidity_codes(icd)
     n_dx = rng.integers(1, 7, size=n_claims)  # 1-6 diagnoses
-    error = rng.random(n_claims) < 0.02
+    error = rng.random(n_claims) < 0.02 * profile.defects
     claims = pl.DataFrame(
         {
             "_claim": np.arange(n_claims),
@@ -275,7 +310,10 @@ def synthesize(n_lines: int, folder: Path, icd: pl.DataFrame, seed: int = 7) -> 
         ),
         pick(["1"], size, ["3"], 0.003).alias("diagnosis_pointers"),
     ).with_columns(
-        pl.when(pl.col("_error") & pl.col("_kind").is_in(mod_error))
+        pl.when(
+            (pl.col("_error") & pl.col("_kind").is_in(mod_error))
+            | (pl.lit(not profile.discipline_modifiers) & (pl.col("modifier_1") == "GP"))
+        )
         .then(None)
         .otherwise("modifier_1")
         .alias("modifier_1"),
@@ -285,22 +323,25 @@ def synthesize(n_lines: int, folder: Path, icd: pl.DataFrame, seed: int = 7) -> 
     )
 
     folder.mkdir(parents=True, exist_ok=True)
-    extract = folder / f"synthetic-{n_lines}.csv"
-    notes_path = folder / f"synthetic-{n_lines}.notes.csv"
+    stem = f"synthetic-{n_lines}" if profile == CLEAN else f"synthetic-dirty-{n_lines}"
+    extract = folder / f"{stem}.csv"
+    notes_path = folder / f"{stem}.notes.csv"
     lines.with_columns(
         pl.lit(None, dtype=pl.String).alias(c) for c in CANONICAL if c not in lines.columns
     ).select(CANONICAL).write_csv(extract)
-    _notes(claims, rng, names).write_csv(notes_path)
+    _notes(claims, rng, names, profile.thin_notes).write_csv(notes_path)
     return extract, notes_path
 
 
-def _notes(claims: pl.DataFrame, rng: np.random.Generator, names: list[str]) -> pl.DataFrame:
-    """One note per claim of a type that needs one; a sixth of them thin."""
+def _notes(
+    claims: pl.DataFrame, rng: np.random.Generator, names: list[str], thin_rate: float
+) -> pl.DataFrame:
+    """One note per claim of a type that needs one; `thin_rate` of them thin."""
     full = {names.index(t): text + EXAM for t, (text, _) in NOTES.items()}
     thin = {names.index(t): text for t, (_, text) in NOTES.items()}
     n = claims.height
     template = pl.select(
-        pl.when(pl.Series(rng.random(n) < THIN_NOTE_RATE))
+        pl.when(pl.Series(rng.random(n) < thin_rate))
         .then(claims["_kind"].replace_strict(thin, default=None))
         .otherwise(claims["_kind"].replace_strict(full, default=None))
     ).to_series()

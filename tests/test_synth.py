@@ -9,7 +9,7 @@ import pytest
 
 from flows import pipeline
 from flows.cli import main
-from flows.synth import COMORBIDITY_CATEGORIES, synthesize
+from flows.synth import COMORBIDITY_CATEGORIES, DIRTY, synthesize
 from validators.schema import npi_check_digit_ok
 
 AS_OF = date(2026, 9, 30)
@@ -73,3 +73,24 @@ def test_a_realistic_share_of_claims_have_problems_and_most_are_clean(written, c
     assert {"COD002", "COD003", "DXP001", "INJ001", "MOD003", "FLD011", "DOC002"} <= fired, sorted(
         fired
     )
+
+
+def test_the_dirty_profile_is_a_new_clients_first_file(written, tmp_path, catalog):
+    """`--dirty`: deterministic, no discipline modifier on any therapy line, and several times the
+    clean profile's findings a line (the scale benchmark's many-findings extract)."""
+    args = ["synth", "--lines", "20000", "--out", str(tmp_path), "--seed", "3", "--dirty"]
+    assert main(args) == 0
+    dirty = tmp_path / "synthetic-dirty-20000.csv"
+    again, _ = synthesize(
+        20_000, tmp_path / "again", catalog.codesets["icd10cm"].table, seed=3, profile=DIRTY
+    )
+    assert again.read_bytes() == dirty.read_bytes() != written[0].read_bytes()
+    lines = pl.read_csv(dirty, infer_schema=False)
+    assert lines.height == 20_000 and not lines["modifier_1"].is_in(["GP", "GO", "GN"]).any()
+
+    def findings_per_line(extract):
+        item = pipeline.discover([extract])[0]
+        return pipeline.validate_file(item, catalog, AS_OF).findings.height / 20_000
+
+    clean, many = findings_per_line(written[0]), findings_per_line(dirty)
+    assert many > 1.8 and many > 3 * clean, (clean, many)

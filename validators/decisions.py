@@ -63,7 +63,10 @@ def keyed(findings: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
         pl.concat_list(modifier).list.drop_nulls().list.sort().list.join("+").alias("_mods"),
         pl.col("_service_date").dt.to_string("%Y-%m-%d").fill_null("").alias("_date"),
     )
-    joined = findings.join(line_facts, on=rows, how="left", maintain_order="left")
+    # joined on the keys alone and set beside the findings: a join of the findings themselves would
+    # copy every message and fix (a source row is one line, so the heights agree)
+    facts = findings.select(rows).join(line_facts, on=rows, how="left", maintain_order="left")
+    joined = pl.concat([findings, facts.drop(rows)], how="horizontal")
     line_part = pl.format("{}|{}|{}", pl.col("_proc"), pl.col("_mods"), pl.col("_date"))
     key = pl.format(
         "{}|{}|{}",

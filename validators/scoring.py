@@ -35,11 +35,15 @@ def rule_weights(catalog: Catalog) -> pl.DataFrame:
     )
 
 
+# What scoring reads of a finding: never its message or fix, which a join would copy for nothing.
+SCORED_COLUMNS = ("source_file", "claim_id", "source_row", "rule_id", "severity")
+
+
 def score(findings: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
     """One row per claim with findings: source_file, claim, score, status, top_reasons."""
     factor = pl.col("severity").replace_strict(SEVERITY_FACTOR, return_dtype=pl.Float64)
     per_rule = (
-        findings.with_columns(claim_key().alias("claim"))
+        findings.select(*SCORED_COLUMNS, claim_key().alias("claim"))
         .join(rule_weights(catalog), on="rule_id", how="left")
         .with_columns((pl.col("weight").fill_null(0.0) * factor).alias("_c"))
         .group_by("source_file", "claim", "rule_id")

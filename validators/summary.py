@@ -15,7 +15,7 @@ import polars as pl
 from validators import decisions as dec
 from validators.catalog import CATEGORIES, SEVERITIES, Catalog
 from validators.findings import SEVERITY_ORDER
-from validators.scoring import STATUS_ORDER, claim_key, score
+from validators.scoring import SCORED_COLUMNS, STATUS_ORDER, claim_key, score
 
 # The columns of the validated lines this module reads (a run that read nothing has exactly these).
 LINES_SCHEMA = {
@@ -136,7 +136,11 @@ def claims(
     )
     return (
         base.join(at_risk, on=["source_file", "claim"], how="left")
-        .join(score(worked.filter("counts"), catalog), on=["source_file", "claim"], how="left")
+        .join(
+            score(worked.select(*SCORED_COLUMNS, "counts").filter("counts"), catalog),
+            on=["source_file", "claim"],
+            how="left",
+        )
         .with_columns(
             pl.col("at_risk").fill_null(0.0),
             pl.col("score").fill_null(0),
@@ -163,8 +167,17 @@ def work_order(
     set of claims, `attributed` gives their dollars at risk; `charge_at_risk` (the lines a finding
     names) overlaps between findings and is not additive."""
     rank = claims_table.select("source_file", "claim").with_row_index("_rank")
+    # The order is found on the keys alone and the findings (messages, fixes) gathered by it once.
     ordered = (
-        worked.with_columns(claim_key().alias("claim"))
+        worked.select(
+            "_f",
+            "source_file",
+            "source_row",
+            "rule_id",
+            "severity",
+            "counts",
+            claim_key().alias("claim"),
+        )
         .join(rank, on=["source_file", "claim"], how="left")
         .sort(
             "_rank",
@@ -186,11 +199,14 @@ def work_order(
         .group_by("_f")
         .agg(pl.col("charge").sum().alias("attributed"))
     )
-    return (
-        ordered.join(first, on="_f", how="left")
-        .with_columns(pl.col("attributed").fill_null(0.0).round(2))
-        .sort("_order")
-        .drop("_rank", "_order")
+    attributed = (
+        ordered.select("_f")
+        .join(first, on="_f", how="left", maintain_order="left")["attributed"]
+        .fill_null(0.0)
+        .round(2)
+    )
+    return worked.gather(ordered["_f"]).with_columns(
+        claim_key().alias("claim"), attributed.alias("attributed")
     )
 
 
@@ -249,7 +265,8 @@ def _open_by_age(ordered: pl.DataFrame, claims_table: pl.DataFrame, as_of: date)
         bucket = pl.when(days <= upper).then(pl.lit(label)).otherwise(bucket)
     bucket = pl.when(days.is_null()).then(pl.lit("(no service date)")).otherwise(bucket)
     counted = (
-        ordered.filter(pl.col("counts") & (pl.col("status") != dec.FIXED))
+        ordered.select("source_file", "claim", "counts", "status", "attributed")
+        .filter(pl.col("counts") & (pl.col("status") != dec.FIXED))
         .join(
             claims_table.select("source_file", "claim", "first_service"),
             on=["source_file", "claim"],
