@@ -475,10 +475,11 @@ def staged_days(
 
 
 def write_consolidated(
-    out: Path, result: pipeline.Run, trend: pl.DataFrame | None
+    out: Path, result: pipeline.Run, trend: pl.DataFrame | None, extra_sheets=None
 ) -> tuple[Path, Path] | None:
     """A day's consolidated workbook and findings, beside (never over) an earlier run's of the same
-    day; its staged outcomes are let go once written. Returns the paths written."""
+    day, with `extra_sheets` (the night's remittance outcomes) after its own; its staged outcomes
+    are let go once written. Returns the paths written."""
     written = None
     if result.outcomes:
         folder = day_folder(out, result.as_of)
@@ -486,6 +487,6 @@ def write_consolidated(
         while any(p.exists() for p in consolidated_paths(folder, result.as_of, run)):
             run += 1
         written = consolidated_paths(folder, result.as_of, run)
-        pipeline.write_outputs(result, *written, trend=trend)
+        pipeline.write_outputs(result, *written, trend=trend, extra_sheets=extra_sheets)
     DayOutcomes(out).clear(result.as_of)
     return written

@@ -574,8 +574,10 @@ def nightly_claims_validation(
         for other in found.others:
             status.setdefault(other.name, other)
         history.run(store.ingest)
+        remits = None
         if eras:  # after tonight's claims are in the history; left in the inbox if it is unusable
-            status |= history.run(nightly_remits, sorted(eras), inbox_dir, out_dir, catalog) or {}
+            remits = history.run(nightly_remits, sorted(eras), inbox_dir, out_dir, catalog)
+            status |= remits.status if remits else {}
         staged = box.staged_days(out_dir, catalog, started, time.perf_counter() - clock)
         result = staged.get(as_of) or pipeline.Run([], catalog, as_of, started)
         counts = Counter(o.outcome for o in status.values())
@@ -585,7 +587,12 @@ def nightly_claims_validation(
         }
         history.run(store.record_run, run_row(run_id, result, summary))
         reports = {  # tonight's row is in its Trend sheet
-            day: box.write_consolidated(out_dir, day_result, history.run(store.trend))
+            day: box.write_consolidated(
+                out_dir,
+                day_result,
+                history.run(store.trend),
+                remits.sheets if remits and day == as_of else None,  # tonight's 835s' outcomes
+            )
             for day, day_result in staged.items()
         }
     outcomes = [status[name] for name in sorted(status, key=found.positions.get)]

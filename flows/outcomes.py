@@ -30,18 +30,20 @@ No names or member ids are read (flows/remits.py); what is written is claim ids,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
+from openpyxl import Workbook
 
 from flows.history import RemitHistory
 from flows.inbox import Outcome, archive, file_sha256, quarantine
 from flows.pipeline import InputFile
 from flows.remits import REVERSAL, Remittance, read_835
-from flows.remits_report import write_remits_workbook
-from flows.report import write_findings_file
+from flows.remits_report import remit_sheets, write_remits_workbook
+from flows.report import SafeText, write_findings_file
 from flows.x12 import is_x12
 from validators.catalog import Catalog
 from validators.errors import ExtractError
@@ -469,12 +471,19 @@ def remittances_in(inbox: Path) -> list[Path]:
     )
 
 
-def nightly_remits(
-    eras: list[Path], inbox: Path, out: Path, catalog: Catalog
-) -> dict[str, Outcome]:
+@dataclass
+class NightRemits:
+    """What the nightly flow keeps of its inbox's 835s: each file's outcome, and the outcome sheets
+    of the latest production date read, for the night's consolidated workbook."""
+
+    status: dict[str, Outcome]
+    sheets: Callable[[Workbook], list[SafeText]] | None = None
+
+
+def nightly_remits(eras: list[Path], inbox: Path, out: Path, catalog: Catalog) -> NightRemits:
     """The nightly flow's step for the 835s of its inbox (under its inbox lock): process them as
     `cleanclaim remits` does, then archive each one read and quarantine, with its reason, each one
-    that could not be. Returns file name -> its outcome ("remittance" or "quarantined")."""
+    that could not be. Each file's outcome is "remittance" or "quarantined"."""
     done = process(eras, out, catalog)
     failed = {Path(exc.path).name: exc for exc in done.failed}
     status = {}
@@ -487,4 +496,12 @@ def nightly_remits(
         else:
             archive(item, inbox, sha)
             status[era.name] = Outcome(era.name, "remittance", "read as an 835 and archived")
-    return status
+    if not done.days:
+        return NightRemits(status)
+    latest, trend = done.days[-1], RemitHistory(out).remit_trend()
+
+    def sheets(wb: Workbook) -> list[SafeText]:
+        # "ERA " keeps their names apart from the night's own sheets (Trend among them)
+        return remit_sheets(wb, latest.measured, done.calibration, trend, catalog, prefix="ERA ")
+
+    return NightRemits(status, sheets)

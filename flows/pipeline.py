@@ -683,9 +683,11 @@ def write_outputs(
     findings_file: str | Path | None,
     trend: pl.DataFrame | None = None,
     progress: Progress | None = None,
+    extra_sheets: Callable | None = None,
 ) -> dict:
     """The findings file (all findings) and the workbook (the most urgent claims and findings, bounded;
-    a Trend sheet when the run history gives one). `progress` hears of each stage as it starts."""
+    a Trend sheet when the run history gives one; `extra_sheets`, report.write_workbook's, after
+    them). `progress` hears of each stage as it starts."""
     step = progress or (lambda stage, name: None)
     out: dict = {}
     if findings_file:
@@ -720,6 +722,7 @@ def write_outputs(
             if findings_file
             else "(not written: use --findings)",
             trend=trend,
+            extra_sheets=extra_sheets,
         )
         log.info("wrote the workbook in %.1f s", time.perf_counter() - started)
         out["report"] = str(report)

@@ -16,7 +16,7 @@ import re
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -463,9 +463,10 @@ def write_workbook(
     rules: pl.DataFrame,
     problems: pl.DataFrame,
     trend: pl.DataFrame | None = None,
+    extra_sheets: Callable[[Workbook], list[SafeText]] | None = None,
 ) -> dict:
     """The analyst's workbook: Summary, (Trend: the last nightly runs, when `trend` is given), Claims,
-    Findings, Rules, Input problems.
+    Findings, Rules, Input problems, and after them `extra_sheets` (a night's remittance outcomes).
 
     `claims` and `findings` arrive most urgent first; each sheet shows at most SHEET_ROW_LIMIT rows
     (Excel's row limit is never reached) and the Summary says where the rest is. `run` holds
@@ -551,6 +552,8 @@ def write_workbook(
         ),
         _data_sheet(wb, "Input problems", problems, [28, 8, 14, 90, 90]),
     ]
+    if extra_sheets is not None:
+        parts += extra_sheets(wb)
     with atomic_path(path) as tmp:
         wb.save(tmp)
     return {
@@ -783,10 +786,11 @@ def write_report(
     findings_file: str,
     code_tables: str,
     trend: pl.DataFrame | None = None,
+    extra_sheets: Callable[[Workbook], list[SafeText]] | None = None,
 ) -> dict:
     """The run's workbook from its tables: `files` (flows/pipeline.py Run.files), the scored
     `claims`, every finding, the Summary's `tables`; `findings_file` is what the Summary names as
-    the full list."""
+    the full list; `extra_sheets` are added after the run's own (write_workbook)."""
     facts = run_facts(
         files,
         claims,
@@ -808,4 +812,5 @@ def write_report(
         rules,
         problems_sheet(files, findings, catalog),
         trend,
+        extra_sheets,
     )

@@ -420,7 +420,7 @@ def test_the_nightly_hook_recognises_835s_by_content_archives_them_and_quarantin
 ):
     out, inbox = tmp_path / "reports", tmp_path / "inbox"
     inbox.mkdir()
-    nightly_history(out, catalog)
+    run = nightly_history(out, catalog)
     lines = canonical_lines()
     write_era(inbox / "week.txt", lines, answers_for(lines, {"SP1001": ("CO", "50", "N115")}))
     text = to_835(lines, answers_for(lines, {}), "20261106")
@@ -433,11 +433,23 @@ def test_the_nightly_hook_recognises_835s_by_content_archives_them_and_quarantin
     )
     eras = remittances_in(inbox)
     assert [p.name for p in eras] == ["cut.835", "week.txt"]
-    outcomes = nightly_remits(eras, inbox, out, catalog)
-    assert {name: o.outcome for name, o in outcomes.items()} == {
+    night = nightly_remits(eras, inbox, out, catalog)
+    assert {name: o.outcome for name, o in night.status.items()} == {
         "cut.835": "quarantined",
         "week.txt": "remittance",
     }
+    # the night's consolidated workbook carries tonight's remittance outcomes after its own sheets
+    book = tmp_path / "night.xlsx"
+    pipeline.write_outputs(run, book, None, extra_sheets=night.sheets)
+    names = openpyxl.load_workbook(book, read_only=True).sheetnames
+    assert names[names.index("Input problems") + 1 :] == [
+        "ERA By rule",
+        "ERA By CARC",
+        "ERA By payer",
+        "ERA Unexplained denials",
+        "ERA Unlinked remits",
+        "ERA Trend",
+    ]
     assert (inbox / "archive" / "week.txt").exists()
     reason = (inbox / "quarantine" / "cut.835.reason.txt").read_text()
     assert "(truncated)" in reason and "no closing IEA" in reason
