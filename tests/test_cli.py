@@ -129,6 +129,10 @@ def test_workbook_lists_claims_by_risk_and_findings_of_the_claims_to_work(sample
         pb["Days left to file"]
         == limits[pb["Payer"]] - (date(2026, 9, 30) - pb["First service"].date()).days
     )
+    # a Medicare claim (SBR09 MB) of a payer the configuration does not name: 12 months, as TMF001
+    mcr = claims.filter(pl.col("Claim ID") == "PB3102").row(0, named=True)
+    assert mcr["Payer"] not in limits
+    assert mcr["Days left to file"] == (date(2027, 2, 10) - date(2026, 9, 30)).days
     # Findings: the claims that need action, claim by claim in the Claims order, each rule id
     # linked to its row on Rules and each claim's id on Claims to its first finding
     assert set(findings["Claim ID"]) == urgent

@@ -30,6 +30,7 @@ LINES_SCHEMA = {
     "_service_date": pl.Date,
     "_line_number": pl.Int64,
     "_charge": pl.Float64,
+    "claim_filing_indicator": pl.String,  # the claim's type decides its filing limit
     # what a finding's key names of its line (validators/decisions.py keyed)
     "procedure_code": pl.String,
     **dict.fromkeys(dec.MODIFIERS, pl.String),
@@ -82,6 +83,18 @@ def default_filing_days(catalog: Catalog) -> int:
     )
 
 
+def filing_months(catalog: Catalog) -> dict[str, int]:
+    """Claim type (837P SBR09) -> months to file from the date of service, as the timely-filing
+    rules have them (Medicare: 12)."""
+    for rule in catalog.rules.values():
+        if rule.check == "timely_filing":
+            return {
+                code: limit["months"]
+                for code, limit in rule.params.get("by_filing_indicator", {}).items()
+            }
+    return {}
+
+
 def claims(
     lines: pl.DataFrame,
     worked: pl.DataFrame,
@@ -97,6 +110,8 @@ def claims(
     numbers: sorting 500k claims on their string keys as tie-breakers took 0.5 s). `worked`: the
     findings with their decisions; `named` is finding_lines(lines, worked), computed once per run.
     A claim's billed amount is unknown (null) when a line's charge could not be read."""
+    if "claim_filing_indicator" not in lines.columns:  # outcomes staged by an earlier version
+        lines = lines.with_columns(pl.lit(None, pl.String).alias("claim_filing_indicator"))
     base = (
         lines.with_columns(claim_key().alias("claim"))
         .group_by("source_file", "claim", maintain_order=True)
@@ -107,6 +122,7 @@ def claims(
             pl.col("payer_name").first(),
             pl.coalesce("rendering_npi", "billing_npi").first().alias("provider"),
             pl.col("_service_date").min().alias("first_service"),
+            pl.col("claim_filing_indicator").first(),
             pl.col("_service_date").max().alias("last_service"),
             pl.len().alias("lines"),
             pl.when(pl.col("_charge").is_null().any())
@@ -131,9 +147,16 @@ def claims(
         .group_by("source_file", "claim")
         .agg(pl.col("charge").sum().round(2).alias("at_risk"))
     )
-    limit = pl.col("payer_id").replace_strict(
-        filing_days or {}, default=default_filing_days(catalog), return_dtype=pl.Int64
+    # the last day to file, as TMF001/TMF002 reckon it: the payer's configured days, else the
+    # claim type's months (Medicare 12), else the rules' default days
+    first, indicator = pl.col("first_service"), pl.col("claim_filing_indicator")
+    configured = pl.col("payer_id").replace_strict(
+        filing_days or {}, default=None, return_dtype=pl.Int64
     )
+    deadline = pl.when(configured.is_not_null()).then(first + pl.duration(days=configured))
+    for code, months in filing_months(catalog).items():
+        deadline = deadline.when(indicator == code).then(first.dt.offset_by(f"{months}mo"))
+    deadline = deadline.otherwise(first + pl.duration(days=default_filing_days(catalog)))
     return (
         base.join(at_risk, on=["source_file", "claim"], how="left")
         .join(
@@ -146,7 +169,7 @@ def claims(
             pl.col("score").fill_null(0),
             pl.col("status").fill_null("clean"),
             pl.col("top_reasons").fill_null(""),
-            (limit - (pl.lit(as_of) - pl.col("first_service")).dt.total_days()).alias("days_left"),
+            (deadline - pl.lit(as_of)).dt.total_days().alias("days_left"),
         )
         .sort(
             "at_risk",
