@@ -63,11 +63,12 @@ RULE_ELEMENTS = {
 }
 
 
-# the injury codes of INJ001-INJ003 (not adverse effects or underdosing): such a claim reports its
-# accident, as a billing office would
-INJURY = re.compile(
-    r"^(S|T[0-2]|T3[0-5]|T(3[6-9]|4[0-9]|50)..[1-4]|T5[1-9]|T6[0-9]|T7[0-79]|T8[0-8])"
-)
+def _injury_pattern() -> re.Pattern:
+    """INJ001's injury codes (not adverse effects or underdosing), read from its YAML: a claim
+    coded so reports its accident, as a billing office would."""
+    from validators.catalog import load_catalog
+
+    return re.compile(load_catalog().params["INJ001"].dx_pattern)
 
 
 def is_test(note_id: str) -> bool:
@@ -155,6 +156,7 @@ def scores(frame: pl.DataFrame, by: str) -> pl.DataFrame:
 def claim_rows(gold: Gold) -> tuple[list[dict], list[dict]]:
     """Claim lines and notes (claim id = note id) from the codes each note's labeller billed."""
     lines, notes = [], []
+    injury = _injury_pattern()
     for note_id, entry in gold.labels.items():
         codes = entry["codes"]
         dx = codes["icd10cm"][:12] or ["R69"]
@@ -186,7 +188,7 @@ def claim_rows(gold: Gold) -> tuple[list[dict], list[dict]]:
                     # a claim coded for an injury reports its accident, as the billing office would
                     **(
                         {"injury_date": SERVICE_DATE, "accident_indicator": "OA"}
-                        if any(INJURY.match(code.replace(".", "")) for code in dx)
+                        if any(injury.match(code.replace(".", "")) for code in dx)
                         else {}
                     ),
                 }

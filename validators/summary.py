@@ -70,29 +70,22 @@ def finding_lines(lines: pl.DataFrame, worked: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([whole_claim, one_line], how="diagonal_relaxed")
 
 
+def _timely_filing(catalog: Catalog) -> dict:
+    """The params of the catalog's timely-filing rules (TMF001/TMF002 share them); none: {}."""
+    return next((r.params for r in catalog.rules.values() if r.check == "timely_filing"), {})
+
+
 def default_filing_days(catalog: Catalog) -> int:
     """Days to file for a payer the run configuration's `timely_filing_days` does not name: the
     timely-filing rules' own default (180 days when the catalog has none)."""
-    return next(
-        (
-            r.params.get("default_days", 180)
-            for r in catalog.rules.values()
-            if r.check == "timely_filing"
-        ),
-        180,
-    )
+    return _timely_filing(catalog).get("default_days", 180)
 
 
 def filing_months(catalog: Catalog) -> dict[str, int]:
     """Claim type (837P SBR09) -> months to file from the date of service, as the timely-filing
     rules have them (Medicare: 12)."""
-    for rule in catalog.rules.values():
-        if rule.check == "timely_filing":
-            return {
-                code: limit["months"]
-                for code, limit in rule.params.get("by_filing_indicator", {}).items()
-            }
-    return {}
+    limits = _timely_filing(catalog).get("by_filing_indicator", {})
+    return {code: limit["months"] for code, limit in limits.items()}
 
 
 def claims(
