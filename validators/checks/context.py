@@ -133,7 +133,7 @@ class Context:
         past = (
             self._history
             if codes is None
-            else self._history.filter(pl.col("procedure_code").is_in(codes))
+            else self._history.filter(pl.col("procedure_code").is_in(pl.Series(codes).implode()))
         )
         past = past.with_columns((-pl.int_range(1, pl.len() + 1, dtype=pl.Int64)).alias("_row"))
         return _with_visits(pl.concat([lines, past], how="diagonal_relaxed"))

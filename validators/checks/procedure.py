@@ -516,7 +516,8 @@ class DuplicateService(Params):
     fields={"claim_id", "procedure_code", "service_date", "other_claim", "other_line"},
 )
 def duplicate_service(ctx: Context, p: DuplicateService) -> pl.DataFrame:
-    """A line identical to an earlier one of the file or of an earlier run (history): patient,
+    """A line identical to an earlier one of the file, of the night's earlier files or of an earlier
+    run (both reach the check as history): patient,
     provider, date, code, modifiers and units. Repeat and distinct-service modifiers (76, 77, 59, X{EPSU}) and different units pass. A
     line repeated under the same claim and line number is FLD002's, not this rule's."""
     lines = _usable(ctx, "procedure_code", "service_date", "units", "line_number", *MODIFIERS)
