@@ -45,6 +45,18 @@ DEFAULT_LINE = {
 }
 
 
+def validate_outputs(folder: Path) -> list[str]:
+    """The arguments of a test's `validate` run: the as-of date and its two outputs in `folder`."""
+    return [
+        "--as-of",
+        AS_OF.isoformat(),
+        "--report",
+        str(folder / "r.xlsx"),
+        "--findings",
+        str(folder / "f.csv"),
+    ]
+
+
 def line_dicts(rows: list[dict]) -> list[dict]:
     """Defaults + the case's values; a row without line_number is numbered within its claim."""
     out, seen = [], {}

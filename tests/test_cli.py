@@ -21,7 +21,7 @@ from cleanclaim.validators.catalog import HEADINGS, Rule, load_catalog
 from cleanclaim.validators.config import default_threads
 from cleanclaim.validators.errors import RuleConfigError
 from cleanclaim.validators.ruledocs import explain_text
-from tests.conftest import REPO, write_csv
+from tests.conftest import REPO, validate_outputs, write_csv
 
 SAMPLES = REPO / "sample_claims"
 SNAPSHOT = REPO / "tests" / "snapshots" / "sample_claims_findings.csv"
@@ -36,12 +36,7 @@ def sample_run(tmp_path_factory):
             str(SAMPLES),
             "--config",
             str(SAMPLES / "cleanclaim.yaml"),
-            "--as-of",
-            "2026-09-30",
-            "--report",
-            str(out / "r.xlsx"),
-            "--findings",
-            str(out / "f.csv"),
+            *validate_outputs(out),
             "--quiet",
         ]
     )
@@ -304,12 +299,7 @@ def test_each_procedure_rule_fires_once_on_its_scenario_and_clean_claims_stay_cl
 def test_exit_codes(tmp_path):
     clean = write_csv(tmp_path / "clean.csv", [{"claim_id": "C1"}])
     args = [
-        "--as-of",
-        "2026-09-30",
-        "--report",
-        str(tmp_path / "r.xlsx"),
-        "--findings",
-        str(tmp_path / "f.csv"),
+        *validate_outputs(tmp_path),
         "-q",
     ]
     assert main(["validate", str(clean), *args]) == 0
@@ -357,12 +347,7 @@ def test_a_bad_file_is_set_aside_and_the_others_still_run(tmp_path, capsys):
         [
             "validate",
             str(folder),
-            "--as-of",
-            "2026-09-30",
-            "--report",
-            str(tmp_path / "r.xlsx"),
-            "--findings",
-            str(tmp_path / "f.csv"),
+            *validate_outputs(tmp_path),
         ]
     )
     printed = capsys.readouterr().out
@@ -382,12 +367,7 @@ def test_summary_output_reads_well(tmp_path, capsys):
         [
             "validate",
             str(SAMPLES / "front_desk_typos.xlsx"),
-            "--as-of",
-            "2026-09-30",
-            "--report",
-            str(tmp_path / "r.xlsx"),
-            "--findings",
-            str(tmp_path / "f.csv"),
+            *validate_outputs(tmp_path),
         ]
     )
     printed = capsys.readouterr().out
@@ -557,12 +537,7 @@ def test_a_row_without_a_claim_id_is_its_own_claim_on_hold_and_its_findings_are_
         [
             "validate",
             str(tmp_path / "x.csv"),
-            "--as-of",
-            "2026-09-30",
-            "--report",
-            str(tmp_path / "r.xlsx"),
-            "--findings",
-            str(tmp_path / "f.csv"),
+            *validate_outputs(tmp_path),
             "-q",
         ]
     )

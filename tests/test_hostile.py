@@ -28,7 +28,7 @@ from cleanclaim.flows import pipeline, report
 from cleanclaim.flows.cli import EXIT_CANT_WRITE, EXIT_HIGH, EXIT_UNUSABLE, EXIT_USAGE, main
 from cleanclaim.flows.extract import MAX_COLUMNS, MAX_FIELD_BYTES
 from cleanclaim.validators.contract import CANONICAL
-from tests.conftest import AS_OF, write_csv
+from tests.conftest import AS_OF, validate_outputs, write_csv
 
 CANARY = "QZCANARY"
 CANARY_ROWS = [
@@ -67,12 +67,7 @@ def validate(tmp_path: Path, capsys, caplog, *paths, args=()) -> Ran:
             [
                 "validate",
                 *map(str, paths),
-                "--as-of",
-                "2026-09-30",
-                "--report",
-                str(out / "r.xlsx"),
-                "--findings",
-                str(out / "f.csv"),
+                *validate_outputs(out),
                 "-v",
                 *args,
             ]

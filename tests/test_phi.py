@@ -16,7 +16,7 @@ from cleanclaim.flows.synth import to_837
 from cleanclaim.validators.contract import CANONICAL, PHI
 from cleanclaim.validators.errors import ExtractError
 from cleanclaim.validators.integrity import check_integrity
-from tests.conftest import AS_OF, claim_lines, write_csv
+from tests.conftest import AS_OF, claim_lines, validate_outputs, write_csv
 
 CANARY_ID = "ZEBEDIAH-CANARY-4471"
 CANARY_DOB = (
@@ -52,12 +52,7 @@ def test_run_logs_and_terminal_carry_no_phi(tmp_path, caplog, capsys):
             [
                 "validate",
                 str(path),
-                "--as-of",
-                "2026-09-30",
-                "--report",
-                str(tmp_path / "r.xlsx"),
-                "--findings",
-                str(tmp_path / "f.csv"),
+                *validate_outputs(tmp_path),
                 "-v",
             ]
         )
