@@ -173,7 +173,7 @@ def claim_rows(gold: Gold) -> tuple[list[dict], list[dict]]:
                     "line_number": str(number),
                     "patient_id": f"P{note_id}",
                     "patient_dob": "1965-03-01",
-                    "patient_sex": "F",
+                    "patient_sex": "U",  # the labels do not record it; U is X12's unknown
                     "payer_id": "BCBS1",
                     "billing_npi": "1049827367",
                     "rendering_npi": "1937462517",
