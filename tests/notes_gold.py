@@ -209,7 +209,9 @@ def rule_findings(gold: Gold) -> pl.DataFrame:
             Path(folder) / "gold.notes.csv",
             Path(folder) / "findings.csv",
         )
-        pl.DataFrame(lines).write_csv(extract)
+        pl.DataFrame(lines, infer_schema_length=None).write_csv(
+            extract
+        )  # every column of every row
         pl.DataFrame(notes).write_csv(notes_file)
         main(
             [

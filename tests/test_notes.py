@@ -279,6 +279,27 @@ def test_durations(vocab, text, element, want):
         ("He will continue physical therapy.", "conservative_care", True, False),
         ("Denies left-sided symptoms; right leg pain.", "side_left", False, True),
         ("R knee pain after a fall.", "side_right", True, False),
+        # "referred pain" is a finding, not a referral planned
+        (
+            "Exam: taut band with referred pain into the scapula.",
+            "trigger_point_findings",
+            True,
+            False,
+        ),
+        (
+            "Referred to PT for a taut band of the trapezius.",
+            "trigger_point_findings",
+            False,
+            False,
+        ),
+        # a result after a comma belongs to its own test
+        (
+            "Needle advanced until a twitch, aspirate neg, injected.",
+            "trigger_point_findings",
+            True,
+            False,
+        ),
+        ("Twitch response neg.", "trigger_point_findings", False, True),
     ],
 )
 def test_assertions(vocab, text, element, affirmed, negated):
@@ -324,3 +345,16 @@ def test_therapy_plan_of_care_has_goals_frequency_and_duration(vocab):
 
 def test_side_abbreviations_are_laterality(vocab):
     assert found(vocab, "R knee effusion, L L5-S1 tenderness.")["laterality"][0]
+
+
+@pytest.mark.parametrize(
+    "text, element",
+    [
+        ("Exam:\nTTP L5-S1.\nPain: 7/10 pre.\nPost: 2/10.", "pain_scale"),
+        ("Hx:\nLow back pain.\nSeverity: 6/10 today", "pain_scale"),
+    ],
+)
+def test_a_field_label_is_the_context_of_its_value(vocab, text, element):
+    """A label and its value on one line are one clause ("Pain: 7/10"): the label gives the value
+    its meaning."""
+    assert found(vocab, text)[element][0]

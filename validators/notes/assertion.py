@@ -31,11 +31,13 @@ POST_NEGATION = (
     r"normal|unremarkable|intact|resolved|\(\s*-\s*\)|-\s*(?:bilaterally|bilat|b/l|on the|$|,))"
 )
 RESULT_BEFORE = r"\b(?:negative|neg|normal|unremarkable)\b"
-# Future intent and conditions: care that is only planned is not care received.
+# Future intent and conditions: care that is only planned is not care received ("referred pain" is a
+# finding, not a referral).
 PLANNED = (
     r"\b(?:will|would|shall|plan(?:s|ned|ning)?|recommend\w*|schedul\w*|consider\w*|going to|intend\w*|"
     r"to (?:start|begin|initiate|try|undergo|proceed|obtain|get|have)|may (?:need|require|benefit|consider|try)|"
-    r"might|if|should|order\w*|request\w*|refer\w*|referral|candidate for|option\w*|discuss\w*|"
+    r"might|if|should|order\w*|request\w*|refer(?:s|ring)?|referred (?:to|for|back)|referral|candidate for|"
+    r"option\w*|discuss\w*|"
     r"prescription for|rx for|pending|awaiting|future|next)\b"
 )
 # Care going on is care received ("continue physical therapy", "currently in PT").
@@ -60,7 +62,9 @@ def negated(clause: pl.Expr, pattern: str) -> pl.Expr:
     """A negation before the mention (twenty words: review-of-systems lists run long), a negative
     result just before it ("negative Spurling's") or after it ("SLR neg", "Spurling's (-)",
     "straight leg raise is normal")."""
-    after = rf"(?:{pattern}){WORD}*(?:{NON_WORD}+{WORD}+){{0,3}}?{NON_WORD}*{POST_NEGATION}"
+    # a result after the test names it before the next comma: "twitch, aspirate neg" negates no twitch
+    gap = "[^0-9a-z_,]"
+    after = rf"(?:{pattern}){WORD}*(?:{gap}+{WORD}+){{0,3}}?{gap}*{POST_NEGATION}"
     return (
         clause.str.contains(_before(PRE_NEGATION, pattern, 20))
         | clause.str.contains(_before(RESULT_BEFORE, pattern, 2))

@@ -1,7 +1,8 @@
 """Sections: a note cut at its headers, each header kept as the first clause of its section.
 
 A header is evidence in itself: "PLAN:" over a list of orders is a plan whatever words the list uses,
-and "LONG-TERM GOALS (6 WEEKS):" states goals and their time frame. Headers are upper-case words
+and "LONG-TERM GOALS (6 WEEKS):" states goals and their time frame. A field label followed by its
+value on the same line ("Pain: 7/10", "Onset: 3 days ago") stays in the value's clause. Headers are upper-case words
 ending in a colon anywhere in a line ("PHYSICAL EXAMINATION:"), or at the start of a line a short
 title-case heading ("Assessment and Plan:") or a SOAP letter ("S:", "A/P:"). rules/codesets/
 note_sections.csv names the section each header opens (a regular expression over the lower-cased
@@ -16,9 +17,10 @@ import polars as pl
 
 from cleanclaim.validators.notes.normalize import normalize
 
+LABEL = r"(?:[A-Z][a-z]+|[A-Z]{1,2}(?:/[A-Z])?)(?: (?:[A-Za-z]+|&|/)){0,3}"
 HEADER = (
     r"\b([A-Z][A-Z0-9 /&()'-]{1,60}[A-Z)]):"
-    r"|(?:^|\n)[ \t]*((?:[A-Z][a-z]+|[A-Z]{1,2}(?:/[A-Z])?)(?: (?:[A-Za-z]+|&|/)){0,3}):\s"
+    r"|(?:^|\n)[ \t]*(" + LABEL + r"):(\s)"
 )
 # polars runs a string kernel on one core per column, and cutting notes into sections and clauses is
 # mostly that: a large frame is read in slices at once, one per core, in order. A small one is not
@@ -53,7 +55,7 @@ def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
             lf.select(
                 "_row",
                 normalize(pl.col("text"))
-                .str.replace_all(HEADER, "\x1e${1}${2}\x1f")
+                .str.replace_all(HEADER, "\x1e${1}${2}\x1f${3}")
                 .str.split("\x1e")
                 .alias("segment"),
             )
@@ -64,9 +66,18 @@ def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
                 pl.when(parts.field("field_1").is_not_null())
                 .then(parts.field("field_0").str.strip_chars().str.to_lowercase())
                 .alias("header"),
-                pl.when(parts.field("field_1").is_not_null())
-                .then(pl.concat_str(parts.field("field_0"), pl.lit("\n"), parts.field("field_1")))
-                .otherwise(parts.field("field_0"))
+                pl.when(parts.field("field_1").is_null())
+                .then(parts.field("field_0"))
+                # a field label with its value on the same line ("Pain: 7/10") is one clause: the
+                # label is the value's context
+                .when(
+                    parts.field("field_0").str.contains(f"^{LABEL}$")
+                    & parts.field("field_1").str.contains(r"^[ \t]")
+                )
+                .then(pl.concat_str(parts.field("field_0"), pl.lit(":"), parts.field("field_1")))
+                .otherwise(
+                    pl.concat_str(parts.field("field_0"), pl.lit("\n"), parts.field("field_1"))
+                )
                 .alias("body"),
             )
             .filter(pl.col("body").str.strip_chars().str.len_bytes() > 0)
