@@ -300,6 +300,13 @@ def test_durations(vocab, text, element, want):
             False,
         ),
         ("Twitch response neg.", "trigger_point_findings", False, True),
+        ("P: Frequency 3x/week, 4 weeks; manual therapy, HEP.", "treatment_plan", True, False),
+        (
+            "O: Cervical AROM limited, flex 40 deg, upper trap tightness.",
+            "exam_findings",
+            True,
+            False,
+        ),
     ],
 )
 def test_assertions(vocab, text, element, affirmed, negated):
