@@ -57,6 +57,7 @@ def test_samples_end_to_end_write_a_workbook_and_findings(sample_run):
             "line_number": pl.Int64,
             "source_row": pl.Int64,
             "charge_at_risk": pl.Float64,
+            "fix": pl.Categorical(),  # the file's text, the table's categorical
         },
         infer_schema=False,
     )
