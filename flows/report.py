@@ -167,11 +167,11 @@ def write_findings_file(findings: pl.DataFrame, path: str | Path) -> Path:
     plain = fnd.as_text(findings.lazy())
     with atomic_path(path) as tmp:
         if path.suffix.lower() == ".parquet":
-            plain.sink_parquet(tmp)
+            plain.sink_parquet(tmp, engine="streaming")
         else:
             text = [c for c, t in plain.collect_schema().items() if t == pl.String]
             plain.with_columns(neutralise_csv_text(c) for c in text).sink_csv(
-                tmp, quote_style="non_numeric"
+                tmp, quote_style="non_numeric", engine="streaming"
             )
     return path
 
