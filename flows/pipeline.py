@@ -123,7 +123,10 @@ class Run:
     @cached_property
     def ordered(self) -> pl.DataFrame:
         """The findings in the order they are worked, with their attributed dollars."""
-        return summary.work_order(self.worked, self.claims, self.named)
+        ordered = summary.work_order(self.worked, self.claims, self.named)
+        # the keys and decisions live on in the work order: the findings' copy of them is let go
+        del self.__dict__["worked"]
+        return ordered
 
     @cached_property
     def files(self) -> pl.DataFrame:
