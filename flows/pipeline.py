@@ -170,8 +170,12 @@ class Run:
 
     @cached_property
     def findings(self) -> pl.DataFrame:
+        read = [o.findings for o in self.read]
+        names = [o.input.path.name for o in self.read]
+        if len(set(names)) < len(names):  # two files of one name (two folders): rows may tie
+            return fnd.ordered(pl.concat([fnd.empty(), *read], how="vertical_relaxed"))
         # each file's findings are in order already (check_parts)
-        return fnd.merge_ordered([o.findings for o in self.read])
+        return fnd.merge_ordered(read)
 
 
 def _sidecar(path: Path, suffix: str) -> Path | None:

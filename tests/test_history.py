@@ -234,3 +234,21 @@ def test_ordered_pieces_merge_into_the_order_of_sorting_them_all(catalog, dirty_
     ]
     assert fnd.merge_ordered(pieces).equals(everything)
     assert fnd.merge_ordered(pieces[:1]).equals(pieces[0])
+
+
+def test_two_files_of_one_name_are_ordered_as_one_table(catalog, tmp_path):
+    """Files of the same name in two folders share their rows' (file, row, rule): the run's
+    findings are sorted whole, messages breaking the ties between the files."""
+    sample = pl.read_csv(REPO / "sample_claims" / "pain_procedures_batch.csv", infer_schema=False)
+    for folder, lines in (
+        ("a", sample),
+        ("b", sample.with_columns(pl.col("procedure_code").reverse())),
+    ):
+        (tmp_path / folder).mkdir()
+        lines.write_csv(tmp_path / folder / "x.csv")
+    items = pipeline.discover([tmp_path / "a" / "x.csv", tmp_path / "b" / "x.csv"])
+    run = pipeline.run(items, catalog, AS_OF)
+    read = [o.findings for o in run.outcomes]
+    whole = fnd.ordered(pl.concat(read, how="vertical_relaxed"))
+    assert not fnd.merge_ordered(read).equals(whole)  # the ties the files' merge cannot break
+    assert run.findings.equals(whole)
