@@ -10,14 +10,14 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import pytest
 
-from flows import pipeline
-from flows.extract import Extract
-from flows.history import TREND_RUNS, History, file_meta
-from flows.report import write_findings_file
+from cleanclaim.flows import pipeline
+from cleanclaim.flows.extract import Extract
+from cleanclaim.flows.history import TREND_RUNS, History, file_meta
+from cleanclaim.flows.report import write_findings_file
+from cleanclaim.validators import findings as fnd
+from cleanclaim.validators.config import RunConfig
+from cleanclaim.validators.engine import history_rows
 from tests.conftest import REPO, claim_lines
-from validators import findings as fnd
-from validators.config import RunConfig
-from validators.engine import history_rows
 
 AS_OF = date(2026, 9, 30)
 
@@ -83,7 +83,7 @@ def test_history_older_than_the_lookback_is_not_loaded(catalog, tmp_path):
 
 
 def test_trend_keeps_the_last_runs_oldest_first(catalog, tmp_path):
-    from flows.history import run_row
+    from cleanclaim.flows.history import run_row
 
     run, store = validated(catalog), History(tmp_path)
     counts = {"files": 1, "validated": 1, "quarantined": 0, "already processed": 0, "failed": 0}
@@ -192,7 +192,7 @@ def test_a_large_file_is_checked_in_parts_threads_at_a_time_and_says_how_far_it_
 def dirty_extract(tmp_path_factory):
     """A new client's first file: a note missing several elements gives one rule several findings
     on one row, the ties the order breaks by message."""
-    from flows.cli import main
+    from cleanclaim.flows.cli import main
 
     folder = tmp_path_factory.mktemp("dirty")
     assert main(["synth", "--lines", "3000", "--out", str(folder), "--seed", "3", "--dirty"]) == 0

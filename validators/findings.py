@@ -10,7 +10,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.polars import PolarsData
 
-from validators.catalog import CATEGORIES, SEVERITIES, Rule
+from cleanclaim.validators.catalog import CATEGORIES, SEVERITIES, Rule
 
 FINDINGS_SCHEMA: dict[str, pl.DataType] = {
     "claim_id": pl.String,
