@@ -123,7 +123,10 @@ class Run:
     @cached_property
     def ordered(self) -> pl.DataFrame:
         """The findings in the order they are worked, with their attributed dollars."""
-        return summary.work_order(self.worked, self.claims, self.named)
+        ordered = summary.work_order(self.worked, self.claims, self.named)
+        # the keys and decisions live on in the work order: the findings' copy of them is let go
+        del self.__dict__["worked"]
+        return ordered
 
     @cached_property
     def files(self) -> pl.DataFrame:
@@ -168,11 +171,11 @@ class Run:
     @cached_property
     def findings(self) -> pl.DataFrame:
         read = [o.findings for o in self.read]
-        if (
-            len(read) == 1
-        ):  # each file's findings are in order already (check_parts): not sorted again
-            return read[0]
-        return fnd.ordered(pl.concat([fnd.empty(), *read], how="vertical_relaxed"))
+        names = [o.input.path.name for o in self.read]
+        if len(set(names)) < len(names):  # two files of one name (two folders): rows may tie
+            return fnd.ordered(pl.concat([fnd.empty(), *read], how="vertical_relaxed"))
+        # each file's findings are in order already (check_parts)
+        return fnd.merge_ordered(read)
 
 
 def _sidecar(path: Path, suffix: str) -> Path | None:
@@ -567,11 +570,14 @@ def split_by_patient(extract: Extract, parts: int) -> list[Extract]:
 def merge_outcomes(item: InputFile, parts: list[FileOutcome]) -> FileOutcome:
     """The parts of one extract checked separately, as if checked whole. A problem reported for
     the file rather than a row (no source row) is reported once."""
-    findings = pl.concat([p.findings for p in parts], how="vertical_relaxed")
-    per_file = findings.filter(pl.col("source_row").is_null()).unique(maintain_order=True)
-    findings = fnd.ordered(
-        pl.concat([findings.filter(pl.col("source_row").is_not_null()), per_file])
-    )
+    pieces = [p.findings for p in parts]
+    # no part holds another's rows: only a problem of the file's own is found in several
+    per_file = [f.filter(pl.col("source_row").is_null()) for f in pieces]
+    if any(f.height for f in per_file):
+        once = pl.concat(per_file, how="vertical_relaxed").unique(maintain_order=True)
+        pieces = [f.filter(pl.col("source_row").is_not_null()) for f in pieces]
+        pieces.append(fnd.ordered(once))
+    findings = fnd.merge_ordered(pieces)
     lines = pl.concat([p.lines for p in parts], how="diagonal_relaxed")
     facts = {
         **parts[0].facts,

@@ -33,6 +33,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 from cleanclaim.validators import decisions
+from cleanclaim.validators import findings as fnd
 from cleanclaim.validators.catalog import Catalog
 
 EXCEL_MAX_ROWS = 1_048_576
@@ -162,13 +163,15 @@ def neutralise_csv_text(column: str) -> pl.Expr:
 def write_findings_file(findings: pl.DataFrame, path: str | Path) -> Path:
     """All findings, unbounded: Parquet when the name ends in .parquet, CSV otherwise."""
     path = Path(path)
+    # streamed: a categorical column becomes text a batch at a time, never a copy of every finding's
+    plain = fnd.as_text(findings.lazy())
     with atomic_path(path) as tmp:
         if path.suffix.lower() == ".parquet":
-            findings.write_parquet(tmp)
+            plain.sink_parquet(tmp, engine="streaming")
         else:
-            text = [c for c, t in findings.schema.items() if t == pl.String]
-            findings.with_columns(neutralise_csv_text(c) for c in text).write_csv(
-                tmp, quote_style="non_numeric"
+            text = [c for c, t in plain.collect_schema().items() if t == pl.String]
+            plain.with_columns(neutralise_csv_text(c) for c in text).sink_csv(
+                tmp, quote_style="non_numeric", engine="streaming"
             )
     return path
 
@@ -701,7 +704,7 @@ def findings_sheet(
             pl.col("carc").alias("CARC"),
             pl.col("rarc").alias("RARC"),
             pl.col("message").alias("Message"),
-            pl.col("fix").alias("Fix"),
+            pl.col("fix").cast(pl.String).alias("Fix"),
             "Denial wording",
             "Policy",
             pl.col("charge_at_risk").alias(LINE_CHARGE),
@@ -766,7 +769,7 @@ def problems_sheet(files: pl.DataFrame, findings: pl.DataFrame, catalog: Catalog
         pl.col("source_row").alias("Row"),
         pl.col("claim_id").alias("Claim ID"),
         pl.col("message").alias("Problem"),
-        pl.col("fix").alias("What to do"),
+        pl.col("fix").cast(pl.String).alias("What to do"),
     )
     return pl.concat([unread, rejected])
 

@@ -52,6 +52,7 @@ def test_samples_end_to_end_write_a_workbook_and_findings(sample_run):
             "line_number": pl.Int64,
             "source_row": pl.Int64,
             "charge_at_risk": pl.Float64,
+            "fix": pl.Categorical(),  # the file's text, the table's categorical
         },
         infer_schema=False,
     )
@@ -546,3 +547,25 @@ def test_a_row_without_a_claim_id_is_its_own_claim_on_hold_and_its_findings_are_
     assert claims.filter(pl.col("Claim ID").is_null())["Status"].to_list() == ["hold"]
     found = pl.read_csv(tmp_path / "f.csv", infer_schema=False).filter(pl.col("claim_id").is_null())
     assert found.height > 0 and findings.filter(pl.col("Claim ID").is_null()).height == found.height
+
+
+def test_the_findings_file_and_sheet_keep_their_columns_and_text(sample_run, catalog):
+    """The table holds each rule's fix once (a categorical): the file and the sheet show the text."""
+    _, out = sample_run
+    found = pl.read_csv(out / "f.csv", infer_schema=False)
+    assert found.columns == list(fnd.FINDINGS_COLUMNS)
+    assert all(found[c].dtype == pl.String for c in found.columns)  # as the file was read
+    plain = {r.id: r.fix for r in catalog.rules.values() if "{" not in r.fix}
+    fixes = found.filter(pl.col("rule_id").is_in(list(plain))).select("rule_id", "fix").unique()
+    assert fixes.height > 3 and all(plain[rule] == fix for rule, fix in fixes.iter_rows())
+    ws = openpyxl.load_workbook(out / "r.xlsx", read_only=True)["Findings"]
+    rows = list(ws.iter_rows(values_only=True))
+    assert list(rows[0]) == [
+        "Claim ID", "Line", "Rule", "Severity", "Category", "CARC", "RARC", "Message", "Fix",
+        "Denial wording", "Policy", "Line charge (not additive)", "At risk (counted once)",
+        "Payer", "Payer name", "Provider NPI", "File", "Row", "Recurred", "Status", "Reason",
+        "Owner", "Decision no.", "Finding key",
+    ]  # fmt: skip
+    shown = {(r[0], r[2], r[7], r[8]) for r in rows[1:] if r[2]}  # the totals row has no rule
+    listed = set(found.select("claim_id", "rule_id", "message", "fix").iter_rows())
+    assert shown and shown <= listed

@@ -13,6 +13,8 @@ import pytest
 from cleanclaim.flows import pipeline
 from cleanclaim.flows.extract import Extract
 from cleanclaim.flows.history import TREND_RUNS, History, file_meta
+from cleanclaim.flows.report import write_findings_file
+from cleanclaim.validators import findings as fnd
 from cleanclaim.validators.config import RunConfig
 from cleanclaim.validators.engine import history_rows
 from tests.conftest import REPO, claim_lines
@@ -184,3 +186,69 @@ def test_a_large_file_is_checked_in_parts_threads_at_a_time_and_says_how_far_it_
     ]
     assert most[0] == 3  # the run's setting, whatever the machine's CPUs
     assert parts.findings.equals(whole.findings)
+
+
+@pytest.fixture(scope="module")
+def dirty_extract(tmp_path_factory):
+    """A new client's first file: a note missing several elements gives one rule several findings
+    on one row, the ties the order breaks by message."""
+    from cleanclaim.flows.cli import main
+
+    folder = tmp_path_factory.mktemp("dirty")
+    assert main(["synth", "--lines", "3000", "--out", str(folder), "--seed", "3", "--dirty"]) == 0
+    return folder / "synthetic-dirty-3000.csv"
+
+
+def test_the_findings_file_built_from_parts_is_the_single_pass_one(
+    catalog, dirty_extract, tmp_path, monkeypatch
+):
+    item = pipeline.discover([dirty_extract])[0]
+    whole = pipeline.validate_file(item, catalog, AS_OF)
+    monkeypatch.setattr(pipeline, "CHECK_PART_LINES", 700)
+    parts = pipeline.validate_file(item, catalog, AS_OF)
+    found = whole.findings
+    ties = found.filter(pl.struct("source_file", "source_row", "rule_id").is_duplicated())
+    assert ties["message"].n_unique() > 100  # the case the merge must keep in message order
+    assert parts.findings.equals(found) and parts.facts == whole.facts
+    for name in ("whole", "parts"):
+        outcome = whole if name == "whole" else parts
+        write_findings_file(outcome.findings, tmp_path / f"{name}.parquet")
+        write_findings_file(outcome.findings, tmp_path / f"{name}.csv")
+    assert pl.read_parquet(tmp_path / "parts.parquet").equals(
+        pl.read_parquet(tmp_path / "whole.parquet")
+    )
+    assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+
+
+def test_ordered_pieces_merge_into_the_order_of_sorting_them_all(catalog, dirty_extract):
+    """Pieces that share no (file, row, rule) -- the parts of a file, the files of a run -- each in
+    order, in any order of pieces, file-level findings (no row) among them."""
+    item = pipeline.discover([dirty_extract])[0]
+    found = pipeline.validate_file(item, catalog, AS_OF).findings
+    file_level = found.head(3).with_columns(
+        pl.lit(None, pl.Int64).alias("source_row"), pl.lit(None, pl.Int64).alias("line_number")
+    )
+    everything = fnd.ordered(pl.concat([found, file_level]))
+    pieces = [fnd.ordered(found.filter(pl.col("source_row") % 3 == k)) for k in (2, 0, 1)] + [
+        fnd.ordered(file_level)
+    ]
+    assert fnd.merge_ordered(pieces).equals(everything)
+    assert fnd.merge_ordered(pieces[:1]).equals(pieces[0])
+
+
+def test_two_files_of_one_name_are_ordered_as_one_table(catalog, tmp_path):
+    """Files of the same name in two folders share their rows' (file, row, rule): the run's
+    findings are sorted whole, messages breaking the ties between the files."""
+    sample = pl.read_csv(REPO / "sample_claims" / "pain_procedures_batch.csv", infer_schema=False)
+    for folder, lines in (
+        ("a", sample),
+        ("b", sample.with_columns(pl.col("procedure_code").reverse())),
+    ):
+        (tmp_path / folder).mkdir()
+        lines.write_csv(tmp_path / folder / "x.csv")
+    items = pipeline.discover([tmp_path / "a" / "x.csv", tmp_path / "b" / "x.csv"])
+    run = pipeline.run(items, catalog, AS_OF)
+    read = [o.findings for o in run.outcomes]
+    whole = fnd.ordered(pl.concat(read, how="vertical_relaxed"))
+    assert not fnd.merge_ordered(read).equals(whole)  # the ties the files' merge cannot break
+    assert run.findings.equals(whole)

@@ -48,35 +48,49 @@ def empty() -> pl.DataFrame:
     return pl.DataFrame(schema=DECISION_SCHEMA)
 
 
+def row_id() -> pl.Expr:
+    """A row's file and row number as one integer: joins on it hash no text (the file's name stands
+    as its categorical code, which is the same in every frame of the process)."""
+    code = pl.col("source_file").cast(pl.Categorical()).to_physical().cast(pl.Int64)
+    return code * 2**32 + pl.col("source_row")
+
+
 def keyed(findings: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
     """The findings with their `finding_key` (`lines`: the run's validated lines, for the procedure,
     modifiers and service date of the line a finding names)."""
-    rows = ["source_file", "source_row"]
+    wanted = findings.select(row_id().alias("_rid"))
     # only the lines findings name: a million-line run has a fraction of its lines flagged
-    named = lines.select(*rows, "procedure_code", *MODIFIERS, "_service_date").join(
-        findings.select(rows).unique(), on=rows, how="semi"
-    )
+    named = lines.select(
+        row_id().alias("_rid"), "procedure_code", *MODIFIERS, "_service_date"
+    ).join(wanted, on="_rid", how="semi")
     modifier = [pl.when(pl.col(m) != "").then(pl.col(m)) for m in MODIFIERS]
-    line_facts = named.select(
-        *rows,
-        pl.col("procedure_code").fill_null("").alias("_proc"),
-        pl.concat_list(modifier).list.drop_nulls().list.sort().list.join("+").alias("_mods"),
-        pl.col("_service_date").dt.to_string("%Y-%m-%d").fill_null("").alias("_date"),
+    # the list work only for the lines that have a modifier: most have none
+    modified = named.filter(pl.any_horizontal(m.is_not_null() for m in modifier)).select(
+        "_rid", pl.concat_list(modifier).list.drop_nulls().list.sort().list.join("+").alias("_mods")
+    )
+    line_part = pl.format(
+        "{}|{}|{}",
+        pl.col("procedure_code").fill_null(""),
+        pl.col("_mods").fill_null(""),
+        pl.col("_service_date").dt.to_string("%Y-%m-%d").fill_null(""),
+    )
+    # each named line's part of the key, made once per line rather than once per finding
+    line_facts = named.join(modified, on="_rid", how="left", maintain_order="left").select(
+        "_rid", line_part.alias("_line")
     )
     # joined on the keys alone and set beside the findings: a join of the findings themselves would
     # copy every message and fix (a source row is one line, so the heights agree)
-    facts = findings.select(rows).join(line_facts, on=rows, how="left", maintain_order="left")
-    joined = pl.concat([findings, facts.drop(rows)], how="horizontal")
-    line_part = pl.format("{}|{}|{}", pl.col("_proc"), pl.col("_mods"), pl.col("_date"))
+    facts = wanted.join(line_facts, on="_rid", how="left", maintain_order="left")
+    joined = pl.concat([findings, facts.drop("_rid")], how="horizontal")
     key = pl.format(
         "{}|{}|{}",
         claim_key(),
-        pl.when(pl.col("line_number").is_null() | pl.col("_proc").is_null())
+        pl.when(pl.col("line_number").is_null() | pl.col("_line").is_null())
         .then(pl.lit("||"))  # the whole claim (or a row that never became a line)
-        .otherwise(line_part),
+        .otherwise(pl.col("_line")),
         pl.col("rule_id"),
     )
-    return joined.with_columns(key.alias("finding_key")).drop("_proc", "_mods", "_date")
+    return joined.with_columns(key.alias("finding_key")).drop("_line")
 
 
 def apply(findings: pl.DataFrame, decisions: pl.DataFrame | None) -> pl.DataFrame:

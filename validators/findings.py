@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import string
+from typing import TypeVar
 
 import numpy as np
 import pandera.polars as pa
 import polars as pl
+from pandera.polars import PolarsData
 
 from cleanclaim.validators.catalog import CATEGORIES, SEVERITIES, Rule
 
@@ -19,13 +21,15 @@ FINDINGS_SCHEMA: dict[str, pl.DataType] = {
     "carc": pl.String,  # group + CARC, e.g. CO-16
     "rarc": pl.String,  # remark codes, comma-separated, e.g. M76
     "message": pl.String,
-    "fix": pl.String,
+    # one rule's fix is mostly one text: stored once, each finding a 4-byte code (outputs: `as_text`)
+    "fix": pl.Categorical(),
     "charge_at_risk": pl.Float64,
     "source_file": pl.String,
     "source_row": pl.Int64,  # row as a spreadsheet shows it: the header is row 1
 }
 FINDINGS_COLUMNS = tuple(FINDINGS_SCHEMA)
 SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 def claim_charges(lines: pl.DataFrame) -> pl.Series:
@@ -50,7 +54,7 @@ class FindingsModel(pa.DataFrameModel):
     carc: str = pa.Field(nullable=True)
     rarc: str = pa.Field(nullable=True)
     message: str = pa.Field(str_length={"min_value": 1})
-    fix: str = pa.Field(str_length={"min_value": 1})
+    fix: pl.Categorical = pa.Field(nullable=False)
     charge_at_risk: pl.Float64 = pa.Field(nullable=True, ge=0)
     source_file: str = pa.Field(nullable=True)
     source_row: pl.Int64 = pa.Field(nullable=True, ge=1)
@@ -59,9 +63,23 @@ class FindingsModel(pa.DataFrameModel):
         strict = True
         ordered = True
 
+    @pa.check("fix")
+    def fix_not_empty(cls, data: PolarsData) -> pl.LazyFrame:
+        # measured on each distinct text, not on a copy of every finding's
+        return data.lazyframe.select(pl.col(data.key).cat.len_bytes() >= 1)
+
 
 def empty() -> pl.DataFrame:
     return pl.DataFrame(schema=FINDINGS_SCHEMA)
+
+
+def as_text(findings: Frame) -> Frame:
+    """The findings as the files and sheets show them: every text column plain text."""
+    return findings.with_columns(
+        pl.col(c).cast(pl.String)
+        for c, t in findings.collect_schema().items()
+        if t == pl.Categorical
+    )
 
 
 def template(text: str) -> pl.Expr:
@@ -93,7 +111,7 @@ def render(rule: Rule, hits: pl.DataFrame) -> pl.DataFrame:
         pl.lit(rule.carc if rule.denial else None, dtype=pl.String).alias("carc"),
         pl.lit(rule.rarc or None, dtype=pl.String).alias("rarc"),
         template(rule.message).alias("message"),
-        template(rule.fix).alias("fix"),
+        template(rule.fix).cast(pl.Categorical).alias("fix"),
         pl.col("charge_at_risk").cast(pl.Float64).round(2),
         pl.col("source_file").cast(pl.String),
         pl.col("source_row").cast(pl.Int64),
@@ -110,6 +128,36 @@ def ordered(findings: pl.DataFrame) -> pl.DataFrame:
         "source_row",
         "rule_id",
         "message",
+        nulls_last=True,
+        maintain_order=True,
+    )
+
+
+def _lexical_rank(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """A text column's values as their ranks in text order (nulls last): sorting on the ranks
+    is sorting on the text, without comparing text row by row."""
+    values = frame[column].unique().drop_nulls().sort()
+    return (
+        pl.col(column)
+        .replace_strict(values, pl.int_range(values.len(), dtype=pl.UInt32, eager=True))
+        .fill_null(values.len())
+    )
+
+
+def merge_ordered(pieces: list[pl.DataFrame]) -> pl.DataFrame:
+    """Findings each `ordered` already, in the order `ordered` gives them all, when no two pieces
+    hold a finding of the same rule on the same row of the same file (the parts of one file, the
+    files of a run). The rows are sorted, stably, on severity, file, row and rule as integers: a
+    tie on those four is within one piece, which has it in message order already, so the
+    messages are never compared (comparing them row by row was most of the cost)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    found = pl.concat([empty(), *pieces], how="vertical_relaxed")
+    return found.sort(
+        pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8),
+        _lexical_rank(found, "source_file"),
+        "source_row",
+        _lexical_rank(found, "rule_id"),
         nulls_last=True,
         maintain_order=True,
     )

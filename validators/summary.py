@@ -221,8 +221,11 @@ def work_order(
         .fill_null(0.0)
         .round(2)
     )
+    # `_claim_rank`: the claim's row in the claims table, the Summary's integer for "which claim"
     return worked.gather(ordered["_f"]).with_columns(
-        claim_key().alias("claim"), attributed.alias("attributed")
+        claim_key().alias("claim"),
+        attributed.alias("attributed"),
+        ordered["_rank"].alias("_claim_rank"),
     )
 
 
@@ -280,18 +283,15 @@ def _open_by_age(ordered: pl.DataFrame, claims_table: pl.DataFrame, as_of: date)
     for upper, label in reversed(AGE_BUCKETS):
         bucket = pl.when(days <= upper).then(pl.lit(label)).otherwise(bucket)
     bucket = pl.when(days.is_null()).then(pl.lit("(no service date)")).otherwise(bucket)
+    open_ = ordered.select("_claim_rank", "counts", "status", "attributed").filter(
+        pl.col("counts") & (pl.col("status") != dec.FIXED)
+    )
     counted = (
-        ordered.select("source_file", "claim", "counts", "status", "attributed")
-        .filter(pl.col("counts") & (pl.col("status") != dec.FIXED))
-        .join(
-            claims_table.select("source_file", "claim", "first_service"),
-            on=["source_file", "claim"],
-            how="left",
-        )
+        open_.with_columns(claims_table["first_service"].gather(open_["_claim_rank"]))
         .group_by(bucket.alias("Days since service"))
         .agg(
             pl.len().alias("Open findings"),
-            pl.struct("source_file", "claim").n_unique().alias("Claims"),
+            pl.col("_claim_rank").n_unique().alias("Claims"),
             pl.col("attributed").sum().round(2).alias("Dollars at risk"),
         )
     )
@@ -373,7 +373,7 @@ def summarize(
         ordered.group_by("rule_id")
         .agg(
             pl.len().alias("Findings"),
-            pl.struct("source_file", "claim").n_unique().alias("Claims"),
+            pl.col("_claim_rank").n_unique().alias("Claims"),
             pl.col("attributed").sum().alias("at_risk"),
         )
         .join(named_dollars, on="rule_id", how="left")

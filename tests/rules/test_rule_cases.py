@@ -187,7 +187,7 @@ def test_rule_case(rule_id, rows, mode, case, tmp_path, monkeypatch):
         flagged = set(mine["claim_id"].to_list())
         assert claims <= flagged, f"{rule_id} did not flag {sorted(claims - flagged)}"
         assert (mine["message"].str.len_chars() > 0).all() and (
-            mine["fix"].str.len_chars() > 0
+            mine["fix"].cast(pl.String).str.len_chars() > 0
         ).all()
     elif mode == "pass":
         assert mine.is_empty(), mine.select("claim_id", "message").to_dicts()
