@@ -49,9 +49,11 @@ def prepare(elements: pl.DataFrame) -> list[dict]:
                 "pattern": expand(e["pattern"]),
                 "context": expand(e.get("context")),
                 "unless": expand(e.get("unless")),
+                "ignore": expand(e.get("ignore")),
                 "assertion": assertion,
                 "negatable": bool(e.get("negatable")),
                 "duration": bool(e.get("duration")),
+                "event": bool(e.get("event")),
                 "exclude_sections": e.get("exclude_sections") or [],
             }
         )
