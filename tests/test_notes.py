@@ -324,3 +324,67 @@ def test_therapy_plan_of_care_has_goals_frequency_and_duration(vocab):
 
 def test_side_abbreviations_are_laterality(vocab):
     assert found(vocab, "R knee effusion, L L5-S1 tenderness.")["laterality"][0]
+
+
+# How an injury's date is written (absolute, relative, labelled, weekday, "today" tied to the event)
+# and what only looks like one: the date of an admission, a visit, an imaging study or an operation,
+# a window ("in the past year"), a season, past medical history.
+@pytest.mark.parametrize(
+    "text, dated",
+    [
+        ("HPI: Slipped on a wet floor at the store on Saturday and landed on her hip.", True),
+        ("HPI: 34M s/p MVC 2d ago, restrained driver, rear-ended at a light.", True),
+        ("HPI: Injured on 10/12 when a pallet fell on his foot.", True),
+        ("HPI: He hurt his back lifting a couch over the weekend.", True),
+        ("HPI: Fell this a.m. while getting out of the shower.", True),
+        ("HPI: The fracture is about three weeks old; he stumbled on a step.", True),
+        ("HPI: Bruising on the flank, two days status post fall.", True),
+        ("HPI: Was assaulted in 5/25 and punched in the jaw.", True),
+        ("HPI: She was T-boned at an intersection yesterday evening.", True),
+        ("HPI: Hurt at 6 p.m. while at band practice when a pole struck her.", True),
+        ("HPI: Seen after a car accident on 09/05/2026 as a passenger.", True),
+        ("HPI: Pain in the wrist. Seen by Dr. Lee on 5/1/26 after he fell on 4/30/26.", True),
+        ("Date of Injury: 01/15/2026\nMechanism: fall from a ladder", True),
+        ("HPI: He presents today after a fall at home.", False),
+        ("HPI: She was admitted on 08/06/2026 after a fall at home.", False),
+        ("HPI: Seen in the emergency department on 3/3/26 after slipping on ice.", False),
+        ("HPI: X-rays on 3/5/26 show a distal radius fracture after a fall.", False),
+        ("HPI: On 7/26/26 he was taken back to the operating room after his fall.", False),
+        ("HPI: He underwent ORIF of the fracture in October 2025.", False),
+        ("HPI: She has fallen twice in the past year.", False),
+        ("HPI: Knee pain since the fall of 2025; no injury recalled.", False),
+        ("PAST MEDICAL HISTORY: Hip fracture after a fall in 2019.", False),
+        ("HPI: He had been warming up an hour prior to the injury, when he was struck.", False),
+    ],
+)
+def test_injury_dates(vocab, text, dated):
+    assert found(vocab, text).get("injury_date", (False,))[0] is dated
+
+
+@pytest.mark.parametrize(
+    "text, mechanism",
+    [
+        ("HPI: Lost her footing on the stairs and went down on her knee.", True),
+        ("HPI: He was knocked over by a large dog.", True),
+        ("HPI: Felt a pop in the knee while pivoting in a soccer game.", True),
+        ("HPI: Lacerated his thumb on a box cutter at work.", True),
+        ("HPI: History of falls; high fall risk; fall precautions.", False),
+        ("HPI: Falls asleep easily at night.", False),
+        ("HPI: Hip pain since the fall of 2024.", False),
+        ("HPI: History of slipped capital femoral epiphysis.", False),
+        ("HPI: A spinal needle was inserted at L3-L4 on the first pass.", False),
+        ("HPI: Stabbing pain in the left foot.", False),
+    ],
+)
+def test_injury_mechanisms(vocab, text, mechanism):
+    assert found(vocab, text).get("injury_mechanism", (False,))[0] is mechanism
+
+
+def test_abbreviation_periods_end_no_sentence():
+    segmented = pl.DataFrame(
+        {"section": ["history"], "body": ["Hurt at 6 p.m. while at work. Seen by Dr. Lee."]}
+    )
+    assert clauses(segmented)["clause"].to_list() == [
+        "hurt at 6 p.m while at work",
+        "seen by dr lee",
+    ]

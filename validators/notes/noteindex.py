@@ -208,12 +208,11 @@ def _index(
         pattern = element["pattern"]
         # a timed element is read where ages and follow-up intervals are blanked ("a 47-year-old")
         text = temporal.without_non_durations(clause) if element["duration"] else clause
-        if element["event"]:  # an admission's or a visit's date is not the injury's
-            text = temporal.without_encounter_dates(text)
-        if element[
-            "ignore"
-        ]:  # spans that only look like the element ("fall asleep", a visit's date)
+        # spans that only look like the element ("fall asleep", "fall risk"), then an encounter's dates
+        if element["ignore"]:
             text = text.str.replace_all(element["ignore"], " ~ ")
+        if element["event"]:
+            text = temporal.without_encounter_dates(text)
         mentioned = text.str.contains(pattern) & ~pl.col("section").is_in(
             element["exclude_sections"]
         )

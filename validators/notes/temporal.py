@@ -93,7 +93,7 @@ DATE = (
     r"|\b(?:in|since|of)\s+(?:19|20)\d{2}\b|\bmm/dd/yy(?:yy)?\b"
     rf"|\b(?:early|mid|late)[- ](?:{_MONTH})\b"
 )
-_SPAN = r"minutes?|mins?|hours?|hrs?|days?|nights?|evenings?|mornings?|weeks?|wks?|months?|mos?|years?|yrs?"
+_SPAN = r"minutes?|mins?|hours?|hrs?|h|days?|d|nights?|evenings?|mornings?|weeks?|wks?|w|months?|mos?|years?|yrs?"
 _EVENT = r"injury|accident|fall|collision|crash|incident|trauma|assault|fight|bite|mv[ac]"
 RELATIVE_TIME = (
     rf"\b(?:{_AMOUNT})\s*(?:{_SPAN})\s+(?:ago|prior|previously|before|earlier|back)\b"
@@ -101,7 +101,7 @@ RELATIVE_TIME = (
     rf"|\b(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:status post|s/p|since|after|following) (?:the |a |an |his |her )?(?:{_EVENT})"
     rf"|\b(?:injury|fracture|laceration|wound|sprain|strain|burn|bite|tear)\s+(?:is|was)\s+(?:about |approximately |nearly |over )?(?:a |an )?(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s*-?\s*old\b"
     rf"|\b(?:on|last|this past|past|this)\s+(?:{_WEEKDAY})\b|\b(?:{_WEEKDAY})\s+(?:night|morning|evening|afternoon)\b"
-    r"|\byesterday\b|\b(?:last|this past|past) (?:night|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b"
+    r"|\byesterday\b|\b(?:last|this past|past) (?:night|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b|\b(?:this|last) [ap]\.?m\b"
     r"|\bover the weekend\b|\bearlier (?:this|in the) (?:week|month|day|evening|morning)\b|\bthe other (?:day|night)\b"
     r"|\bon the (?:night|evening|morning|afternoon|day) of\b|\blast p\.?m\b"
     r"|\b(?:just )?prior to (?:arrival|admission|presentation)|\bpta\b|\bthe day of (?:the )?(?:injury|accident|fall|collision)"
@@ -121,7 +121,8 @@ _ENCOUNTER = (
     r"transferred|discharged|returns?|returned|underwent|undergo[0-9a-z_]*|scheduled|performed|operat[0-9a-z_]*|surger(?:y|ies)|"
     r"surgical|taken|placed|closed|x-?rays?|films?|radiographs?|mri|ct|scans?|stud(?:y|ies)|exam(?:ination)?|"
     r"labs?|checked|check|dictated|h&p|consult[0-9a-z_]*|follow(?:-?up|ed)|reviewed|obtained|repaired|debrided|"
-    r"hospitali[sz][0-9a-z_]*|reduc(?:ed|tion)|fixation|cast|splint(?:ed)?|(?:comes?|came|brought) (?:in|to|back)"
+    r"hospitali[sz][0-9a-z_]*|reduc(?:ed|tion)|fixation|cast|splint(?:ed)?|(?:comes?|came|brought) (?:in|to|back)|"
+    r"dos|date of (?:service|visit|exam|examination|evaluation|admission|surgery)"
 )
 # after a date, only the words that name an encounter outright ("on 3/14 he came down on his ankle")
 _ENCOUNTER_AFTER = (
