@@ -388,3 +388,41 @@ def test_abbreviation_periods_end_no_sentence():
         "hurt at 6 p.m while at work",
         "seen by dr lee",
     ]
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # a goal a reviewer can measure, or a goals header over its goals; an aim is not one
+        ("Goals: ambulate 300 ft independently within 4 weeks.", "poc_goals", True),
+        (
+            "LONG-TERM GOALS (8 WEEKS):\n1. Climb one flight of stairs with a rail.",
+            "poc_goals",
+            True,
+        ),
+        ("Plan: PT 2x/wk. Goals: decrease pain and improve function.", "poc_goals", False),
+        # the plan's length, not any span of weeks in the note
+        ("Plan: skilled PT twice a week, 8-week program.", "poc_duration", True),
+        ("Plan: 6 weeks of outpatient physical therapy.", "poc_duration", True),
+        (
+            "Plan: therapy 3x/week. He completed 6 weeks of chemotherapy in May.",
+            "poc_duration",
+            False,
+        ),
+        ("Plan: NMES phase duration was 220 microseconds.", "poc_duration", False),
+        # onset stated as a start time or a window
+        ("Neck pain that started 3 days ago after sleeping wrong.", "onset_duration", True),
+        ("Increasing back pain over the past several months.", "onset_duration", True),
+        # a root named as compressed, a focal deficit denied
+        ("MRI: L5 nerve root compression.", "radicular_findings", True),
+    ],
+)
+def test_plan_onset_and_radicular_phrasings(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+def test_no_focal_deficit_documents_radicular_findings_as_absent(vocab):
+    assert found(vocab, "Neuro: no focal neurological deficits.")["radicular_findings"][:2] == (
+        False,
+        True,
+    )
