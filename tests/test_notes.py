@@ -426,3 +426,16 @@ def test_no_focal_deficit_documents_radicular_findings_as_absent(vocab):
         False,
         True,
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "HPI: It happened between 10:30 and 11 p.m. when he tripped on the rug.",
+        "HPI: Twisted her knee at 2:15 today on the stairs.",
+        "HPI: The bump bent backwards and ripped the skin last night.",
+    ],
+)
+def test_clock_times_and_tearing_injuries(vocab, text):
+    result = found(vocab, text)
+    assert result["injury_date"][0] and result["injury_mechanism"][0]

@@ -107,7 +107,8 @@ RELATIVE_TIME = (
     r"|\b(?:just )?prior to (?:arrival|admission|presentation)|\bpta\b|\bthe day of (?:the )?(?:injury|accident|fall|collision)"
     r"|\b(?:earlier )?today\b|\btonight\b|\bthe (?:day|night|morning|evening|afternoon) (?:before|prior)\b"
     rf"|\b(?:{_AMOUNT})\s*-?\s*(?:hours?|days?|weeks?|months?)\s*-?\s*old\s+(?:injury|fracture|laceration|wound|sprain|strain|burn|bite)"
-    r"|\b(?:at|around|about|approximately)\s+(?:\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|hours)|noon|midnight)"
+    r"|\b(?:at|around|about|approximately|between|@)\s+(?:\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|hours)|\d{1,2}:\d{2}\b|noon|midnight)"
+    r"|\b\d{1,2}(?::\d{2})?\s*[ap]\.?m\b"
 )
 
 
