@@ -432,3 +432,19 @@ def test_plan_onset_and_radicular_phrasings(vocab, text, element, want):
 def test_clock_times_and_tearing_injuries(vocab, text):
     result = found(vocab, text)
     assert result["injury_date"][0] and result["injury_mechanism"][0]
+
+
+def test_templated_injury_fields_are_read_under_their_headers(vocab):
+    """An EHR template's fields: the header names the element, its value says it."""
+    text = (
+        "Chief Complaint: Right ankle injury\n"
+        "Onset: 2 days ago\n"
+        "Mechanism: inversion while playing basketball\n"
+        "Pain: 6/10, worse with weight bearing"
+    )
+    result = found(vocab, text)
+    assert result["injury_date"][0] and result["injury_mechanism"][0]
+    # an onset header over no time, and a time under no injury header, date nothing
+    assert "injury_date" not in found(
+        vocab, "Onset: gradual\nSocial: works nights, 2 days ago moved"
+    )

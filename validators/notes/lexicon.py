@@ -55,6 +55,7 @@ def prepare(elements: pl.DataFrame) -> list[dict]:
                 "duration": bool(e.get("duration")),
                 "event": bool(e.get("event")),
                 "exclude_sections": e.get("exclude_sections") or [],
+                "cue_sections": e.get("cue_sections") or [],
             }
         )
     return out

@@ -216,8 +216,11 @@ def _index(
         mentioned = text.str.contains(pattern) & ~pl.col("section").is_in(
             element["exclude_sections"]
         )
-        if element["context"]:
-            mentioned = mentioned & clause.str.contains(element["context"])
+        if element["context"]:  # a section whose header names the element is its context
+            mentioned = mentioned & (
+                clause.str.contains(element["context"])
+                | pl.col("section").is_in(element["cue_sections"])
+            )
         if element["unless"]:
             mentioned = mentioned & ~clause.str.contains(element["unless"])
         asserted = ~assertion.family(clause, pattern)
