@@ -413,6 +413,10 @@ def test_abbreviation_periods_end_no_sentence():
         # onset stated as a start time or a window
         ("Neck pain that started 3 days ago after sleeping wrong.", "onset_duration", True),
         ("Increasing back pain over the past several months.", "onset_duration", True),
+        ("Neck pain w/ radiation to R arm since 2/2026.", "onset_duration", True),
+        ("Axial LBP, worse w/ extension. Duration 6 months.", "onset_duration", True),
+        ("It has been going on for about six months.", "onset_duration", True),
+        ("Pain has been present since a fall in January.", "onset_duration", True),
         # a root named as compressed
         ("MRI: L5 nerve root compression.", "radicular_findings", True),
     ],
