@@ -452,3 +452,20 @@ def test_templated_injury_fields_are_read_under_their_headers(vocab):
     assert "injury_date" not in found(
         vocab, "Onset: gradual\nSocial: works nights, 2 days ago moved"
     )
+
+
+@pytest.mark.parametrize(
+    "text, sides",
+    [
+        ("Pain (R) knee.", {"side_right"}),
+        ("Tender over the lateral aspect of the R. ankle.", {"side_right"}),
+        ("R ant knee pain.", {"side_right"}),
+        ("LUE numbness, LLE edema.", {"side_left"}),
+        # both sides named, one the worse: neither side is the only one
+        ("R>L leg numbness.", {"side_left", "side_right", "side_both"}),
+        ("Kenalog(R) 40 mg injected.", set()),
+    ],
+)
+def test_side_abbreviations(vocab, text, sides):
+    result = found(vocab, text)
+    assert {e for e in result if e.startswith("side_") and result[e][0]} == sides

@@ -18,8 +18,8 @@ CLAUSE_BREAK = (
     r"|,?\s+(?:reports?|complains? of|endorses?|admits? to|positive for|presents? with|notes?)\s+"
 )
 
-# the periods of abbreviations end no sentence ("at 6 p.m. while at practice", "seen by Dr. X")
-ABBREVIATION = r"\b([ap]\.m|dr|mr|mrs|ms|vs|approx|e\.g|i\.e)\.(?:\s|$)"
+# the periods of abbreviations end no sentence ("at 6 p.m. while at practice", "seen by Dr. X", "the R. ankle")
+ABBREVIATION = r"\b([ap]\.m|dr|mr|mrs|ms|vs|approx|e\.g|i\.e|[rl]|lt|rt)\.(?:\s|$)"
 
 
 def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
