@@ -469,3 +469,22 @@ def test_templated_injury_fields_are_read_under_their_headers(vocab):
 def test_side_abbreviations(vocab, text, sides):
     result = found(vocab, text)
     assert {e for e in result if e.startswith("side_") and result[e][0]} == sides
+
+
+@pytest.mark.parametrize(
+    "text, element, affirmed, negated",
+    [
+        # a negation's scope ends where a new event or its circumstance begins
+        (
+            "No loss of consciousness when she fell from the ladder.",
+            "injury_mechanism",
+            True,
+            False,
+        ),
+        ("Denies head strike after he slipped on the ice.", "injury_mechanism", True, False),
+        ("Denies any fall or trauma.", "injury_mechanism", False, True),
+        ("Denies fever, chills, numbness or tingling.", "radicular_findings", False, True),
+    ],
+)
+def test_negation_scope_ends_at_terminators(vocab, text, element, affirmed, negated):
+    assert found(vocab, text).get(element, (False, False, None))[:2] == (affirmed, negated)

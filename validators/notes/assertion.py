@@ -47,13 +47,21 @@ ONGOING = (
 FAMILY = r"\b(?:mother|father|sister|brother|sibling|aunt|uncle|grand(?:mother|father|parent)s?|family history|fhx|cousin|daughter|son)\b"
 
 
+# Words that end a negation's scope inside a clause, as ConText's terminators: what follows is a new
+# event or its circumstance ("no loss of consciousness when she fell", "denies numbness after the
+# injection, which helped"). A scope does not cross the mark put in their place.
+TERMINATORS = r"\s+(?:after|when|while|which|who|following|because|due to|secondary to)\s+"
+_END = "\x1f"
+_GAP = rf"[^0-9a-z_{_END}]"
+
+
 def _before(trigger: str, pattern: str, words: int) -> str:
-    return rf"(?:{trigger})(?:{NON_WORD}+{WORD}+){{0,{words}}}?{NON_WORD}+(?:{pattern})"
+    return rf"(?:{trigger})(?:{_GAP}+{WORD}+){{0,{words}}}?{_GAP}+(?:{pattern})"
 
 
 def neutral(clause: pl.Expr) -> pl.Expr:
-    """The clause with its pseudo-triggers blanked."""
-    return clause.str.replace_all(PSEUDO_TRIGGERS, " ~ ")
+    """The clause with its pseudo-triggers blanked and its terminators marked, as negation reads it."""
+    return clause.str.replace_all(PSEUDO_TRIGGERS, " ~ ").str.replace_all(TERMINATORS, f" {_END} ")
 
 
 def negated(clause: pl.Expr, pattern: str) -> pl.Expr:
