@@ -488,3 +488,22 @@ def test_side_abbreviations(vocab, text, sides):
 )
 def test_negation_scope_ends_at_terminators(vocab, text, element, affirmed, negated):
     assert found(vocab, text).get(element, (False, False, None))[:2] == (affirmed, negated)
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # ratings written against the scale rather than as x/10
+        ("On a scale from 1 to 10, she puts it at 6.", "pain_scale", True),
+        ("Pain (0-10): 4", "pain_scale", True),
+        ("His pain level has been well controlled.", "pain_scale", False),
+        # "referred" is past (referred pain, referred by a doctor), not a plan
+        ("Referred pain reproduced; pain before (0-10): 8.", "pain_scale", True),
+        ("She was started on amitriptyline, which helped.", "conservative_care", True),
+        ("Relieved with over-the-counter medication.", "conservative_care", True),
+        # SOAP letters are sections: a plan under P: is not care received
+        ("S: LBP x 3 mo.\nP: PT 2x/wk x 6 wks.", "conservative_care", False),
+    ],
+)
+def test_scales_care_and_soap_sections(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want

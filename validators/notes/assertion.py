@@ -35,7 +35,7 @@ RESULT_BEFORE = r"\b(?:negative|neg|normal|unremarkable)\b"
 PLANNED = (
     r"\b(?:will|would|shall|plan(?:s|ned|ning)?|recommend\w*|schedul\w*|consider\w*|going to|intend\w*|"
     r"to (?:start|begin|initiate|try|undergo|proceed|obtain|get|have)|may (?:need|require|benefit|consider|try)|"
-    r"might|if|should|order\w*|request\w*|refer\w*|referral|candidate for|option\w*|discuss\w*|"
+    r"might|if|should|order\w*|request\w*|refer|referring|referral|candidate for|option\w*|discuss\w*|"
     r"prescription for|rx for|pending|awaiting|future|next)\b"
 )
 # Care going on is care received ("continue physical therapy", "currently in PT").
