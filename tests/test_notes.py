@@ -507,3 +507,17 @@ def test_negation_scope_ends_at_terminators(vocab, text, element, affirmed, nega
 )
 def test_scales_care_and_soap_sections(vocab, text, element, want):
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+def test_wrapped_headers_soap_letters_and_fields_keep_their_sections(vocab):
+    """A header wrapped over two lines is one; SOAP letters start sections after a wrap; a title-case
+    field no header keyword names stays in the section around it."""
+    wrapped = (
+        "No intraoperative complications.,HISTORY\nAND PHYSICAL:  ,The patient fell off a swing at\n"
+        "school around 1:30 today."
+    )
+    result = found(vocab, wrapped)
+    assert result["injury_mechanism"][0] and result["injury_date"][0]  # history, not exam
+    soap = "S: LBP x 3 mo after lifting.\nO: Tender L4-5.\nP: Naproxen.\nModified duty: PT 2x/wk x 3 wks."
+    segmented = segments(pl.DataFrame({"_row": [0], "text": [soap]}), vocab[1])
+    assert segmented["section"].to_list() == ["history", "exam", "plan", "plan"]
