@@ -521,3 +521,25 @@ def test_wrapped_headers_soap_letters_and_fields_keep_their_sections(vocab):
     soap = "S: LBP x 3 mo after lifting.\nO: Tender L4-5.\nP: Naproxen.\nModified duty: PT 2x/wk x 3 wks."
     segmented = segments(pl.DataFrame({"_row": [0], "text": [soap]}), vocab[1])
     assert segmented["section"].to_list() == ["history", "exam", "plan", "plan"]
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        ("HPI: R ankle pain x 3 days after a fall on the stairs.", "injury_date", True),
+        ("HPI: s/p MVC x 2 days, neck pain.", "injury_date", True),
+        ("Date of injury: unknown. Fell at home.", "injury_date", False),
+        ("Fell from a ladder; the x-ray was normal.", "injury_mechanism", True),
+        ("The mechanism of injury is unclear.", "injury_mechanism", False),
+        ("Wrist pain from repetitive gripping on the assembly line.", "injury_mechanism", True),
+    ],
+)
+def test_injury_durations_unknown_dates_and_cumulative_mechanisms(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+def test_a_title_over_a_labelled_date_is_no_wrapped_header(vocab):
+    text = "URGENT CARE - INITIAL VISIT\nDOI: 3/3/26    DOS: 3/10/26\nS: Slipped on a wet floor at work."
+    result = found(vocab, text)
+    assert result["injury_date"][0] and result["injury_mechanism"][0]
+    assert "injury_date" not in found(vocab, "DOI: unknown\nS: Slipped on a wet floor at work.")

@@ -64,13 +64,17 @@ def neutral(clause: pl.Expr) -> pl.Expr:
     return clause.str.replace_all(PSEUDO_TRIGGERS, " ~ ").str.replace_all(TERMINATORS, f" {_END} ")
 
 
-def negated(clause: pl.Expr, pattern: str) -> pl.Expr:
-    """A negation before the mention (twenty words: review-of-systems lists run long), a negative
-    result just before it ("negative Spurling's") or after it ("SLR neg", "Spurling's (-)",
-    "straight leg raise is normal")."""
+def negated(clause: pl.Expr, pattern: str, results: bool = True) -> pl.Expr:
+    """A negation before the mention (twenty words: review-of-systems lists run long), and for a
+    finding (`results`) a negative result just before it ("negative Spurling's") or after it ("SLR
+    neg", "Spurling's (-)", "straight leg raise is normal"); an event is not "normal" ("fell; x-ray
+    normal" still says how)."""
+    before = clause.str.contains(_before(PRE_NEGATION, pattern, 20))
+    if not results:
+        return before
     after = rf"(?:{pattern}){WORD}*(?:{NON_WORD}+{WORD}+){{0,3}}?{NON_WORD}*{POST_NEGATION}"
     return (
-        clause.str.contains(_before(PRE_NEGATION, pattern, 20))
+        before
         | clause.str.contains(_before(RESULT_BEFORE, pattern, 2))
         | clause.str.contains(after)
     )

@@ -52,6 +52,8 @@ def prepare(elements: pl.DataFrame) -> list[dict]:
                 "ignore": expand(e.get("ignore")),
                 "assertion": assertion,
                 "negatable": bool(e.get("negatable")),
+                # an event's negation is its denial only ("denies any fall"), no negative result
+                "negated_by": e.get("negated_by") or "any",
                 "duration": bool(e.get("duration")),
                 "event": bool(e.get("event")),
                 "exclude_sections": e.get("exclude_sections") or [],

@@ -228,7 +228,11 @@ def _index(
             # planned or hypothetical care is not care received; in a plan, only care going on is
             asserted = asserted & ~assertion.planned(clause, pattern)
             asserted = asserted & ~(in_plan & ~clause.str.contains(assertion.ONGOING))
-        negated = assertion.negated(neutral, pattern) if element["negatable"] else pl.lit(False)
+        negated = (
+            assertion.negated(neutral, pattern, results=element["negated_by"] == "any")
+            if element["negatable"]
+            else pl.lit(False)
+        )
         weeks = temporal.weeks(clause) if element["duration"] else pl.lit(None, dtype=pl.Float64)
         plans.append(mentioning.lazy().filter(mentioned))
         asserting.append(
