@@ -543,3 +543,33 @@ def test_a_title_over_a_labelled_date_is_no_wrapped_header(vocab):
     result = found(vocab, text)
     assert result["injury_date"][0] and result["injury_mechanism"][0]
     assert "injury_date" not in found(vocab, "DOI: unknown\nS: Slipped on a wet floor at work.")
+
+
+@pytest.mark.parametrize(
+    "text, element, affirmed, negated",
+    [
+        # a mention left outside the denial is the event; a denied list is denied
+        ("Tripped and fell on the stairs, did not hit his head.", "injury_mechanism", True, False),
+        (
+            "Restrained driver, rear-ended at a light, no airbag deployment.",
+            "injury_mechanism",
+            True,
+            False,
+        ),
+        ("No falls, slips or trips.", "injury_mechanism", False, True),
+    ],
+)
+def test_an_event_is_denied_only_when_no_mention_is_left(vocab, text, element, affirmed, negated):
+    assert found(vocab, text).get(element, (False, False, None))[:2] == (affirmed, negated)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "S: Twisted L ankle stepping off a curb Sat night.",
+        "Pt states she walked into the edge of a cabinet door yesterday morning.",
+    ],
+)
+def test_weekday_abbreviations_and_dates_beside_any_mechanism(vocab, text):
+    result = found(vocab, text)
+    assert result["injury_date"][0] and result["injury_mechanism"][0]

@@ -68,10 +68,16 @@ def negated(clause: pl.Expr, pattern: str, results: bool = True) -> pl.Expr:
     """A negation before the mention (twenty words: review-of-systems lists run long), and for a
     finding (`results`) a negative result just before it ("negative Spurling's") or after it ("SLR
     neg", "Spurling's (-)", "straight leg raise is normal"); an event is not "normal" ("fell; x-ray
-    normal" still says how)."""
-    before = clause.str.contains(_before(PRE_NEGATION, pattern, 20))
+    normal" still says how), and is negated only when no mention of it is left outside the denial."""
     if not results:
-        return before
+        # an event denied in a list ("no falls, slips or trips") is denied; one mention left over
+        # ("tripped and fell, did not hit his head") is affirmed
+        listed = rf"(?:{pattern})(?:(?:\s*[,/]\s*|\s+(?:or|and|nor)\s+|\s*,\s*(?:or|and|nor)\s+)(?:{WORD}+\s+){{0,2}}?(?:{pattern}))*"
+        span = _before(PRE_NEGATION, listed, 20)
+        return clause.str.contains(span) & ~clause.str.replace_all(span, " ~ ").str.contains(
+            pattern
+        )
+    before = clause.str.contains(_before(PRE_NEGATION, pattern, 20))
     after = rf"(?:{pattern}){WORD}*(?:{NON_WORD}+{WORD}+){{0,3}}?{NON_WORD}*{POST_NEGATION}"
     return (
         before
