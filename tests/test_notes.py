@@ -532,6 +532,7 @@ def test_wrapped_headers_soap_letters_and_fields_keep_their_sections(vocab):
         ("Fell from a ladder; the x-ray was normal.", "injury_mechanism", True),
         ("The mechanism of injury is unclear.", "injury_mechanism", False),
         ("Wrist pain from repetitive gripping on the assembly line.", "injury_mechanism", True),
+        ("Burn to the hand from hot cooking oil splashing while frying.", "injury_mechanism", True),
     ],
 )
 def test_injury_durations_unknown_dates_and_cumulative_mechanisms(vocab, text, element, want):
