@@ -574,3 +574,19 @@ def test_an_event_is_denied_only_when_no_mention_is_left(vocab, text, element, a
 def test_weekday_abbreviations_and_dates_beside_any_mechanism(vocab, text):
     result = found(vocab, text)
     assert result["injury_date"][0] and result["injury_mechanism"][0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "HPI: Injured 3/3 at work when a box fell on his foot.",
+        "HPI: Fell off her bike on the 3rd, landed on the left wrist.",
+        "HPI: Twisted his knee a week and a half ago playing tennis.",
+        "HPI: Slipped on ice 2 days PTA.",
+        "HPI: Knee pain since Friday when he was tackled at practice.",
+        "HPI: Shut her finger in a car door at 3 pm.",
+    ],
+)
+def test_more_injury_dates(vocab, text):
+    result = found(vocab, text)
+    assert result["injury_date"][0] and result["injury_mechanism"][0]

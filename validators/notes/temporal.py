@@ -96,14 +96,15 @@ DATE = (
 _SPAN = r"minutes?|mins?|hours?|hrs?|h|days?|d|nights?|evenings?|mornings?|weeks?|wks?|w|months?|mos?|years?|yrs?"
 _EVENT = r"injury|accident|fall|collision|crash|incident|trauma|assault|fight|bite|mv[ac]"
 RELATIVE_TIME = (
-    rf"\b(?:{_AMOUNT})\s*(?:{_SPAN})\s+(?:ago|prior|previously|before|earlier|back)\b"
+    rf"\b(?:{_AMOUNT})\s*(?:{_SPAN})(?: and a half)?\s+(?:ago|prior|previously|before|earlier|back|pta)\b"
+    r"|\bon the \d{1,2}(?:st|nd|rd|th)\b"
     # "two days status post fall", "a 3-week-old fracture", "the fracture is a couple of months old",
     # "pain x 3 days after a fall", "s/p MVC x 2 days"
     rf"|\b(?:x|for)\s*(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:after|since|following|s/p|status post) (?:the |a |an |his |her )?(?:{_EVENT})"
     rf"|\b(?:s/p|status post) (?:the |a |an |his |her )?(?:{_EVENT})\s+x\s*(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\b"
     rf"|\b(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:status post|s/p|since|after|following) (?:the |a |an |his |her )?(?:{_EVENT})"
     rf"|\b(?:injury|fracture|laceration|wound|sprain|strain|burn|bite|tear)\s+(?:is|was)\s+(?:about |approximately |nearly |over )?(?:a |an )?(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s*-?\s*old\b"
-    rf"|\b(?:on|last|this past|past|this)\s+(?:{_WEEKDAY})\b|\b(?:{_WEEKDAY})\s+(?:night|morning|evening|afternoon)\b"
+    rf"|\b(?:on|last|this past|past|this|since)\s+(?:{_WEEKDAY})\b|\b(?:{_WEEKDAY})\s+(?:night|morning|evening|afternoon)\b"
     r"|\byesterday\b|\b(?:last|this past|past) (?:night|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b|\b(?:this|last) [ap]\.?m\b"
     r"|\bover the weekend\b|\bearlier (?:this|in the) (?:week|month|day|evening|morning)\b|\bthe other (?:day|night)\b"
     r"|\bon the (?:night|evening|morning|afternoon|day) of\b|\blast p\.?m\b"
