@@ -590,3 +590,16 @@ def test_weekday_abbreviations_and_dates_beside_any_mechanism(vocab, text):
 def test_more_injury_dates(vocab, text):
     result = found(vocab, text)
     assert result["injury_date"][0] and result["injury_mechanism"][0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Got his hand stuck in a dough mixer at work.",
+        "Took an elbow to the face during a basketball game.",
+        "Turned her ankle on a curb.",
+        "Was hit while playing football.",
+    ],
+)
+def test_more_mechanisms(vocab, text):
+    assert found(vocab, text)["injury_mechanism"][0]
