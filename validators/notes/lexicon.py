@@ -42,7 +42,7 @@ def expand(pattern: str | None, elements: dict[str, str] | None = None) -> str |
 def prepare(elements: pl.DataFrame) -> list[dict]:
     """The vocabulary's rows with every optional field in place and the patterns expanded."""
     out = []
-    patterns = dict(elements.select("id", "pattern").iter_rows())
+    patterns = dict(elements.select("id", "pattern").rows())
     for e in elements.to_dicts():
         assertion = e.get("assertion") or "done"
         if assertion not in ASSERTIONS:
