@@ -20,13 +20,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from validators import runtime
+from cleanclaim.validators import runtime
 
 runtime.configure()  # before polars loads, as the product's entry points do
 
 import numpy as np
 import polars as pl
 
+from cleanclaim.validators.catalog import load_catalog
+from cleanclaim.validators.checks.context import index_notes, note_vocabulary
+from cleanclaim.validators.notes import detect
 from tests.notes_gold import (
     ELEMENTS,
     Gold,
@@ -37,9 +40,6 @@ from tests.notes_gold import (
     scores,
     triggered,
 )
-from validators.catalog import load_catalog
-from validators.checks.context import index_notes, note_vocabulary
-from validators.notes import detect
 
 MTSAMPLES = REPO / "tests" / "data" / "notes" / "mtsamples_neck_back_subset.csv"
 

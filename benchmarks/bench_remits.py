@@ -33,17 +33,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from validators import runtime
+from cleanclaim.validators import runtime
 
 runtime.configure()  # before polars loads, as the product's entry points do
 
 import polars as pl
 
-from flows import outcomes, pipeline
-from flows.history import History, RemitHistory, file_meta
-from flows.inbox import file_sha256
-from flows.remits import read_835
-from validators.catalog import load_catalog
+from cleanclaim.flows import outcomes, pipeline
+from cleanclaim.flows.history import History, RemitHistory, file_meta
+from cleanclaim.flows.inbox import file_sha256
+from cleanclaim.flows.remits import read_835
+from cleanclaim.validators.catalog import load_catalog
 
 AS_OF = date(2026, 9, 30)
 

@@ -45,19 +45,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from validators import runtime
+from cleanclaim.validators import runtime
 
 runtime.configure()  # before polars loads, as the product's entry points do
 
 import naive  # benchmarks/naive.py: a script's own folder is on sys.path
 import polars as pl
 
-from flows import pipeline
-from flows.report import write_findings_file
-from validators.catalog import load_catalog
-from validators.config import RunConfig
-from validators.engine import run_rules
-from validators.integrity import check_integrity
+from cleanclaim.flows import pipeline
+from cleanclaim.flows.report import write_findings_file
+from cleanclaim.validators.catalog import load_catalog
+from cleanclaim.validators.config import RunConfig
+from cleanclaim.validators.engine import run_rules
+from cleanclaim.validators.integrity import check_integrity
 
 AS_OF = date(2026, 9, 30)
 STAGES = {

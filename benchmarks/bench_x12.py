@@ -31,17 +31,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from validators import runtime
+from cleanclaim.validators import runtime
 
 runtime.configure()  # before polars loads, as the product's entry points do
 
 import polars as pl
 
-from flows import pipeline
-from flows.extract import read_extract
-from flows.synth import to_837
-from validators.catalog import load_catalog
-from validators.errors import ExtractError
+from cleanclaim.flows import pipeline
+from cleanclaim.flows.extract import read_extract
+from cleanclaim.flows.synth import to_837
+from cleanclaim.validators.catalog import load_catalog
+from cleanclaim.validators.errors import ExtractError
 
 AS_OF = date(2026, 9, 30)
 LINES_PER_CLAIM = 1.9  # cleanclaim synth's mix (1-4 lines, therapy and injections multi-line)

@@ -8,7 +8,7 @@ errors raised here are ExtractError, whose text names the file and the problem, 
 
 from __future__ import annotations
 
-from validators import runtime
+from cleanclaim.validators import runtime
 
 runtime.configure()  # before polars loads: a deployment runs this file by path
 
@@ -18,9 +18,9 @@ from datetime import date, datetime
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import pipeline
-from validators.catalog import Catalog, load_catalog
-from validators.config import RunConfig, resolve_config
+from cleanclaim.flows import pipeline
+from cleanclaim.validators.catalog import Catalog, load_catalog
+from cleanclaim.validators.config import RunConfig, resolve_config
 
 
 def retry_only_io(task_, task_run, state) -> bool:

@@ -6,7 +6,7 @@ start-up takes seconds, which an ad-hoc run should not pay).
 
 from __future__ import annotations
 
-from validators import runtime
+from cleanclaim.validators import runtime
 
 runtime.configure()  # before polars loads: `cleanclaim` imports this module, then calls main
 
@@ -27,16 +27,21 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flows import pipeline
-from flows.cms_import import import_files
-from flows.extract import MAX_BYTES, MAX_MAPPING_BYTES, MAX_ROWS, check_input_file
-from validators.catalog import Catalog, load_catalog
-from validators.codesets import import_x12_code_list, is_x12_code_list
-from validators.config import config_source, default_threads, resolve_config, split_rule_ids
-from validators.errors import ExtractError, RuleConfigError
-from validators.icd10cm import import_release, split_release_files
-from validators.ruledocs import explain_text, rules_readme
-from validators.scaffold import skeleton
+from cleanclaim.flows import pipeline
+from cleanclaim.flows.cms_import import import_files
+from cleanclaim.flows.extract import MAX_BYTES, MAX_MAPPING_BYTES, MAX_ROWS, check_input_file
+from cleanclaim.validators.catalog import Catalog, load_catalog
+from cleanclaim.validators.codesets import import_x12_code_list, is_x12_code_list
+from cleanclaim.validators.config import (
+    config_source,
+    default_threads,
+    resolve_config,
+    split_rule_ids,
+)
+from cleanclaim.validators.errors import ExtractError, RuleConfigError
+from cleanclaim.validators.icd10cm import import_release, split_release_files
+from cleanclaim.validators.ruledocs import explain_text, rules_readme
+from cleanclaim.validators.scaffold import skeleton
 
 EXIT_CLEAN, EXIT_HIGH, EXIT_UNUSABLE, EXIT_BUSY = 0, 1, 2, 3
 EXIT_USAGE, EXIT_CANT_WRITE = 64, 73  # sysexits.h EX_USAGE and EX_CANTCREAT
@@ -822,8 +827,8 @@ def cmd_codesets(args: argparse.Namespace, catalog: Catalog) -> int:
 def cmd_decisions(args: argparse.Namespace) -> int:
     import duckdb
 
-    from flows import decisions
-    from flows.history import History
+    from cleanclaim.flows import decisions
+    from cleanclaim.flows.history import History
 
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     missing = [str(p) for p in args.workbooks if not p.is_file()]
@@ -879,8 +884,8 @@ def _selection(args: argparse.Namespace) -> tuple[list[str] | None, list[str] | 
 
 def cmd_nightly(args: argparse.Namespace, catalog: Catalog) -> int:
     quiet_prefect_server(args.quiet)
-    from flows.inbox import SETTLE_SECONDS, InboxBusyError, day_folder
-    from flows.nightly import (
+    from cleanclaim.flows.inbox import SETTLE_SECONDS, InboxBusyError, day_folder
+    from cleanclaim.flows.nightly import (
         PARTITION_LINES,
         dask_runner,
         nightly_claims_validation,
@@ -990,7 +995,7 @@ def pooled_deployment(flow_name: str, name: str) -> str | None:
 
 def cmd_serve(args: argparse.Namespace, catalog: Catalog) -> int:
     quiet_prefect_server(args.quiet)
-    from flows.nightly import nightly_claims_validation
+    from cleanclaim.flows.nightly import nightly_claims_validation
 
     if (found := _run_config(args, catalog)) is None:
         return EXIT_UNUSABLE
@@ -1009,7 +1014,7 @@ def cmd_serve(args: argparse.Namespace, catalog: Catalog) -> int:
 
 
 def cmd_synth(args: argparse.Namespace, catalog: Catalog) -> int:
-    from flows.synth import CLEAN, DIRTY, synthesize, write_837
+    from cleanclaim.flows.synth import CLEAN, DIRTY, synthesize, write_837
 
     if args.lines < 1:
         Console(stderr=True).print("[bold red]error:[/] --lines must be at least 1")
@@ -1030,7 +1035,7 @@ def cmd_synth(args: argparse.Namespace, catalog: Catalog) -> int:
             f"wrote {batch} ({batch.stat().st_size / 1e6:,.1f} MB), the same claims as an 837P batch"
         )
     if args.remits:
-        from flows.synth import write_remits
+        from cleanclaim.flows.synth import write_remits
 
         with Console(stderr=True).status("validating them and writing the payer's answers ..."):
             findings = pipeline.run(
@@ -1047,7 +1052,7 @@ def cmd_synth(args: argparse.Namespace, catalog: Catalog) -> int:
 
 
 def cmd_remits(args: argparse.Namespace, catalog: Catalog) -> int:
-    from flows.outcomes import process
+    from cleanclaim.flows.outcomes import process
 
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     eras = [
@@ -1082,7 +1087,7 @@ def cmd_remits(args: argparse.Namespace, catalog: Catalog) -> int:
         )
         print("  Wrote " + " · ".join(str(p) for p in day.written.values()))
     if args.write_weights:
-        from flows.outcomes import weights_yaml
+        from cleanclaim.flows.outcomes import weights_yaml
 
         args.write_weights.write_text(
             weights_yaml(result.calibration, date.today()), encoding="utf-8"

@@ -22,9 +22,9 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 
-from flows.extract import normalise_header, sniff_format
-from flows.report import atomic_path
-from validators.errors import ExtractError
+from cleanclaim.flows.extract import normalise_header, sniff_format
+from cleanclaim.flows.report import atomic_path
+from cleanclaim.validators.errors import ExtractError
 
 PTP_COLUMNS = {
     "column_1": "column_1",

@@ -24,10 +24,10 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 
-from flows.history import History
-from flows.inbox import file_sha256
-from flows.report import atomic_path
-from validators import decisions as dec
+from cleanclaim.flows.history import History
+from cleanclaim.flows.inbox import file_sha256
+from cleanclaim.flows.report import atomic_path
+from cleanclaim.validators import decisions as dec
 
 log = logging.getLogger("cleanclaim")
 

@@ -30,10 +30,10 @@ import numpy as np
 import polars as pl
 import yaml
 
-from flows import x12
-from validators.contract import CANONICAL, CODE_COLUMNS, REQUIRED
-from validators.errors import ExtractError
-from validators.notes import NoteIndex
+from cleanclaim.flows import x12
+from cleanclaim.validators.contract import CANONICAL, CODE_COLUMNS, REQUIRED
+from cleanclaim.validators.errors import ExtractError
+from cleanclaim.validators.notes import NoteIndex
 
 MAX_ROWS = 20_000_000  # a bigger file is refused rather than exhausting memory (T8)
 MAX_BYTES = 2 * 1024**3  # a larger input file is refused before it is read (--max-bytes)

@@ -34,8 +34,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from validators.decisions import DECISION_SCHEMA
-from validators.engine import HISTORY_COLUMNS, history_rows
+from cleanclaim.validators.decisions import DECISION_SCHEMA
+from cleanclaim.validators.engine import HISTORY_COLUMNS, history_rows
 
 # Lines the rules look back over: a 12-month frequency window ending at a service date that may
 # itself be up to a year before the run (late charges), so two years of history.

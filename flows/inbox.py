@@ -36,11 +36,11 @@ from pathlib import Path
 
 import polars as pl
 
-from flows import pipeline
-from flows.history import History, file_meta, private_folder
-from flows.pipeline import EXTRACT_SUFFIXES, SIDECAR_SUFFIXES, InputFile
-from validators.catalog import Catalog
-from validators.errors import ExtractError
+from cleanclaim.flows import pipeline
+from cleanclaim.flows.history import History, file_meta, private_folder
+from cleanclaim.flows.pipeline import EXTRACT_SUFFIXES, SIDECAR_SUFFIXES, InputFile
+from cleanclaim.validators.catalog import Catalog
+from cleanclaim.validators.errors import ExtractError
 
 LOCK_NAME = ".cleanclaim-nightly.lock"
 LEDGER_NAME = "processed.jsonl"

@@ -27,7 +27,7 @@ Prefect notification block the configuration names (`notify_block:`).
 
 from __future__ import annotations
 
-from validators import runtime
+from cleanclaim.validators import runtime
 
 runtime.configure()  # before polars loads: a deployment runs this file by path
 
@@ -46,16 +46,16 @@ from prefect.logging.loggers import flow_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
-from flows import decisions, pipeline
-from flows import inbox as box
-from flows.adhoc import STAGE, retry_only_io
-from flows.extract import Extract
-from flows.history import History, run_row
-from flows.outcomes import nightly_remits, remittances_in
-from validators.catalog import Catalog, load_catalog
-from validators.config import RunConfig, resolve_config
-from validators.engine import history_rows
-from validators.errors import ExtractError, RuleConfigError
+from cleanclaim.flows import decisions, pipeline
+from cleanclaim.flows import inbox as box
+from cleanclaim.flows.adhoc import STAGE, retry_only_io
+from cleanclaim.flows.extract import Extract
+from cleanclaim.flows.history import History, run_row
+from cleanclaim.flows.outcomes import nightly_remits, remittances_in
+from cleanclaim.validators.catalog import Catalog, load_catalog
+from cleanclaim.validators.config import RunConfig, resolve_config
+from cleanclaim.validators.engine import history_rows
+from cleanclaim.validators.errors import ExtractError, RuleConfigError
 
 OUTCOMES = (
     "validated",

@@ -38,16 +38,16 @@ from pathlib import Path
 import polars as pl
 from openpyxl import Workbook
 
-from flows.history import RemitHistory
-from flows.inbox import Outcome, archive, file_sha256, quarantine
-from flows.pipeline import InputFile
-from flows.remits import REVERSAL, Remittance, read_835
-from flows.remits_report import remit_sheets, write_remits_workbook
-from flows.report import SafeText, write_findings_file
-from flows.x12 import is_x12
-from validators.catalog import Catalog
-from validators.errors import ExtractError
-from validators.scoring import SEVERITY_FACTOR
+from cleanclaim.flows.history import RemitHistory
+from cleanclaim.flows.inbox import Outcome, archive, file_sha256, quarantine
+from cleanclaim.flows.pipeline import InputFile
+from cleanclaim.flows.remits import REVERSAL, Remittance, read_835
+from cleanclaim.flows.remits_report import remit_sheets, write_remits_workbook
+from cleanclaim.flows.report import SafeText, write_findings_file
+from cleanclaim.flows.x12 import is_x12
+from cleanclaim.validators.catalog import Catalog
+from cleanclaim.validators.errors import ExtractError
+from cleanclaim.validators.scoring import SEVERITY_FACTOR
 
 DENIAL_GROUPS = ("CO", "PI")
 DENIED_STATUS = "4"  # CLP02: denied

@@ -22,20 +22,20 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.extract import MAX_BYTES, MAX_ROWS, Extract, read_extract, read_notes
-from flows.report import files_table, write_findings_file, write_report
-from flows.x12 import ICD9_KIND
-from validators import decisions, summary
-from validators import findings as fnd
-from validators.catalog import Catalog
-from validators.checks import run_starts
-from validators.checks.context import index_notes
-from validators.codesets import Icd10cmEditions
-from validators.config import RunConfig
-from validators.engine import HISTORY_COLUMNS, run_rules
-from validators.errors import ExtractError
-from validators.integrity import check_integrity, rejected_row_findings
-from validators.notes import NoteIndex
+from cleanclaim.flows.extract import MAX_BYTES, MAX_ROWS, Extract, read_extract, read_notes
+from cleanclaim.flows.report import files_table, write_findings_file, write_report
+from cleanclaim.flows.x12 import ICD9_KIND
+from cleanclaim.validators import decisions, summary
+from cleanclaim.validators import findings as fnd
+from cleanclaim.validators.catalog import Catalog
+from cleanclaim.validators.checks import run_starts
+from cleanclaim.validators.checks.context import index_notes
+from cleanclaim.validators.codesets import Icd10cmEditions
+from cleanclaim.validators.config import RunConfig
+from cleanclaim.validators.engine import HISTORY_COLUMNS, run_rules
+from cleanclaim.validators.errors import ExtractError
+from cleanclaim.validators.integrity import check_integrity, rejected_row_findings
+from cleanclaim.validators.notes import NoteIndex
 
 log = logging.getLogger("cleanclaim")
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.x12 import (
+from cleanclaim.flows.x12 import (
     ENVELOPE,
     Transaction,
     _blocks,

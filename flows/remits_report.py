@@ -19,7 +19,7 @@ from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from flows.report import (
+from cleanclaim.flows.report import (
     DATE,
     MONEY,
     SHEET_ROW_LIMIT,
@@ -29,10 +29,10 @@ from flows.report import (
     _sheet,
     atomic_path,
 )
-from validators.catalog import Catalog
+from cleanclaim.validators.catalog import Catalog
 
 if TYPE_CHECKING:  # flows.outcomes writes this workbook
-    from flows.outcomes import Measured
+    from cleanclaim.flows.outcomes import Measured
 
 PERCENT = "0%"
 MONEY_NAMES = frozenset({"Charge", "Paid", "Amount", "Denied dollars", "Paid dollars"})

@@ -32,8 +32,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
-from validators import decisions
-from validators.catalog import Catalog
+from cleanclaim.validators import decisions
+from cleanclaim.validators.catalog import Catalog
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_TEXT = 32_767

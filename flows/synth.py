@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from validators.contract import CANONICAL
+from cleanclaim.validators.contract import CANONICAL
 
 PAYERS = {
     "MCR01": "Medicare Part B",
@@ -672,7 +672,7 @@ def adjudicate(lines: pl.DataFrame, findings: pl.DataFrame, catalog, seed: int =
     denied with its rule's chance (YAML weight x severity factor) under the rule's CARC -- on its
     line, or every line of the claim for a claim-level finding -- and UNEXPLAINED_SHARE of the
     claims without findings are denied for a reason no rule knows. Lines with no row are paid."""
-    from validators.scoring import SEVERITY_FACTOR
+    from cleanclaim.validators.scoring import SEVERITY_FACTOR
 
     rng = np.random.default_rng(seed)
     rules = pl.DataFrame(

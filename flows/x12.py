@@ -30,8 +30,8 @@ from pathlib import Path
 
 import polars as pl
 
-from validators.contract import CANONICAL, DX_SLOTS
-from validators.errors import ExtractError
+from cleanclaim.validators.contract import CANONICAL, DX_SLOTS
+from cleanclaim.validators.errors import ExtractError
 
 BLOCK_BYTES = 16 << 20  # bytes read per step: bounds the memory of the segment frame
 ISA_LENGTH = 106

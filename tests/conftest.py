@@ -6,7 +6,7 @@ clean office visit for cervical radiculopathy) so a case fails only for the reas
 
 from __future__ import annotations
 
-from validators import runtime
+from cleanclaim.validators import runtime
 
 runtime.configure()  # the settings the product's entry points run with, before polars loads
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from validators.catalog import load_catalog
-from validators.contract import CANONICAL
+from cleanclaim.validators.catalog import load_catalog
+from cleanclaim.validators.contract import CANONICAL
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"  # public files copied with their provenance (PROVENANCE.md)
@@ -93,7 +93,7 @@ CMS_FIXTURES = Path(__file__).parent / "fixtures" / "cms"
 def with_cms_fixtures(catalog):
     """The catalog as if a team had imported CMS PTP and MUE files: the fixtures in tests/fixtures/cms,
     in the published layout, whose values are invented for tests (they are not CMS values)."""
-    from flows.cms_import import parse
+    from cleanclaim.flows.cms_import import parse
 
     sets = dict(catalog.codesets)
     for path, name in (

@@ -66,7 +66,7 @@ RULE_ELEMENTS = {
 def _injury_pattern() -> re.Pattern:
     """INJ001's injury codes (not adverse effects or underdosing), read from its YAML: a claim
     coded so reports its accident, as a billing office would."""
-    from validators.catalog import load_catalog
+    from cleanclaim.validators.catalog import load_catalog
 
     return re.compile(load_catalog().params["INJ001"].dx_pattern)
 
@@ -200,7 +200,7 @@ def claim_rows(gold: Gold) -> tuple[list[dict], list[dict]]:
 
 def rule_findings(gold: Gold) -> pl.DataFrame:
     """The findings of `cleanclaim validate` over the gold claims with their notes."""
-    from flows.cli import main
+    from cleanclaim.flows.cli import main
 
     lines, notes = claim_rows(gold)
     with tempfile.TemporaryDirectory() as folder:
@@ -246,11 +246,11 @@ def triggered(gold: Gold, catalog) -> dict[str, set[str]]:
     """rule -> the gold claims it applies to, by the claim's codes alone (the rule's own trigger)."""
     from datetime import date
 
+    from cleanclaim.validators.checks.context import Context, index_notes
+    from cleanclaim.validators.checks.documentation import _triggers
+    from cleanclaim.validators.config import RunConfig
+    from cleanclaim.validators.integrity import check_integrity
     from tests.conftest import claim_lines
-    from validators.checks.context import Context, index_notes
-    from validators.checks.documentation import _triggers
-    from validators.config import RunConfig
-    from validators.integrity import check_integrity
 
     lines, notes = claim_rows(gold)
     frame = claim_lines(lines)

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cleanclaim.validators.catalog import HEADINGS, load_catalog
+from cleanclaim.validators.checks import REGISTRY
+from cleanclaim.validators.errors import RuleConfigError
+from cleanclaim.validators.integrity import owners
+from cleanclaim.validators.ruledocs import rules_readme
+from cleanclaim.validators.schema import check_names
 from tests.conftest import REPO
-from validators.catalog import HEADINGS, load_catalog
-from validators.checks import REGISTRY
-from validators.errors import RuleConfigError
-from validators.integrity import owners
-from validators.ruledocs import rules_readme
-from validators.schema import check_names
 
 
 def test_every_rule_is_complete(catalog):

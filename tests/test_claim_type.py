@@ -6,12 +6,12 @@ from datetime import date
 
 import polars as pl
 
-from flows.extract import read_extract
+from cleanclaim.flows.extract import read_extract
+from cleanclaim.validators.config import RunConfig
+from cleanclaim.validators.contract import BY_NAME, CLAIM_FILING_INDICATORS
+from cleanclaim.validators.engine import run_rules
+from cleanclaim.validators.integrity import check_integrity
 from tests.conftest import claim_lines
-from validators.config import RunConfig
-from validators.contract import BY_NAME, CLAIM_FILING_INDICATORS
-from validators.engine import run_rules
-from validators.integrity import check_integrity
 
 AS_OF = date(2026, 9, 30)
 

@@ -13,15 +13,15 @@ import polars as pl
 import pytest
 import yaml
 
-from flows import report
-from flows.cli import main
+from cleanclaim.flows import report
+from cleanclaim.flows.cli import main
+from cleanclaim.validators import findings as fnd
+from cleanclaim.validators import runtime
+from cleanclaim.validators.catalog import HEADINGS, Rule, load_catalog
+from cleanclaim.validators.config import default_threads
+from cleanclaim.validators.errors import RuleConfigError
+from cleanclaim.validators.ruledocs import explain_text
 from tests.conftest import REPO, write_csv
-from validators import findings as fnd
-from validators import runtime
-from validators.catalog import HEADINGS, Rule, load_catalog
-from validators.config import default_threads
-from validators.errors import RuleConfigError
-from validators.ruledocs import explain_text
 
 SAMPLES = REPO / "sample_claims"
 SNAPSHOT = REPO / "tests" / "snapshots" / "sample_claims_findings.csv"
@@ -324,7 +324,7 @@ def test_exit_codes(tmp_path):
 def test_threads_come_from_the_configuration_and_the_option_overrides_it(tmp_path, monkeypatch):
     """One concurrency setting: `threads:` in the run configuration, --threads over it, the CPU
     count when neither is given; it reaches the pipeline, which sizes every pool from it."""
-    from flows import pipeline
+    from cleanclaim.flows import pipeline
 
     seen = []
     real = pipeline.run
@@ -459,7 +459,7 @@ def test_rules_docs_check_passes_on_the_committed_readme():
 
 
 def test_cli_does_not_import_prefect():
-    code = "import sys, flows.cli, flows.pipeline; sys.exit('prefect' in sys.modules)"
+    code = "import sys, cleanclaim.flows.cli, cleanclaim.flows.pipeline; sys.exit('prefect' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
 
 
@@ -477,7 +477,7 @@ def test_a_validation_does_not_load_hypothesis(tmp_path):
         "--findings",
         str(tmp_path / "f.csv"),
     ]
-    code = f"import sys; from flows.cli import main; sys.exit(main({args!r}) or 'hypothesis' in sys.modules)"
+    code = f"import sys; from cleanclaim.flows.cli import main; sys.exit(main({args!r}) or 'hypothesis' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
     assert (tmp_path / "r.xlsx").stat().st_size and len(
         (tmp_path / "f.csv").read_text().splitlines()
@@ -491,7 +491,7 @@ DEPLOYED = (
     "from prefect.utilities.importtools import load_script_as_module; load_script_as_module('{}')"
 )
 ENTRY_POINTS = {
-    "cli": "import flows.cli",
+    "cli": "import cleanclaim.flows.cli",
     "nightly deployment": DEPLOYED.format("flows/nightly.py"),
     "ad-hoc deployment": DEPLOYED.format("flows/adhoc.py"),
     "benchmark": "import runpy; sys.path.insert(0, 'benchmarks'); runpy.run_path('benchmarks/bench_scale.py')",
@@ -535,7 +535,7 @@ def test_importing_the_package_as_a_library_changes_nothing_process_wide():
         "print(sorted(changed.items()), [k for k, m in sys.modules.items() if m is None], pl.Config.state())"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("_RJEM", "POLARS_"))}
-    library = "import validators.catalog, validators.engine; validators.catalog.load_catalog()"
+    library = "import cleanclaim.validators.catalog, cleanclaim.validators.engine; cleanclaim.validators.catalog.load_catalog()"
     assert _in_fresh_process(probe.format(library), env) == _in_fresh_process(
         probe.format("pass"), env
     )
@@ -543,7 +543,7 @@ def test_importing_the_package_as_a_library_changes_nothing_process_wide():
 
 def test_help_explains_exit_codes():
     out = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "validate", "--help"],
+        [sys.executable, "-m", "cleanclaim.flows.cli", "validate", "--help"],
         cwd=REPO,
         capture_output=True,
         text=True,

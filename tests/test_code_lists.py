@@ -8,9 +8,9 @@ from datetime import date
 
 import polars as pl
 
-from flows.cli import main
+from cleanclaim.flows.cli import main
+from cleanclaim.validators.codesets import read_x12_code_list
 from tests.conftest import REPO
-from validators.codesets import read_x12_code_list
 
 FIXTURE = REPO / "tests" / "fixtures" / "x12" / "carc_list_fixture.html"
 

@@ -13,13 +13,13 @@ from datetime import date
 import polars as pl
 import pytest
 
-from flows.cli import main
+from cleanclaim.flows.cli import main
+from cleanclaim.validators.catalog import load_catalog
+from cleanclaim.validators.engine import run_rules
+from cleanclaim.validators.errors import ExtractError
+from cleanclaim.validators.icd10cm import read_order_codes, split_release_files, tabular_year
+from cleanclaim.validators.integrity import check_integrity
 from tests.conftest import REPO, claim_lines
-from validators.catalog import load_catalog
-from validators.engine import run_rules
-from validators.errors import ExtractError
-from validators.icd10cm import read_order_codes, split_release_files, tabular_year
-from validators.integrity import check_integrity
 
 FIXTURES = REPO / "tests" / "fixtures" / "cms" / "icd10cm"
 ORDER, TABULAR = FIXTURES / "icd10cm_order_2027.txt", FIXTURES / "icd10cm_tabular_2027.xml"
@@ -136,7 +136,7 @@ def test_codesets_import_adds_a_fiscal_year(tmp_path, capsys):
 
 
 def test_the_build_script_installs_a_release_and_says_where_it_came_from(tmp_path, capsys):
-    from validators.icd10cm import main as build_main
+    from cleanclaim.validators.icd10cm import main as build_main
 
     shutil.copytree(REPO / "rules", tmp_path / "rules")
     build_main(

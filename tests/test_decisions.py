@@ -11,12 +11,12 @@ import openpyxl
 import polars as pl
 import pytest
 
-from flows import decisions, pipeline
-from flows.cli import main
-from flows.history import History
+from cleanclaim.flows import decisions, pipeline
+from cleanclaim.flows.cli import main
+from cleanclaim.flows.history import History
+from cleanclaim.validators import decisions as dec
+from cleanclaim.validators.catalog import load_catalog
 from tests.conftest import REPO
-from validators import decisions as dec
-from validators.catalog import load_catalog
 
 AS_OF = date(2026, 9, 30)
 BATCH = REPO / "sample_claims" / "pain_procedures_batch.csv"

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from flows.cli import NIGHTLY_CRON, NIGHTLY_TIMEZONE, SERVE_NAME, build_parser, serve_arguments
+from cleanclaim.flows.cli import (
+    NIGHTLY_CRON,
+    NIGHTLY_TIMEZONE,
+    SERVE_NAME,
+    build_parser,
+    serve_arguments,
+)
 from tests.conftest import REPO
 
 
@@ -31,7 +37,7 @@ def test_prefect_yaml_declares_the_nightly_and_adhoc_deployments_with_loadable_e
 
 
 def test_serve_schedules_the_flow_in_a_time_zone_with_folders_as_its_only_parameters(tmp_path):
-    from flows.nightly import nightly_claims_validation
+    from cleanclaim.flows.nightly import nightly_claims_validation
 
     args = build_parser().parse_args(
         [

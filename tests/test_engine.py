@@ -11,14 +11,14 @@ import polars as pl
 import pytest
 import yaml
 
+from cleanclaim.validators.catalog import load_catalog
+from cleanclaim.validators.checks import REGISTRY, CheckKind, HitsModel
+from cleanclaim.validators.checks.context import Context, index_notes
+from cleanclaim.validators.config import PayerConfig, RunConfig, load_config
+from cleanclaim.validators.engine import finding_keys, run_rules
+from cleanclaim.validators.errors import RuleConfigError
+from cleanclaim.validators.integrity import check_integrity
 from tests.conftest import AS_OF, REPO, claim_lines, with_cms_fixtures
-from validators.catalog import load_catalog
-from validators.checks import REGISTRY, CheckKind, HitsModel
-from validators.checks.context import Context, index_notes
-from validators.config import PayerConfig, RunConfig, load_config
-from validators.engine import finding_keys, run_rules
-from validators.errors import RuleConfigError
-from validators.integrity import check_integrity
 
 ROWS = [
     {
@@ -181,8 +181,8 @@ def test_excludes1_pairs_are_exactly_those_the_tabular_notes_define(catalog):
 def test_rules_two_at_a_time_find_what_they_find_one_at_a_time(catalog, sample):
     """A file checked alone runs its rules on two threads; its findings are those of running them one
     by one (both samples have notes; the first fires every procedure rule)."""
-    from flows import pipeline
-    from validators.findings import ordered
+    from cleanclaim.flows import pipeline
+    from cleanclaim.validators.findings import ordered
 
     item = pipeline.discover([REPO / "sample_claims" / sample])[0]
     extract = pipeline.load(item, catalog)

@@ -15,17 +15,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from flows import extract, pipeline
-from flows.extract import (
+from cleanclaim.flows import extract, pipeline
+from cleanclaim.flows.extract import (
     NOT_UTF8_KIND,
     check_xlsx_container,
     read_extract,
     read_notes,
     read_table,
 )
+from cleanclaim.validators.contract import CANONICAL
+from cleanclaim.validators.errors import ExtractError
 from tests.conftest import DATA, line_dicts, write_csv
-from validators.contract import CANONICAL
-from validators.errors import ExtractError
 
 HEADER = ",".join(CANONICAL)
 # Unicode White_Space, what the reader trims; Python's str.strip() also eats \x1c-\x1f, which are data.

@@ -36,8 +36,8 @@ def prefect_server(tmp_path_factory):
 
 
 def test_adhoc_flow_matches_the_cli(prefect_server, tmp_path):
-    from flows.adhoc import validate_claim_file
-    from flows.cli import main
+    from cleanclaim.flows.adhoc import validate_claim_file
+    from cleanclaim.flows.cli import main
 
     sample = REPO / "sample_claims" / "front_desk_typos.xlsx"
     summary = validate_claim_file(
@@ -69,8 +69,8 @@ def test_adhoc_flow_matches_the_cli(prefect_server, tmp_path):
 
 
 def test_unusable_file_fails_the_flow_with_a_clear_reason(prefect_server, tmp_path):
-    from flows.adhoc import validate_claim_file
-    from validators.errors import ExtractError
+    from cleanclaim.flows.adhoc import validate_claim_file
+    from cleanclaim.validators.errors import ExtractError
 
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(ExtractError, match="empty"):
@@ -84,7 +84,7 @@ def test_unusable_file_fails_the_flow_with_a_clear_reason(prefect_server, tmp_pa
 
 def test_no_task_or_flow_persists_results():
     """Claim frames pass between tasks in memory only: nothing is pickled into Prefect storage (T16)."""
-    from flows import adhoc
+    from cleanclaim.flows import adhoc
 
     for obj in (
         adhoc.load_extract,
@@ -109,7 +109,7 @@ def inbox(tmp_path):
 
 
 def nightly(inbox, out):
-    from flows.nightly import nightly_claims_validation
+    from cleanclaim.flows.nightly import nightly_claims_validation
 
     return nightly_claims_validation(
         inbox=str(inbox), out=str(out), as_of=date(2026, 9, 30), settle_seconds=0, return_state=True
@@ -118,7 +118,7 @@ def nightly(inbox, out):
 
 def data(state) -> dict:
     """What a nightly run returned, Completed or Failed (flows/nightly.py run_data)."""
-    from flows.nightly import run_data
+    from cleanclaim.flows.nightly import run_data
 
     return run_data(state)
 
@@ -223,9 +223,9 @@ def test_the_same_file_dropped_twice_is_not_validated_twice(prefect_server, inbo
 def test_a_run_that_crashes_midway_is_finished_by_the_next(
     prefect_server, inbox, tmp_path, monkeypatch
 ):
-    from flows import pipeline
-    from flows.history import History
-    from flows.inbox import inbox_lock
+    from cleanclaim.flows import pipeline
+    from cleanclaim.flows.history import History
+    from cleanclaim.flows.inbox import inbox_lock
 
     out = tmp_path / "out"
     (inbox / "broken.csv").unlink()
@@ -258,8 +258,8 @@ def test_a_run_that_crashes_midway_is_finished_by_the_next(
 
 
 def test_a_second_run_on_a_busy_inbox_stops_without_touching_it(prefect_server, inbox, tmp_path):
-    from flows.cli import EXIT_BUSY, main
-    from flows.inbox import inbox_lock
+    from cleanclaim.flows.cli import EXIT_BUSY, main
+    from cleanclaim.flows.inbox import inbox_lock
 
     with inbox_lock(inbox):
         code = main(
@@ -311,7 +311,7 @@ def test_prefect_keeps_no_phi_from_a_nightly_run(prefect_server, inbox, tmp_path
 
 
 def _night(folder, name, rows, as_of):
-    from flows.nightly import nightly_claims_validation
+    from cleanclaim.flows.nightly import nightly_claims_validation
 
     write_csv(folder / "inbox" / name, rows)
     return nightly_claims_validation(
@@ -329,7 +329,7 @@ def test_duplicates_and_frequency_count_lines_from_earlier_nights(
     """Night 1 bills four lumbar ESI sessions and an office visit; night 2 a fifth session within
     twelve months and the same visit again. Night 2's first attempt crashes after its history rows
     are staged: the rerun must not count the file against itself."""
-    from flows import inbox as box
+    from cleanclaim.flows import inbox as box
 
     (tmp_path / "inbox").mkdir()
     esi = {
@@ -387,7 +387,7 @@ def test_duplicates_and_frequency_count_lines_from_earlier_nights(
 
 def test_a_dask_cluster_finds_exactly_what_one_process_finds(prefect_server, tmp_path):
     """Two worker processes, files split into partitions of a few lines: the same findings, file by file."""
-    from flows.nightly import dask_runner, nightly_claims_validation
+    from cleanclaim.flows.nightly import dask_runner, nightly_claims_validation
 
     names = (
         "spine_pain_clinic.csv",
@@ -436,8 +436,8 @@ def test_the_cli_hands_its_dask_options_to_the_flow(
 ):
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    from flows import nightly
-    from flows.cli import main
+    from cleanclaim.flows import nightly
+    from cleanclaim.flows.cli import main
 
     asked = []
     monkeypatch.setattr(
@@ -504,7 +504,7 @@ def test_the_night_with_a_configuration_finds_what_the_adhoc_run_finds(
 ):
     """The samples through `cleanclaim nightly --config` and `cleanclaim validate --config`: the
     same findings (the configuration's timely-filing limits and payer severities included)."""
-    from flows.cli import main
+    from cleanclaim.flows.cli import main
 
     samples, inbox, out = REPO / "sample_claims", tmp_path / "inbox", tmp_path / "out"
     shutil.copytree(samples, inbox, ignore=shutil.ignore_patterns("*.md", "*.yaml"))
@@ -547,7 +547,7 @@ def test_a_failed_night_notifies_the_configured_block_without_phi(prefect_server
     from prefect.blocks.notifications import CustomWebhookNotificationBlock
     from prefect.client.orchestration import get_client
 
-    from flows.nightly import NightlyRunError, nightly_claims_validation
+    from cleanclaim.flows.nightly import NightlyRunError, nightly_claims_validation
 
     server = http.server.HTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -600,7 +600,7 @@ def test_nightly_prints_json_and_serve_warns_of_a_deployment_on_a_work_pool(
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
 
-    from flows.cli import SERVE_NAME, main, pooled_deployment
+    from cleanclaim.flows.cli import SERVE_NAME, main, pooled_deployment
 
     args = ["nightly", "--inbox", str(inbox), "--out", str(tmp_path / "out"), "--as-of",
             "2026-09-30", "--settle-seconds", "0", "--format", "json"]  # fmt: skip

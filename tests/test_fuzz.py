@@ -18,11 +18,11 @@ import polars as pl
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from flows import pipeline
-from flows.synth import to_837
+from cleanclaim.flows import pipeline
+from cleanclaim.flows.synth import to_837
+from cleanclaim.validators import findings as fnd
+from cleanclaim.validators.contract import CANONICAL
 from tests.conftest import AS_OF, claim_lines, write_csv
-from validators import findings as fnd
-from validators.contract import CANONICAL
 
 CANARY = "QZCANARY"
 UNFORESEEN = {"read_failed", "check_failed"}

@@ -10,12 +10,12 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import pytest
 
-from flows import pipeline
-from flows.extract import Extract
-from flows.history import TREND_RUNS, History, file_meta
+from cleanclaim.flows import pipeline
+from cleanclaim.flows.extract import Extract
+from cleanclaim.flows.history import TREND_RUNS, History, file_meta
+from cleanclaim.validators.config import RunConfig
+from cleanclaim.validators.engine import history_rows
 from tests.conftest import REPO, claim_lines
-from validators.config import RunConfig
-from validators.engine import history_rows
 
 AS_OF = date(2026, 9, 30)
 
@@ -81,7 +81,7 @@ def test_history_older_than_the_lookback_is_not_loaded(catalog, tmp_path):
 
 
 def test_trend_keeps_the_last_runs_oldest_first(catalog, tmp_path):
-    from flows.history import run_row
+    from cleanclaim.flows.history import run_row
 
     run, store = validated(catalog), History(tmp_path)
     counts = {"files": 1, "validated": 1, "quarantined": 0, "already processed": 0, "failed": 0}

@@ -24,11 +24,11 @@ import openpyxl
 import polars as pl
 import pytest
 
-from flows import pipeline, report
-from flows.cli import EXIT_CANT_WRITE, EXIT_HIGH, EXIT_UNUSABLE, EXIT_USAGE, main
-from flows.extract import MAX_COLUMNS, MAX_FIELD_BYTES
+from cleanclaim.flows import pipeline, report
+from cleanclaim.flows.cli import EXIT_CANT_WRITE, EXIT_HIGH, EXIT_UNUSABLE, EXIT_USAGE, main
+from cleanclaim.flows.extract import MAX_COLUMNS, MAX_FIELD_BYTES
+from cleanclaim.validators.contract import CANONICAL
 from tests.conftest import AS_OF, write_csv
-from validators.contract import CANONICAL
 
 CANARY = "QZCANARY"
 CANARY_ROWS = [
@@ -451,7 +451,7 @@ def test_stale_temporary_files_of_an_output_are_swept_and_fresh_ones_kept(tmp_pa
 
 def test_reading_is_linear_in_the_number_of_columns(tmp_path):
     """16,000 columns, just under the cap: the per-column work was quadratic in the columns."""
-    from flows.extract import read_extract
+    from cleanclaim.flows.extract import read_extract
 
     text = write_csv(tmp_path / "seed.csv", [{"claim_id": "W1"}]).read_bytes().decode()
     header, row = text.split("\r\n")[:2]

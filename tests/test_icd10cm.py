@@ -7,7 +7,7 @@ import re
 import polars as pl
 import pytest
 
-from validators.icd10cm import build, excludes1_refs
+from cleanclaim.validators.icd10cm import build, excludes1_refs
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_committed_table_equals_a_fresh_build_from_the_installed_package(rebuilt
 
 
 def test_each_year_is_in_force_for_its_fiscal_year(catalog):
-    from validators.codesets import Icd10cmEditions
+    from cleanclaim.validators.codesets import Icd10cmEditions
 
     years = Icd10cmEditions.of(catalog.codesets).years
     assert [(y.name, str(y.info.effective_from), str(y.info.valid_to)) for y in years] == [
@@ -116,8 +116,8 @@ def test_suggested_injury_codes_exist_and_are_billable(catalog):
 
 def test_addon_codes_are_valid_procedure_codes_with_known_primaries(catalog):
     """Add-on codes are real codes (a peer tool rejects 64484); a '+' typed from the CPT book is explained."""
+    from cleanclaim.validators.integrity import check_integrity
     from tests.conftest import AS_OF, claim_lines
-    from validators.integrity import check_integrity
 
     addons = catalog.codesets["addon_codes"].table
     assert {"64480", "64484", "64491", "64492", "64494", "64495", "64634", "64636"} == set(

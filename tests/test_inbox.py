@@ -20,13 +20,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows import inbox as box
-from flows import pipeline
-from flows.history import History
-from flows.pipeline import discover
+from cleanclaim.flows import inbox as box
+from cleanclaim.flows import pipeline
+from cleanclaim.flows.history import History
+from cleanclaim.flows.pipeline import discover
+from cleanclaim.validators.contract import CANONICAL
+from cleanclaim.validators.errors import ExtractError
 from tests.conftest import AS_OF, REPO, write_csv
-from validators.contract import CANONICAL
-from validators.errors import ExtractError
 
 OLD = time.time() - 3600  # a modification time well past any settle time
 
@@ -116,7 +116,7 @@ def test_a_lock_held_by_a_process_that_was_killed_is_free_at_once(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from flows.inbox import inbox_lock\n"
+            "import sys, time; from pathlib import Path; from cleanclaim.flows.inbox import inbox_lock\n"
             "with inbox_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)",
             str(tmp_path),
         ],
@@ -457,7 +457,7 @@ def test_the_temporary_prefect_server_sends_no_telemetry():
     """What `cleanclaim nightly` and `serve` set before Prefect loads its settings."""
     code = (
         "import os; os.environ.pop('PREFECT_SERVER_ANALYTICS_ENABLED', None)\n"
-        "from flows.cli import quiet_prefect_server; quiet_prefect_server()\n"
+        "from cleanclaim.flows.cli import quiet_prefect_server; quiet_prefect_server()\n"
         "from prefect.settings import get_current_settings\n"
         "print(get_current_settings().server.analytics_enabled)"
     )
@@ -468,7 +468,7 @@ def test_the_temporary_prefect_server_sends_no_telemetry():
 
 
 def test_the_settle_time_is_an_option_of_nightly():
-    from flows.cli import build_parser
+    from cleanclaim.flows.cli import build_parser
 
     args = build_parser().parse_args(["nightly", "--inbox", "i", "--out", "o"])
     assert args.settle_seconds is None  # the flow's default, box.SETTLE_SECONDS

@@ -8,12 +8,12 @@ from datetime import date, datetime
 
 import polars as pl
 
-from flows import inbox as box
-from flows import pipeline
-from flows.history import History, file_meta, months_before
+from cleanclaim.flows import inbox as box
+from cleanclaim.flows import pipeline
+from cleanclaim.flows.history import History, file_meta, months_before
+from cleanclaim.validators.config import RunConfig
+from cleanclaim.validators.engine import history_rows
 from tests.conftest import AS_OF, REPO, write_csv
-from validators.config import RunConfig
-from validators.engine import history_rows
 
 
 def checked(catalog, path) -> pipeline.FileOutcome:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from cleanclaim.validators.notes import detect, index
+from cleanclaim.validators.notes.lexicon import ascii_words
+from cleanclaim.validators.notes.noteindex import _index
+from cleanclaim.validators.notes.sections import segments
+from cleanclaim.validators.notes.sentences import clauses
 from tests.conftest import DATA
-from validators.notes import detect, index
-from validators.notes.lexicon import ascii_words
-from validators.notes.noteindex import _index
-from validators.notes.sections import segments
-from validators.notes.sentences import clauses
 
 
 @pytest.fixture(scope="module")
@@ -181,10 +181,10 @@ def test_large_frames_are_read_in_slices_with_the_same_result(vocab, monkeypatch
         .with_columns(pl.col("_row").cast(pl.Int64))
     )
     monkeypatch.setattr(pl, "thread_pool_size", lambda: 3)  # three slices whatever the machine
-    monkeypatch.setattr("validators.notes.sections.SLICE_ROWS", 100)
+    monkeypatch.setattr("cleanclaim.validators.notes.sections.SLICE_ROWS", 100)
     sliced_segments = segments(notes, vocab[1])
     sliced = clauses(sliced_segments)
-    monkeypatch.setattr("validators.notes.sections.SLICE_ROWS", 10**9)
+    monkeypatch.setattr("cleanclaim.validators.notes.sections.SLICE_ROWS", 10**9)
     whole_segments = segments(notes, vocab[1])
     assert sliced_segments.equals(whole_segments) and sliced.equals(clauses(whole_segments))
     assert sliced.height > 600
@@ -205,11 +205,11 @@ def test_notes_indexed_a_slice_of_text_at_a_time_find_what_they_find_at_once(voc
     )
     whole = index(notes, *vocab, key="claim_id")
     monkeypatch.setattr(
-        "validators.notes.noteindex.INDEX_SLICE_BYTES", 20_000
+        "cleanclaim.validators.notes.noteindex.INDEX_SLICE_BYTES", 20_000
     )  # a few notes per slice
     slices = []
     monkeypatch.setattr(
-        "validators.notes.noteindex._index",
+        "cleanclaim.validators.notes.noteindex._index",
         lambda part, *args: slices.append(part.height) or _index(part, *args),
     )
     sliced = index(notes, *vocab, key="claim_id")

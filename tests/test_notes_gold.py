@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from cleanclaim.validators.checks.context import index_notes
 from tests.notes_gold import (
     ELEMENTS,
     GOLD,
@@ -21,7 +22,6 @@ from tests.notes_gold import (
     scores,
     triggered,
 )
-from validators.checks.context import index_notes
 
 REQUIRED = {  # LABELLING.md section 6, without the SI-joint and peripheral-joint split
     "esi": {

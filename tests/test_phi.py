@@ -10,13 +10,13 @@ import openpyxl
 import polars as pl
 import pytest
 
-from flows.cli import main
-from flows.extract import read_extract
-from flows.synth import to_837
+from cleanclaim.flows.cli import main
+from cleanclaim.flows.extract import read_extract
+from cleanclaim.flows.synth import to_837
+from cleanclaim.validators.contract import CANONICAL, PHI
+from cleanclaim.validators.errors import ExtractError
+from cleanclaim.validators.integrity import check_integrity
 from tests.conftest import AS_OF, claim_lines, write_csv
-from validators.contract import CANONICAL, PHI
-from validators.errors import ExtractError
-from validators.integrity import check_integrity
 
 CANARY_ID = "ZEBEDIAH-CANARY-4471"
 CANARY_DOB = (

@@ -8,14 +8,14 @@ import polars as pl
 import pytest
 from openpyxl import Workbook
 
-from flows.cli import main
-from flows.cms_import import import_files, parse
+from cleanclaim.flows.cli import main
+from cleanclaim.flows.cms_import import import_files, parse
+from cleanclaim.validators.catalog import load_catalog
+from cleanclaim.validators.checks import procedure
+from cleanclaim.validators.engine import run_rules
+from cleanclaim.validators.errors import ExtractError
+from cleanclaim.validators.integrity import check_integrity
 from tests.conftest import AS_OF, CMS_FIXTURES, claim_lines, with_cms_fixtures
-from validators.catalog import load_catalog
-from validators.checks import procedure
-from validators.engine import run_rules
-from validators.errors import ExtractError
-from validators.integrity import check_integrity
 
 
 def flagged(catalog, rows, rule_id):

@@ -12,14 +12,14 @@ import openpyxl
 import polars as pl
 import pytest
 
-from flows import cli, pipeline
-from flows.history import History, RemitHistory, file_meta
-from flows.outcomes import calibrate, link_lines, nightly_remits, process, remittances_in
-from flows.remits import read_835
-from flows.synth import to_835
+from cleanclaim.flows import cli, pipeline
+from cleanclaim.flows.history import History, RemitHistory, file_meta
+from cleanclaim.flows.outcomes import calibrate, link_lines, nightly_remits, process, remittances_in
+from cleanclaim.flows.remits import read_835
+from cleanclaim.flows.synth import to_835
+from cleanclaim.validators.config import load_config
+from cleanclaim.validators.errors import RuleConfigError
 from tests.conftest import REPO
-from validators.config import load_config
-from validators.errors import RuleConfigError
 
 AS_OF = date(2026, 9, 30)
 RULE = "DXP001"  # flags SP1001 and SP1008 of the sample; its YAML predicts CO-50

@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows import x12
-from flows.remits import read_835
-from validators.errors import ExtractError
+from cleanclaim.flows import x12
+from cleanclaim.flows.remits import read_835
+from cleanclaim.validators.errors import ExtractError
 
 X12 = Path(__file__).resolve().parent / "data" / "x12"
 DEIDENT = X12 / "oopfactory" / "835_4010_FromNth_835_DeIdent_02.dat"

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from flows.cli import main
+from cleanclaim.flows.cli import main
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow

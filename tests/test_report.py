@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from flows import report
-from flows.report import atomic_path, write_findings_file, write_workbook
+from cleanclaim.flows import report
+from cleanclaim.flows.report import atomic_path, write_findings_file, write_workbook
+from cleanclaim.validators import findings as fnd
 from tests.conftest import REPO
-from validators import findings as fnd
 
 PAYLOADS = [
     "=1+1",
@@ -273,5 +273,7 @@ def test_sheets_print_landscape_fitted_to_one_page_wide(tmp_path):
 
 def test_the_workbook_module_builds_its_sheets_from_frames_without_the_pipeline():
     """report.py takes the run's tables; the pipeline imports it, never the reverse."""
-    code = "import sys, flows.report; sys.exit('flows.pipeline' in sys.modules)"
+    code = (
+        "import sys, cleanclaim.flows.report; sys.exit('cleanclaim.flows.pipeline' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0

@@ -9,9 +9,9 @@ import shutil
 import polars as pl
 import pytest
 
-from flows.cli import main
+from cleanclaim.flows.cli import main
+from cleanclaim.validators.config import RunConfig, find_config, split_rule_ids
 from tests.conftest import REPO
-from validators.config import RunConfig, find_config, split_rule_ids
 
 SAMPLES = REPO / "sample_claims"
 
@@ -107,7 +107,7 @@ def test_format_json_prints_the_runs_counts_and_its_exit_code(tmp_path, capsys):
 
 @pytest.mark.parametrize("command", ["nightly", "serve"])
 def test_nightly_and_serve_take_the_configuration_and_verbosity_options(command):
-    from flows.cli import build_parser
+    from cleanclaim.flows.cli import build_parser
 
     args = build_parser().parse_args(
         [command, "--inbox", "i", "--out", "o", "--config", "c.yaml", "--select", "FLD", "-q"]
@@ -118,7 +118,7 @@ def test_nightly_and_serve_take_the_configuration_and_verbosity_options(command)
 def test_the_outputs_say_each_stage_as_it_starts(catalog, tmp_path):
     from datetime import date
 
-    from flows import pipeline
+    from cleanclaim.flows import pipeline
 
     result = pipeline.run(
         pipeline.discover([SAMPLES / "front_desk_typos.xlsx"]), catalog, date(2026, 9, 30)

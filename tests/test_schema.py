@@ -6,8 +6,7 @@ import polars as pl
 import pytest
 from pandera.errors import SchemaErrors
 
-from tests.conftest import AS_OF, claim_lines
-from validators.schema import (
+from cleanclaim.validators.schema import (
     FAILS_ON_EMPTY,
     build_schema,
     check_names,
@@ -15,6 +14,7 @@ from validators.schema import (
     npi_check_digit_ok,
     prepare,
 )
+from tests.conftest import AS_OF, claim_lines
 
 POS = ["11", "22", "24", "02"]
 

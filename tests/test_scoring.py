@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from validators import findings as fnd
-from validators.scoring import score
+from cleanclaim.validators import findings as fnd
+from cleanclaim.validators.scoring import score
 
 
 def findings(rows: list[tuple[str, str, str]]) -> pl.DataFrame:

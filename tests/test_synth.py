@@ -7,10 +7,10 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
-from flows import pipeline
-from flows.cli import main
-from flows.synth import COMORBIDITY_CATEGORIES, DIRTY, synthesize
-from validators.schema import npi_check_digit_ok
+from cleanclaim.flows import pipeline
+from cleanclaim.flows.cli import main
+from cleanclaim.flows.synth import COMORBIDITY_CATEGORIES, DIRTY, synthesize
+from cleanclaim.validators.schema import npi_check_digit_ok
 
 AS_OF = date(2026, 9, 30)
 

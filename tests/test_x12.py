@@ -11,12 +11,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows import pipeline, x12
-from flows.extract import read_extract, sniff_format
-from flows.synth import synthesize, write_837
+from cleanclaim.flows import pipeline, x12
+from cleanclaim.flows.extract import read_extract, sniff_format
+from cleanclaim.flows.synth import synthesize, write_837
+from cleanclaim.validators.catalog import load_catalog
+from cleanclaim.validators.errors import ExtractError
 from tests.conftest import AS_OF
-from validators.catalog import load_catalog
-from validators.errors import ExtractError
 
 X12 = Path(__file__).resolve().parent / "data" / "x12"
 

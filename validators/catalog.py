@@ -19,15 +19,15 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-import validators.checks.documentation
-import validators.checks.dx
-import validators.checks.procedure
-import validators.checks.trauma
-import validators.schema  # noqa: F401  (registers the field-integrity check kinds)
-from validators.checks import REGISTRY
-from validators.codesets import Codeset, default_rules_dir, load_codesets, read_yaml
-from validators.contract import CANONICAL, PHI
-from validators.errors import RuleConfigError
+import cleanclaim.validators.checks.documentation
+import cleanclaim.validators.checks.dx
+import cleanclaim.validators.checks.procedure
+import cleanclaim.validators.checks.trauma
+import cleanclaim.validators.schema  # noqa: F401  (registers the field-integrity check kinds)
+from cleanclaim.validators.checks import REGISTRY
+from cleanclaim.validators.codesets import Codeset, default_rules_dir, load_codesets, read_yaml
+from cleanclaim.validators.contract import CANONICAL, PHI
+from cleanclaim.validators.errors import RuleConfigError
 
 CATEGORIES = (
     "field-integrity",

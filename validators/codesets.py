@@ -13,7 +13,7 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from validators.errors import RuleConfigError
+from cleanclaim.validators.errors import RuleConfigError
 
 # The yearly ICD-10-CM tables are code sets of these families (one per fiscal year, index.yaml);
 # the family's name alone is the newest year's table, for what needs no date (synthetic claims).

@@ -30,7 +30,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from validators.errors import RuleConfigError
+from cleanclaim.validators.errors import RuleConfigError
 
 Severity = Literal["high", "medium", "low"]
 

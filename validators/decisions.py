@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from validators.scoring import claim_key
+from cleanclaim.validators.scoring import claim_key
 
 OPEN, FIXED, OVERRIDE, FALSE_POSITIVE = "Open", "Fixed", "Override", "False positive"
 STATUSES = (OPEN, FIXED, OVERRIDE, FALSE_POSITIVE)

@@ -17,17 +17,17 @@ from datetime import date
 
 import polars as pl
 
-import validators.checks.documentation
-import validators.checks.dx
-import validators.checks.procedure
-import validators.checks.trauma  # noqa: F401
-from validators import findings as fnd
-from validators.catalog import Catalog, Rule
-from validators.checks import REGISTRY
-from validators.checks.context import Context
-from validators.config import RunConfig
-from validators.integrity import ENGINE_RULE
-from validators.notes import NoteIndex
+import cleanclaim.validators.checks.documentation
+import cleanclaim.validators.checks.dx
+import cleanclaim.validators.checks.procedure
+import cleanclaim.validators.checks.trauma  # noqa: F401
+from cleanclaim.validators import findings as fnd
+from cleanclaim.validators.catalog import Catalog, Rule
+from cleanclaim.validators.checks import REGISTRY
+from cleanclaim.validators.checks.context import Context
+from cleanclaim.validators.config import RunConfig
+from cleanclaim.validators.integrity import ENGINE_RULE
+from cleanclaim.validators.notes import NoteIndex
 
 log = logging.getLogger("cleanclaim.engine")
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandera.polars as pa
 import polars as pl
 
-from validators.catalog import CATEGORIES, SEVERITIES, Rule
+from cleanclaim.validators.catalog import CATEGORIES, SEVERITIES, Rule
 
 FINDINGS_SCHEMA: dict[str, pl.DataType] = {
     "claim_id": pl.String,

@@ -8,13 +8,13 @@ force on its service date (`validators.codesets.Icd10cmEditions`).
 Parsing a tabular XML costs 2-3 s, so the tables are built once and runs read the Parquet in
 milliseconds. Where each shipped table comes from, reproducibly:
 
-- FY2026: `python -m validators.icd10cm` reads the tabular of the installed `simple-icd-10-cm`
+- FY2026: `python -m cleanclaim.validators.icd10cm` reads the tabular of the installed `simple-icd-10-cm`
   (pinned 1.5.0: the April 1 2026 update); `tests/test_icd10cm.py` rebuilds it and compares.
 - FY2025: `pip download --no-deps simple-icd-10-cm==1.4.0 -d DIR`, then
-  `python -m validators.icd10cm --wheel DIR/simple_icd_10_cm-1.4.0-py3-none-any.whl` reads that
+  `python -m cleanclaim.validators.icd10cm --wheel DIR/simple_icd_10_cm-1.4.0-py3-none-any.whl` reads that
   wheel's April 2025 tabular and code list (the parser is the pinned package's).
 - FY2027 and later: `cleanclaim codesets import icd10cm_order_2027.txt icd10cm_tabular_2027.xml`
-  (or `python -m validators.icd10cm --tabular XML --order TXT`) reads CMS's release files: the
+  (or `python -m cleanclaim.validators.icd10cm --tabular XML --order TXT`) reads CMS's release files: the
   order file of "Code Descriptions in Tabular Order" and the tabular XML of "Code Tables and Index".
 
 Everything in a table is read from the tabular, nothing is typed by hand: billable (leaf) or
@@ -39,8 +39,8 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from validators.codesets import ICD10CM, ICD10CM_EXCLUDES1, default_rules_dir
-from validators.errors import ExtractError
+from cleanclaim.validators.codesets import ICD10CM, ICD10CM_EXCLUDES1, default_rules_dir
+from cleanclaim.validators.errors import ExtractError
 
 SUGGEST_MAX = 8  # billable codes named in a fix; "and N more" beyond
 
@@ -375,7 +375,7 @@ def main(argv: list[str] | None = None) -> None:
     from importlib.metadata import version as package_version
 
     parser = argparse.ArgumentParser(
-        prog="python -m validators.icd10cm",
+        prog="python -m cleanclaim.validators.icd10cm",
         description="Build one fiscal year's ICD-10-CM tables into rules/codesets/ and list them "
         "in its index.yaml. Without options: the installed simple-icd-10-cm's tabular.",
     )
@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> None:
             how = ""
         year = tabular_year(xml or next(data.glob("*.xml")))
         table, excludes = build(xml, codes)
-    command = f"python -m validators.icd10cm {how}".strip()
+    command = f"python -m cleanclaim.validators.icd10cm {how}".strip()
     source = (
         f"CDC/CMS ICD-10-CM tabular for FY{year} as shipped in PyPI simple-icd-10-cm ({files}); "
         f"derived by `{command}` with simple-icd-10-cm {parser_version}'s "

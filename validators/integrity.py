@@ -11,10 +11,10 @@ from datetime import date
 
 import polars as pl
 
-from validators import findings as fnd
-from validators.catalog import Catalog
-from validators.contract import CANONICAL, CLAIM_LEVEL, LABELS, PHI
-from validators.schema import failures, prepare, typed_lines
+from cleanclaim.validators import findings as fnd
+from cleanclaim.validators.catalog import Catalog
+from cleanclaim.validators.contract import CANONICAL, CLAIM_LEVEL, LABELS, PHI
+from cleanclaim.validators.schema import failures, prepare, typed_lines
 
 ENGINE_RULE = "ENG001"
 ROW_RULE_KIND = "row_structure"

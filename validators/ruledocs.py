@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 
-from validators.catalog import Catalog, Rule
+from cleanclaim.validators.catalog import Catalog, Rule
 
 # Each of the three headings starts its own paragraph, however the YAML wraps them.
 _HEADING = re.compile(r"\s*(\*\*(?:What it checks|Why payers deny it|How to fix)\.\*\*)")

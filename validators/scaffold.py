@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from validators.catalog import CATEGORIES, SEVERITIES, Catalog, retired_ids
-from validators.checks import REGISTRY
-from validators.errors import RuleConfigError
+from cleanclaim.validators.catalog import CATEGORIES, SEVERITIES, Catalog, retired_ids
+from cleanclaim.validators.checks import REGISTRY
+from cleanclaim.validators.errors import RuleConfigError
 
 _ID = re.compile(r"^([A-Z]{3})(\d{3})$")
 

@@ -20,8 +20,8 @@ import polars as pl
 from pandera.api.polars.types import PolarsData
 from pandera.errors import SchemaErrors
 
-from validators.checks import Params, register_check
-from validators.contract import (
+from cleanclaim.validators.checks import Params, register_check
+from cleanclaim.validators.contract import (
     CANONICAL,
     CLAIM_FILING_INDICATORS,
     CLAIM_LEVEL,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from validators.catalog import Catalog
+from cleanclaim.validators.catalog import Catalog
 
 SEVERITY_FACTOR = {"high": 1.0, "medium": 0.6, "low": 0.25}
 STATUS_ORDER = {"hold": 0, "review": 1, "clean": 2}

@@ -12,10 +12,10 @@ from datetime import date
 
 import polars as pl
 
-from validators import decisions as dec
-from validators.catalog import CATEGORIES, SEVERITIES, Catalog
-from validators.findings import SEVERITY_ORDER
-from validators.scoring import SCORED_COLUMNS, STATUS_ORDER, claim_key, score
+from cleanclaim.validators import decisions as dec
+from cleanclaim.validators.catalog import CATEGORIES, SEVERITIES, Catalog
+from cleanclaim.validators.findings import SEVERITY_ORDER
+from cleanclaim.validators.scoring import SCORED_COLUMNS, STATUS_ORDER, claim_key, score
 
 # The columns of the validated lines this module reads (a run that read nothing has exactly these).
 LINES_SCHEMA = {

@@ -28,16 +28,16 @@ import polars as pl
 import pytest
 import yaml
 
-from flows.extract import FIELD_COUNT_KIND, NOT_UTF8_KIND, read_extract
-from flows.synth import to_837
+from cleanclaim.flows.extract import FIELD_COUNT_KIND, NOT_UTF8_KIND, read_extract
+from cleanclaim.flows.synth import to_837
+from cleanclaim.validators import schema
+from cleanclaim.validators.catalog import load_catalog
+from cleanclaim.validators.checks import REGISTRY
+from cleanclaim.validators.checks.context import index_notes
+from cleanclaim.validators.config import RunConfig
+from cleanclaim.validators.engine import history_rows, run_rules
+from cleanclaim.validators.integrity import check_integrity, rejected_row_findings
 from tests.conftest import AS_OF, claim_lines, with_cms_fixtures, write_csv
-from validators import schema
-from validators.catalog import load_catalog
-from validators.checks import REGISTRY
-from validators.checks.context import index_notes
-from validators.config import RunConfig
-from validators.engine import history_rows, run_rules
-from validators.integrity import check_integrity, rejected_row_findings
 
 CASES_DIR = Path(__file__).parent / "cases"
 SHIPPED = load_catalog()

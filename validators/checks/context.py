@@ -14,13 +14,13 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
-from validators.catalog import Catalog
-from validators.checks import PROCEDURE, procedure_in
-from validators.checks.documentation import site_element
-from validators.codesets import Icd10cmEditions
-from validators.config import RunConfig
-from validators.contract import CLAIM_LEVEL, DX_COLUMNS
-from validators.notes import NoteIndex, combine, index
+from cleanclaim.validators.catalog import Catalog
+from cleanclaim.validators.checks import PROCEDURE, procedure_in
+from cleanclaim.validators.checks.documentation import site_element
+from cleanclaim.validators.codesets import Icd10cmEditions
+from cleanclaim.validators.config import RunConfig
+from cleanclaim.validators.contract import CLAIM_LEVEL, DX_COLUMNS
+from cleanclaim.validators.notes import NoteIndex, combine, index
 
 
 def _with_visits(lines: pl.DataFrame) -> pl.DataFrame:

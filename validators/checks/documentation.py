@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
-from validators.checks import Params, procedure_in, register_check
-from validators.checks.procedure import minor_procedures
-from validators.notes import NoteIndex
+from cleanclaim.validators.checks import Params, procedure_in, register_check
+from cleanclaim.validators.checks.procedure import minor_procedures
+from cleanclaim.validators.notes import NoteIndex
 
 if TYPE_CHECKING:
-    from validators.catalog import Catalog
-    from validators.checks.context import Context
+    from cleanclaim.validators.catalog import Catalog
+    from cleanclaim.validators.checks.context import Context
 
 
 class DocRequired(Params):

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
-from validators.checks import Params, register_check
+from cleanclaim.validators.checks import Params, register_check
 
 if TYPE_CHECKING:
-    from validators.checks.context import Context
+    from cleanclaim.validators.checks.context import Context
 
 DX_FIELDS = {"claim_id", "field", "value", "description"}
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
-from validators.checks import (
+from cleanclaim.validators.checks import (
     PROCEDURE,
     REGISTRY,
     Params,
@@ -24,8 +24,8 @@ from validators.checks import (
 )
 
 if TYPE_CHECKING:
-    from validators.catalog import Catalog
-    from validators.checks.context import Context
+    from cleanclaim.validators.catalog import Catalog
+    from cleanclaim.validators.checks.context import Context
 
 MODIFIERS = [f"modifier_{i}" for i in range(1, 5)]
 

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from validators.checks import Params, register_check
+from cleanclaim.validators.checks import Params, register_check
 
 if TYPE_CHECKING:
-    from validators.checks.context import Context
+    from cleanclaim.validators.checks.context import Context
 
 
 class DxRequiredWhen(Params):

@@ -8,6 +8,6 @@ rules/codesets/doc_elements.yaml it affirms and negates, and the longest duratio
 each timed element. Only numbers and element names are kept: never the note text.
 """
 
-from validators.notes.noteindex import NoteIndex, combine, detect, index
+from cleanclaim.validators.notes.noteindex import NoteIndex, combine, detect, index
 
 __all__ = ["NoteIndex", "combine", "detect", "index"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from validators.notes.lexicon import NON_WORD, WORD
+from cleanclaim.validators.notes.lexicon import NON_WORD, WORD
 
 PSEUDO_TRIGGERS = (
     r"\b(?:no|not|without)\s+(?:significant\s+|much\s+|any\s+|lasting\s+|sustained\s+|adequate\s+)?"

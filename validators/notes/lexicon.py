@@ -7,7 +7,7 @@ import re
 
 import polars as pl
 
-from validators.notes import temporal
+from cleanclaim.validators.notes import temporal
 
 # Clauses are lower-cased before matching, so a word character is [0-9a-z_], written out rather than
 # as Unicode \w (some 140,000 code points): polars compiles a pattern on every call, and Unicode

@@ -17,9 +17,9 @@ from itertools import accumulate
 import numpy as np
 import polars as pl
 
-from validators.notes import assertion, lexicon, temporal
-from validators.notes.sections import segments
-from validators.notes.sentences import clauses
+from cleanclaim.validators.notes import assertion, lexicon, temporal
+from cleanclaim.validators.notes.sections import segments
+from cleanclaim.validators.notes.sentences import clauses
 
 # Notes are indexed in slices of about this much text, each on its own: the work on the text
 # (sections, clauses, lower-casing) copies it a few times, which for a night of real-length notes

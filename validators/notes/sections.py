@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from validators.notes.normalize import normalize
+from cleanclaim.validators.notes.normalize import normalize
 
 HEADER = (
     r"\b([A-Z][A-Z0-9 /&()'-]{1,60}[A-Z)]):"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from validators.notes.sections import sliced
+from cleanclaim.validators.notes.sections import sliced
 
 CLAUSE_BREAK = (
     r"[.;!?](?:\s|$)|\n+"
