@@ -365,3 +365,282 @@ def test_a_field_label_is_the_context_of_its_value(vocab, text, element):
     """A label and its value on one line are one clause ("Pain: 7/10"): the label gives the value
     its meaning."""
     assert found(vocab, text)[element][0]
+
+
+# How an injury's date is written (absolute, relative, labelled, weekday, "today" tied to the event)
+# and what only looks like one: the date of an admission, a visit, an imaging study or an operation,
+# a window ("in the past year"), a season, past medical history.
+@pytest.mark.parametrize(
+    "text, dated",
+    [
+        ("HPI: Slipped on a wet floor at the store on Saturday and landed on her hip.", True),
+        ("HPI: 34M s/p MVC 2d ago, restrained driver, rear-ended at a light.", True),
+        ("HPI: Injured on 10/12 when a pallet fell on his foot.", True),
+        ("HPI: He hurt his back lifting a couch over the weekend.", True),
+        ("HPI: Fell this a.m. while getting out of the shower.", True),
+        ("HPI: The fracture is about three weeks old; he stumbled on a step.", True),
+        ("HPI: Bruising on the flank, two days status post fall.", True),
+        ("HPI: Was assaulted in 5/25 and punched in the jaw.", True),
+        ("HPI: She was T-boned at an intersection yesterday evening.", True),
+        ("HPI: Hurt at 6 p.m. while at band practice when a pole struck her.", True),
+        ("HPI: Seen after a car accident on 09/05/2026 as a passenger.", True),
+        ("HPI: Pain in the wrist. Seen by Dr. Lee on 5/1/26 after he fell on 4/30/26.", True),
+        ("Date of Injury: 01/15/2026\nMechanism: fall from a ladder", True),
+        ("HPI: He presents today after a fall at home.", False),
+        ("HPI: She was admitted on 08/06/2026 after a fall at home.", False),
+        ("HPI: Seen in the emergency department on 3/3/26 after slipping on ice.", False),
+        ("HPI: X-rays on 3/5/26 show a distal radius fracture after a fall.", False),
+        ("HPI: On 7/26/26 he was taken back to the operating room after his fall.", False),
+        ("HPI: He underwent ORIF of the fracture in October 2025.", False),
+        ("HPI: She has fallen twice in the past year.", False),
+        ("HPI: Knee pain since the fall of 2025; no injury recalled.", False),
+        ("PAST MEDICAL HISTORY: Hip fracture after a fall in 2019.", False),
+        ("HPI: He had been warming up an hour prior to the injury, when he was struck.", False),
+    ],
+)
+def test_injury_dates(vocab, text, dated):
+    assert found(vocab, text).get("injury_date", (False,))[0] is dated
+
+
+@pytest.mark.parametrize(
+    "text, mechanism",
+    [
+        ("HPI: Lost her footing on the stairs and went down on her knee.", True),
+        ("HPI: He was knocked over by a large dog.", True),
+        ("HPI: Felt a pop in the knee while pivoting in a soccer game.", True),
+        ("HPI: Lacerated his thumb on a box cutter at work.", True),
+        ("HPI: History of falls; high fall risk; fall precautions.", False),
+        ("HPI: Falls asleep easily at night.", False),
+        ("HPI: Hip pain since the fall of 2024.", False),
+        ("HPI: History of slipped capital femoral epiphysis.", False),
+        ("HPI: A spinal needle was inserted at L3-L4 on the first pass.", False),
+        ("HPI: Stabbing pain in the left foot.", False),
+    ],
+)
+def test_injury_mechanisms(vocab, text, mechanism):
+    assert found(vocab, text).get("injury_mechanism", (False,))[0] is mechanism
+
+
+def test_abbreviation_periods_end_no_sentence():
+    segmented = pl.DataFrame(
+        {"section": ["history"], "body": ["Hurt at 6 p.m. while at work. Seen by Dr. Lee."]}
+    )
+    assert clauses(segmented)["clause"].to_list() == [
+        "hurt at 6 p.m while at work",
+        "seen by dr lee",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # a goal a reviewer can measure, or a goals header over its goals; an aim is not one
+        ("Goals: ambulate 300 ft independently within 4 weeks.", "poc_goals", True),
+        (
+            "LONG-TERM GOALS (8 WEEKS):\n1. Climb one flight of stairs with a rail.",
+            "poc_goals",
+            True,
+        ),
+        ("Plan: PT 2x/wk. Goals: decrease pain and improve function.", "poc_goals", False),
+        # the plan's length, not any span of weeks in the note
+        ("Plan: skilled PT twice a week, 8-week program.", "poc_duration", True),
+        ("Plan: 6 weeks of outpatient physical therapy.", "poc_duration", True),
+        (
+            "Plan: therapy 3x/week. He completed 6 weeks of chemotherapy in May.",
+            "poc_duration",
+            False,
+        ),
+        ("Plan: NMES phase duration was 220 microseconds.", "poc_duration", False),
+        # onset stated as a start time or a window
+        ("Neck pain that started 3 days ago after sleeping wrong.", "onset_duration", True),
+        ("Increasing back pain over the past several months.", "onset_duration", True),
+        ("Neck pain w/ radiation to R arm since 2/2026.", "onset_duration", True),
+        ("Axial LBP, worse w/ extension. Duration 6 months.", "onset_duration", True),
+        ("It has been going on for about six months.", "onset_duration", True),
+        ("Pain has been present since a fall in January.", "onset_duration", True),
+        # a root named as compressed
+        ("MRI: L5 nerve root compression.", "radicular_findings", True),
+    ],
+)
+def test_plan_onset_and_radicular_phrasings(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "HPI: It happened between 10:30 and 11 p.m. when he tripped on the rug.",
+        "HPI: Twisted her knee at 2:15 today on the stairs.",
+        "HPI: The bump bent backwards and ripped the skin last night.",
+    ],
+)
+def test_clock_times_and_tearing_injuries(vocab, text):
+    result = found(vocab, text)
+    assert result["injury_date"][0] and result["injury_mechanism"][0]
+
+
+def test_templated_injury_fields_are_read_under_their_headers(vocab):
+    """An EHR template's fields: the header names the element, its value says it."""
+    text = (
+        "Chief Complaint: Right ankle injury\n"
+        "Onset: 2 days ago\n"
+        "Mechanism: inversion while playing basketball\n"
+        "Pain: 6/10, worse with weight bearing"
+    )
+    result = found(vocab, text)
+    assert result["injury_date"][0] and result["injury_mechanism"][0]
+    # an onset header over no time, and a time under no injury header, date nothing
+    assert "injury_date" not in found(
+        vocab, "Onset: gradual\nSocial: works nights, 2 days ago moved"
+    )
+
+
+@pytest.mark.parametrize(
+    "text, sides",
+    [
+        ("Pain (R) knee.", {"side_right"}),
+        ("Tender over the lateral aspect of the R. ankle.", {"side_right"}),
+        ("R ant knee pain.", {"side_right"}),
+        ("LUE numbness, LLE edema.", {"side_left"}),
+        # both sides named, one the worse: neither side is the only one
+        ("R>L leg numbness.", {"side_left", "side_right", "side_both"}),
+        ("Kenalog(R) 40 mg injected.", set()),
+    ],
+)
+def test_side_abbreviations(vocab, text, sides):
+    result = found(vocab, text)
+    assert {e for e in result if e.startswith("side_") and result[e][0]} == sides
+
+
+@pytest.mark.parametrize(
+    "text, element, affirmed, negated",
+    [
+        # a negation's scope ends where a new event or its circumstance begins
+        (
+            "No loss of consciousness when she fell from the ladder.",
+            "injury_mechanism",
+            True,
+            False,
+        ),
+        ("Denies head strike after he slipped on the ice.", "injury_mechanism", True, False),
+        ("Denies any fall or trauma.", "injury_mechanism", False, True),
+        ("Denies fever, chills, numbness or tingling.", "radicular_findings", False, True),
+    ],
+)
+def test_negation_scope_ends_at_terminators(vocab, text, element, affirmed, negated):
+    assert found(vocab, text).get(element, (False, False, None))[:2] == (affirmed, negated)
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # ratings written against the scale rather than as x/10
+        ("On a scale from 1 to 10, she puts it at 6.", "pain_scale", True),
+        ("Pain (0-10): 4", "pain_scale", True),
+        ("His pain level has been well controlled.", "pain_scale", False),
+        # "referred" is past (referred pain, referred by a doctor), not a plan
+        ("Referred pain reproduced; pain before (0-10): 8.", "pain_scale", True),
+        ("She was started on amitriptyline, which helped.", "conservative_care", True),
+        ("Relieved with over-the-counter medication.", "conservative_care", True),
+        # SOAP letters are sections: a plan under P: is not care received
+        ("S: LBP x 3 mo.\nP: PT 2x/wk x 6 wks.", "conservative_care", False),
+    ],
+)
+def test_scales_care_and_soap_sections(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+def test_wrapped_headers_soap_letters_and_fields_keep_their_sections(vocab):
+    """A header wrapped over two lines is one; SOAP letters start sections after a wrap; a title-case
+    field no header keyword names stays in the section around it."""
+    wrapped = (
+        "No intraoperative complications.,HISTORY\nAND PHYSICAL:  ,The patient fell off a swing at\n"
+        "school around 1:30 today."
+    )
+    result = found(vocab, wrapped)
+    assert result["injury_mechanism"][0] and result["injury_date"][0]  # history, not exam
+    soap = "S: LBP x 3 mo after lifting.\nO: Tender L4-5.\nP: Naproxen.\nModified duty: PT 2x/wk x 3 wks."
+    segmented = segments(pl.DataFrame({"_row": [0], "text": [soap]}), vocab[1])
+    assert segmented["section"].to_list() == ["history", "exam", "plan", "plan"]
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        ("HPI: R ankle pain x 3 days after a fall on the stairs.", "injury_date", True),
+        ("HPI: s/p MVC x 2 days, neck pain.", "injury_date", True),
+        ("Date of injury: unknown. Fell at home.", "injury_date", False),
+        ("Fell from a ladder; the x-ray was normal.", "injury_mechanism", True),
+        ("The mechanism of injury is unclear.", "injury_mechanism", False),
+        ("Wrist pain from repetitive gripping on the assembly line.", "injury_mechanism", True),
+        ("Burn to the hand from hot cooking oil splashing while frying.", "injury_mechanism", True),
+    ],
+)
+def test_injury_durations_unknown_dates_and_cumulative_mechanisms(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+def test_a_title_over_a_labelled_date_is_no_wrapped_header(vocab):
+    text = "URGENT CARE - INITIAL VISIT\nDOI: 3/3/26    DOS: 3/10/26\nS: Slipped on a wet floor at work."
+    result = found(vocab, text)
+    assert result["injury_date"][0] and result["injury_mechanism"][0]
+    assert "injury_date" not in found(vocab, "DOI: unknown\nS: Slipped on a wet floor at work.")
+
+
+@pytest.mark.parametrize(
+    "text, element, affirmed, negated",
+    [
+        # a mention left outside the denial is the event; a denied list is denied
+        ("Tripped and fell on the stairs, did not hit his head.", "injury_mechanism", True, False),
+        (
+            "Restrained driver, rear-ended at a light, no airbag deployment.",
+            "injury_mechanism",
+            True,
+            False,
+        ),
+        ("No falls, slips or trips.", "injury_mechanism", False, True),
+    ],
+)
+def test_an_event_is_denied_only_when_no_mention_is_left(vocab, text, element, affirmed, negated):
+    assert found(vocab, text).get(element, (False, False, None))[:2] == (affirmed, negated)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "S: Twisted L ankle stepping off a curb Sat night.",
+        "Pt states she walked into the edge of a cabinet door yesterday morning.",
+    ],
+)
+def test_weekday_abbreviations_and_dates_beside_any_mechanism(vocab, text):
+    result = found(vocab, text)
+    assert result["injury_date"][0] and result["injury_mechanism"][0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "HPI: Injured 3/3 at work when a box fell on his foot.",
+        "HPI: Fell off her bike on the 3rd, landed on the left wrist.",
+        "HPI: Twisted his knee a week and a half ago playing tennis.",
+        "HPI: Slipped on ice 2 days PTA.",
+        "HPI: Knee pain since Friday when he was tackled at practice.",
+        "HPI: Shut her finger in a car door at 3 pm.",
+    ],
+)
+def test_more_injury_dates(vocab, text):
+    result = found(vocab, text)
+    assert result["injury_date"][0] and result["injury_mechanism"][0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Got his hand stuck in a dough mixer at work.",
+        "Took an elbow to the face during a basketball game.",
+        "Turned her ankle on a curb.",
+        "Was hit while playing football.",
+    ],
+)
+def test_more_mechanisms(vocab, text):
+    assert found(vocab, text)["injury_mechanism"][0]

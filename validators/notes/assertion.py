@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from cleanclaim.validators.notes.lexicon import NON_WORD, WORD
+from cleanclaim.validators.notes.lexicon import WORD
 
 PSEUDO_TRIGGERS = (
     r"\b(?:no|not|without)\s+(?:significant\s+|much\s+|any\s+|lasting\s+|sustained\s+|adequate\s+)?"
@@ -49,24 +49,42 @@ ONGOING = (
 FAMILY = r"\b(?:mother|father|sister|brother|sibling|aunt|uncle|grand(?:mother|father|parent)s?|family history|fhx|cousin|daughter|son)\b"
 
 
+# Words that end a negation's scope inside a clause, as ConText's terminators: what follows is a new
+# event or its circumstance ("no loss of consciousness when she fell", "denies numbness after the
+# injection, which helped"). A scope does not cross the mark put in their place.
+TERMINATORS = r"\s+(?:after|when|while|which|who|following|because|due to|secondary to)\s+"
+_END = "\x1f"
+_GAP = rf"[^0-9a-z_{_END}]"
+
+
 def _before(trigger: str, pattern: str, words: int) -> str:
-    return rf"(?:{trigger})(?:{NON_WORD}+{WORD}+){{0,{words}}}?{NON_WORD}+(?:{pattern})"
+    return rf"(?:{trigger})(?:{_GAP}+{WORD}+){{0,{words}}}?{_GAP}+(?:{pattern})"
 
 
 def neutral(clause: pl.Expr) -> pl.Expr:
-    """The clause with its pseudo-triggers blanked."""
-    return clause.str.replace_all(PSEUDO_TRIGGERS, " ~ ")
+    """The clause with its pseudo-triggers blanked and its terminators marked, as negation reads it."""
+    return clause.str.replace_all(PSEUDO_TRIGGERS, " ~ ").str.replace_all(TERMINATORS, f" {_END} ")
 
 
-def negated(clause: pl.Expr, pattern: str) -> pl.Expr:
-    """A negation before the mention (twenty words: review-of-systems lists run long), a negative
-    result just before it ("negative Spurling's") or after it ("SLR neg", "Spurling's (-)",
-    "straight leg raise is normal")."""
+def negated(clause: pl.Expr, pattern: str, results: bool = True) -> pl.Expr:
+    """A negation before the mention (twenty words: review-of-systems lists run long), and for a
+    finding (`results`) a negative result just before it ("negative Spurling's") or after it ("SLR
+    neg", "Spurling's (-)", "straight leg raise is normal"); an event is not "normal" ("fell; x-ray
+    normal" still says how), and is negated only when no mention of it is left outside the denial."""
+    if not results:
+        # an event denied in a list ("no falls, slips or trips") is denied; one mention left over
+        # ("tripped and fell, did not hit his head") is affirmed
+        listed = rf"(?:{pattern})(?:(?:\s*[,/]\s*|\s+(?:or|and|nor)\s+|\s*,\s*(?:or|and|nor)\s+)(?:{WORD}+\s+){{0,2}}?(?:{pattern}))*"
+        span = _before(PRE_NEGATION, listed, 20)
+        return clause.str.contains(span) & ~clause.str.replace_all(span, " ~ ").str.contains(
+            pattern
+        )
+    before = clause.str.contains(_before(PRE_NEGATION, pattern, 20))
     # a result after the test names it before the next comma: "twitch, aspirate neg" negates no twitch
     gap = "[^0-9a-z_,]"
     after = rf"(?:{pattern}){WORD}*(?:{gap}+{WORD}+){{0,3}}?{gap}*{POST_NEGATION}"
     return (
-        clause.str.contains(_before(PRE_NEGATION, pattern, 20))
+        before
         | clause.str.contains(_before(RESULT_BEFORE, pattern, 2))
         | clause.str.contains(after)
     )

@@ -27,10 +27,13 @@ def ascii_words(pattern: str) -> str:
     return _SHORTHAND.sub(lambda m: m[1] + (WORD if m[2] == "w" else NON_WORD), pattern)
 
 
-def expand(pattern: str | None) -> str | None:
-    """A pattern with {date}, {relative_time} and {duration} replaced by the temporal layer's own."""
+def expand(pattern: str | None, elements: dict[str, str] | None = None) -> str | None:
+    """A pattern with {date}, {relative_time} and {duration} replaced by the temporal layer's own, and
+    {element id} by that element's pattern (an injury's date is read beside its mechanism)."""
     if pattern is None:
         return None
+    for name, value in (elements or {}).items():
+        pattern = pattern.replace("{" + name + "}", f"(?:{value})")
     for name, value in PLACEHOLDERS.items():
         pattern = pattern.replace("{" + name + "}", f"(?:{value})")
     return ascii_words(pattern)
@@ -39,6 +42,7 @@ def expand(pattern: str | None) -> str | None:
 def prepare(elements: pl.DataFrame) -> list[dict]:
     """The vocabulary's rows with every optional field in place and the patterns expanded."""
     out = []
+    patterns = dict(elements.select("id", "pattern").rows())
     for e in elements.to_dicts():
         assertion = e.get("assertion") or "done"
         if assertion not in ASSERTIONS:
@@ -47,12 +51,17 @@ def prepare(elements: pl.DataFrame) -> list[dict]:
             {
                 **e,
                 "pattern": expand(e["pattern"]),
-                "context": expand(e.get("context")),
+                "context": expand(e.get("context"), patterns),
                 "unless": expand(e.get("unless")),
+                "ignore": expand(e.get("ignore")),
                 "assertion": assertion,
                 "negatable": bool(e.get("negatable")),
+                # an event's negation is its denial only ("denies any fall"), no negative result
+                "negated_by": e.get("negated_by") or "any",
                 "duration": bool(e.get("duration")),
+                "event": bool(e.get("event")),
                 "exclude_sections": e.get("exclude_sections") or [],
+                "cue_sections": e.get("cue_sections") or [],
             }
         )
     return out

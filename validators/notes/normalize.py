@@ -2,17 +2,25 @@
 
 Transcription systems and HL7 feeds hard-wrap text at a fixed width: a single line break inside a
 paragraph is a space, while a blank line, a header ("PLAN:") or a list item ("- ", "2. ") starts a
-new line. MTSamples joins its sections with commas ("PLAN:,  The patient ..."; "...revision.,INDICATIONS"):
-those joins become line breaks. Dashes and minus signs are one hyphen, so "(−)" reads as "(-)".
+new line; a header wrapped over two lines ("HISTORY\nAND PHYSICAL:") is one. MTSamples joins its
+sections with commas ("PLAN:,  The patient ..."; "...revision.,INDICATIONS"): those joins become
+line breaks. Dashes and minus signs are one hyphen, so "(−)" reads as "(-)".
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-# a line break before one of these is kept (a list item or a header starts a line)
-_LINE_START = r"\n([ \t]*(?:[-*•·]\s|\d{1,2}[.)]\s|[A-Z][A-Z0-9 /&()'-]{1,60}:|[A-Z][a-z]+(?: [A-Za-z]+){0,3}:\s))"
+# a line break before one of these is kept (a list item or a header starts a line, a SOAP letter too)
+_LINE_START = r"\n([ \t]*(?:[-*•·]\s|\d{1,2}[.)]\s|[A-Z][A-Z0-9 /&()'-]{1,60}:|[A-Z][a-z]+(?: [A-Za-z]+){0,3}:\s|[A-Z]{1,2}(?:/[A-Z])?:\s))"
 KEEP = "\x1c"  # marks a kept break while the others become spaces
+# upper-case words ending a line after running text on it, then a line that is the rest of an
+# upper-case header (read before MTSamples' comma joins become line starts; an upper-case title over
+# a header, "OCCUPATIONAL MEDICINE - INITIAL VISIT" over "DOI:", is no wrapped header)
+_WRAPPED_HEADER = (
+    r"([a-z0-9][^A-Za-z0-9\n]+)([A-Z][A-Z0-9/&'-]*(?: [A-Z][A-Z0-9/&'-]*)*)[ \t]*\n[ \t]*"
+    r"([A-Z][A-Z0-9 /&()'-]{0,60}:)"
+)
 
 
 def normalize(text: pl.Expr) -> pl.Expr:
@@ -21,6 +29,8 @@ def normalize(text: pl.Expr) -> pl.Expr:
         .str.replace_all(r"[\u2010-\u2015\u2212]", "-")
         .str.replace_all(r"[\u2018\u2019]", "'")
         .str.replace_all(r"[\u201c\u201d]", '"')
+        # an upper-case header wrapped over two lines is one ("HISTORY\nAND PHYSICAL:")
+        .str.replace_all(_WRAPPED_HEADER, "${1}${2} ${3}")
         # MTSamples' comma joins: after a header, and between a sentence end and the next paragraph
         .str.replace_all(r":\s*,\s*", ": ")
         .str.replace_all(r"\s{2,},\s*", "\n")

@@ -208,11 +208,19 @@ def _index(
         pattern = element["pattern"]
         # a timed element is read where ages and follow-up intervals are blanked ("a 47-year-old")
         text = temporal.without_non_durations(clause) if element["duration"] else clause
+        # spans that only look like the element ("fall asleep", "fall risk"), then an encounter's dates
+        if element["ignore"]:
+            text = text.str.replace_all(element["ignore"], " ~ ")
+        if element["event"]:
+            text = temporal.without_encounter_dates(text)
         mentioned = text.str.contains(pattern) & ~pl.col("section").is_in(
             element["exclude_sections"]
         )
-        if element["context"]:
-            mentioned = mentioned & clause.str.contains(element["context"])
+        if element["context"]:  # a section whose header names the element is its context
+            mentioned = mentioned & (
+                clause.str.contains(element["context"])
+                | pl.col("section").is_in(element["cue_sections"])
+            )
         if element["unless"]:
             mentioned = mentioned & ~clause.str.contains(element["unless"])
         asserted = ~assertion.family(clause, pattern)
@@ -220,7 +228,11 @@ def _index(
             # planned or hypothetical care is not care received; in a plan, only care going on is
             asserted = asserted & ~assertion.planned(clause, pattern)
             asserted = asserted & ~(in_plan & ~clause.str.contains(assertion.ONGOING))
-        negated = assertion.negated(neutral, pattern) if element["negatable"] else pl.lit(False)
+        negated = (
+            assertion.negated(neutral, pattern, results=element["negated_by"] == "any")
+            if element["negatable"]
+            else pl.lit(False)
+        )
         weeks = temporal.weeks(clause) if element["duration"] else pl.lit(None, dtype=pl.Float64)
         plans.append(mentioning.lazy().filter(mentioned))
         asserting.append(

@@ -6,7 +6,8 @@ value on the same line ("Pain: 7/10", "Onset: 3 days ago") stays in the value's 
 ending in a colon anywhere in a line ("PHYSICAL EXAMINATION:"), or at the start of a line a short
 title-case heading ("Assessment and Plan:") or a SOAP letter ("S:", "A/P:"). rules/codesets/
 note_sections.csv names the section each header opens (a regular expression over the lower-cased
-header, the first that matches wins).
+header, the first that matches wins); a title-case field it does not name ("Modified duty:", "Gait:")
+stays in the section around it.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
                     pl.concat_str(parts.field("field_0"), pl.lit("\n"), parts.field("field_1"))
                 )
                 .alias("body"),
+                # a title-case field ("Modified duty:", "Gait:") rather than an upper-case header
+                (
+                    parts.field("field_1").is_not_null()
+                    & parts.field("field_0").str.contains("[a-z]")
+                ).alias("_field"),
             )
             .filter(pl.col("body").str.strip_chars().str.len_bytes() > 0)
         ),
@@ -87,6 +93,17 @@ def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
     named = cut.select(pl.col("header").unique()).with_columns(
         section.otherwise(pl.lit("other")).alias("section")
     )
-    return cut.join(named, on="header", how="left", nulls_equal=True, maintain_order="left").select(
-        "_row", "section", "body"
+    # A field no header keyword names belongs to the section it sits in ("Modified duty:" in a plan).
+    return (
+        cut.join(named, on="header", how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(
+            pl.when(pl.col("_field") & (pl.col("section") == "other"))
+            .then(None)
+            .otherwise(pl.col("section"))
+            .forward_fill()
+            .over("_row")
+            .fill_null("other")
+            .alias("section")
+        )
+        .select("_row", "section", "body")
     )

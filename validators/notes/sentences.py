@@ -18,6 +18,9 @@ CLAUSE_BREAK = (
     r"|,?\s+(?:reports?|complains? of|endorses?|admits? to|positive for|presents? with|notes?)\s+"
 )
 
+# the periods of abbreviations end no sentence ("at 6 p.m. while at practice", "seen by Dr. X", "the R. ankle")
+ABBREVIATION = r"\b([ap]\.m|dr|mr|mrs|ms|vs|approx|e\.g|i\.e|[rl]|lt|rt)\.(?:\s|$)"
+
 
 def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
     """(section, body, ...) -> (section, clause, ...): the lower-cased clauses of each body."""
@@ -27,6 +30,7 @@ def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
             lf.with_columns(
                 pl.col("body")
                 .str.to_lowercase()
+                .str.replace_all(ABBREVIATION, "${1} ")
                 .str.replace_all(CLAUSE_BREAK, "\x1d")
                 .str.split("\x1d")
                 .alias("clause")

@@ -7,6 +7,10 @@ assertion layer as planned, so its care does not count as done). Abbreviations a
 "x 2 mos", "1 yr+", "6 wks of PT"); a vague plural ("several months", "for years") counts as two of
 its unit. Dates are patterns the lexicon uses ({date}, {relative_time}): numeric, month names,
 labelled ("DOI 3/3/26"), in parentheses, weekdays and relative ones ("3 days ago", "yesterday").
+An encounter's date is not the event's: a date or "today" that an admission, a visit, an imaging
+study or an operation is dated by ("admitted on 8/6/07 after a fall", "seen today after a fall", "on
+7/26 he was taken back to the operating room") is blanked where an injury's date is read
+(`without_encounter_dates`, for an element marked `event` in the vocabulary).
 """
 
 from __future__ import annotations
@@ -77,25 +81,80 @@ _MONTH = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 )
-_WEEKDAY = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_WEEKDAY = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tues?|wed|thu(?:rs?)?|fri|sat|sun"
 DATE = (
-    r"\b\d{1,2}[/-]\d{1,2}[/-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b"
+    r"\b\d{1,2}[/-]\d{1,2}[/-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}\.\d{1,2}\.(?:19|20)\d{2}\b"
+    # month and day, or month and year, without the rest ("on 10/12", "in 5/92"): only after a
+    # preposition, since a bare "5/5" or "2/6" is a strength grade or a murmur
+    r"|\b(?:on|in|since|dated)\s+\d{1,2}/\d{1,2}(?:/\d{2,4})?\b|\b\d{1,2}/(?:19|20)\d{2}\b"
     rf"|\b(?:{_MONTH})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s*(?:\d{{4}})?\b"
     rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH})\b"
     rf"|\b(?:in|on|of|since)\s+(?:{_MONTH})\b|\b(?:{_MONTH})\s+(?:of\s+)?\d{{4}}\b"
     r"|\b(?:in|since|of)\s+(?:19|20)\d{2}\b|\bmm/dd/yy(?:yy)?\b"
     rf"|\b(?:early|mid|late)[- ](?:{_MONTH})\b"
 )
+_SPAN = r"minutes?|mins?|hours?|hrs?|h|days?|d|nights?|evenings?|mornings?|weeks?|wks?|w|months?|mos?|years?|yrs?"
+_EVENT = r"injury|accident|fall|collision|crash|incident|trauma|assault|fight|bite|mv[ac]"
 RELATIVE_TIME = (
-    rf"\b(?:{_AMOUNT})\s*(?:minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|months?|years?)\s+"
-    r"(?:ago|prior|previously|before|earlier)\b"
-    rf"|\b(?:on|last|this past|past)\s+(?:{_WEEKDAY})\b|\b(?:{_WEEKDAY})\s+(?:night|morning|evening)\b"
-    r"|\byesterday\b|\b(?:last|this past|past) (?:night|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b"
+    rf"\b(?:{_AMOUNT})\s*(?:{_SPAN})(?: and a half)?\s+(?:ago|prior|previously|before|earlier|back|pta)\b"
+    r"|\bon the \d{1,2}(?:st|nd|rd|th)\b"
+    # "two days status post fall", "a 3-week-old fracture", "the fracture is a couple of months old",
+    # "pain x 3 days after a fall", "s/p MVC x 2 days"
+    rf"|\b(?:x|for)\s*(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:after|since|following|s/p|status post) (?:the |a |an |his |her )?(?:{_EVENT})"
+    rf"|\b(?:s/p|status post) (?:the |a |an |his |her )?(?:{_EVENT})\s+x\s*(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\b"
+    rf"|\b(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:status post|s/p|since|after|following) (?:the |a |an |his |her )?(?:{_EVENT})"
+    rf"|\b(?:injury|fracture|laceration|wound|sprain|strain|burn|bite|tear)\s+(?:is|was)\s+(?:about |approximately |nearly |over )?(?:a |an )?(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s*-?\s*old\b"
+    rf"|\b(?:on|last|this past|past|this|since)\s+(?:{_WEEKDAY})\b|\b(?:{_WEEKDAY})\s+(?:night|morning|evening|afternoon)\b"
+    r"|\byesterday\b|\b(?:last|this past|past) (?:night|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b|\b(?:this|last) [ap]\.?m\b"
+    r"|\bover the weekend\b|\bearlier (?:this|in the) (?:week|month|day|evening|morning)\b|\bthe other (?:day|night)\b"
+    r"|\bon the (?:night|evening|morning|afternoon|day) of\b|\blast p\.?m\b"
     r"|\b(?:just )?prior to (?:arrival|admission|presentation)|\bpta\b|\bthe day of (?:the )?(?:injury|accident|fall|collision)"
     r"|\b(?:earlier )?today\b|\btonight\b|\bthe (?:day|night|morning|evening|afternoon) (?:before|prior)\b"
     rf"|\b(?:{_AMOUNT})\s*-?\s*(?:hours?|days?|weeks?|months?)\s*-?\s*old\s+(?:injury|fracture|laceration|wound|sprain|strain|burn|bite)"
-    r"|\b(?:at|around|about|approximately)\s+(?:\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|hours)|noon|midnight)"
+    r"|\b(?:at|around|about|approximately|between|@)\s+(?:\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|hours)|\d{1,2}:\d{2}\b|noon|midnight)"
+    r"|\b\d{1,2}(?::\d{2})?\s*[ap]\.?m\b"
 )
+
+
+# What an admission, a visit, an imaging study or an operation is dated by: "admitted to the hospital
+# on 8/6/07", "presented to the emergency department on 1/7/09" (up to six words apart), "seen in our
+# office today", and a date before it, "on 7/26/08 he was taken back to the operating room". A date
+# the injury itself is named just before ("seen after a car accident on 9/5/26", "fell today") is
+# the injury's: PROTECT marks it first, and an encounter's span does not reach across the mark.
+_ENCOUNTER = (
+    r"admit[0-9a-z_]*|admission|present(?:s|ed|ing)?|seen|evaluated|examined|visits?|visited|here|"
+    r"transferred|discharged|returns?|returned|underwent|undergo[0-9a-z_]*|scheduled|performed|operat[0-9a-z_]*|surger(?:y|ies)|"
+    r"surgical|taken|placed|closed|x-?rays?|films?|radiographs?|mri|ct|scans?|stud(?:y|ies)|exam(?:ination)?|"
+    r"labs?|checked|check|dictated|h&p|consult[0-9a-z_]*|follow(?:-?up|ed)|reviewed|obtained|repaired|debrided|"
+    r"hospitali[sz][0-9a-z_]*|reduc(?:ed|tion)|fixation|cast|splint(?:ed)?|(?:comes?|came|brought) (?:in|to|back)|"
+    r"dos|date of (?:service|visit|exam|examination|evaluation|admission|surgery)"
+)
+# after a date, only the words that name an encounter outright ("on 3/14 he came down on his ankle")
+_ENCOUNTER_AFTER = (
+    r"admit[0-9a-z_]*|seen|evaluated|examined|transferred|discharged|underwent|operat[0-9a-z_]*|surger(?:y|ies)|"
+    r"taken (?:back )?to|x-?rays?|mri|ct|presented|returned|hospitali[sz][0-9a-z_]*"
+)
+_INJURED = (
+    r"injur[0-9a-z_]*|accident|collision|crash|mv[ac]|falls?|fell|fallen|slipped|tripped|twisted|struck|hit|"
+    r"assault[0-9a-z_]*|bitten|stung|burned|burnt|occurred|happened|"
+    r"sustained|hurt|incident"
+)
+_MARK = "\x1a"
+_GAP = f"[^0-9a-z_{_MARK}]+"  # what separates words, never the mark
+_WHEN = rf"(?:on |dated |from |of )?(?:{DATE}|today|tonight|this (?:morning|afternoon|evening))"
+PROTECT = rf"\b({_INJURED})((?:{_GAP}[0-9a-z_]+){{0,3}}?{_GAP})((?:at |on |in )?(?:{DATE}|today|tonight|this (?:morning|afternoon|evening)))"
+ENCOUNTER_DATE = (
+    rf"\b(?:{_ENCOUNTER})(?:{_GAP}[0-9a-z_]+){{0,6}}?{_GAP}{_WHEN}"
+    # a date before it ("today and was brought in" does not undate "fell today")
+    rf"|\b(?:on |dated )?(?:{DATE}),?(?:{_GAP}[0-9a-z_]+){{0,3}}?{_GAP}(?:{_ENCOUNTER_AFTER})\b"
+)
+
+
+def without_encounter_dates(clause: pl.Expr) -> pl.Expr:
+    """The clause with the dates of encounters blanked, so an injury's date is not read from them."""
+    return clause.str.replace_all(PROTECT, f"${{1}}${{2}}{_MARK}${{3}}").str.replace_all(
+        ENCOUNTER_DATE, " ~ "
+    )
 
 
 def without_non_durations(clause: pl.Expr) -> pl.Expr:
