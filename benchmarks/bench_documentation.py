@@ -35,6 +35,7 @@ from tests.notes_gold import (
     Gold,
     element_predictions,
     load_gold,
+    phrasing_predictions,
     rule_findings,
     rule_predictions,
     scores,
@@ -132,6 +133,8 @@ def gold_report(catalog, medspacy: bool) -> None:
             f"  correct claims (notes labelled complete, billed as coded) without a high or medium "
             f"finding: {len(complete) - flagged} of {len(complete)}"
         )
+        print("  history passages (phrasings.csv), per label:")
+        _table(scores(phrasing_predictions(catalog, test=name == "test"), "label"), "label")
         if medspacy:
             print("  medspaCy ConText with the same element patterns, per element:")
             _table(

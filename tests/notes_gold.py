@@ -265,3 +265,42 @@ def triggered(gold: Gold, catalog) -> dict[str, set[str]]:
         hits = _triggers(ctx, catalog.params[rule]).join(ids, on="_claim")
         out[rule] = set(hits["claim_id"])
     return out
+
+
+PHRASINGS = GOLD / "phrasings.csv"
+# phrasings.csv label -> the note-index element that documents it
+PHRASING_ELEMENTS = {
+    "injury_date": "injury_date",
+    "injury_mechanism": "injury_mechanism",
+    "pain_weeks": "onset_duration",
+    "conservative_care": "conservative_care",
+}
+
+
+def phrasing_predictions(catalog, test: bool) -> pl.DataFrame:
+    """(id, label, gold, predicted) over the short history passages of phrasings.csv (one part):
+    gold = the writer labelled the element documented, predicted = the note index affirms it."""
+    from cleanclaim.validators.notes import detect
+
+    passages = pl.read_csv(PHRASINGS, infer_schema=False)
+    passages = passages.filter(pl.Series([is_test(i) == test for i in passages["id"]]))
+    found = detect(
+        passages.select(pl.int_range(pl.len()).alias("_row"), pl.col("text")),
+        catalog.codesets["doc_elements"].table,
+        catalog.codesets["note_sections"].table,
+    ).filter(pl.col("affirmed"))
+    has = set(zip(found["_row"].to_list(), found["element"].to_list(), strict=True))
+    rows = []
+    for number, passage in enumerate(passages.iter_rows(named=True)):
+        for label, element in PHRASING_ELEMENTS.items():
+            value = passage[label]
+            if value:  # a label the passage's kind has
+                rows.append(
+                    (
+                        passage["id"],
+                        label,
+                        value not in ("absent", "planned"),
+                        (number, element) in has,
+                    )
+                )
+    return pl.DataFrame(rows, schema=["id", "label", "gold", "predicted"], orient="row")

@@ -301,6 +301,13 @@ def test_durations(vocab, text, element, want):
         ),
         ("Twitch response neg.", "trigger_point_findings", False, True),
         ("P: Frequency 3x/week, 4 weeks; manual therapy, HEP.", "treatment_plan", True, False),
+        # a relative as company or informant is not the one it happened to
+        ("Carrying a dresser with her son, she twisted her knee.", "injury_mechanism", True, False),
+        ("His father fell and broke a hip.", "injury_mechanism", False, False),
+        ("Conservative treatment: none.", "conservative_care", False, True),
+        ("Neck pain for the past year, worse at work.", "onset_duration", True, False),
+        ("Grease burn to the L hand while frying.", "injury_mechanism", True, False),
+        ("Backed a pallet jack into his ankle at work.", "injury_mechanism", True, False),
         (
             "O: Cervical AROM limited, flex 40 deg, upper trap tightness.",
             "exam_findings",
@@ -321,6 +328,8 @@ def test_assertions(vocab, text, element, affirmed, negated):
         "He twisted his knee playing soccer 3 days ago.",
         "Collided with another player last Tuesday.",
         "Caught his hand between two pallets yesterday at work.",
+        "Pt s/p GLF on ice yest, R wrist pain.",
+        "Tripped over a hose at the nursery Sunday; ankle swollen.",
     ],
 )
 def test_injury_dates_and_mechanisms(vocab, text):

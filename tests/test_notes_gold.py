@@ -17,6 +17,7 @@ from tests.notes_gold import (
     element_predictions,
     is_test,
     load_gold,
+    phrasing_predictions,
     rule_findings,
     rule_predictions,
     scores,
@@ -150,3 +151,21 @@ def test_hard_wrapping_the_notes_changes_nothing(dev, catalog):
     whole, cut = read([dev.texts[k] for k in ids]), read(wrapped)
     same = whole.join(cut, on=["claim_id", "element", "affirmed", "negated"], how="semi").height
     assert same >= 0.98 * max(whole.height, cut.height), (whole.height, cut.height, same)
+
+
+PHRASING_FLOORS = {
+    "injury_date": 0.9,
+    "injury_mechanism": 0.9,
+    "conservative_care": 0.9,
+    "pain_weeks": 0.6,
+}
+
+
+@pytest.mark.parametrize("label", sorted(PHRASING_FLOORS))
+def test_history_passages_of_the_development_part(catalog, label):
+    """Short histories written the many ways clinicians write them (phrasings.csv): the reader finds
+    what is documented and reports what is missing."""
+    row = scores(phrasing_predictions(catalog, test=False), "label").filter(
+        pl.col("label") == label
+    )
+    assert min(row["precision"].item(), row["recall"].item()) >= PHRASING_FLOORS[label], row

@@ -27,7 +27,7 @@ PRE_NEGATION = (
     r"never|none|nor|rules? out|ruled out|fails? to reveal|no evidence of|no signs? of)\b"
 )
 POST_NEGATION = (
-    r"(?:negative|neg|absent|denied|not present|not elicited|ruled out|not seen|not identified|"
+    r"(?:negative|neg|absent|denied|none|not present|not elicited|ruled out|not seen|not identified|"
     r"normal|unremarkable|intact|resolved|\(\s*-\s*\)|-\s*(?:bilaterally|bilat|b/l|on the|$|,))"
 )
 RESULT_BEFORE = r"\b(?:negative|neg|normal|unremarkable)\b"
@@ -46,7 +46,14 @@ ONGOING = (
     r"s/p|status post|has had|had been|(?:has|have) been (?:doing|attending|in|on|using|taking)|"
     r"is (?:doing|attending|in|on|using|taking))\b"
 )
-FAMILY = r"\b(?:mother|father|sister|brother|sibling|aunt|uncle|grand(?:mother|father|parent)s?|family history|fhx|cousin|daughter|son)\b"
+_RELATIVES = r"mother|father|sister|brother|sibling|aunt|uncle|grand(?:mother|father|parent)s?|cousin|daughter|son"
+FAMILY = rf"\b(?:{_RELATIVES}|family history|fhx)\b"
+# A relative as company or informant is not the experiencer: "moving a couch with his brother",
+# "brought in by her daughter", "mother states".
+COMPANY = (
+    rf"\b(?:with|by|per|from|and|told|accompanied by|called)\s+(?:his|her|their|my|the patient's|pt's)?\s*(?:{_RELATIVES})\b"
+    rf"|\b(?:{_RELATIVES})\s+(?:states|reports|says|notes|relates|found|brought|called|witnessed)\b"
+)
 
 
 # Words that end a negation's scope inside a clause, as ConText's terminators: what follows is a new
@@ -98,4 +105,4 @@ def planned(clause: pl.Expr, pattern: str) -> pl.Expr:
 
 
 def family(clause: pl.Expr, pattern: str) -> pl.Expr:
-    return clause.str.contains(_before(FAMILY, pattern, 8))
+    return clause.str.replace_all(COMPANY, " ~ ").str.contains(_before(FAMILY, pattern, 8))
