@@ -330,6 +330,11 @@ def test_assertions(vocab, text, element, affirmed, negated):
         "Caught his hand between two pallets yesterday at work.",
         "Pt s/p GLF on ice yest, R wrist pain.",
         "Tripped over a hose at the nursery Sunday; ankle swollen.",
+        "Slipped on a wet ramp at 0200 during his night shift.",
+        "Mom states she fell off the swing the day after Thanksgiving.",
+        "Thurs PM he was struck on the shoulder by a falling box.",
+        "Restrained driver, rear-ended on the freeway. That was 2 days before admission.",
+        "Transferring a resident to a wheelchair on 11/19 when she took his full weight.",
     ],
 )
 def test_injury_dates_and_mechanisms(vocab, text):
