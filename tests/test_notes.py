@@ -306,6 +306,16 @@ def test_durations(vocab, text, element, want):
         ("His father fell and broke a hip.", "injury_mechanism", False, False),
         ("Conservative treatment: none.", "conservative_care", False, True),
         ("Neck pain for the past year, worse at work.", "onset_duration", True, False),
+        # what only looks like an element (review of this session)
+        ("Started gabapentin today for the neuropathy.", "onset_duration", False, False),
+        (
+            "Sharp, knife-like pain in the lower back with reaching overhead.",
+            "injury_mechanism",
+            False,
+            False,
+        ),
+        ("Pain (0-10): ___", "pain_scale", False, False),
+        ("His pain is a 4 on a scale of 1 to 10.", "pain_scale", True, False),
         ("Grease burn to the L hand while frying.", "injury_mechanism", True, False),
         ("Backed a pallet jack into his ankle at work.", "injury_mechanism", True, False),
         (
@@ -658,3 +668,16 @@ def test_more_injury_dates(vocab, text):
 )
 def test_more_mechanisms(vocab, text):
     assert found(vocab, text)["injury_mechanism"][0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pt fell 2/2 syncope, found by family.",
+        "He fell on the 2nd step of the porch.",
+        "Tylenol at 1000 mg after he slipped on the ice.",
+        "He was rear-ended; 8/10 pain in the neck.",
+    ],
+)
+def test_what_only_looks_like_an_injury_date(vocab, text):
+    assert not found(vocab, text).get("injury_date", (False, False, None))[0]

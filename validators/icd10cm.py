@@ -3,7 +3,7 @@
 Each fiscal year (October 1 to September 30) has its own code table and Excludes1 references,
 `rules/codesets/icd10cm_fyYYYY.parquet` and `icd10cm_excludes1_fyYYYY.parquet`, listed in
 `rules/codesets/index.yaml` with the dates they are in force. A claim is judged by the table in
-force on its service date (`validators.codesets.Icd10cmEditions`).
+force on its service date (`cleanclaim.validators.codesets.Icd10cmEditions`).
 
 Parsing a tabular XML costs 2-3 s, so the tables are built once and runs read the Parquet in
 milliseconds. Where each shipped table comes from, reproducibly:

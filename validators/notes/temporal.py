@@ -86,7 +86,7 @@ DATE = (
     r"\b\d{1,2}[/-]\d{1,2}[/-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}\.\d{1,2}\.(?:19|20)\d{2}\b"
     # month and day, or month and year, without the rest ("on 10/12", "in 5/92"): only after a
     # preposition, since a bare "5/5" or "2/6" is a strength grade or a murmur
-    r"|\b(?:on|in|since|dated)\s+\d{1,2}/\d{1,2}(?:/\d{2,4})?\b|\b\d{1,2}/(?:19|20)\d{2}\b"
+    r"|\b(?:on|in|since|dated)\s+\d{1,2}/(?:\d{1,2}/\d{2,4}|0?[1-9]|1[1-9]|2\d|3[01])\b|\b\d{1,2}/(?:19|20)\d{2}\b"
     rf"|\b(?:{_MONTH})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s*(?:\d{{4}})?\b"
     rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH})\b"
     rf"|\b(?:in|on|of|since)\s+(?:{_MONTH})\b|\b(?:{_MONTH})\s+(?:of\s+)?\d{{4}}\b"
@@ -96,7 +96,7 @@ DATE = (
 _SPAN = r"minutes?|mins?|hours?|hrs?|h|days?|d|nights?|evenings?|mornings?|weeks?|wks?|w|months?|mos?|years?|yrs?"
 _EVENT = r"injury|accident|fall|collision|crash|incident|trauma|assault|fight|bite|mv[ac]"
 RELATIVE_TIME = (
-    rf"\b(?:{_AMOUNT})\s*(?:{_SPAN})(?: and a half)?\s+(?:ago|prior|previously|before|earlier|back|pta)\b"
+    rf"\b(?:{_AMOUNT})\s*(?:{_SPAN})(?: and a half)?\s+(?:ago|prior|previously|before|earlier|pta)\b"
     r"|\bon the \d{1,2}(?:st|nd|rd|th)\b"
     # "two days status post fall", "a 3-week-old fracture", "the fracture is a couple of months old",
     # "pain x 3 days after a fall", "s/p MVC x 2 days"
@@ -107,15 +107,15 @@ RELATIVE_TIME = (
     rf"|\b(?:on|last|this past|past|this|since)\s+(?:{_WEEKDAY})\b|\b(?:{_WEEKDAY})\s+(?:night|nite|morning|evening|afternoon|[ap]\.?m)\b"
     r"|\byest(?:erday|\.)?(?:\b|$)|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(?:last|this past|past) (?:night|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b|\b(?:this|last) [ap]\.?m\b"
     r"|\bover the weekend\b|\bearlier (?:this|in the) (?:week|month|day|evening|morning)\b|\bthe other (?:day|night)\b"
-    r"|\bon the (?:night|evening|morning|afternoon|day) of\b|\blast p\.?m\b"
+    r"|\bon the (?:night|evening|morning|afternoon|day) of\b"
     r"|\b(?:just )?prior to (?:arrival|admission|presentation)|\bpta\b|\bthe day of (?:the )?(?:injury|accident|fall|collision)"
     r"|\b(?:earlier )?today\b|\btonight\b|\bthe (?:day|night|morning|evening|afternoon) (?:before|prior)\b"
     rf"|\b(?:{_AMOUNT})\s*-?\s*(?:hours?|days?|weeks?|months?)\s*-?\s*old\s+(?:injury|fracture|laceration|wound|sprain|strain|burn|bite)"
     r"|\b(?:at|around|about|approximately|between|@)\s+(?:\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|hours)|\d{1,2}:\d{2}\b|noon|midnight)"
     r"|\b\d{1,2}(?::\d{2})?\s*[ap]\.?m\b"
-    # a 24-hour clock time after "at" ("at 0200"; not after "~", which marks a blanked span, nor after
-    # "approximately", which times an exam as often as an injury), a holiday
-    r"|(?:\bat|@)\s+(?:[01]\d|2[0-3])[0-5]\d\b(?:\s*(?:hrs?|hours))?"
+    # a 24-hour clock time after "at" ("at 0200"; not a dose, "at 1000 mg"; not after "~", which marks
+    # a blanked span, nor after "approximately", which times an exam as often as an injury), a holiday
+    r"|(?:\bat|@)\s+(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)]|\s+[abd-fh-ln-tv-z])"
     r"|\b(?:thanksgiving|christmas(?: eve| day)?|new year'?s(?: eve| day)?|easter|halloween|"
     r"memorial day|labor day|independence day|(?:the )?fourth of july|july 4th)\b"
 )
