@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from cleanclaim.validators.notes.lexicon import WORD
+from cleanclaim.validators.notes.normalize import BLANK
 
 PSEUDO_TRIGGERS = (
     r"\b(?:no|not|without)\s+(?:significant\s+|much\s+|any\s+|lasting\s+|sustained\s+|adequate\s+)?"
@@ -62,6 +63,8 @@ COMPANY = (
 TERMINATORS = r"\s+(?:after|when|while|which|who|following|because|due to|secondary to)\s+"
 _END = "\x1f"
 _GAP = rf"[^0-9a-z_{_END}]"
+# a result after a test names it before the next comma: "twitch, aspirate neg" negates no twitch
+_RESULT_GAP = "[^0-9a-z_,]"
 
 
 def _before(trigger: str, pattern: str, words: int) -> str:
@@ -70,7 +73,7 @@ def _before(trigger: str, pattern: str, words: int) -> str:
 
 def neutral(clause: pl.Expr) -> pl.Expr:
     """The clause with its pseudo-triggers blanked and its terminators marked, as negation reads it."""
-    return clause.str.replace_all(PSEUDO_TRIGGERS, " ~ ").str.replace_all(TERMINATORS, f" {_END} ")
+    return clause.str.replace_all(PSEUDO_TRIGGERS, BLANK).str.replace_all(TERMINATORS, f" {_END} ")
 
 
 def negated(clause: pl.Expr, pattern: str, results: bool = True) -> pl.Expr:
@@ -83,13 +86,11 @@ def negated(clause: pl.Expr, pattern: str, results: bool = True) -> pl.Expr:
         # ("tripped and fell, did not hit his head") is affirmed
         listed = rf"(?:{pattern})(?:(?:\s*[,/]\s*|\s+(?:or|and|nor)\s+|\s*,\s*(?:or|and|nor)\s+)(?:{WORD}+\s+){{0,2}}?(?:{pattern}))*"
         span = _before(PRE_NEGATION, listed, 20)
-        return clause.str.contains(span) & ~clause.str.replace_all(span, " ~ ").str.contains(
+        return clause.str.contains(span) & ~clause.str.replace_all(span, BLANK).str.contains(
             pattern
         )
     before = clause.str.contains(_before(PRE_NEGATION, pattern, 20))
-    # a result after the test names it before the next comma: "twitch, aspirate neg" negates no twitch
-    gap = "[^0-9a-z_,]"
-    after = rf"(?:{pattern}){WORD}*(?:{gap}+{WORD}+){{0,3}}?{gap}*{POST_NEGATION}"
+    after = rf"(?:{pattern}){WORD}*(?:{_RESULT_GAP}+{WORD}+){{0,3}}?{_RESULT_GAP}*{POST_NEGATION}"
     return (
         before
         | clause.str.contains(_before(RESULT_BEFORE, pattern, 2))
@@ -105,4 +106,4 @@ def planned(clause: pl.Expr, pattern: str) -> pl.Expr:
 
 
 def family(clause: pl.Expr, pattern: str) -> pl.Expr:
-    return clause.str.replace_all(COMPANY, " ~ ").str.contains(_before(FAMILY, pattern, 8))
+    return clause.str.replace_all(COMPANY, BLANK).str.contains(_before(FAMILY, pattern, 8))

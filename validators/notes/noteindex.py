@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from cleanclaim.validators.notes import assertion, lexicon, temporal
+from cleanclaim.validators.notes.normalize import BLANK
 from cleanclaim.validators.notes.sections import segments
 from cleanclaim.validators.notes.sentences import clauses
 
@@ -210,7 +211,7 @@ def _index(
         text = temporal.without_non_durations(clause) if element["duration"] else clause
         # spans that only look like the element ("fall asleep", "fall risk"), then an encounter's dates
         if element["ignore"]:
-            text = text.str.replace_all(element["ignore"], " ~ ")
+            text = text.str.replace_all(element["ignore"], BLANK)
         if element["event"]:
             text = temporal.without_encounter_dates(text)
         mentioned = text.str.contains(pattern) & ~pl.col("section").is_in(

@@ -2,12 +2,12 @@
 
 A header is evidence in itself: "PLAN:" over a list of orders is a plan whatever words the list uses,
 and "LONG-TERM GOALS (6 WEEKS):" states goals and their time frame. A field label followed by its
-value on the same line ("Pain: 7/10", "Onset: 3 days ago") stays in the value's clause. Headers are upper-case words
-ending in a colon anywhere in a line ("PHYSICAL EXAMINATION:"), or at the start of a line a short
-title-case heading ("Assessment and Plan:") or a SOAP letter ("S:", "A/P:"). rules/codesets/
-note_sections.csv names the section each header opens (a regular expression over the lower-cased
-header, the first that matches wins); a title-case field it does not name ("Modified duty:", "Gait:")
-stays in the section around it.
+value on the same line ("Pain: 7/10", "Onset: 3 days ago") stays in the value's clause. Headers are
+upper-case words ending in a colon anywhere in a line ("PHYSICAL EXAMINATION:"), or at the start of
+a line a short title-case heading ("Assessment and Plan:") or a SOAP letter ("S:", "A/P:").
+rules/codesets/note_sections.csv names the section each header opens (a regular expression over
+the lower-cased header, the first that matches wins); a title-case field it does not name ("Modified
+duty:", "Gait:") stays in the section around it.
 """
 
 from __future__ import annotations

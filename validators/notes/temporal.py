@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from cleanclaim.validators.notes.normalize import BLANK
+
 NUMBER_WORDS = {
     "a": "1",
     "an": "1",
@@ -158,7 +160,7 @@ ENCOUNTER_DATE = (
 def without_encounter_dates(clause: pl.Expr) -> pl.Expr:
     """The clause with the dates of encounters blanked, so an injury's date is not read from them."""
     return clause.str.replace_all(PROTECT, f"${{1}}${{2}}{_MARK}${{3}}").str.replace_all(
-        ENCOUNTER_DATE, " ~ "
+        ENCOUNTER_DATE, BLANK
     )
 
 
