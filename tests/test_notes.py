@@ -681,3 +681,23 @@ def test_more_mechanisms(vocab, text):
 )
 def test_what_only_looks_like_an_injury_date(vocab, text):
     assert not found(vocab, text).get("injury_date", (False, False, None))[0]
+
+
+@pytest.mark.parametrize(
+    "text, element",
+    [
+        # abbreviated headers open their sections: "Hx:" after "Procedure:" is history again
+        (
+            "Procedure: L4-5 facet injection.\nHx: LBP x 6 mo. Failed PT x 6 wks.",
+            "conservative_care",
+        ),
+        ("INJECTION NOTE\nPrior care: [x] PT (8 visits)  [x] NSAIDs", "conservative_care"),
+        ("A: Knee OA.\nP: Injection today. Cont diclofenac gel.", "conservative_care"),
+        ("Pain in the right foot over the past few days.", "onset_duration"),
+        ("Back pain began in August.", "onset_duration"),
+        ("Neck pain. Date of injury: 3/3/26.", "onset_duration"),
+        ("She was in a motor vehicle accident in 5/92 and hurt her neck.", "injury_date"),
+    ],
+)
+def test_abbreviated_headers_continued_care_and_onset_dates(vocab, text, element):
+    assert found(vocab, text)[element][0]

@@ -41,9 +41,9 @@ PLANNED = (
     r"option\w*|discuss\w*|"
     r"prescription for|rx for|pending|awaiting|future|next)\b"
 )
-# Care going on is care received ("continue physical therapy", "currently in PT").
+# Care going on is care received ("continue physical therapy", "cont HEP", "currently in PT").
 ONGOING = (
-    r"\b(?:continu\w*|currently|ongoing|still|completed|tried|failed|underwent|received|attended|"
+    r"\b(?:continu\w*|cont|cont'd|c/w|currently|ongoing|still|completed|tried|failed|underwent|received|attended|"
     r"s/p|status post|has had|had been|(?:has|have) been (?:doing|attending|in|on|using|taking)|"
     r"is (?:doing|attending|in|on|using|taking))\b"
 )

@@ -88,7 +88,7 @@ DATE = (
     r"\b\d{1,2}[/-]\d{1,2}[/-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}\.\d{1,2}\.(?:19|20)\d{2}\b"
     # month and day, or month and year, without the rest ("on 10/12", "in 5/92"): only after a
     # preposition, since a bare "5/5" or "2/6" is a strength grade or a murmur
-    r"|\b(?:on|in|since|dated)\s+\d{1,2}/(?:\d{1,2}/\d{2,4}|0?[1-9]|1[1-9]|2\d|3[01])\b|\b\d{1,2}/(?:19|20)\d{2}\b"
+    r"|\b(?:on|in|since|dated)\s+\d{1,2}/(?:\d{1,2}/\d{2,4}|0?[1-9]|1[1-9]|[2-9]\d)\b|\b\d{1,2}/(?:19|20)\d{2}\b"
     rf"|\b(?:{_MONTH})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s*(?:\d{{4}})?\b"
     rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH})\b"
     rf"|\b(?:in|on|of|since)\s+(?:{_MONTH})\b|\b(?:{_MONTH})\s+(?:of\s+)?\d{{4}}\b"
