@@ -28,6 +28,11 @@ _WRAPPED_HEADER = (
 def normalize(text: pl.Expr) -> pl.Expr:
     return (
         text.str.replace_all(r"\r\n?", "\n")
+        # no-break and other Unicode spaces are spaces; zero-width marks are nothing
+        .str.replace_all(r"[\u00a0\u2000-\u200a\u202f\u205f\u3000]", " ")
+        .str.replace_all(r"[\u200b-\u200d\u2060\ufeff]", "")
+        # MTSamples' lost apostrophe ("patient\ufffds")
+        .str.replace_all(r"(\w)\ufffd(\w)", "$1'$2")
         .str.replace_all(r"[\u2010-\u2015\u2212]", "-")
         .str.replace_all(r"[\u2018\u2019]", "'")
         .str.replace_all(r"[\u201c\u201d]", '"')
@@ -43,4 +48,8 @@ def normalize(text: pl.Expr) -> pl.Expr:
         .str.replace_all(_LINE_START, f"{KEEP}$1")
         .str.replace_all(r"\n", " ")
         .str.replace_all(KEEP, "\n")
+        # a bullet is no word: "\u2022 Pain: 7/10" is the field "Pain: 7/10"
+        .str.replace_all(
+            r"(?m)^[ \t]*[-*\u2022\u00b7\u25aa\u25cf\u25e6\u2023\u2219\u25a0\u27a2\u25ba][ \t]+", ""
+        )
     )
