@@ -30,6 +30,8 @@ class DocRequired(Params):
     codes: list[str] = []  # or these procedure codes
     dx_pattern: str | None = None  # or claims with a diagnosis matching this (bare code, no dot)
     accident: bool = False  # or claims reporting an accident
+    # claims (of dx_pattern or accident) whose every line is in this codeset are not checked
+    except_claims_only_of: str | None = None
     em_modifier_with_minor_procedure: str | None = (
         None  # or E/M lines with this modifier on a procedure day
     )
@@ -110,6 +112,14 @@ def _triggers(ctx: Context, p: DocRequired) -> pl.DataFrame:
         if p.dx_pattern:
             dx = ctx.claim_dx_matching(p.dx_pattern).select("_row")
             flagged = pl.concat([flagged, dx])
+        if p.except_claims_only_of:
+            exempt = ctx.catalog.codesets[p.except_claims_only_of].table["code"].to_list()
+            only = (
+                lines.group_by(pl.col("_claim_first").alias("_row"))
+                .agg(procedure_in(exempt).all().alias("_only"))
+                .filter("_only")
+            )
+            flagged = flagged.join(only, on="_row", how="anti")
         parts.append(
             flagged.unique().select(
                 "_row",
