@@ -62,8 +62,9 @@ def test_sections_decide_what_counts(vocab):
     sections = clauses(segments(pl.DataFrame({"_row": [0], "text": [text]}), vocab[1]))[
         "section"
     ].to_list()
-    # each header is its section's first clause: the header is evidence too
-    assert sections == ["family_history"] * 2 + ["exam"] * 2 + ["plan"] * 2
+    # a header and the value on its line are one clause: the header is the value's context
+    assert sections == ["family_history", "exam", "plan"]
+    assert found(vocab, "DOI: 10/14/26\nPAIN: 6/10 today, 8/10 with bending.")["pain_scale"][0]
 
 
 @pytest.mark.parametrize(
@@ -701,3 +702,28 @@ def test_what_only_looks_like_an_injury_date(vocab, text):
 )
 def test_abbreviated_headers_continued_care_and_onset_dates(vocab, text, element):
     assert found(vocab, text)[element][0]
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # "continues to have" is no plan; a relative helped is company, not the experiencer
+        ("She continues to have pain over the dorsal and radial wrist, 6/10.", "pain_scale", True),
+        ("Started after he helped his son move a sofa, no fall.", "injury_mechanism", True),
+        # a number after "pain at" that measures something else is no rating
+        ("Lumbar flexion causes left leg pain at 30 degrees.", "pain_scale", False),
+        # a job's duties are not how this injury happened
+        (
+            "Job duties: unloading trucks, lifting up to 50 lb, ladder work.",
+            "injury_mechanism",
+            False,
+        ),
+        # "12 visits over 6 weeks" states the frequency; a goal's time frame is no plan duration
+        ("PLAN: POC: 12 visits over 6 weeks.", "poc_frequency", True),
+        ("GOALS\nShort term (4 weeks):\nAmbulate 300 ft with a cane.", "poc_duration", False),
+        # care prescribed under "TREATMENT:" today is a plan, not care received
+        ("TREATMENT: Naproxen 500 mg twice daily, ice/heat.", "conservative_care", False),
+    ],
+)
+def test_what_a_phrase_is_in_its_context(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want

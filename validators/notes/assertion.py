@@ -36,7 +36,7 @@ RESULT_BEFORE = r"\b(?:negative|neg|normal|unremarkable)\b"
 # finding, not a referral).
 PLANNED = (
     r"\b(?:will|would|shall|plan(?:s|ned|ning)?|recommend\w*|schedul\w*|consider\w*|going to|intend\w*|"
-    r"to (?:start|begin|initiate|try|undergo|proceed|obtain|get|have)|may (?:need|require|benefit|consider|try)|"
+    r"to (?:start|begin|initiate|try|undergo|proceed|obtain|get)|(?:is|are|wants?|wish\w*|like|needs?) to have|may (?:need|require|benefit|consider|try)|"
     r"might|if|should|order\w*|request\w*|refer(?:s|ring)?|referred (?:to|for|back)|referral|candidate for|"
     r"option\w*|discuss\w*|"
     r"prescription for|rx for|pending|awaiting|future|next)\b"
@@ -50,9 +50,9 @@ ONGOING = (
 _RELATIVES = r"mother|father|sister|brother|sibling|aunt|uncle|grand(?:mother|father|parent)s?|cousin|daughter|son"
 FAMILY = rf"\b(?:{_RELATIVES}|family history|fhx)\b"
 # A relative as company or informant is not the experiencer: "moving a couch with his brother",
-# "brought in by her daughter", "mother states".
+# "brought in by her daughter", "helping his son move", "mother states".
 COMPANY = (
-    rf"\b(?:with|by|per|from|and|told|accompanied by|called)\s+(?:his|her|their|my|the patient's|pt's)?\s*(?:{_RELATIVES})\b"
+    rf"\b(?:with|by|per|from|and|told|accompanied by|called|help\w*|visiting)\s+(?:his|her|their|my|the patient's|pt's)?\s*(?:{_RELATIVES})\b"
     rf"|\b(?:{_RELATIVES})\s+(?:states|reports|says|notes|relates|found|brought|called|witnessed)\b"
 )
 

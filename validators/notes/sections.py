@@ -1,10 +1,11 @@
-"""Sections: a note cut at its headers, each header kept as the first clause of its section.
+"""Sections: a note cut at its headers, each header kept in the first clause of its section.
 
 A header is evidence in itself: "PLAN:" over a list of orders is a plan whatever words the list uses,
-and "LONG-TERM GOALS (6 WEEKS):" states goals and their time frame. A field label followed by its
-value on the same line ("Pain: 7/10", "Onset: 3 days ago") stays in the value's clause. Headers are
-upper-case words ending in a colon anywhere in a line ("PHYSICAL EXAMINATION:"), or at the start of
-a line a short title-case heading ("Assessment and Plan:") or a SOAP letter ("S:", "A/P:").
+and "LONG-TERM GOALS (6 WEEKS):" states goals and their time frame. A header or field label followed
+by its value on the same line ("Pain: 7/10", "PAIN: 6/10", "Onset: 3 days ago") is one clause with
+the value; a header over lines of its own is a clause of its own. Headers are upper-case words
+ending in a colon anywhere in a line ("PHYSICAL EXAMINATION:"), or at the start of a line a short
+title-case heading ("Assessment and Plan:") or a SOAP letter ("S:", "A/P:").
 rules/codesets/note_sections.csv names the section each header opens (a regular expression over
 the lower-cased header, the first that matches wins); a title-case field it does not name ("Modified
 duty:", "Gait:") stays in the section around it.
@@ -44,7 +45,7 @@ def sliced(frame: pl.DataFrame, plan: Callable[[pl.LazyFrame], pl.LazyFrame]) ->
 
 def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
     """(_row, text) -> (_row, section, body): each note normalised and cut at its headers; a body
-    starts with its header's words on a line of their own."""
+    starts with its header's words, on the line of the header's value when it has one."""
     header = pl.col("header")
     section = pl.when(header.is_null()).then(pl.lit("unknown"))
     for keyword, name in sections.select("header_keyword", "section").rows():
@@ -69,12 +70,9 @@ def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
                 .alias("header"),
                 pl.when(parts.field("field_1").is_null())
                 .then(parts.field("field_0"))
-                # a field label with its value on the same line ("Pain: 7/10") is one clause: the
-                # label is the value's context
-                .when(
-                    parts.field("field_0").str.contains(f"^{LABEL}$")
-                    & parts.field("field_1").str.contains(r"^[ \t]")
-                )
+                # a header or field label with its value on the same line ("PAIN: 6/10") is one
+                # clause: the label is the value's context
+                .when(parts.field("field_1").str.contains(r"^[ \t]+\S"))
                 .then(pl.concat_str(parts.field("field_0"), pl.lit(":"), parts.field("field_1")))
                 .otherwise(
                     pl.concat_str(parts.field("field_0"), pl.lit("\n"), parts.field("field_1"))
