@@ -727,3 +727,36 @@ def test_abbreviated_headers_continued_care_and_onset_dates(vocab, text, element
 )
 def test_what_a_phrase_is_in_its_context(vocab, text, element, want):
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+@pytest.mark.parametrize(
+    "text, dated",
+    [
+        ("S/p collision w/ another player during hockey game Fri. Heard a pop.", True),
+        ("Stepped on a rusty nail. He says this was the Sunday before last.", True),
+        ("Cut his scalp on a cabinet door. This occurred shortly before arrival.", True),
+        ("Car left the road at ~0630 and struck a tree.", True),
+        ("Rolled his ATV over the holiday weekend.", True),
+        # the visit's date after its "today", a holiday's decorations, an old injury's year
+        ("Pt seen today 12/04/2026 for R wrist pain after a fall on ice.", False),
+        ("Fell off a roof while installing Christmas lights; last seen 11/25.", False),
+        ("Hx of R hip fx from a fall in 2022, new groin pain. Denies recent fall.", False),
+    ],
+)
+def test_injury_dates_in_the_third_writers_phrasings(vocab, text, dated):
+    assert bool(found(vocab, text).get("injury_date", (False,))[0]) is dated
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        ("Came down from a rebound onto another player's foot.", "injury_mechanism", True),
+        ("Grease splattered from a frying pan onto the hand.", "injury_mechanism", True),
+        ("Completed 12 sessions PT in spring without lasting benefit.", "conservative_care", True),
+        # offered and declined is no care received
+        ("Offered PT and NSAIDs at last visit; pt declined both.", "conservative_care", False),
+        ("Patient declined physical therapy.", "conservative_care", False),
+    ],
+)
+def test_mechanisms_and_care_offered_or_declined(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want

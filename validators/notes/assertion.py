@@ -25,7 +25,7 @@ PSEUDO_TRIGGERS = (
 )
 PRE_NEGATION = (
     r"\b(?:no|not|denies|denied|deny|denying|without|negative for|neg for|absence of|absent|free of|"
-    r"never|none|nor|rules? out|ruled out|fails? to reveal|no evidence of|no signs? of)\b"
+    r"never|none|nor|declin\w*|refus\w*|rules? out|ruled out|fails? to reveal|no evidence of|no signs? of)\b"
 )
 POST_NEGATION = (
     r"(?:negative|neg|absent|denied|none|not present|not elicited|ruled out|not seen|not identified|"
@@ -38,7 +38,7 @@ PLANNED = (
     r"\b(?:will|would|shall|plan(?:s|ned|ning)?|recommend\w*|schedul\w*|consider\w*|going to|intend\w*|"
     r"to (?:start|begin|initiate|try|undergo|proceed|obtain|get)|(?:is|are|wants?|wish\w*|like|needs?) to have|may (?:need|require|benefit|consider|try)|"
     r"might|if|should|order\w*|request\w*|refer(?:s|ring)?|referred (?:to|for|back)|referral|candidate for|"
-    r"option\w*|discuss\w*|"
+    r"option\w*|discuss\w*|offer(?:ed|ing|s)?|"
     r"prescription for|rx for|pending|awaiting|future|next)\b"
 )
 # Care going on is care received ("continue physical therapy", "cont HEP", "currently in PT").

@@ -14,8 +14,9 @@ import polars as pl
 # a line break before one of these is kept (a list item or a header starts a line, a SOAP letter too)
 _LINE_START = r"\n([ \t]*(?:[-*•·]\s|\d{1,2}[.)]\s|[A-Z][A-Z0-9 /&()'-]{1,60}:|[A-Z][a-z]+(?: [A-Za-z]+){0,3}:\s|[A-Z]{1,2}(?:/[A-Z])?:\s))"
 KEEP = "\x1c"  # marks a kept break while the others become spaces
-# what a span read as something else is replaced with, later layers reading it as no word at all
-BLANK = " ~ "
+# what a span read as something else is replaced with, later layers reading it as no word at all; a
+# control character, since notes write "~" for "about" ("at ~0630")
+BLANK = " \x1b "
 # upper-case words ending a line after running text on it, then a line that is the rest of an
 # upper-case header (read before MTSamples' comma joins become line starts; an upper-case title over
 # a header, "OCCUPATIONAL MEDICINE - INITIAL VISIT" over "DOI:", is no wrapped header)

@@ -107,17 +107,17 @@ RELATIVE_TIME = (
     rf"|\b(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:status post|s/p|since|after|following) (?:the |a |an |his |her )?(?:{_EVENT})"
     rf"|\b(?:injury|fracture|laceration|wound|sprain|strain|burn|bite|tear)\s+(?:is|was)\s+(?:about |approximately |nearly |over )?(?:a |an )?(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s*-?\s*old\b"
     rf"|\b(?:on|last|this past|past|this|since)\s+(?:{_WEEKDAY})\b|\b(?:{_WEEKDAY})\s+(?:night|nite|morning|evening|afternoon|[ap]\.?m)\b"
-    r"|\byest(?:erday|\.)?(?:\b|$)|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b(?:last|this past|past) (?:night|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b|\b(?:this|last) [ap]\.?m\b"
-    r"|\bover the weekend\b|\bearlier (?:this|in the) (?:week|month|day|evening|morning)\b|\bthe other (?:day|night)\b"
+    r"|\byest(?:erday|\.)?(?:\b|$)|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tues?|thurs?|fri)\b|\b(?:last|this past|past) (?:night|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b|\b(?:this|last) [ap]\.?m\b"
+    r"|\b(?:over|during|since) the (?:holiday |long )?weekend\b|\bearlier (?:this|in the) (?:week|month|day|evening|morning)\b|\bthe other (?:day|night)\b"
     r"|\bon the (?:night|evening|morning|afternoon|day) of\b"
-    r"|\b(?:just )?prior to (?:arrival|admission|presentation)|\bpta\b|\bthe day of (?:the )?(?:injury|accident|fall|collision)"
+    r"|\b(?:just |shortly |right |immediately )?(?:prior to|before) (?:arrival|admission|presentation|coming in)|\bpta\b|\bthe day of (?:the )?(?:injury|accident|fall|collision)"
     r"|\b(?:earlier )?today\b|\btonight\b|\bthe (?:day|night|morning|evening|afternoon) (?:before|prior)\b"
     rf"|\b(?:{_AMOUNT})\s*-?\s*(?:hours?|days?|weeks?|months?)\s*-?\s*old\s+(?:injury|fracture|laceration|wound|sprain|strain|burn|bite)"
     r"|\b(?:at|around|about|approximately|between|@)\s+(?:\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|hours)|\d{1,2}:\d{2}\b|noon|midnight)"
     r"|\b\d{1,2}(?::\d{2})?\s*[ap]\.?m\b"
-    # a 24-hour clock time after "at" ("at 0200"; not a dose, "at 1000 mg"; not after "~", which marks
-    # a blanked span, nor after "approximately", which times an exam as often as an injury), a holiday
-    r"|(?:\bat|@)\s+(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)]|\s+[abd-fh-ln-tv-z])"
+    # a 24-hour clock time after "at" ("at 0200", "at ~0630"; not a dose, "at 1000 mg"; not after
+    # "approximately", which times an exam as often as an injury), a holiday
+    r"|(?:\bat|@)\s+(?:~\s*)?(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)]|\s+[abd-fh-ln-tv-z])"
     r"|\b(?:thanksgiving|christmas(?: eve| day)?|new year'?s(?: eve| day)?|easter|halloween|"
     r"memorial day|labor day|independence day|(?:the )?fourth of july|july 4th)\b"
 )
@@ -148,7 +148,7 @@ _INJURED = (
 )
 _MARK = "\x1a"
 _GAP = f"[^0-9a-z_{_MARK}]+"  # what separates words, never the mark
-_WHEN = rf"(?:on |dated |from |of )?(?:{DATE}|today|tonight|this (?:morning|afternoon|evening))"
+_WHEN = rf"(?:on |dated |from |of )?(?:{DATE}|(?:today|tonight|this (?:morning|afternoon|evening))(?:,? (?:on |dated )?{DATE})?)"
 PROTECT = rf"\b({_INJURED})((?:{_GAP}[0-9a-z_]+){{0,3}}?{_GAP})((?:at |on |in )?(?:{DATE}|today|tonight|this (?:morning|afternoon|evening)))"
 ENCOUNTER_DATE = (
     rf"\b(?:{_ENCOUNTER})(?:{_GAP}[0-9a-z_]+){{0,6}}?{_GAP}{_WHEN}"
