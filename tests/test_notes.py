@@ -760,3 +760,25 @@ def test_injury_dates_in_the_third_writers_phrasings(vocab, text, dated):
 )
 def test_mechanisms_and_care_offered_or_declined(vocab, text, element, want):
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+@pytest.mark.parametrize(
+    "text, element, weeks",
+    [
+        # a drug's course is no span of the care: the care's duration is unstated
+        (
+            "He took a 6-day methylprednisolone taper followed by meloxicam.",
+            "conservative_care",
+            None,
+        ),
+        ("Medrol dose pack x 6 days, then PT for 8 weeks.", "conservative_care", 8.0),
+        (
+            "Straight leg lifts are normal; she takes two pain pill a day.",
+            "conservative_care",
+            None,
+        ),
+    ],
+)
+def test_a_drug_course_is_no_duration(vocab, text, element, weeks):
+    affirmed, _, found_weeks = found(vocab, text)[element]
+    assert affirmed and found_weeks == weeks

@@ -79,6 +79,13 @@ FOLLOW_UP = (
     rf"(?:\d{{1,3}}\s*(?:-|to)\s*)?(?:{_AMOUNT})\s*-?\s*(?:{_UNIT})\b"
     r"|\b(?:\d+\s*(?:x|times)|once|twice|\w+ times)\s*(?:a|per|/|each)\s*(?:day|week|wk|month)\b"
 )
+# a dose's rate ("two pain pills a day"): the rate is blanked, the drug's words kept
+DOSE_RATE = r"\b(pills?|tablets?|tabs?|capsules?|caps|doses?|puffs?)\s+(?:a|per|/|each)\s*(?:day|week|wk|month)\b"
+# a drug's course is no span of the pain or of the care ("a 6-day methylprednisolone taper")
+DRUG_COURSE = (
+    rf"\b(?:{_AMOUNT})\s*-?\s*days?\s+(?:of\s+)?(?:[a-z]+\s+){{0,2}}?(?:taper|course|burst|dose ?pa(?:c)?k|supply)\b"
+    rf"|\b(?:taper|burst|dose ?pa(?:c)?k|course of (?:oral )?(?:steroids?|prednisone|medrol|antibiotics?))\s+(?:for|x|over)\s*(?:{_AMOUNT})\s*-?\s*days?\b"
+)
 _MONTH = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -165,8 +172,14 @@ def without_encounter_dates(clause: pl.Expr) -> pl.Expr:
 
 
 def without_non_durations(clause: pl.Expr) -> pl.Expr:
-    """The clause with ages and follow-up intervals blanked, so no duration is read from them."""
-    return clause.str.replace_all(AGE, " ").str.replace_all(FOLLOW_UP, " ")
+    """The clause with ages, follow-up intervals, a drug course's days and a dose's rate blanked, so
+    no duration is read from them."""
+    return (
+        clause.str.replace_all(AGE, " ")
+        .str.replace_all(FOLLOW_UP, " ")
+        .str.replace_all(DRUG_COURSE, " ")
+        .str.replace_all(DOSE_RATE, "${1} ")
+    )
 
 
 def weeks(clause: pl.Expr) -> pl.Expr:
