@@ -782,3 +782,30 @@ def test_mechanisms_and_care_offered_or_declined(vocab, text, element, want):
 def test_a_drug_course_is_no_duration(vocab, text, element, weeks):
     affirmed, _, found_weeks = found(vocab, text)[element]
     assert affirmed and found_weeks == weeks
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        ("6+ months of bilateral neck pain, worse with rotation.", "onset_duration", True),
+        ("Neurogenic claudication x 2 years.", "onset_duration", True),
+        ('Sx started "around Easter."', "onset_duration", True),
+        ("Pain has been ongoing for about two and a half years.", "onset_duration", True),
+        ('Pt notes pain since "the beginning of the summer."', "onset_duration", True),
+        ("Since Labor Day pt has had LBP with R sciatica.", "onset_duration", True),
+        ("Back pain x 2 wks. Started PT yesterday.", "conservative_care", True),
+        ("Neck pain. Has done PT with the school trainer.", "conservative_care", True),
+        # contraindicated, allergic, recommended or ordered is no care received
+        ("NSAIDs contraindicated (CKD 3b).", "conservative_care", False),
+        ("He takes no medications. Allergic to ibuprofen.", "conservative_care", False),
+        ("HEP recommended; trial of PT ordered.", "conservative_care", False),
+        # a quotation closes its sentence: the advice after it plans no duration
+        ('Pain present for "about half a year." HEP recommended.', "onset_duration", True),
+        # a relative's house is where, not who; "incident time"; "the early hours of 12/6"
+        ("Child fell off the trampoline at her cousin's house yesterday.", "injury_date", True),
+        ("Struck by a car crossing the street. Incident time 1920 per EMS.", "injury_date", True),
+        ("In the early hours of 12/6 pt was the passenger in a rollover.", "injury_date", True),
+    ],
+)
+def test_the_fourth_writers_phrasings(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want

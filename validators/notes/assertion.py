@@ -25,11 +25,11 @@ PSEUDO_TRIGGERS = (
 )
 PRE_NEGATION = (
     r"\b(?:no|not|denies|denied|deny|denying|without|negative for|neg for|absence of|absent|free of|"
-    r"never|none|nor|declin\w*|refus\w*|rules? out|ruled out|fails? to reveal|no evidence of|no signs? of)\b"
+    r"never|none|nor|declin\w*|refus\w*|allergic to|allerg(?:y|ies) to|contraindicated|rules? out|ruled out|fails? to reveal|no evidence of|no signs? of)\b"
 )
 POST_NEGATION = (
     r"(?:negative|neg|absent|denied|none|not present|not elicited|ruled out|not seen|not identified|"
-    r"normal|unremarkable|intact|resolved|\(\s*-\s*\)|-\s*(?:bilaterally|bilat|b/l|on the|$|,))"
+    r"normal|unremarkable|intact|resolved|contraindicated|\(\s*-\s*\)|-\s*(?:bilaterally|bilat|b/l|on the|$|,))"
 )
 RESULT_BEFORE = r"\b(?:negative|neg|normal|unremarkable)\b"
 # Future intent and conditions: care that is only planned is not care received ("referred pain" is a
@@ -41,19 +41,23 @@ PLANNED = (
     r"option\w*|discuss\w*|offer(?:ed|ing|s)?|"
     r"prescription for|rx for|pending|awaiting|future|next)\b"
 )
+# an order or advice after the care it names
+PLANNED_AFTER = r"(?:recommended|ordered|advised|suggested|scheduled|planned|requested|pending)\b"
 # Care going on is care received ("continue physical therapy", "cont HEP", "currently in PT").
 ONGOING = (
     r"\b(?:continu\w*|cont|cont'd|c/w|currently|ongoing|still|completed|tried|failed|underwent|received|attended|"
     r"s/p|status post|has had|had been|(?:has|have) been (?:doing|attending|in|on|using|taking)|"
     r"is (?:doing|attending|in|on|using|taking))\b"
 )
-_RELATIVES = r"mother|father|sister|brother|sibling|aunt|uncle|grand(?:mother|father|parent)s?|cousin|daughter|son"
+_RELATIVES = r"mother|father|mom|dad|sister|brother|sibling|aunt|uncle|grand(?:mother|father|parent)s?|cousin|daughter|son"
 FAMILY = rf"\b(?:{_RELATIVES}|family history|fhx)\b"
 # A relative as company or informant is not the experiencer: "moving a couch with his brother",
-# "brought in by her daughter", "helping his son move", "mother states".
+# "brought in by her daughter", "helping his son move", "mother states", "at her cousin's house".
 COMPANY = (
     rf"\b(?:with|by|per|from|and|told|accompanied by|called|help\w*|visiting)\s+(?:his|her|their|my|the patient's|pt's)?\s*(?:{_RELATIVES})\b"
     rf"|\b(?:{_RELATIVES})\s+(?:states|reports|says|notes|relates|found|brought|called|witnessed)\b"
+    # a relative's place or thing ("at her cousin's house") is where, not who
+    rf"|\b(?:{_RELATIVES})'s\s+(?:house|home|place|apartment|car|truck|farm|yard|pool|party|wedding|birthday)\b"
 )
 
 
@@ -99,10 +103,12 @@ def negated(clause: pl.Expr, pattern: str, results: bool = True) -> pl.Expr:
 
 
 def planned(clause: pl.Expr, pattern: str) -> pl.Expr:
-    """Future intent or a condition before the mention, unless the care is said to be going on."""
-    return clause.str.contains(_before(PLANNED, pattern, 8)) & ~clause.str.contains(
-        _before(ONGOING, pattern, 6)
-    )
+    """Future intent or a condition before the mention ("will start PT"), or an order or advice
+    right after it ("HEP recommended", "trial of PT ordered"), unless the care is said to be going on."""
+    after = rf"(?:{pattern}){WORD}*{_GAP}+(?:(?:is|was|were|are|been|being)\s+)?{PLANNED_AFTER}"
+    return (
+        clause.str.contains(_before(PLANNED, pattern, 8)) | clause.str.contains(after)
+    ) & ~clause.str.contains(_before(ONGOING, pattern, 6))
 
 
 def family(clause: pl.Expr, pattern: str) -> pl.Expr:

@@ -1,9 +1,9 @@
 """Sentences and clauses: the units an element, its negation and its duration are read within.
 
-A body is cut at sentence ends (a period, semicolon, question or exclamation mark before a space, so
-"2.5 mg" stays whole), at line breaks (normalisation left only meaningful ones), and at the words that
-end a negation's scope in ConText ("but", "however", "although"; "reports", "complains of", "positive
-for" begin a new assertion).
+A body is cut at sentence ends (a period, semicolon, question or exclamation mark, maybe closing a
+quotation or parenthesis, before a space, so "2.5 mg" stays whole), at line breaks (normalisation
+left only meaningful ones), and at the words that end a negation's scope in ConText ("but",
+"however", "although"; "reports", "complains of", "positive for" begin a new assertion).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import polars as pl
 from cleanclaim.validators.notes.sections import sliced
 
 CLAUSE_BREAK = (
-    r"[.;!?](?:\s|$)|\n+"
+    r"[.;!?][\"')\]]*(?:\s|$)|\n+"
     r"|,?\s+(?:but|however|although|though|except|yet|whereas)\s+"
     r"|,?\s+(?:reports?|complains? of|endorses?|admits? to|positive for|presents? with|notes?)\s+"
 )

@@ -48,8 +48,9 @@ _WORDS = (
 # a number, or a number word followed by a space or hyphen ("and" is not "an" days)
 _AMOUNT = rf"\d{{1,3}}(?:\.\d)?|(?:{_WORDS})[\s-]"
 _UNIT = r"d|days?|wks?|weeks?|mos?|months?|yrs?|years?"
-# amount, then unit; "x8 wks", "6-week", "1 yr+", "2 to 3 months" (the larger is read)
-DURATION = rf"\b(?:x\s*)?(?:(?:\d{{1,3}})\s*(?:-|to)\s*)?({_AMOUNT})\s*-?\s*({_UNIT})\b\+?"
+# amount, then unit; "x8 wks", "6-week", "1 yr+", "6+ months", "2 to 3 months" (the larger is read),
+# "two and a half years" (the whole part)
+DURATION = rf"\b(?:x\s*)?(?:(?:\d{{1,3}})\s*(?:-|to)\s*)?({_AMOUNT})\s*\+?\s*(?:and a half\s+)?-?\s*({_UNIT})\b\+?"
 # "for months", "for years": two of the unit
 VAGUE = r"\bfor (?:some |many |several )?(months|years)\b"
 WEEKS_PER = {
@@ -95,7 +96,7 @@ DATE = (
     r"\b\d{1,2}[/-]\d{1,2}[/-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}\.\d{1,2}\.(?:19|20)\d{2}\b"
     # month and day, or month and year, without the rest ("on 10/12", "in 5/92"): only after a
     # preposition, since a bare "5/5" or "2/6" is a strength grade or a murmur
-    r"|\b(?:on|in|since|dated)\s+\d{1,2}/(?:\d{1,2}/\d{2,4}|0?[1-9]|1[1-9]|[2-9]\d)\b|\b\d{1,2}/(?:19|20)\d{2}\b"
+    r"|\b(?:on|in|of|since|dated)\s+\d{1,2}/(?:\d{1,2}/\d{2,4}|0?[1-9]|1[1-9]|[2-9]\d)\b|\b\d{1,2}/(?:19|20)\d{2}\b"
     rf"|\b(?:{_MONTH})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s*(?:\d{{4}})?\b"
     rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH})\b"
     rf"|\b(?:in|on|of|since)\s+(?:{_MONTH})\b|\b(?:{_MONTH})\s+(?:of\s+)?\d{{4}}\b"
@@ -124,6 +125,7 @@ RELATIVE_TIME = (
     r"|\b\d{1,2}(?::\d{2})?\s*[ap]\.?m\b"
     # a 24-hour clock time after "at" ("at 0200", "at ~0630"; not a dose, "at 1000 mg"; not after
     # "approximately", which times an exam as often as an injury), a holiday
+    r"|\b(?:incident|injury|accident) time\s*:?\s*(?:[01]\d|2[0-3]):?[0-5]\d\b"
     r"|(?:\bat|@)\s+(?:~\s*)?(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)]|\s+[abd-fh-ln-tv-z])"
     r"|\b(?:thanksgiving|christmas(?: eve| day)?|new year'?s(?: eve| day)?|easter|halloween|"
     r"memorial day|labor day|independence day|(?:the )?fourth of july|july 4th)\b"
