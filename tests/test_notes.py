@@ -809,3 +809,25 @@ def test_a_drug_course_is_no_duration(vocab, text, element, weeks):
 )
 def test_the_fourth_writers_phrasings(vocab, text, element, want):
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        ("He cut the pad of his right index finger with a paring knife.", "injury_mechanism", True),
+        # aggravating movements are no mechanism, however many are listed
+        (
+            "Pain over the shoulder, worse with reaching overhead and lifting.",
+            "injury_mechanism",
+            False,
+        ),
+        # a goal's "within 6 weeks" is no plan duration
+        (
+            "GOALS:\n1. Within 6 weeks, TUG under 10 seconds.\nPLAN: 3 times a week.",
+            "poc_duration",
+            False,
+        ),
+    ],
+)
+def test_the_dictated_writers_phrasings(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want
