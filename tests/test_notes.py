@@ -831,3 +831,14 @@ def test_the_fourth_writers_phrasings(vocab, text, element, want):
 )
 def test_the_dictated_writers_phrasings(vocab, text, element, want):
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+def test_a_dated_field_opens_no_section(vocab):
+    """'Procedure date: 12/02/2026' over a referral letter is a field: the letter's history is no
+    procedure text, so the care it reports counts."""
+    text = (
+        "RE: Ms. D\nProcedure date: 12/02/2026\n\nDear Dr. O,\nShe has completed six weeks of "
+        "physical therapy, with pain since the beginning of August."
+    )
+    result = found(vocab, text)
+    assert result["conservative_care"][0] and result["onset_duration"][0]

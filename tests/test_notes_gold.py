@@ -136,6 +136,18 @@ def _wrapped(text: str) -> str:
     return "\n".join(textwrap.fill(p, 80) for p in text.split("\n"))
 
 
+def _bulleted(text: str) -> str:
+    lines = text.split("\n")
+    starts = [
+        i == 0 or not lines[i - 1].strip() or lines[i - 1].rstrip()[-1] in ".:"
+        for i in range(len(lines))
+    ]
+    return "\n".join(
+        f"\u2022 {line}" if start and line.strip() else line
+        for line, start in zip(lines, starts, strict=True)
+    )
+
+
 @pytest.mark.parametrize(
     "delivered, agree",
     [
@@ -152,11 +164,8 @@ def _wrapped(text: str) -> str:
             ),
             1.0,
         ),
-        # every line a bulleted list item
-        (
-            lambda t: "\n".join(f"\u2022 {x}" if x.strip() else x for x in t.split("\n")),
-            0.995,
-        ),
+        # every line that starts a sentence a bulleted list item
+        (_bulleted, 0.995),
     ],
     ids=["hard-wrapped", "rich-text", "bulleted"],
 )
