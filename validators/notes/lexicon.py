@@ -17,6 +17,7 @@ _SHORTHAND = re.compile(r"(?<!\\)((?:\\\\)*)\\([wW])")
 PLACEHOLDERS = {
     "date": temporal.DATE,
     "relative_time": temporal.RELATIVE_TIME,
+    "holiday": temporal.HOLIDAY,
     "duration": temporal.DURATION,
 }
 ASSERTIONS = ("done", "any")  # done: a planned or hypothetical mention does not count
@@ -28,7 +29,7 @@ def ascii_words(pattern: str) -> str:
 
 
 def expand(pattern: str | None, elements: dict[str, str] | None = None) -> str | None:
-    """A pattern with {date}, {relative_time} and {duration} replaced by the temporal layer's own, and
+    """A pattern with {date}, {relative_time}, {holiday} and {duration} replaced by the temporal layer's own, and
     {element id} by that element's pattern (an injury's date is read beside its mechanism)."""
     if pattern is None:
         return None

@@ -103,6 +103,10 @@ DATE = (
     r"|\b(?:in|since|of)\s+(?:19|20)\d{2}\b|\bmm/dd/yy(?:yy)?\b"
     rf"|\b(?:early|mid|late)[- ](?:{_MONTH})\b"
 )
+HOLIDAY = (
+    r"\b(?:thanksgiving|christmas(?: eve| day)?|new year'?s(?: eve| day)?|easter|halloween|"
+    r"memorial day|labor day|independence day|(?:the )?fourth of july|july 4th)\b"
+)
 _SPAN = r"minutes?|mins?|hours?|hrs?|h|days?|d|nights?|evenings?|mornings?|weeks?|wks?|w|months?|mos?|years?|yrs?"
 _EVENT = r"injury|accident|fall|collision|crash|incident|trauma|assault|fight|bite|mv[ac]"
 RELATIVE_TIME = (
@@ -127,8 +131,7 @@ RELATIVE_TIME = (
     # "approximately", which times an exam as often as an injury), a holiday
     r"|\b(?:incident|injury|accident) time\s*:?\s*(?:[01]\d|2[0-3]):?[0-5]\d\b"
     r"|(?:\bat|@)\s+(?:~\s*)?(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)]|\s+[abd-fh-ln-tv-z])"
-    r"|\b(?:thanksgiving|christmas(?: eve| day)?|new year'?s(?: eve| day)?|easter|halloween|"
-    r"memorial day|labor day|independence day|(?:the )?fourth of july|july 4th)\b"
+    rf"|{HOLIDAY}"
 )
 
 
@@ -157,7 +160,10 @@ _INJURED = (
 )
 _MARK = "\x1a"
 _GAP = f"[^0-9a-z_{_MARK}]+"  # what separates words, never the mark
-_WHEN = rf"(?:on |dated |from |of )?(?:{DATE}|(?:today|tonight|this (?:morning|afternoon|evening))(?:,? (?:on |dated )?{DATE})?)"
+_WHEN = (
+    rf"(?:on |dated |from |of )?(?:{DATE}|(?:today|tonight|this (?:morning|afternoon|evening))"
+    r"(?:,? (?:on |dated )?\d{1,2}[/-]\d{1,2}[/-]\d{2,4}\b)?)"
+)
 PROTECT = rf"\b({_INJURED})((?:{_GAP}[0-9a-z_]+){{0,3}}?{_GAP})((?:at |on |in )?(?:{DATE}|today|tonight|this (?:morning|afternoon|evening)))"
 ENCOUNTER_DATE = (
     rf"\b(?:{_ENCOUNTER})(?:{_GAP}[0-9a-z_]+){{0,6}}?{_GAP}{_WHEN}"
