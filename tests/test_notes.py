@@ -842,3 +842,26 @@ def test_a_dated_field_opens_no_section(vocab):
     )
     result = found(vocab, text)
     assert result["conservative_care"][0] and result["onset_duration"][0]
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        (
+            "Left leg pain into the dorsum of the foot that began on 08/03/2026.",
+            "onset_duration",
+            True,
+        ),
+        ("Worsening b/l leg pain (post. thigh -> lat. calf) x 10 wks.", "onset_duration", True),
+        ("Date of injury: 23-Nov\nHistory: Cut on a grinder.", "injury_date", True),
+        ("A wire bristle broke off and lodged in the pad of his finger.", "injury_mechanism", True),
+        # a section's name alone on its line heads it, colon or not
+        (
+            "Chief Complaint: low back pain.\nPLAN\nPt will be seen 2x/wk for 6 wks.",
+            "poc_duration",
+            True,
+        ),
+    ],
+)
+def test_the_therapy_and_injury_writers_phrasings(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want

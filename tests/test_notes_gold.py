@@ -173,7 +173,7 @@ def test_how_a_note_is_delivered_changes_nothing(dev, catalog, delivered, agree)
     """The same notes delivered another way are read the same way."""
     ids = list(dev.texts)
     changed = [delivered(dev.texts[k]) for k in ids]
-    assert sum(a != b for a, b in zip(changed, dev.texts.values(), strict=True)) > 0.9 * len(ids)
+    assert sum(a != b for a, b in zip(changed, dev.texts.values(), strict=True)) > 0.8 * len(ids)
 
     def read(texts: list[str]) -> pl.DataFrame:
         notes = pl.DataFrame({"claim_id": ids, "text": texts})

@@ -26,6 +26,15 @@ _WRAPPED_HEADER = (
 )
 
 
+_BARE_HEADER = (
+    r"(?im)^[ \t]*((?:chief complaint|history(?: of present illness)?|hpi|subjective|objective|"
+    r"(?:physical )?exam(?:ination)?|assessment(?: and plan| & plan)?|impression|plan(?: of care)?|"
+    r"treatment plan|goals|procedure|technique|findings|medications|allergies|"
+    r"(?:past medical|social|family) history|review of systems|diagnos[ie]s|recommendations?|disposition))"
+    r"[ \t]*$"
+)
+
+
 def normalize(text: pl.Expr) -> pl.Expr:
     return (
         text.str.replace_all(r"\r\n?", "\n")
@@ -37,6 +46,8 @@ def normalize(text: pl.Expr) -> pl.Expr:
         .str.replace_all(r"[\u2010-\u2015\u2212]", "-")
         .str.replace_all(r"[\u2018\u2019]", "'")
         .str.replace_all(r"[\u201c\u201d]", '"')
+        # a section's name alone on its line is its header, with or without the colon ("PLAN")
+        .str.replace_all(_BARE_HEADER, "${1}:")
         # an upper-case header wrapped over two lines is one ("HISTORY\nAND PHYSICAL:")
         .str.replace_all(_WRAPPED_HEADER, "${1}${2} ${3}")
         # MTSamples' comma joins: after a header, and between a sentence end and the next paragraph

@@ -18,8 +18,12 @@ CLAUSE_BREAK = (
     r"|,?\s+(?:reports?|complains? of|endorses?|admits? to|positive for|presents? with|notes?)\s+"
 )
 
-# the periods of abbreviations end no sentence ("at 6 p.m. while at practice", "seen by Dr. X", "the R. ankle")
-ABBREVIATION = r"\b([ap]\.m|dr|mr|mrs|ms|vs|approx|e\.g|i\.e|[rl]|lt|rt)\.(?:\s|$)"
+# the periods of abbreviations end no sentence ("at 6 p.m. while at practice", "seen by Dr. X", "the R. ankle",
+# "post. thigh -> lat. calf x 10 wks")
+ABBREVIATION = (
+    r"\b([ap]\.m|dr|mr|mrs|ms|vs|approx|e\.g|i\.e|[rl]|lt|rt|ant|post|lat|med|prox|dist|bilat)"
+    r"\.(?:\s|$)"
+)
 
 
 def clauses(segmented: pl.DataFrame) -> pl.DataFrame:

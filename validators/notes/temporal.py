@@ -98,7 +98,7 @@ DATE = (
     # preposition, since a bare "5/5" or "2/6" is a strength grade or a murmur
     r"|\b(?:on|in|of|since|dated)\s+\d{1,2}/(?:\d{1,2}/\d{2,4}|0?[1-9]|1[1-9]|[2-9]\d)\b|\b\d{1,2}/(?:19|20)\d{2}\b"
     rf"|\b(?:{_MONTH})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s*(?:\d{{4}})?\b"
-    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH})\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?(?:\s+(?:of\s+)?|-)(?:{_MONTH})\b"
     rf"|\b(?:in|on|of|since)\s+(?:{_MONTH})\b|\b(?:{_MONTH})\s+(?:of\s+)?\d{{4}}\b"
     r"|\b(?:in|since|of)\s+(?:19|20)\d{2}\b|\bmm/dd/yy(?:yy)?\b"
     rf"|\b(?:early|mid|late)[- ](?:{_MONTH})\b"
@@ -125,7 +125,7 @@ RELATIVE_TIME = (
     r"|\b(?:just |shortly |right |immediately )?(?:prior to|before) (?:arrival|admission|presentation|coming in)|\bpta\b|\bthe day of (?:the )?(?:injury|accident|fall|collision)"
     r"|\b(?:earlier )?today\b|\btonight\b|\bthe (?:day|night|morning|evening|afternoon) (?:before|prior)\b"
     rf"|\b(?:{_AMOUNT})\s*-?\s*(?:hours?|days?|weeks?|months?)\s*-?\s*old\s+(?:injury|fracture|laceration|wound|sprain|strain|burn|bite)"
-    r"|\b(?:at|around|about|approximately|between|@)\s+(?:\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|hours)|\d{1,2}:\d{2}\b|noon|midnight)"
+    r"|(?:\b(?:at|around|about|approximately|approx\.?|between)|@)\s+(?:\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|hours)|\d{1,2}:\d{2}\b|noon|midnight)"
     r"|\b\d{1,2}(?::\d{2})?\s*[ap]\.?m\b"
     # a 24-hour clock time after "at" ("at 0200", "at ~0630"; not a dose, "at 1000 mg"; not after
     # "approximately", which times an exam as often as an injury), a holiday
