@@ -23,10 +23,16 @@ from pathlib import Path
 import polars as pl
 
 from cleanclaim.flows.extract import MAX_BYTES, MAX_ROWS, Extract, read_extract, read_notes
-from cleanclaim.flows.report import files_table, write_findings_file, write_report
+from cleanclaim.flows.report import (
+    files_table,
+    sheet_rows,
+    structural_rules,
+    write_findings_file,
+    write_report,
+)
 from cleanclaim.flows.x12 import ICD9_KIND
-from cleanclaim.validators import decisions, summary
 from cleanclaim.validators import findings as fnd
+from cleanclaim.validators import summary
 from cleanclaim.validators.catalog import Catalog
 from cleanclaim.validators.checks import run_starts
 from cleanclaim.validators.checks.context import index_notes
@@ -98,10 +104,8 @@ class Run:
 
     @cached_property
     def worked(self) -> pl.DataFrame:
-        """The findings with their keys and decisions, and a row index `_f`."""
-        return decisions.apply(
-            decisions.keyed(self.findings, self.lines), self.decisions
-        ).with_row_index("_f")
+        """What scoring reads of each finding, with its decision and `_f`, its row in the findings."""
+        return summary.worked(self.findings, self.lines, self.decisions)
 
     @cached_property
     def named(self) -> pl.DataFrame:
@@ -122,11 +126,23 @@ class Run:
 
     @cached_property
     def ordered(self) -> pl.DataFrame:
-        """The findings in the order they are worked, with their attributed dollars."""
+        """The findings in the order they are worked, with their attributed dollars: what the
+        Summary counts by (summary.ORDER_COLUMNS), each finding's row in the findings `_f`."""
         ordered = summary.work_order(self.worked, self.claims, self.named)
-        # the keys and decisions live on in the work order: the findings' copy of them is let go
-        del self.__dict__["worked"]
+        del self.__dict__["worked"]  # the claims and the work order hold what scoring needed of it
         return ordered
+
+    def to_work(self, limit: int) -> tuple[pl.DataFrame, int]:
+        """The first `limit` findings the Findings sheet lists (summary.to_work), whole, and how
+        many it lists in all."""
+        listed = summary.to_work(self.ordered, self.claims)
+        return summary.shown(self.findings, self.lines, self.decisions, listed.head(limit)), (
+            listed.height
+        )
+
+    def in_order(self, rule_ids: list[str]) -> pl.DataFrame:
+        """The findings of `rule_ids`, whole, in the order they are worked."""
+        return self.findings[self.ordered.filter(pl.col("rule_id").is_in(rule_ids))["_f"]]
 
     @cached_property
     def files(self) -> pl.DataFrame:
@@ -710,11 +726,14 @@ def write_outputs(
         log.info("scored %d claims in %.1f s", result.claims.height, time.perf_counter() - started)
         step("writing", "the workbook")
         started = time.perf_counter()
+        listed, total = result.to_work(sheet_rows())
         out |= write_report(
             report,
             files=result.files,
             claims=result.claims,
-            findings=result.ordered,
+            findings=listed,
+            findings_total=total,
+            rejected=result.in_order(structural_rules(result.catalog)),
             tables=result.tables,
             catalog=result.catalog,
             as_of=result.as_of,

@@ -40,6 +40,32 @@ LINES_SCHEMA = {
 DOLLAR_SEVERITIES = ("high", "medium")  # what sets a claim's status puts its dollars at risk
 
 
+# What scoring and the work order read of each finding: never its message or fix.
+WORKED_COLUMNS = (
+    "claim_id",
+    "line_number",
+    "rule_id",
+    "category",
+    "severity",
+    "source_file",
+    "source_row",
+)
+
+
+def worked(
+    findings: pl.DataFrame, lines: pl.DataFrame, decisions: pl.DataFrame | None
+) -> pl.DataFrame:
+    """WORKED_COLUMNS of every finding with its decision (`status`, `recurred`, `counts`) and `_f`,
+    its row in `findings`. The findings are keyed only when there are decisions to match them
+    with: the keys themselves are shown only for the findings a sheet lists (shown)."""
+    picked = findings.select(*WORKED_COLUMNS).with_row_index("_f")
+    if decisions is not None and not decisions.is_empty():
+        picked = dec.keyed(picked, lines)
+    return dec.apply(picked, decisions).select(
+        "_f", *WORKED_COLUMNS, "status", "recurred", "counts"
+    )
+
+
 def finding_lines(lines: pl.DataFrame, worked: pl.DataFrame) -> pl.DataFrame:
     """(_f, rule_id, source_file, claim, source_row, charge, dollars) for every line each finding
     names: its own line, or every line of its claim for a claim-level finding. `worked`: the run's
@@ -174,26 +200,23 @@ def claims(
     )
 
 
+# What the work order keeps of each finding: what the Summary counts by. The few findings a sheet
+# shows are gathered whole from the findings by `_f` (shown), so their messages are never copied.
+ORDER_COLUMNS = ("_f", "rule_id", "category", "severity", "counts", "status", "recurred")
+
+
 def work_order(
     worked: pl.DataFrame, claims_table: pl.DataFrame, named: pl.DataFrame
 ) -> pl.DataFrame:
     """The findings in the order an analyst works them -- claim by claim in the claims' order, the
-    findings that count first, most severe first -- each with `attributed`: the dollars at risk
-    counted at it, each line's charge at the first finding that puts it at risk. Summed over any
-    set of claims, `attributed` gives their dollars at risk; `charge_at_risk` (the lines a finding
-    names) overlaps between findings and is not additive."""
+    findings that count first, most severe first -- as ORDER_COLUMNS, each with `attributed`: the
+    dollars at risk counted at it, each line's charge at the first finding that puts it at risk,
+    and `_claim_rank`, its claim's row in the claims table. Summed over any set of claims,
+    `attributed` gives their dollars at risk; `charge_at_risk` (the lines a finding names)
+    overlaps between findings and is not additive."""
     rank = claims_table.select("source_file", "claim").with_row_index("_rank")
-    # The order is found on the keys alone and the findings (messages, fixes) gathered by it once.
     ordered = (
-        worked.select(
-            "_f",
-            "source_file",
-            "source_row",
-            "rule_id",
-            "severity",
-            "counts",
-            claim_key().alias("claim"),
-        )
+        worked.select(*ORDER_COLUMNS, "source_file", "source_row", claim_key().alias("claim"))
         .join(rank, on=["source_file", "claim"], how="left")
         .sort(
             "_rank",
@@ -221,11 +244,32 @@ def work_order(
         .fill_null(0.0)
         .round(2)
     )
-    # `_claim_rank`: the claim's row in the claims table, the Summary's integer for "which claim"
-    return worked.gather(ordered["_f"]).with_columns(
-        claim_key().alias("claim"),
-        attributed.alias("attributed"),
-        ordered["_rank"].alias("_claim_rank"),
+    return ordered.select(
+        *ORDER_COLUMNS, attributed.alias("attributed"), pl.col("_rank").alias("_claim_rank")
+    )
+
+
+def to_work(ordered: pl.DataFrame, claims_table: pl.DataFrame) -> pl.DataFrame:
+    """The work order's findings the Findings sheet lists: those of the claims that need action
+    (hold or review), and any finding someone has decided about, so an overridden finding stays
+    listed with its decision."""
+    claim_status = claims_table["status"].gather(ordered["_claim_rank"])
+    return ordered.filter(
+        (claim_status != "clean") | (ordered["status"] != dec.OPEN) | ordered["recurred"]
+    )
+
+
+def shown(
+    findings: pl.DataFrame,
+    lines: pl.DataFrame,
+    decisions: pl.DataFrame | None,
+    rows: pl.DataFrame,
+) -> pl.DataFrame:
+    """Rows of the work order (`_f`, `attributed`) as the sheets show them: the whole findings,
+    with their keys, decisions, `claim` and `attributed`."""
+    picked = findings[rows["_f"]]
+    return dec.apply(dec.keyed(picked, lines), decisions).with_columns(
+        claim_key().alias("claim"), rows["attributed"]
     )
 
 
