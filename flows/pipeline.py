@@ -585,8 +585,11 @@ def split_by_patient(extract: Extract, parts: int) -> list[Extract]:
 
 def merge_outcomes(item: InputFile, parts: list[FileOutcome]) -> FileOutcome:
     """The parts of one extract checked separately, as if checked whole. A problem reported for
-    the file rather than a row (no source row) is reported once."""
+    the file rather than a row (no source row) is reported once. The parts' findings are moved
+    out of them (fnd.merge_ordered)."""
     pieces = [p.findings for p in parts]
+    for part in parts:
+        part.findings = fnd.empty()
     # no part holds another's rows: only a problem of the file's own is found in several
     per_file = [f.filter(pl.col("source_row").is_null()) for f in pieces]
     if any(f.height for f in per_file):

@@ -232,7 +232,9 @@ def test_ordered_pieces_merge_into_the_order_of_sorting_them_all(catalog, dirty_
     pieces = [fnd.ordered(found.filter(pl.col("source_row") % 3 == k)) for k in (2, 0, 1)] + [
         fnd.ordered(file_level)
     ]
-    assert fnd.merge_ordered(pieces).equals(everything)
+    given = [*pieces]
+    assert fnd.merge_ordered(given).equals(everything)
+    assert not given  # consumed: the findings moved into the merged table
     assert fnd.merge_ordered(pieces[:1]).equals(pieces[0])
 
 
