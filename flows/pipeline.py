@@ -103,20 +103,27 @@ class Run:
     filing_days: dict[str, int] = field(default_factory=dict)  # RunConfig.timely_filing_days
 
     @cached_property
+    def line_claims(self) -> pl.Series:
+        """Each line's claim as an integer (summary.line_claims): what scoring joins on."""
+        return summary.line_claims(self.lines)
+
+    @cached_property
     def worked(self) -> pl.DataFrame:
-        """What scoring reads of each finding, with its decision and `_f`, its row in the findings."""
-        return summary.worked(self.findings, self.lines, self.decisions)
+        """What scoring reads of each finding, with its decision, its claim's number and `_f`,
+        its row in the findings."""
+        return summary.worked(self.findings, self.lines, self.line_claims, self.decisions)
 
     @cached_property
     def named(self) -> pl.DataFrame:
         """The lines each finding names: the join the claims and the Summary's dollars need."""
-        return summary.finding_lines(self.lines, self.worked)
+        return summary.finding_lines(self.lines, self.line_claims, self.worked)
 
     @cached_property
-    def claims(self) -> pl.DataFrame:
-        """Scored claims, dollars first (validators/scoring.py, validators/summary.py)."""
+    def scored(self) -> pl.DataFrame:
+        """The claims table with each claim's number, `_claim`, which the work order joins on."""
         return summary.claims(
             self.lines,
+            self.line_claims,
             self.worked,
             self.named,
             self.catalog,
@@ -125,10 +132,15 @@ class Run:
         )
 
     @cached_property
+    def claims(self) -> pl.DataFrame:
+        """Scored claims, dollars first (validators/scoring.py, validators/summary.py)."""
+        return self.scored.drop("_claim")
+
+    @cached_property
     def ordered(self) -> pl.DataFrame:
         """The findings in the order they are worked, with their attributed dollars: what the
         Summary counts by (summary.ORDER_COLUMNS), each finding's row in the findings `_f`."""
-        ordered = summary.work_order(self.worked, self.claims, self.named)
+        ordered = summary.work_order(self.worked, self.scored, self.named)
         del self.__dict__["worked"]  # the claims and the work order hold what scoring needed of it
         return ordered
 

@@ -15,7 +15,7 @@ import polars as pl
 from cleanclaim.validators import decisions as dec
 from cleanclaim.validators.catalog import CATEGORIES, SEVERITIES, Catalog
 from cleanclaim.validators.findings import SEVERITY_ORDER
-from cleanclaim.validators.scoring import SCORED_COLUMNS, STATUS_ORDER, claim_key, score
+from cleanclaim.validators.scoring import STATUS_ORDER, claim_key, score
 
 # The columns of the validated lines this module reads (a run that read nothing has exactly these).
 LINES_SCHEMA = {
@@ -52,46 +52,97 @@ WORKED_COLUMNS = (
 )
 
 
+def line_claims(lines: pl.DataFrame) -> pl.Series:
+    """Each line's claim as an integer, `_claim`: the claims (file and claim key) numbered in the
+    order they first come. The text is hashed once, here: joins and group-bys on the number hash
+    none."""
+    first = pl.col("_i").first().over("source_file", claim_key())
+    return (
+        lines.select("source_file", "claim_id", "source_row")
+        .with_row_index("_i")
+        .select((first.rank("dense") - 1).cast(pl.UInt32).alias("_claim"))
+        .to_series()
+    )
+
+
+def _finding_claims(picked: pl.DataFrame, lines: pl.DataFrame, claims: pl.Series) -> pl.Series:
+    """Each finding's `_claim` (line_claims `claims`): its line's, joined on the row as one integer,
+    when the line's claim id is its own; else found by the file and claim key, and a claim no line
+    has (its rows set aside) numbered after the lines' in the order it first comes."""
+    rows = lines.select(dec.row_id().alias("_rid"), pl.col("claim_id").alias("_id"), claims)
+    if rows["_rid"].is_duplicated().any():  # files of one name (two folders) share row numbers
+        found = pl.Series("_claim", [None] * picked.height, dtype=pl.UInt32)
+    else:
+        found = (
+            picked.select(dec.row_id().alias("_rid"), "claim_id")
+            .join(rows, on="_rid", how="left", maintain_order="left")
+            .select(pl.when(pl.col("claim_id").eq_missing(pl.col("_id"))).then("_claim"))
+            .to_series()
+        )
+    rest = found.is_null().arg_true()
+    if rest.is_empty():
+        return found.alias("_claim")
+    text = pl.col("source_file"), claim_key().alias("claim")
+    named = lines.select(*text, claims).unique(["source_file", "claim"])
+    unnamed = (
+        picked[rest]
+        .select(*text)
+        .join(named, on=["source_file", "claim"], how="left", maintain_order="left")
+        .with_row_index("_i")
+    )
+    first = pl.col("_i").first().over("source_file", "claim")
+    new = (first.rank("dense") - 1).cast(pl.UInt32) + (claims.max() + 1 if claims.len() else 0)
+    filled = unnamed.select(pl.col("_claim").fill_null(new.filter(pl.col("_claim").is_null())))
+    return found.scatter(rest, filled.to_series()).alias("_claim")
+
+
 def worked(
-    findings: pl.DataFrame, lines: pl.DataFrame, decisions: pl.DataFrame | None
+    findings: pl.DataFrame,
+    lines: pl.DataFrame,
+    claims: pl.Series,
+    decisions: pl.DataFrame | None,
 ) -> pl.DataFrame:
-    """WORKED_COLUMNS of every finding with its decision (`status`, `recurred`, `counts`) and `_f`,
-    its row in `findings`. The findings are keyed only when there are decisions to match them
-    with: the keys themselves are shown only for the findings a sheet lists (shown)."""
+    """WORKED_COLUMNS of every finding with its decision (`status`, `recurred`, `counts`), `_f`, its
+    row in `findings`, `_rid`, its row as one integer (decisions.row_id), and `_claim`, its claim's
+    number (`claims`: line_claims(lines)). The findings are keyed only when there are decisions to
+    match them with: the keys themselves are shown only for the findings a sheet lists (shown)."""
     picked = findings.select(*WORKED_COLUMNS).with_row_index("_f")
     if decisions is not None and not decisions.is_empty():
         picked = dec.keyed(picked, lines)
     return dec.apply(picked, decisions).select(
-        "_f", *WORKED_COLUMNS, "status", "recurred", "counts"
+        "_f",
+        *WORKED_COLUMNS,
+        "status",
+        "recurred",
+        "counts",
+        dec.row_id().alias("_rid"),
+        _finding_claims(picked, lines, claims),
     )
 
 
-def finding_lines(lines: pl.DataFrame, worked: pl.DataFrame) -> pl.DataFrame:
-    """(_f, rule_id, source_file, claim, source_row, charge, dollars) for every line each finding
-    names: its own line, or every line of its claim for a claim-level finding. `worked`: the run's
-    findings with their decisions (validators/decisions.py apply) and a row index `_f`; `dollars`
-    marks the findings that put dollars at risk (counted, high or medium: advisory findings do not)."""
-    line_keys = lines.select(
-        "source_file", "source_row", claim_key().alias("claim"), pl.col("_charge").alias("charge")
-    )
+def finding_lines(lines: pl.DataFrame, claims: pl.Series, worked: pl.DataFrame) -> pl.DataFrame:
+    """(_f, rule_id, _claim, _rid, charge, dollars) for every line each finding names: its own
+    line, or every line of its claim for a claim-level finding. `worked`: the run's findings with
+    their decisions and numbers (worked); `claims`: line_claims(lines); `dollars` marks the
+    findings that put dollars at risk (counted, high or medium: advisory findings do not)."""
+    line_keys = lines.select(dec.row_id().alias("_rid"), claims, pl.col("_charge").alias("charge"))
     keyed = worked.select(
         "_f",
         "rule_id",
-        "source_file",
-        "source_row",
+        "_rid",
         "line_number",
-        claim_key().alias("claim"),
+        "_claim",
         (pl.col("counts") & pl.col("severity").is_in(list(DOLLAR_SEVERITIES))).alias("dollars"),
     )
     whole_claim = (
         keyed.filter(pl.col("line_number").is_null())
-        .drop("source_row", "line_number")
-        .join(line_keys, on=["source_file", "claim"], how="inner")
+        .drop("_rid", "line_number")
+        .join(line_keys, on="_claim", how="inner")
     )
     one_line = (
         keyed.filter(pl.col("line_number").is_not_null())
-        .drop("claim", "line_number")
-        .join(line_keys, on=["source_file", "source_row"], how="inner")
+        .drop("_claim", "line_number")
+        .join(line_keys, on="_rid", how="inner")
     )
     return pl.concat([whole_claim, one_line], how="diagonal_relaxed")
 
@@ -116,6 +167,7 @@ def filing_months(catalog: Catalog) -> dict[str, int]:
 
 def claims(
     lines: pl.DataFrame,
+    line_claim: pl.Series,
     worked: pl.DataFrame,
     named: pl.DataFrame,
     catalog: Catalog,
@@ -126,15 +178,18 @@ def claims(
     """One row per claim: identifiers, payer, provider, dates, days left to file, billed, at risk,
     score, status, reasons. Dollars first: the most dollars at risk, then hold before review before
     clean, then the higher score; ties in the order the claims come in the files (a stable sort on
-    numbers: sorting 500k claims on their string keys as tie-breakers took 0.5 s). `worked`: the
-    findings with their decisions; `named` is finding_lines(lines, worked), computed once per run.
+    numbers: sorting 500k claims on their string keys as tie-breakers took 0.5 s), with `_claim`,
+    the claim's number. `line_claim`: line_claims(lines); `worked`: the findings with their
+    decisions and numbers (worked); `named`: finding_lines(...), computed once per run.
     A claim's billed amount is unknown (null) when a line's charge could not be read."""
     if "claim_filing_indicator" not in lines.columns:  # outcomes staged by an earlier version
         lines = lines.with_columns(pl.lit(None, pl.String).alias("claim_filing_indicator"))
     base = (
-        lines.with_columns(claim_key().alias("claim"))
-        .group_by("source_file", "claim", maintain_order=True)
+        lines.with_columns(line_claim)
+        .group_by("_claim", maintain_order=True)
         .agg(
+            pl.col("source_file").first(),
+            claim_key().first().alias("claim"),
             pl.col("claim_id").first(),
             pl.col("patient_id").first(),
             pl.col("payer_id").first(),
@@ -152,18 +207,22 @@ def claims(
     )
     # A claim whose every row was set aside (FLD025) has findings but no validated lines: it must
     # still be listed, on hold, with its billed amount unknown rather than a reassuring $0.
+    # (numbered after the lines' claims: line_claims)
     unread = (
-        worked.with_columns(claim_key().alias("claim"))
-        .group_by("source_file", "claim", maintain_order=True)
-        .agg(pl.col("claim_id").first())
-        .join(base, on=["source_file", "claim"], how="anti")
+        worked.filter(pl.col("_claim") >= base.height)
+        .group_by("_claim", maintain_order=True)
+        .agg(
+            pl.col("source_file").first(),
+            claim_key().first().alias("claim"),
+            pl.col("claim_id").first(),
+        )
         .with_columns(pl.lit(0, pl.UInt32).alias("lines"))
     )
     base = pl.concat([base, unread], how="diagonal_relaxed")
     at_risk = (
         named.filter("dollars")
-        .unique(["source_file", "source_row"])
-        .group_by("source_file", "claim")
+        .unique("_rid")
+        .group_by("_claim")
         .agg(pl.col("charge").sum().round(2).alias("at_risk"))
     )
     # the last day to file, as TMF001/TMF002 reckon it: the payer's configured days, else the
@@ -177,12 +236,8 @@ def claims(
         deadline = deadline.when(indicator == code).then(first.dt.offset_by(f"{months}mo"))
     deadline = deadline.otherwise(first + pl.duration(days=default_filing_days(catalog)))
     return (
-        base.join(at_risk, on=["source_file", "claim"], how="left")
-        .join(
-            score(worked.select(*SCORED_COLUMNS, "counts").filter("counts"), catalog),
-            on=["source_file", "claim"],
-            how="left",
-        )
+        base.join(at_risk, on="_claim", how="left")
+        .join(score(worked.filter("counts"), catalog, by=["_claim"]), on="_claim", how="left")
         .with_columns(
             pl.col("at_risk").fill_null(0.0),
             pl.col("score").fill_null(0),
@@ -214,10 +269,10 @@ def work_order(
     and `_claim_rank`, its claim's row in the claims table. Summed over any set of claims,
     `attributed` gives their dollars at risk; `charge_at_risk` (the lines a finding names)
     overlaps between findings and is not additive."""
-    rank = claims_table.select("source_file", "claim").with_row_index("_rank")
+    rank = claims_table.select("_claim").with_row_index("_rank")
     ordered = (
-        worked.select(*ORDER_COLUMNS, "source_file", "source_row", claim_key().alias("claim"))
-        .join(rank, on=["source_file", "claim"], how="left")
+        worked.select(*ORDER_COLUMNS, "source_row", "_claim")
+        .join(rank, on="_claim", how="left")
         .sort(
             "_rank",
             "counts",
@@ -234,7 +289,7 @@ def work_order(
         named.filter("dollars")
         .join(ordered.select("_f", "_order"), on="_f", how="inner")
         .sort("_order")
-        .unique(["source_file", "source_row"], keep="first", maintain_order=True)
+        .unique("_rid", keep="first", maintain_order=True)
         .group_by("_f")
         .agg(pl.col("charge").sum().alias("attributed"))
     )
@@ -406,7 +461,7 @@ def summarize(
 
     named_dollars = (
         named.filter(pl.col("dollars"))
-        .unique(["rule_id", "source_file", "source_row"])
+        .unique(["rule_id", "_rid"])
         .group_by("rule_id")
         .agg(pl.col("charge").sum().alias("named"))
     )
