@@ -54,13 +54,15 @@ WORKED_COLUMNS = (
 
 def line_claims(lines: pl.DataFrame) -> pl.Series:
     """Each line's claim as an integer, `_claim`: the claims (file and claim key) numbered in the
-    order they first come. The text is hashed once, here: joins and group-bys on the number hash
-    none."""
-    first = pl.col("_i").first().over("source_file", claim_key())
+    order they first come in their files, whatever order the parts of a file were checked and
+    concatenated in (its first row; the files in the order of the lines). The text is hashed once,
+    here: joins and group-bys on the number hash none."""
+    file_at = pl.col("_i").min().over("source_file").cast(pl.Int64)
+    first_row = pl.col("source_row").min().over("source_file", claim_key())
     return (
         lines.select("source_file", "claim_id", "source_row")
         .with_row_index("_i")
-        .select((first.rank("dense") - 1).cast(pl.UInt32).alias("_claim"))
+        .select(((file_at * 2**32 + first_row).rank("dense") - 1).cast(pl.UInt32).alias("_claim"))
         .to_series()
     )
 
@@ -186,7 +188,7 @@ def claims(
         lines = lines.with_columns(pl.lit(None, pl.String).alias("claim_filing_indicator"))
     base = (
         lines.with_columns(line_claim)
-        .group_by("_claim", maintain_order=True)
+        .group_by("_claim")
         .agg(
             pl.col("source_file").first(),
             claim_key().first().alias("claim"),
@@ -204,6 +206,7 @@ def claims(
             .otherwise(pl.col("_charge").sum().round(2))
             .alias("billed"),
         )
+        .sort("_claim")
     )
     # A claim whose every row was set aside (FLD025) has findings but no validated lines: it must
     # still be listed, on hold, with its billed amount unknown rather than a reassuring $0.
