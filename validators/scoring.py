@@ -42,17 +42,14 @@ def score(findings: pl.DataFrame, catalog: Catalog, by: list[str] | None = None)
     if by is None:
         findings, by = findings.with_columns(claim_key().alias("claim")), ["source_file", "claim"]
     factor = pl.col("severity").replace_strict(SEVERITY_FACTOR, return_dtype=pl.Float64)
+    # a rule's weight is one number: the largest contribution is its weight times the largest
+    # factor, so the weights are joined per claim and rule rather than per finding
     per_rule = (
         findings.select(*by, "rule_id", "severity")
-        .join(rule_weights(catalog), on="rule_id", how="left")
-        .with_columns((pl.col("weight").fill_null(0.0) * factor).alias("_c"))
         .group_by(*by, "rule_id")
-        .agg(
-            pl.col("_c").max(),
-            pl.col("severity").first(),
-            pl.col("name").first(),
-            pl.col("scored").first(),
-        )
+        .agg(factor.max().alias("_factor"), pl.col("severity").first())
+        .join(rule_weights(catalog), on="rule_id", how="left")
+        .with_columns((pl.col("weight").fill_null(0.0) * pl.col("_factor")).alias("_c"))
     )
     scored = per_rule.with_columns(
         pl.when(pl.col("scored")).then("_c").otherwise(0.0).clip(0.0, 1.0).alias("_c")
