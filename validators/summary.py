@@ -92,10 +92,14 @@ def _finding_claims(picked: pl.DataFrame, lines: pl.DataFrame, claims: pl.Series
         .join(named, on=["source_file", "claim"], how="left", maintain_order="left")
         .with_row_index("_i")
     )
-    first = pl.col("_i").first().over("source_file", "claim")
-    new = (first.rank("dense") - 1).cast(pl.UInt32) + (claims.max() + 1 if claims.len() else 0)
-    filled = unnamed.select(pl.col("_claim").fill_null(new.filter(pl.col("_claim").is_null())))
-    return found.scatter(rest, filled.to_series()).alias("_claim")
+    numbers, new = unnamed["_claim"], unnamed["_claim"].is_null().arg_true()
+    if not new.is_empty():  # a claim no line has: numbered after the lines' claims
+        first = pl.col("_i").first().over("source_file", "claim")
+        after = claims.max() + 1 if claims.len() else 0
+        numbers = numbers.scatter(
+            new, unnamed[new].select((first.rank("dense") - 1).cast(pl.UInt32) + after).to_series()
+        )
+    return found.scatter(rest, numbers).alias("_claim")
 
 
 def worked(
@@ -111,7 +115,7 @@ def worked(
     picked = findings.select(*WORKED_COLUMNS).with_row_index("_f")
     if decisions is not None and not decisions.is_empty():
         picked = dec.keyed(picked, lines)
-    return dec.apply(picked, decisions).select(
+    return dec.decide(picked, decisions).select(
         "_f",
         *WORKED_COLUMNS,
         "status",
@@ -326,7 +330,7 @@ def shown(
     """Rows of the work order (`_f`, `attributed`) as the sheets show them: the whole findings,
     with their keys, decisions, `claim` and `attributed`."""
     picked = findings[rows["_f"]]
-    return dec.apply(dec.keyed(picked, lines), decisions).with_columns(
+    return dec.decide(dec.keyed(picked, lines), decisions).with_columns(
         claim_key().alias("claim"), rows["attributed"]
     )
 
