@@ -148,9 +148,8 @@ class Run:
         """The first `limit` findings the Findings sheet lists (summary.to_work), whole, and how
         many it lists in all."""
         listed = summary.to_work(self.ordered, self.claims)
-        return summary.shown(self.findings, self.lines, self.decisions, listed.head(limit)), (
-            listed.height
-        )
+        first = self.ordered[listed.head(limit)]
+        return summary.shown(self.findings, self.lines, self.decisions, first), listed.len()
 
     def in_order(self, rule_ids: list[str]) -> pl.DataFrame:
         """The findings of `rule_ids`, whole, in the order they are worked."""

@@ -227,7 +227,8 @@ def claims(
     )
     base = pl.concat([base, unread], how="diagonal_relaxed")
     at_risk = (
-        named.filter("dollars")
+        named.select("_rid", "_claim", "charge")
+        .filter(named["dollars"])
         .unique("_rid")
         .group_by("_claim")
         .agg(pl.col("charge").sum().round(2).alias("at_risk"))
@@ -244,7 +245,15 @@ def claims(
     deadline = deadline.otherwise(first + pl.duration(days=default_filing_days(catalog)))
     return (
         base.join(at_risk, on="_claim", how="left")
-        .join(score(worked.filter("counts"), catalog, by=["_claim"]), on="_claim", how="left")
+        .join(
+            score(
+                worked.select("_claim", "rule_id", "severity").filter(worked["counts"]),
+                catalog,
+                by=["_claim"],
+            ),
+            on="_claim",
+            how="left",
+        )
         .with_columns(
             pl.col("at_risk").fill_null(0.0),
             pl.col("score").fill_null(0),
@@ -293,7 +302,8 @@ def work_order(
         .with_row_index("_order")
     )
     first = (
-        named.filter("dollars")
+        named.select("_f", "_rid", "charge")
+        .filter(named["dollars"])
         .join(ordered.select("_f", "_order"), on="_f", how="inner")
         .sort("_order")
         .unique("_rid", keep="first", maintain_order=True)
@@ -311,14 +321,13 @@ def work_order(
     )
 
 
-def to_work(ordered: pl.DataFrame, claims_table: pl.DataFrame) -> pl.DataFrame:
-    """The work order's findings the Findings sheet lists: those of the claims that need action
-    (hold or review), and any finding someone has decided about, so an overridden finding stays
-    listed with its decision."""
+def to_work(ordered: pl.DataFrame, claims_table: pl.DataFrame) -> pl.Series:
+    """The positions in the work order of the findings the Findings sheet lists: those of the
+    claims that need action (hold or review), and any finding someone has decided about, so an
+    overridden finding stays listed with its decision."""
     claim_status = claims_table["status"].gather(ordered["_claim_rank"])
-    return ordered.filter(
-        (claim_status != "clean") | (ordered["status"] != dec.OPEN) | ordered["recurred"]
-    )
+    listed = (claim_status != "clean") | (ordered["status"] != dec.OPEN) | ordered["recurred"]
+    return listed.arg_true()
 
 
 def shown(
@@ -467,7 +476,8 @@ def summarize(
     )
 
     named_dollars = (
-        named.filter(pl.col("dollars"))
+        named.select("rule_id", "_rid", "charge")
+        .filter(named["dollars"])
         .unique(["rule_id", "_rid"])
         .group_by("rule_id")
         .agg(pl.col("charge").sum().alias("named"))
