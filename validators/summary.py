@@ -285,21 +285,29 @@ def work_order(
     and `_claim_rank`, its claim's row in the claims table. Summed over any set of claims,
     `attributed` gives their dollars at risk; `charge_at_risk` (the lines a finding names)
     overlaps between findings and is not additive."""
-    rank = claims_table.select("_claim").with_row_index("_rank")
-    ordered = (
-        worked.select(*ORDER_COLUMNS, "source_row", "_claim")
-        .join(rank, on="_claim", how="left")
-        .sort(
-            "_rank",
-            "counts",
-            pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8),
-            "source_row",
-            "rule_id",
-            "_f",
-            descending=[False, True, False, False, False, False],
-            nulls_last=True,
+    # each claim's row in the claims table, by its number (numbers are 0 .. claims - 1): the
+    # order is found on the keys and the findings gathered by it once, with no join
+    rows = pl.int_range(claims_table.height, dtype=pl.UInt32, eager=True)
+    rank = pl.zeros(claims_table.height, dtype=pl.UInt32, eager=True)
+    claim_rank = rank.scatter(claims_table["_claim"], rows).gather(worked["_claim"])
+    order = (
+        worked.select("counts", "severity", "source_row", "rule_id", "_f")
+        .select(
+            pl.arg_sort_by(
+                pl.lit(claim_rank),
+                "counts",
+                pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8),
+                "source_row",
+                "rule_id",
+                "_f",
+                descending=[False, True, False, False, False, False],
+                nulls_last=True,
+            )
         )
-        .with_row_index("_order")
+        .to_series()
+    )
+    ordered = worked.select(*ORDER_COLUMNS, claim_rank.alias("_claim_rank"))[order].with_row_index(
+        "_order"
     )
     first = (
         named.select("_f", "_rid", "charge")
@@ -316,9 +324,7 @@ def work_order(
         .fill_null(0.0)
         .round(2)
     )
-    return ordered.select(
-        *ORDER_COLUMNS, attributed.alias("attributed"), pl.col("_rank").alias("_claim_rank")
-    )
+    return ordered.select(*ORDER_COLUMNS, attributed.alias("attributed"), "_claim_rank")
 
 
 def to_work(ordered: pl.DataFrame, claims_table: pl.DataFrame) -> pl.Series:
