@@ -23,10 +23,16 @@ from pathlib import Path
 import polars as pl
 
 from cleanclaim.flows.extract import MAX_BYTES, MAX_ROWS, Extract, read_extract, read_notes
-from cleanclaim.flows.report import files_table, write_findings_file, write_report
+from cleanclaim.flows.report import (
+    files_table,
+    sheet_rows,
+    structural_rules,
+    write_findings_file,
+    write_report,
+)
 from cleanclaim.flows.x12 import ICD9_KIND
-from cleanclaim.validators import decisions, summary
 from cleanclaim.validators import findings as fnd
+from cleanclaim.validators import summary
 from cleanclaim.validators.catalog import Catalog
 from cleanclaim.validators.checks import run_starts
 from cleanclaim.validators.checks.context import index_notes
@@ -97,22 +103,27 @@ class Run:
     filing_days: dict[str, int] = field(default_factory=dict)  # RunConfig.timely_filing_days
 
     @cached_property
+    def line_claims(self) -> pl.Series:
+        """Each line's claim as an integer (summary.line_claims): what scoring joins on."""
+        return summary.line_claims(self.lines)
+
+    @cached_property
     def worked(self) -> pl.DataFrame:
-        """The findings with their keys and decisions, and a row index `_f`."""
-        return decisions.apply(
-            decisions.keyed(self.findings, self.lines), self.decisions
-        ).with_row_index("_f")
+        """What scoring reads of each finding, with its decision, its claim's number and `_f`,
+        its row in the findings."""
+        return summary.worked(self.findings, self.lines, self.line_claims, self.decisions)
 
     @cached_property
     def named(self) -> pl.DataFrame:
         """The lines each finding names: the join the claims and the Summary's dollars need."""
-        return summary.finding_lines(self.lines, self.worked)
+        return summary.finding_lines(self.lines, self.line_claims, self.worked)
 
     @cached_property
-    def claims(self) -> pl.DataFrame:
-        """Scored claims, dollars first (validators/scoring.py, validators/summary.py)."""
+    def scored(self) -> pl.DataFrame:
+        """The claims table with each claim's number, `_claim`, which the work order joins on."""
         return summary.claims(
             self.lines,
+            self.line_claims,
             self.worked,
             self.named,
             self.catalog,
@@ -121,12 +132,28 @@ class Run:
         )
 
     @cached_property
+    def claims(self) -> pl.DataFrame:
+        """Scored claims, dollars first (validators/scoring.py, validators/summary.py)."""
+        return self.scored.drop("_claim")
+
+    @cached_property
     def ordered(self) -> pl.DataFrame:
-        """The findings in the order they are worked, with their attributed dollars."""
-        ordered = summary.work_order(self.worked, self.claims, self.named)
-        # the keys and decisions live on in the work order: the findings' copy of them is let go
-        del self.__dict__["worked"]
+        """The findings in the order they are worked, with their attributed dollars: what the
+        Summary counts by (summary.ORDER_COLUMNS), each finding's row in the findings `_f`."""
+        ordered = summary.work_order(self.worked, self.scored, self.named)
+        del self.__dict__["worked"]  # the claims and the work order hold what scoring needed of it
         return ordered
+
+    def to_work(self, limit: int) -> tuple[pl.DataFrame, int]:
+        """The first `limit` findings the Findings sheet lists (summary.to_work), whole, and how
+        many it lists in all."""
+        listed = summary.to_work(self.ordered, self.claims)
+        first = self.ordered[listed.head(limit)]
+        return summary.shown(self.findings, self.lines, self.decisions, first), listed.len()
+
+    def in_order(self, rule_ids: list[str]) -> pl.DataFrame:
+        """The findings of `rule_ids`, whole, in the order they are worked."""
+        return self.findings[self.ordered.filter(pl.col("rule_id").is_in(rule_ids))["_f"]]
 
     @cached_property
     def files(self) -> pl.DataFrame:
@@ -569,8 +596,11 @@ def split_by_patient(extract: Extract, parts: int) -> list[Extract]:
 
 def merge_outcomes(item: InputFile, parts: list[FileOutcome]) -> FileOutcome:
     """The parts of one extract checked separately, as if checked whole. A problem reported for
-    the file rather than a row (no source row) is reported once."""
+    the file rather than a row (no source row) is reported once. The parts' findings are moved
+    out of them (fnd.merge_ordered)."""
     pieces = [p.findings for p in parts]
+    for part in parts:
+        part.findings = fnd.empty()
     # no part holds another's rows: only a problem of the file's own is found in several
     per_file = [f.filter(pl.col("source_row").is_null()) for f in pieces]
     if any(f.height for f in per_file):
@@ -710,11 +740,14 @@ def write_outputs(
         log.info("scored %d claims in %.1f s", result.claims.height, time.perf_counter() - started)
         step("writing", "the workbook")
         started = time.perf_counter()
+        listed, total = result.to_work(sheet_rows())
         out |= write_report(
             report,
             files=result.files,
             claims=result.claims,
-            findings=result.ordered,
+            findings=listed,
+            findings_total=total,
+            rejected=result.in_order(structural_rules(result.catalog)),
             tables=result.tables,
             catalog=result.catalog,
             as_of=result.as_of,

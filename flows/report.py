@@ -219,6 +219,11 @@ DECISION_LIST = '"' + ",".join(decisions.STATUSES) + '"'
 SUM_COLUMNS = frozenset({"Lines", "Billed", "At risk", COUNTED_ONCE})  # the totals row's sums
 
 
+def sheet_rows() -> int:
+    """Rows a sheet shows at most (SHEET_ROW_LIMIT, read when called): Excel's limit is never reached."""
+    return min(SHEET_ROW_LIMIT, EXCEL_MAX_ROWS - 1)
+
+
 def _number_formats(frame: pl.DataFrame) -> dict[int, str]:
     """Column index -> number format: currency by column name, dates by type."""
     formats = {i: MONEY for i, c in enumerate(frame.columns) if c in MONEY_COLUMNS}
@@ -467,20 +472,19 @@ def write_workbook(
     problems: pl.DataFrame,
     trend: pl.DataFrame | None = None,
     extra_sheets: Callable[[Workbook], list[SafeText]] | None = None,
+    findings_total: int | None = None,
 ) -> dict:
     """The analyst's workbook: Summary, (Trend: the last nightly runs, when `trend` is given), Claims,
     Findings, Rules, Input problems, and after them `extra_sheets` (a night's remittance outcomes).
 
-    `claims` and `findings` arrive most urgent first; each sheet shows at most SHEET_ROW_LIMIT rows
-    (Excel's row limit is never reached) and the Summary says where the rest is. `run` holds
-    `facts` (label, value pairs), `warnings` and `findings_file`.
+    `claims` and `findings` arrive most urgent first; each sheet shows at most sheet_rows() rows and
+    the Summary says where the rest is. `findings` may be the first rows only of `findings_total`.
+    `run` holds `facts` (label, value pairs), `warnings` and `findings_file`.
     """
-    limit = min(SHEET_ROW_LIMIT, EXCEL_MAX_ROWS - 1)
-    cut = {
-        name: frame.height - limit
-        for name, frame in (("Claims", claims), ("Findings", findings))
-        if frame.height > limit
-    }
+    limit = sheet_rows()
+    shown_of = findings.height if findings_total is None else findings_total
+    totals = (("Claims", claims.height), ("Findings", shown_of))
+    cut = {name: height - limit for name, height in totals if height > limit}
     notes = [
         f"The {name} sheet shows the {limit:,} most urgent of {limit + extra:,} rows; "
         f"every finding is in {run['findings_file']}."
@@ -669,22 +673,13 @@ def rules_sheet(catalog: Catalog) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def findings_sheet(
-    ordered: pl.DataFrame, claims: pl.DataFrame, rules: pl.DataFrame
-) -> pl.DataFrame:
-    """Findings to work, in the order they are worked (validators/summary.py work_order): those of
-    the claims that need action (hold or review), and any finding someone has decided about, so an
-    overridden finding stays listed with its decision. The decision columns are at the right."""
-    facts = claims.select("source_file", "claim", "status", "payer_id", "payer_name", "provider")
+def findings_sheet(listed: pl.DataFrame, claims: pl.DataFrame, rules: pl.DataFrame) -> pl.DataFrame:
+    """Findings to work, in the order they are worked: `listed`, those the sheet lists
+    (validators/summary.py to_work, shown), with their claims' payer and provider. The decision
+    columns are at the right."""
+    facts = claims.select("source_file", "claim", "payer_id", "payer_name", "provider")
     return (
-        ordered.join(
-            facts, on=["source_file", "claim"], how="left", suffix="_claim", maintain_order="left"
-        )
-        .filter(
-            (pl.col("status_claim") != "clean")
-            | (pl.col("status") != decisions.OPEN)
-            | pl.col("recurred")
-        )
+        listed.join(facts, on=["source_file", "claim"], how="left", maintain_order="left")
         .join(
             rules.select(
                 pl.col("Rule").alias("rule_id"),
@@ -749,8 +744,19 @@ def claims_sheet(claims: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def problems_sheet(files: pl.DataFrame, findings: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
-    """Files and rows that could not be used, with the reason and what to do."""
+def structural_rules(catalog: Catalog) -> list[str]:
+    """The rules of rows set aside and structural problems: the row_structure rules of field
+    integrity (FLD025, FLD027), the Input problems sheet's."""
+    return [
+        r.id
+        for r in catalog.rules.values()
+        if r.check == "row_structure" and r.category == "field-integrity"
+    ]
+
+
+def problems_sheet(files: pl.DataFrame, rejected: pl.DataFrame) -> pl.DataFrame:
+    """Files and rows that could not be used, with the reason and what to do: the unread files,
+    then `rejected`, the findings of structural_rules in the order they are worked."""
     unread = files.filter(pl.col("reason").is_not_null()).select(
         pl.col("file").alias("File"),
         pl.lit(None, dtype=pl.Int64).alias("Row"),
@@ -758,13 +764,7 @@ def problems_sheet(files: pl.DataFrame, findings: pl.DataFrame, catalog: Catalog
         pl.col("problem").alias("Problem"),
         pl.col("expected").alias("What to do"),
     )
-    # rows set aside and structural problems: the row_structure rules of field integrity (FLD025, FLD027)
-    structural = [
-        r.id
-        for r in catalog.rules.values()
-        if r.check == "row_structure" and r.category == "field-integrity"
-    ]
-    rejected = findings.filter(pl.col("rule_id").is_in(structural)).select(
+    rejected = rejected.select(
         pl.col("source_file").alias("File"),
         pl.col("source_row").alias("Row"),
         pl.col("claim_id").alias("Claim ID"),
@@ -780,6 +780,8 @@ def write_report(
     files: pl.DataFrame,
     claims: pl.DataFrame,
     findings: pl.DataFrame,
+    findings_total: int,
+    rejected: pl.DataFrame,
     tables: dict[str, pl.DataFrame],
     catalog: Catalog,
     as_of: date,
@@ -792,8 +794,10 @@ def write_report(
     extra_sheets: Callable[[Workbook], list[SafeText]] | None = None,
 ) -> dict:
     """The run's workbook from its tables: `files` (flows/pipeline.py Run.files), the scored
-    `claims`, every finding, the Summary's `tables`; `findings_file` is what the Summary names as
-    the full list; `extra_sheets` are added after the run's own (write_workbook)."""
+    `claims`, the first sheet_rows() of the `findings_total` findings the Findings sheet lists
+    (flows/pipeline.py Run.to_work), `rejected` (problems_sheet), the Summary's `tables`;
+    `findings_file` is what the Summary names as the full list; `extra_sheets` are added after
+    the run's own (write_workbook)."""
     facts = run_facts(
         files,
         claims,
@@ -813,7 +817,8 @@ def write_report(
         claims_sheet(claims),
         findings_sheet(findings, claims, rules),
         rules,
-        problems_sheet(files, findings, catalog),
+        problems_sheet(files, rejected),
         trend,
         extra_sheets,
+        findings_total,
     )

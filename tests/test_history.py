@@ -232,7 +232,9 @@ def test_ordered_pieces_merge_into_the_order_of_sorting_them_all(catalog, dirty_
     pieces = [fnd.ordered(found.filter(pl.col("source_row") % 3 == k)) for k in (2, 0, 1)] + [
         fnd.ordered(file_level)
     ]
-    assert fnd.merge_ordered(pieces).equals(everything)
+    given = [*pieces]
+    assert fnd.merge_ordered(given).equals(everything)
+    assert not given  # consumed: the findings moved into the merged table
     assert fnd.merge_ordered(pieces[:1]).equals(pieces[0])
 
 
@@ -252,3 +254,37 @@ def test_two_files_of_one_name_are_ordered_as_one_table(catalog, tmp_path):
     whole = fnd.ordered(pl.concat(read, how="vertical_relaxed"))
     assert not fnd.merge_ordered(read).equals(whole)  # the ties the files' merge cannot break
     assert run.findings.equals(whole)
+
+
+def test_a_run_checked_in_parts_scores_and_reports_as_one_checked_whole(
+    catalog, dirty_extract, tmp_path, monkeypatch
+):
+    """The claims, the work order, every Summary table and every workbook sheet cell of a run
+    whose file is checked in parts are those of checking it in one (but the run's time)."""
+    from openpyxl import load_workbook
+
+    def outputs(folder: str) -> tuple[pipeline.Run, dict[str, list[tuple]]]:
+        run = pipeline.run(pipeline.discover([dirty_extract]), catalog, AS_OF)
+        (tmp_path / folder).mkdir()
+        pipeline.write_outputs(run, tmp_path / folder / "r.xlsx", tmp_path / folder / "f.csv")
+        book = load_workbook(tmp_path / folder / "r.xlsx", read_only=True)
+        sheets = {
+            name: [
+                row
+                for row in book[name].iter_rows(values_only=True)
+                if row[:1] not in (("Run at",), ("Took (seconds)",))
+            ]
+            for name in book.sheetnames
+        }
+        return run, sheets
+
+    whole, whole_sheets = outputs("whole")
+    monkeypatch.setattr(pipeline, "CHECK_PART_LINES", 700)
+    parts, parts_sheets = outputs("parts")
+    assert parts.outcomes[0].facts == whole.outcomes[0].facts
+    assert parts.claims.equals(whole.claims) and parts.ordered.equals(whole.ordered)
+    assert all(parts.tables[name].equals(table) for name, table in whole.tables.items())
+    assert parts_sheets == whole_sheets and len(whole_sheets["Findings"]) > 1000
+    assert (tmp_path / "parts" / "f.csv").read_bytes() == (
+        tmp_path / "whole" / "f.csv"
+    ).read_bytes()

@@ -30,7 +30,7 @@ DECISION_SCHEMA: dict[str, pl.DataType] = {
     "author": pl.String,
     "decided_at": pl.Datetime("us"),
 }
-# What `apply` adds to each finding.
+# What `decide` adds to each finding.
 APPLIED = (
     "finding_key",
     "seq",
@@ -93,7 +93,7 @@ def keyed(findings: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
     return joined.with_columns(key.alias("finding_key")).drop("_line")
 
 
-def apply(findings: pl.DataFrame, decisions: pl.DataFrame | None) -> pl.DataFrame:
+def decide(findings: pl.DataFrame, decisions: pl.DataFrame | None) -> pl.DataFrame:
     """Keyed findings with each one's decision (APPLIED columns): `status` Open unless decided,
     `recurred` when the last decision was Fixed and the finding came back, `counts` false for an
     Override or a False positive."""

@@ -147,17 +147,28 @@ def _lexical_rank(frame: pl.DataFrame, column: str) -> pl.Expr:
 def merge_ordered(pieces: list[pl.DataFrame]) -> pl.DataFrame:
     """Findings each `ordered` already, in the order `ordered` gives them all, when no two pieces
     hold a finding of the same rule on the same row of the same file (the parts of one file, the
-    files of a run). The rows are sorted, stably, on severity, file, row and rule as integers: a
+    files of a run). The order is found, stably, on severity, file, row and rule as integers: a
     tie on those four is within one piece, which has it in message order already, so the
-    messages are never compared (comparing them row by row was most of the cost)."""
+    messages are never compared (comparing them row by row was most of the cost).
+
+    `pieces` is consumed (emptied): the findings move into the merged table a column at a time,
+    so that only one column is ever held twice."""
     if len(pieces) == 1:
-        return pieces[0]
+        return pieces.pop()
     found = pl.concat([empty(), *pieces], how="vertical_relaxed")
-    return found.sort(
-        pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8),
-        _lexical_rank(found, "source_file"),
-        "source_row",
-        _lexical_rank(found, "rule_id"),
-        nulls_last=True,
-        maintain_order=True,
-    )
+    pieces.clear()
+    order = found.select(
+        pl.arg_sort_by(
+            pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8),
+            _lexical_rank(found, "source_file"),
+            "source_row",
+            _lexical_rank(found, "rule_id"),
+            nulls_last=True,
+            maintain_order=True,
+        )
+    ).to_series()
+    merged = []
+    for name in found.columns:
+        merged.append(found[name].gather(order))
+        found = found.drop(name)  # the only other reference: the column goes here
+    return pl.DataFrame(merged)

@@ -35,31 +35,28 @@ def rule_weights(catalog: Catalog) -> pl.DataFrame:
     )
 
 
-# What scoring reads of a finding: never its message or fix, which a join would copy for nothing.
-SCORED_COLUMNS = ("source_file", "claim_id", "source_row", "rule_id", "severity")
-
-
-def score(findings: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
-    """One row per claim with findings: source_file, claim, score, status, top_reasons."""
+def score(findings: pl.DataFrame, catalog: Catalog, by: list[str] | None = None) -> pl.DataFrame:
+    """One row per claim with findings: the columns `by` that name a claim (its file and claim key,
+    source_file and claim, unless given), score, status, top_reasons. Reads the findings' `by`,
+    rule_id and severity only: never a message or fix, which a join would copy for nothing."""
+    if by is None:
+        findings, by = findings.with_columns(claim_key().alias("claim")), ["source_file", "claim"]
     factor = pl.col("severity").replace_strict(SEVERITY_FACTOR, return_dtype=pl.Float64)
+    # a rule's weight is one number: the largest contribution is its weight times the largest
+    # factor, so the weights are joined per claim and rule rather than per finding
     per_rule = (
-        findings.select(*SCORED_COLUMNS, claim_key().alias("claim"))
+        findings.select(*by, "rule_id", "severity")
+        .group_by(*by, "rule_id")
+        .agg(factor.max().alias("_factor"), pl.col("severity").first())
         .join(rule_weights(catalog), on="rule_id", how="left")
-        .with_columns((pl.col("weight").fill_null(0.0) * factor).alias("_c"))
-        .group_by("source_file", "claim", "rule_id")
-        .agg(
-            pl.col("_c").max(),
-            pl.col("severity").first(),
-            pl.col("name").first(),
-            pl.col("scored").first(),
-        )
+        .with_columns((pl.col("weight").fill_null(0.0) * pl.col("_factor")).alias("_c"))
     )
     scored = per_rule.with_columns(
         pl.when(pl.col("scored")).then("_c").otherwise(0.0).clip(0.0, 1.0).alias("_c")
     )
     return (
         scored.sort("_c", "rule_id", descending=[True, False])
-        .group_by("source_file", "claim", maintain_order=True)
+        .group_by(*by, maintain_order=True)
         .agg(
             (100 * (1 - (1 - pl.col("_c")).product())).round(0).cast(pl.Int64).alias("score"),
             pl.when((pl.col("severity") == "high").any())

@@ -15,7 +15,7 @@ import polars as pl
 from cleanclaim.validators import decisions as dec
 from cleanclaim.validators.catalog import CATEGORIES, SEVERITIES, Catalog
 from cleanclaim.validators.findings import SEVERITY_ORDER
-from cleanclaim.validators.scoring import SCORED_COLUMNS, STATUS_ORDER, claim_key, score
+from cleanclaim.validators.scoring import STATUS_ORDER, claim_key, score
 
 # The columns of the validated lines this module reads (a run that read nothing has exactly these).
 LINES_SCHEMA = {
@@ -40,32 +40,115 @@ LINES_SCHEMA = {
 DOLLAR_SEVERITIES = ("high", "medium")  # what sets a claim's status puts its dollars at risk
 
 
-def finding_lines(lines: pl.DataFrame, worked: pl.DataFrame) -> pl.DataFrame:
-    """(_f, rule_id, source_file, claim, source_row, charge, dollars) for every line each finding
-    names: its own line, or every line of its claim for a claim-level finding. `worked`: the run's
-    findings with their decisions (validators/decisions.py apply) and a row index `_f`; `dollars`
-    marks the findings that put dollars at risk (counted, high or medium: advisory findings do not)."""
-    line_keys = lines.select(
-        "source_file", "source_row", claim_key().alias("claim"), pl.col("_charge").alias("charge")
+# What scoring and the work order read of each finding: never its message or fix.
+WORKED_COLUMNS = (
+    "claim_id",
+    "line_number",
+    "rule_id",
+    "category",
+    "severity",
+    "source_file",
+    "source_row",
+)
+
+
+def line_claims(lines: pl.DataFrame) -> pl.Series:
+    """Each line's claim as an integer, `_claim`: the claims (file and claim key) numbered in the
+    order they first come in their files, whatever order the parts of a file were checked and
+    concatenated in (its first row; the files in the order of the lines). The text is hashed once,
+    here: joins and group-bys on the number hash none."""
+    file_at = pl.col("_i").min().over("source_file").cast(pl.Int64)
+    first_row = pl.col("source_row").min().over("source_file", claim_key())
+    return (
+        lines.select("source_file", "claim_id", "source_row")
+        .with_row_index("_i")
+        .select(((file_at * 2**32 + first_row).rank("dense") - 1).cast(pl.UInt32).alias("_claim"))
+        .to_series()
     )
+
+
+def _finding_claims(picked: pl.DataFrame, lines: pl.DataFrame, claims: pl.Series) -> pl.Series:
+    """Each finding's `_claim` (line_claims `claims`): its line's, joined on the row as one integer,
+    when the line's claim id is its own; else found by the file and claim key, and a claim no line
+    has (its rows set aside) numbered after the lines' in the order it first comes."""
+    rows = lines.select(dec.row_id().alias("_rid"), pl.col("claim_id").alias("_id"), claims)
+    if rows["_rid"].is_duplicated().any():  # files of one name (two folders) share row numbers
+        found = pl.Series("_claim", [None] * picked.height, dtype=pl.UInt32)
+    else:
+        found = (
+            picked.select(dec.row_id().alias("_rid"), "claim_id")
+            .join(rows, on="_rid", how="left", maintain_order="left")
+            .select(pl.when(pl.col("claim_id").eq_missing(pl.col("_id"))).then("_claim"))
+            .to_series()
+        )
+    rest = found.is_null().arg_true()
+    if rest.is_empty():
+        return found.alias("_claim")
+    text = pl.col("source_file"), claim_key().alias("claim")
+    named = lines.select(*text, claims).unique(["source_file", "claim"])
+    unnamed = (
+        picked[rest]
+        .select(*text)
+        .join(named, on=["source_file", "claim"], how="left", maintain_order="left")
+        .with_row_index("_i")
+    )
+    numbers, new = unnamed["_claim"], unnamed["_claim"].is_null().arg_true()
+    if not new.is_empty():  # a claim no line has: numbered after the lines' claims
+        first = pl.col("_i").first().over("source_file", "claim")
+        after = claims.max() + 1 if claims.len() else 0
+        numbers = numbers.scatter(
+            new, unnamed[new].select((first.rank("dense") - 1).cast(pl.UInt32) + after).to_series()
+        )
+    return found.scatter(rest, numbers).alias("_claim")
+
+
+def worked(
+    findings: pl.DataFrame,
+    lines: pl.DataFrame,
+    claims: pl.Series,
+    decisions: pl.DataFrame | None,
+) -> pl.DataFrame:
+    """WORKED_COLUMNS of every finding with its decision (`status`, `recurred`, `counts`), `_f`, its
+    row in `findings`, `_rid`, its row as one integer (decisions.row_id), and `_claim`, its claim's
+    number (`claims`: line_claims(lines)). The findings are keyed only when there are decisions to
+    match them with: the keys themselves are shown only for the findings a sheet lists (shown)."""
+    picked = findings.select(*WORKED_COLUMNS).with_row_index("_f")
+    if decisions is not None and not decisions.is_empty():
+        picked = dec.keyed(picked, lines)
+    return dec.decide(picked, decisions).select(
+        "_f",
+        *WORKED_COLUMNS,
+        "status",
+        "recurred",
+        "counts",
+        dec.row_id().alias("_rid"),
+        _finding_claims(picked, lines, claims),
+    )
+
+
+def finding_lines(lines: pl.DataFrame, claims: pl.Series, worked: pl.DataFrame) -> pl.DataFrame:
+    """(_f, rule_id, _claim, _rid, charge, dollars) for every line each finding names: its own
+    line, or every line of its claim for a claim-level finding. `worked`: the run's findings with
+    their decisions and numbers (worked); `claims`: line_claims(lines); `dollars` marks the
+    findings that put dollars at risk (counted, high or medium: advisory findings do not)."""
+    line_keys = lines.select(dec.row_id().alias("_rid"), claims, pl.col("_charge").alias("charge"))
     keyed = worked.select(
         "_f",
         "rule_id",
-        "source_file",
-        "source_row",
+        "_rid",
         "line_number",
-        claim_key().alias("claim"),
+        "_claim",
         (pl.col("counts") & pl.col("severity").is_in(list(DOLLAR_SEVERITIES))).alias("dollars"),
     )
     whole_claim = (
         keyed.filter(pl.col("line_number").is_null())
-        .drop("source_row", "line_number")
-        .join(line_keys, on=["source_file", "claim"], how="inner")
+        .drop("_rid", "line_number")
+        .join(line_keys, on="_claim", how="inner")
     )
     one_line = (
         keyed.filter(pl.col("line_number").is_not_null())
-        .drop("claim", "line_number")
-        .join(line_keys, on=["source_file", "source_row"], how="inner")
+        .drop("_claim", "line_number")
+        .join(line_keys, on="_rid", how="inner")
     )
     return pl.concat([whole_claim, one_line], how="diagonal_relaxed")
 
@@ -90,6 +173,7 @@ def filing_months(catalog: Catalog) -> dict[str, int]:
 
 def claims(
     lines: pl.DataFrame,
+    line_claim: pl.Series,
     worked: pl.DataFrame,
     named: pl.DataFrame,
     catalog: Catalog,
@@ -100,15 +184,18 @@ def claims(
     """One row per claim: identifiers, payer, provider, dates, days left to file, billed, at risk,
     score, status, reasons. Dollars first: the most dollars at risk, then hold before review before
     clean, then the higher score; ties in the order the claims come in the files (a stable sort on
-    numbers: sorting 500k claims on their string keys as tie-breakers took 0.5 s). `worked`: the
-    findings with their decisions; `named` is finding_lines(lines, worked), computed once per run.
+    numbers: sorting 500k claims on their string keys as tie-breakers took 0.5 s), with `_claim`,
+    the claim's number. `line_claim`: line_claims(lines); `worked`: the findings with their
+    decisions and numbers (worked); `named`: finding_lines(...), computed once per run.
     A claim's billed amount is unknown (null) when a line's charge could not be read."""
     if "claim_filing_indicator" not in lines.columns:  # outcomes staged by an earlier version
         lines = lines.with_columns(pl.lit(None, pl.String).alias("claim_filing_indicator"))
     base = (
-        lines.with_columns(claim_key().alias("claim"))
-        .group_by("source_file", "claim", maintain_order=True)
+        lines.with_columns(line_claim)
+        .group_by("_claim")
         .agg(
+            pl.col("source_file").first(),
+            claim_key().first().alias("claim"),
             pl.col("claim_id").first(),
             pl.col("patient_id").first(),
             pl.col("payer_id").first(),
@@ -123,21 +210,27 @@ def claims(
             .otherwise(pl.col("_charge").sum().round(2))
             .alias("billed"),
         )
+        .sort("_claim")
     )
     # A claim whose every row was set aside (FLD025) has findings but no validated lines: it must
     # still be listed, on hold, with its billed amount unknown rather than a reassuring $0.
+    # (numbered after the lines' claims: line_claims)
     unread = (
-        worked.with_columns(claim_key().alias("claim"))
-        .group_by("source_file", "claim", maintain_order=True)
-        .agg(pl.col("claim_id").first())
-        .join(base, on=["source_file", "claim"], how="anti")
+        worked.filter(pl.col("_claim") >= base.height)
+        .group_by("_claim", maintain_order=True)
+        .agg(
+            pl.col("source_file").first(),
+            claim_key().first().alias("claim"),
+            pl.col("claim_id").first(),
+        )
         .with_columns(pl.lit(0, pl.UInt32).alias("lines"))
     )
     base = pl.concat([base, unread], how="diagonal_relaxed")
     at_risk = (
-        named.filter("dollars")
-        .unique(["source_file", "source_row"])
-        .group_by("source_file", "claim")
+        named.select("_rid", "_claim", "charge")
+        .filter(named["dollars"])
+        .unique("_rid")
+        .group_by("_claim")
         .agg(pl.col("charge").sum().round(2).alias("at_risk"))
     )
     # the last day to file, as TMF001/TMF002 reckon it: the payer's configured days, else the
@@ -151,10 +244,14 @@ def claims(
         deadline = deadline.when(indicator == code).then(first.dt.offset_by(f"{months}mo"))
     deadline = deadline.otherwise(first + pl.duration(days=default_filing_days(catalog)))
     return (
-        base.join(at_risk, on=["source_file", "claim"], how="left")
+        base.join(at_risk, on="_claim", how="left")
         .join(
-            score(worked.select(*SCORED_COLUMNS, "counts").filter("counts"), catalog),
-            on=["source_file", "claim"],
+            score(
+                worked.select("_claim", "rule_id", "severity").filter(worked["counts"]),
+                catalog,
+                by=["_claim"],
+            ),
+            on="_claim",
             how="left",
         )
         .with_columns(
@@ -174,44 +271,50 @@ def claims(
     )
 
 
+# What the work order keeps of each finding: what the Summary counts by. The few findings a sheet
+# shows are gathered whole from the findings by `_f` (shown), so their messages are never copied.
+ORDER_COLUMNS = ("_f", "rule_id", "category", "severity", "counts", "status", "recurred")
+
+
 def work_order(
     worked: pl.DataFrame, claims_table: pl.DataFrame, named: pl.DataFrame
 ) -> pl.DataFrame:
     """The findings in the order an analyst works them -- claim by claim in the claims' order, the
-    findings that count first, most severe first -- each with `attributed`: the dollars at risk
-    counted at it, each line's charge at the first finding that puts it at risk. Summed over any
-    set of claims, `attributed` gives their dollars at risk; `charge_at_risk` (the lines a finding
-    names) overlaps between findings and is not additive."""
-    rank = claims_table.select("source_file", "claim").with_row_index("_rank")
-    # The order is found on the keys alone and the findings (messages, fixes) gathered by it once.
-    ordered = (
-        worked.select(
-            "_f",
-            "source_file",
-            "source_row",
-            "rule_id",
-            "severity",
-            "counts",
-            claim_key().alias("claim"),
+    findings that count first, most severe first -- as ORDER_COLUMNS, each with `attributed`: the
+    dollars at risk counted at it, each line's charge at the first finding that puts it at risk,
+    and `_claim_rank`, its claim's row in the claims table. Summed over any set of claims,
+    `attributed` gives their dollars at risk; `charge_at_risk` (the lines a finding names)
+    overlaps between findings and is not additive."""
+    # each claim's row in the claims table, by its number (numbers are 0 .. claims - 1): the
+    # order is found on the keys and the findings gathered by it once, with no join
+    rows = pl.int_range(claims_table.height, dtype=pl.UInt32, eager=True)
+    rank = pl.zeros(claims_table.height, dtype=pl.UInt32, eager=True)
+    claim_rank = rank.scatter(claims_table["_claim"], rows).gather(worked["_claim"])
+    order = (
+        worked.select("counts", "severity", "source_row", "rule_id", "_f")
+        .select(
+            pl.arg_sort_by(
+                pl.lit(claim_rank),
+                "counts",
+                pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8),
+                "source_row",
+                "rule_id",
+                "_f",
+                descending=[False, True, False, False, False, False],
+                nulls_last=True,
+            )
         )
-        .join(rank, on=["source_file", "claim"], how="left")
-        .sort(
-            "_rank",
-            "counts",
-            pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8),
-            "source_row",
-            "rule_id",
-            "_f",
-            descending=[False, True, False, False, False, False],
-            nulls_last=True,
-        )
-        .with_row_index("_order")
+        .to_series()
+    )
+    ordered = worked.select(*ORDER_COLUMNS, claim_rank.alias("_claim_rank"))[order].with_row_index(
+        "_order"
     )
     first = (
-        named.filter("dollars")
+        named.select("_f", "_rid", "charge")
+        .filter(named["dollars"])
         .join(ordered.select("_f", "_order"), on="_f", how="inner")
         .sort("_order")
-        .unique(["source_file", "source_row"], keep="first", maintain_order=True)
+        .unique("_rid", keep="first", maintain_order=True)
         .group_by("_f")
         .agg(pl.col("charge").sum().alias("attributed"))
     )
@@ -221,11 +324,29 @@ def work_order(
         .fill_null(0.0)
         .round(2)
     )
-    # `_claim_rank`: the claim's row in the claims table, the Summary's integer for "which claim"
-    return worked.gather(ordered["_f"]).with_columns(
-        claim_key().alias("claim"),
-        attributed.alias("attributed"),
-        ordered["_rank"].alias("_claim_rank"),
+    return ordered.select(*ORDER_COLUMNS, attributed.alias("attributed"), "_claim_rank")
+
+
+def to_work(ordered: pl.DataFrame, claims_table: pl.DataFrame) -> pl.Series:
+    """The positions in the work order of the findings the Findings sheet lists: those of the
+    claims that need action (hold or review), and any finding someone has decided about, so an
+    overridden finding stays listed with its decision."""
+    claim_status = claims_table["status"].gather(ordered["_claim_rank"])
+    listed = (claim_status != "clean") | (ordered["status"] != dec.OPEN) | ordered["recurred"]
+    return listed.arg_true()
+
+
+def shown(
+    findings: pl.DataFrame,
+    lines: pl.DataFrame,
+    decisions: pl.DataFrame | None,
+    rows: pl.DataFrame,
+) -> pl.DataFrame:
+    """Rows of the work order (`_f`, `attributed`) as the sheets show them: the whole findings,
+    with their keys, decisions, `claim` and `attributed`."""
+    picked = findings[rows["_f"]]
+    return dec.decide(dec.keyed(picked, lines), decisions).with_columns(
+        claim_key().alias("claim"), rows["attributed"]
     )
 
 
@@ -361,8 +482,9 @@ def summarize(
     )
 
     named_dollars = (
-        named.filter(pl.col("dollars"))
-        .unique(["rule_id", "source_file", "source_row"])
+        named.select("rule_id", "_rid", "charge")
+        .filter(named["dollars"])
+        .unique(["rule_id", "_rid"])
         .group_by("rule_id")
         .agg(pl.col("charge").sum().alias("named"))
     )
