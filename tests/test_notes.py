@@ -705,31 +705,6 @@ def test_abbreviated_headers_continued_care_and_onset_dates(vocab, text, element
 
 
 @pytest.mark.parametrize(
-    "text, element, want",
-    [
-        # "continues to have" is no plan; a relative helped is company, not the experiencer
-        ("She continues to have pain over the dorsal and radial wrist, 6/10.", "pain_scale", True),
-        ("Started after he helped his son move a sofa, no fall.", "injury_mechanism", True),
-        # a number after "pain at" that measures something else is no rating
-        ("Lumbar flexion causes left leg pain at 30 degrees.", "pain_scale", False),
-        # a job's duties are not how this injury happened
-        (
-            "Job duties: unloading trucks, lifting up to 50 lb, ladder work.",
-            "injury_mechanism",
-            False,
-        ),
-        # "12 visits over 6 weeks" states the frequency; a goal's time frame is no plan duration
-        ("PLAN: POC: 12 visits over 6 weeks.", "poc_frequency", True),
-        ("GOALS\nShort term (4 weeks):\nAmbulate 300 ft with a cane.", "poc_duration", False),
-        # care prescribed under "TREATMENT:" today is a plan, not care received
-        ("TREATMENT: Naproxen 500 mg twice daily, ice/heat.", "conservative_care", False),
-    ],
-)
-def test_what_a_phrase_is_in_its_context(vocab, text, element, want):
-    assert bool(found(vocab, text).get(element, (False,))[0]) is want
-
-
-@pytest.mark.parametrize(
     "text, dated",
     [
         ("S/p collision w/ another player during hockey game Fri. Heard a pop.", True),
@@ -745,21 +720,6 @@ def test_what_a_phrase_is_in_its_context(vocab, text, element, want):
 )
 def test_injury_dates_in_the_third_writers_phrasings(vocab, text, dated):
     assert bool(found(vocab, text).get("injury_date", (False,))[0]) is dated
-
-
-@pytest.mark.parametrize(
-    "text, element, want",
-    [
-        ("Came down from a rebound onto another player's foot.", "injury_mechanism", True),
-        ("Grease splattered from a frying pan onto the hand.", "injury_mechanism", True),
-        ("Completed 12 sessions PT in spring without lasting benefit.", "conservative_care", True),
-        # offered and declined is no care received
-        ("Offered PT and NSAIDs at last visit; pt declined both.", "conservative_care", False),
-        ("Patient declined physical therapy.", "conservative_care", False),
-    ],
-)
-def test_mechanisms_and_care_offered_or_declined(vocab, text, element, want):
-    assert bool(found(vocab, text).get(element, (False,))[0]) is want
 
 
 @pytest.mark.parametrize(
@@ -784,9 +744,42 @@ def test_a_drug_course_is_no_duration(vocab, text, element, weeks):
     assert affirmed and found_weeks == weeks
 
 
+def test_a_dated_field_opens_no_section(vocab):
+    """'Procedure date: 12/02/2026' over a referral letter is a field: the letter's history is no
+    procedure text, so the care it reports counts."""
+    text = (
+        "RE: Ms. D\nProcedure date: 12/02/2026\n\nDear Dr. O,\nShe has completed six weeks of "
+        "physical therapy, with pain since the beginning of August."
+    )
+    result = found(vocab, text)
+    assert result["conservative_care"][0] and result["onset_duration"][0]
+
+
 @pytest.mark.parametrize(
     "text, element, want",
     [
+        # "continues to have" is no plan; a relative helped is company, not the experiencer
+        ("She continues to have pain over the dorsal and radial wrist, 6/10.", "pain_scale", True),
+        ("Started after he helped his son move a sofa, no fall.", "injury_mechanism", True),
+        # a number after "pain at" that measures something else is no rating
+        ("Lumbar flexion causes left leg pain at 30 degrees.", "pain_scale", False),
+        # a job's duties are not how this injury happened
+        (
+            "Job duties: unloading trucks, lifting up to 50 lb, ladder work.",
+            "injury_mechanism",
+            False,
+        ),
+        # "12 visits over 6 weeks" states the frequency; a goal's time frame is no plan duration
+        ("PLAN: POC: 12 visits over 6 weeks.", "poc_frequency", True),
+        ("GOALS\nShort term (4 weeks):\nAmbulate 300 ft with a cane.", "poc_duration", False),
+        # care prescribed under "TREATMENT:" today is a plan, not care received
+        ("TREATMENT: Naproxen 500 mg twice daily, ice/heat.", "conservative_care", False),
+        ("Came down from a rebound onto another player's foot.", "injury_mechanism", True),
+        ("Grease splattered from a frying pan onto the hand.", "injury_mechanism", True),
+        ("Completed 12 sessions PT in spring without lasting benefit.", "conservative_care", True),
+        # offered and declined is no care received
+        ("Offered PT and NSAIDs at last visit; pt declined both.", "conservative_care", False),
+        ("Patient declined physical therapy.", "conservative_care", False),
         ("6+ months of bilateral neck pain, worse with rotation.", "onset_duration", True),
         ("Neurogenic claudication x 2 years.", "onset_duration", True),
         ('Sx started "around Easter."', "onset_duration", True),
@@ -805,15 +798,6 @@ def test_a_drug_course_is_no_duration(vocab, text, element, weeks):
         ("Child fell off the trampoline at her cousin's house yesterday.", "injury_date", True),
         ("Struck by a car crossing the street. Incident time 1920 per EMS.", "injury_date", True),
         ("In the early hours of 12/6 pt was the passenger in a rollover.", "injury_date", True),
-    ],
-)
-def test_the_fourth_writers_phrasings(vocab, text, element, want):
-    assert bool(found(vocab, text).get(element, (False,))[0]) is want
-
-
-@pytest.mark.parametrize(
-    "text, element, want",
-    [
         ("He cut the pad of his right index finger with a paring knife.", "injury_mechanism", True),
         # aggravating movements are no mechanism, however many are listed
         (
@@ -827,26 +811,6 @@ def test_the_fourth_writers_phrasings(vocab, text, element, want):
             "poc_duration",
             False,
         ),
-    ],
-)
-def test_the_dictated_writers_phrasings(vocab, text, element, want):
-    assert bool(found(vocab, text).get(element, (False,))[0]) is want
-
-
-def test_a_dated_field_opens_no_section(vocab):
-    """'Procedure date: 12/02/2026' over a referral letter is a field: the letter's history is no
-    procedure text, so the care it reports counts."""
-    text = (
-        "RE: Ms. D\nProcedure date: 12/02/2026\n\nDear Dr. O,\nShe has completed six weeks of "
-        "physical therapy, with pain since the beginning of August."
-    )
-    result = found(vocab, text)
-    assert result["conservative_care"][0] and result["onset_duration"][0]
-
-
-@pytest.mark.parametrize(
-    "text, element, want",
-    [
         (
             "Left leg pain into the dorsum of the foot that began on 08/03/2026.",
             "onset_duration",
@@ -863,5 +827,6 @@ def test_a_dated_field_opens_no_section(vocab):
         ),
     ],
 )
-def test_the_therapy_and_injury_writers_phrasings(vocab, text, element, want):
+def test_phrasings_the_fresh_sets_taught(vocab, text, element, want):
+    """What the development parts of the sets measured on arrival showed the reader misread."""
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
