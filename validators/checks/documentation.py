@@ -30,8 +30,10 @@ class DocRequired(Params):
     codes: list[str] = []  # or these procedure codes
     dx_pattern: str | None = None  # or claims with a diagnosis matching this (bare code, no dot)
     accident: bool = False  # or claims reporting an accident
-    # claims (of dx_pattern or accident) whose every line is in this codeset are not checked
+    # claims (of dx_pattern or accident) whose every line is in this codeset, or a supply of these
+    # HCPCS codes (an orthosis the therapist fits), are not checked
     except_claims_only_of: str | None = None
+    except_supplies_matching: str | None = None
     em_modifier_with_minor_procedure: str | None = (
         None  # or E/M lines with this modifier on a procedure day
     )
@@ -113,10 +115,14 @@ def _triggers(ctx: Context, p: DocRequired) -> pl.DataFrame:
             dx = ctx.claim_dx_matching(p.dx_pattern).select("_row")
             flagged = pl.concat([flagged, dx])
         if p.except_claims_only_of:
-            exempt = ctx.catalog.codesets[p.except_claims_only_of].table["code"].to_list()
+            exempt = procedure_in(
+                ctx.catalog.codesets[p.except_claims_only_of].table["code"].to_list()
+            )
+            if p.except_supplies_matching:
+                exempt = exempt | pl.col("procedure_code").str.contains(p.except_supplies_matching)
             only = (
                 lines.group_by(pl.col("_claim_first").alias("_row"))
-                .agg(procedure_in(exempt).all().alias("_only"))
+                .agg(exempt.all().alias("_only"))
                 .filter("_only")
             )
             flagged = flagged.join(only, on="_row", how="anti")
