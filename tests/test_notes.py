@@ -825,6 +825,8 @@ def test_a_dated_field_opens_no_section(vocab):
             "poc_duration",
             True,
         ),
+        # a goal's "in 8 weeks" is no plan duration
+        ("Goals:\n- R shoulder flexion AROM 160 deg in 8 weeks.", "poc_duration", False),
     ],
 )
 def test_phrasings_the_fresh_sets_taught(vocab, text, element, want):
