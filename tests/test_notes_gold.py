@@ -197,11 +197,14 @@ PHRASING_FLOORS = {
 }
 
 
+@pytest.fixture(scope="module")
+def phrasing_scores(catalog) -> pl.DataFrame:
+    return scores(phrasing_predictions(catalog, test=False), "label")
+
+
 @pytest.mark.parametrize("label", sorted(PHRASING_FLOORS))
-def test_history_passages_of_the_development_part(catalog, label):
+def test_history_passages_of_the_development_part(phrasing_scores, label):
     """Short histories written the many ways clinicians write them (phrasings.csv): the reader finds
     what is documented and reports what is missing."""
-    row = scores(phrasing_predictions(catalog, test=False), "label").filter(
-        pl.col("label") == label
-    )
+    row = phrasing_scores.filter(pl.col("label") == label)
     assert min(row["precision"].item(), row["recall"].item()) >= PHRASING_FLOORS[label], row

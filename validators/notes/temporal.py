@@ -127,9 +127,10 @@ RELATIVE_TIME = (
     rf"|\b(?:{_AMOUNT})\s*-?\s*(?:hours?|days?|weeks?|months?)\s*-?\s*old\s+(?:injury|fracture|laceration|wound|sprain|strain|burn|bite)"
     r"|(?:\b(?:at|around|about|approximately|approx\.?|between)|@)\s+(?:\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|hours)|\d{1,2}:\d{2}\b|noon|midnight)"
     r"|\b\d{1,2}(?::\d{2})?\s*[ap]\.?m\b"
+    # a time labelled as the incident's ("incident time 1920")
+    r"|\b(?:incident|injury|accident) time\s*:?\s*(?:[01]\d|2[0-3]):?[0-5]\d\b"
     # a 24-hour clock time after "at" ("at 0200", "at ~0630"; not a dose, "at 1000 mg"; not after
     # "approximately", which times an exam as often as an injury), a holiday
-    r"|\b(?:incident|injury|accident) time\s*:?\s*(?:[01]\d|2[0-3]):?[0-5]\d\b"
     r"|(?:\bat|@)\s+(?:~\s*)?(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)]|\s+[abd-fh-ln-tv-z])"
     rf"|{HOLIDAY}"
 )
