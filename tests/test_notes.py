@@ -723,6 +723,40 @@ def test_injury_dates_in_the_third_writers_phrasings(vocab, text, dated):
 
 
 @pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # a time of day, a date after the event's noun, a span before "s/p" with an adjective
+        ("Sliced her thumb on a mandoline; time of injury 1815.", "injury_date", True),
+        ("Tripped on a hose at around 0715 and landed on the left knee.", "injury_date", True),
+        ("Older man s/p fall 11/28, tripped over a dog gate.", "injury_date", True),
+        ("Bicycle crash 11/30 after hitting a pothole, road rash R arm.", "injury_date", True),
+        ("Three days s/p unwitnessed fall from a step stool.", "injury_date", True),
+        ("Found on the bathroom floor after a fall sometime overnight.", "injury_date", True),
+        ("Knee swollen after snowboarding over the weekend.", "injury_date", True),
+        ("On Sunday she was hanging curtains. She fell off the chair.", "injury_date", True),
+        # a time of an examination is no injury's
+        (
+            "Head injury, confusion cleared on recheck at approximately 2100 hours.",
+            "injury_date",
+            False,
+        ),
+        # everyday verbs of how
+        ("He was checked into the boards during a game.", "injury_mechanism", True),
+        ("Hit it with a mallet while building a fence.", "injury_mechanism", True),
+        ("Knelt on a piece of glass in the garage.", "injury_mechanism", True),
+        ("Stubbed her toe on the bed frame.", "injury_mechanism", True),
+        # care written as going on or as a named program
+        ("Low back pain. PT in progress, visit 3 of 10.", "conservative_care", True),
+        ("Doing McKenzie extension exercises daily.", "conservative_care", True),
+        ("He does the stretching exercises from the therapist at home.", "conservative_care", True),
+        ("Neck pain started in the spring, worse lately.", "onset_duration", True),
+    ],
+)
+def test_injury_times_and_care_in_the_fifth_writers_phrasings(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+@pytest.mark.parametrize(
     "text, element, weeks",
     [
         # a drug's course is no span of the care: the care's duration is unstated

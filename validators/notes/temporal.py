@@ -116,22 +116,23 @@ RELATIVE_TIME = (
     # "pain x 3 days after a fall", "s/p MVC x 2 days"
     rf"|\b(?:x|for)\s*(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:after|since|following|s/p|status post) (?:the |a |an |his |her )?(?:{_EVENT})"
     rf"|\b(?:s/p|status post) (?:the |a |an |his |her )?(?:{_EVENT})\s+x\s*(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\b"
-    rf"|\b(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:status post|s/p|since|after|following) (?:the |a |an |his |her )?(?:{_EVENT})"
+    rf"|\b(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:status post|s/p|since|after|following) (?:the |a |an |his |her )?(?:[a-z]+ )?(?:{_EVENT})"
     rf"|\b(?:injury|fracture|laceration|wound|sprain|strain|burn|bite|tear)\s+(?:is|was)\s+(?:about |approximately |nearly |over )?(?:a |an )?(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s*-?\s*old\b"
     rf"|\b(?:on|last|this past|past|this|since)\s+(?:{_WEEKDAY})\b|\b(?:{_WEEKDAY})\s+(?:night|nite|morning|evening|afternoon|[ap]\.?m)\b"
     r"|\byest(?:erday|\.)?(?:\b|$)|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tues?|thurs?|fri)\b|\b(?:last|this past|past) (?:night|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b|\b(?:this|last) [ap]\.?m\b"
     r"|\b(?:over|during|since) the (?:holiday |long )?weekend\b|\bearlier (?:this|in the) (?:week|month|day|evening|morning)\b|\bthe other (?:day|night)\b"
     r"|\bon the (?:night|evening|morning|afternoon|day) of\b"
+    r"|\b(?:sometime|some time) (?:overnight|during the night)\b|\bin the middle of the night\b"
     r"|\b(?:just |shortly |right |immediately )?(?:prior to|before) (?:arrival|admission|presentation|coming in)|\bpta\b|\bthe day of (?:the )?(?:injury|accident|fall|collision)"
     r"|\b(?:earlier )?today\b|\btonight\b|\bthe (?:day|night|morning|evening|afternoon) (?:before|prior)\b"
     rf"|\b(?:{_AMOUNT})\s*-?\s*(?:hours?|days?|weeks?|months?)\s*-?\s*old\s+(?:injury|fracture|laceration|wound|sprain|strain|burn|bite)"
     r"|(?:\b(?:at|around|about|approximately|approx\.?|between)|@)\s+(?:\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|hours)|\d{1,2}:\d{2}\b|noon|midnight)"
     r"|\b\d{1,2}(?::\d{2})?\s*[ap]\.?m\b"
-    # a time labelled as the incident's ("incident time 1920")
-    r"|\b(?:incident|injury|accident) time\s*:?\s*(?:[01]\d|2[0-3]):?[0-5]\d\b"
-    # a 24-hour clock time after "at" ("at 0200", "at ~0630"; not a dose, "at 1000 mg"; not after
+    # a time labelled as the incident's ("incident time 1920", "time of injury 0645")
+    r"|\b(?:(?:incident|injury|accident) time|time of (?:the )?(?:incident|injury|accident))\s*:?\s*(?:[01]\d|2[0-3]):?[0-5]\d\b"
+    # a 24-hour clock time after "at" ("at 0200", "at ~0630", "at approx 0200", "approx 0500"; not a dose, "at 1000 mg"; not after
     # "approximately", which times an exam as often as an injury), a holiday
-    r"|(?:\bat|@)\s+(?:~\s*)?(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)]|\s+[abd-fh-ln-tv-z])"
+    r"|(?:\bat|@|\bapprox\.?|\baround)\s+(?:~\s*|(?:approx\.?|about|around)\s+)?(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)]|\s+[abd-fh-ln-tv-z])"
     rf"|{HOLIDAY}"
 )
 
