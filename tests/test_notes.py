@@ -757,6 +757,29 @@ def test_injury_times_and_care_in_the_fifth_writers_phrasings(vocab, text, eleme
 
 
 @pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # "end of POC):" inside a goal is no header: the goal keeps its clause
+        (
+            "Goals:\nLong-term (by end of POC): Client will name 15/20 pictures with cues.",
+            "poc_goals",
+            True,
+        ),
+        ("POC: skilled ST 2 sessions per week x 6 weeks.", "poc_frequency", True),
+        (
+            "Missed a step in the dark and caught her right big toe on the door.",
+            "injury_mechanism",
+            True,
+        ),
+        # a job's duties as a field are no account of the injury
+        ("Occupation: mover\nDuties: lifting and carrying furniture", "injury_mechanism", False),
+    ],
+)
+def test_goals_in_parentheses_sessions_per_week_and_duties(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+@pytest.mark.parametrize(
     "text, element, weeks",
     [
         # a drug's course is no span of the care: the care's duration is unstated

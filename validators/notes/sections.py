@@ -21,7 +21,8 @@ from cleanclaim.validators.notes.normalize import normalize
 
 LABEL = r"(?:[A-Z][a-z]+|[A-Z]{1,2}(?:/[A-Z])?)(?: (?:[A-Za-z]+|&|/)){0,3}"
 HEADER = (
-    r"\b([A-Z][A-Z0-9 /&()'-]{1,60}[A-Z)]):"
+    # an upper-case header's parentheses are its own ("GOALS (6 WEEKS):", not "end of POC):")
+    r"\b([A-Z](?:[A-Z0-9 /&'-]|\([A-Z0-9 /&'-]*\)){1,60}(?:[A-Z]|\([A-Z0-9 /&'-]*\))):"
     r"|(?:^|\n)[ \t]*(" + LABEL + r"):(\s)"
 )
 # polars runs a string kernel on one core per column, and cutting notes into sections and clauses is
