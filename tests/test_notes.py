@@ -780,6 +780,37 @@ def test_goals_in_parentheses_sessions_per_week_and_duties(vocab, text, element,
 
 
 @pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # plans of care as therapy EHRs and therapists write them
+        ("PLAN\nPOC: Freq 3/Wk, Dur 4 Wks\nInterventions: ther ex.", "poc_duration", True),
+        ("Plan: PT 2x/week for the certification period 1/5/27-3/30/27.", "poc_duration", True),
+        ("PLAN OF CARE\nPt to be seen 2x per week through 02/12/2027.", "poc_duration", True),
+        ("P: POC 2x/wk for 45 days, splint fabrication.", "poc_duration", True),
+        # a goal table's rows are lines of their own under the goals header
+        (
+            "GOALS:\n| Goal | Target date |\n| Button shirt incl. cuffs | by discharge |",
+            "poc_goals",
+            True,
+        ),
+        # "G:" heads goals; its first item stays a line of its own
+        ("A: R CTS.\nG:\n - 2 wks: indep w/ splint schedule", "poc_goals", True),
+        # a plan's frequency is the plan the visit follows
+        ("Plan: 6 visits over 3 weeks, naming drills.", "plan_of_care", True),
+    ],
+)
+def test_therapy_plans_in_the_wn_writers_forms(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+def test_a_sides_letter_over_a_soap_letter_is_no_wrapped_header(vocab):
+    """'wrist R' ending a line over 'S:' is the side, and S: still opens the history."""
+    text = "Dx: carpal tunnel, wrist R\nS: numbness x 4 mos.\nO: Tinel +."
+    segmented = segments(pl.DataFrame({"_row": [0], "text": [text]}), vocab[1])
+    assert segmented["section"].to_list()[1:] == ["history", "exam"]
+
+
+@pytest.mark.parametrize(
     "text, element, weeks",
     [
         # a drug's course is no span of the care: the care's duration is unstated

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import polars as pl
 
-# a line break before one of these is kept (a list item or a header starts a line, a SOAP letter too)
-_LINE_START = r"\n([ \t]*(?:[-*•·]\s|\d{1,2}[.)]\s|[A-Z][A-Z0-9 /&()'-]{1,60}:|[A-Z][a-z]+(?: [A-Za-z]+){0,3}:\s|[A-Z]{1,2}(?:/[A-Z])?:\s))"
+# a line break before one of these is kept (a list item, a table's row or a header starts a line, a
+# SOAP letter too)
+_LINE_START = r"\n([ \t]*(?:[-*•·]\s|\||\d{1,2}[.)]\s|[A-Z][A-Z0-9 /&()'-]{1,60}:|[A-Z][a-z]+(?: [A-Za-z]+){0,3}:\s|[A-Z]{1,2}(?:/[A-Z])?:\s))"
 KEEP = "\x1c"  # marks a kept break while the others become spaces
 # what a span read as something else is replaced with, later layers reading it as no word at all; a
 # control character, since notes write "~" for "about" ("at ~0630")
 BLANK = " \x1b "
 # upper-case words ending a line after running text on it, then a line that is the rest of an
 # upper-case header (read before MTSamples' comma joins become line starts; an upper-case title over
-# a header, "OCCUPATIONAL MEDICINE - INITIAL VISIT" over "DOI:", is no wrapped header)
+# a header, "OCCUPATIONAL MEDICINE - INITIAL VISIT" over "DOI:", is no wrapped header, nor a side's
+# letter over a SOAP letter, "wrist R" over "S:")
 _WRAPPED_HEADER = (
-    r"([a-z0-9][^A-Za-z0-9\n]+)([A-Z][A-Z0-9/&'-]*(?: [A-Z][A-Z0-9/&'-]*)*)[ \t]*\n[ \t]*"
-    r"([A-Z][A-Z0-9 /&()'-]{0,60}:)"
+    r"([a-z0-9][^A-Za-z0-9\n]+)([A-Z][A-Z0-9/&'-]+(?: [A-Z][A-Z0-9/&'-]*)*)[ \t]*\n[ \t]*"
+    r"([A-Z][A-Z0-9 /&()'-]{1,60}:)"
 )
 
 
@@ -55,7 +57,9 @@ def normalize(text: pl.Expr) -> pl.Expr:
         .str.replace_all(r"\s{2,},\s*", "\n")
         .str.replace_all(r"([.?!]),\s*(\S)", "$1\n$2")
         .str.replace_all(r",\s{2,}", "\n")
-        # hard wraps: blank lines and line starts kept, every other break a space
+        # hard wraps: blank lines and line starts kept, every other break a space; a header alone on
+        # its line ("Goals:") ends in a space, so keeping its line start does not take the next one's
+        .str.replace_all(":\n", ": \n", literal=True)
         .str.replace_all(r"\n[ \t]*\n\s*", KEEP)
         .str.replace_all(_LINE_START, f"{KEEP}$1")
         .str.replace_all(r"\n", " ")
