@@ -811,6 +811,53 @@ def test_a_sides_letter_over_a_soap_letter_is_no_wrapped_header(vocab):
 
 
 @pytest.mark.parametrize(
+    "text, element, want",
+    [
+        (
+            "Fell from a stepladder at approximately 0400 when reaching for a light.",
+            "injury_date",
+            True,
+        ),
+        (
+            "The strain occurred mid-shift (approximately 2230) while lifting a tote.",
+            "injury_date",
+            True,
+        ),
+        ("Pedestrian struck by a car x3d ago, R ankle pain.", "injury_date", True),
+        (
+            "Knee hurts since 11/02. He says on that day he slipped on wet leaves.",
+            "injury_date",
+            True,
+        ),
+        ("She went down hard on the gym floor.", "injury_mechanism", True),
+        ("A wood chip flew into his left eye while splitting logs.", "injury_mechanism", True),
+        # an old injury's year, and an operation's date, are not this injury's
+        (
+            "Tripped on a rug today. History of a L wrist fx in 2019 from a similar fall.",
+            "injury_date",
+            True,
+        ),
+        ("Wrist fx s/p ORIF on 11/20/2026 (a fall on ice). Post-op check.", "injury_date", False),
+    ],
+)
+def test_injury_times_and_verbs_in_the_sixth_writers_phrasings(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+def test_an_old_injury_with_an_adjective_is_not_dated(vocab):
+    text = "Slipped on a wet floor. History of a R hip fx in 2021 from a similar fall."
+    assert "injury_date" not in found(vocab, text)
+
+
+def test_a_note_in_capitals_keeps_a_date_apart_from_the_next_header(vocab):
+    """In a note typed in capitals every line ends in upper-case words: 'DATE OF INJURY: 2-NOV' over
+    'MECHANISM:' is a date and a header, not one wrapped header."""
+    text = "DATE OF INJURY: 2-NOV\nMECHANISM: SLIPPED ON AN ICY DRIVEWAY, FOOSH ONTO R HAND."
+    result = found(vocab, text)
+    assert result["injury_date"][0] and result["injury_mechanism"][0]
+
+
+@pytest.mark.parametrize(
     "text, element, weeks",
     [
         # a drug's course is no span of the care: the care's duration is unstated

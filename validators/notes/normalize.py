@@ -23,7 +23,7 @@ BLANK = " \x1b "
 # a header, "OCCUPATIONAL MEDICINE - INITIAL VISIT" over "DOI:", is no wrapped header, nor a side's
 # letter over a SOAP letter, "wrist R" over "S:")
 _WRAPPED_HEADER = (
-    r"([a-z0-9][^A-Za-z0-9\n]+)([A-Z][A-Z0-9/&'-]+(?: [A-Z][A-Z0-9/&'-]*)*)[ \t]*\n[ \t]*"
+    r"([a-z][^A-Za-z0-9\n]+)([A-Z][A-Z0-9/&'-]+(?: [A-Z][A-Z0-9/&'-]*)*)[ \t]*\n[ \t]*"
     r"([A-Z][A-Z0-9 /&()'-]{1,60}:)"
 )
 

@@ -110,7 +110,7 @@ HOLIDAY = (
 _SPAN = r"minutes?|mins?|hours?|hrs?|h|days?|d|nights?|evenings?|mornings?|weeks?|wks?|w|months?|mos?|years?|yrs?"
 _EVENT = r"injury|accident|fall|collision|crash|incident|trauma|assault|fight|bite|mv[ac]"
 RELATIVE_TIME = (
-    rf"\b(?:{_AMOUNT})\s*(?:{_SPAN})(?: and a half)?\s+(?:ago|prior|previously|before|earlier|pta)\b"
+    rf"\b(?:x\s*)?(?:{_AMOUNT})\s*(?:{_SPAN})(?: and a half)?\s+(?:ago|prior|previously|before|earlier|pta)\b"
     r"|\bon the \d{1,2}(?:st|nd|rd|th)\b"
     # "two days status post fall", "a 3-week-old fracture", "the fracture is a couple of months old",
     # "pain x 3 days after a fall", "s/p MVC x 2 days"
@@ -121,7 +121,7 @@ RELATIVE_TIME = (
     rf"|\b(?:on|last|this past|past|this|since)\s+(?:{_WEEKDAY})\b|\b(?:{_WEEKDAY})\s+(?:night|nite|morning|evening|afternoon|[ap]\.?m)\b"
     r"|\byest(?:erday|\.)?(?:\b|$)|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tues?|thurs?|fri)\b|\b(?:last|this past|past) (?:night|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b|\b(?:this|last) [ap]\.?m\b"
     r"|\b(?:over|during|since) the (?:holiday |long )?weekend\b|\bearlier (?:this|in the) (?:week|month|day|evening|morning)\b|\bthe other (?:day|night)\b"
-    r"|\bon the (?:night|evening|morning|afternoon|day) of\b"
+    r"|\bon the (?:night|evening|morning|afternoon|day) of\b|\bon that (?:day|date|night|evening|morning|afternoon)\b"
     r"|\b(?:sometime|some time) (?:overnight|during the night)\b|\bin the middle of the night\b"
     r"|\b(?:just |shortly |right |immediately )?(?:prior to|before) (?:arrival|admission|presentation|coming in)|\bpta\b|\bthe day of (?:the )?(?:injury|accident|fall|collision)"
     r"|\b(?:earlier )?today\b|\btonight\b|\bthe (?:day|night|morning|evening|afternoon) (?:before|prior)\b"
@@ -133,6 +133,9 @@ RELATIVE_TIME = (
     # a 24-hour clock time after "at" ("at 0200", "at ~0630", "at approx 0200", "approx 0500"; not a dose, "at 1000 mg"; not after
     # "approximately", which times an exam as often as an injury), a holiday
     r"|(?:\bat|@|\bapprox\.?|\baround)\s+(?:~\s*|(?:approx\.?|about|around)\s+)?(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)]|\s+[abd-fh-ln-tv-z])"
+    # "at approximately 0200 when she got up", "(approximately 0315)": an exam's "at approximately 1930
+    # hours" keeps its hours
+    r"|(?:\bat|\()\s*approximately\s+(?:[01]\d|2[0-3])[0-5]\d(?:\s*$|\s*[,.;)]|\s+[abd-fgi-ln-tv-z])"
     rf"|{HOLIDAY}"
 )
 
@@ -146,7 +149,7 @@ _ENCOUNTER = (
     r"admit[0-9a-z_]*|admission|present(?:s|ed|ing)?|seen|evaluated|examined|visits?|visited|here|"
     r"transferred|discharged|returns?|returned|underwent|undergo[0-9a-z_]*|scheduled|performed|operat[0-9a-z_]*|surger(?:y|ies)|"
     r"surgical|taken|placed|closed|x-?rays?|films?|radiographs?|mri|ct|scans?|stud(?:y|ies)|exam(?:ination)?|"
-    r"labs?|checked|check|dictated|h&p|consult[0-9a-z_]*|follow(?:-?up|ed)|reviewed|obtained|repaired|debrided|"
+    r"labs?|checked|check|dictated|h&p|consult[0-9a-z_]*|follow(?:-?up|ed)|reviewed|obtained|repaired|debrided|orif|crpp|"
     r"hospitali[sz][0-9a-z_]*|reduc(?:ed|tion)|fixation|cast|splint(?:ed)?|(?:comes?|came|brought) (?:in|to|back)|"
     r"dos|date of (?:service|visit|exam|examination|evaluation|admission|surgery)"
 )
