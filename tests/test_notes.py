@@ -844,6 +844,25 @@ def test_injury_times_and_verbs_in_the_sixth_writers_phrasings(vocab, text, elem
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
 
 
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        ("HPI: Pt slipped on stairs, FOOSH x3d. L wrist pain.", "injury_date", True),
+        (
+            "Sliced the tip of his R index finger with a paring knife this afternoon.",
+            "injury_date",
+            True,
+        ),
+        # a dose with its frequency is a medication managed; "Separately," opens another problem
+        ("A/P: 2. Otitis externa -- ciprofloxacin drops 4 gtt BID x 7 d.", "management", True),
+        ("A/P: 2. Acute sinusitis -- amoxicillin 875 mg twice daily.", "management", True),
+        ("Separately, she has had a dry cough for 3 weeks.", "separate_problem", True),
+    ],
+)
+def test_injury_intervals_blades_and_managed_problems_of_the_wi_writer(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
 def test_an_old_injury_with_an_adjective_is_not_dated(vocab):
     text = "Slipped on a wet floor. History of a R hip fx in 2021 from a similar fall."
     assert "injury_date" not in found(vocab, text)

@@ -113,9 +113,9 @@ RELATIVE_TIME = (
     rf"\b(?:x\s*)?(?:{_AMOUNT})\s*(?:{_SPAN})(?: and a half)?\s+(?:ago|prior|previously|before|earlier|pta)\b"
     r"|\bon the \d{1,2}(?:st|nd|rd|th)\b"
     # "two days status post fall", "a 3-week-old fracture", "the fracture is a couple of months old",
-    # "pain x 3 days after a fall", "s/p MVC x 2 days"
+    # "pain x 3 days after a fall", "s/p MVC x 2 days", "FOOSH x2d"
     rf"|\b(?:x|for)\s*(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:after|since|following|s/p|status post) (?:the |a |an |his |her )?(?:{_EVENT})"
-    rf"|\b(?:s/p|status post) (?:the |a |an |his |her )?(?:{_EVENT})\s+x\s*(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\b"
+    rf"|\b(?:(?:s/p|status post) (?:the |a |an |his |her )?)?(?:{_EVENT}|foosh|glf)\s+x\s*(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\b"
     rf"|\b(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:status post|s/p|since|after|following) (?:the |a |an |his |her )?(?:[a-z]+ )?(?:{_EVENT})"
     rf"|\b(?:injury|fracture|laceration|wound|sprain|strain|burn|bite|tear)\s+(?:is|was)\s+(?:about |approximately |nearly |over )?(?:a |an )?(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s*-?\s*old\b"
     rf"|\b(?:on|last|this past|past|this|since)\s+(?:{_WEEKDAY})\b|\b(?:{_WEEKDAY})\s+(?:night|nite|morning|evening|afternoon|[ap]\.?m)\b"
