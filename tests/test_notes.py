@@ -863,6 +863,29 @@ def test_injury_intervals_blades_and_managed_problems_of_the_wi_writer(vocab, te
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
 
 
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        ("Therapy is recommended twice weekly for a period of three months.", "poc_duration", True),
+        ("PT 2x/wk; episode of care 10 wks with re-assessment at 5 wks.", "poc_duration", True),
+        # how a poisoning happened
+        (
+            "The child swallowed several of her grandmother's pills this morning.",
+            "injury_mechanism",
+            True,
+        ),
+        (
+            "He ingested antifreeze approximately three days prior to admission.",
+            "injury_date",
+            True,
+        ),
+        ("She took a total of eight acetaminophen tablets last night.", "injury_mechanism", True),
+    ],
+)
+def test_plan_periods_and_poisonings(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
 def test_an_old_injury_with_an_adjective_is_not_dated(vocab):
     text = "Slipped on a wet floor. History of a R hip fx in 2021 from a similar fall."
     assert "injury_date" not in found(vocab, text)
