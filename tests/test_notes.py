@@ -886,6 +886,40 @@ def test_plan_periods_and_poisonings(vocab, text, element, want):
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
 
 
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # poisonings: the scene and the exposure say how and when
+        (
+            "Dad found her at about 1800 tonight with an open bottle of ibuprofen.",
+            "injury_date",
+            True,
+        ),
+        ("Two chewed tablets were on the floor beside him.", "injury_mechanism", True),
+        (
+            "Ran a charcoal grill inside the tent overnight; headache on waking.",
+            "injury_mechanism",
+            True,
+        ),
+        # lying on the floor for a time before being found dates nothing
+        ("Was on the floor ~3 hours before her son found her.", "injury_date", False),
+        # therapy plans as ranges, to a visit's date, with an approximate span
+        ("Plan: 2-3x/wk x 6-8 wks, edema control and ROM.", "poc_duration", True),
+        ("Continue therapy 1x/wk until next MD visit 2/10/27.", "poc_duration", True),
+        # a goal review header over its goals
+        ("Goal review:\n- MPT >= 12 sec: MET", "poc_goals", True),
+    ],
+)
+def test_poisonings_plan_ranges_and_goal_reviews(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+def test_a_period_after_bilateral_ends_the_sentence(vocab):
+    """'neg b/l.' closes its sentence: the trigger points after it are not negated."""
+    text = "O: Spurling neg b/l. Taut bands with twitch response in the L upper trapezius."
+    assert found(vocab, text)["trigger_point_findings"][:2] == (True, False)
+
+
 def test_an_old_injury_with_an_adjective_is_not_dated(vocab):
     text = "Slipped on a wet floor. History of a R hip fx in 2021 from a similar fall."
     assert "injury_date" not in found(vocab, text)
