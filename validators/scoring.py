@@ -31,7 +31,8 @@ def rule_weights(catalog: Catalog) -> pl.DataFrame:
         [
             {"rule_id": r.id, "name": r.name, "weight": r.weight, "scored": r.status == "stable"}
             for r in catalog.rules.values()
-        ]
+        ],
+        schema_overrides={"rule_id": pl.Categorical()},  # as the findings hold it
     )
 
 
@@ -45,7 +46,7 @@ def score(findings: pl.DataFrame, catalog: Catalog, by: list[str] | None = None)
     # a rule's weight is one number: the largest contribution is its weight times the largest
     # factor, so the weights are joined per claim and rule rather than per finding
     per_rule = (
-        findings.select(*by, "rule_id", "severity")
+        findings.select(*by, pl.col("rule_id").cast(pl.Categorical), "severity")
         .group_by(*by, "rule_id")
         .agg(factor.max().alias("_factor"), pl.col("severity").first())
         .join(rule_weights(catalog), on="rule_id", how="left")
