@@ -27,12 +27,25 @@ def claim_key() -> pl.Expr:
 
 
 def rule_weights(catalog: Catalog) -> pl.DataFrame:
+    """One row per rule: its weight, whether it is scored, `reason` (its id and name, as a claim's
+    top reasons list it) and `_rank`, its id's place in text order. The rule id and reason are
+    categoricals, as the findings hold the id: a claim's reasons are never text per finding."""
+    rules = sorted(catalog.rules.values(), key=lambda r: r.id)
     return pl.DataFrame(
-        [
-            {"rule_id": r.id, "name": r.name, "weight": r.weight, "scored": r.status == "stable"}
-            for r in catalog.rules.values()
-        ],
-        schema_overrides={"rule_id": pl.Categorical()},  # as the findings hold it
+        {
+            "rule_id": [r.id for r in rules],
+            "weight": [r.weight for r in rules],
+            "scored": [r.status == "stable" for r in rules],
+            "reason": [f"{r.id} {r.name}" for r in rules],
+            "_rank": range(len(rules)),
+        },
+        schema={
+            "rule_id": pl.Categorical(),
+            "weight": pl.Float64,
+            "scored": pl.Boolean,
+            "reason": pl.Categorical(),
+            "_rank": pl.UInt32,
+        },
     )
 
 
@@ -56,7 +69,7 @@ def score(findings: pl.DataFrame, catalog: Catalog, by: list[str] | None = None)
         pl.when(pl.col("scored")).then("_c").otherwise(0.0).clip(0.0, 1.0).alias("_c")
     )
     return (
-        scored.sort("_c", "rule_id", descending=[True, False])
+        scored.sort("_c", "_rank", descending=[True, False])
         .group_by(*by, maintain_order=True)
         .agg(
             (100 * (1 - (1 - pl.col("_c")).product())).round(0).cast(pl.Int64).alias("score"),
@@ -66,9 +79,8 @@ def score(findings: pl.DataFrame, catalog: Catalog, by: list[str] | None = None)
             .then(pl.lit("review"))
             .otherwise(pl.lit("clean"))
             .alias("status"),
-            pl.format("{} {}", "rule_id", "name")
-            .head(TOP_REASONS)
-            .str.join("; ")
-            .alias("top_reasons"),
+            pl.col("reason").head(TOP_REASONS).alias("top_reasons"),
         )
+        # joined per claim from its list: a string join inside the group-by costs twice the time
+        .with_columns(pl.col("top_reasons").cast(pl.List(pl.String)).list.join("; "))
     )
