@@ -58,10 +58,20 @@ def score(findings: pl.DataFrame, catalog: Catalog, by: list[str] | None = None)
     factor = pl.col("severity").replace_strict(SEVERITY_FACTOR, return_dtype=pl.Float64)
     # a rule's weight is one number: the largest contribution is its weight times the largest
     # factor, so the weights are joined per claim and rule rather than per finding
+    # grouped on one integer per claim and rule (the claim's number, the rule id's code): a group-by
+    # on two columns holds twice the memory
+    findings = findings.select(*by, pl.col("rule_id").cast(pl.Categorical), "severity")
+    numbered = len(by) == 1 and findings.schema[by[0]].is_integer()
+    claim = pl.col(by[0]) if numbered else pl.struct(*by).rank("dense")
+    key = claim.cast(pl.UInt64) * 2**32 + pl.col("rule_id").to_physical().cast(pl.UInt64)
     per_rule = (
-        findings.select(*by, pl.col("rule_id").cast(pl.Categorical), "severity")
-        .group_by(*by, "rule_id")
-        .agg(factor.max().alias("_factor"), pl.col("severity").first())
+        findings.group_by(key.alias("_key"))
+        .agg(
+            pl.col(*by, "rule_id").first(),
+            factor.max().alias("_factor"),
+            pl.col("severity").first(),
+        )
+        .drop("_key")
         .join(rule_weights(catalog), on="rule_id", how="left")
         .with_columns((pl.col("weight").fill_null(0.0) * pl.col("_factor")).alias("_c"))
     )
