@@ -140,7 +140,7 @@ def ordered(findings: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _lexical_rank(frame: pl.DataFrame, column: str) -> pl.Expr:
+def lexical_rank(frame: pl.DataFrame, column: str) -> pl.Expr:
     """A text column's values as their ranks in text order (nulls last): sorting on the ranks
     is sorting on the text, without comparing text row by row."""
     values = frame[column].unique().drop_nulls().sort()
@@ -167,9 +167,9 @@ def merge_ordered(pieces: list[pl.DataFrame]) -> pl.DataFrame:
     order = found.select(
         pl.arg_sort_by(
             pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8),
-            _lexical_rank(found, "source_file"),
+            lexical_rank(found, "source_file"),
             "source_row",
-            _lexical_rank(found, "rule_id"),
+            lexical_rank(found, "rule_id"),
             nulls_last=True,
             maintain_order=True,
         )

@@ -14,7 +14,7 @@ import polars as pl
 
 from cleanclaim.validators import decisions as dec
 from cleanclaim.validators.catalog import CATEGORIES, SEVERITIES, Catalog
-from cleanclaim.validators.findings import SEVERITY_ORDER, as_text
+from cleanclaim.validators.findings import SEVERITY_ORDER, as_text, lexical_rank
 from cleanclaim.validators.scoring import STATUS_ORDER, claim_key, score
 
 # The columns of the validated lines this module reads (a run that read nothing has exactly these).
@@ -298,7 +298,7 @@ def work_order(
                 "counts",
                 pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8),
                 "source_row",
-                "rule_id",
+                lexical_rank(worked, "rule_id"),  # a categorical sorts by its text, row by row
                 "_f",
                 descending=[False, True, False, False, False, False],
                 nulls_last=True,
