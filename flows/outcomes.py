@@ -174,7 +174,9 @@ def measure(
         },
         schema={"rule_id": pl.String, "rule_carc": pl.String},
     )
-    findings = validated["findings"].select("claim_id", "rule_id").unique()
+    findings = (  # a run's rule ids are categorical, the history's text
+        validated["findings"].select("claim_id", pl.col("rule_id").cast(pl.String)).unique()
+    )
     flagged_carcs = findings.join(rule_carc, on="rule_id").select("claim_id", "rule_carc").unique()
     denials = (
         denials.join(

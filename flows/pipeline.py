@@ -152,8 +152,10 @@ class Run:
         return summary.shown(self.findings, self.lines, self.decisions, first), listed.len()
 
     def in_order(self, rule_ids: list[str]) -> pl.DataFrame:
-        """The findings of `rule_ids`, whole, in the order they are worked."""
-        return self.findings[self.ordered.filter(pl.col("rule_id").is_in(rule_ids))["_f"]]
+        """The findings of `rule_ids`, whole and as text, in the order they are worked."""
+        return fnd.as_text(
+            self.findings[self.ordered.filter(pl.col("rule_id").is_in(rule_ids))["_f"]]
+        )
 
     @cached_property
     def files(self) -> pl.DataFrame:

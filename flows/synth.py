@@ -690,7 +690,9 @@ def adjudicate(lines: pl.DataFrame, findings: pl.DataFrame, catalog, seed: int =
     )
     found = (
         findings.filter(pl.col("claim_id").is_not_null())
-        .select("claim_id", pl.col("line_number").cast(pl.String), "rule_id")
+        .select(
+            "claim_id", pl.col("line_number").cast(pl.String), pl.col("rule_id").cast(pl.String)
+        )
         .join(rules, on="rule_id")
     )
     denied = found.filter(pl.Series(rng.random(found.height)) < pl.col("_p"))

@@ -19,7 +19,7 @@ AS_OF = date(2026, 9, 30)
 def timely(catalog, rows, config=None) -> dict[str, list[str]]:
     integrity = check_integrity(claim_lines(rows), catalog, AS_OF)
     found = run_rules(integrity.lines, catalog, AS_OF, config)
-    found = found.filter(pl.col("rule_id").str.starts_with("TMF"))
+    found = found.filter(pl.col("rule_id").cat.starts_with("TMF"))
     return {c: sorted(g["rule_id"]) for (c,), g in found.group_by("claim_id")}, found
 
 
@@ -107,4 +107,4 @@ def test_an_onset_date_is_not_an_accident(catalog):
     rows = [{"claim_id": "C1", "onset_date": "2026-08-01", "dx_1": "M54.2"}]
     integrity = check_integrity(claim_lines(rows), catalog, AS_OF)
     found = run_rules(integrity.lines, catalog, AS_OF)
-    assert found.filter(pl.col("rule_id").str.starts_with("INJ")).is_empty()
+    assert found.filter(pl.col("rule_id").cat.starts_with("INJ")).is_empty()

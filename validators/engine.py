@@ -105,7 +105,10 @@ def _hits_to_findings(
     out = fnd.render(rule, joined)
     if overrides := config.severity_by_payer(rule.id):
         out = out.with_columns(
-            joined["payer_id"].replace_strict(overrides, default=rule.severity).alias("severity")
+            joined["payer_id"]
+            .replace_strict(overrides, default=rule.severity)
+            .cast(pl.Categorical)
+            .alias("severity")
         )
     return out
 

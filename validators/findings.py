@@ -12,19 +12,20 @@ from pandera.polars import PolarsData
 
 from cleanclaim.validators.catalog import CATEGORIES, SEVERITIES, Rule
 
+# A column that is one rule's (or one file's) few texts is a Categorical: each text stored once,
+# each finding a 4-byte code. The files and sheets show them as text (`as_text`).
 FINDINGS_SCHEMA: dict[str, pl.DataType] = {
     "claim_id": pl.String,
     "line_number": pl.Int64,  # empty for claim-level findings
-    "rule_id": pl.String,
-    "category": pl.String,
-    "severity": pl.String,
-    "carc": pl.String,  # group + CARC, e.g. CO-16
-    "rarc": pl.String,  # remark codes, comma-separated, e.g. M76
+    "rule_id": pl.Categorical(),
+    "category": pl.Categorical(),
+    "severity": pl.Categorical(),
+    "carc": pl.Categorical(),  # group + CARC, e.g. CO-16
+    "rarc": pl.Categorical(),  # remark codes, comma-separated, e.g. M76
     "message": pl.String,
-    # one rule's fix is mostly one text: stored once, each finding a 4-byte code (outputs: `as_text`)
-    "fix": pl.Categorical(),
+    "fix": pl.Categorical(),  # mostly one text per rule
     "charge_at_risk": pl.Float64,
-    "source_file": pl.String,
+    "source_file": pl.Categorical(),
     "source_row": pl.Int64,  # row as a spreadsheet shows it: the header is row 1
 }
 FINDINGS_COLUMNS = tuple(FINDINGS_SCHEMA)
@@ -48,20 +49,26 @@ class FindingsModel(pa.DataFrameModel):
 
     claim_id: str = pa.Field(nullable=True)
     line_number: pl.Int64 = pa.Field(nullable=True, ge=1)
-    rule_id: str = pa.Field(str_matches=r"^[A-Z]{3}\d{3}$")
-    category: str = pa.Field(isin=list(CATEGORIES))
-    severity: str = pa.Field(isin=list(SEVERITIES))
-    carc: str = pa.Field(nullable=True)
-    rarc: str = pa.Field(nullable=True)
+    rule_id: pl.Categorical = pa.Field(nullable=False)
+    category: pl.Categorical = pa.Field(isin=list(CATEGORIES))
+    severity: pl.Categorical = pa.Field(isin=list(SEVERITIES))
+    carc: pl.Categorical = pa.Field(nullable=True)
+    rarc: pl.Categorical = pa.Field(nullable=True)
     message: str = pa.Field(str_length={"min_value": 1})
     fix: pl.Categorical = pa.Field(nullable=False)
     charge_at_risk: pl.Float64 = pa.Field(nullable=True, ge=0)
-    source_file: str = pa.Field(nullable=True)
+    source_file: pl.Categorical = pa.Field(nullable=True)
     source_row: pl.Int64 = pa.Field(nullable=True, ge=1)
 
     class Config:
         strict = True
         ordered = True
+
+    @pa.check("rule_id")
+    def rule_id_form(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            pl.col(data.key).cast(pl.String).str.contains(r"^[A-Z]{3}\d{3}$")
+        )
 
     @pa.check("fix")
     def fix_not_empty(cls, data: PolarsData) -> pl.LazyFrame:
@@ -105,15 +112,15 @@ def render(rule: Rule, hits: pl.DataFrame) -> pl.DataFrame:
     return hits.select(
         pl.col("claim_id").cast(pl.String),
         pl.col("line_number").cast(pl.Int64),
-        pl.lit(rule.id).alias("rule_id"),
-        pl.lit(rule.category).alias("category"),
-        pl.lit(rule.severity).alias("severity"),
-        pl.lit(rule.carc if rule.denial else None, dtype=pl.String).alias("carc"),
-        pl.lit(rule.rarc or None, dtype=pl.String).alias("rarc"),
+        pl.lit(rule.id, dtype=pl.Categorical()).alias("rule_id"),
+        pl.lit(rule.category, dtype=pl.Categorical()).alias("category"),
+        pl.lit(rule.severity, dtype=pl.Categorical()).alias("severity"),
+        pl.lit(rule.carc if rule.denial else None, dtype=pl.Categorical()).alias("carc"),
+        pl.lit(rule.rarc or None, dtype=pl.Categorical()).alias("rarc"),
         template(rule.message).alias("message"),
         template(rule.fix).cast(pl.Categorical).alias("fix"),
         pl.col("charge_at_risk").cast(pl.Float64).round(2),
-        pl.col("source_file").cast(pl.String),
+        pl.col("source_file").cast(pl.Categorical),
         pl.col("source_row").cast(pl.Int64),
     )
 
@@ -133,7 +140,7 @@ def ordered(findings: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _lexical_rank(frame: pl.DataFrame, column: str) -> pl.Expr:
+def lexical_rank(frame: pl.DataFrame, column: str) -> pl.Expr:
     """A text column's values as their ranks in text order (nulls last): sorting on the ranks
     is sorting on the text, without comparing text row by row."""
     values = frame[column].unique().drop_nulls().sort()
@@ -160,9 +167,9 @@ def merge_ordered(pieces: list[pl.DataFrame]) -> pl.DataFrame:
     order = found.select(
         pl.arg_sort_by(
             pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8),
-            _lexical_rank(found, "source_file"),
+            lexical_rank(found, "source_file"),
             "source_row",
-            _lexical_rank(found, "rule_id"),
+            lexical_rank(found, "rule_id"),
             nulls_last=True,
             maintain_order=True,
         )

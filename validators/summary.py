@@ -14,7 +14,7 @@ import polars as pl
 
 from cleanclaim.validators import decisions as dec
 from cleanclaim.validators.catalog import CATEGORIES, SEVERITIES, Catalog
-from cleanclaim.validators.findings import SEVERITY_ORDER
+from cleanclaim.validators.findings import SEVERITY_ORDER, as_text, lexical_rank
 from cleanclaim.validators.scoring import STATUS_ORDER, claim_key, score
 
 # The columns of the validated lines this module reads (a run that read nothing has exactly these).
@@ -84,7 +84,7 @@ def _finding_claims(picked: pl.DataFrame, lines: pl.DataFrame, claims: pl.Series
     rest = found.is_null().arg_true()
     if rest.is_empty():
         return found.alias("_claim")
-    text = pl.col("source_file"), claim_key().alias("claim")
+    text = pl.col("source_file").cast(pl.String), claim_key().alias("claim")
     named = lines.select(*text, claims).unique(["source_file", "claim"])
     unnamed = (
         picked[rest]
@@ -298,7 +298,7 @@ def work_order(
                 "counts",
                 pl.col("severity").replace_strict(SEVERITY_ORDER, return_dtype=pl.Int8),
                 "source_row",
-                "rule_id",
+                lexical_rank(worked, "rule_id"),  # a categorical sorts by its text, row by row
                 "_f",
                 descending=[False, True, False, False, False, False],
                 nulls_last=True,
@@ -343,8 +343,8 @@ def shown(
     rows: pl.DataFrame,
 ) -> pl.DataFrame:
     """Rows of the work order (`_f`, `attributed`) as the sheets show them: the whole findings,
-    with their keys, decisions, `claim` and `attributed`."""
-    picked = findings[rows["_f"]]
+    with their keys, decisions, `claim` and `attributed`, their text columns text."""
+    picked = as_text(findings[rows["_f"]])
     return dec.decide(dec.keyed(picked, lines), decisions).with_columns(
         claim_key().alias("claim"), rows["attributed"]
     )
@@ -383,6 +383,7 @@ def _rule_decisions(ordered: pl.DataFrame) -> pl.DataFrame:
         )
         .filter((pl.col("Open") < pl.col("Findings")) | (pl.col("Recurred") > 0))
         .with_columns(
+            pl.col("rule_id").cast(pl.String),
             (pl.col("Override") / pl.col("Findings")).alias("Override rate"),
             (pl.col("False positive") / pl.col("Findings")).alias("False-positive rate"),
         )
@@ -453,7 +454,12 @@ def summarize(
         )
     )
 
-    counts = ordered.group_by("category", "severity").len()
+    # one row per category and severity: the Summary's tables hold text
+    counts = (
+        ordered.group_by("category", "severity")
+        .len()
+        .with_columns(pl.col("category", "severity").cast(pl.String))
+    )
     by_category = pl.DataFrame({"category": list(CATEGORIES)})
     if counts.height:
         by_category = by_category.join(
@@ -487,6 +493,7 @@ def summarize(
         .unique(["rule_id", "_rid"])
         .group_by("rule_id")
         .agg(pl.col("charge").sum().alias("named"))
+        .with_columns(pl.col("rule_id").cast(pl.String))  # one row per rule: text, as rule_info
     )
     rule_info = pl.DataFrame(
         [{"rule_id": r.id, "name": r.name, "severity": r.severity} for r in catalog.rules.values()]
@@ -498,6 +505,7 @@ def summarize(
             pl.col("_claim_rank").n_unique().alias("Claims"),
             pl.col("attributed").sum().alias("at_risk"),
         )
+        .with_columns(pl.col("rule_id").cast(pl.String))
         .join(named_dollars, on="rule_id", how="left")
         .join(rule_info, on="rule_id", how="left")
         .with_columns(pl.col("at_risk").round(2), pl.col("named").fill_null(0.0).round(2))
