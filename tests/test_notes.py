@@ -920,6 +920,54 @@ def test_a_period_after_bilateral_ends_the_sentence(vocab):
     assert found(vocab, text)["trigger_point_findings"][:2] == (True, False)
 
 
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # dictated openers, labelled mechanisms, everyday idioms
+        (
+            "He was in his usual state of health until the evening of 11/20/2026.",
+            "injury_date",
+            True,
+        ),
+        ("Mechanism: Pivoted on the left leg and the knee buckled.", "injury_mechanism", True),
+        ("Mechanism: unknown", "injury_mechanism", False),
+        ("Planted his left foot and the knee gave way.", "injury_mechanism", True),
+        (
+            'Her knees "gave out" on the stairs, striking her L elbow on the rail.',
+            "injury_mechanism",
+            True,
+        ),
+        ("Face-planted off a skateboard the night of the 5th.", "injury_date", True),
+        ("Wiped out on his e-bike on wet leaves.", "injury_mechanism", True),
+        ("s/p fall from bed 11/30 at the nursing home.", "injury_date", True),
+        # goals as the therapist's expectation
+        (
+            "Within 4 weeks I expect her to type 30 minutes with pain 2/10 or less.",
+            "poc_goals",
+            True,
+        ),
+        # care begun today is planned; going to PT, PT completed, chiro
+        ("No treatment yet; starting naproxen today.", "conservative_care", False),
+        ("Abdominal pain much better since starting gabapentin.", "conservative_care", True),
+        ("She has been going to PT twice a week.", "conservative_care", True),
+        ("Chronic LBP. PT completed 2025.", "conservative_care", True),
+        ("Currently doing chiro 1x/wk.", "conservative_care", True),
+        ("Neck pain since last Thanksgiving.", "onset_duration", True),
+    ],
+)
+def test_dictated_openers_idioms_expected_goals_and_care_of_the_eighth_round(
+    vocab, text, element, want
+):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+def test_a_span_in_the_plan_is_no_duration_of_past_care(vocab):
+    """'pain diary x 2 wks, cont HEP' in a plan continues the care; its span is the future's."""
+    text = "Hx: LBP x 4 mo. Tried PT (Aug-Sep), naproxen.\nPlan: pain diary x 2 wks, cont HEP."
+    affirmed, _, weeks = found(vocab, text)["conservative_care"]
+    assert affirmed and weeks is None
+
+
 def test_an_old_injury_with_an_adjective_is_not_dated(vocab):
     text = "Slipped on a wet floor. History of a R hip fx in 2021 from a similar fall."
     assert "injury_date" not in found(vocab, text)

@@ -38,7 +38,7 @@ PLANNED = (
     r"\b(?:will|would|shall|plan(?:s|ned|ning)?|recommend\w*|schedul\w*|consider\w*|going to|intend\w*|"
     r"to (?:start|begin|initiate|try|undergo|proceed|obtain|get)|(?:is|are|wants?|wish\w*|like|needs?) to have|may (?:need|require|benefit|consider|try)|"
     r"might|if|should|order\w*|request\w*|refer(?:s|ring)?|referred (?:to|for|back)|referral|candidate for|"
-    r"option\w*|discuss\w*|offer(?:ed|ing|s)?|"
+    r"option\w*|discuss\w*|offer(?:ed|ing|s)?|starting|"
     r"prescription for|rx for|pending|awaiting|future|next)\b"
 )
 # an order or advice after the care it names
@@ -46,7 +46,7 @@ PLANNED_AFTER = r"(?:recommended|ordered|advised|suggested|scheduled|planned|req
 # Care going on is care received ("continue physical therapy", "cont HEP", "currently in PT").
 ONGOING = (
     r"\b(?:continu\w*|cont|cont'd|c/w|currently|ongoing|still|completed|tried|failed|underwent|received|attended|"
-    r"s/p|status post|has had|had been|(?:has|have) been (?:doing|attending|in|on|using|taking)|"
+    r"s/p|status post|has had|had been|(?:has|have) been (?:doing|attending|going|in|on|using|taking)|(?:since|after) starting|"
     r"is (?:doing|attending|in|on|using|taking))\b"
 )
 _RELATIVES = r"mother|father|mom|dad|sister|brother|sibling|aunt|uncle|grand(?:mother|father|parent)s?|cousin|daughter|son"

@@ -234,7 +234,12 @@ def _index(
             if element["negatable"]
             else pl.lit(False)
         )
-        weeks = temporal.weeks(clause) if element["duration"] else pl.lit(None, dtype=pl.Float64)
+        # a span in the plan is the future's ("pain diary x 2 wks, cont HEP"), not how long it has gone on
+        weeks = (
+            pl.when(in_plan).then(None).otherwise(temporal.weeks(clause))
+            if element["duration"]
+            else pl.lit(None, dtype=pl.Float64)
+        )
         plans.append(mentioning.lazy().filter(mentioned))
         asserting.append(
             lambda lf, asserted=asserted, negated=negated, weeks=weeks, name=element["id"]: (

@@ -122,6 +122,7 @@ RELATIVE_TIME = (
     r"|\byest(?:erday|\.)?(?:\b|$)|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tues?|thurs?|fri)\b|\b(?:last|this past|past) (?:night|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b|\b(?:this|last) [ap]\.?m\b"
     r"|\b(?:over|during|since) the (?:holiday |long )?weekend\b|\bearlier (?:this|in the) (?:week|month|day|evening|morning)\b|\bthe other (?:day|night)\b"
     r"|\bon the (?:night|evening|morning|afternoon|day) of\b|\bon that (?:day|date|night|evening|morning|afternoon)\b"
+    r"|\bthe (?:night|evening|morning|afternoon|day) of the \d{1,2}(?:st|nd|rd|th)\b"
     r"|\b(?:sometime|some time) (?:overnight|during the night)\b|\bin the middle of the night\b"
     r"|\b(?:just |shortly |right |immediately )?(?:prior to|before) (?:arrival|admission|presentation|coming in)|\bpta\b|\bthe day of (?:the )?(?:injury|accident|fall|collision)"
     r"|\b(?:earlier )?today\b|\btonight\b|\bthe (?:day|night|morning|evening|afternoon) (?:before|prior)\b"
