@@ -968,6 +968,42 @@ def test_a_span_in_the_plan_is_no_duration_of_past_care(vocab):
     assert affirmed and weeks is None
 
 
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # a letter looking back is no plan
+        (
+            "As you will recall, on October 2nd he slipped on a wet ramp and fell.",
+            "injury_mechanism",
+            True,
+        ),
+        # visits a week times weeks
+        ("P: POC 3x4 - ther ex, gait training.", "poc_frequency", True),
+        ("Frequency/Duration: 2x8", "poc_duration", True),
+        # a goals header leading into its items
+        ("Goals - Pt will...\n...walk 500 ft with a cane by discharge.", "poc_goals", True),
+        ("Presents about 2 hours after a motor vehicle collision.", "injury_date", True),
+        # axial pain in the negative
+        ("Neck pain radiating to the occiput but not into the arm.", "axial_pain", True),
+        ("Low back pain, no leg pain.", "axial_pain", True),
+        # a pain rating beside its scale's name or its symptom words; a region is no muscle
+        ("NPRS: 3/10 at rest, 7/10 with lifting.", "pain_scale", True),
+        ("Knee aching on stairs, 6/10.", "pain_scale", True),
+        ("Trigger points in the gluteal area, injected x2.", "muscles_named", False),
+    ],
+)
+def test_letters_plans_in_shorthand_and_axial_pain_of_the_ninth_round(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+def test_an_assessment_slash_plan_line_opens_the_plan(vocab):
+    """'Assessment/Plan' alone on its line is a header, as 'Assessment and Plan' is: what follows is
+    no longer the procedure's indication (history)."""
+    text = "Procedure: knee injection.\nIndication: OA.\nAssessment/Plan\n2. HTN - increase lisinopril."
+    segmented = segments(pl.DataFrame({"_row": [0], "text": [text]}), vocab[1])
+    assert segmented["section"].to_list()[-1] in {"assessment", "plan"}
+
+
 def test_an_old_injury_with_an_adjective_is_not_dated(vocab):
     text = "Slipped on a wet floor. History of a R hip fx in 2021 from a similar fall."
     assert "injury_date" not in found(vocab, text)

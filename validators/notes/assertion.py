@@ -41,6 +41,7 @@ PLANNED = (
     r"option\w*|discuss\w*|offer(?:ed|ing|s)?|starting|"
     r"prescription for|rx for|pending|awaiting|future|next)\b"
 )
+RECOLLECTION = r"\bas you (?:will |may |might )?(?:recall|know|remember)\b"
 # an order or advice after the care it names
 PLANNED_AFTER = r"(?:recommended|ordered|advised|suggested|scheduled|planned|requested|pending)\b"
 # Care going on is care received ("continue physical therapy", "cont HEP", "currently in PT").
@@ -104,7 +105,9 @@ def negated(clause: pl.Expr, pattern: str, results: bool = True) -> pl.Expr:
 
 def planned(clause: pl.Expr, pattern: str) -> pl.Expr:
     """Future intent or a condition before the mention ("will start PT"), or an order or advice
-    right after it ("HEP recommended", "trial of PT ordered"), unless the care is said to be going on."""
+    right after it ("HEP recommended", "trial of PT ordered"), unless the care is said to be going on;
+    a letter's "as you will recall" looks back."""
+    clause = clause.str.replace_all(RECOLLECTION, BLANK)
     after = rf"(?:{pattern}){WORD}*{_GAP}+(?:(?:is|was|were|are|been|being)\s+)?{PLANNED_AFTER}"
     return (
         clause.str.contains(_before(PLANNED, pattern, 8)) | clause.str.contains(after)

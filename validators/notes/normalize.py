@@ -13,7 +13,7 @@ import polars as pl
 
 # a line break before one of these is kept (a list item, a table's row or a header starts a line, a
 # SOAP letter too)
-_LINE_START = r"\n([ \t]*(?:[-*•·]\s|\||\d{1,2}[.)]\s|[A-Z][A-Z0-9 /&()'-]{1,60}:|[A-Z][a-z]+(?: [A-Za-z]+){0,3}:\s|[A-Z]{1,2}(?:/[A-Z])?:\s))"
+_LINE_START = r"\n([ \t]*(?:[-*•·]\s|\||\d{1,2}[.)]\s|[A-Z][A-Z0-9 /&()'-]{1,60}:|[A-Z][a-z]+(?:[ /][A-Za-z]+){0,3}:\s|[A-Z]{1,2}(?:/[A-Z])?:\s))"
 KEEP = "\x1c"  # marks a kept break while the others become spaces
 # what a span read as something else is replaced with, later layers reading it as no word at all; a
 # control character, since notes write "~" for "about" ("at ~0630")
@@ -30,8 +30,8 @@ _WRAPPED_HEADER = (
 
 _BARE_HEADER = (
     r"(?im)^[ \t]*((?:chief complaint|history(?: of present illness)?|hpi|subjective|objective|"
-    r"(?:physical )?exam(?:ination)?|assessment(?: and plan| & plan)?|impression|plan(?: of care)?|"
-    r"treatment plan|goals|procedure|technique|findings|medications|allergies|"
+    r"(?:physical )?exam(?:ination)?|assessment(?: and plan| ?& ?plan| ?/ ?plan)?|impression|plan(?: of care)?|"
+    r"treatment plan|goals|procedure|technique|findings|(?:current )?(?:outpatient )?medications|allergies|"
     r"(?:past medical|social|family) history|review of systems|diagnos[ie]s|recommendations?|disposition))"
     r"[ \t]*$"
 )

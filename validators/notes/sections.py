@@ -19,7 +19,7 @@ import polars as pl
 
 from cleanclaim.validators.notes.normalize import normalize
 
-LABEL = r"(?:[A-Z][a-z]+|[A-Z]{1,2}(?:/[A-Z])?)(?: (?:[A-Za-z]+|&|/)){0,3}"
+LABEL = r"(?:[A-Z][a-z]+|[A-Z]{1,2}(?:/[A-Z])?)(?:(?: |/)(?:[A-Za-z]+|&|/)){0,3}"
 HEADER = (
     # an upper-case header's parentheses are its own ("GOALS (6 WEEKS):", not "end of POC):")
     r"\b([A-Z](?:[A-Z0-9 /&'-]|\([A-Z0-9 /&'-]*\)){1,60}(?:[A-Z]|\([A-Z0-9 /&'-]*\))):"
