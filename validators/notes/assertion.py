@@ -41,6 +41,7 @@ PLANNED = (
     r"option\w*|discuss\w*|offer(?:ed|ing|s)?|starting|"
     r"prescription for|rx for|pending|awaiting|future|next)\b"
 )
+# a letter looking back at what the reader knows ("as you will recall, she fell") states no intent
 RECOLLECTION = r"\bas you (?:will |may |might )?(?:recall|know|remember)\b"
 # an order or advice after the care it names
 PLANNED_AFTER = r"(?:recommended|ordered|advised|suggested|scheduled|planned|requested|pending)\b"
