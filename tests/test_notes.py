@@ -736,10 +736,12 @@ def test_a_period_after_bilateral_ends_the_sentence(vocab):
 
 
 def test_a_span_in_the_plan_is_no_duration_of_past_care(vocab):
-    """'pain diary x 2 wks, cont HEP' in a plan continues the care; its span is the future's."""
+    """'pain diary x 2 wks, cont HEP' in a plan continues the care; its span is the future's. Care
+    the plan says was done before keeps its span."""
     text = "Hx: LBP x 4 mo. Tried PT (Aug-Sep), naproxen.\nPlan: pain diary x 2 wks, cont HEP."
     affirmed, _, weeks = found(vocab, text)["conservative_care"]
     assert affirmed and weeks is None
+    assert found(vocab, "Plan: She has failed 8 weeks of PT.")["conservative_care"][2] == 8.0
 
 
 def test_an_assessment_slash_plan_line_opens_the_plan(vocab):
@@ -1014,7 +1016,15 @@ def test_a_dated_field_opens_no_section(vocab):
             True,
         ),
         # care begun today is planned; going to PT, PT completed, chiro
-        ("No treatment yet; starting naproxen today.", "conservative_care", False),
+        # "starting" is no intent: pain "starting 2 months ago" and its care stay read
+        (
+            "Low back pain starting 2 months ago, managed with ibuprofen and PT x 6 weeks.",
+            "conservative_care",
+            True,
+        ),
+        # a follow-up is no goal; "achieve" is no ache
+        ("Pt will f/u in 2 weeks.", "poc_goals", False),
+        ("Goals: Pt will achieve 8/10 reps of sit to stand.", "pain_scale", False),
         ("Abdominal pain much better since starting gabapentin.", "conservative_care", True),
         ("She has been going to PT twice a week.", "conservative_care", True),
         ("Chronic LBP. PT completed 2025.", "conservative_care", True),

@@ -38,17 +38,22 @@ PLANNED = (
     r"\b(?:will|would|shall|plan(?:s|ned|ning)?|recommend\w*|schedul\w*|consider\w*|going to|intend\w*|"
     r"to (?:start|begin|initiate|try|undergo|proceed|obtain|get)|(?:is|are|wants?|wish\w*|like|needs?) to have|may (?:need|require|benefit|consider|try)|"
     r"might|if|should|order\w*|request\w*|refer(?:s|ring)?|referred (?:to|for|back)|referral|candidate for|"
-    r"option\w*|discuss\w*|offer(?:ed|ing|s)?|starting|"
+    r"option\w*|discuss\w*|offer(?:ed|ing|s)?|"
     r"prescription for|rx for|pending|awaiting|future|next)\b"
 )
 # a letter looking back at what the reader knows ("as you will recall, she fell") states no intent
 RECOLLECTION = r"\bas you (?:will |may |might )?(?:recall|know|remember)\b"
 # an order or advice after the care it names
 PLANNED_AFTER = r"(?:recommended|ordered|advised|suggested|scheduled|planned|requested|pending)\b"
+# Care done before the visit, whose span is its own even in a plan ("failed 8 weeks of PT")
+PAST_CARE = (
+    r"\b(?:completed|tried|failed|underwent|received|attended|has had|have had|had been|s/p|status post|"
+    r"(?:has|have) been (?:doing|attending|going|in|on|using|taking))\b"
+)
 # Care going on is care received ("continue physical therapy", "cont HEP", "currently in PT").
 ONGOING = (
     r"\b(?:continu\w*|cont|cont'd|c/w|currently|ongoing|still|completed|tried|failed|underwent|received|attended|"
-    r"s/p|status post|has had|had been|(?:has|have) been (?:doing|attending|going|in|on|using|taking)|(?:since|after) starting|"
+    r"s/p|status post|has had|had been|(?:has|have) been (?:doing|attending|going|in|on|using|taking)|"
     r"is (?:doing|attending|in|on|using|taking))\b"
 )
 _RELATIVES = r"mother|father|mom|dad|sister|brother|sibling|aunt|uncle|grand(?:mother|father|parent)s?|cousin|daughter|son"

@@ -234,9 +234,12 @@ def _index(
             if element["negatable"]
             else pl.lit(False)
         )
-        # a span in the plan is the future's ("pain diary x 2 wks, cont HEP"), not how long it has gone on
+        # a span in the plan is the future's ("pain diary x 2 wks, cont HEP"), not how long care has
+        # gone on, unless the plan tells of care done before ("failed 8 weeks of PT")
         weeks = (
-            pl.when(in_plan).then(None).otherwise(temporal.weeks(clause))
+            pl.when(in_plan & ~clause.str.contains(assertion.PAST_CARE))
+            .then(None)
+            .otherwise(temporal.weeks(clause))
             if element["duration"]
             else pl.lit(None, dtype=pl.Float64)
         )

@@ -21,9 +21,11 @@ CLAUSE_BREAK = (
 # the periods of abbreviations end no sentence ("at 6 p.m. while at practice", "seen by Dr. X", "the R. ankle",
 # "post. thigh -> lat. calf x 10 wks"); "b/l." does ("SLR neg b/l. Taut bands ...")
 ABBREVIATION = (
-    r"\b([ap]\.m|dr|mr|mrs|ms|vs|approx|e\.g|i\.e|lt|rt|ant|post|lat|med|prox|dist|bilat)\.(?:\s|$)"
-    r"|(^|[^/0-9a-z_])([rl])\.(?:\s|$)"
+    r"\b([ap]\.m|dr|mr|mrs|ms|vs|approx|e\.g|i\.e|[rl]|lt|rt|ant|post|lat|med|prox|dist|bilat)"
+    r"\.(?:\s|$)"
 )
+# "b/l." is bilateral ending its sentence, not the side's letter "l."
+BILATERAL_END = r"\b(b/[rl])\.(\s|$)"
 
 
 def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
@@ -34,7 +36,8 @@ def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
             lf.with_columns(
                 pl.col("body")
                 .str.to_lowercase()
-                .str.replace_all(ABBREVIATION, "${1}${2}${3} ")
+                .str.replace_all(BILATERAL_END, "${1};${2}")
+                .str.replace_all(ABBREVIATION, "${1} ")
                 .str.replace_all(CLAUSE_BREAK, "\x1d")
                 .str.split("\x1d")
                 .alias("clause")
