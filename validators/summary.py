@@ -455,11 +455,7 @@ def summarize(
     )
 
     # one row per category and severity: the Summary's tables hold text
-    counts = (
-        ordered.group_by("category", "severity")
-        .len()
-        .with_columns(pl.col("category", "severity").cast(pl.String))
-    )
+    counts = ordered.group_by("category", "severity").len().pipe(as_text)
     by_category = pl.DataFrame({"category": list(CATEGORIES)})
     if counts.height:
         by_category = by_category.join(
@@ -493,7 +489,7 @@ def summarize(
         .unique(["rule_id", "_rid"])
         .group_by("rule_id")
         .agg(pl.col("charge").sum().alias("named"))
-        .with_columns(pl.col("rule_id").cast(pl.String))  # one row per rule: text, as rule_info
+        .pipe(as_text)  # one row per rule: text, as rule_info
     )
     rule_info = pl.DataFrame(
         [{"rule_id": r.id, "name": r.name, "severity": r.severity} for r in catalog.rules.values()]
@@ -505,7 +501,7 @@ def summarize(
             pl.col("_claim_rank").n_unique().alias("Claims"),
             pl.col("attributed").sum().alias("at_risk"),
         )
-        .with_columns(pl.col("rule_id").cast(pl.String))
+        .pipe(as_text)
         .join(named_dollars, on="rule_id", how="left")
         .join(rule_info, on="rule_id", how="left")
         .with_columns(pl.col("at_risk").round(2), pl.col("named").fill_null(0.0).round(2))

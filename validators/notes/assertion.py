@@ -45,15 +45,15 @@ PLANNED = (
 RECOLLECTION = r"\bas you (?:will |may |might )?(?:recall|know|remember)\b"
 # an order or advice after the care it names
 PLANNED_AFTER = r"(?:recommended|ordered|advised|suggested|scheduled|planned|requested|pending)\b"
-# Care done before the visit, whose span is its own even in a plan ("failed 8 weeks of PT")
-PAST_CARE = (
-    r"\b(?:completed|tried|failed|underwent|received|attended|has had|have had|had been|s/p|status post|"
-    r"(?:has|have) been (?:doing|attending|going|in|on|using|taking))\b"
+_DONE = (
+    r"completed|tried|failed|underwent|received|attended|s/p|status post|has had|had been|"
+    r"(?:has|have) been (?:doing|attending|going|in|on|using|taking)"
 )
+# Care done before the visit, whose span is its own even in a plan ("failed 8 weeks of PT")
+PAST_CARE = rf"\b(?:{_DONE}|have had)\b"
 # Care going on is care received ("continue physical therapy", "cont HEP", "currently in PT").
 ONGOING = (
-    r"\b(?:continu\w*|cont|cont'd|c/w|currently|ongoing|still|completed|tried|failed|underwent|received|attended|"
-    r"s/p|status post|has had|had been|(?:has|have) been (?:doing|attending|going|in|on|using|taking)|"
+    rf"\b(?:continu\w*|cont|cont'd|c/w|currently|ongoing|still|{_DONE}|"
     r"is (?:doing|attending|in|on|using|taking))\b"
 )
 _RELATIVES = r"mother|father|mom|dad|sister|brother|sibling|aunt|uncle|grand(?:mother|father|parent)s?|cousin|daughter|son"
