@@ -1049,6 +1049,15 @@ def test_a_dated_field_opens_no_section(vocab):
         ("NPRS: 3/10 at rest, 7/10 with lifting.", "pain_scale", True),
         ("Knee aching on stairs, 6/10.", "pain_scale", True),
         ("Trigger points in the gluteal area, injected x2.", "muscles_named", False),
+        # the items under a goals header are goals, each read for a measure; aims are not
+        ("Goals:\n- SL balance R >= 30 sec in 3 wks\n- DF ROM symmetric", "poc_goals", True),
+        ("Goals:\n- Decrease pain and swelling\n- Improve knee ROM", "poc_goals", False),
+        ("GOALS:\n1. Decrease pain.\n2. Return to prior level of function.", "poc_goals", False),
+        ("FUNCTIONAL OUTCOMES (goals):\n1. Mini-BESTest to 20/28", "poc_goals", True),
+        ("Goals:\n- Return to full duty as a mail carrier.", "poc_goals", True),
+        # a goal's pain rating is to come, not today's
+        ("A: knee OA.\nGoals:\nLTG: walk 45 min w/ pain </= 2/10.", "pain_scale", False),
+        ("Pain with stairs and rising from chairs; 6/10 w/ stairs, 2/10 rest.", "pain_scale", True),
     ],
 )
 def test_phrasings_the_fresh_sets_taught(vocab, text, element, want):

@@ -64,6 +64,7 @@ def prepare(elements: pl.DataFrame) -> list[dict]:
                 "event": bool(e.get("event")),
                 "exclude_sections": e.get("exclude_sections") or [],
                 "cue_sections": e.get("cue_sections") or [],
+                "in_sections": e.get("in_sections") or [],
             }
         )
     return out

@@ -199,9 +199,16 @@ def _index(
     if vocabulary:
         mentioning = distinct.filter(
             pl.col("clause").str.contains("|".join(f"(?:{e['pattern']})" for e in vocabulary))
-        ).with_columns(assertion.neutral(pl.col("clause")).alias("_neutral"))
+            | pl.col("section").is_in([s for e in vocabulary for s in e["in_sections"]])
+        ).with_columns(
+            assertion.neutral(pl.col("clause")).alias("_neutral"),
+            # a list item's number, a clause of its own or its item's start, is no measure ("1.
+            # Decrease pain.")
+            pl.col("clause").str.replace(r"^\W*\d{1,2}(?:[.)]\s|[.)]?\W*$)", " ").alias("_item"),
+        )
     clause, neutral = pl.col("clause"), pl.col("_neutral")
-    in_plan = pl.col("section") == "plan"
+    # goals are the plan's too: what is to come
+    in_plan = pl.col("section").is_in(["plan", "goals"])
     # Two passes, each one collect for all elements (polars runs the plans together): the cheap tests
     # first, then the windowed assertion patterns on each element's own clauses only.
     plans, asserting = [], []
@@ -214,12 +221,12 @@ def _index(
             text = text.str.replace_all(element["ignore"], BLANK)
         if element["event"]:
             text = temporal.without_encounter_dates(text)
-        mentioned = text.str.contains(pattern) & ~pl.col("section").is_in(
-            element["exclude_sections"]
-        )
+        mentioned = (
+            text.str.contains(pattern) | pl.col("section").is_in(element["in_sections"])
+        ) & ~pl.col("section").is_in(element["exclude_sections"])
         if element["context"]:  # a section whose header names the element is its context
             mentioned = mentioned & (
-                clause.str.contains(element["context"])
+                pl.col("_item").str.contains(element["context"])
                 | pl.col("section").is_in(element["cue_sections"])
             )
         if element["unless"]:

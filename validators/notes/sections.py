@@ -21,8 +21,9 @@ from cleanclaim.validators.notes.normalize import normalize
 
 LABEL = r"(?:[A-Z][a-z]+|[A-Z]{1,2}(?:/[A-Z])?)(?:(?: |/)(?:[A-Za-z]+|&|/)){0,3}"
 HEADER = (
-    # an upper-case header's parentheses are its own ("GOALS (6 WEEKS):", not "end of POC):")
-    r"\b([A-Z](?:[A-Z0-9 /&'-]|\([A-Z0-9 /&'-]*\)){1,60}(?:[A-Z]|\([A-Z0-9 /&'-]*\))):"
+    # an upper-case header's parentheses are its own ("GOALS (6 WEEKS):", not "end of POC):"); the
+    # last may gloss it in lower case ("FUNCTIONAL OUTCOMES (goals):")
+    r"\b([A-Z](?:[A-Z0-9 /&'-]|\([A-Z0-9 /&'-]*\)){1,60}(?:[A-Z]|\([A-Za-z0-9 /&'-]*\))):"
     r"|(?:^|\n)[ \t]*(" + LABEL + r"):(\s)"
 )
 # polars runs a string kernel on one core per column, and cutting notes into sections and clauses is
