@@ -1055,6 +1055,8 @@ def test_a_dated_field_opens_no_section(vocab):
         ("GOALS:\n1. Decrease pain.\n2. Return to prior level of function.", "poc_goals", False),
         ("FUNCTIONAL OUTCOMES (goals):\n1. Mini-BESTest to 20/28", "poc_goals", True),
         ("Goals:\n- Return to full duty as a mail carrier.", "poc_goals", True),
+        ("Goals:\n1. Decrease pain.\n2. Independent with HEP.", "poc_goals", False),
+        ("Goals:\n- Pt will be independent with HEP in 2 weeks.", "poc_goals", True),
         # a goal's pain rating is to come, not today's
         ("A: knee OA.\nGoals:\nLTG: walk 45 min w/ pain </= 2/10.", "pain_scale", False),
         ("Pain with stairs and rising from chairs; 6/10 w/ stairs, 2/10 rest.", "pain_scale", True),
