@@ -1057,6 +1057,10 @@ def test_a_dated_field_opens_no_section(vocab):
         ("Goals:\n- Return to full duty as a mail carrier.", "poc_goals", True),
         ("Goals:\n1. Decrease pain.\n2. Independent with HEP.", "poc_goals", False),
         ("Goals:\n- Pt will be independent with HEP in 2 weeks.", "poc_goals", True),
+        # a gradual onset or no injury dates none
+        ("Pain began a few months ago, gradual onset, no known injury.", "injury_date", False),
+        ("R knee pain x 2 wks, no specific injury.", "injury_date", False),
+        ("R knee pain since she fell 2 wks ago.", "injury_date", True),
         # a goal's pain rating is to come, not today's
         ("A: knee OA.\nGoals:\nLTG: walk 45 min w/ pain </= 2/10.", "pain_scale", False),
         ("Pain with stairs and rising from chairs; 6/10 w/ stairs, 2/10 rest.", "pain_scale", True),
