@@ -1061,6 +1061,16 @@ def test_a_dated_field_opens_no_section(vocab):
         ("Pain began a few months ago, gradual onset, no known injury.", "injury_date", False),
         ("R knee pain x 2 wks, no specific injury.", "injury_date", False),
         ("R knee pain since she fell 2 wks ago.", "injury_date", True),
+        # an acute symptom's span beside the injury's account; a snake's bite
+        ("C/o R ankle pain/swelling x 2 days. Stepped off a curb wrong.", "injury_date", True),
+        ("C/o L knee pain and locking x 3 wks, no new injury recalled.", "injury_date", False),
+        ("Reached under the woodpile and saw a rattlesnake retreat.", "injury_mechanism", True),
+        # a bullet glyph inside a line starts an item: the next item's negation stays there
+        (
+            "Prior tx: \u27a2 PT 8 wks \u27a2 HEP ongoing \u25aa SLR negative",
+            "conservative_care",
+            True,
+        ),
         # a goal's pain rating is to come, not today's
         ("A: knee OA.\nGoals:\nLTG: walk 45 min w/ pain </= 2/10.", "pain_scale", False),
         ("Pain with stairs and rising from chairs; 6/10 w/ stairs, 2/10 rest.", "pain_scale", True),

@@ -19,6 +19,7 @@ PLACEHOLDERS = {
     "relative_time": temporal.RELATIVE_TIME,
     "holiday": temporal.HOLIDAY,
     "duration": temporal.DURATION,
+    "symptom_span": temporal.SYMPTOM_SPAN,
 }
 ASSERTIONS = ("done", "any")  # done: a planned or hypothetical mention does not count
 
@@ -29,7 +30,7 @@ def ascii_words(pattern: str) -> str:
 
 
 def expand(pattern: str | None, elements: dict[str, str] | None = None) -> str | None:
-    """A pattern with {date}, {relative_time}, {holiday} and {duration} replaced by the temporal
+    """A pattern with {date}, {relative_time}, {holiday}, {duration} and {symptom_span} replaced by the temporal
     layer's own, and {element id} by that element's pattern (an injury's date is read beside its
     mechanism)."""
     if pattern is None:

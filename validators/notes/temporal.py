@@ -109,6 +109,12 @@ HOLIDAY = (
 )
 _SPAN = r"minutes?|mins?|hours?|hrs?|h|days?|d|nights?|evenings?|mornings?|weeks?|wks?|w|months?|mos?|years?|yrs?"
 _EVENT = r"injury|accident|fall|collision|crash|incident|trauma|assault|fight|bite|mv[ac]"
+# an acute symptom's span of hours, days or weeks ("c/o R ankle pain/swelling x 2 days"): in an injury's
+# account, the time since the injury told beside it
+SYMPTOM_SPAN = (
+    r"\b(?:pain|swelling|bruising|sx|symptoms)\b(?:\W+\w+){0,3}?\W+(?:x|for)\s*"
+    rf"(?:{_AMOUNT})\s*-?\s*(?:hours?|hrs?|h|days?|d|weeks?|wks?)\b"
+)
 RELATIVE_TIME = (
     rf"\b(?:x\s*)?(?:{_AMOUNT})\s*(?:{_SPAN})(?: and a half)?\s+(?:ago|prior|previously|before|earlier|pta)\b"
     r"|\bon the \d{1,2}(?:st|nd|rd|th)\b"
