@@ -1065,6 +1065,16 @@ def test_a_dated_field_opens_no_section(vocab):
         ("C/o R ankle pain/swelling x 2 days. Stepped off a curb wrong.", "injury_date", True),
         ("C/o L knee pain and locking x 3 wks, no new injury recalled.", "injury_date", False),
         ("Reached under the woodpile and saw a rattlesnake retreat.", "injury_mechanism", True),
+        # a plan's remaining length
+        ("Plan is to continue 2x/week for 6 more weeks, then taper.", "poc_duration", True),
+        ("Continue PT 2x/wk for an additional 4 weeks.", "poc_duration", True),
+        ("Insurance: Medicaid (prior auth required - 12 visits requested)", "poc_duration", False),
+        # a pre-procedure assessment is the history the procedure rests on
+        (
+            "Pre-procedure: LBP. Treated w/ chiropractic (12 visits), HEP.",
+            "conservative_care",
+            True,
+        ),
         # a bullet glyph inside a line starts an item: the next item's negation stays there
         (
             "Prior tx: \u27a2 PT 8 wks \u27a2 HEP ongoing \u25aa SLR negative",

@@ -19,7 +19,8 @@ import polars as pl
 
 from cleanclaim.validators.notes.normalize import normalize
 
-LABEL = r"(?:[A-Z][a-z]+|[A-Z]{1,2}(?:/[A-Z])?)(?:(?: |/)(?:[A-Za-z]+|&|/)){0,3}"
+# a title-case label may be hyphenated ("Pre-procedure:", "Follow-up:")
+LABEL = r"(?:[A-Z][a-z]+(?:-[a-z]+)?|[A-Z]{1,2}(?:/[A-Z])?)(?:(?: |/)(?:[A-Za-z]+|&|/)){0,3}"
 HEADER = (
     # an upper-case header's parentheses are its own ("GOALS (6 WEEKS):", not "end of POC):"); the
     # last may gloss it in lower case ("FUNCTIONAL OUTCOMES (goals):")
