@@ -40,6 +40,8 @@ class DocRequired(Params):
     # an E/M line that points to a diagnosis no procedure line of its visit points to, with this
     # element in the note, shows a separate problem by the claim's own structure
     own_dx_with: str | None = None
+    # own diagnoses that do not count (bare code, no dot): a history code is no problem managed today
+    own_dx_except: str | None = None
     elements: list[str] = []  # each "a|b" is satisfied by any one of them
     min_weeks: dict[str, float] = {}  # a stated duration shorter than this does not meet it
     # elements a documented negative answers ("no radicular findings" is an answer, not a gap)
@@ -87,8 +89,10 @@ def _triggers(ctx: Context, p: DocRequired) -> pl.DataFrame:
             .select("_row", "_claim_first", "procedure_code", "_visit")
             .collect()
         )
-        pointed = ctx.line_dx.lazy().select("_row", "code")
+        pointed = ctx.line_dx.lazy().select("_row", "code", "bare")
         procedure_dx = pointed.join(procedures, on="_row").select("_visit", "code")
+        if p.own_dx_except:
+            pointed = pointed.filter(~pl.col("bare").fill_null("").str.contains(p.own_dx_except))
         own = (
             pointed.join(em.lazy().select("_row", "_visit"), on="_row")
             .join(procedure_dx, on=["_visit", "code"], how="anti")
