@@ -1069,6 +1069,14 @@ def test_a_dated_field_opens_no_section(vocab):
         ("Plan is to continue 2x/week for 6 more weeks, then taper.", "poc_duration", True),
         ("Continue PT 2x/wk for an additional 4 weeks.", "poc_duration", True),
         ("Insurance: Medicaid (prior auth required - 12 visits requested)", "poc_duration", False),
+        # a home program's or self-care's rate is not the plan's frequency, nor a cast's time its
+        # length; a frequency label needs its value
+        ("Plan: HEP: sidelying ER, prone Y/T, sleeper stretch - daily.", "poc_frequency", False),
+        ("Independent in activities of daily living.", "poc_frequency", False),
+        ("POC: Visit frequency TBD - pending insurance authorization.", "poc_frequency", False),
+        ("Plan: OT 2x/week. HEP 3x/day.", "poc_frequency", True),
+        ("Patient will attend 1 session per day.", "poc_frequency", True),
+        ("Plan: Colles fx R radius, cast x 6 wks, cast off 11/4.", "poc_duration", False),
         # a pre-procedure assessment is the history the procedure rests on
         (
             "Pre-procedure: LBP. Treated w/ chiropractic (12 visits), HEP.",
