@@ -1077,6 +1077,20 @@ def test_a_dated_field_opens_no_section(vocab):
         ("Plan: OT 2x/week. HEP 3x/day.", "poc_frequency", True),
         ("Patient will attend 1 session per day.", "poc_frequency", True),
         ("Plan: Colles fx R radius, cast x 6 wks, cast off 11/4.", "poc_duration", False),
+        # a labelled date after an encounter's word is the injury's; a blow to a planted leg
+        ("Dx: L 5th MC fx, closed\nDOI 11/22/26 - punched a wall.", "injury_date", True),
+        (
+            "A teammate was driven into his R knee while his foot was planted.",
+            "injury_mechanism",
+            True,
+        ),
+        # trigger points named by their abbreviation; a wart's home remedies
+        (
+            "PE: Discrete TPs w/ referral to post shoulder: L infraspinatus.",
+            "trigger_point_findings",
+            True,
+        ),
+        ("Tried OTC freeze kit + duct tape x 2 mos, no change.", "conservative_care", True),
         # a pre-procedure assessment is the history the procedure rests on
         (
             "Pre-procedure: LBP. Treated w/ chiropractic (12 visits), HEP.",
