@@ -1076,6 +1076,7 @@ def test_a_dated_field_opens_no_section(vocab):
         ("POC: Visit frequency TBD - pending insurance authorization.", "poc_frequency", False),
         ("Plan: OT 2x/week. HEP 3x/day.", "poc_frequency", True),
         ("Patient will attend 1 session per day.", "poc_frequency", True),
+        ("PLAN\nPOC: Freq 2/Wk, Dur 6 Wks", "poc_frequency", True),
         ("Plan: Colles fx R radius, cast x 6 wks, cast off 11/4.", "poc_duration", False),
         # a labelled date after an encounter's word is the injury's; a blow to a planted leg
         ("Dx: L 5th MC fx, closed\nDOI 11/22/26 - punched a wall.", "injury_date", True),
@@ -1091,15 +1092,40 @@ def test_a_dated_field_opens_no_section(vocab):
             True,
         ),
         ("Tried OTC freeze kit + duct tape x 2 mos, no change.", "conservative_care", True),
+        # a reviewer's cases: a denial over a bulleted list keeps its scope; a symptom span needs
+        # its symptom; a worsening course or "no trauma to head" after a fall keeps the date;
+        # "goals of care" and "progress toward goals" open no goals section; a home program's or
+        # a cast's span does not reach past a comma; "referral to PT" is no trigger point finding;
+        # a list number does not hide an unless; "was driven into clinic" is no mechanism
+        (
+            "ROS: negative for \u2022 numbness \u2022 tingling \u2022 radiating pain",
+            "radicular_findings",
+            False,
+        ),
+        ("Pain relief for 6 hours after the block.", "injury_date", False),
+        ("R knee pain after fall on 11/28, progressively worsening.", "injury_date", True),
+        ("Fell from ladder 2 days ago, no trauma to head.", "injury_date", True),
+        ("Goals of care: full code; family meeting held for 45 minutes.", "poc_goals", False),
+        ("HPI: R knee pain.\nProgress toward goals: pain 3/10 today.", "pain_scale", True),
+        ("Plan: HEP updated, PT 2x/wk x 6 wks, ice daily.", "poc_frequency", True),
+        ("Plan: wean off crutches, PT 2x/wk for 6 wks.", "poc_duration", True),
+        (
+            "HPI: Neck pain. Trigger points injected with referral to PT.",
+            "trigger_point_findings",
+            False,
+        ),
+        ("Goals:\n1) Decrease pain\n2) Independent with HEP", "poc_goals", False),
+        ("Pt was driven into clinic by her daughter.", "injury_mechanism", False),
+        ("Dyspnea 4/10 on exertion, fatigue 6/10.", "pain_scale", False),
         # a pre-procedure assessment is the history the procedure rests on
         (
-            "Pre-procedure: LBP. Treated w/ chiropractic (12 visits), HEP.",
+            "Procedure note: TPI L trapezius.\nPre-procedure: LBP. Treated w/ chiropractic, HEP.",
             "conservative_care",
             True,
         ),
-        # a bullet glyph inside a line starts an item: the next item's negation stays there
+        # a bullet glyph at a line's start keeps the line: the next line's negation stays there
         (
-            "Prior tx: \u27a2 PT 8 wks \u27a2 HEP ongoing \u25aa SLR negative",
+            "Prior tx: \u27a2 PT 8 wks \u27a2 HEP ongoing\n\u25aa SLR negative",
             "conservative_care",
             True,
         ),

@@ -30,9 +30,9 @@ def ascii_words(pattern: str) -> str:
 
 
 def expand(pattern: str | None, elements: dict[str, str] | None = None) -> str | None:
-    """A pattern with {date}, {relative_time}, {holiday}, {duration} and {symptom_span} replaced by the temporal
-    layer's own, and {element id} by that element's pattern (an injury's date is read beside its
-    mechanism)."""
+    """A pattern with {date}, {relative_time}, {holiday}, {duration} and {symptom_span} replaced by
+    the temporal layer's own, and {element id} by that element's pattern (an injury's date is read
+    beside its mechanism)."""
     if pattern is None:
         return None
     for name, value in (elements or {}).items():

@@ -18,7 +18,7 @@ _BULLET = "\u2022\u00b7\u25aa\u25cf\u25e6\u2023\u2219\u25a0\u27a2\u25ba"
 _LINE_START = (
     r"\n([ \t]*(?:[-*"
     + _BULLET
-    + r"]\s|\||\d{1,2}[.)]\s|[A-Z][A-Z0-9 /&()'-]{1,60}:|[A-Z][a-z]+(?:[ /][A-Za-z]+){0,3}:\s|[A-Z]{1,2}(?:/[A-Z])?:\s))"
+    + r"]\s|\||\d{1,2}[.)]\s|[A-Z][A-Z0-9 /&()'-]{1,60}:|[A-Z][a-z]+(?:-[a-z]+)?(?:[ /][A-Za-z]+){0,3}:\s|[A-Z]{1,2}(?:/[A-Z])?:\s))"
 )
 KEEP = "\x1c"  # marks a kept break while the others become spaces
 # what a span read as something else is replaced with, later layers reading it as no word at all; a
@@ -70,8 +70,6 @@ def normalize(text: pl.Expr) -> pl.Expr:
         .str.replace_all(_LINE_START, f"{KEEP}$1")
         .str.replace_all(r"\n", " ")
         .str.replace_all(KEEP, "\n")
-        # a bullet glyph inside a line starts an item of its own ("Prior tx: \u27a2 PT \u27a2 HEP")
-        .str.replace_all(r"[ \t]+[" + _BULLET + r"][ \t]+", "\n")
         # a bullet is no word: "\u2022 Pain: 7/10" is the field "Pain: 7/10"
         .str.replace_all(r"(?m)^[ \t]*[-*" + _BULLET + r"][ \t]+", "")
     )

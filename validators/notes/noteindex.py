@@ -230,7 +230,7 @@ def _index(
                 | pl.col("section").is_in(element["cue_sections"])
             )
         if element["unless"]:
-            mentioned = mentioned & ~clause.str.contains(element["unless"])
+            mentioned = mentioned & ~pl.col("_item").str.contains(element["unless"])
         asserted = ~assertion.family(clause, pattern)
         if element["assertion"] == "done":
             # planned or hypothetical care is not care received; in a plan, only care going on is

@@ -112,7 +112,8 @@ _EVENT = r"injury|accident|fall|collision|crash|incident|trauma|assault|fight|bi
 # an acute symptom's span of hours, days or weeks ("c/o R ankle pain/swelling x 2 days"): in an injury's
 # account, the time since the injury told beside it
 SYMPTOM_SPAN = (
-    r"\b(?:pain|swelling|bruising|sx|symptoms)\b(?:\W+\w+){0,3}?\W+(?:x|for)\s*"
+    r"\b(?:pain|swelling|bruising|sx|symptoms)(?:\W+(?:and |& |with )?(?:pain|swelling|bruising|"
+    r"stiffness|numbness|tingling|ecchymosis|deformity))?\W+(?:x|for)\s*"
     rf"(?:{_AMOUNT})\s*-?\s*(?:hours?|hrs?|h|days?|d|weeks?|wks?)\b"
 )
 RELATIVE_TIME = (
@@ -169,7 +170,7 @@ _ENCOUNTER_AFTER = (
 _INJURED = (
     r"injur[0-9a-z_]*|accident|collision|crash|mv[ac]|falls?|fell|fallen|slipped|tripped|twisted|struck|hit|"
     r"assault[0-9a-z_]*|bitten|stung|burned|burnt|occurred|happened|"
-    r"sustained|hurt|incident|doi|doa|dol"
+    r"sustained|hurt|incident|doi|doa"
 )
 _MARK = "\x1a"
 _GAP = f"[^0-9a-z_{_MARK}]+"  # what separates words, never the mark
