@@ -1077,6 +1077,15 @@ def test_a_dated_field_opens_no_section(vocab):
         ("Plan: OT 2x/week. HEP 3x/day.", "poc_frequency", True),
         ("Patient will attend 1 session per day.", "poc_frequency", True),
         ("PLAN\nPOC: Freq 2/Wk, Dur 6 Wks", "poc_frequency", True),
+        # November 10th is no pain rating
+        (
+            "Pt is on the rehab unit after a fall at home 11/10 with pelvic fractures.",
+            "injury_date",
+            True,
+        ),
+        # an inpatient rehab plan: sessions a day and days a week, the estimated length of stay
+        ("Plan:\nFrequency: OT 60 min BID, 5 days/week", "poc_frequency", True),
+        ("Plan:\nDuration: ELOS 14 days (target d/c 12/15/2026)", "poc_duration", True),
         ("Plan: Colles fx R radius, cast x 6 wks, cast off 11/4.", "poc_duration", False),
         # a labelled date after an encounter's word is the injury's; a blow to a planted leg
         ("Dx: L 5th MC fx, closed\nDOI 11/22/26 - punched a wall.", "injury_date", True),
