@@ -66,7 +66,8 @@ def normalize(text: pl.Expr) -> pl.Expr:
         # hard wraps: blank lines and line starts kept, every other break a space; a header alone on
         # its line ("Goals:") ends in a space, so keeping its line start does not take the next one's
         .str.replace_all(":\n", ": \n", literal=True)
-        .str.replace_all(r"\n[ \t]*\n\s*", KEEP)
+        # a blank line stays one: it ends a block no header closes (goals, sections.py)
+        .str.replace_all(r"\n[ \t]*\n\s*", KEEP + KEEP)
         .str.replace_all(_LINE_START, f"{KEEP}$1")
         .str.replace_all(r"\n", " ")
         .str.replace_all(KEEP, "\n")

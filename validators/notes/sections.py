@@ -107,4 +107,22 @@ def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
             .alias("section")
         )
         .select("_row", "section", "body")
+        .pipe(_goals_end_at_blank_line)
     )
+
+
+def _goals_end_at_blank_line(segmented: pl.DataFrame) -> pl.DataFrame:
+    """A goals list ends at a blank line even when no header follows: what comes after it ("Pt
+    tolerated the evaluation well", today's treatment) is no goal, and is read as section "other"."""
+    ending = (pl.col("section") == "goals") & pl.col("body").str.contains("\n\n", literal=True)
+    if not segmented.select(ending.any()).item():
+        return segmented
+    split = pl.col("body").str.splitn("\n\n", 2).struct
+    cut = segmented.with_columns(
+        pl.when(ending).then(split.field("field_0")).otherwise(pl.col("body")).alias("body"),
+        pl.when(ending).then(split.field("field_1")).alias("_rest"),
+    )
+    rest = cut.filter(pl.col("_rest").str.strip_chars().str.len_bytes() > 0).select(
+        "_row", pl.lit("other").alias("section"), pl.col("_rest").alias("body")
+    )
+    return pl.concat([cut.drop("_rest"), rest])
