@@ -1126,6 +1126,8 @@ def test_a_dated_field_opens_no_section(vocab):
         ("Goals:\n1) Decrease pain\n2) Independent with HEP", "poc_goals", False),
         ("Pt was driven into clinic by her daughter.", "injury_mechanism", False),
         ("Dyspnea 4/10 on exertion, fatigue 6/10.", "pain_scale", False),
+        # a foreign body into the eye is how it happened
+        ("Grinding a bracket at ~0530 this AM; felt a speck hit R eye.", "injury_mechanism", True),
         # a goals list ends at a blank line: what follows is no goal, nor planned
         ("Goals:\n- Decrease pain\n- Improve ROM\n\nPt seen 2x/wk.", "poc_goals", False),
         ("Goals:\n1. Amb 150 ft indep.\n\nPain 8/10 after session.", "pain_scale", True),
