@@ -21,6 +21,8 @@ _LINE_START = (
     + r"]\s|\||\d{1,2}[.)]\s|[A-Z][A-Z0-9 /&()'-]{1,60}:|[A-Z][a-z]+(?:-[a-z]+)?(?:[ /][A-Za-z]+){0,3}:\s|[A-Z]{1,2}(?:/[A-Z])?:\s))"
 )
 KEEP = "\x1c"  # marks a kept break while the others become spaces
+# a blank line as normalising leaves it: two kept breaks (sections.py ends a goals list there)
+PARAGRAPH = "\n\n"
 # what a span read as something else is replaced with, later layers reading it as no word at all; a
 # control character, since notes write "~" for "about" ("at ~0630")
 BLANK = " \x1b "
@@ -66,7 +68,7 @@ def normalize(text: pl.Expr) -> pl.Expr:
         # hard wraps: blank lines and line starts kept, every other break a space; a header alone on
         # its line ("Goals:") ends in a space, so keeping its line start does not take the next one's
         .str.replace_all(":\n", ": \n", literal=True)
-        # a blank line stays one: it ends a block no header closes (goals, sections.py)
+        # a blank line stays one (PARAGRAPH): it ends a block no header closes
         .str.replace_all(r"\n[ \t]*\n\s*", KEEP + KEEP)
         .str.replace_all(_LINE_START, f"{KEEP}$1")
         .str.replace_all(r"\n", " ")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from cleanclaim.validators.notes.normalize import normalize
+from cleanclaim.validators.notes.normalize import PARAGRAPH, normalize
 
 # a title-case label may be hyphenated ("Pre-procedure:", "Follow-up:")
 LABEL = r"(?:[A-Z][a-z]+(?:-[a-z]+)?|[A-Z]{1,2}(?:/[A-Z])?)(?:(?: |/)(?:[A-Za-z]+|&|/)){0,3}"
@@ -114,10 +114,10 @@ def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
 def _goals_end_at_blank_line(segmented: pl.DataFrame) -> pl.DataFrame:
     """A goals list ends at a blank line even when no header follows: what comes after it ("Pt
     tolerated the evaluation well", today's treatment) is no goal, and is read as section "other"."""
-    ending = (pl.col("section") == "goals") & pl.col("body").str.contains("\n\n", literal=True)
+    ending = (pl.col("section") == "goals") & pl.col("body").str.contains(PARAGRAPH, literal=True)
     if not segmented.select(ending.any()).item():
         return segmented
-    split = pl.col("body").str.splitn("\n\n", 2).struct
+    split = pl.col("body").str.splitn(PARAGRAPH, 2).struct
     cut = segmented.with_columns(
         pl.when(ending).then(split.field("field_0")).otherwise(pl.col("body")).alias("body"),
         pl.when(ending).then(split.field("field_1")).alias("_rest"),
