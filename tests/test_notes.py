@@ -1088,7 +1088,8 @@ def test_a_dated_field_opens_no_section(vocab):
         ("Plan:\nDuration: ELOS 14 days (target d/c 12/15/2026)", "poc_duration", True),
         ("Plan: Colles fx R radius, cast x 6 wks, cast off 11/4.", "poc_duration", False),
         # a plan's length written tersely: a times sign with no space, a length after the rate, a
-        # month, a certification's days; a goal's time frame and a splint's time are not one
+        # month, a certification's days; a goal's time frame and a splint's time are not one; a
+        # rate per week without its x, or every other day of visits (not of a drug)
         ("Plan: PT 2x/wk x6wks.", "poc_duration", True),
         ("Plan: PT 2x/wk \u00d7 6 wks.", "poc_duration", True),
         ("Plan: skilled PT 2x/week, 6 weeks.", "poc_duration", True),
@@ -1097,6 +1098,9 @@ def test_a_dated_field_opens_no_section(vocab):
         ("Plan: PT 2x/wk. Cert period: 60 days.", "poc_duration", True),
         ("Plan: PT 2x/wk; goals in 6 wks: lift 20 lb.", "poc_duration", False),
         ("Plan: PT 2x/wk. Splint x6wks.", "poc_duration", False),
+        ("Plan: PT 2/wk x 4 wks.", "poc_frequency", True),
+        ("Plan: skilled OT every other day for 2 weeks.", "poc_frequency", True),
+        ("Plan: Tylenol every other day. Ice 2/day.", "poc_frequency", False),
         # a labelled date after an encounter's word is the injury's; a blow to a planted leg
         ("Dx: L 5th MC fx, closed\nDOI 11/22/26 - punched a wall.", "injury_date", True),
         (
