@@ -1098,6 +1098,32 @@ def test_a_dated_field_opens_no_section(vocab):
         ("Plan: PT 2x/wk. Cert period: 60 days.", "poc_duration", True),
         ("Plan: PT 2x/wk; goals in 6 wks: lift 20 lb.", "poc_duration", False),
         ("Plan: PT 2x/wk. Splint x6wks.", "poc_duration", False),
+        # everyday mechanisms: a knee that buckled, a blow to a body part, a door or a shelf that
+        # came down on it, a fender bender; not the activity alone (what physically happened is the
+        # mechanism), nor what makes the pain worse, "hurts when sitting" or "threw up"
+        ("Sprained his ankle playing soccer yesterday.", "injury_mechanism", False),
+        ("His knee buckled going down stairs yesterday.", "injury_mechanism", True),
+        ("Hit head on cabinet door at 0700 today.", "injury_mechanism", True),
+        ("A heavy door closed on his fingers yesterday.", "injury_mechanism", True),
+        ("The horse spooked and threw him 3 days ago.", "injury_mechanism", True),
+        ("Pt was in a fender bender 5 days ago.", "injury_mechanism", True),
+        ("Cut L palm w/ kitchen knife while slicing a bagel.", "injury_mechanism", True),
+        ("It hurts the most when sitting for long periods.", "injury_mechanism", False),
+        ("Burning when urinating x 2 days.", "injury_mechanism", False),
+        ("He hurt his back this morning.", "injury_mechanism", False),
+        ("She threw up twice last night.", "injury_mechanism", False),
+        (
+            "Hurt her L shoulder at work. Worse with reaching overhead, and when pushing her cart.",
+            "injury_mechanism",
+            False,
+        ),
+        # a date at the work, game or home it happened at; weekends ago; a month and day after the
+        # mechanism's verb
+        ("A metal shelf collapsed onto her L arm at work 11/20.", "injury_date", True),
+        ("Injured his knee during the 10/18 game.", "injury_date", True),
+        ("Achilles rupture. Limping since the tournament two weekends ago.", "injury_date", True),
+        ("He slipped on ice 11/2; worse with walking.", "injury_date", True),
+        ("Fell from a ladder, off work until 11/20.", "injury_date", False),
         ("Plan: PT 2/wk x 4 wks.", "poc_frequency", True),
         ("Plan: skilled OT every other day for 2 weeks.", "poc_frequency", True),
         ("Plan: Tylenol every other day. Ice 2/day.", "poc_frequency", False),

@@ -107,7 +107,7 @@ HOLIDAY = (
     r"\b(?:thanksgiving|christmas(?: eve| day)?|new year'?s(?: eve| day)?|easter|halloween|"
     r"memorial day|labor day|independence day|(?:the )?fourth of july|july 4th)\b"
 )
-_SPAN = r"minutes?|mins?|hours?|hrs?|h|days?|d|nights?|evenings?|mornings?|weeks?|wks?|w|months?|mos?|years?|yrs?"
+_SPAN = r"minutes?|mins?|hours?|hrs?|h|days?|d|nights?|evenings?|mornings?|weekends?|weeks?|wks?|w|months?|mos?|years?|yrs?"
 _EVENT = r"injury|accident|fall|collision|crash|incident|trauma|assault|fight|bite|mv[ac]"
 # an acute symptom's span of hours, days or weeks ("c/o R ankle pain/swelling x 2 days"): in an injury's
 # account, the time since the injury told beside it
