@@ -28,6 +28,9 @@ from cleanclaim.validators.notes.sentences import clauses
 INDEX_SLICE_BYTES = 64 * 2**20
 
 
+# the longest alternation of element patterns the clauses are first sifted with (see _combined)
+COMBINED_CHARS = 8_000
+
 MARK = pl.UInt64  # one bit per element of the vocabulary
 
 
@@ -194,11 +197,13 @@ def _index(
     found = []
     # each vocabulary entry vectorized over the clauses that mention any of them; with no clause to
     # read (a file without notes) the patterns are not even compiled. Most clauses of free text name
-    # no element: one pass of all the patterns together sets those aside.
+    # no element: a pass of the patterns together sets those aside.
     vocabulary = lexicon.prepare(elements) if distinct.height else []
     if vocabulary:
         mentioning = distinct.filter(
-            pl.col("clause").str.contains("|".join(f"(?:{e['pattern']})" for e in vocabulary))
+            pl.any_horizontal(
+                pl.col("clause").str.contains(combined) for combined in _combined(vocabulary)
+            )
             | pl.col("section").is_in([s for e in vocabulary for s in e["in_sections"]])
         ).with_columns(
             assertion.neutral(pl.col("clause")).alias("_neutral"),
@@ -287,6 +292,19 @@ def _index(
         names=names,
         key=key,
     )
+
+
+def _combined(vocabulary: list[dict]) -> list[str]:
+    """The vocabulary's patterns joined into a few alternations of at most COMBINED_CHARS each: one
+    alternation of them all outgrows the size the regex engine runs as a fast automaton, and it falls
+    back to a slower one."""
+    groups: list[list[str]] = [[]]
+    for element in vocabulary:
+        pattern = f"(?:{element['pattern']})"
+        if groups[-1] and sum(map(len, groups[-1])) + len(pattern) > COMBINED_CHARS:
+            groups.append([])
+        groups[-1].append(pattern)
+    return ["|".join(group) for group in groups]
 
 
 def _per_note(
