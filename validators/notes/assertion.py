@@ -41,8 +41,14 @@ PLANNED = (
     r"option\w*|discuss\w*|offer(?:ed|ing|s)?|"
     r"prescription for|rx for|pending|awaiting|future|next)\b"
 )
-# a letter looking back at what the reader knows ("as you will recall, she fell") states no intent
-RECOLLECTION = r"\bas you (?:will |may |might )?(?:recall|know|remember)\b"
+# a letter looking back at what the reader knows ("as you will recall, she fell") states no intent,
+# nor does pain "going to" a part of the body (it radiates there)
+RECOLLECTION = (
+    r"\bas you (?:will |may |might )?(?:recall|know|remember)\b"
+    r"|\bgoing (?:down |in)?to (?:the |his |her |both )?(?:(?:[lr]|left|right|bilateral) )?"
+    r"(?:buttocks?|legs?|thighs?|calf|calves|knees?|feet|foot|toes?|arms?|hands?|fingers?|shoulders?|"
+    r"neck|hips?|groin|chest|back|scapula)\b"
+)
 # an order or advice after the care it names
 PLANNED_AFTER = r"(?:recommended|ordered|advised|suggested|scheduled|planned|requested|pending)\b"
 _DONE = (
@@ -112,7 +118,7 @@ def negated(clause: pl.Expr, pattern: str, results: bool = True) -> pl.Expr:
 def planned(clause: pl.Expr, pattern: str) -> pl.Expr:
     """Future intent or a condition before the mention ("will start PT"), or an order or advice
     right after it ("HEP recommended", "trial of PT ordered"), unless the care is said to be going on;
-    a letter's "as you will recall" looks back."""
+    a letter's "as you will recall" looks back, and pain "going to L buttock" radiates."""
     clause = clause.str.replace_all(RECOLLECTION, BLANK)
     after = rf"(?:{pattern}){WORD}*{_GAP}+(?:(?:is|was|were|are|been|being)\s+)?{PLANNED_AFTER}"
     return (

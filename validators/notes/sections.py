@@ -26,6 +26,8 @@ HEADER = (
     # last may gloss it in lower case ("FUNCTIONAL OUTCOMES (goals):")
     r"\b([A-Z](?:[A-Z0-9 /&'-]|\([A-Z0-9 /&'-]*\)){1,60}(?:[A-Z]|\([A-Za-z0-9 /&'-]*\))):"
     r"|(?:^|\n)[ \t]*(" + LABEL + r"):(\s)"
+    # a dictated letter's section word on its own, closed by a full stop ("Goals. Within 2 weeks...")
+    r"|(?:^|\n)[ \t]*(Goals|Plan|Assessment|Impression|Recommendations?)\.([ \t])"
 )
 # polars runs a string kernel on one core per column, and cutting notes into sections and clauses is
 # mostly that: a large frame is read in slices at once, one per core, in order. A small one is not
@@ -60,7 +62,7 @@ def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
             lf.select(
                 "_row",
                 normalize(pl.col("text"))
-                .str.replace_all(HEADER, "\x1e${1}${2}\x1f${3}")
+                .str.replace_all(HEADER, "\x1e${1}${2}${4}\x1f${3}${5}")
                 .str.split("\x1e")
                 .alias("segment"),
             )

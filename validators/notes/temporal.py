@@ -119,6 +119,8 @@ SYMPTOM_SPAN = (
 RELATIVE_TIME = (
     rf"\b(?:x\s*)?(?:{_AMOUNT})\s*(?:{_SPAN})(?: and a half)?\s+(?:ago|prior|previously|before|earlier|pta)\b"
     r"|\bon the \d{1,2}(?:st|nd|rd|th)\b"
+    # "2 days back," as some clinicians write "ago" (not "2 days back pain")
+    rf"|\b(?:{_AMOUNT})\s*(?:{_SPAN})\s+back(?:\s*[,.;:)]|\s*$)"
     # "two days status post fall", "a 3-week-old fracture", "the fracture is a couple of months old",
     # "pain x 3 days after a fall", "s/p MVC x 2 days", "FOOSH x2d"
     rf"|\b(?:x|for)\s*(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:after|since|following|s/p|status post) (?:the |a |an |his |her )?(?:{_EVENT})"
