@@ -1165,6 +1165,9 @@ def test_a_dated_field_opens_no_section(vocab):
         ),
         ("HPI: neck pain going down the R arm.", "radicular_findings", True),
         ("HPI: He is going to the gym.", "radicular_findings", False),
+        # the patient's own goal is the aim the therapist's goals answer, not one of them
+        ('Pt goal: "back to running the spring half."', "poc_goals", False),
+        ("Goals: Pt will run 5K in 8 weeks.", "poc_goals", True),
         ("Plan: PT 2/wk x 4 wks.", "poc_frequency", True),
         ("Plan: skilled OT every other day for 2 weeks.", "poc_frequency", True),
         ("Plan: Tylenol every other day. Ice 2/day.", "poc_frequency", False),
