@@ -1168,6 +1168,18 @@ def test_a_dated_field_opens_no_section(vocab):
         # the patient's own goal is the aim the therapist's goals answer, not one of them
         ('Pt goal: "back to running the spring half."', "poc_goals", False),
         ("Goals: Pt will run 5K in 8 weeks.", "poc_goals", True),
+        # axial pain in everyday words; a patient who "refers pain" reports it; care that did not
+        # control the pain was given; physio, or therapy with a word that makes it the patient's
+        ("HPI: Low back pain that stays in the back.", "axial_pain", True),
+        ("HPI: Pain localized to the low back without leg symptoms.", "axial_pain", True),
+        ("HPI: The pain does not go past the knee.", "axial_pain", True),
+        ("HPI: LBP radiating down the L leg to the foot.", "axial_pain", False),
+        ("HPI: Patient refers pain in the lumbar region since 2 months.", "onset_duration", True),
+        ("Plan: Pt refers to PT for 6 weeks.", "conservative_care", False),
+        ("HPI: Pain not controlled with gabapentin 300 mg TID.", "conservative_care", True),
+        ("HPI: Previous tx: physio 3 months, no improvement.", "conservative_care", True),
+        ("HPI: She was in therapy for 2 months last year.", "conservative_care", True),
+        ("HPI: s/p radiation therapy in 2019.", "conservative_care", False),
         ("Plan: PT 2/wk x 4 wks.", "poc_frequency", True),
         ("Plan: skilled OT every other day for 2 weeks.", "poc_frequency", True),
         ("Plan: Tylenol every other day. Ice 2/day.", "poc_frequency", False),

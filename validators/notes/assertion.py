@@ -19,6 +19,7 @@ PSEUDO_TRIGGERS = (
     r"(?:relief|improvement|benefit|help|change|success|response|resolution)\b"
     r"|\b(?:did|does|has|have|had)\s*(?:not|n't)\s+(?:help|helped|improve|improved|work|worked|respond|responded|resolve|resolved|relieve|relieved)\b"
     r"|\bfailed to\s+(?:improve|respond|help|relieve)\b"
+    r"|\b(?:not|poorly|inadequately)\s+(?:controlled|relieved|helped|managed|improved)\s+(?:with|by|on)\b"
     r"|\bwithout\s+(?:complications?|difficulty|incident|problems?|event)\b"
     r"|\bnot only\b|\bno\s+(?:change|increase|decrease)\s+in\b|\bnot\s+certain\b"
     r"|\bnegative\s+(?:impact|effect)\b|\bno further\b"
@@ -42,9 +43,11 @@ PLANNED = (
     r"prescription for|rx for|pending|awaiting|future|next)\b"
 )
 # a letter looking back at what the reader knows ("as you will recall, she fell") states no intent,
-# nor does pain "going to" a part of the body (it radiates there)
+# nor does pain "going to" a part of the body (it radiates there), nor a patient who "refers pain"
+# (reports it, in some clinicians' English)
 RECOLLECTION = (
     r"\bas you (?:will |may |might )?(?:recall|know|remember)\b"
+    r"|\b(?:patient|pt|he|she) refers (?:to )?(?:pain|having|ha[sd]) "
     r"|\bgoing (?:down |in)?to (?:the |his |her |both )?(?:(?:[lr]|left|right|bilateral) )?"
     r"(?:buttocks?|legs?|thighs?|calf|calves|knees?|feet|foot|toes?|arms?|hands?|fingers?|shoulders?|"
     r"neck|hips?|groin|chest|back|scapula)\b"
