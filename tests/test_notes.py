@@ -1180,6 +1180,34 @@ def test_a_dated_field_opens_no_section(vocab):
         ("HPI: Previous tx: physio 3 months, no improvement.", "conservative_care", True),
         ("HPI: She was in therapy for 2 months last year.", "conservative_care", True),
         ("HPI: s/p radiation therapy in 2019.", "conservative_care", False),
+        # an abbreviated header (Assess:, Obj:) names its section, so a plan after it is read as one;
+        # a title-case label's gloss ("Goals (4 wks):"); an upper-case section name alone on its line
+        # ("GOAL TABLE" over a table); a thumb shut in a classroom door, a glass that broke in her
+        # hand; pain since an episode in a month
+        (
+            "Hx: L heel pain x 3 mo.\nAssess: plantar fasciopathy.\nGoals (4 wks): 1) pain <= 3/10."
+            "\nFrequency: 2x/week; Duration: 4 weeks.",
+            "poc_frequency",
+            True,
+        ),
+        (
+            "Assessment: Impaired ROM.\n\nGOAL TABLE\n| Goal | Target | Time frame |\n"
+            "| SLS L | 30 s eyes open | 3 wks |\n\nPlan: Frequency 1-2x/wk x 6 weeks.",
+            "poc_goals",
+            True,
+        ),
+        ("GOALS\nimprove strength.\nPLAN\nPT 2x/wk x 6 wks.", "poc_goals", False),
+        ("HPI: L thumb was shut in a classroom door yesterday afternoon.", "injury_date", True),
+        (
+            "HPI: A drinking glass broke in her hand 40 minutes prior to arrival.",
+            "injury_date",
+            True,
+        ),
+        (
+            "INDICATIONS: Leg pain since an episode in August 2025 after shoveling gravel.",
+            "onset_duration",
+            True,
+        ),
         ("Plan: PT 2/wk x 4 wks.", "poc_frequency", True),
         ("Plan: skilled OT every other day for 2 weeks.", "poc_frequency", True),
         ("Plan: Tylenol every other day. Ice 2/day.", "poc_frequency", False),

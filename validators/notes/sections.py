@@ -19,8 +19,12 @@ import polars as pl
 
 from cleanclaim.validators.notes.normalize import PARAGRAPH, normalize
 
-# a title-case label may be hyphenated ("Pre-procedure:", "Follow-up:")
-LABEL = r"(?:[A-Z][a-z]+(?:-[a-z]+)?|[A-Z]{1,2}(?:/[A-Z])?)(?:(?: |/)(?:[A-Za-z]+|&|/)){0,3}"
+# a title-case label may be hyphenated ("Pre-procedure:", "Follow-up:") and end in a short gloss in
+# parentheses ("Goals (4 wks):")
+LABEL = (
+    r"(?:[A-Z][a-z]+(?:-[a-z]+)?|[A-Z]{1,2}(?:/[A-Z])?)(?:(?: |/)(?:[A-Za-z]+|&|/)){0,3}"
+    r"(?: \([^()\n]{1,20}\))?"
+)
 HEADER = (
     # an upper-case header's parentheses are its own ("GOALS (6 WEEKS):", not "end of POC):"); the
     # last may gloss it in lower case ("FUNCTIONAL OUTCOMES (goals):")
@@ -28,6 +32,9 @@ HEADER = (
     r"|(?:^|\n)[ \t]*(" + LABEL + r"):(\s)"
     # a dictated letter's section word on its own, closed by a full stop ("Goals. Within 2 weeks...")
     r"|(?:^|\n)[ \t]*(Goals|Plan|Assessment|Impression|Recommendations?)\.([ \t])"
+    # or an upper-case section name alone on its line, with no colon ("GOAL TABLE", "PLAN OF CARE")
+    r"|(?:^|\n)[ \t]*((?:SHORT|LONG)[- ]TERM GOALS?|GOALS?(?: TABLE| LIST)?|PLAN(?: OF CARE)?|"
+    r"ASSESSMENT|IMPRESSION|RECOMMENDATIONS?)[ \t]*()\n"
 )
 # polars runs a string kernel on one core per column, and cutting notes into sections and clauses is
 # mostly that: a large frame is read in slices at once, one per core, in order. A small one is not
@@ -62,7 +69,7 @@ def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
             lf.select(
                 "_row",
                 normalize(pl.col("text"))
-                .str.replace_all(HEADER, "\x1e${1}${2}${4}\x1f${3}${5}")
+                .str.replace_all(HEADER, "\x1e${1}${2}${4}${6}\x1f${3}${5}${7}")
                 .str.split("\x1e")
                 .alias("segment"),
             )
