@@ -1208,6 +1208,15 @@ def test_a_dated_field_opens_no_section(vocab):
             "onset_duration",
             True,
         ),
+        # pain ratings: a severity, a labelled value, the current and worst pain, the PEG, Wong-Baker
+        # and FACES scales; a rating word without a number is none, nor an unfilled template field
+        ("HPI: Pain severity 8.", "pain_scale", True),
+        ("HPI: Pain: 8 (0-10 scale).", "pain_scale", True),
+        ("HPI: Current pain 3, worst 8, best 2.", "pain_scale", True),
+        ("HPI: Wong-Baker 6.", "pain_scale", True),
+        ("HPI: Rates pain as severe.", "pain_scale", False),
+        ("HPI: Pain: 3 weeks.", "pain_scale", False),
+        ("HPI: Pain severity: *** /10.", "pain_scale", False),
         ("Plan: PT 2/wk x 4 wks.", "poc_frequency", True),
         ("Plan: skilled OT every other day for 2 weeks.", "poc_frequency", True),
         ("Plan: Tylenol every other day. Ice 2/day.", "poc_frequency", False),
