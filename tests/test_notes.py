@@ -1217,6 +1217,51 @@ def test_a_dated_field_opens_no_section(vocab):
         ("HPI: Rates pain as severe.", "pain_scale", False),
         ("HPI: Pain: 3 weeks.", "pain_scale", False),
         ("HPI: Pain severity: *** /10.", "pain_scale", False),
+        # a table headed "| Goal |"; a pre-procedure header glossed in parentheses is history; a
+        # burn from grabbing a hot skillet, head-to-hip contact; "onset was" a date; a finger named
+        # by its side ("L index")
+        (
+            "Assessment: good prognosis.\n\n| Goal | Target | Time frame |\n| --- | --- | --- |\n"
+            "| Single-leg heel raise L | 25 reps pain <= 2/10 | 4 wks |",
+            "poc_goals",
+            True,
+        ),
+        (
+            "Assessment: good.\n\n| Goal | Status |\n| improve strength | ongoing |",
+            "poc_goals",
+            False,
+        ),
+        (
+            "PRE-PROCEDURE H&P (interval update):\nHe completed 6 weeks of physical therapy.",
+            "conservative_care",
+            True,
+        ),
+        (
+            "S: blisters R palm after grabbing the handle of a cast-iron skillet yesterday evening.",
+            "injury_mechanism",
+            True,
+        ),
+        (
+            "HPI: concussion in the 9/26 match (ruck, head-to-hip contact).",
+            "injury_mechanism",
+            True,
+        ),
+        ("HPI: Neck pain. Onset was 09/15/2026, radiating down the L arm.", "onset_duration", True),
+        ("Diagnosis: Laceration of flexor tendons L index finger.", "side_left", True),
+        # splints, pads and shoe changes tried are conservative care; a headache's span; "years" quoted
+        (
+            "HPI: Tried night extension splint x 6 weeks without improvement.",
+            "conservative_care",
+            True,
+        ),
+        (
+            "HPI: She has tried wider shoes and a metatarsal pad for 2 months.",
+            "conservative_care",
+            True,
+        ),
+        ("Plan: splint the finger.", "conservative_care", False),
+        ("HPI: Headaches have now persisted >2 months.", "onset_duration", True),
+        ('HPI: chronic upper back pain for "years," worse at work.', "onset_duration", True),
         ("Plan: PT 2/wk x 4 wks.", "poc_frequency", True),
         ("Plan: skilled OT every other day for 2 weeks.", "poc_frequency", True),
         ("Plan: Tylenol every other day. Ice 2/day.", "poc_frequency", False),

@@ -35,6 +35,8 @@ HEADER = (
     # or an upper-case section name alone on its line, with no colon ("GOAL TABLE", "PLAN OF CARE")
     r"|(?:^|\n)[ \t]*((?:SHORT|LONG)[- ]TERM GOALS?|GOALS?(?: TABLE| LIST)?|PLAN(?: OF CARE)?|"
     r"ASSESSMENT|IMPRESSION|RECOMMENDATIONS?)[ \t]*()\n"
+    # or a table whose first column is headed Goal ("| Goal | Target | Time frame |")
+    r"|(?:^|\n)[ \t]*\|[ \t]*([Gg]oals?|GOALS?|STGs?|LTGs?)[ \t]*()\|"
 )
 # polars runs a string kernel on one core per column, and cutting notes into sections and clauses is
 # mostly that: a large frame is read in slices at once, one per core, in order. A small one is not
@@ -69,7 +71,7 @@ def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
             lf.select(
                 "_row",
                 normalize(pl.col("text"))
-                .str.replace_all(HEADER, "\x1e${1}${2}${4}${6}\x1f${3}${5}${7}")
+                .str.replace_all(HEADER, "\x1e${1}${2}${4}${6}${8}\x1f${3}${5}${7}${9}")
                 .str.split("\x1e")
                 .alias("segment"),
             )
