@@ -19,7 +19,7 @@ PSEUDO_TRIGGERS = (
     r"(?:relief|improvement|benefit|help|change|success|response|resolution)\b"
     r"|\b(?:did|does|has|have|had)\s*(?:not|n't)\s+(?:help|helped|improve|improved|work|worked|respond|responded|resolve|resolved|relieve|relieved)\b"
     r"|\bfailed to\s+(?:improve|respond|help|relieve)\b"
-    r"|\b(?:not|poorly|inadequately)\s+(?:controlled|relieved|helped|managed|improved)\s+(?:with|by|on)\b"
+    r"|\b(?:not|poorly|inadequately)\s+(?:controlled|relieved|helped|improved)\s+(?:with|by|on)\b"
     r"|\bwithout\s+(?:complications?|difficulty|incident|problems?|event)\b"
     r"|\bnot only\b|\bno\s+(?:change|increase|decrease)\s+in\b|\bnot\s+certain\b"
     r"|\bnegative\s+(?:impact|effect)\b|\bno further\b"

@@ -18,7 +18,7 @@ _BULLET = "\u2022\u00b7\u25aa\u25cf\u25e6\u2023\u2219\u25a0\u27a2\u25ba"
 _LINE_START = (
     r"\n([ \t]*(?:[-*"
     + _BULLET
-    + r"]\s|\||\d{1,2}[.)]\s|[A-Z][A-Z0-9 /&()'-]{1,60}:|[A-Z][a-z]+(?:-[a-z]+)?(?:[ /][A-Za-z]+){0,3}:\s|[A-Z]{1,2}(?:/[A-Z])?:\s))"
+    + r"]\s|\||\d{1,2}[.)]\s|[A-Z][A-Z0-9 /&()'-]{1,60}:|[A-Z][a-z]+(?:-[a-z]+)?(?:[ /][A-Za-z]+){0,3}(?: \([^()\n]{1,20}\))?:\s|[A-Z]{1,2}(?:/[A-Z])?:\s))"
 )
 KEEP = "\x1c"  # marks a kept break while the others become spaces
 # a blank line as normalising leaves it: two kept breaks (sections.py ends a goals list there)
@@ -39,7 +39,7 @@ _WRAPPED_HEADER = (
 _BARE_HEADER = (
     r"(?im)^[ \t]*((?:chief complaint|history(?: of present illness)?|hpi|subjective|objective|"
     r"(?:physical )?exam(?:ination)?|assessment(?: and plan| ?& ?plan| ?/ ?plan)?|impression|plan(?: of care)?|"
-    r"treatment plan|goals|procedure|technique|findings|(?:current )?(?:outpatient )?medications|allergies|"
+    r"treatment plan|goals?(?: table| list)?|(?:short|long)[- ]term goals?|procedure|technique|findings|(?:current )?(?:outpatient )?medications|allergies|"
     r"(?:past medical|social|family) history|review of systems|diagnos[ie]s|recommendations?|disposition))"
     r"[ \t]*$"
 )

@@ -29,7 +29,7 @@ INDEX_SLICE_BYTES = 64 * 2**20
 
 
 # the longest alternation of element patterns the clauses are first sifted with (see _combined)
-COMBINED_CHARS = 8_000
+COMBINED_CHARS = 4_000
 
 MARK = pl.UInt64  # one bit per element of the vocabulary
 
@@ -295,13 +295,13 @@ def _index(
 
 
 def _combined(vocabulary: list[dict]) -> list[str]:
-    """The vocabulary's patterns joined into a few alternations of at most COMBINED_CHARS each: one
-    alternation of them all outgrows the size the regex engine runs as a fast automaton, and it falls
-    back to a slower one."""
+    """The vocabulary's patterns joined into alternations of at most COMBINED_CHARS each (a longer
+    pattern alone): one alternation of them all outgrows the size the regex engine runs as a fast
+    automaton, and it falls back to a slower one."""
     groups: list[list[str]] = [[]]
     for element in vocabulary:
         pattern = f"(?:{element['pattern']})"
-        if groups[-1] and sum(map(len, groups[-1])) + len(pattern) > COMBINED_CHARS:
+        if groups[-1] and len("|".join([*groups[-1], pattern])) > COMBINED_CHARS:
             groups.append([])
         groups[-1].append(pattern)
     return ["|".join(group) for group in groups]

@@ -30,11 +30,9 @@ HEADER = (
     # last may gloss it in lower case ("FUNCTIONAL OUTCOMES (goals):")
     r"\b([A-Z](?:[A-Z0-9 /&'-]|\([A-Z0-9 /&'-]*\)){1,60}(?:[A-Z]|\([A-Za-z0-9 /&'-]*\))):"
     r"|(?:^|\n)[ \t]*(" + LABEL + r"):(\s)"
-    # a dictated letter's section word on its own, closed by a full stop ("Goals. Within 2 weeks...")
-    r"|(?:^|\n)[ \t]*(Goals|Plan|Assessment|Impression|Recommendations?)\.([ \t])"
-    # or an upper-case section name alone on its line, with no colon ("GOAL TABLE", "PLAN OF CARE")
-    r"|(?:^|\n)[ \t]*((?:SHORT|LONG)[- ]TERM GOALS?|GOALS?(?: TABLE| LIST)?|PLAN(?: OF CARE)?|"
-    r"ASSESSMENT|IMPRESSION|RECOMMENDATIONS?)[ \t]*()\n"
+    # a dictated letter's section word on its own, closed by a full stop ("Goals. Within 2 weeks...",
+    # "Goals.\n1. ...")
+    r"|(?:^|\n)[ \t]*(Goals|Plan|Assessment|Impression|Recommendations?)\.[ \t]*()\n?"
     # or a table whose first column is headed Goal ("| Goal | Target | Time frame |")
     r"|(?:^|\n)[ \t]*\|[ \t]*([Gg]oals?|GOALS?|STGs?|LTGs?)[ \t]*()\|"
 )
@@ -60,7 +58,8 @@ def sliced(frame: pl.DataFrame, plan: Callable[[pl.LazyFrame], pl.LazyFrame]) ->
 def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
     """(_row, text) -> (_row, section, body): each note normalised and cut at its headers; a body
     starts with its header's words, on the line of the header's value when it has one."""
-    header = pl.col("header")
+    # a header's gloss in parentheses does not name its section ("History (per family):" is history)
+    header = pl.col("header").str.replace(r"\s*\([^()]*\)$", "")
     section = pl.when(header.is_null()).then(pl.lit("unknown"))
     for keyword, name in sections.select("header_keyword", "section").rows():
         section = section.when(header.str.contains(keyword)).then(pl.lit(name))
@@ -71,7 +70,7 @@ def segments(notes: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
             lf.select(
                 "_row",
                 normalize(pl.col("text"))
-                .str.replace_all(HEADER, "\x1e${1}${2}${4}${6}${8}\x1f${3}${5}${7}${9}")
+                .str.replace_all(HEADER, "\x1e${1}${2}${4}${6}\x1f${3}${5}${7}")
                 .str.split("\x1e")
                 .alias("segment"),
             )
