@@ -1329,6 +1329,13 @@ def test_a_dated_field_opens_no_section(vocab):
             True,
         ),
         ("Hx: L heel pain x 3 mo.\n7/10 AM, 3/10 midday.", "pain_scale", True),
+        # "since the accident on 9/8/26" dates the accident, also after "returns for" (an encounter)
+        (
+            "History: Mr. F returns for neck pain since the accident on 9/8/26, when his car was"
+            " rear-ended.",
+            "injury_date",
+            True,
+        ),
         ("Plan: PT 2/wk x 4 wks.", "poc_frequency", True),
         ("Plan: skilled OT every other day for 2 weeks.", "poc_frequency", True),
         ("Plan: Tylenol every other day. Ice 2/day.", "poc_frequency", False),
