@@ -1329,6 +1329,18 @@ def test_a_dated_field_opens_no_section(vocab):
             True,
         ),
         ("Hx: L heel pain x 3 mo.\n7/10 AM, 3/10 midday.", "pain_scale", True),
+        # an exertion at the gym; a plan's length "for approximately 6 weeks", "through the end of
+        # the school year" (not a work status's), an authorization period's weeks
+        (
+            "HPI: She was doing squats at the gym when she felt a pop in her back.",
+            "injury_mechanism",
+            True,
+        ),
+        ("HPI: LBP, pain with squatting and lunges.", "injury_mechanism", False),
+        ("Plan: She will be seen 2-3x/week for approximately 6 weeks.", "poc_duration", True),
+        ("Plan: Therapy 2x/week through the end of the school year.", "poc_duration", True),
+        ("Plan: Off work until the end of the month.", "poc_duration", False),
+        ("Plan: OT weekly for the authorization period of 12 weeks.", "poc_duration", True),
         # "since the accident on 9/8/26" dates the accident, also after "returns for" (an encounter)
         (
             "History: Mr. F returns for neck pain since the accident on 9/8/26, when his car was"
