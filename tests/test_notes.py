@@ -1341,6 +1341,41 @@ def test_a_dated_field_opens_no_section(vocab):
         ("Plan: Therapy 2x/week through the end of the school year.", "poc_duration", True),
         ("Plan: Off work until the end of the month.", "poc_duration", False),
         ("Plan: OT weekly for the authorization period of 12 weeks.", "poc_duration", True),
+        # a school or early-intervention service's minutes a week or a month are its frequency; a
+        # mother who saw the dog's tag is no encounter; "ydy" is yesterday
+        ("Service recommendation: Direct OT 30 minutes/week, pull-out.", "poc_frequency", True),
+        ("Plan: HEP: walk 20 min/day.", "poc_frequency", False),
+        (
+            "HPI: Bitten on the R forearm by the neighbor's dog (rabies tag seen by mother) this"
+            " morning while petting it.",
+            "injury_date",
+            True,
+        ),
+        ("HPI: pt 45M hit by door @ work ydy - freezer door closed on him.", "injury_date", True),
+        # a relative who came along or acts in the story is no family history; a child swung by the
+        # hands; pain that never goes below the knee is axial
+        (
+            "HPI: Grinding a weld when he felt something fly into his R eye today.",
+            "injury_mechanism",
+            True,
+        ),
+        ("HPI: Her low back pain has never radiated into the leg.", "axial_pain", True),
+        (
+            "HPI: The patient presents with his mother for R ankle pain after he was tackled.",
+            "injury_mechanism",
+            True,
+        ),
+        ("HPI: Father was swinging her by both hands about 1 hour ago.", "injury_date", True),
+        (
+            "HPI: He fell; his mother and father both have radiculopathy.",
+            "radicular_findings",
+            False,
+        ),
+        (
+            "HPI: Low back ache, goes to L buttock at times, never below the knee.",
+            "axial_pain",
+            True,
+        ),
         # "since the accident on 9/8/26" dates the accident, also after "returns for" (an encounter)
         (
             "History: Mr. F returns for neck pain since the accident on 9/8/26, when his car was"

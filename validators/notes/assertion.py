@@ -72,6 +72,11 @@ FAMILY = rf"\b(?:{_RELATIVES}|family history|fhx)\b"
 COMPANY = (
     rf"\b(?:with|by|per|from|and|told|accompanied by|called|help\w*|visiting)\s+(?:his|her|their|my|the patient's|pt's)?\s*(?:{_RELATIVES})\b"
     rf"|\b(?:{_RELATIVES})\s+(?:states|reports|says|notes|relates|found|brought|called|witnessed)\b"
+    # a relative doing something in the story ("Father was swinging her by the hands"), or the one
+    # who came along, left at a clause's start when "presents with" began the clause ("his mother
+    # for right ankle pain")
+    rf"|\b(?:{_RELATIVES})\s+(?:was|were|had been)\s+[a-z]+ing\b"
+    rf"|^(?:his|her|their)\s+(?:{_RELATIVES})\s+(?:for|to|because|after|and)\b"
     # a relative's place or thing ("at her cousin's house") is where, not who
     rf"|\b(?:{_RELATIVES})'s\s+(?:house|home|place|apartment|car|truck|farm|yard|pool|party|wedding|birthday)\b"
 )
