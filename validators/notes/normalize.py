@@ -15,10 +15,14 @@ import polars as pl
 _BULLET = "\u2022\u00b7\u25aa\u25cf\u25e6\u2023\u2219\u25a0\u27a2\u25ba"
 # a line break before one of these is kept (a list item, a table's row or a header starts a line, a
 # SOAP letter too)
+# a title-case label's short gloss in parentheses ("Goals (4 wks):"), here and in sections.LABEL
+LABEL_GLOSS = r"(?: \([^()\n]{1,20}\))?"
 _LINE_START = (
     r"\n([ \t]*(?:[-*"
     + _BULLET
-    + r"]\s|\||\d{1,2}[.)]\s|[A-Z][A-Z0-9 /&()'-]{1,60}:|[A-Z][a-z]+(?:-[a-z]+)?(?:[ /][A-Za-z]+){0,3}(?: \([^()\n]{1,20}\))?:\s|[A-Z]{1,2}(?:/[A-Z])?:\s))"
+    + r"]\s|\||\d{1,2}[.)]\s|[A-Z][A-Z0-9 /&()'-]{1,60}:|[A-Z][a-z]+(?:-[a-z]+)?(?:[ /][A-Za-z]+){0,3}"
+    + LABEL_GLOSS
+    + r":\s|[A-Z]{1,2}(?:/[A-Z])?:\s))"
 )
 KEEP = "\x1c"  # marks a kept break while the others become spaces
 # a blank line as normalising leaves it: two kept breaks (sections.py ends a goals list there)

@@ -17,13 +17,13 @@ from collections.abc import Callable
 
 import polars as pl
 
-from cleanclaim.validators.notes.normalize import PARAGRAPH, normalize
+from cleanclaim.validators.notes.normalize import LABEL_GLOSS, PARAGRAPH, normalize
 
 # a title-case label may be hyphenated ("Pre-procedure:", "Follow-up:") and end in a short gloss in
 # parentheses ("Goals (4 wks):")
 LABEL = (
     r"(?:[A-Z][a-z]+(?:-[a-z]+)?|[A-Z]{1,2}(?:/[A-Z])?)(?:(?: |/)(?:[A-Za-z]+|&|/)){0,3}"
-    r"(?: \([^()\n]{1,20}\))?"
+    + LABEL_GLOSS
 )
 HEADER = (
     # an upper-case header's parentheses are its own ("GOALS (6 WEEKS):", not "end of POC):"); the

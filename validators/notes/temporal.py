@@ -128,7 +128,7 @@ RELATIVE_TIME = (
     rf"|\b(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:status post|s/p|since|after|following) (?:the |a |an |his |her )?(?:[a-z]+ ){{0,2}}(?:{_EVENT})"
     rf"|\b(?:injury|fracture|laceration|wound|sprain|strain|burn|bite|tear)\s+(?:is|was)\s+(?:about |approximately |nearly |over )?(?:a |an )?(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s*-?\s*old\b"
     rf"|\b(?:on|last|this past|past|this|since)\s+(?:{_WEEKDAY})\b|\b(?:{_WEEKDAY})\s+(?:night|nite|morning|evening|afternoon|[ap]\.?m)\b"
-    r"|\byest(?:erday|\.)?(?:\b|$)|\by(?:'|es)?day\b|\bydy\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tues?|thurs?|fri)\b|\b(?:last|this past|past) (?:night|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b|\b(?:this|last) [ap]\.?m\b"
+    r"|\byest(?:erday|\.)?(?:\b|$)|\by'?day\b|\bydy\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tues?|thurs?|fri)\b|\b(?:last|this past|past) (?:night|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b|\b(?:this|last) [ap]\.?m\b"
     r"|\b(?:over|during|since) the (?:holiday |long )?weekend\b|\bearlier (?:this|in the) (?:week|month|day|evening|morning)\b|\bthe other (?:day|night)\b"
     r"|\bon the (?:night|evening|morning|afternoon|day) of\b|\bon that (?:day|date|night|evening|morning|afternoon)\b"
     r"|\bthe (?:night|evening|morning|afternoon|day) of the \d{1,2}(?:st|nd|rd|th)\b"
