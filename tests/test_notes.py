@@ -1450,3 +1450,73 @@ def test_a_dated_field_opens_no_section(vocab):
 def test_phrasings_the_fresh_sets_taught(vocab, text, element, want):
     """What the development parts of the sets measured on arrival showed the reader misread."""
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+@pytest.mark.parametrize(
+    "text, element, affirmed, negated",
+    [
+        # a denial by "does not report" or a contraction is a denial: the verb stays in its clause
+        ("Pt does not report any radiating pain into the legs.", "radicular_findings", False, True),
+        ("She doesn't report radiating symptoms down the leg.", "radicular_findings", False, True),
+        ("She doesnt report radiating symptoms down the leg.", "radicular_findings", False, True),
+        ("He hasn't had any radiating pain down the leg.", "radicular_findings", False, True),
+        ("Patient never reports radiating pain to the leg.", "radicular_findings", False, True),
+        ("Pt reports radiating pain to the L leg.", "radicular_findings", True, False),
+        # ability is no denial
+        (
+            "She can't sleep because of the pain shooting down her leg.",
+            "radicular_findings",
+            True,
+            False,
+        ),
+        # a goal the patient "will report" is a goal
+        ("By 8 weeks pt will report pain < 3/10 with ADLs.", "poc_goals", True, False),
+    ],
+)
+def test_denials_and_goals_keep_their_verb(vocab, text, element, affirmed, negated):
+    got = found(vocab, text).get(element, (False, False, None))
+    assert (bool(got[0]), bool(got[1])) == (affirmed, negated)
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # home health's visit notation: twice a week for four weeks, then once a week
+        ("Plan: Home health PT 2w4, 1w4.", "poc_frequency", True),
+        ("Plan: Home health PT 2w4, 1w4.", "poc_duration", True),
+        ("Plan: Est. length of treatment: 8 weeks", "poc_duration", True),
+        (
+            "Sustained a puncture wound to the R foot stepping on a nail Tuesday.",
+            "injury_mechanism",
+            True,
+        ),
+        (
+            "A/P: #2 Vitamin D deficiency - recheck level, start D3 2000 IU daily.",
+            "management",
+            True,
+        ),
+        # onsets by a month or an event, whose weeks the note does not give
+        ("HPI: Neck pain since August.", "onset_duration", True),
+        ("HPI: His pain has been present since about March of this year.", "onset_duration", True),
+        ("HPI: Duration of symptoms: since approximately 06/2026", "onset_duration", True),
+        ("HPI: Back pain began after moving furniture in March.", "onset_duration", True),
+        ("HPI: Neck pain that began after a rear-end MVC on 10/30/26.", "onset_duration", True),
+        (
+            "HPI: Low back pain since a motor vehicle collision on 07/04/2026.",
+            "onset_duration",
+            True,
+        ),
+        (
+            "HPI: Onset after he slipped on a wet floor in May 2026, pain since then.",
+            "onset_duration",
+            True,
+        ),
+        ('HPI: Knee pain "for a long time," worse on ladders.', "onset_duration", True),
+        # time off work is the leave's span, not the pain's
+        ("HPI: Off work for 3 weeks due to back pain.", "onset_duration", False),
+    ],
+)
+def test_visit_notation_lengths_of_treatment_and_onsets_by_month_or_event(
+    vocab, text, element, want
+):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want

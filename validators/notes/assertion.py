@@ -25,8 +25,11 @@ PSEUDO_TRIGGERS = (
     r"|\bnegative\s+(?:impact|effect)\b|\bno further\b"
 )
 PRE_NEGATION = (
-    r"\b(?:no|not|denies|denied|deny|denying|without|negative for|neg for|absence of|absent|free of|"
-    r"never|none|nor|declin\w*|refus\w*|allergic to|allerg(?:y|ies) to|contraindicated|rules? out|ruled out|fails? to reveal|no evidence of|no signs? of)\b"
+    r"\b(?:no|not|denies|denied|deny|denying|without|w/o|negative for|neg for|absence of|absent|free of|"
+    r"never|none|nor|declin\w*|refus\w*|allergic to|allerg(?:y|ies) to|contraindicated|rules? out|ruled out|fails? to reveal|no evidence of|no signs? of|"
+    # a contracted denial ("doesn't have", "hasn't had"); not "can't" or "won't", which tell of ability
+    # and intent ("can't sleep for the pain down her leg")
+    r"(?:does|do|did|has|have|had|is|are|was|were)n'?t)\b"
 )
 POST_NEGATION = (
     r"(?:negative|neg|absent|denied|none|not present|not elicited|ruled out|not seen|not identified|"

@@ -16,6 +16,7 @@ WORD, NON_WORD = "[0-9a-z_]", "[^0-9a-z_]"
 _SHORTHAND = re.compile(r"(?<!\\)((?:\\\\)*)\\([wW])")
 PLACEHOLDERS = {
     "date": temporal.DATE,
+    "month": temporal.MONTH,
     "relative_time": temporal.RELATIVE_TIME,
     "holiday": temporal.HOLIDAY,
     "duration": temporal.DURATION,
@@ -30,7 +31,7 @@ def ascii_words(pattern: str) -> str:
 
 
 def expand(pattern: str | None, elements: dict[str, str] | None = None) -> str | None:
-    """A pattern with {date}, {relative_time}, {holiday}, {duration} and {symptom_span} replaced by
+    """A pattern with {date}, {month}, {relative_time}, {holiday}, {duration} and {symptom_span} replaced by
     the temporal layer's own, and {element id} by that element's pattern (an injury's date is read
     beside its mechanism)."""
     if pattern is None:

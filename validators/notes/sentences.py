@@ -18,6 +18,14 @@ CLAUSE_BREAK = (
     r"|,?\s+(?:reports?|complains? of|endorses?|admits? to|positive for|presents? with|notes?)\s+"
 )
 
+# a verb that only begins a new assertion on its own: after a negation or a modal it is that clause's
+# verb ("does not report radiating pain" is a denial, "pt will report pain < 3/10" a goal)
+KEPT_VERB = (
+    r"(n't|\b(?:does|do|did|has|have|had|is|are|was|were)nt|\b(?:not|never|no longer|will|would|to|can|cannot|could|should|shall|may|must|did|does|do))\s+"
+    r"(reports?|complains? of|endorses?|admits? to|notes?)\b"
+)
+_JOINED = "\x1f"
+
 # the periods of abbreviations end no sentence ("at 6 p.m. while at practice", "seen by Dr. X", "the R. ankle",
 # "post. thigh -> lat. calf x 10 wks"); "b/l." does ("SLR neg b/l. Taut bands ...")
 ABBREVIATION = (
@@ -38,13 +46,18 @@ def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
                 .str.to_lowercase()
                 .str.replace_all(BILATERAL_END, "${1};${2}")
                 .str.replace_all(ABBREVIATION, "${1} ")
+                .str.replace_all(KEPT_VERB, f"${{1}}{_JOINED}${{2}}")
                 .str.replace_all(CLAUSE_BREAK, "\x1d")
                 .str.split("\x1d")
                 .alias("clause")
             )
             .drop("body")
             .explode("clause")
-            .with_columns(pl.col("clause").str.strip_chars(" ,:-\t"))
+            .with_columns(
+                pl.col("clause")
+                .str.replace_all(_JOINED, " ", literal=True)
+                .str.strip_chars(" ,:-\t")
+            )
             .filter(pl.col("clause").str.len_bytes() > 0)
         ),
     )

@@ -87,7 +87,15 @@ DRUG_COURSE = (
     rf"\b(?:{_AMOUNT})\s*-?\s*days?\s+(?:of\s+)?(?:[a-z]+\s+){{0,2}}?(?:taper|course|burst|dose ?pa(?:c)?k|supply)\b"
     rf"|\b(?:taper|burst|dose ?pa(?:c)?k|course of (?:oral )?(?:steroids?|prednisone|medrol|antibiotics?))\s+(?:for|x|over)\s*(?:{_AMOUNT})\s*-?\s*days?\b"
 )
-_MONTH = (
+# time away from work or school is the leave's span, not the pain's ("off work for 3 weeks", "missed 2
+# weeks of school", "light duty x 4 wks")
+LEAVE = (
+    r"\b(?:off|out of|away from|missed|restricted from)\s+(?:work|school|duty)\s+(?:for|x)\s*"
+    rf"(?:(?:the )?(?:past|last)\s+)?(?:{_AMOUNT})\s*-?\s*(?:{_UNIT})\b"
+    rf"|\b(?:missed|lost)\s+(?:{_AMOUNT})\s*-?\s*(?:{_UNIT})\s+(?:of\s+)?(?:work|school)\b"
+    rf"|\b(?:light|modified|restricted) duty\s+(?:for|x)\s*(?:{_AMOUNT})\s*-?\s*(?:{_UNIT})\b"
+)
+MONTH = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 )
@@ -97,11 +105,11 @@ DATE = (
     # month and day, or month and year, without the rest ("on 10/12", "in 5/92"): only after a
     # preposition, since a bare "5/5" or "2/6" is a strength grade or a murmur
     r"|\b(?:on|in|of|since|dated)\s+\d{1,2}/(?:\d{1,2}/\d{2,4}|0?[1-9]|1[1-9]|[2-9]\d)\b|\b\d{1,2}/(?:19|20)\d{2}\b"
-    rf"|\b(?:{_MONTH})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s*(?:\d{{4}})?\b"
-    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?(?:\s+(?:of\s+)?|-)(?:{_MONTH})\b"
-    rf"|\b(?:in|on|of|since)\s+(?:{_MONTH})\b|\b(?:{_MONTH})\s+(?:of\s+)?\d{{4}}\b"
+    rf"|\b(?:{MONTH})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s*(?:\d{{4}})?\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?(?:\s+(?:of\s+)?|-)(?:{MONTH})\b"
+    rf"|\b(?:in|on|of|since)\s+(?:{MONTH})\b|\b(?:{MONTH})\s+(?:of\s+)?\d{{4}}\b"
     r"|\b(?:in|since|of)\s+(?:19|20)\d{2}\b|\bmm/dd/yy(?:yy)?\b"
-    rf"|\b(?:early|mid|late)[- ](?:{_MONTH})\b"
+    rf"|\b(?:early|mid|late)[- ](?:{MONTH})\b"
 )
 HOLIDAY = (
     r"\b(?:thanksgiving|christmas(?: eve| day)?|new year'?s(?: eve| day)?|easter|halloween|"
@@ -206,12 +214,13 @@ def without_encounter_dates(clause: pl.Expr) -> pl.Expr:
 
 
 def without_non_durations(clause: pl.Expr) -> pl.Expr:
-    """The clause with ages, follow-up intervals, a drug course's days and a dose's rate blanked, so
-    no duration is read from them."""
+    """The clause with ages, follow-up intervals, a drug course's days, a leave from work and a dose's
+    rate blanked, so no duration is read from them."""
     return (
         clause.str.replace_all(AGE, " ")
         .str.replace_all(FOLLOW_UP, " ")
         .str.replace_all(DRUG_COURSE, " ")
+        .str.replace_all(LEAVE, " ")
         .str.replace_all(DOSE_RATE, "${1} ")
     )
 
