@@ -1520,3 +1520,42 @@ def test_visit_notation_lengths_of_treatment_and_onsets_by_month_or_event(
     vocab, text, element, want
 ):
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # a section's name alone on its line is its header: the indications are the history
+        (
+            "INDICATIONS\n52-year-old with arm pain. Completed 4 weeks of physical therapy.",
+            "conservative_care",
+            True,
+        ),
+        (
+            "HPI: Arm pain into the middle finger that started around Labor Day.",
+            "onset_duration",
+            True,
+        ),
+        # a template's radiation field
+        ("Indications:\nPain Location: Low back, bilateral\nRadiation: None", "axial_pain", True),
+        ("Radiation: R buttock -> lateral calf", "radicular_findings", True),
+        ("Radiation: denies leg pain", "radicular_findings", False),
+        ("HPI: Thoracic pain that does not wrap around the chest.", "axial_pain", True),
+        ("HPI: cut R index finger w/ chef's knife while slicing onions.", "injury_mechanism", True),
+        ("HPI: Child put a bead in his R ear 3 days ago.", "injury_mechanism", True),
+        # a side's letter before more body parts
+        ("PROC: I&D R axillary abscess.", "side_right", True),
+        ("Exam: L great toe red, R TM clear.", "side_left", True),
+        ("Vitals: HR 84 BP 124/80 R 16", "side_right", False),
+        # a plan's length before the goals it names is the plan's, not a goal's time frame
+        (
+            "Plan: OT twice a week for the next 6 weeks, with the following goals: within 3 weeks she will button a shirt.",
+            "poc_duration",
+            True,
+        ),
+        # a referral after the care it names is a plan; a discharge section is the plan
+        ("DISCHARGE: Pain 3/10. Physical therapy referral given.", "conservative_care", False),
+    ],
+)
+def test_bare_headers_template_fields_and_referrals(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want

@@ -55,8 +55,10 @@ RECOLLECTION = (
     r"(?:buttocks?|legs?|thighs?|calf|calves|knees?|feet|foot|toes?|arms?|hands?|fingers?|shoulders?|"
     r"neck|hips?|groin|chest|back|scapula)\b"
 )
-# an order or advice after the care it names
-PLANNED_AFTER = r"(?:recommended|ordered|advised|suggested|scheduled|planned|requested|pending)\b"
+# an order, advice or referral after the care it names ("physical therapy referral given")
+PLANNED_AFTER = (
+    r"(?:recommended|ordered|advised|suggested|scheduled|planned|requested|pending|referrals?)\b"
+)
 _DONE = (
     r"completed|tried|failed|underwent|received|attended|s/p|status post|has had|had been|"
     r"(?:has|have) been (?:doing|attending|going|in|on|using|taking)"

@@ -43,8 +43,9 @@ _WRAPPED_HEADER = (
 _BARE_HEADER = (
     r"(?im)^[ \t]*((?:chief complaint|history(?: of present illness)?|hpi|subjective|objective|"
     r"(?:physical )?exam(?:ination)?|assessment(?: and plan| ?& ?plan| ?/ ?plan)?|impression|plan(?: of care)?|"
-    r"treatment plan|goals?(?: table| list)?|(?:short|long)[- ]term goals?|procedure|technique|findings|(?:current )?(?:outpatient )?medications|allergies|"
-    r"(?:past medical|social|family) history|review of systems|diagnos[ie]s|recommendations?|disposition))"
+    r"treatment plan|goals?(?: table| list)?|(?:short|long)[- ]term goals?|procedure(?: note| performed| details)?|technique|findings|(?:current )?(?:outpatient )?medications|allergies|"
+    r"(?:past medical|past surgical|social|family) history|review of systems|(?:pre-?|post-?)?(?:procedure |operative )?diagnos[ie]s|recommendations?|disposition|"
+    r"indications?(?: for (?:the )?procedure)?|reason for (?:visit|referral|procedure)|description of (?:the )?procedure|complications|imaging|mechanism of injury))"
     r"[ \t]*$"
 )
 
