@@ -1555,6 +1555,19 @@ def test_visit_notation_lengths_of_treatment_and_onsets_by_month_or_event(
         ),
         # a referral after the care it names is a plan; a discharge section is the plan
         ("DISCHARGE: Pain 3/10. Physical therapy referral given.", "conservative_care", False),
+        # a plan told after the goals, joined by "and", is no goal's time frame
+        (
+            "A: updated goals are grip >= 75% of L within 4 weeks, and he will continue hand therapy 1x/week for 4 more weeks.",
+            "poc_duration",
+            True,
+        ),
+        # a second problem worked up and splinted is managed
+        (
+            "A:\n1. Lac R forearm - repaired\n2. Sprain L wrist - separate eval w/ XR; wrist splint, ibuprofen",
+            "separate_problem",
+            True,
+        ),
+        ("A/P: 2. Sprain L wrist - XR neg; splint, ice, ibuprofen.", "management", True),
     ],
 )
 def test_bare_headers_template_fields_and_referrals(vocab, text, element, want):

@@ -29,6 +29,9 @@ _JOINED = "\x1f"
 # goals named after a plan's frequency and length begin their own clause ("twice a week for the next 6
 # weeks, with the following goals: within 3 weeks..."), so the goals' time frames do not cancel the length
 GOALS_FOLLOW = r"[,;]?\s+(?:with|and)\s+(?:the\s+)?(?:following\s+)?goals?(?:\s+(?:are|as follows|include|of))?\s*:"
+# and a plan told after the goals, joined by "and", is a clause of its own ("updated goals are ... within 4
+# weeks, and he will continue hand therapy 1x/week for 4 more weeks")
+PLAN_FOLLOWS = r",\s+and\s+((?:he|she|they|pt|patient|the patient)\s+will\s+(?:continue|attend|be seen|receive|return))\b"
 
 # the periods of abbreviations end no sentence ("at 6 p.m. while at practice", "seen by Dr. X", "the R. ankle",
 # "post. thigh -> lat. calf x 10 wks"); "b/l." does ("SLR neg b/l. Taut bands ...")
@@ -52,6 +55,7 @@ def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
                 .str.replace_all(ABBREVIATION, "${1} ")
                 .str.replace_all(KEPT_VERB, f"${{1}}{_JOINED}${{2}}")
                 .str.replace_all(GOALS_FOLLOW, "\x1dgoals:")
+                .str.replace_all(PLAN_FOLLOWS, "\x1d${1}")
                 .str.replace_all(CLAUSE_BREAK, "\x1d")
                 .str.split("\x1d")
                 .alias("clause")
