@@ -1572,3 +1572,61 @@ def test_visit_notation_lengths_of_treatment_and_onsets_by_month_or_event(
 )
 def test_bare_headers_template_fields_and_referrals(vocab, text, element, want):
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # an onset told by its event and "since then", a dated episode, a field of its own
+        (
+            "HPI: Rear-ended at a stoplight on February 9, 2026. Since then right-sided neck pain.",
+            "onset_duration",
+            True,
+        ),
+        ("HPI: Leg pain since a lifting episode at the gym on 8/14/26.", "onset_duration", True),
+        ("Onset/Duration: gradual; present for 2 years", "onset_duration", True),
+        # "doing" is no DOI: a home program's span is not the pain's
+        ("HPI: She has been doing a home program for the past 3 months.", "onset_duration", False),
+        # care named after a slash, oral steroids, and care a problem persisted despite
+        (
+            "CLINICAL HISTORY: L S1 radiculopathy, 6 wks, failed PO steroids/PT.",
+            "conservative_care",
+            True,
+        ),
+        (
+            "ASSESSMENT & PLAN:\n1. Radiculopathy - symptoms since December despite naproxen.",
+            "conservative_care",
+            True,
+        ),
+        ("Plan: Start PT despite his reluctance.", "conservative_care", False),
+        # mechanisms in sports and kitchen words, and a labelled date of a burn
+        (
+            "HPI: He was making an arm tackle when the ball carrier drove his arm back.",
+            "injury_mechanism",
+            True,
+        ),
+        (
+            "HPI: Broke a drinking glass while washing dishes, shard cut L forearm.",
+            "injury_mechanism",
+            True,
+        ),
+        (
+            "HPI: Slicing onions on a mandoline when the blade caught his finger.",
+            "injury_mechanism",
+            True,
+        ),
+        ("Date of burn: 02/24/2026\n\nHistory: spilled coffee on his hand.", "injury_date", True),
+        # a form's unchecked options say nothing; its checked option is stated
+        (
+            "PLAN OF CARE\nFrequency: [ ] 1x/wk [x] 2x/wk\nDuration: [ ] 4 wks [x] 6 wks",
+            "poc_duration",
+            True,
+        ),
+        ("PRIOR TX: [ ] PT  [x] Injection", "conservative_care", False),
+        ("GOALS      Target date\n1. Walk 30 min w/ pain <= 3/10   12/28/26", "poc_goals", True),
+        # an insurance plan's visits a year are the payer's count, not the plan's length
+        ("Insurance: commercial, 20 visits/yr", "poc_duration", False),
+    ],
+)
+def test_onsets_by_event_form_boxes_and_payer_counts(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want

@@ -60,7 +60,7 @@ PLANNED_AFTER = (
     r"(?:recommended|ordered|advised|suggested|scheduled|planned|requested|pending|referrals?)\b"
 )
 _DONE = (
-    r"completed|tried|failed|underwent|received|attended|s/p|status post|has had|had been|"
+    r"completed|tried|failed|underwent|received|attended|s/p|status post|has had|had been|despite|in spite of|"
     r"(?:has|have) been (?:doing|attending|going|in|on|using|taking)"
 )
 # Care done before the visit, whose span is its own even in a plan ("failed 8 weeks of PT")
