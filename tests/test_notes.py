@@ -1630,3 +1630,33 @@ def test_bare_headers_template_fields_and_referrals(vocab, text, element, want):
 )
 def test_onsets_by_event_form_boxes_and_payer_counts(vocab, text, element, want):
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        (
+            "HPI: Leg pain since he slipped on the stairs at home on Nov 2, 2025, seen that night in our ED.",
+            "onset_duration",
+            True,
+        ),
+        ("HPI: cut dorsum L hand w/ pocketknife earlier today.", "injury_mechanism", True),
+        ("HPI: cut dorsum L hand w/ pocketknife earlier today.", "injury_date", True),
+        # a relative the history comes from is no family history
+        (
+            "HPI: According to the son, this evening she tripped on the rug and fell onto her hip.",
+            "injury_date",
+            True,
+        ),
+        # what makes the pain worse, activities joined by "and", is no mechanism
+        (
+            "HPI: Shoulder pain, worse with overhead reaching and lifting welding leads.",
+            "injury_mechanism",
+            False,
+        ),
+        # a progress note's interval is no plan length
+        ("P: Skilled PT 2x/week. Progress note every 10 visits.", "poc_duration", False),
+    ],
+)
+def test_onsets_told_by_the_patient_informants_and_review_intervals(vocab, text, element, want):
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want

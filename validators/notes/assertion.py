@@ -75,7 +75,7 @@ FAMILY = rf"\b(?:{_RELATIVES}|family history|fhx)\b"
 # A relative as company or informant is not the experiencer: "moving a couch with his brother",
 # "brought in by her daughter", "helping his son move", "mother states", "at her cousin's house".
 COMPANY = (
-    rf"\b(?:with|by|per|from|and|told|accompanied by|called|help\w*|visiting)\s+(?:his|her|their|my|the patient's|pt's)?\s*(?:{_RELATIVES})\b"
+    rf"\b(?:with|by|per|from|and|told|accompanied by|called|help\w*|visiting|according to)\s+(?:his|her|their|my|the|the patient's|pt's)?\s*(?:{_RELATIVES})\b"
     rf"|\b(?:{_RELATIVES})\s+(?:states|reports|says|notes|relates|found|brought|called|witnessed)\b"
     # a relative doing something in the story ("Father was swinging her by the hands"), or the one
     # who came along, left at a clause's start when "presents with" began the clause ("his mother
