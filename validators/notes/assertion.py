@@ -15,12 +15,14 @@ from cleanclaim.validators.notes.lexicon import WORD
 from cleanclaim.validators.notes.normalize import BLANK
 
 PSEUDO_TRIGGERS = (
-    r"\b(?:no|not|without)\s+(?:significant\s+|much\s+|any\s+|lasting\s+|sustained\s+|adequate\s+)?"
+    r"\b(?:no|not|without|w/o)\s+(?:significant\s+|much\s+|any\s+|lasting\s+|sustained\s+|adequate\s+)?"
     r"(?:relief|improvement|benefit|help|change|success|response|resolution)\b"
-    r"|\b(?:did|does|has|have|had)\s*(?:not|n't)\s+(?:help|helped|improve|improved|work|worked|respond|responded|resolve|resolved|relieve|relieved)\b"
+    r"|\b(?:did|does|do|has|have|had|is|was|are|were)\s*(?:not|n'?t)\s+(?:been\s+)?(?:help|helped|improve|improved|work|worked|respond|responded|resolve|resolved|relieve|relieved|controlled)\b"
+    # a contracted or spelled-out "not" about a habit or a memory denies no finding ("doesn't smoke")
+    r"|\b(?:does|do|did)\s*(?:not|n'?t)\s+(?:smoke|drink|know|remember|recall|drive)\b"
     r"|\bfailed to\s+(?:improve|respond|help|relieve)\b"
     r"|\b(?:not|poorly|inadequately)\s+(?:controlled|relieved|helped|improved)\s+(?:with|by|on)\b"
-    r"|\bwithout\s+(?:complications?|difficulty|incident|problems?|event)\b"
+    r"|\b(?:without|w/o)\s+(?:complications?|difficulty|incident|problems?|event|(?:an?\s+)?(?:assistive\s+)?(?:device|ad|aid|assist\w*|help))\b"
     r"|\bnot only\b|\bno\s+(?:change|increase|decrease)\s+in\b|\bnot\s+certain\b"
     r"|\bnegative\s+(?:impact|effect)\b|\bno further\b"
 )
@@ -60,7 +62,7 @@ PLANNED_AFTER = (
     r"(?:recommended|ordered|advised|suggested|scheduled|planned|requested|pending|referrals?)\b"
 )
 _DONE = (
-    r"completed|tried|failed|underwent|received|attended|s/p|status post|has had|had been|despite|in spite of|"
+    r"completed|tried|failed|underwent|received|attended|s/p|status post|has had|had been|"
     r"(?:has|have) been (?:doing|attending|going|in|on|using|taking)"
 )
 # Care done before the visit, whose span is its own even in a plan ("failed 8 weeks of PT")

@@ -45,9 +45,9 @@ _BARE_HEADER = (
     r"(?:physical )?exam(?:ination)?|assessment(?: and plan| ?& ?plan| ?/ ?plan)?|impression|plan(?: of care)?|"
     r"treatment plan|goals?(?: table| list)?|(?:short|long)[- ]term goals?|procedure(?: note| performed| details)?|technique|findings|(?:current )?(?:outpatient )?medications|allergies|"
     r"(?:past medical|past surgical|social|family) history|review of systems|(?:pre-?|post-?)?(?:procedure |operative )?diagnos[ie]s|recommendations?|disposition|"
-    r"indications?(?: for (?:the )?procedure)?|reason for (?:visit|referral|procedure)|description of (?:the )?procedure|complications|imaging|mechanism of injury))"
+    r"indications?(?: for (?:the )?procedure)?|reason for (?:visit|referral|procedure)|description of (?:the )?procedure|complications|mechanism of injury))"
     # a table's other column titles after it ("GOALS      Target date")
-    r"(?:[ \t]{2,}[A-Za-z][A-Za-z /]{0,30})?[ \t]*$"
+    r"(?:[ \t]{2,}(?:target date|time ?frame|due date|date|status|comments?|progress)s?(?:[ \t]+[A-Za-z/]+){0,3})?[ \t]*$"
 )
 
 
@@ -62,10 +62,14 @@ def normalize(text: pl.Expr) -> pl.Expr:
         .str.replace_all(r"[\u2010-\u2015\u2212]", "-")
         .str.replace_all(r"[\u2018\u2019]", "'")
         .str.replace_all(r"[\u201c\u201d]", '"')
-        # a form's boxes: an unchecked option says nothing, so it goes with its label up to the next
-        # box or the line's end ("[ ] 4 wks  [x] 6 wks" is "6 wks"); a checked box is its label
-        .str.replace_all(r"(?:\[[ \t]?\]|\u2610)[^\[\]\u2610-\u2612\n]*", "  ")
-        .str.replace_all(r"(?:\[[ \t]?[xX\u2713\u2714][ \t]?\]|[\u2611\u2612])[ \t]*", "")
+        # a form's boxes: an unchecked option says nothing, so it goes with its short label, which ends
+        # at the column's spaces, the next box or the line's end ("[ ] 4 wks  [x] 6 wks" is "6 wks"); a
+        # checked box is its label. A box before a sentence, or after its label, leaves the text be.
+        .str.replace_all(r"[ \t]*(\[ \]|\[[xX\u2713\u2714]\]|[\u2610-\u2612])", "  $1")
+        .str.replace_all(
+            r"(?m)(?:\[ \]|\u2610)[ \t]*[^\[\]\u2610-\u2612\n]{0,30}?(?:[ \t]{2,}|[ \t]*$)", "  "
+        )
+        .str.replace_all(r"(?:\[[xX\u2713\u2714]\]|[\u2611\u2612])[ \t]*", "")
         # a section's name alone on its line is its header, with or without the colon ("PLAN")
         .str.replace_all(_BARE_HEADER, "${1}:")
         # an upper-case header wrapped over two lines is one ("HISTORY\nAND PHYSICAL:")

@@ -21,10 +21,10 @@ CLAUSE_BREAK = (
 # a verb that only begins a new assertion on its own: after a negation or a modal it is that clause's
 # verb ("does not report radiating pain" is a denial, "pt will report pain < 3/10" a goal)
 KEPT_VERB = (
-    r"(n't|\b(?:does|do|did|has|have|had|is|are|was|were)nt|\b(?:not|never|no longer|will|would|to|can|cannot|could|should|shall|may|must|did|does|do))\s+"
+    r"(n't|\b(?:does|do|did|has|have|had|is|are|was|were)nt|\b(?:not|never|no longer|will|would|can|cannot|could|should|shall|may|must))\s+"
     r"(reports?|complains? of|endorses?|admits? to|notes?)\b"
 )
-_JOINED = "\x1f"
+_JOINED = "\x1e"
 
 # goals named after a plan's frequency and length begin their own clause ("twice a week for the next 6
 # weeks, with the following goals: within 3 weeks..."), so the goals' time frames do not cancel the length
