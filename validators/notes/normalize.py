@@ -65,7 +65,7 @@ def normalize(text: pl.Expr) -> pl.Expr:
         # a form's boxes: an unchecked option says nothing, so it goes with its short label, which ends
         # at the column's spaces, the next box or the line's end ("[ ] 4 wks  [x] 6 wks" is "6 wks"); a
         # checked box is its label. A box before a sentence, or after its label, leaves the text be.
-        .str.replace_all(r"[ \t]*(\[ \]|\[[xX\u2713\u2714]\]|[\u2610-\u2612])", "  $1")
+        .str.replace_all(r"(\[ \]|\[[xX\u2713\u2714]\]|[\u2610-\u2612])", "  $1")
         .str.replace_all(
             r"(?m)(?:\[ \]|\u2610)[ \t]*[^\[\]\u2610-\u2612\n]{0,30}?(?:[ \t]{2,}|[ \t]*$)", "  "
         )

@@ -20,9 +20,11 @@ CLAUSE_BREAK = (
 
 # a verb that only begins a new assertion on its own: after a negation or a modal it is that clause's
 # verb ("does not report radiating pain" is a denial, "pt will report pain < 3/10" a goal)
+# (the contracted forms spelled out and a space rather than \s+: a pattern starting with words as
+# common as "is" or "do", or with a class, is tried at most positions of every note)
 KEPT_VERB = (
-    r"(n't|\b(?:does|do|did|has|have|had|is|are|was|were)nt|\b(?:not|never|no longer|will|would|can|cannot|could|should|shall|may|must))\s+"
-    r"(reports?|complains? of|endorses?|admits? to|notes?)\b"
+    r"(n't|\b(?:doesnt|dont|didnt|hasnt|havent|hadnt|isnt|arent|wasnt|werent|not|never|no longer|will|"
+    r"would|can|cannot|could|should|shall|may|must)) +(reports?|complains? of|endorses?|admits? to|notes?)\b"
 )
 _JOINED = "\x1e"
 
