@@ -14,10 +14,12 @@ import polars as pl
 from cleanclaim.validators.notes.lexicon import WORD
 from cleanclaim.validators.notes.normalize import BLANK
 
+# the auxiliaries a "not" is contracted onto ("doesn't", "hasnt")
+AUXILIARIES = "does|do|did|has|have|had|is|are|was|were"
 PSEUDO_TRIGGERS = (
     r"\b(?:no|not|without|w/o)\s+(?:significant\s+|much\s+|any\s+|lasting\s+|sustained\s+|adequate\s+)?"
     r"(?:relief|improvement|benefit|help|change|success|response|resolution)\b"
-    r"|\b(?:did|does|do|has|have|had|is|was|are|were)\s*(?:not|n'?t)\s+(?:been\s+)?(?:help|helped|improve|improved|work|worked|respond|responded|resolve|resolved|relieve|relieved|controlled)\b"
+    rf"|\b(?:{AUXILIARIES})\s*(?:not|n'?t)\s+(?:been\s+)?(?:help|helped|improve|improved|work|worked|respond|responded|resolve|resolved|relieve|relieved|controlled)\b"
     # a contracted or spelled-out "not" about a habit or a memory denies no finding ("doesn't smoke")
     r"|\b(?:does|do|did)\s*(?:not|n'?t)\s+(?:smoke|drink|know|remember|recall|drive)\b"
     r"|\bfailed to\s+(?:improve|respond|help|relieve)\b"
@@ -31,7 +33,7 @@ PRE_NEGATION = (
     r"never|none|nor|declin\w*|refus\w*|allergic to|allerg(?:y|ies) to|contraindicated|rules? out|ruled out|fails? to reveal|no evidence of|no signs? of|"
     # a contracted denial ("doesn't have", "hasn't had"); not "can't" or "won't", which tell of ability
     # and intent ("can't sleep for the pain down her leg")
-    r"(?:does|do|did|has|have|had|is|are|was|were)n'?t)\b"
+    rf"(?:{AUXILIARIES})n'?t)\b"
 )
 POST_NEGATION = (
     r"(?:negative|neg|absent|denied|none|not present|not elicited|ruled out|not seen|not identified|"

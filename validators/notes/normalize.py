@@ -40,6 +40,10 @@ _WRAPPED_HEADER = (
 )
 
 
+# a form's boxes, as text exports write them and as Unicode ballot boxes
+_UNCHECKED = r"\[ \]|\u2610"
+_CHECKED = r"\[[xX\u2713\u2714]\]|[\u2611\u2612]"
+
 _BARE_HEADER = (
     r"(?im)^[ \t]*((?:chief complaint|history(?: of present illness)?|hpi|subjective|objective|"
     r"(?:physical )?exam(?:ination)?|assessment(?: and plan| ?& ?plan| ?/ ?plan)?|impression|plan(?: of care)?|"
@@ -65,11 +69,12 @@ def normalize(text: pl.Expr) -> pl.Expr:
         # a form's boxes: an unchecked option says nothing, so it goes with its short label, which ends
         # at the column's spaces, the next box or the line's end ("[ ] 4 wks  [x] 6 wks" is "6 wks"); a
         # checked box is its label. A box before a sentence, or after its label, leaves the text be.
-        .str.replace_all(r"(\[ \]|\[[xX\u2713\u2714]\]|[\u2610-\u2612])", "  $1")
+        .str.replace_all(f"({_UNCHECKED}|{_CHECKED})", "  $1")
         .str.replace_all(
-            r"(?m)(?:\[ \]|\u2610)[ \t]*[^\[\]\u2610-\u2612\n]{0,30}?(?:[ \t]{2,}|[ \t]*$)", "  "
+            rf"(?m)(?:{_UNCHECKED})[ \t]*[^\[\]\u2610-\u2612\n]{{0,30}}?(?:[ \t]{{2,}}|[ \t]*$)",
+            "  ",
         )
-        .str.replace_all(r"(?:\[[xX\u2713\u2714]\]|[\u2611\u2612])[ \t]*", "")
+        .str.replace_all(rf"(?:{_CHECKED})[ \t]*", "")
         # a section's name alone on its line is its header, with or without the colon ("PLAN")
         .str.replace_all(_BARE_HEADER, "${1}:")
         # an upper-case header wrapped over two lines is one ("HISTORY\nAND PHYSICAL:")

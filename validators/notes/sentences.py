@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from cleanclaim.validators.notes.assertion import AUXILIARIES
 from cleanclaim.validators.notes.sections import sliced
 
 CLAUSE_BREAK = (
@@ -23,8 +24,10 @@ CLAUSE_BREAK = (
 # (the contracted forms spelled out and a space rather than \s+: a pattern starting with words as
 # common as "is" or "do", or with a class, is tried at most positions of every note)
 KEPT_VERB = (
-    r"(n't|\b(?:doesnt|dont|didnt|hasnt|havent|hadnt|isnt|arent|wasnt|werent|not|never|no longer|will|"
-    r"would|can|cannot|could|should|shall|may|must)) +(reports?|complains? of|endorses?|admits? to|notes?)\b"
+    r"(n't|\b(?:"
+    + "|".join(f"{auxiliary}nt" for auxiliary in AUXILIARIES.split("|"))
+    + r"|not|never|no longer|will|would|can|cannot|could|should|shall|may|must))"
+    r" +(reports?|complains? of|endorses?|admits? to|notes?)\b"
 )
 _JOINED = "\x1e"
 

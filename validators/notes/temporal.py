@@ -75,9 +75,11 @@ AGE = (
     rf"\b(?:{_AMOUNT})\s*-?\s*(?:years?|yrs?|months?|mos?|weeks?|wks?|days?|y)\s*-?\s*old\b"
     r"|\b\d{1,3}\s*(?:yo|y/o|y\.o\.|yr old)\b|\bage(?:d)?\s*\d{1,3}\b"
 )
+# an amount of a unit, not captured ("3 weeks", "a month", "2-wk")
+_PERIOD = rf"(?:{_AMOUNT})\s*-?\s*(?:{_UNIT})\b"
 FOLLOW_UP = (
     rf"\b(?:in|within|every|q|after|next|another|additional|over the next)\s+(?:about\s+|approximately\s+)?"
-    rf"(?:\d{{1,3}}\s*(?:-|to)\s*)?(?:{_AMOUNT})\s*-?\s*(?:{_UNIT})\b"
+    rf"(?:\d{{1,3}}\s*(?:-|to)\s*)?{_PERIOD}"
     r"|\b(?:\d+\s*(?:x|times)|once|twice|\w+ times)\s*(?:a|per|/|each)\s*(?:day|week|wk|month)\b"
 )
 # a dose's rate ("two pain pills a day"): the rate is blanked, the drug's words kept
@@ -91,9 +93,9 @@ DRUG_COURSE = (
 # weeks of school", "light duty x 4 wks")
 LEAVE = (
     r"\b(?:off|out of|away from|missed|restricted from)\s+(?:work|school|duty)\s+(?:for|x)\s*"
-    rf"(?:(?:the )?(?:past|last)\s+)?(?:{_AMOUNT})\s*-?\s*(?:{_UNIT})\b"
-    rf"|\b(?:missed|lost)\s+(?:{_AMOUNT})\s*-?\s*(?:{_UNIT})\s+(?:of\s+)?(?:work|school)\b"
-    rf"|\b(?:light|modified|restricted) duty\s+(?:for|x)\s*(?:{_AMOUNT})\s*-?\s*(?:{_UNIT})\b"
+    rf"(?:(?:the )?(?:past|last)\s+)?{_PERIOD}"
+    rf"|\b(?:missed|lost)\s+{_PERIOD}\s+(?:of\s+)?(?:work|school)\b"
+    rf"|\b(?:light|modified|restricted) duty\s+(?:for|x)\s*{_PERIOD}"
 )
 MONTH = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
