@@ -127,7 +127,7 @@ SYMPTOM_SPAN = (
     rf"(?:{_AMOUNT})\s*-?\s*(?:hours?|hrs?|h|days?|d|weeks?|wks?)\b"
 )
 RELATIVE_TIME = (
-    rf"\b(?:x\s*)?(?:{_AMOUNT})\s*(?:{_SPAN})(?: and a half)?\s+(?:ago|prior|previously|before|earlier|pta)\b"
+    rf"\b(?:x\s*)?(?:{_AMOUNT})\s*(?:and a half\s+)?(?:{_SPAN})(?: and a half)?\s+(?:ago|prior|previously|before|earlier|pta)\b"
     r"|\bon the \d{1,2}(?:st|nd|rd|th)\b"
     # "2 days back," as some clinicians write "ago" (not "2 days back pain")
     rf"|\b(?:{_AMOUNT})\s*(?:{_SPAN})\s+back(?:\s*[,.;:)]|\s*$)"
@@ -145,6 +145,7 @@ RELATIVE_TIME = (
     r"|\b(?:sometime|some time) (?:overnight|during the night)\b|\bin the middle of the night\b"
     r"|\b(?:just |shortly |right |immediately )?(?:prior to|before) (?:arrival|admission|presentation|coming in)|\bpta\b|\bthe day of (?:the )?(?:injury|accident|fall|collision)"
     r"|\b(?:earlier )?today\b|\btonight\b|\bthe (?:day|night|morning|evening|afternoon) (?:before|prior)\b"
+    r"|\bthe previous (?:day|night|morning|evening|afternoon|week|weekend)\b"
     rf"|\b(?:{_AMOUNT})\s*-?\s*(?:hours?|days?|weeks?|months?)\s*-?\s*old\s+(?:injury|fracture|laceration|wound|sprain|strain|burn|bite)"
     r"|(?:\b(?:at|around|about|approximately|approx\.?|between)|@)\s+(?:\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|hours)|\d{1,2}:\d{2}\b|noon|midnight)"
     r"|\b\d{1,2}(?::\d{2})?\s*[ap]\.?m\b"
@@ -191,6 +192,13 @@ _WHEN = (
     r"(?:,? (?:on |dated )?\d{1,2}[/-]\d{1,2}[/-]\d{2,4}\b)?)"
 )
 PROTECT = rf"\b({_INJURED})((?:{_GAP}[0-9a-z_]+){{0,3}}?{_GAP})((?:at |on |in )?(?:{DATE}|today|tonight|this (?:morning|afternoon|evening)))"
+# a date that names the injury after it ("the October 4, 2000, motor vehicle accident", "the 3/3 work
+# injury") is the injury's, whatever encounter words come before it
+PROTECT_BEFORE = (
+    rf"\b((?:{DATE}),?\s+(?:(?:motor|vehicle|car|auto|bicycle|bike|pedestrian|work|workplace|"
+    rf"industrial|sports?|skiing|rear-end|head-on|ground-level|mechanical|[a-z]+-related)\s+){{0,3}}"
+    rf"(?:{_EVENT}))\b"
+)
 ENCOUNTER_DATE = (
     rf"\b(?:{_ENCOUNTER})(?:{_GAP}[0-9a-z_]+){{0,6}}?{_GAP}{_WHEN}"
     # a date before it ("today and was brought in" does not undate "fell today")
@@ -211,6 +219,7 @@ def without_encounter_dates(clause: pl.Expr) -> pl.Expr:
     return (
         clause.str.replace_all(_SEEN_BY_FAMILY, "noted")
         .str.replace_all(PROTECT, f"${{1}}${{2}}{_MARK}${{3}}")
+        .str.replace_all(PROTECT_BEFORE, f"{_MARK}${{1}}")
         .str.replace_all(ENCOUNTER_DATE, BLANK)
     )
 
