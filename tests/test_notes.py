@@ -1782,6 +1782,8 @@ def test_what_the_review_of_the_sixth_session_found(vocab, text, element, want):
         ("The patient was admitted on 08/06/2007 after a fall.", "injury_date", False),
         # a backache is a pain
         ("Backache, stomachache, and dysuria for the last two days.", "onset_duration", True),
+        # "lac" is a laceration: the context of the time beside it
+        ("HPI: 41 yo M c/o lac to L forearm ~2 hrs PTA.", "injury_date", True),
         # care told as an approach ("treated conservatively", "conservative modalities")
         ("She was treated conservatively over several months.", "conservative_care", True),
         ("The symptoms were unrelieved by conservative modalities.", "conservative_care", True),
