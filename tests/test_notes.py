@@ -1782,6 +1782,18 @@ def test_what_the_review_of_the_sixth_session_found(vocab, text, element, want):
         ("The patient was admitted on 08/06/2007 after a fall.", "injury_date", False),
         # a backache is a pain
         ("Backache, stomachache, and dysuria for the last two days.", "onset_duration", True),
+        # a place "next" in a row is no plan; a patient found on the floor dates the fall
+        (
+            "Pt jumped from one trampoline to the next, landed and twisted the ankle inward.",
+            "injury_mechanism",
+            True,
+        ),
+        ("At about 0600 today the aide found her sitting on the floor.", "injury_date", True),
+        ("The aide found her lying on the bathroom floor at 0200.", "injury_date", True),
+        # what makes the pain worse is no mechanism, with or without its preposition
+        ("Pain worse lifting the arm overhead; slept poorly.", "injury_mechanism", False),
+        ("Low back pain aggravated by bending and lifting.", "injury_mechanism", False),
+        ("Back pain worse after lifting a heavy box at work yesterday.", "injury_mechanism", True),
         # "lac" is a laceration: the context of the time beside it
         ("HPI: 41 yo M c/o lac to L forearm ~2 hrs PTA.", "injury_date", True),
         # care told as an approach ("treated conservatively", "conservative modalities")

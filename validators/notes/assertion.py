@@ -51,9 +51,11 @@ PLANNED = (
 )
 # a letter looking back at what the reader knows ("as you will recall, she fell") states no intent,
 # nor does pain "going to" a part of the body (it radiates there), nor a patient who "refers pain"
-# (reports it, in some clinicians' English)
+# (reports it, in some clinicians' English), nor a place "next" in a row ("jumped from one trampoline
+# to the next")
 RECOLLECTION = (
     r"\bas you (?:will |may |might )?(?:recall|know|remember)\b"
+    r"|\bfrom one (?:\w+ ){1,2}?to the next\b"
     r"|\b(?:patient|pt|he|she) refers (?:to )?(?:pain|having|ha[sd]) "
     r"|\bgoing (?:down |in)?to (?:the |his |her |both )?(?:(?:[lr]|left|right|bilateral) )?"
     r"(?:buttocks?|legs?|thighs?|calf|calves|knees?|feet|foot|toes?|arms?|hands?|fingers?|shoulders?|"
