@@ -25,6 +25,9 @@ import polars as pl
 
 GOLD = Path(__file__).resolve().parent / "data" / "notes_gold"
 MTSAMPLES = Path(__file__).resolve().parent / "data" / "notes" / "mtsamples_dev.csv"
+# 25 more real MTSamples notes (pain procedures, therapy, spine visits), not in mtsamples_dev.csv:
+# labelled as MS00-MS24 by their 0-based row
+SUBSET = Path(__file__).resolve().parent / "data" / "notes" / "mtsamples_neck_back_subset.csv"
 SERVICE_DATE = "2026-06-15"
 AS_OF = "2026-06-30"
 
@@ -97,6 +100,10 @@ def load_gold() -> Gold:
         .select("note_id", "note_text")
         .iter_rows()
     )
+    texts |= {
+        f"MS{row:02d}": text
+        for row, text in enumerate(pl.read_csv(SUBSET, infer_schema=False)["transcription"])
+    }
     written = GOLD / "written_notes.csv"
     if written.exists():
         texts |= dict(
