@@ -40,6 +40,12 @@ POST_NEGATION = (
     r"normal|unremarkable|intact|resolved|contraindicated|\(\s*-\s*\)|-\s*(?:bilaterally|bilat|b/l|on the|$|,))"
 )
 RESULT_BEFORE = r"\b(?:negative|neg|normal|unremarkable)\b"
+# a result with its sides is the end of the test before it, not a word about what follows ("Spurling
+# negative bilaterally" over a wrapped "Taut bands with referred pain")
+RESULT_WITH_SIDES = (
+    r"\b(?:negative|neg|normal|unremarkable)\s+(?:bilaterally|bilat|b/l|throughout|on both sides|"
+    r"on the (?:left|right))\b"
+)
 # Future intent and conditions: care that is only planned is not care received ("referred pain" is a
 # finding, not a referral).
 PLANNED = (
@@ -129,7 +135,9 @@ def negated(clause: pl.Expr, pattern: str, results: bool = True) -> pl.Expr:
     after = rf"(?:{pattern}){WORD}*(?:{_RESULT_GAP}+{WORD}+){{0,3}}?{_RESULT_GAP}*{POST_NEGATION}"
     return (
         before
-        | clause.str.contains(_before(RESULT_BEFORE, pattern, 2))
+        | clause.str.replace_all(RESULT_WITH_SIDES, BLANK).str.contains(
+            _before(RESULT_BEFORE, pattern, 2)
+        )
         | clause.str.contains(after)
     )
 

@@ -39,9 +39,10 @@ GOALS_FOLLOW = r"[,;]?\s+(?:with|and)\s+(?:the\s+)?(?:following\s+)?goals?(?:\s+
 PLAN_FOLLOWS = r",\s+and\s+((?:he|she|they|pt|patient|the patient)\s+will\s+(?:continue|attend|be seen|receive|return))\b"
 
 # the periods of abbreviations end no sentence ("at 6 p.m. while at practice", "seen by Dr. X", "the R. ankle",
-# "post. thigh -> lat. calf x 10 wks"); "b/l." does ("SLR neg b/l. Taut bands ...")
+# "post. thigh -> lat. calf x 10 wks", "p.r.n. medications"); "b/l." does ("SLR neg b/l. Taut bands ...")
 ABBREVIATION = (
-    r"\b([ap]\.m|dr|mr|mrs|ms|vs|approx|e\.g|i\.e|[rl]|lt|rt|ant|post|lat|med|prox|dist|bilat)"
+    r"\b([ap]\.m|dr|mr|mrs|ms|vs|approx|e\.g|i\.e|[rl]|lt|rt|ant|post|lat|med|prox|dist|bilat|"
+    r"p\.r\.n|b\.i\.d|t\.i\.d|q\.i\.d|q\.h\.s|q\.d|p\.o)"
     r"\.(?:\s|$)"
 )
 # "b/l." is bilateral ending its sentence, not the side's letter "l."

@@ -192,12 +192,15 @@ _WHEN = (
     r"(?:,? (?:on |dated )?\d{1,2}[/-]\d{1,2}[/-]\d{2,4}\b)?)"
 )
 PROTECT = rf"\b({_INJURED})((?:{_GAP}[0-9a-z_]+){{0,3}}?{_GAP})((?:at |on |in )?(?:{DATE}|today|tonight|this (?:morning|afternoon|evening)))"
-# a date that names the injury after it ("the October 4, 2000, motor vehicle accident", "the 3/3 work
-# injury") is the injury's, whatever encounter words come before it
+# a date that names the injury after it ("the October 4, 2000, motor vehicle accident", "the 2/14/26
+# work injury was evaluated") is the injury's, whatever encounter words come before or after it; the
+# injury is the phrase's head (its end, or a word that goes on about it), not a modifier ("3/3/26 fall
+# risk assessment", "3/3/26 trauma protocol")
 PROTECT_BEFORE = (
     rf"\b((?:{DATE}),?\s+(?:(?:motor|vehicle|car|auto|bicycle|bike|pedestrian|work|workplace|"
     rf"industrial|sports?|skiing|rear-end|head-on|ground-level|mechanical|[a-z]+-related)\s+){{0,3}}"
-    rf"(?:{_EVENT}))\b"
+    rf"(?:{_EVENT}))(\s*$|\s*[,.;)]|\s+(?:on|at|in|when|while|that|which|where|and|was|is|"
+    r"resulted|caused|left)\b)"
 )
 ENCOUNTER_DATE = (
     rf"\b(?:{_ENCOUNTER})(?:{_GAP}[0-9a-z_]+){{0,6}}?{_GAP}{_WHEN}"
@@ -219,7 +222,7 @@ def without_encounter_dates(clause: pl.Expr) -> pl.Expr:
     return (
         clause.str.replace_all(_SEEN_BY_FAMILY, "noted")
         .str.replace_all(PROTECT, f"${{1}}${{2}}{_MARK}${{3}}")
-        .str.replace_all(PROTECT_BEFORE, f"{_MARK}${{1}}")
+        .str.replace_all(PROTECT_BEFORE, f"{_MARK}${{1}}{_MARK}${{2}}")
         .str.replace_all(ENCOUNTER_DATE, BLANK)
     )
 
