@@ -1888,6 +1888,57 @@ def test_phrasings_of_real_dictations_outside_the_gold_set(vocab, text, element,
             True,
         ),
         ("SLR negative bilaterally.", "radicular_findings", False),
+        # a letter's "Our goals are as follows." opens the goals its next sentences state
+        (
+            "PT eval. Our goals are as follows. By 4 weeks, flexion to 145 degrees.\n\nPlan: 2x/week.",
+            "poc_goals",
+            True,
+        ),
+        ("The goals are met. Discharge from PT.", "poc_goals", False),
+        # a work posture held for hours is how a strain happened
+        (
+            "He had to work with his neck extended and rotated for several hours.",
+            "injury_mechanism",
+            True,
+        ),
+        ("Neck extended for 2 hours during the MRI.", "injury_mechanism", False),
+        # an injury's date protected on both sides from the encounter after it; a hockey check
+        (
+            "She injured her left wrist on 11/28/2026 and was seen in your urgent care.",
+            "injury_date",
+            True,
+        ),
+        ("He was checked into the boards on 11/20/26.", "injury_date", True),
+        # a history of falls dates an earlier fall, not this one
+        ("Hx of falls - last fall 09/2026 w/o injury.", "injury_date", False),
+        ("History of falls, fell again this morning in the bathroom.", "injury_date", True),
+        # jerked, pulled hard on; "worse w/" is "worse with"
+        ("The load swung and jerked his right arm overhead.", "injury_mechanism", True),
+        ("Arm pain after he pulled hard on a come-along.", "injury_mechanism", True),
+        ("Pain dorsal wrist, worse w/ pushing up from chair.", "injury_mechanism", False),
+        # a visit's plan for a guided injection to come is no guidance; a procedure told in a plan
+        # section, or after its consent, is
+        (
+            "Plan: I recommend a left L4-L5 transforaminal epidural steroid injection under fluoroscopy.",
+            "imaging_guidance",
+            False,
+        ),
+        (
+            "R L5-S1 transforaminal ESI under fluoroscopy to be scheduled.",
+            "imaging_guidance",
+            False,
+        ),
+        (
+            "A/P: L knee OA. Arthrocentesis performed under ultrasound guidance today.",
+            "imaging_guidance",
+            True,
+        ),
+        (
+            "After discussing risks and benefits and obtaining verbal consent, I performed "
+            "arthrocentesis of the left knee under ultrasound guidance.",
+            "imaging_guidance",
+            True,
+        ),
         # p.r.n. is one word; facet arthrosis is the facet's pain
         ("She takes p.r.n. medications for the pain.", "conservative_care", True),
         ("Pain in the lumbar spine secondary to facet arthrosis.", "axial_pain", True),
@@ -1895,5 +1946,5 @@ def test_phrasings_of_real_dictations_outside_the_gold_set(vocab, text, element,
 )
 def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want):
     """Defects a reviewer reproduced in this session's changes, each fixed, and the causes found in
-    the development parts of the sets LA-LF and KA-KF and of the real notes MS00-MS24."""
+    the development parts of the sets LA-LF, KA-KF and JA-JF and of the real notes MS00-MS24."""
     assert bool(found(vocab, text).get(element, (False,))[0]) is want

@@ -58,10 +58,13 @@ PLANNED = (
 # a letter looking back at what the reader knows ("as you will recall, she fell") states no intent,
 # nor does pain "going to" a part of the body (it radiates there), nor a patient who "refers pain"
 # (reports it, in some clinicians' English), nor a place "next" in a row ("jumped from one trampoline
-# to the next")
+# to the next"), nor a consent's discussion
 RECOLLECTION = (
     r"\bas you (?:will |may |might )?(?:recall|know|remember)\b"
     r"|\bfrom one (?:\w+ ){1,2}?to the next\b"
+    # a consent told before the procedure it was for ("after discussing risks and benefits, I
+    # performed ...")
+    r"|\b(?:after|having) discuss\w* (?:the )?(?:risks|benefits|alternatives)\b"
     r"|\b(?:patient|pt|he|she) refers (?:to )?(?:pain|having|ha[sd]) "
     r"|\bgoing (?:down |in)?to (?:the |his |her |both )?(?:(?:[lr]|left|right|bilateral) )?"
     r"(?:buttocks?|legs?|thighs?|calf|calves|knees?|feet|foot|toes?|arms?|hands?|fingers?|shoulders?|"
@@ -142,14 +145,17 @@ def negated(clause: pl.Expr, pattern: str, results: bool = True) -> pl.Expr:
     )
 
 
-def planned(clause: pl.Expr, pattern: str) -> pl.Expr:
-    """Future intent or a condition before the mention ("will start PT"), or an order or advice
-    right after it ("HEP recommended", "trial of PT ordered"), unless the care is said to be going on;
-    a letter's "as you will recall" looks back, and pain "going to L buttock" radiates."""
+def planned(clause: pl.Expr, pattern: str, words: int = 8) -> pl.Expr:
+    """Future intent or a condition up to `words` words before the mention ("will start PT"), or an
+    order or advice right after it ("HEP recommended", "trial of PT ordered", "TFESI under
+    fluoroscopy to be scheduled"), unless the care is said to be going on; a letter's "as you will
+    recall" looks back, and pain "going to L buttock" radiates."""
     clause = clause.str.replace_all(RECOLLECTION, BLANK)
-    after = rf"(?:{pattern}){WORD}*{_GAP}+(?:(?:is|was|were|are|been|being)\s+)?{PLANNED_AFTER}"
+    after = (
+        rf"(?:{pattern}){WORD}*{_GAP}+(?:(?:is|was|were|are|been|being|to be)\s+)?{PLANNED_AFTER}"
+    )
     return (
-        clause.str.contains(_before(PLANNED, pattern, 8)) | clause.str.contains(after)
+        clause.str.contains(_before(PLANNED, pattern, words)) | clause.str.contains(after)
     ) & ~clause.str.contains(_before(ONGOING, pattern, 6))
 
 

@@ -22,7 +22,10 @@ PLACEHOLDERS = {
     "duration": temporal.DURATION,
     "symptom_span": temporal.SYMPTOM_SPAN,
 }
-ASSERTIONS = ("done", "any")  # done: a planned or hypothetical mention does not count
+# done: a planned or hypothetical mention does not count, nor one in a plan unless it goes on;
+# performed: a planned or hypothetical mention does not count, wherever it is written (a procedure's
+# technique is told in its plan as often as in its description); any: every mention counts
+ASSERTIONS = ("done", "performed", "any")
 
 
 def ascii_words(pattern: str) -> str:

@@ -40,6 +40,11 @@ _WRAPPED_HEADER = (
 )
 
 
+# "Our goals are as follows." in a letter's paragraph, as a header would open them
+_GOALS_SENTENCE = (
+    r"(?i)(^|[.!?]\s+)(?:(?:our|the|his|her|their|my|treatment|therapy|rehab|short[- ]term|long[- ]term|"
+    r"functional)\s+){1,2}goals\s+(?:are|will be|include)(?:\s+as follows)?\s*[.:]\s+"
+)
 # a form's boxes, as text exports write them and as Unicode ballot boxes
 _UNCHECKED = r"\[ \]|\u2610"
 _CHECKED = r"\[[xX\u2713\u2714]\]|[\u2611\u2612]"
@@ -77,6 +82,8 @@ def normalize(text: pl.Expr) -> pl.Expr:
         .str.replace_all(rf"(?:{_CHECKED})[ \t]*", "")
         # a section's name alone on its line is its header, with or without the colon ("PLAN")
         .str.replace_all(_BARE_HEADER, "${1}:")
+        # a sentence that announces the goals in running text opens them ("Our goals are as follows.")
+        .str.replace_all(_GOALS_SENTENCE, "${1}\nGoals: ")
         # an upper-case header wrapped over two lines is one ("HISTORY\nAND PHYSICAL:")
         .str.replace_all(_WRAPPED_HEADER, "${1}${2} ${3}")
         # MTSamples' comma joins: after a header, and between a sentence end and the next paragraph

@@ -237,9 +237,15 @@ def _index(
         if element["unless"]:
             mentioned = mentioned & ~pl.col("_item").str.contains(element["unless"])
         asserted = ~assertion.family(clause, pattern)
+        if element["assertion"] in ("done", "performed"):
+            # planned or hypothetical care is not care received; a procedure's name stands between a
+            # plan's verb and its technique ("I recommend a left L4-L5 transforaminal epidural
+            # steroid injection under fluoroscopy"), so the technique's plan is read further back
+            asserted = asserted & ~assertion.planned(
+                clause, pattern, 16 if element["assertion"] == "performed" else 8
+            )
         if element["assertion"] == "done":
-            # planned or hypothetical care is not care received; in a plan, only care going on is
-            asserted = asserted & ~assertion.planned(clause, pattern)
+            # in a plan, only care going on is
             asserted = asserted & ~(in_plan & ~clause.str.contains(assertion.ONGOING))
         negated = (
             assertion.negated(neutral, pattern, results=element["negated_by"] == "any")
