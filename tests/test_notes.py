@@ -1902,16 +1902,25 @@ def test_phrasings_of_real_dictations_outside_the_gold_set(vocab, text, element,
             True,
         ),
         ("Neck extended for 2 hours during the MRI.", "injury_mechanism", False),
-        # an injury's date protected on both sides from the encounter after it; a hockey check
         (
-            "She injured her left wrist on 11/28/2026 and was seen in your urgent care.",
-            "injury_date",
-            True,
+            "HPI: Neck pain, worse with sustained postures such as reading.",
+            "injury_mechanism",
+            False,
         ),
+        (
+            "Exam was performed with the neck extended and rotated for 10 seconds.",
+            "injury_mechanism",
+            False,
+        ),
+        ("He jerked awake with arm pain.", "injury_mechanism", False),
+        # a hockey check is an injury; checking into a hospital is an encounter
         ("He was checked into the boards on 11/20/26.", "injury_date", True),
+        ("He checked into the ER on 3/3/26 after his knee pain worsened.", "injury_date", False),
+        ("She fell, and on 11/30/26 presented to urgent care.", "injury_date", False),
         # a history of falls dates an earlier fall, not this one
         ("Hx of falls - last fall 09/2026 w/o injury.", "injury_date", False),
         ("History of falls, fell again this morning in the bathroom.", "injury_date", True),
+        ("History of falls - last fall this morning, hit her head.", "injury_date", True),
         # jerked, pulled hard on; "worse w/" is "worse with"
         ("The load swung and jerked his right arm overhead.", "injury_mechanism", True),
         ("Arm pain after he pulled hard on a come-along.", "injury_mechanism", True),
@@ -1930,6 +1939,13 @@ def test_phrasings_of_real_dictations_outside_the_gold_set(vocab, text, element,
         ),
         (
             "A/P: L knee OA. Arthrocentesis performed under ultrasound guidance today.",
+            "imaging_guidance",
+            True,
+        ),
+        ("Plan: Left L5 TFESI performed under fluoroscopy today.", "imaging_guidance", True),
+        (
+            "Procedure: The procedure will be performed under fluoroscopic guidance. The patient was "
+            "placed prone and the L5-S1 level was injected.",
             "imaging_guidance",
             True,
         ),

@@ -40,6 +40,8 @@ POST_NEGATION = (
     r"normal|unremarkable|intact|resolved|contraindicated|\(\s*-\s*\)|-\s*(?:bilaterally|bilat|b/l|on the|$|,))"
 )
 RESULT_BEFORE = r"\b(?:negative|neg|normal|unremarkable)\b"
+# a plan's header kept as its clause's evidence ("plan: l5 tfesi performed today", "assessment/plan:")
+PLAN_HEADER = r"^\W*(?:[a-z-]+\s*/\s*|[a-z-]+\s+)?plans?\s*:"
 # a result with its sides is the end of the test before it, not a word about what follows ("Spurling
 # negative bilaterally" over a wrapped "Taut bands with referred pain")
 RESULT_WITH_SIDES = (

@@ -23,8 +23,8 @@ PLACEHOLDERS = {
     "symptom_span": temporal.SYMPTOM_SPAN,
 }
 # done: a planned or hypothetical mention does not count, nor one in a plan unless it goes on;
-# performed: a planned or hypothetical mention does not count, wherever it is written (a procedure's
-# technique is told in its plan as often as in its description); any: every mention counts
+# performed: a planned or hypothetical mention does not count, except in a procedure's own
+# description, and one in a plan section does when nothing plans it; any: every mention counts
 ASSERTIONS = ("done", "performed", "any")
 
 

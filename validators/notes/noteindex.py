@@ -237,14 +237,18 @@ def _index(
         if element["unless"]:
             mentioned = mentioned & ~pl.col("_item").str.contains(element["unless"])
         asserted = ~assertion.family(clause, pattern)
-        if element["assertion"] in ("done", "performed"):
-            # planned or hypothetical care is not care received; a procedure's name stands between a
-            # plan's verb and its technique ("I recommend a left L4-L5 transforaminal epidural
-            # steroid injection under fluoroscopy"), so the technique's plan is read further back
-            asserted = asserted & ~assertion.planned(
-                clause, pattern, 16 if element["assertion"] == "performed" else 8
+        if element["assertion"] == "performed":
+            # a procedure's own description tells its technique however it words it; elsewhere a
+            # planned one is no technique used (a plan's header is no intent), and a procedure's
+            # name stands between the plan's verb and it ("I recommend a left L4-L5 transforaminal
+            # epidural steroid injection under fluoroscopy"), so the plan is read further back
+            unheaded = clause.str.replace_all(assertion.PLAN_HEADER, BLANK)
+            asserted = asserted & (
+                pl.col("section").is_in(["procedure"]) | ~assertion.planned(unheaded, pattern, 16)
             )
         if element["assertion"] == "done":
+            # planned or hypothetical care is not care received
+            asserted = asserted & ~assertion.planned(clause, pattern)
             # in a plan, only care going on is
             asserted = asserted & ~(in_plan & ~clause.str.contains(assertion.ONGOING))
         negated = (

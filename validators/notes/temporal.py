@@ -165,9 +165,8 @@ RELATIVE_TIME = (
 # on 8/6/07", "presented to the emergency department on 1/7/09" (up to six words apart), "seen in our
 # office today", and a date before it, "on 7/26/08 he was taken back to the operating room". A date
 # the injury itself is named just before ("seen after a car accident on 9/5/26", "fell today") is
-# the injury's, as is a labelled one ("closed DOI 11/22/26"): PROTECT marks it on both sides first
-# ("injured her wrist on 11/28/26 and was seen in urgent care"), and an encounter's span does not
-# reach across a mark.
+# the injury's, as is a labelled one ("closed DOI 11/22/26"): PROTECT marks it first, and an
+# encounter's span does not reach across the mark.
 _ENCOUNTER = (
     r"admit[0-9a-z_]*|admission|present(?:s|ed|ing)?|seen|evaluated|examined|visits?|visited|here|"
     r"transferred|discharged|returns?|returned|underwent|undergo[0-9a-z_]*|scheduled|performed|operat[0-9a-z_]*|surger(?:y|ies)|"
@@ -184,7 +183,7 @@ _ENCOUNTER_AFTER = (
 _INJURED = (
     r"injur[0-9a-z_]*|accident|collision|crash|mv[ac]|falls?|fell|fallen|slipped|tripped|twisted|struck|hit|"
     r"assault[0-9a-z_]*|bitten|stung|burned|burnt|occurred|happened|"
-    r"sustained|hurt|incident|doi|doa|checked into"
+    r"sustained|hurt|incident|doi|doa|checked (?:hard )?into the (?:boards|glass|wall)"
 )
 _MARK = "\x1a"
 _GAP = f"[^0-9a-z_{_MARK}]+"  # what separates words, never the mark
@@ -222,7 +221,7 @@ def without_encounter_dates(clause: pl.Expr) -> pl.Expr:
     """The clause with the dates of encounters blanked, so an injury's date is not read from them."""
     return (
         clause.str.replace_all(_SEEN_BY_FAMILY, "noted")
-        .str.replace_all(PROTECT, f"${{1}}${{2}}{_MARK}${{3}}{_MARK}")
+        .str.replace_all(PROTECT, f"${{1}}${{2}}{_MARK}${{3}}")
         .str.replace_all(PROTECT_BEFORE, f"{_MARK}${{1}}{_MARK}${{2}}")
         .str.replace_all(ENCOUNTER_DATE, BLANK)
     )
