@@ -1955,6 +1955,13 @@ def test_phrasings_of_real_dictations_outside_the_gold_set(vocab, text, element,
             "imaging_guidance",
             True,
         ),
+        # a span after an injury told by its verb dates it
+        (
+            "The patient presents about two hours after being bitten on the right hand by a dog.",
+            "injury_date",
+            True,
+        ),
+        ("Follow up two weeks after starting therapy.", "injury_date", False),
         # p.r.n. is one word; facet arthrosis is the facet's pain
         ("She takes p.r.n. medications for the pain.", "conservative_care", True),
         ("Pain in the lumbar spine secondary to facet arthrosis.", "axial_pain", True),
@@ -1962,5 +1969,6 @@ def test_phrasings_of_real_dictations_outside_the_gold_set(vocab, text, element,
 )
 def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want):
     """Defects a reviewer reproduced in this session's changes, each fixed, and the causes found in
-    the development parts of the sets LA-LF, KA-KF and JA-JF and of the real notes MS00-MS24."""
+    the development parts of the sets LA-LF, KA-KF and JA-JF, of the real notes MS00-MS24, and the
+    H round's one false alarm (HE003)."""
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
