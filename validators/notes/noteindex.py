@@ -244,7 +244,7 @@ def _index(
             # epidural steroid injection under fluoroscopy"), so the plan is read further back
             unheaded = clause.str.replace_all(assertion.PLAN_HEADER, BLANK)
             asserted = asserted & (
-                pl.col("section").is_in(["procedure"]) | ~assertion.planned(unheaded, pattern, 16)
+                (pl.col("section") == "procedure") | ~assertion.planned(unheaded, pattern, 16)
             )
         if element["assertion"] == "done":
             # planned or hypothetical care is not care received

@@ -135,9 +135,9 @@ RELATIVE_TIME = (
     # "pain x 3 days after a fall", "s/p MVC x 2 days", "FOOSH x2d"
     rf"|\b(?:x|for)\s*(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:after|since|following|s/p|status post) (?:the |a |an |his |her )?(?:{_EVENT})"
     rf"|\b(?:(?:s/p|status post) (?:the |a |an |his |her )?)?(?:{_EVENT}|foosh|glf)\s+x\s*(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\b"
-    rf"|\b(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:status post|s/p|since|after|following) (?:the |a |an |his |her )?(?:[a-z]+ ){{0,2}}(?:{_EVENT})"
-    # "two hours after being bitten", "a week after falling"
-    rf"|\b(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:after|since|following) (?:being (?:bitten|struck|hit|stung|kicked|thrown|assaulted)|falling|tripping|slipping|twisting|injuring)\b"
+    rf"|\b(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s+(?:(?:status post|s/p|since|after|following) (?:the |a |an |his |her )?(?:[a-z]+ ){{0,2}}(?:{_EVENT})"
+    # or the injury told by its verb ("two hours after being bitten", "a week after falling")
+    r"|(?:after|since|following) (?:being (?:bitten|struck|hit|stung|kicked|thrown|assaulted)|falling|tripping|slipping|twisting|injuring)\b)"
     rf"|\b(?:injury|fracture|laceration|wound|sprain|strain|burn|bite|tear)\s+(?:is|was)\s+(?:about |approximately |nearly |over )?(?:a |an )?(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s*-?\s*old\b"
     rf"|\b(?:on|last|this past|past|this|since)\s+(?:{_WEEKDAY})\b|\b(?:{_WEEKDAY})\s+(?:night|nite|morning|evening|afternoon|[ap]\.?m)\b"
     r"|\byest(?:erday|\.)?(?:\b|$)|\by'?day\b|\bydy\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tues?|thurs?|fri)\b|\b(?:last|this past|past) (?:night|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b|\b(?:this|last) [ap]\.?m\b"
