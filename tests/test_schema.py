@@ -197,6 +197,18 @@ def test_claim_consistency_blames_each_line_that_differs_from_the_claim_first_li
     assert sorted(order[row] for row in flagged["_row"]) == [1, 2]
 
 
+def test_duplicate_lines_with_an_overflowing_pointer_are_judged_not_crashed():
+    """Two lines of one claim and line number, one pointer too long for an integer: the duplicate is
+    found (pandera builds its failure cases from the whole rows, which once made polars panic)."""
+    rows = [
+        {"claim_id": "C1", "line_number": "2", "diagnosis_pointers": "99999999999"},
+        {"claim_id": "C1", "line_number": "2", "diagnosis_pointers": "1e309"},
+    ]
+    found, table = failures(prepare(claim_lines(rows)), AS_OF, POS)
+    assert table.is_empty()
+    assert {"multiple_fields_uniqueness", "pointer_format"} <= set(found["check"])
+
+
 def test_lazy_queries_run_in_memory():
     """polars 2 collects a LazyFrame on its streaming engine by default, where each of pandera's
     ~230 small queries per file costs twice as much; importing the validators sets in-memory."""

@@ -112,10 +112,14 @@ def prepare(lines: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("line_number").str.contains(LINE_NUMBER))
         .then(pl.col("line_number").cast(pl.Int64, strict=False))
         .alias("_line_number"),
+        # a pointer too long for an integer is no slot: dropped, not kept as a null in the list (pandera
+        # builds duplicate lines' failure cases from whole rows, and polars panics on a [null] list
+        # beside a [3] list; every reader of the list skips what is no slot anyway)
         pl.col("diagnosis_pointers")
         .str.replace_many(POINTER_LETTERS, [str(i) for i in range(1, 13)])
         .str.extract_all(r"[0-9]+")
         .cast(pl.List(pl.Int32), strict=False)
+        .list.drop_nulls()
         .alias("_pointers"),
     )
 
