@@ -38,7 +38,7 @@ from cleanclaim.validators.config import (
     resolve_config,
     split_rule_ids,
 )
-from cleanclaim.validators.errors import ExtractError, RuleConfigError
+from cleanclaim.validators.errors import FAULTS, ExtractError, RuleConfigError
 from cleanclaim.validators.icd10cm import import_release, split_release_files
 from cleanclaim.validators.ruledocs import explain_text, rules_readme
 from cleanclaim.validators.scaffold import skeleton
@@ -697,7 +697,7 @@ def cmd_validate(args: argparse.Namespace, catalog: Catalog) -> int:
         with quiet_abandoned_writers():
             try:
                 written = pipeline.write_outputs(result, args.report, args.findings, progress=after)
-            except Exception as exc:  # a full disk, a read-only folder: the outputs' problem
+            except FAULTS as exc:  # a full disk, a read-only folder: the outputs' problem
                 written = {"error": write_error(exc, args)}
         bar.update(task, completed=len(inputs) + 3)
     if "error" in written:

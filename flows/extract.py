@@ -32,7 +32,7 @@ import yaml
 
 from cleanclaim.flows import x12
 from cleanclaim.validators.contract import CANONICAL, CODE_COLUMNS, REQUIRED
-from cleanclaim.validators.errors import ExtractError
+from cleanclaim.validators.errors import FAULTS, ExtractError
 from cleanclaim.validators.notes import NoteIndex
 
 MAX_ROWS = 20_000_000  # a bigger file is refused rather than exhausting memory (T8)
@@ -843,7 +843,7 @@ def check_xlsx_container(path: str, max_inflated: int = XLSX_MAX_INFLATED) -> No
                 total += real
     except ExtractError:
         raise
-    except Exception as exc:  # every parser failure, never a hand-picked list (T7)
+    except FAULTS as exc:  # every parser failure, never a hand-picked list (T7)
         raise ExtractError(
             path,
             f"the workbook is damaged ({type(exc).__name__})",
@@ -867,7 +867,7 @@ def read_xlsx(
         reader = fastexcel.read_excel(path)
         sheet = reader.load_sheet(0, header_row=None, dtypes="string", n_rows=max_rows + 2)
         frame = sheet.to_polars()
-    except Exception as exc:  # calamine errors can quote cell text
+    except FAULTS as exc:  # calamine errors can quote cell text
         raise ExtractError(
             path,
             f"the workbook could not be read ({type(exc).__name__})",
@@ -923,7 +923,7 @@ def read_parquet(
     try:
         schema = pl.read_parquet_schema(path)
         rows = pl.scan_parquet(path).select(pl.len()).collect().item()
-    except Exception as exc:
+    except FAULTS as exc:
         raise ExtractError(
             path,
             f"the Parquet file is damaged ({type(exc).__name__})",
@@ -975,7 +975,7 @@ def read_parquet(
         )
     try:
         frame = pl.read_parquet(path, columns=[names[pos] for pos in keep])
-    except Exception as exc:
+    except FAULTS as exc:
         raise ExtractError(
             path,
             f"the Parquet file could not be read ({type(exc).__name__})",

@@ -55,7 +55,7 @@ from cleanclaim.flows.outcomes import nightly_remits, remittances_in
 from cleanclaim.validators.catalog import Catalog, load_catalog
 from cleanclaim.validators.config import RunConfig, resolve_config
 from cleanclaim.validators.engine import history_rows
-from cleanclaim.validators.errors import ExtractError, RuleConfigError
+from cleanclaim.validators.errors import FAULTS, ExtractError, RuleConfigError
 
 OUTCOMES = (
     "validated",
@@ -190,7 +190,7 @@ def read_extract(
     except ExtractError as exc:
         get_run_logger().warning("%s set aside (%s)", tag, exc.reason)
         return Read(sha, before, error=exc)
-    except Exception as exc:  # the file's problem (_file_problem)
+    except FAULTS as exc:  # the file's problem (_file_problem)
         return Read(sha, before, error=_file_problem(item, "reading", tag, exc))
 
 
@@ -207,7 +207,7 @@ def check_partition(
     catalog = worker_catalog(rules)
     try:
         return pipeline.check(item, extract, catalog, as_of, config, history=history)
-    except Exception as exc:  # the file's problem (_file_problem)
+    except FAULTS as exc:  # the file's problem (_file_problem)
         error = _file_problem(item, "checking", tag, exc)
         return pipeline.FileOutcome(item, facts={"file": item.path.name}, error=error)
 
@@ -238,7 +238,7 @@ def publish_extract(
         return box.publish(outcome, read.sha256, read.signature, inbox, out, as_of, catalog, run_id)
     except OSError as exc:  # retried
         raise OSError(exc.errno, f"{tag}: publishing failed ({exc.strerror})") from None
-    except Exception as exc:
+    except FAULTS as exc:
         raise RuntimeError(f"{tag}: publishing failed ({type(exc).__name__})") from None
 
 
@@ -257,7 +257,7 @@ def check_across_files(
         return pipeline.check_duplicates_across(
             outcome, worker_catalog(rules), as_of, config, history
         )
-    except Exception as exc:  # the file's problem (_file_problem)
+    except FAULTS as exc:  # the file's problem (_file_problem)
         error = _file_problem(outcome.input, "checking", tag, exc)
         return pipeline.FileOutcome(
             outcome.input, facts={"file": outcome.input.path.name}, error=error

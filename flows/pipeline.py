@@ -39,7 +39,7 @@ from cleanclaim.validators.checks.context import index_notes
 from cleanclaim.validators.codesets import Icd10cmEditions
 from cleanclaim.validators.config import RunConfig
 from cleanclaim.validators.engine import HISTORY_COLUMNS, run_rules
-from cleanclaim.validators.errors import ExtractError
+from cleanclaim.validators.errors import FAULTS, ExtractError
 from cleanclaim.validators.integrity import check_integrity, rejected_row_findings
 from cleanclaim.validators.notes import NoteIndex
 
@@ -282,7 +282,7 @@ def file_boundary(stage: str):
                 return fn(item, *args, **kwargs)
             except ExtractError:
                 raise
-            except Exception as exc:
+            except FAULTS as exc:
                 error = fault(item.path, stage, exc)
             raise error
 
@@ -527,7 +527,7 @@ def validate_file(
         )
     except ExtractError as exc:
         error = exc
-    except Exception as exc:  # the file's boundary: any fault sets it aside
+    except FAULTS as exc:  # the file's boundary: any fault sets it aside
         error = fault(item.path, stage, exc)
     log.warning("file set aside: %s (%s)", name, error.reason)
     return FileOutcome(item, facts={"file": name}, error=error)

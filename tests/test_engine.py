@@ -10,6 +10,7 @@ import shutil
 import polars as pl
 import pytest
 import yaml
+from polars.exceptions import PanicException
 
 from cleanclaim.validators.catalog import load_catalog
 from cleanclaim.validators.checks import REGISTRY, CheckKind, HitsModel
@@ -38,11 +39,13 @@ def findings(catalog, rows=ROWS, config=None):
     return run_rules(integrity.lines, catalog, AS_OF, config)
 
 
-def test_a_crashing_rule_is_reported_and_the_others_still_run(catalog, monkeypatch, caplog):
+# polars' own faults are PanicExceptions, BaseExceptions that an `except Exception` lets through
+@pytest.mark.parametrize("error", [ZeroDivisionError, PanicException])
+def test_a_crashing_rule_is_reported_and_the_others_still_run(catalog, monkeypatch, caplog, error):
     kind = REGISTRY["dx_duplicate"]
 
     def explode(ctx, params):
-        raise ZeroDivisionError("PT-SECRET")  # a message that could hold values is never shown
+        raise error("PT-SECRET")  # a message that could hold values is never shown
 
     monkeypatch.setitem(
         REGISTRY,
@@ -52,7 +55,7 @@ def test_a_crashing_rule_is_reported_and_the_others_still_run(catalog, monkeypat
     found = findings(catalog)
     engine = found.filter(pl.col("rule_id") == "ENG001")
     assert engine["message"].to_list() == [
-        "Check GDL009 (coding rules) could not run: ZeroDivisionError. Claims were not checked for it."
+        f"Check GDL009 (coding rules) could not run: {error.__name__}. Claims were not checked for it."
     ]
     assert {"INJ001", "COD002"} <= set(found["rule_id"])  # the other rules still ran
     assert "PT-SECRET" not in caplog.text and "GDL009" in caplog.text

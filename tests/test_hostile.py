@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import gc
+import io
 import logging
 import os
 import random
@@ -104,6 +105,17 @@ def _wide(text: str) -> bytes:
     return (header + "".join(f",x{i}" for i in range(extra)) + "\r\n" + rest).encode()
 
 
+def _panicking_parquet(text: str) -> bytes:
+    """The canary rows as Parquet with a few bytes changed that make polars panic (PanicException, a
+    BaseException) decoding a page, as a damaged file can: found by trying random changes."""
+    out = io.BytesIO()
+    pl.read_csv(io.StringIO(text), infer_schema=False).write_parquet(out)
+    data, pick = bytearray(out.getvalue()), random.Random(207)
+    for _ in range(pick.randint(1, 8)):
+        data[pick.randrange(4, len(data) - 8)] = pick.randrange(256)
+    return bytes(data)
+
+
 # name, file name, the file's bytes from the canary CSV text, the reason it is set aside for
 SET_ASIDE = [
     ("blank first line", "a.csv", lambda t: ("\r\n" + t).encode(), "bad_header"),
@@ -152,6 +164,7 @@ SET_ASIDE = [
     ("legacy .xls", "a.xlsx", lambda t: b"\xd0\xcf\x11\xe0" + t.encode(), "encrypted_or_xls"),
     ("zip that is not a workbook", "a.xlsx", lambda t: b"PK\x03\x04" + t.encode(), "corrupt_zip"),
     ("truncated Parquet", "a.parquet", lambda t: b"PAR1" + t.encode(), "corrupt_parquet"),
+    ("Parquet that makes polars panic", "a.parquet", _panicking_parquet, "corrupt_parquet"),
 ]
 
 

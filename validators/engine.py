@@ -26,6 +26,7 @@ from cleanclaim.validators.catalog import Catalog, Rule
 from cleanclaim.validators.checks import REGISTRY
 from cleanclaim.validators.checks.context import Context
 from cleanclaim.validators.config import RunConfig
+from cleanclaim.validators.errors import FAULTS
 from cleanclaim.validators.integrity import ENGINE_RULE
 from cleanclaim.validators.notes import NoteIndex
 
@@ -140,7 +141,7 @@ def run_rules(
         try:
             hits = REGISTRY[rule.check].func(scoped, catalog.params[rule.id])
             outcome = _hits_to_findings(rule, hits, keys, config), None
-        except Exception as exc:
+        except FAULTS as exc:
             # no message: it may quote values
             log.error("rule %s crashed: %s", rule.id, type(exc).__name__)
             outcome = None, {"rule": rule.id, "error": type(exc).__name__}

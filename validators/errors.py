@@ -6,6 +6,13 @@ them, so those exceptions are translated here and chained with `from None`.
 
 from __future__ import annotations
 
+from polars.exceptions import PanicException
+
+# What a boundary (a file, a rule, a parser) catches. polars reports a fault of its own, as a damaged
+# Parquet footer can cause, as a PanicException, which is a BaseException: caught with the rest so
+# that such a file is set aside with its reason instead of ending the run in a traceback.
+FAULTS = (Exception, PanicException)
+
 
 class ExtractError(Exception):
     """A whole input file cannot be used: names the file, the problem and what was expected."""
