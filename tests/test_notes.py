@@ -1972,3 +1972,56 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
     the development parts of the sets LA-LF, KA-KF and JA-JF, of the real notes MS00-MS24, and the
     H round's one false alarm (HE003)."""
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+@pytest.mark.parametrize(
+    "text, element, want",
+    [
+        # a pivot told as the injury, not the exam's pivot shift or a transfer
+        ("Pt tore R ACL playing basketball (non-contact pivot).", "injury_mechanism", True),
+        ("Injured L knee playing soccer, planted and pivoted.", "injury_mechanism", True),
+        ("Knee exam: pivot shift negative, Lachman 1A.", "injury_mechanism", False),
+        ("Pt performs stand pivot transfer with min assist.", "injury_mechanism", False),
+        # bending to pick something up as the event, not as what the pain limits
+        ('She bent to pick up her toddler and felt a "pop."', "injury_mechanism", True),
+        ("Low back pain began after bending to pick up a bag of salt.", "injury_mechanism", True),
+        ("Difficulty bending to pick up objects from the floor.", "injury_mechanism", False),
+        (
+            'She felt a sharp "grab" in the back of her thigh at top speed.',
+            "injury_mechanism",
+            True,
+        ),
+        # an activity alone is no mechanism, however the injury is tied to it
+        ("He injured his right wrist while skateboarding.", "injury_mechanism", False),
+        ("He hurt his back while working on his truck.", "injury_mechanism", False),
+        ("He hurt his back while lifting a tire onto his truck.", "injury_mechanism", True),
+        ("R hand pain after punching a locker.", "injury_mechanism", True),
+        (
+            "Ankle pain after colliding with a player and rolling the ankle.",
+            "injury_mechanism",
+            True,
+        ),
+        ("Rolling the ankle on exam reproduces the pain.", "injury_mechanism", False),
+        ("62 yo carpenter with a nail-gun puncture to the L palm.", "injury_mechanism", True),
+        ("Her L leg got caught against the footplate of the lift.", "injury_mechanism", True),
+        ("Helmeted motorcyclist who laid his bike down at 45 mph.", "injury_mechanism", True),
+        ("Received an electrical shock from a live 120V wire.", "injury_mechanism", True),
+        (
+            "While operating a string trimmer, a rock was thrown into his R eye.",
+            "injury_mechanism",
+            True,
+        ),
+        ("Took a helmet-to-thigh hit from a linebacker in the game.", "injury_mechanism", True),
+        # a time of injury after "injured", or before a dash
+        ("Arrived 0305, injured ~0100. Assaulted outside a bar.", "injury_date", True),
+        ("Injured at 2130 - was cutting a bagel and the knife slipped.", "injury_date", True),
+        # a span since an event without an article; a drug on a schedule is care, not a plan
+        ("HPI: Back pain since admission on 11/02/2026.", "onset_duration", True),
+        ("HPI: Receiving PT and scheduled acetaminophen.", "conservative_care", True),
+        ("HPI: She is scheduled for physical therapy.", "conservative_care", False),
+    ],
+)
+def test_what_the_eighth_session_found(vocab, text, element, want):
+    """Causes found in the development part of the gold set and in the fresh phrasings of the eighth
+    session (PH841-PH1320) and sets GA and GB."""
+    assert bool(found(vocab, text).get(element, (False,))[0]) is want

@@ -68,6 +68,9 @@ RECOLLECTION = (
     # performed ...")
     r"|\b(?:after|having) discuss\w* (?:the )?(?:risks|benefits|alternatives)\b"
     r"|\b(?:patient|pt|he|she) refers (?:to )?(?:pain|having|ha[sd]) "
+    # a drug taken on a schedule is a regimen ("scheduled acetaminophen")
+    r"|\bscheduled (?:acetaminophen|tylenol|apap|ibuprofen|motrin|naproxen|nsaids?|analgesics?|"
+    r"pain (?:meds|medications?)|tramadol|oxycodone|opioids?)\b"
     r"|\bgoing (?:down |in)?to (?:the |his |her |both )?(?:(?:[lr]|left|right|bilateral) )?"
     r"(?:buttocks?|legs?|thighs?|calf|calves|knees?|feet|foot|toes?|arms?|hands?|fingers?|shoulders?|"
     r"neck|hips?|groin|chest|back|scapula)\b"
@@ -85,7 +88,7 @@ PAST_CARE = rf"\b(?:{_DONE}|have had)\b"
 # Care going on is care received ("continue physical therapy", "cont HEP", "currently in PT").
 ONGOING = (
     rf"\b(?:continu\w*|cont|cont'd|c/w|currently|ongoing|still|{_DONE}|"
-    r"is (?:doing|attending|in|on|using|taking))\b"
+    r"is (?:doing|attending|in|on|using|taking)|attending|receiving)\b"
 )
 _RELATIVES = r"mother|father|mom|dad|sister|brother|sibling|aunt|uncle|grand(?:mother|father|parent)s?|cousin|daughter|son"
 FAMILY = rf"\b(?:{_RELATIVES}|family history|fhx)\b"

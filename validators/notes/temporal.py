@@ -155,7 +155,7 @@ RELATIVE_TIME = (
     r"|\b(?:(?:incident|injury|accident) time|time of (?:the )?(?:incident|injury|accident))\s*:?\s*(?:[01]\d|2[0-3]):?[0-5]\d\b"
     # a 24-hour clock time after "at" ("at 0200", "at ~0630", "at approx 0200", "approx 0500"; not a dose, "at 1000 mg"; not after
     # "approximately", which times an exam as often as an injury), a holiday
-    r"|(?:\bat|@|\bapprox\.?|\baround)\s+(?:~\s*|(?:approx\.?|about|around)\s+)?(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)]|\s+[abd-fh-ln-tv-z])"
+    r"|(?:\bat|@|\bapprox\.?|\baround|\binjured)\s+(?:~\s*|(?:approx\.?|about|around)\s+)?(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)]|\s+-\s|\s+[abd-fh-ln-tv-z])"
     # "at approximately 0200 when she got up", "(approximately 0315)": an exam's "at approximately 1930
     # hours" keeps its hours
     r"|(?:\bat|\()\s*approximately\s+(?:[01]\d|2[0-3])[0-5]\d(?:\s*$|\s*[,.;)]|\s+[abd-fgi-ln-tv-z])"
