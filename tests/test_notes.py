@@ -2019,6 +2019,20 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
         ("HPI: Back pain since admission on 11/02/2026.", "onset_duration", True),
         ("HPI: Receiving PT and scheduled acetaminophen.", "conservative_care", True),
         ("HPI: She is scheduled for physical therapy.", "conservative_care", False),
+        # a pain rated today and a report dated a day date no injury
+        (
+            "HPI: Felt a pop lifting a carton at work. He rates his pain today at 6/10, worst "
+            "when lying on the right side.",
+            "injury_date",
+            False,
+        ),
+        (
+            "HPI: CT from the ED, dated 11/16/2026, which describes a fracture of the C7 spinous "
+            "process.",
+            "injury_date",
+            False,
+        ),
+        ("HPI: He fell off a ladder today and rates his pain at 8/10.", "injury_date", True),
     ],
 )
 def test_what_the_eighth_session_found(vocab, text, element, want):
