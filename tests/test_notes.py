@@ -2033,6 +2033,14 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
             False,
         ),
         ("HPI: He fell off a ladder today and rates his pain at 8/10.", "injury_date", True),
+        # care without an operation is no encounter; a skin tear is an injury to date
+        (
+            "HPI: Fracture distal R radius (fell on outstretched hand in parking lot 01/24/2026), "
+            "treated non-operatively.",
+            "injury_date",
+            True,
+        ),
+        ("HPI: Skin tear R forearm present since 11/16/2026.", "injury_date", True),
     ],
 )
 def test_what_the_eighth_session_found(vocab, text, element, want):

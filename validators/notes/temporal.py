@@ -219,10 +219,18 @@ _SEEN_BY_FAMILY = (
 )
 
 
+# care without an operation is no operation ("fell 01/24/2026, treated non-operatively"), nor is a
+# wound "present since" a day a presentation
+_NON_OPERATIVE = r"\bnon-?operative(?:ly)?\b"
+_PRESENT_SINCE = r"\bpresent (since|for)\b"
+
+
 def without_encounter_dates(clause: pl.Expr) -> pl.Expr:
     """The clause with the dates of encounters blanked, so an injury's date is not read from them."""
     return (
         clause.str.replace_all(_SEEN_BY_FAMILY, "noted")
+        .str.replace_all(_NON_OPERATIVE, "conservative")
+        .str.replace_all(_PRESENT_SINCE, "${1}")
         .str.replace_all(PROTECT, f"${{1}}${{2}}{_MARK}${{3}}")
         .str.replace_all(PROTECT_BEFORE, f"{_MARK}${{1}}{_MARK}${{2}}")
         .str.replace_all(ENCOUNTER_DATE, BLANK)
