@@ -2041,6 +2041,52 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
             True,
         ),
         ("HPI: Skin tear R forearm present since 11/16/2026.", "injury_date", True),
+        # an intake form's questions and their answers; a field answered "No"
+        (
+            "Have you had physical therapy? No\nHave you seen a chiropractor? No",
+            "conservative_care",
+            False,
+        ),
+        ("Have you had physical therapy? Yes, 6 visits", "conservative_care", True),
+        (
+            "How long have you had back pain? 6 weeks\nMedications tried: none",
+            "onset_duration",
+            True,
+        ),
+        ("Where is your pain? Neck, R arm\nWhen did it start? 9/1/26", "onset_duration", True),
+        ("Radiating pain: No", "radicular_findings", False),
+        ("Radiating pain: Yes, down the L leg", "radicular_findings", True),
+        # care named with its frequency; care by its brand, device or the chiropractor's adjustment
+        ("S: Continuing PT 2x/week.", "conservative_care", True),
+        ("S: He has been using his muscle relaxer and a heating pad.", "conservative_care", True),
+        ("S: Using an inversion table at home; wears an SI belt.", "conservative_care", True),
+        ("S: Adjusted L4, L5 today, pt tolerated well.", "conservative_care", True),
+        ("S: Dose adjusted last month.", "conservative_care", False),
+        (
+            "S: Currently on restricted duty, no mailbag on the right shoulder.",
+            "conservative_care",
+            True,
+        ),
+        ("HPI: Pain with stretching of the hamstrings.", "conservative_care", False),
+        ("S: Daughter gives him Tylenol 500 mg BID.", "conservative_care", True),
+        # advice, an appointment or agreement to a plan is no care received
+        ("S: LBP. Advised alternating ice/heat and OTC naproxen.", "conservative_care", False),
+        ("S: I have an appointment with the chiropractor on Friday.", "conservative_care", False),
+        ("S: Pt agreeable to POC incl manual tx and HEP.", "conservative_care", False),
+        # a letter's thanks for the referral is no plan; a decade is a span; since a weekday
+        (
+            "Dear Dr. F, thank you for referring Ms. L, a 39-year-old teacher with a 6-month history "
+            "of neck pain.",
+            "onset_duration",
+            True,
+        ),
+        ("HPI: Her low back pain has been present for more than a decade.", "onset_duration", True),
+        ("S: Acute low back spasm since Thursday morning.", "onset_duration", True),
+        ("HPI: My lower back started hurting last Tuesday.", "onset_duration", True),
+        ("Reason: 30-day re-exam, neck.", "onset_duration", False),
+        # an instruction's span is no duration; a visit counted against its plan refers to the plan
+        ("POST-PROCEDURE: Pain diary for 2 weeks.", "onset_duration", False),
+        ("DOS: 11/25/2026    Visit 5 of plan (initial exam 11/02/2026)", "plan_of_care", True),
     ],
 )
 def test_what_the_eighth_session_found(vocab, text, element, want):

@@ -37,7 +37,9 @@ PRE_NEGATION = (
 )
 POST_NEGATION = (
     r"(?:negative|neg|absent|denied|none|not present|not elicited|ruled out|not seen|not identified|"
-    r"normal|unremarkable|intact|resolved|contraindicated|\(\s*-\s*\)|-\s*(?:bilaterally|bilat|b/l|on the|$|,))"
+    r"normal|unremarkable|intact|resolved|contraindicated|\(\s*-\s*\)|-\s*(?:bilaterally|bilat|b/l|on the|$|,)|"
+    # a field's answer ("Radiating pain: No")
+    r":\s*no\s*$)"
 )
 RESULT_BEFORE = r"\b(?:negative|neg|normal|unremarkable)\b"
 # a plan's header kept as its clause's evidence ("plan: l5 tfesi performed today", "assessment/plan:")
@@ -52,6 +54,7 @@ RESULT_WITH_SIDES = (
 # finding, not a referral).
 PLANNED = (
     r"\b(?:will|would|shall|plan(?:s|ned|ning)?|recommend\w*|schedul\w*|consider\w*|going to|intend\w*|"
+    r"advis(?:e|ed|ing)|(?:appointment|appt) (?:with|for|at)|agree(?:able|s|d)? to|"
     r"to (?:start|begin|initiate|try|undergo|proceed|obtain|get)|(?:is|are|wants?|wish\w*|like|needs?) to have|may (?:need|require|benefit|consider|try)|"
     r"might|if|should|order\w*|request\w*|refer(?:s|ring)?|referred (?:to|for|back)|referral|candidate for|"
     r"option\w*|discuss\w*|offer(?:ed|ing|s)?|"
@@ -67,6 +70,8 @@ RECOLLECTION = (
     # a consent told before the procedure it was for ("after discussing risks and benefits, I
     # performed ...")
     r"|\b(?:after|having) discuss\w* (?:the )?(?:risks|benefits|alternatives)\b"
+    # a letter's thanks for the referral it answers
+    r"|\bthank(?:s| you) for (?:your |the )?(?:referring|referral|asking|allowing|requesting)\b"
     r"|\b(?:patient|pt|he|she) refers (?:to )?(?:pain|having|ha[sd]) "
     # a drug taken on a schedule is a regimen ("scheduled acetaminophen")
     r"|\bscheduled (?:acetaminophen|tylenol|apap|ibuprofen|motrin|naproxen|nsaids?|analgesics?|"
@@ -77,7 +82,8 @@ RECOLLECTION = (
 )
 # an order, advice or referral after the care it names ("physical therapy referral given")
 PLANNED_AFTER = (
-    r"(?:recommended|ordered|advised|suggested|scheduled|planned|requested|pending|referrals?)\b"
+    r"(?:recommended|ordered|advised|suggested|scheduled|planned|requested|pending|referrals?|"
+    r"sent (?:to (?:the )?pharmacy|in))\b"
 )
 _DONE = (
     r"completed|tried|failed|underwent|received|attended|s/p|status post|has had|had been|"
@@ -96,7 +102,8 @@ FAMILY = rf"\b(?:{_RELATIVES}|family history|fhx)\b"
 # "brought in by her daughter", "helping his son move", "mother states", "at her cousin's house".
 COMPANY = (
     rf"\b(?:with|by|per|from|and|told|accompanied by|called|help\w*|visiting|according to)\s+(?:his|her|their|my|the|the patient's|pt's)?\s*(?:{_RELATIVES})\b"
-    rf"|\b(?:{_RELATIVES})\s+(?:states|reports|says|notes|relates|found|brought|called|witnessed)\b"
+    rf"|\b(?:{_RELATIVES})\s+(?:states|reports|says|notes|relates|found|brought|called|witnessed|"
+    r"gives?|gave|giving|helps?|helped)\b"
     # a relative doing something in the story ("Father was swinging her by the hands"), or the one
     # who came along, left at a clause's start when "presents with" began the clause ("his mother
     # for right ankle pain")

@@ -66,6 +66,8 @@ def prepare(elements: pl.DataFrame) -> list[dict]:
                 # an event's negation is its denial only ("denies any fall"), no negative result
                 "negated_by": e.get("negated_by") or "any",
                 "duration": bool(e.get("duration")),
+                # a pattern that names spans itself reads them where ages and follow-ups are blanked
+                "spans": "{duration}" in e["pattern"],
                 "event": bool(e.get("event")),
                 "exclude_sections": e.get("exclude_sections") or [],
                 "cue_sections": e.get("cue_sections") or [],

@@ -45,6 +45,12 @@ _GOALS_SENTENCE = (
     r"(?i)(^|[.!?]\s+)(?:(?:our|the|his|her|their|my|treatment|therapy|rehab|short[- ]term|long[- ]term|"
     r"functional)\s+){1,2}goals\s+(?:are|will be|include)(?:\s+as follows)?\s*[.:]\s+"
 )
+# an intake form's question and its short answer on one line ("Have you had physical therapy? No"):
+# a field, its answer the value ("... physical therapy: No"), and the line's end kept
+_FORM_QUESTION = (
+    r"(?im)^([ \t]*(?:how|what|when|where|which|have|has|had|do|does|did|are|is|was|were|any)\b"
+    r"[^\n?]{0,80})\?[ \t]*([^\n?]{1,40}?)[ \t]*(?:\n|$)"
+)
 # a form's boxes, as text exports write them and as Unicode ballot boxes
 _UNCHECKED = r"\[ \]|\u2610"
 _CHECKED = r"\[[xX\u2713\u2714]\]|[\u2611\u2612]"
@@ -80,6 +86,7 @@ def normalize(text: pl.Expr) -> pl.Expr:
             "  ",
         )
         .str.replace_all(rf"(?:{_CHECKED})[ \t]*", "")
+        .str.replace_all(_FORM_QUESTION, "${1}: ${2}" + KEEP)
         # a section's name alone on its line is its header, with or without the colon ("PLAN")
         .str.replace_all(_BARE_HEADER, "${1}:")
         # a sentence that announces the goals in running text opens them ("Our goals are as follows.")

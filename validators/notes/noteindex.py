@@ -219,8 +219,9 @@ def _index(
     plans, asserting = [], []
     for element in vocabulary:
         pattern = element["pattern"]
-        # a timed element is read where ages and follow-up intervals are blanked ("a 47-year-old")
-        text = temporal.without_non_durations(clause) if element["duration"] else clause
+        # spans are read where ages and follow-up intervals are blanked ("a 47-year-old"); care is
+        # named by its own words, frequency and all ("continuing PT 2x/week")
+        text = temporal.without_non_durations(clause) if element["spans"] else clause
         # spans that only look like the element ("fall asleep", "fall risk"), then an encounter's dates
         if element["ignore"]:
             text = text.str.replace_all(element["ignore"], BLANK)

@@ -47,7 +47,7 @@ _WORDS = (
 )
 # a number, or a number word followed by a space or hyphen ("and" is not "an" days)
 _AMOUNT = rf"\d{{1,3}}(?:\.\d)?|(?:{_WORDS})[\s-]"
-_UNIT = r"d|days?|wks?|weeks?|mos?|months?|yrs?|years?"
+_UNIT = r"d|days?|wks?|weeks?|mos?|months?|yrs?|years?|decades?"
 # amount, then unit; "x8 wks", "6-week", "1 yr+", "6+ months", "2 to 3 months" (the larger is read),
 # "two and a half years" (the whole part)
 DURATION = rf"\b(?:x\s*)?(?:(?:\d{{1,3}})\s*(?:-|to)\s*)?({_AMOUNT})\s*\+?\s*(?:and a half\s+)?-?\s*({_UNIT})\b\+?"
@@ -69,6 +69,8 @@ WEEKS_PER = {
     "yrs": 52.0,
     "year": 52.0,
     "years": 52.0,
+    "decade": 520.0,
+    "decades": 520.0,
 }
 # Spans that are never a duration, blanked before durations are read.
 AGE = (
@@ -81,6 +83,8 @@ FOLLOW_UP = (
     rf"\b(?:in|within|every|q|after|next|another|additional|over the next)\s+(?:about\s+|approximately\s+)?"
     rf"(?:\d{{1,3}}\s*(?:-|to)\s*)?{_PERIOD}"
     r"|\b(?:\d+\s*(?:x|times)|once|twice|\w+ times)\s*(?:a|per|/|each)\s*(?:day|week|wk|month)\b"
+    # an instruction's span ("pain diary for 2 weeks")
+    rf"|\bdiary\s+(?:for|x)\s*(?:the next\s+)?{_PERIOD}"
 )
 # a dose's rate ("two pain pills a day"): the rate is blanked, the drug's words kept
 DOSE_RATE = r"\b(pills?|tablets?|tabs?|capsules?|caps|doses?|puffs?)\s+(?:a|per|/|each)\s*(?:day|week|wk|month)\b"
