@@ -3,10 +3,12 @@ MTSamples transcriptions (tests/data/notes)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 import pytest
 
-from cleanclaim.validators.notes import detect, index, lexicon
+from cleanclaim.validators.notes import detect, index, lexicon, temporal
 from cleanclaim.validators.notes.lexicon import ascii_words
 from cleanclaim.validators.notes.noteindex import _combined, _index
 from cleanclaim.validators.notes.sections import segments
@@ -2093,3 +2095,26 @@ def test_what_the_eighth_session_found(vocab, text, element, want):
     """Causes found in the development part of the gold set and in the fresh phrasings of the eighth
     session (PH841-PH1320) and sets GA and GB."""
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
+
+
+@pytest.mark.parametrize(
+    "clause, day",
+    [
+        ("has been on gabapentin since 10/29/2026", date(2026, 10, 29)),
+        ("onset 08/03/2026 after lifting", date(2026, 8, 3)),
+        ("he started a medrol dosepak on 10/01/2026 (brief relief)", date(2026, 10, 1)),
+        ("pain since march 3, 2026", date(2026, 3, 3)),
+        ("since 03/2026", date(2026, 3, 1)),
+        ("since 9/2/26", date(2026, 9, 2)),
+        ("onset 2026-07-04", date(2026, 7, 4)),
+        # a month and day without a year, a year alone, no date, an impossible date: no start
+        ("since 10/15 worse at night", None),
+        ("since 2019", None),
+        ("started 3 weeks ago", None),
+        ("since 13/45/2026", None),
+    ],
+)
+def test_the_date_a_span_started_on(clause, day):
+    """A start date, which the rules count to the claim's service date (tests/rules/cases/DOC002.yaml)."""
+    got = pl.select(temporal.started(pl.lit(clause))).item()
+    assert got == day

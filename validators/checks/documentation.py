@@ -199,9 +199,10 @@ def doc_required(ctx: Context, p: DocRequired) -> pl.DataFrame:
     requirements = ctx.catalog.derived(
         f"doc_required {p.model_dump_json()}", lambda catalog: _requirements(catalog, p)
     )
+    visits = ctx.claims.select(pl.col("_row").alias("_claim"), "_service_date")
     return _missing(
         ctx.notes,
-        triggers.join(noted, on="_claim", how="semi"),
+        triggers.join(noted, on="_claim", how="semi").join(visits, on="_claim", how="left"),
         requirements,
         service,
         p.own_dx_with,
@@ -258,18 +259,24 @@ def _missing(
     own_dx_with: str | None = None,
 ) -> pl.DataFrame:
     """One row per (target, requirement) its claim's note does not meet, with what the note shows
-    instead, read from the note's element bits (one row per claim) and the timed elements' weeks:
-    no (claim, element) table is built."""
+    instead, read from the note's element bits (one row per claim) and the timed elements' weeks
+    (the longest span stated, or the time from a start it tells to the claim's service date, when
+    longer): no (claim, element) table is built."""
 
     def weeks(element: str) -> pl.Expr:
-        return pl.col(f"_weeks_{element}")
+        since = (pl.col("_service_date") - pl.col(f"_since_{element}")).dt.total_days() / 7
+        return pl.max_horizontal(pl.col(f"_weeks_{element}"), pl.when(since >= 0).then(since))
 
     frame = targets.lazy().join(notes.marks.lazy().rename({notes.key: "_claim"}), on="_claim")
     for element in sorted({e for r in requirements for e in r.timed}):
         frame = frame.join(
             notes.weeks.lazy()
             .filter(pl.col("element") == element)
-            .select(pl.col(notes.key).alias("_claim"), pl.col("weeks").alias(f"_weeks_{element}")),
+            .select(
+                pl.col(notes.key).alias("_claim"),
+                pl.col("weeks").alias(f"_weeks_{element}"),
+                pl.col("since").alias(f"_since_{element}"),
+            ),
             on="_claim",
             how="left",
         )

@@ -39,8 +39,10 @@ class NoteIndex:
     """Which elements each note mentions, as bits: `marks` has one row per note read (its `key`: a
     claim's first line, `_row`, or its claim id for a notes file) with `affirmed` and `negated` bit
     sets over `names` (bit i is names[i]): affirmed when a clause mentions the element without a
-    negation, negated when a clause negates it; `weeks` is the longest duration stated in a clause
-    that mentions a duration element, per (key, element). Only numbers and element names: the note
+    negation, negated when a clause negates it; `weeks` holds, per (key, element) of a duration
+    element, the longest duration stated in a clause that mentions it (`weeks`) and the earliest date
+    such a clause says it started on (`since`, counted to the visit by the rules). Only numbers,
+    dates and element names: the note
     text is not kept. A lookup joins one row per note: a dozen documentation rules ask in each part
     of a file, and walking each note's sections and clauses for every ask was most of their time."""
 
@@ -79,7 +81,7 @@ class NoteIndex:
         """The index of the notes whose key is in `keys` (self.key, _row), keyed by _row instead."""
         return NoteIndex(
             self.marks.join(keys, on=self.key).select("_row", "affirmed", "negated"),
-            self.weeks.join(keys, on=self.key).select("_row", "element", "weeks"),
+            self.weeks.join(keys, on=self.key).select("_row", "element", "weeks", "since"),
             self.names,
             "_row",
         )
@@ -115,6 +117,7 @@ class NoteIndex:
                     "affirmed": pl.Boolean,
                     "negated": pl.Boolean,
                     "weeks": pl.Float64,
+                    "since": pl.Date,
                 }
             )
         return (
@@ -258,22 +261,25 @@ def _index(
             else pl.lit(False)
         )
         # a span in the plan is the future's ("pain diary x 2 wks, cont HEP"), not how long care has
-        # gone on, unless the plan tells of care done before ("failed 8 weeks of PT")
-        weeks = (
-            pl.when(in_plan & ~clause.str.contains(assertion.PAST_CARE))
-            .then(None)
-            .otherwise(temporal.weeks(clause))
+        # gone on, unless the plan tells of care done before ("failed 8 weeks of PT"); so is a start
+        past = ~(in_plan & ~clause.str.contains(assertion.PAST_CARE))
+        weeks, since = (
+            (
+                pl.when(past).then(temporal.weeks(clause)),
+                pl.when(past).then(temporal.started(clause)),
+            )
             if element["duration"]
-            else pl.lit(None, dtype=pl.Float64)
+            else (pl.lit(None, dtype=pl.Float64), pl.lit(None, dtype=pl.Date))
         )
         plans.append(mentioning.lazy().filter(mentioned))
         asserting.append(
-            lambda lf, asserted=asserted, negated=negated, weeks=weeks, name=element["id"]: (
+            lambda lf, asserted=asserted, negated=negated, weeks=weeks, since=since, name=element["id"]: (
                 lf.filter(asserted).select(
                     "_c",
                     pl.lit(name).alias("element"),
                     negated.alias("negated"),
                     weeks.alias("weeks"),
+                    since.alias("since"),
                 )
             )
         )
@@ -290,6 +296,7 @@ def _index(
                 "element": pl.String,
                 "negated": pl.Boolean,
                 "weeks": pl.Float64,
+                "since": pl.Date,
             }
         )
     )
@@ -299,7 +306,9 @@ def _index(
     keys = notes[key]
     return NoteIndex(
         marks=marks.with_columns(keys.gather(marks["_row"])).select(key, "affirmed", "negated"),
-        weeks=weeks.with_columns(keys.gather(weeks["_row"])).select(key, "element", "weeks"),
+        weeks=weeks.with_columns(keys.gather(weeks["_row"])).select(
+            key, "element", "weeks", "since"
+        ),
         names=names,
         key=key,
     )
@@ -369,15 +378,34 @@ def _per_note(
             },
         }
     )
-    timed = per_clause.filter(pl.col("weeks").is_not_null())
+    # the longest span and the earliest start (as days since 1970) of each timed element
+    timed = per_clause.filter(pl.col("weeks").is_not_null() | pl.col("since").is_not_null())
     weeks = []
     for (element,), rows in timed.group_by("element"):
-        longest = spread(rows["_c"], rows["weeks"], np.nan, np.fmax)
-        found = np.flatnonzero(~np.isnan(longest))
-        weeks.append(pl.DataFrame({"_row": found, "element": element, "weeks": longest[found]}))
+        longest = spread(rows["_c"], rows["weeks"].fill_null(np.nan), np.nan, np.fmax)
+        days = rows["since"].cast(pl.Int32).cast(pl.Float64).fill_null(np.nan)
+        earliest = spread(rows["_c"], days, np.nan, np.fmin)
+        found = np.flatnonzero(~np.isnan(longest) | ~np.isnan(earliest))
+        weeks.append(
+            pl.DataFrame(
+                {
+                    "_row": found,
+                    "element": element,
+                    "weeks": pl.Series(longest[found]).fill_nan(None),
+                    "since": pl.Series(earliest[found]).fill_nan(None).cast(pl.Int32).cast(pl.Date),
+                }
+            )
+        )
     return marks, pl.concat(
         [
-            pl.DataFrame(schema={"_row": pl.Int64, "element": pl.String, "weeks": pl.Float64}),
+            pl.DataFrame(
+                schema={
+                    "_row": pl.Int64,
+                    "element": pl.String,
+                    "weeks": pl.Float64,
+                    "since": pl.Date,
+                }
+            ),
             *weeks,
         ],
         how="vertical_relaxed",

@@ -270,3 +270,55 @@ def weeks(clause: pl.Expr) -> pl.Expr:
         {"months": 2 * 52 / 12, "years": 104.0}, default=None, return_dtype=pl.Float64
     )
     return pl.max_horizontal(found.list.max(), vague)
+
+
+# A span told by its start ("since 10/29/2026", "onset 08/03/2026", "started a Medrol Dosepak on
+# 10/01/2026", "since March 3, 2026", "since 03/2026"): the start word, up to six words, the date.
+# A month and day without a year starts nothing here ("since 10/15" could be October 2015).
+_START = r"\b(?:since|onset|start\w*|began|begun|beginning)\b(?:\W+[a-z]+){0,6}?\W+"
+_STARTED_ON = (
+    _START + r"(?:(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b|(\d{1,2})/((?:19|20)\d{2})\b"
+    rf"|(\d{{4}})-(\d{{2}})-(\d{{2}})\b|({MONTH})\.?\s+(?:(\d{{1,2}})(?:st|nd|rd|th)?,?\s+)?((?:19|20)\d{{2}})\b)"
+)
+_MONTH_NUMBER = {
+    name: str(number)
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+
+
+def started(clause: pl.Expr) -> pl.Expr:
+    """The date a span in the clause started on (null when none is told), which the rules count to
+    the visit's date: numeric month/day/year (a two-digit year is this century's up to 50), month and
+    year, ISO, or a month's name with its year."""
+    found = clause.str.extract_groups(_STARTED_ON)
+    field = found.struct.field
+
+    def two_digit_year(year: pl.Expr) -> pl.Expr:
+        number = year.cast(pl.Int32, strict=False)
+        return (
+            pl.when(year.str.len_chars() == 2)
+            .then(pl.when(number <= 50).then(number + 2000).otherwise(number + 1900))
+            .otherwise(number)
+        )
+
+    year = pl.coalesce(
+        two_digit_year(field("3")),
+        field("5").cast(pl.Int32),
+        field("6").cast(pl.Int32),
+        field("11").cast(pl.Int32),
+    )
+    month = pl.coalesce(
+        field("1"),
+        field("4"),
+        field("7"),
+        field("9").str.slice(0, 3).replace_strict(_MONTH_NUMBER, default=None),
+    ).cast(pl.Int32, strict=False)
+    day = pl.coalesce(field("2"), field("8"), field("10"), pl.lit("1")).cast(pl.Int32, strict=False)
+    return pl.format(
+        "{}-{}-{}",
+        year,
+        month.cast(pl.String).str.zfill(2),
+        day.cast(pl.String).str.zfill(2),
+    ).str.to_date("%Y-%m-%d", strict=False)
