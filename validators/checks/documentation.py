@@ -260,12 +260,17 @@ def _missing(
 ) -> pl.DataFrame:
     """One row per (target, requirement) its claim's note does not meet, with what the note shows
     instead, read from the note's element bits (one row per claim) and the timed elements' weeks
-    (the longest span stated, or the time from a start it tells to the claim's service date, when
-    longer): no (claim, element) table is built."""
+    (the longest span stated, or the time from a start the note tells to the claim's service date
+    when that is longer): no (claim, element) table is built."""
 
     def weeks(element: str) -> pl.Expr:
+        # A start only vouches for a span stated beside it ("3 weeks of PT", "on gabapentin since
+        # 10/01"); alone it is never held against the note, as a span not in numbers is not: a
+        # month read as its first day, or a visit billed on another day than the note's, would
+        # shorten it.
+        stated = pl.col(f"_weeks_{element}")
         since = (pl.col("_service_date") - pl.col(f"_since_{element}")).dt.total_days() / 7
-        return pl.max_horizontal(pl.col(f"_weeks_{element}"), pl.when(since >= 0).then(since))
+        return pl.max_horizontal(stated, pl.when(stated.is_not_null() & (since >= 0)).then(since))
 
     frame = targets.lazy().join(notes.marks.lazy().rename({notes.key: "_claim"}), on="_claim")
     for element in sorted({e for r in requirements for e in r.timed}):
