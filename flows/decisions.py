@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import logging
 import os
-import zipfile
 from datetime import datetime
 from pathlib import Path
 
 import openpyxl
 import polars as pl
 
+from cleanclaim.flows.extract import check_xlsx_container
 from cleanclaim.flows.history import History
 from cleanclaim.flows.inbox import file_sha256
 from cleanclaim.flows.report import atomic_path
 from cleanclaim.validators import decisions as dec
+from cleanclaim.validators.errors import FAULTS, ExtractError
 
 log = logging.getLogger("cleanclaim")
 
@@ -56,9 +57,9 @@ def read_workbook(path: Path) -> tuple[pl.DataFrame, str, datetime]:
     """The decision columns of a saved workbook's Findings sheet (normalised), its author (last
     modified by) and when it was saved."""
     try:
-        with zipfile.ZipFile(path) as z:
-            if sum(i.file_size for i in z.infolist()) > MAX_UNPACKED:
-                raise WorkbookError(path.name, "too large unpacked to be a cleanclaim workbook")
+        # the extract reader's checks of the zip: real sizes (a bomb), and a used range calamine
+        # could not allocate (a value typed into the last cell aborts the process)
+        check_xlsx_container(str(path), MAX_UNPACKED)
         book = openpyxl.load_workbook(path, read_only=True)  # properties only: sheets stream
         try:
             props = book.properties
@@ -69,7 +70,9 @@ def read_workbook(path: Path) -> tuple[pl.DataFrame, str, datetime]:
         sheet = pl.read_excel(path, sheet_name="Findings", infer_schema_length=0)
     except WorkbookError:
         raise
-    except Exception as exc:  # openpyxl, calamine and zipfile errors can quote cell text
+    except ExtractError as exc:
+        raise WorkbookError(path.name, exc.problem) from None
+    except FAULTS as exc:  # openpyxl, calamine and zipfile errors can quote cell text
         raise WorkbookError(
             path.name, f"not readable as a workbook ({type(exc).__name__})"
         ) from None

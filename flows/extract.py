@@ -44,6 +44,34 @@ MAX_FIELD_BYTES = 1 << 20  # bytes of one value: a clinical note of hundreds of 
 MAX_MAPPING_BYTES = 1 << 20  # a column-mapping file is a few lines of YAML
 XLSX_MAX_INFLATED = 2 * 1024**3  # total uncompressed bytes accepted from one workbook (T6)
 XLSX_MAX_RATIO = 200  # compression ratio above which a large member is treated as a bomb
+# cells of a worksheet's used range (A1 to its furthest cell) accepted: calamine allocates the whole
+# range at once, and one stray value in XFD1048576 asks for 512 GiB and aborts the process
+XLSX_MAX_CELLS = 50_000_000
+_CELL_REF = re.compile(rb'<c r="([A-Z]{1,7})([0-9]{1,12})"')
+
+
+class _UsedRange:
+    """The furthest row and column of the cells a worksheet's XML names, read a block at a time
+    (a reference cut by a block's end is read with the next block)."""
+
+    def __init__(self):
+        self.rows = self.columns = 0
+        self.tail = b""
+
+    def read(self, block: bytes) -> None:
+        text = self.tail + block
+        for letters, row in _CELL_REF.findall(text):
+            column = 0
+            for letter in letters:
+                column = column * 26 + letter - 64
+            self.rows, self.columns = max(self.rows, int(row)), max(self.columns, column)
+        self.tail = text[-32:]
+
+    @property
+    def cells(self) -> int:
+        return self.rows * self.columns
+
+
 _SCAN_CHUNK = 1 << 23  # bytes per step of the field-count scan: bounds its memory
 
 NOTES_COLUMNS = ("claim_id", "note_text")
@@ -812,8 +840,13 @@ def check_xlsx_container(path: str, max_inflated: int = XLSX_MAX_INFLATED) -> No
                 )
                 cap = max_inflated - total
                 real = 0
+                used = _UsedRange()
+                sheet = info.filename.startswith("xl/worksheets/")
                 if info.compress_type == zipfile.ZIP_STORED:
-                    real = len(handle.read(info.compress_size))
+                    block = handle.read(info.compress_size)
+                    real = len(block)
+                    if sheet:
+                        used.read(block)
                 elif info.compress_type == zipfile.ZIP_DEFLATED:
                     inflater = zlib.decompressobj(-15)
                     remaining = info.compress_size
@@ -822,15 +855,27 @@ def check_xlsx_container(path: str, max_inflated: int = XLSX_MAX_INFLATED) -> No
                         if not block:
                             break
                         remaining -= len(block)
-                        real += len(inflater.decompress(block, cap + 1 - real))
-                        while inflater.unconsumed_tail and real <= cap:
-                            real += len(
-                                inflater.decompress(inflater.unconsumed_tail, cap + 1 - real)
+                        out = inflater.decompress(block, cap + 1 - real)
+                        while inflater.unconsumed_tail and real + len(out) <= cap:
+                            out += inflater.decompress(
+                                inflater.unconsumed_tail, cap + 1 - real - len(out)
                             )
+                        real += len(out)
                         if real > cap:
                             raise bomb("more than the allowed uncompressed size")
+                        if sheet:
+                            used.read(out)
                 else:
                     raise zipfile.BadZipFile("unsupported compression")
+                if used.cells > XLSX_MAX_CELLS:
+                    raise ExtractError(
+                        path,
+                        f"a worksheet's cells reach row {used.rows:,} and column {used.columns:,}, "
+                        f"a range of more than {XLSX_MAX_CELLS:,} cells",
+                        "Delete the stray cells far below or to the right of the data (or save the "
+                        "sheet as CSV) and send the file again.",
+                        reason="xlsx_range_too_large",
+                    )
                 if real != info.file_size:
                     raise ExtractError(
                         path,

@@ -13,6 +13,7 @@ import pytest
 
 from cleanclaim.flows import decisions, pipeline
 from cleanclaim.flows.cli import main
+from cleanclaim.flows.decisions import WorkbookError, read_workbook
 from cleanclaim.flows.history import History
 from cleanclaim.validators import decisions as dec
 from cleanclaim.validators.catalog import load_catalog
@@ -211,3 +212,17 @@ def test_the_command_names_what_it_cannot_use_without_a_traceback(tmp_path, caps
     assert "0 decisions recorded from 0 workbooks (0 read before, 1 unreadable)" in (
         capsys.readouterr().out
     )
+
+
+def test_a_workbook_with_a_value_in_its_last_cell_is_unreadable_not_fatal(tmp_path):
+    """calamine allocates a sheet's whole used range: a value typed into XFD1048576 would ask for
+    512 GiB and abort the nightly run; the container check refuses it first."""
+    book = openpyxl.Workbook()
+    book.active.title = "Findings"
+    book.active.append(["Rule", "Decision"])
+    book.active["XFD1048576"] = "x"
+    path = tmp_path / "x.denial-risk.xlsx"
+    book.save(path)
+    with pytest.raises(WorkbookError) as err:
+        read_workbook(path)
+    assert "row 1,048,576 and column 16,384" in err.value.problem

@@ -9,6 +9,7 @@ reaches the terminal, the log or a file-level message. docs/exit-codes-and-limit
 
 from __future__ import annotations
 
+import csv
 import errno
 import gc
 import io
@@ -116,6 +117,19 @@ def _panicking_parquet(text: str) -> bytes:
     return bytes(data)
 
 
+def _far_cell_xlsx(text: str) -> bytes:
+    """The canary rows as a workbook with one stray value in its last cell, XFD1048576: calamine would
+    allocate the whole used range (512 GiB) and abort the process."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in csv.reader(io.StringIO(text)):
+        sheet.append(row)
+    sheet["XFD1048576"] = "x"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 # name, file name, the file's bytes from the canary CSV text, the reason it is set aside for
 SET_ASIDE = [
     ("blank first line", "a.csv", lambda t: ("\r\n" + t).encode(), "bad_header"),
@@ -165,6 +179,7 @@ SET_ASIDE = [
     ("zip that is not a workbook", "a.xlsx", lambda t: b"PK\x03\x04" + t.encode(), "corrupt_zip"),
     ("truncated Parquet", "a.parquet", lambda t: b"PAR1" + t.encode(), "corrupt_parquet"),
     ("Parquet that makes polars panic", "a.parquet", _panicking_parquet, "corrupt_parquet"),
+    ("workbook with a value in its last cell", "a.xlsx", _far_cell_xlsx, "xlsx_range_too_large"),
 ]
 
 
