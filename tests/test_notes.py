@@ -2090,6 +2090,47 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
         # an instruction's span is no duration; a visit counted against its plan refers to the plan
         ("POST-PROCEDURE: Pain diary for 2 weeks.", "onset_duration", False),
         ("DOS: 11/25/2026    Visit 5 of plan (initial exam 11/02/2026)", "plan_of_care", True),
+        # what a reviewer of this session's change reproduced, each fixed
+        ("Did physical therapy help? No", "conservative_care", True),
+        ("Radiating pain improved: No", "radicular_findings", True),
+        (
+            "Plan: He will be attending physical therapy 2x/week for 6 weeks.",
+            "conservative_care",
+            False,
+        ),
+        ("Per the attending, will start physical therapy next week.", "conservative_care", False),
+        ("Pt 45 yo M with low back pain for 3 months.", "conservative_care", False),
+        (
+            "His PCP advised ibuprofen, which he took for 6 weeks without relief.",
+            "conservative_care",
+            True,
+        ),
+        (
+            "He had an appointment with the chiropractor weekly for 2 months.",
+            "conservative_care",
+            True,
+        ),
+        (
+            "Patient was advised of the risks and an interlaminar ESI L4-L5 was performed under "
+            "fluoroscopy with contrast.",
+            "imaging_guidance",
+            True,
+        ),
+        ("Neck pain into the right arm with electric shock-like pain.", "injury_mechanism", False),
+        ("Back pain when bending to pick up objects from the floor.", "injury_mechanism", False),
+        ("Patient pivoted from bed to chair with minimal assist.", "injury_mechanism", False),
+        ("He was shocked by the MRI findings.", "injury_mechanism", False),
+        (
+            "HPI: He sustained an industrial injury dated 03/14/2026 while lifting a box.",
+            "injury_date",
+            True,
+        ),
+        (
+            "Patient present for evaluation on 09/15/2026 after a fall at work.",
+            "injury_date",
+            False,
+        ),
+        ("After the fall he took ibuprofen at 1200 - 1600 mg a day.", "injury_date", False),
     ],
 )
 def test_what_the_eighth_session_found(vocab, text, element, want):

@@ -54,7 +54,8 @@ RESULT_WITH_SIDES = (
 # finding, not a referral).
 PLANNED = (
     r"\b(?:will|would|shall|plan(?:s|ned|ning)?|recommend\w*|schedul\w*|consider\w*|going to|intend\w*|"
-    r"advis(?:e|ed|ing)|(?:appointment|appt) (?:with|for|at)|agree(?:able|s|d)? to|"
+    r"^\W*advised|(?:was|were|been|is|are) advised to|(?:have|has|got|made|booked) (?:an? )?(?:appointment|appt) (?:with|for|at)|"
+    r"agree(?:able|s|d)? to|"
     r"to (?:start|begin|initiate|try|undergo|proceed|obtain|get)|(?:is|are|wants?|wish\w*|like|needs?) to have|may (?:need|require|benefit|consider|try)|"
     r"might|if|should|order\w*|request\w*|refer(?:s|ring)?|referred (?:to|for|back)|referral|candidate for|"
     r"option\w*|discuss\w*|offer(?:ed|ing|s)?|"
@@ -72,6 +73,8 @@ RECOLLECTION = (
     r"|\b(?:after|having) discuss\w* (?:the )?(?:risks|benefits|alternatives)\b"
     # a letter's thanks for the referral it answers
     r"|\bthank(?:s| you) for (?:your |the )?(?:referring|referral|asking|allowing|requesting)\b"
+    # a consent's advice ("was advised of the risks")
+    r"|\badvised of (?:the )?(?:risks|benefits|alternatives)\b"
     r"|\b(?:patient|pt|he|she) refers (?:to )?(?:pain|having|ha[sd]) "
     # a drug taken on a schedule is a regimen ("scheduled acetaminophen")
     r"|\bscheduled (?:acetaminophen|tylenol|apap|ibuprofen|motrin|naproxen|nsaids?|analgesics?|"
@@ -94,7 +97,7 @@ PAST_CARE = rf"\b(?:{_DONE}|have had)\b"
 # Care going on is care received ("continue physical therapy", "cont HEP", "currently in PT").
 ONGOING = (
     rf"\b(?:continu\w*|cont|cont'd|c/w|currently|ongoing|still|{_DONE}|"
-    r"is (?:doing|attending|in|on|using|taking)|attending|receiving)\b"
+    r"(?:is|are|also|now) (?:doing|attending|receiving|in|on|using|taking))\b"
 )
 _RELATIVES = r"mother|father|mom|dad|sister|brother|sibling|aunt|uncle|grand(?:mother|father|parent)s?|cousin|daughter|son"
 FAMILY = rf"\b(?:{_RELATIVES}|family history|fhx)\b"
@@ -128,9 +131,21 @@ def _before(trigger: str, pattern: str, words: int) -> str:
     return rf"(?:{trigger})(?:{_GAP}+{WORD}+){{0,{words}}}?{_GAP}+(?:{pattern})"
 
 
+# an answer "No" to whether something helped or changed ("Did physical therapy help? No", "Radiating
+# pain improved: No") says it goes on, not that it is absent
+_NO_EFFECT = (
+    r"\b(help(?:ed|s)?|better|improv\w*|reliev\w*|relief|worse\w*|resolv\w*|chang\w*|effective|"
+    r"benefit\w*|work(?:ed|s|ing)?)\s*:\s*no\s*$"
+)
+
+
 def neutral(clause: pl.Expr) -> pl.Expr:
     """The clause with its pseudo-triggers blanked and its terminators marked, as negation reads it."""
-    return clause.str.replace_all(PSEUDO_TRIGGERS, BLANK).str.replace_all(TERMINATORS, f" {_END} ")
+    return (
+        clause.str.replace_all(_NO_EFFECT, "${1}")
+        .str.replace_all(PSEUDO_TRIGGERS, BLANK)
+        .str.replace_all(TERMINATORS, f" {_END} ")
+    )
 
 
 def negated(clause: pl.Expr, pattern: str, results: bool = True) -> pl.Expr:

@@ -89,8 +89,8 @@ class NoteIndex:
     def elements(
         self, elements: list[str] | None = None, rows: pl.DataFrame | None = None
     ) -> pl.DataFrame:
-        """(key, element, affirmed, negated, weeks) for these elements (all when None) in the notes of
-        these rows (a frame with the key column; all when None)."""
+        """(key, element, affirmed, negated, weeks, since) for these elements (all when None) in the
+        notes of these rows (a frame with the key column; all when None)."""
         marks = self.marks.lazy()
         if rows is not None:
             marks = marks.join(rows.lazy().select(self.key), on=self.key, how="semi")
@@ -266,7 +266,7 @@ def _index(
         weeks, since = (
             (
                 pl.when(past).then(temporal.weeks(clause)),
-                pl.when(past).then(temporal.started(clause)),
+                pl.when(past & ~negated).then(temporal.started(clause)),
             )
             if element["duration"]
             else (pl.lit(None, dtype=pl.Float64), pl.lit(None, dtype=pl.Date))
@@ -335,10 +335,10 @@ def _per_note(
     sizes: tuple[int, int, int],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Each note's elements as bits, (_row, affirmed, negated) for every note read, and the longest
-    duration of each timed element, (_row, element, weeks): each clause's values carried to its
-    bodies and then to their notes, combined with OR (bits) or max (weeks), by numpy's ufunc.at in
-    place over arrays numbered by note, body and clause: polars' bitwise_or aggregation is not one
-    of its fast ones."""
+    duration and earliest start of each timed element, (_row, element, weeks, since): each clause's
+    values carried to its bodies and then to their notes, combined with OR (bits), max (weeks) or
+    min (since), by numpy's ufunc.at in place over arrays numbered by note, body and clause:
+    polars' bitwise_or aggregation is not one of its fast ones."""
     notes, bodies, clauses = sizes
     note_of, body_of = located["_row"].to_numpy(), located["_s"].to_numpy()
     # only the clauses that mention an element: most (body, clause) pairs of free text mention none
@@ -414,5 +414,6 @@ def _per_note(
 
 def detect(notes: pl.DataFrame, elements: pl.DataFrame, sections: pl.DataFrame) -> pl.DataFrame:
     """(_row, text) -> one row per (note, element found): affirmed, negated, weeks (longest duration
-    stated in a clause that mentions it). An element absent from a note has no row."""
+    stated in a clause that mentions it) and since (the earliest start such a clause tells). An
+    element absent from a note has no row."""
     return index(notes, elements, sections).elements()

@@ -159,7 +159,7 @@ RELATIVE_TIME = (
     r"|\b(?:(?:incident|injury|accident) time|time of (?:the )?(?:incident|injury|accident))\s*:?\s*(?:[01]\d|2[0-3]):?[0-5]\d\b"
     # a 24-hour clock time after "at" ("at 0200", "at ~0630", "at approx 0200", "approx 0500"; not a dose, "at 1000 mg"; not after
     # "approximately", which times an exam as often as an injury), a holiday
-    r"|(?:\bat|@|\bapprox\.?|\baround|\binjured)\s+(?:~\s*|(?:approx\.?|about|around)\s+)?(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)]|\s+-\s|\s+[abd-fh-ln-tv-z])"
+    r"|(?:\bat|@|\bapprox\.?|\baround|\binjured)\s+(?:~\s*|(?:approx\.?|about|around)\s+)?(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)]|\s+-\s+[a-z]|\s+[abd-fh-ln-tv-z])"
     # "at approximately 0200 when she got up", "(approximately 0315)": an exam's "at approximately 1930
     # hours" keeps its hours
     r"|(?:\bat|\()\s*approximately\s+(?:[01]\d|2[0-3])[0-5]\d(?:\s*$|\s*[,.;)]|\s+[abd-fgi-ln-tv-z])"
@@ -226,7 +226,7 @@ _SEEN_BY_FAMILY = (
 # care without an operation is no operation ("fell 01/24/2026, treated non-operatively"), nor is a
 # wound "present since" a day a presentation
 _NON_OPERATIVE = r"\bnon-?operative(?:ly)?\b"
-_PRESENT_SINCE = r"\bpresent (since|for)\b"
+_PRESENT_SINCE = r"\bpresent (since)\b"
 
 
 def without_encounter_dates(clause: pl.Expr) -> pl.Expr:
@@ -273,9 +273,11 @@ def weeks(clause: pl.Expr) -> pl.Expr:
 
 
 # A span told by its start ("since 10/29/2026", "onset 08/03/2026", "started a Medrol Dosepak on
-# 10/01/2026", "since March 3, 2026", "since 03/2026"): the start word, up to six words, the date.
+# 10/01/2026", "since March 3, 2026", "since 03/2026"): the start word, up to four words, the date.
 # A month and day without a year starts nothing here ("since 10/15" could be October 2015).
-_START = r"\b(?:since|onset|start\w*|began|begun|beginning)\b(?:\W+[a-z]+){0,6}?\W+"
+_START = r"\b(?:since|onset|start\w*|began|begun|beginning)\b(?:\W+[a-z]+){0,4}?\W+"
+# care that ended started nothing that goes on ("tried gabapentin, started 06/01/2026, stopped")
+_STOPPED = r"\b(?:stopped|discontinued|quit|ended|d/c'?d|finished|completed)\b"
 _STARTED_ON = (
     _START + r"(?:(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b|(\d{1,2})/((?:19|20)\d{2})\b"
     rf"|(\d{{4}})-(\d{{2}})-(\d{{2}})\b|({MONTH})\.?\s+(?:(\d{{1,2}})(?:st|nd|rd|th)?,?\s+)?((?:19|20)\d{{2}})\b)"
@@ -316,9 +318,10 @@ def started(clause: pl.Expr) -> pl.Expr:
         field("9").str.slice(0, 3).replace_strict(_MONTH_NUMBER, default=None),
     ).cast(pl.Int32, strict=False)
     day = pl.coalesce(field("2"), field("8"), field("10"), pl.lit("1")).cast(pl.Int32, strict=False)
-    return pl.format(
+    date = pl.format(
         "{}-{}-{}",
         year,
         month.cast(pl.String).str.zfill(2),
         day.cast(pl.String).str.zfill(2),
     ).str.to_date("%Y-%m-%d", strict=False)
+    return pl.when(~clause.str.contains(_STOPPED)).then(date)
