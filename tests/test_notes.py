@@ -2131,6 +2131,14 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
             False,
         ),
         ("After the fall he took ibuprofen at 1200 - 1600 mg a day.", "injury_date", False),
+        # read over the real MTSamples notes outside the gold test part: a prothrombin time is no
+        # physical therapy (15 notes' lab lines had read as care), a plan's "start" opens no onset
+        ("Labs: PT 12.6, PTT 29, INR 1.1.", "conservative_care", False),
+        (
+            "We will then start gentle Codman exercises until the 4-6 week point.",
+            "onset_duration",
+            False,
+        ),
     ],
 )
 def test_what_the_eighth_session_found(vocab, text, element, want):
