@@ -2139,11 +2139,93 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
             "onset_duration",
             False,
         ),
+        # the ninth session's fresh phrasings (PH1561-PH2040): an injury told by a relative or
+        # caused by one is the patient's
+        (
+            "Woke at 0500 with R eye pain after his daughter scratched his eye with her fingernail "
+            "at about 0300.",
+            "injury_mechanism",
+            True,
+        ),
+        (
+            "Son called in: Dad fell in the bathroom early this morning, now c/o R hip pain.",
+            "injury_date",
+            True,
+        ),
+        # what the patient went without is no denial of what happened
+        (
+            "Grinding metal w/o safety glasses, felt something fly into his L eye.",
+            "injury_mechanism",
+            True,
+        ),
+        (
+            "C/o R foot pain after dropping a 25 lb dumbbell on it at the gym.",
+            "injury_mechanism",
+            True,
+        ),
+        (
+            "He caught the tip of his left middle finger in the log splitter 3 days ago.",
+            "injury_mechanism",
+            True,
+        ),
+        ("She missed the last two steps going down to the basement.", "injury_mechanism", True),
+        (
+            "Electrician contacted a live 240V line with his R hand at 1015 today.",
+            "injury_mechanism",
+            True,
+        ),
+        (
+            "Found in the driveway; unclear whether he fell or was struck.",
+            "injury_mechanism",
+            False,
+        ),
+        # no injury, or none the patient knows of, dates none; nor do an operation, a stay, an old
+        # injury in a history, or a form's own date
+        ("R knee pain x 1 week, denies any injury or trauma.", "injury_date", False),
+        (
+            "Mallet deformity; pt unaware of any injury, noticed it 2 weeks ago.",
+            "injury_date",
+            False,
+        ),
+        (
+            "C/o R elbow pain after he struck it on a door frame, unsure when that was.",
+            "injury_date",
+            False,
+        ),
+        ("EE injured L knee on the job, s/p arthroscopy 10/20/2026.", "injury_date", False),
+        (
+            "She was admitted 11/12/2026-11/17/2026 with a femur fracture, treated with a plate on "
+            "11/13.",
+            "injury_date",
+            False,
+        ),
+        ("Hx L wrist fx after a fall in 2019.", "injury_date", False),
+        (
+            "Past history includes a right hip fracture treated with a nail in 2021.",
+            "injury_date",
+            False,
+        ),
+        # a Y/N field answered N, a drug avoided: no care
+        ("Tried PT/chiro Y/N: N", "conservative_care", False),
+        ("NSAIDs avoided due to CKD3.", "conservative_care", False),
+        # a comma and a new predicate end a denial's scope; a corset and stretches that help are care
+        (
+            "Back pain began 6 weeks ago with no specific injury, has been wearing a lumbar support "
+            "brace at work.",
+            "conservative_care",
+            True,
+        ),
+        (
+            "A lumbar corset was fitted at his last visit and he reports it helps.",
+            "conservative_care",
+            True,
+        ),
+        ("The stretches you gave me help a little.", "conservative_care", True),
     ],
 )
-def test_what_the_eighth_session_found(vocab, text, element, want):
+def test_what_the_eighth_and_ninth_sessions_found(vocab, text, element, want):
     """Causes found in the development part of the gold set and in the fresh phrasings of the eighth
-    session (PH841-PH1320) and sets GA and GB."""
+    session (PH841-PH1320) and sets GA and GB, and of the ninth (PH1561-PH2040)."""
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
 
 

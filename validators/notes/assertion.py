@@ -27,6 +27,10 @@ PSEUDO_TRIGGERS = (
     r"|\b(?:without|w/o)\s+(?:complications?|difficulty|incident|problems?|event|(?:an?\s+)?(?:assistive\s+)?(?:device|ad|aid|assist\w*|help))\b"
     r"|\bnot only\b|\bno\s+(?:change|increase|decrease)\s+in\b|\bnot\s+certain\b"
     r"|\bnegative\s+(?:impact|effect)\b|\bno further\b"
+    # what the patient went without is a circumstance ("grinding metal w/o safety glasses, felt
+    # something fly into his eye")
+    r"|\b(?:without|w/o|no)\s+(?:\w+\s+)?(?:eye protection|protection|protective\s+\w+|eyewear|goggles|"
+    r"safety\s+(?:glasses|goggles|gear|equipment)|gloves|helmet|seat\s?belt|ppe)\b"
 )
 PRE_NEGATION = (
     r"\b(?:no|not|denies|denied|deny|denying|without|w/o|negative for|neg for|absence of|absent|free of|"
@@ -38,8 +42,9 @@ PRE_NEGATION = (
 POST_NEGATION = (
     r"(?:negative|neg|absent|denied|none|not present|not elicited|ruled out|not seen|not identified|"
     r"normal|unremarkable|intact|resolved|contraindicated|\(\s*-\s*\)|-\s*(?:bilaterally|bilat|b/l|on the|$|,)|"
-    # a field's answer ("Radiating pain: No")
-    r":\s*no\s*$)"
+    r"avoided|"
+    # a field's answer ("Radiating pain: No", "Tried PT Y/N: N")
+    r":\s*no?\s*$)"
 )
 RESULT_BEFORE = r"\b(?:negative|neg|normal|unremarkable)\b"
 # a plan's header kept as its clause's evidence ("plan: l5 tfesi performed today", "assessment/plan:")
@@ -76,9 +81,6 @@ RECOLLECTION = (
     # a consent's advice ("was advised of the risks")
     r"|\badvised of (?:the )?(?:risks|benefits|alternatives)\b"
     r"|\b(?:patient|pt|he|she) refers (?:to )?(?:pain|having|ha[sd]) "
-    # a drug taken on a schedule is a regimen ("scheduled acetaminophen")
-    r"|\bscheduled (?:acetaminophen|tylenol|apap|ibuprofen|motrin|naproxen|nsaids?|analgesics?|"
-    r"pain (?:meds|medications?)|tramadol|oxycodone|opioids?)\b"
     r"|\bgoing (?:down |in)?to (?:the |his |her |both )?(?:(?:[lr]|left|right|bilateral) )?"
     r"(?:buttocks?|legs?|thighs?|calf|calves|knees?|feet|foot|toes?|arms?|hands?|fingers?|shoulders?|"
     r"neck|hips?|groin|chest|back|scapula)\b"
@@ -101,6 +103,9 @@ ONGOING = (
 )
 _RELATIVES = r"mother|father|mom|dad|sister|brother|sibling|aunt|uncle|grand(?:mother|father|parent)s?|cousin|daughter|son"
 FAMILY = rf"\b(?:{_RELATIVES}|family history|fhx)\b"
+# a relative named as the patient's ("his father"); a parent's or a child's account names the patient
+# as their own ("Dad fell this morning", "my son got kicked")
+PATIENTS_RELATIVE = rf"\b(?:his|her|their|patient's|pt's)\s+(?:{_RELATIVES})\b"
 # A relative as company or informant is not the experiencer: "moving a couch with his brother",
 # "brought in by her daughter", "helping his son move", "mother states", "at her cousin's house".
 COMPANY = (
@@ -112,6 +117,8 @@ COMPANY = (
     # for right ankle pain")
     rf"|\b(?:{_RELATIVES})\s+(?:was|were|had been)\s+[a-z]+ing\b"
     rf"|^(?:his|her|their)\s+(?:{_RELATIVES})\s+(?:for|to|because|after|and)\b"
+    # a relative who did something to the patient ("his daughter scratched his eye")
+    rf"|\b(?:{_RELATIVES})\s+(?:[a-z]+\s+)?[a-z]+ed\s+(?:him|her|them|his|their|the patient|pt)\b"
     # a relative's place or thing ("at her cousin's house") is where, not who
     rf"|\b(?:{_RELATIVES})'s\s+(?:house|home|place|apartment|car|truck|farm|yard|pool|party|wedding|birthday)\b"
 )
@@ -120,7 +127,11 @@ COMPANY = (
 # Words that end a negation's scope inside a clause, as ConText's terminators: what follows is a new
 # event or its circumstance ("no loss of consciousness when she fell", "denies numbness after the
 # injection, which helped"). A scope does not cross the mark put in their place.
-TERMINATORS = r"\s+(?:after|when|while|which|who|following|because|due to|secondary to)\s+"
+TERMINATORS = (
+    r"\s+(?:after|when|while|which|who|following|because|due to|secondary to)\s+"
+    # a new predicate after a comma ("no specific injury, has been on light duty")
+    r"|,\s+(?:has|have|had)\s+been\s+"
+)
 _END = "\x1f"
 _GAP = rf"[^0-9a-z_{_END}]"
 # a result after a test names it before the next comma: "twitch, aspirate neg" negates no twitch
@@ -172,12 +183,20 @@ def negated(clause: pl.Expr, pattern: str, results: bool = True) -> pl.Expr:
     )
 
 
+# a drug taken on a schedule is a regimen ("scheduled acetaminophen"), not a plan: the drug is kept,
+# as a plan before it may still plan it ("recommend a trial of scheduled acetaminophen")
+REGIMEN = (
+    r"\bscheduled ((?:acetaminophen|tylenol|apap|ibuprofen|motrin|naproxen|nsaids?|analgesics?|"
+    r"pain (?:meds|medications?)|tramadol|oxycodone|opioids?)\b)"
+)
+
+
 def planned(clause: pl.Expr, pattern: str, words: int = 8) -> pl.Expr:
     """Future intent or a condition up to `words` words before the mention ("will start PT"), or an
     order or advice right after it ("HEP recommended", "trial of PT ordered", "TFESI under
     fluoroscopy to be scheduled"), unless the care is said to be going on; a letter's "as you will
     recall" looks back, and pain "going to L buttock" radiates."""
-    clause = clause.str.replace_all(RECOLLECTION, BLANK)
+    clause = clause.str.replace_all(REGIMEN, "${1}").str.replace_all(RECOLLECTION, BLANK)
     after = (
         rf"(?:{pattern}){WORD}*{_GAP}+(?:(?:is|was|were|are|been|being|to be)\s+)?{PLANNED_AFTER}"
     )
@@ -186,5 +205,8 @@ def planned(clause: pl.Expr, pattern: str, words: int = 8) -> pl.Expr:
     ) & ~clause.str.contains(_before(ONGOING, pattern, 6))
 
 
-def family(clause: pl.Expr, pattern: str) -> pl.Expr:
-    return clause.str.replace_all(COMPANY, BLANK).str.contains(_before(FAMILY, pattern, 8))
+def family(clause: pl.Expr, pattern: str, possessive: bool = False) -> pl.Expr:
+    """A relative (`possessive`: one named as the patient's) up to eight words before the mention,
+    not as company, informant or the one who acted on the patient."""
+    relative = PATIENTS_RELATIVE if possessive else FAMILY
+    return clause.str.replace_all(COMPANY, BLANK).str.contains(_before(relative, pattern, 8))

@@ -26,6 +26,7 @@ PLACEHOLDERS = {
 # performed: a planned or hypothetical mention does not count, except in a procedure's own
 # description, and one in a plan section does when nothing plans it; any: every mention counts
 ASSERTIONS = ("done", "performed", "any")
+RELATIVES = ("any", "possessive")
 
 
 def ascii_words(pattern: str) -> str:
@@ -54,6 +55,8 @@ def prepare(elements: pl.DataFrame) -> list[dict]:
         assertion = e.get("assertion") or "done"
         if assertion not in ASSERTIONS:
             raise ValueError(f"doc element {e['id']}: assertion must be one of {ASSERTIONS}")
+        if (e.get("relatives") or "any") not in RELATIVES:
+            raise ValueError(f"doc element {e['id']}: relatives must be one of {RELATIVES}")
         out.append(
             {
                 **e,
@@ -69,6 +72,7 @@ def prepare(elements: pl.DataFrame) -> list[dict]:
                 # a pattern that names spans itself reads them where ages and follow-ups are blanked
                 "spans": "{duration}" in e["pattern"],
                 "event": bool(e.get("event")),
+                "relatives": e.get("relatives") or "any",
                 "exclude_sections": e.get("exclude_sections") or [],
                 "cue_sections": e.get("cue_sections") or [],
                 "in_sections": e.get("in_sections") or [],

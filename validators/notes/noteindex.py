@@ -240,7 +240,7 @@ def _index(
             )
         if element["unless"]:
             mentioned = mentioned & ~pl.col("_item").str.contains(element["unless"])
-        asserted = ~assertion.family(clause, pattern)
+        asserted = ~assertion.family(clause, pattern, element["relatives"] == "possessive")
         if element["assertion"] == "performed":
             # a procedure's own description tells its technique however it words it; elsewhere a
             # planned one is no technique used (a plan's header is no intent), and a procedure's

@@ -174,11 +174,13 @@ RELATIVE_TIME = (
 # the injury's, as is a labelled one ("closed DOI 11/22/26"): PROTECT marks it first, and an
 # encounter's span does not reach across the mark.
 _ENCOUNTER = (
-    r"admit[0-9a-z_]*|admission|present(?:s|ed|ing)?|seen|evaluated|examined|visits?|visited|here|"
+    r"admit[0-9a-z_]*|admission|present(?:s|ed|ing)?|seen|evaluated|examined|visits?|visited|here|treated|"
     r"transferred|discharged|returns?|returned|underwent|undergo[0-9a-z_]*|scheduled|performed|operat[0-9a-z_]*|surger(?:y|ies)|"
     r"surgical|taken|placed|closed|x-?rays?|films?|radiographs?|mri|ct|scans?|stud(?:y|ies)|exam(?:ination)?|"
     r"labs?|checked|check|dictated|h&p|consult[0-9a-z_]*|follow(?:-?up|ed)|reviewed|obtained|repaired|debrided|orif|crpp|"
     r"hospitali[sz][0-9a-z_]*|reduc(?:ed|tion)|fixation|cast|splint(?:ed)?|(?:comes?|came|brought) (?:in|to|back)|"
+    # an operation by its name ("s/p arthroscopy 10/20/2026")
+    r"[a-z]+(?:ectomy|plasty|otomy|ostomy|oscopy|desis|pexy|rrhaphy)|pinning|i&d|"
     r"dos|date of (?:service|visit|exam|examination|evaluation|admission|surgery)"
 )
 # after a date, only the words that name an encounter outright ("on 3/14 he came down on his ankle")
@@ -194,7 +196,8 @@ _INJURED = (
 _MARK = "\x1a"
 _GAP = f"[^0-9a-z_{_MARK}]+"  # what separates words, never the mark
 _WHEN = (
-    rf"(?:on |dated |from |of )?(?:{DATE}|(?:today|tonight|this (?:morning|afternoon|evening))"
+    # a stay's range ("admitted 11/12/2026-11/17/2026") to its end
+    rf"(?:on |dated |from |of )?(?:(?:{DATE})(?:\s*(?:-|to|through|thru)\s*(?:{DATE}))?|(?:today|tonight|this (?:morning|afternoon|evening))"
     r"(?:,? (?:on |dated )?\d{1,2}[/-]\d{1,2}[/-]\d{2,4}\b)?)"
 )
 PROTECT = rf"\b({_INJURED})((?:{_GAP}[0-9a-z_]+){{0,3}}?{_GAP})((?:at |on |in )?(?:{DATE}|today|tonight|this (?:morning|afternoon|evening)))"
