@@ -273,6 +273,9 @@ def test_notes_indexed_a_slice_of_text_at_a_time_find_what_they_find_at_once(voc
         ("A 47-year-old man with low back pain.", "onset_duration", None),
         ("Back pain. Return in 2 weeks.", "onset_duration", None),
         ("Failed 6 wks of PT and NSAIDs.", "conservative_care", 6.0),
+        # how fast the pain came on is no span of it (set GE, on arrival); "started over" is
+        ("Leg pain since 07/27, when it came on over a few days.", "onset_duration", None),
+        ("Pain started over 2 weeks ago.", "onset_duration", 2.0),
     ],
 )
 def test_durations(vocab, text, element, want):

@@ -88,6 +88,11 @@ FOLLOW_UP = (
 )
 # a dose's rate ("two pain pills a day"): the rate is blanked, the drug's words kept
 DOSE_RATE = r"\b(pills?|tablets?|tabs?|capsules?|caps|doses?|puffs?)\s+(?:a|per|/|each)\s*(?:day|week|wk|month)\b"
+# how fast the pain came on is no span of it ("since 07/27, when it came on over a few days")
+ONSET_TEMPO = (
+    r"\b(?:came on|come on|comes on|developed|progressed|built up|evolved)"
+    rf"\s+(?:gradually\s+|slowly\s+|quickly\s+|rapidly\s+)?over\s+(?:the\s+course\s+of\s+)?(?:a\s+)?{_PERIOD}"
+)
 # a drug's course is no span of the pain or of the care ("a 6-day methylprednisolone taper")
 DRUG_COURSE = (
     rf"\b(?:{_AMOUNT})\s*-?\s*days?\s+(?:of\s+)?(?:[a-z]+\s+){{0,2}}?(?:taper|course|burst|dose ?pa(?:c)?k|supply)\b"
@@ -245,13 +250,14 @@ def without_encounter_dates(clause: pl.Expr) -> pl.Expr:
 
 
 def without_non_durations(clause: pl.Expr) -> pl.Expr:
-    """The clause with ages, follow-up intervals, a drug course's days, a leave from work and a dose's
-    rate blanked, so no duration is read from them."""
+    """The clause with ages, follow-up intervals, a drug course's days, a leave from work, how fast the
+    pain came on and a dose's rate blanked, so no duration is read from them."""
     return (
         clause.str.replace_all(AGE, " ")
         .str.replace_all(FOLLOW_UP, " ")
         .str.replace_all(DRUG_COURSE, " ")
         .str.replace_all(LEAVE, " ")
+        .str.replace_all(ONSET_TEMPO, " ")
         .str.replace_all(DOSE_RATE, "${1} ")
     )
 
