@@ -276,6 +276,15 @@ def test_notes_indexed_a_slice_of_text_at_a_time_find_what_they_find_at_once(voc
         # how fast the pain came on is no span of it (set GE, on arrival); "started over" is
         ("Leg pain since 07/27, when it came on over a few days.", "onset_duration", None),
         ("Pain started over 2 weeks ago.", "onset_duration", 2.0),
+        # nor is how long an injection's relief lasted (set GH)
+        (
+            "Neck pain. 65% relief after the 08/18/2026 injection lasting until the end of October "
+            "(about 10 weeks).",
+            "onset_duration",
+            None,
+        ),
+        ("Neck pain for 6 months; the last ESI gave 8 weeks of relief.", "onset_duration", 26.0),
+        ("Symptoms have progressed over 18 months.", "onset_duration", 78.0),
     ],
 )
 def test_durations(vocab, text, element, want):
@@ -2224,11 +2233,90 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
             True,
         ),
         ("The stretches you gave me help a little.", "conservative_care", True),
+        # and its second round (PH2041-PH2520): sports, spine practices, chiropractic and primary
+        # care, transcribed dictation
+        ("Received a knee to the thigh during Tuesday's scrimmage.", "injury_mechanism", True),
+        (
+            "RB took a direct helmet hit to the L anterior thigh in yesterday's practice.",
+            "injury_mechanism",
+            True,
+        ),
+        ("Fell down 4 stairs carrying laundry Mon 11/30, landed on R hip.", "injury_date", True),
+        ("67F s/p fall at home ~0630, tripped on a throw rug.", "injury_date", True),
+        ("Presents 1 wk after a fender-bender in the store lot.", "injury_date", True),
+        ("D/I: 06-19-2026", "injury_date", True),
+        (
+            "He had a previous work injury to the same area on 02/11/2019, claim closed.",
+            "injury_date",
+            False,
+        ),
+        (
+            "Hurt his R shoulder at practice. Not sure how it happened, noticed pain after the "
+            "tackling drill.",
+            "injury_mechanism",
+            False,
+        ),
+        (
+            "Injured her R knee skiing; does not recall a specific fall or twist.",
+            "injury_mechanism",
+            False,
+        ),
+        (
+            "Pain began when she was transferring a 250-lb patient from bed to wheelchair.",
+            "injury_mechanism",
+            True,
+        ),
+        (
+            "She was walking her dog when the leash wrapped around her hand and she was pulled "
+            "forward onto the sidewalk.",
+            "injury_mechanism",
+            True,
+        ),
+        ("Held from throwing x 1 week by AT, doing core stabilization.", "conservative_care", True),
+        ("HEP handout given today to start.", "conservative_care", False),
+        (
+            "No therapy yet; I referred him to Dr. S at Riverside Chiropractic.",
+            "conservative_care",
+            False,
+        ),
+        ("How long have you had it? 6 weeks", "onset_duration", True),
+        ("Lumbar pain beginning 11/03/2026 without injury.", "onset_duration", True),
+        (
+            "Back hurts. Since I started the new job at the warehouse on August 3rd.",
+            "onset_duration",
+            True,
+        ),
+        ("His back went out last Tuesday when he bent to tie his shoe.", "onset_duration", True),
+        # set GG: lifting one's own arm is no mechanism
+        ("He notices weakness lifting his arm to shoulder height.", "injury_mechanism", False),
+        ("She lifted her arm and felt a pop.", "injury_mechanism", True),
+        # sets GF and GH: a rating told as a grade, a throbbing lump's rating
+        ("She grades it 5/10 most days and 7/10 after a full schedule.", "pain_scale", True),
+        ("R axillary lump, enlarging, throbbing, now 7/10.", "pain_scale", True),
+        # a dictation's comma splice ends a clause; an opening phrase without a verb does not
+        (
+            "The patient is a 46-year-old who was struck by a falling tree limb while clearing "
+            "brush, he has a history of a rotator cuff repair in 2013.",
+            "injury_date",
+            False,
+        ),
+        (
+            "He was the driver of a car that struck a guardrail, he denies hitting his head, he is "
+            "on aspirin following coronary stenting in 2024.",
+            "injury_date",
+            False,
+        ),
+        (
+            "Approximately five weeks prior to his presentation, the patient was involved in a "
+            "motor vehicle accident.",
+            "injury_date",
+            True,
+        ),
     ],
 )
 def test_what_the_eighth_and_ninth_sessions_found(vocab, text, element, want):
     """Causes found in the development part of the gold set and in the fresh phrasings of the eighth
-    session (PH841-PH1320) and sets GA and GB, and of the ninth (PH1561-PH2040)."""
+    session (PH841-PH1320) and sets GA and GB, and of the ninth (PH1561-PH2520)."""
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
 
 
@@ -2247,6 +2335,8 @@ def test_what_the_eighth_and_ninth_sessions_found(vocab, text, element, want):
         ("since 2019", None),
         ("started 3 weeks ago", None),
         ("since 13/45/2026", None),
+        # a car "rear-ended" stopped no care
+        ("l-sided neck pain since mvc 04/2024 (restrained driver, rear-ended)", date(2024, 4, 1)),
     ],
 )
 def test_the_date_a_span_started_on(clause, day):

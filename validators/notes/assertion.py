@@ -62,7 +62,7 @@ PLANNED = (
     r"^\W*advised|(?:was|were|been|is|are) advised to|(?:have|has|got|made|booked) (?:an? )?(?:appointment|appt) (?:with|for|at)|"
     r"agree(?:able|s|d)? to|"
     r"to (?:start|begin|initiate|try|undergo|proceed|obtain|get)|(?:is|are|wants?|wish\w*|like|needs?) to have|may (?:need|require|benefit|consider|try)|"
-    r"might|if|should|order\w*|request\w*|refer(?:s|ring)?|referred (?:to|for|back)|referral|candidate for|"
+    r"might|if|should|order\w*|request\w*|refer(?:s|ring)?|referred (?:\w+ )?(?:to|for|back)|referral|candidate for|"
     r"option\w*|discuss\w*|offer(?:ed|ing|s)?|"
     r"prescription for|rx for|pending|awaiting|future|next)\b"
 )
@@ -88,7 +88,7 @@ RECOLLECTION = (
 # an order, advice or referral after the care it names ("physical therapy referral given")
 PLANNED_AFTER = (
     r"(?:recommended|ordered|advised|suggested|scheduled|planned|requested|pending|referrals?|"
-    r"sent (?:to (?:the )?pharmacy|in))\b"
+    r"sent (?:to (?:the )?pharmacy|in)|(?:handouts?|instructions|sheets?) (?:given|provided))\b"
 )
 _DONE = (
     r"completed|tried|failed|underwent|received|attended|s/p|status post|has had|had been|"
@@ -150,10 +150,16 @@ _NO_EFFECT = (
 )
 
 
+# not recalling any event is a denial of it ("does not recall a specific fall or twist"), where not
+# recalling alone is a memory (a pseudo-trigger)
+_NO_RECALL_OF = r"\b(?:does|do|did)\s*(?:not|n'?t)\s+(?:recall|remember)\s+(?:any|an?)\s+(?:specific\s+|particular\s+)?"
+
+
 def neutral(clause: pl.Expr) -> pl.Expr:
     """The clause with its pseudo-triggers blanked and its terminators marked, as negation reads it."""
     return (
         clause.str.replace_all(_NO_EFFECT, "${1}")
+        .str.replace_all(_NO_RECALL_OF, "denies any ")
         .str.replace_all(PSEUDO_TRIGGERS, BLANK)
         .str.replace_all(TERMINATORS, f" {_END} ")
     )

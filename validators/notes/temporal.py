@@ -88,10 +88,18 @@ FOLLOW_UP = (
 )
 # a dose's rate ("two pain pills a day"): the rate is blanked, the drug's words kept
 DOSE_RATE = r"\b(pills?|tablets?|tabs?|capsules?|caps|doses?|puffs?)\s+(?:a|per|/|each)\s*(?:day|week|wk|month)\b"
-# how fast the pain came on is no span of it ("since 07/27, when it came on over a few days")
+# how long an injection's relief lasted is no span of the pain ("65% relief after the 08/18 injection
+# lasting until the end of October (about 10 weeks)", "8 weeks of relief")
+RELIEF_SPAN = (
+    rf"\b(?:relief|improvement|benefit)\b[^.;]{{0,80}}?\b(?:lasting|lasted|lasts|for|x)\b[^.;]{{0,40}}?{_PERIOD}"
+    rf"|\b(?:injection|block|esi)\b[^.;]{{0,40}}?\b(?:lasting|lasted|lasts)\b[^.;]{{0,40}}?{_PERIOD}"
+    rf"|{_PERIOD}\s+of\s+(?:\d+\s?%\s+)?(?:pain\s+)?(?:relief|improvement|benefit)\b"
+)
+# how fast the pain came on, in hours or days, is no span of it ("since 07/27, when it came on over a
+# few days"); "progressed over 18 months" is
 ONSET_TEMPO = (
-    r"\b(?:came on|come on|comes on|developed|progressed|built up|evolved)"
-    rf"\s+(?:gradually\s+|slowly\s+|quickly\s+|rapidly\s+)?over\s+(?:the\s+course\s+of\s+)?(?:a\s+)?{_PERIOD}"
+    r"\b(?:came on|come on|comes on|developed|built up)\s+(?:gradually\s+|slowly\s+|quickly\s+|rapidly\s+)?"
+    rf"over\s+(?:the\s+course\s+of\s+)?(?:a\s+)?(?:{_AMOUNT})\s*-?\s*(?:hours?|hrs?|days?)\b"
 )
 # a drug's course is no span of the pain or of the care ("a 6-day methylprednisolone taper")
 DRUG_COURSE = (
@@ -121,13 +129,17 @@ DATE = (
     rf"|\b(?:in|on|of|since)\s+(?:{MONTH})\b|\b(?:{MONTH})\s+(?:of\s+)?\d{{4}}\b"
     r"|\b(?:in|since|of)\s+(?:19|20)\d{2}\b|\bmm/dd/yy(?:yy)?\b"
     rf"|\b(?:early|mid|late)[- ](?:{MONTH})\b"
+    # a weekday names its month and day ("Mon 11/30")
+    rf"|\b(?:{_WEEKDAY})\.?,?\s+\d{{1,2}}/\d{{1,2}}\b"
 )
 HOLIDAY = (
     r"\b(?:thanksgiving|christmas(?: eve| day)?|new year'?s(?: eve| day)?|easter|halloween|"
     r"memorial day|labor day|independence day|(?:the )?fourth of july|july 4th)\b"
 )
 _SPAN = r"minutes?|mins?|hours?|hrs?|h|days?|d|nights?|evenings?|mornings?|weekends?|weeks?|wks?|w|months?|mos?|years?|yrs?"
-_EVENT = r"injury|accident|fall|collision|crash|incident|trauma|assault|fight|bite|mv[ac]"
+_EVENT = (
+    r"injury|accident|fall|collision|crash|incident|trauma|assault|fight|bite|mv[ac]|fender-bender"
+)
 # an acute symptom's span of hours, days or weeks ("c/o R ankle pain/swelling x 2 days"): in an injury's
 # account, the time since the injury told beside it
 SYMPTOM_SPAN = (
@@ -168,6 +180,8 @@ RELATIVE_TIME = (
     # "at approximately 0200 when she got up", "(approximately 0315)": an exam's "at approximately 1930
     # hours" keeps its hours
     r"|(?:\bat|\()\s*approximately\s+(?:[01]\d|2[0-3])[0-5]\d(?:\s*$|\s*[,.;)]|\s+[abd-fgi-ln-tv-z])"
+    # "s/p fall at home ~0630,"
+    r"|(?:^|\s)~\s*(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)])"
     rf"|{HOLIDAY}"
 )
 
@@ -251,13 +265,15 @@ def without_encounter_dates(clause: pl.Expr) -> pl.Expr:
 
 def without_non_durations(clause: pl.Expr) -> pl.Expr:
     """The clause with ages, follow-up intervals, a drug course's days, a leave from work, how fast the
-    pain came on and a dose's rate blanked, so no duration is read from them."""
+    pain came on, how long a relief lasted and a dose's rate blanked, so no duration is read from
+    them."""
     return (
         clause.str.replace_all(AGE, " ")
         .str.replace_all(FOLLOW_UP, " ")
         .str.replace_all(DRUG_COURSE, " ")
         .str.replace_all(LEAVE, " ")
         .str.replace_all(ONSET_TEMPO, " ")
+        .str.replace_all(RELIEF_SPAN, " ")
         .str.replace_all(DOSE_RATE, "${1} ")
     )
 
@@ -286,7 +302,8 @@ def weeks(clause: pl.Expr) -> pl.Expr:
 # A month and day without a year starts nothing here ("since 10/15" could be October 2015).
 _START = r"\b(?:since|onset|start\w*|began|begun|beginning)\b(?:\W+[a-z]+){0,4}?\W+"
 # care that ended started nothing that goes on ("tried gabapentin, started 06/01/2026, stopped")
-_STOPPED = r"\b(?:stopped|discontinued|quit|ended|d/c'?d|finished|completed)\b"
+# (not a word's end after a hyphen: a car "rear-ended" stopped nothing)
+_STOPPED = r"(?:^|[^0-9a-z_-])(?:stopped|discontinued|quit|ended|d/c'?d|finished|completed)\b"
 _STARTED_ON = (
     _START + r"(?:(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b|(\d{1,2})/((?:19|20)\d{2})\b"
     rf"|(\d{{4}})-(\d{{2}})-(\d{{2}})\b|({MONTH})\.?\s+(?:(\d{{1,2}})(?:st|nd|rd|th)?,?\s+)?((?:19|20)\d{{2}})\b)"
