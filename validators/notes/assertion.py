@@ -29,7 +29,7 @@ PSEUDO_TRIGGERS = (
     r"|\bnegative\s+(?:impact|effect)\b|\bno further\b"
     # what the patient went without is a circumstance ("grinding metal w/o safety glasses, felt
     # something fly into his eye")
-    r"|\b(?:without|w/o|no)\s+(?:\w+\s+)?(?:eye protection|protection|protective\s+\w+|eyewear|goggles|"
+    r"|\b(?:without|w/o|no)\s+(?:\w+\s+)?(?:(?:eye|ear|hearing|face) protection|protective\s+\w+|eyewear|goggles|"
     r"safety\s+(?:glasses|goggles|gear|equipment)|gloves|helmet|seat\s?belt|ppe)\b"
 )
 PRE_NEGATION = (
@@ -42,7 +42,6 @@ PRE_NEGATION = (
 POST_NEGATION = (
     r"(?:negative|neg|absent|denied|none|not present|not elicited|ruled out|not seen|not identified|"
     r"normal|unremarkable|intact|resolved|contraindicated|\(\s*-\s*\)|-\s*(?:bilaterally|bilat|b/l|on the|$|,)|"
-    r"avoided|"
     # a field's answer ("Radiating pain: No", "Tried PT Y/N: N")
     r":\s*no?\s*$)"
 )
@@ -62,7 +61,7 @@ PLANNED = (
     r"^\W*advised|(?:was|were|been|is|are) advised to|(?:have|has|got|made|booked) (?:an? )?(?:appointment|appt) (?:with|for|at)|"
     r"agree(?:able|s|d)? to|"
     r"to (?:start|begin|initiate|try|undergo|proceed|obtain|get)|(?:is|are|wants?|wish\w*|like|needs?) to have|may (?:need|require|benefit|consider|try)|"
-    r"might|if|should|order\w*|request\w*|refer(?:s|ring)?|referred (?:\w+ )?(?:to|for|back)|referral|candidate for|"
+    r"might|if|should|order\w*|request\w*|refer(?:s|ring)?|referred (?:(?:him|her|them|the patient|pt) )?(?:to|for|back)|referral|candidate for|"
     r"option\w*|discuss\w*|offer(?:ed|ing|s)?|"
     r"prescription for|rx for|pending|awaiting|future|next)\b"
 )
@@ -88,7 +87,7 @@ RECOLLECTION = (
 # an order, advice or referral after the care it names ("physical therapy referral given")
 PLANNED_AFTER = (
     r"(?:recommended|ordered|advised|suggested|scheduled|planned|requested|pending|referrals?|"
-    r"sent (?:to (?:the )?pharmacy|in)|(?:handouts?|instructions|sheets?) (?:given|provided))\b"
+    r"sent (?:to (?:the )?pharmacy|in)|(?:handouts?|instructions|sheets?) (?:given|provided) today)\b"
 )
 _DONE = (
     r"completed|tried|failed|underwent|received|attended|s/p|status post|has had|had been|"
@@ -105,7 +104,11 @@ _RELATIVES = r"mother|father|mom|dad|sister|brother|sibling|aunt|uncle|grand(?:m
 FAMILY = rf"\b(?:{_RELATIVES}|family history|fhx)\b"
 # a relative named as the patient's ("his father"); a parent's or a child's account names the patient
 # as their own ("Dad fell this morning", "my son got kicked")
-PATIENTS_RELATIVE = rf"\b(?:his|her|their|patient's|pt's)\s+(?:{_RELATIVES})\b"
+PATIENTS_RELATIVE = (
+    rf"\b(?:his|her|their|patient's|pt's)\s+(?:{_RELATIVES})\b"
+    # a family history's line ("Father died in motor vehicle accident at age 40")
+    rf"|\b(?:{_RELATIVES})\s+(?:died|deceased|passed away|was killed|killed)\b"
+)
 # A relative as company or informant is not the experiencer: "moving a couch with his brother",
 # "brought in by her daughter", "helping his son move", "mother states", "at her cousin's house".
 COMPANY = (
@@ -118,7 +121,8 @@ COMPANY = (
     rf"|\b(?:{_RELATIVES})\s+(?:was|were|had been)\s+[a-z]+ing\b"
     rf"|^(?:his|her|their)\s+(?:{_RELATIVES})\s+(?:for|to|because|after|and)\b"
     # a relative who did something to the patient ("his daughter scratched his eye")
-    rf"|\b(?:{_RELATIVES})\s+(?:[a-z]+\s+)?[a-z]+ed\s+(?:him|her|them|his|their|the patient|pt)\b"
+    rf"|\b(?:{_RELATIVES})\s+(?:scratched|kicked|bit|pushed|hit|punched|struck|shoved|pulled|dragged|"
+    r"dropped|elbowed|tackled|knocked)\s+(?:him|her|them|his|their|the patient|pt)\b"
     # a relative's place or thing ("at her cousin's house") is where, not who
     rf"|\b(?:{_RELATIVES})'s\s+(?:house|home|place|apartment|car|truck|farm|yard|pool|party|wedding|birthday)\b"
 )
@@ -152,14 +156,17 @@ _NO_EFFECT = (
 
 # not recalling any event is a denial of it ("does not recall a specific fall or twist"), where not
 # recalling alone is a memory (a pseudo-trigger)
-_NO_RECALL_OF = r"\b(?:does|do|did)\s*(?:not|n'?t)\s+(?:recall|remember)\s+(?:any|an?)\s+(?:specific\s+|particular\s+)?"
+_NO_RECALL_OF = (
+    r"\b(?:does|do|did)\s*(?:not|n'?t)\s+(?:recall|remember)\s+(?:any|an?)\s+(?:specific\s+|particular\s+)?"
+    r"(falls?|injury|trauma|twist\w*|event|incident)\b"
+)
 
 
 def neutral(clause: pl.Expr) -> pl.Expr:
     """The clause with its pseudo-triggers blanked and its terminators marked, as negation reads it."""
     return (
         clause.str.replace_all(_NO_EFFECT, "${1}")
-        .str.replace_all(_NO_RECALL_OF, "denies any ")
+        .str.replace_all(_NO_RECALL_OF, "denies any ${1}")
         .str.replace_all(PSEUDO_TRIGGERS, BLANK)
         .str.replace_all(TERMINATORS, f" {_END} ")
     )

@@ -51,7 +51,7 @@ _FORM_QUESTION = (
     r"(?im)^([ \t]*(?:how|what|when|where|which|have|has|had|do|does|did|are|is|was|were|any)\b"
     r"[^\n?]{0,80})\?[ \t]*([^\n?]{1,40}?)[ \t]*(?:\n|$)"
 )
-_YES_NO = r"\by\s*/\s*n\b\s*[:=-]?\s*"
+_YES_NO = r"\by[ \t]*/[ \t]*n\b[ \t]*[:=-]?[ \t]*"
 # a form's boxes, as text exports write them and as Unicode ballot boxes
 _UNCHECKED = r"\[ \]|\u2610"
 _CHECKED = r"\[[xX\u2713\u2714]\]|[\u2611\u2612]"
@@ -89,8 +89,8 @@ def normalize(text: pl.Expr) -> pl.Expr:
         .str.replace_all(rf"(?:{_CHECKED})[ \t]*", "")
         .str.replace_all(_FORM_QUESTION, "${1}: ${2}" + KEEP)
         # a Y/N field's answer as words ("Tried PT/chiro Y/N: N" is "Tried PT/chiro: no")
-        .str.replace_all(rf"(?i)[ \t]*{_YES_NO}(?:no|n)\b", ": no")
-        .str.replace_all(rf"(?i)[ \t]*{_YES_NO}(?:yes|y)\b", ": yes")
+        .str.replace_all(rf"(?i)[ \t]*{_YES_NO}(?:no|n)([ \t.,;\n]|$)", ": no${1}")
+        .str.replace_all(rf"(?i)[ \t]*{_YES_NO}(?:yes|y)([ \t.,;\n]|$)", ": yes${1}")
         # a section's name alone on its line is its header, with or without the colon ("PLAN")
         .str.replace_all(_BARE_HEADER, "${1}:")
         # a sentence that announces the goals in running text opens them ("Our goals are as follows.")

@@ -38,19 +38,26 @@ GOALS_FOLLOW = r"[,;]?\s+(?:with|and)\s+(?:the\s+)?(?:following\s+)?goals?(?:\s+
 # weeks, and he will continue hand therapy 1x/week for 4 more weeks")
 PLAN_FOLLOWS = r",\s+and\s+((?:he|she|they|pt|patient|the patient)\s+will\s+(?:continue|attend|be seen|receive|return))\b"
 
-# a dictation's comma splice: a comma after a clause with its own verb, then a new subject and its verb
-# ("... who was struck by a falling tree limb while clearing brush, he has a history of a rotator cuff
-# repair in 2013"), as MTSamples' transcriptions join sentences; an opening phrase without a verb
-# ("Approximately five weeks prior to his presentation, the patient was involved in an MVA", "In the
-# last year or so, he has had ...") is not cut from the clause it opens
+# a dictation's comma splice: a comma after a clause with its own verb, then a new subject and a verb
+# that turns to another matter ("... who was struck by a falling tree limb while clearing brush, he
+# has a history of a rotator cuff repair in 2013"), as MTSamples' transcriptions join sentences; an
+# opening phrase without a verb ("Approximately five weeks prior to his presentation, the patient was
+# involved in an MVA") or a subordinate one ("Since she was rear-ended on 9/14/2026, she has had neck
+# pain") is not cut from the clause it opens, nor is a span told on ("he has completed 8 weeks")
 COMMA_SPLICE = (
     r"(\b(?:[a-z0-9'/-]+ +)*(?:is|was|were|are|has|had|have|did|does|denies|denied|states|stated|"
     r"reports|reported|presents|presented|underwent|sustained)(?: +[a-z0-9'/-]+)+),\s+"
-    r"((?:he|she|they|the patient|patient|pt)\s+(?:has|had|have|is|was|were|denies|denied|states|"
-    r"stated|reports|reported|presents|presented|underwent|received|takes|took|uses|used|does|did|went|"
-    r"sustained|notes|noted|also|then|subsequently|now|continues|continued|tried|completed|returns|"
-    r"returned|saw|lives|works|worked)\b)"
+    r"((?:he|she|they|the patient|patient|pt)\s+(?:(?:has|had) an? (?:history|hx)|denies|denied|states|"
+    r"stated|reports|reported|(?:is|was) on|takes|is taking|was seen|underwent|lives|works|also|notes|"
+    r"noted|(?:is|was) an?|was wearing|was the|has been off|(?:was|has been|had been) (?:previously |also |"
+    r"recently |initially )?(?:treated|seen|evaluated|taken|transported|brought))\b)"
 )
+# a subordinate opening's comma, kept from the splice while it is read
+SUBORDINATE_OPENING = (
+    r"((?:^|[.;:!?]\s*)(?:ever\s+)?(?:since|while|when|after|before|because|although|though|if|as|"
+    r"until|once)\b[^,.;:!?]*),"
+)
+_KEPT_COMMA = "\x1c"
 
 # the periods of abbreviations end no sentence ("at 6 p.m. while at practice", "seen by Dr. X", "the R. ankle",
 # "post. thigh -> lat. calf x 10 wks", "p.r.n. medications"); "b/l." does ("SLR neg b/l. Taut bands ...")
@@ -76,7 +83,9 @@ def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
                 .str.replace_all(KEPT_VERB, f"${{1}}{_JOINED}${{2}}")
                 .str.replace_all(GOALS_FOLLOW, "\x1dgoals:")
                 .str.replace_all(PLAN_FOLLOWS, "\x1d${1}")
+                .str.replace_all(SUBORDINATE_OPENING, f"${{1}}{_KEPT_COMMA}")
                 .str.replace_all(COMMA_SPLICE, "${1}\x1d${2}")
+                .str.replace_all(_KEPT_COMMA, ",", literal=True)
                 .str.replace_all(CLAUSE_BREAK, "\x1d")
                 .str.split("\x1d")
                 .alias("clause")

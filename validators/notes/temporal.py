@@ -91,7 +91,8 @@ DOSE_RATE = r"\b(pills?|tablets?|tabs?|capsules?|caps|doses?|puffs?)\s+(?:a|per|
 # how long an injection's relief lasted is no span of the pain ("65% relief after the 08/18 injection
 # lasting until the end of October (about 10 weeks)", "8 weeks of relief")
 RELIEF_SPAN = (
-    rf"\b(?:relief|improvement|benefit)\b[^.;]{{0,80}}?\b(?:lasting|lasted|lasts|for|x)\b[^.;]{{0,40}}?{_PERIOD}"
+    rf"\b(?:relief|improvement|benefit)\b[^.;]{{0,80}}?\b(?:lasting|lasted|lasts)\b[^.;]{{0,40}}?{_PERIOD}"
+    rf"|\d\s?%\s*(?:[a-z]+\s+){{0,2}}?(?:relief|improvement|benefit)\b[^.;]{{0,40}}?\b(?:for|x)\s*{_PERIOD}"
     rf"|\b(?:injection|block|esi)\b[^.;]{{0,40}}?\b(?:lasting|lasted|lasts)\b[^.;]{{0,40}}?{_PERIOD}"
     rf"|{_PERIOD}\s+of\s+(?:\d+\s?%\s+)?(?:pain\s+)?(?:relief|improvement|benefit)\b"
 )
@@ -131,6 +132,11 @@ DATE = (
     rf"|\b(?:early|mid|late)[- ](?:{MONTH})\b"
     # a weekday names its month and day ("Mon 11/30")
     rf"|\b(?:{_WEEKDAY})\.?,?\s+\d{{1,2}}/\d{{1,2}}\b"
+)
+# and the day a leave began ("off work beginning 10/1/2026") starts no pain
+LEAVE_BEGAN = (
+    r"\b(?:off|out of)\s+(?:work|school|duty)\s+(?:beginning|starting|since|from|as of)\s+(?:on\s+)?"
+    rf"(?:{DATE})"
 )
 HOLIDAY = (
     r"\b(?:thanksgiving|christmas(?: eve| day)?|new year'?s(?: eve| day)?|easter|halloween|"
@@ -272,6 +278,7 @@ def without_non_durations(clause: pl.Expr) -> pl.Expr:
         .str.replace_all(FOLLOW_UP, " ")
         .str.replace_all(DRUG_COURSE, " ")
         .str.replace_all(LEAVE, " ")
+        .str.replace_all(LEAVE_BEGAN, " ")
         .str.replace_all(ONSET_TEMPO, " ")
         .str.replace_all(RELIEF_SPAN, " ")
         .str.replace_all(DOSE_RATE, "${1} ")
@@ -302,8 +309,8 @@ def weeks(clause: pl.Expr) -> pl.Expr:
 # A month and day without a year starts nothing here ("since 10/15" could be October 2015).
 _START = r"\b(?:since|onset|start\w*|began|begun|beginning)\b(?:\W+[a-z]+){0,4}?\W+"
 # care that ended started nothing that goes on ("tried gabapentin, started 06/01/2026, stopped")
-# (not a word's end after a hyphen: a car "rear-ended" stopped nothing)
-_STOPPED = r"(?:^|[^0-9a-z_-])(?:stopped|discontinued|quit|ended|d/c'?d|finished|completed)\b"
+# (a car "rear-ended" stopped nothing, where a drug "self-discontinued" stopped)
+_STOPPED = r"\b(?:stopped|discontinued|quit|d/c'?d|finished|completed)\b|(?:^|[^0-9a-z_-])ended\b"
 _STARTED_ON = (
     _START + r"(?:(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b|(\d{1,2})/((?:19|20)\d{2})\b"
     rf"|(\d{{4}})-(\d{{2}})-(\d{{2}})\b|({MONTH})\.?\s+(?:(\d{{1,2}})(?:st|nd|rd|th)?,?\s+)?((?:19|20)\d{{2}})\b)"
