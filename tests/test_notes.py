@@ -2359,6 +2359,37 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
             True,
         ),
         ("Off work beginning 10/1/2026 due to back pain.", "onset_duration", False),
+        # a third round (PH2521-PH2760: ED physicians, orthopedic and podiatry follow-ups)
+        ("Kicked the bed frame at 0300 getting up to use the bathroom.", "injury_date", True),
+        ("Pt slid into 2nd base headfirst 11/8 and jammed L thumb.", "injury_date", True),
+        (
+            "Originally slipped on wet leaves on her porch 10/30, splinted at the ED.",
+            "injury_date",
+            True,
+        ),
+        ("Injured her R wrist earlier that morning at cheer practice.", "injury_date", True),
+        ("Assaulted outside a bar at closing (~0200), punched in the face.", "injury_date", True),
+        (
+            "Hurt R elbow when he was thrown and posted his arm during practice.",
+            "injury_mechanism",
+            True,
+        ),
+        ("Accidentally fired a framing nail into his L hand this AM.", "injury_mechanism", True),
+        (
+            "Prior R ankle fx 2019 from a fall off a bike, ORIF at that time.",
+            "injury_mechanism",
+            False,
+        ),
+        ("He twisted his ankle; strength 4/5 in eversion.", "injury_date", False),
+        ("Pt presents 12/04/2026 at 1305 for L hand laceration.", "injury_date", False),
+        (
+            "Date of injury: ____\nToday's date: 12/01/2026\nPain location: R knee laceration",
+            "injury_date",
+            False,
+        ),
+        ("Neck and upper back pain since being rear-ended 11/2/26.", "onset_duration", True),
+        ("Onset of symptoms: 08/15/2026", "onset_duration", True),
+        ("Cervical radic C6 R, 3 wks.", "onset_duration", True),
         # sets GF and GH: a rating told as a grade, a throbbing lump's rating
         ("She grades it 5/10 most days and 7/10 after a full schedule.", "pain_scale", True),
         ("R axillary lump, enlarging, throbbing, now 7/10.", "pain_scale", True),

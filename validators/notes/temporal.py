@@ -133,7 +133,8 @@ DATE = (
     # a weekday names its month and day ("Mon 11/30")
     rf"|\b(?:{_WEEKDAY})\.?,?\s+\d{{1,2}}/\d{{1,2}}\b"
 )
-# and the day a leave began ("off work beginning 10/1/2026") starts no pain
+# the day a leave from work began ("off work beginning 10/1/2026") starts no pain, as LEAVE's span
+# is none (defined after DATE, which it reads)
 LEAVE_BEGAN = (
     r"\b(?:off|out of)\s+(?:work|school|duty)\s+(?:beginning|starting|since|from|as of)\s+(?:on\s+)?"
     rf"(?:{DATE})"
@@ -174,7 +175,7 @@ RELATIVE_TIME = (
     r"|\b(?:sometime|some time) (?:overnight|during the night)\b|\bin the middle of the night\b"
     r"|\b(?:just |shortly |right |immediately )?(?:prior to|before) (?:arrival|admission|presentation|coming in)|\bpta\b|\bthe day of (?:the )?(?:injury|accident|fall|collision)"
     r"|\b(?:earlier )?today\b|\btonight\b|\bthe (?:day|night|morning|evening|afternoon) (?:before|prior)\b"
-    r"|\bthe previous (?:day|night|morning|evening|afternoon|week|weekend)\b"
+    r"|\bthe previous (?:day|night|morning|evening|afternoon|week|weekend)\b|\bearlier that (?:day|morning|afternoon|evening|night)\b"
     rf"|\b(?:{_AMOUNT})\s*-?\s*(?:hours?|days?|weeks?|months?)\s*-?\s*old\s+(?:injury|fracture|laceration|wound|sprain|strain|burn|bite)"
     r"|(?:\b(?:at|around|about|approximately|approx\.?|between)|@)\s+(?:\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|hours)|\d{1,2}:\d{2}\b|noon|midnight)"
     r"|\b\d{1,2}(?::\d{2})?\s*[ap]\.?m\b"
@@ -182,12 +183,12 @@ RELATIVE_TIME = (
     r"|\b(?:(?:incident|injury|accident) time|time of (?:the )?(?:incident|injury|accident))\s*:?\s*(?:[01]\d|2[0-3]):?[0-5]\d\b"
     # a 24-hour clock time after "at" ("at 0200", "at ~0630", "at approx 0200", "approx 0500"; not a dose, "at 1000 mg"; not after
     # "approximately", which times an exam as often as an injury), a holiday
-    r"|(?:\bat|@|\bapprox\.?|\baround|\binjured)\s+(?:~\s*|(?:approx\.?|about|around)\s+)?(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)]|\s+-\s+[a-z]|\s+[abd-fh-ln-tv-z])"
+    r"|(?:\bat|@|\bapprox\.?|\baround|\binjured)\s+(?:~\s*|(?:approx\.?|about|around)\s+)?(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)]|\s+-\s+[a-z]|\s+[abd-fh-ln-tv-z]|\s+g[eio])"
     # "at approximately 0200 when she got up", "(approximately 0315)": an exam's "at approximately 1930
     # hours" keeps its hours
     r"|(?:\bat|\()\s*approximately\s+(?:[01]\d|2[0-3])[0-5]\d(?:\s*$|\s*[,.;)]|\s+[abd-fgi-ln-tv-z])"
     # "s/p fall at home ~0630,"
-    r"|(?:^|\s)~\s*(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)])"
+    r"|(?:^|[\s(])~\s*(?:[01]\d|2[0-3])[0-5]\d(?:\s*(?:hrs?|hours)\b|\s*$|\s*[,.;)])"
     rf"|{HOLIDAY}"
 )
 
@@ -206,7 +207,7 @@ _ENCOUNTER = (
     r"hospitali[sz][0-9a-z_]*|reduc(?:ed|tion)|fixation|cast|splint(?:ed)?|(?:comes?|came|brought) (?:in|to|back)|"
     # an operation by its name ("s/p arthroscopy 10/20/2026")
     r"[a-z]+(?:ectomy|plasty|otomy|ostomy|oscopy|desis|pexy|rrhaphy)|pinning|i&d|"
-    r"dos|date of (?:service|visit|exam|examination|evaluation|admission|surgery)"
+    r"dos|date of (?:service|visit|exam|examination|evaluation|admission|surgery)|today'?s date"
 )
 # after a date, only the words that name an encounter outright ("on 3/14 he came down on his ankle")
 _ENCOUNTER_AFTER = (
@@ -224,6 +225,7 @@ _WHEN = (
     # a stay's range ("admitted 11/12/2026-11/17/2026") to its end
     rf"(?:on |dated |from |of )?(?:(?:{DATE})(?:\s*(?:-|to|through|thru)\s*(?:{DATE}))?|(?:today|tonight|this (?:morning|afternoon|evening))"
     r"(?:,? (?:on |dated )?\d{1,2}[/-]\d{1,2}[/-]\d{2,4}\b)?)"
+    r"(?:,?\s+(?:at|@)\s+(?:[01]\d|2[0-3]):?[0-5]\d\b)?"
 )
 PROTECT = rf"\b({_INJURED})((?:{_GAP}[0-9a-z_]+){{0,3}}?{_GAP})((?:at |on |in )?(?:{DATE}|today|tonight|this (?:morning|afternoon|evening)))"
 # a date that names the injury after it ("the October 4, 2000, motor vehicle accident", "the 2/14/26
