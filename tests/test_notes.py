@@ -2390,6 +2390,23 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
         ("Neck and upper back pain since being rear-ended 11/2/26.", "onset_duration", True),
         ("Onset of symptoms: 08/15/2026", "onset_duration", True),
         ("Cervical radic C6 R, 3 wks.", "onset_duration", True),
+        # set GJ: a purpose before a story's "when" plans nothing after it
+        (
+            "He was walking across the dock to get a pallet jack when he slipped and fell.",
+            "injury_mechanism",
+            True,
+        ),
+        (
+            "Will refer to PT after the injection and start meloxicam if no GI issues.",
+            "conservative_care",
+            False,
+        ),
+        # set GI: a date reported to the employer is no injury date
+        (
+            "Mechanism: struck on the R forearm by a 2x4.\nDate reported to employer: 11/19/2026",
+            "injury_date",
+            False,
+        ),
         # sets GF and GH: a rating told as a grade, a throbbing lump's rating
         ("She grades it 5/10 most days and 7/10 after a full schedule.", "pain_scale", True),
         ("R axillary lump, enlarging, throbbing, now 7/10.", "pain_scale", True),

@@ -208,13 +208,15 @@ def planned(clause: pl.Expr, pattern: str, words: int = 8) -> pl.Expr:
     """Future intent or a condition up to `words` words before the mention ("will start PT"), or an
     order or advice right after it ("HEP recommended", "trial of PT ordered", "TFESI under
     fluoroscopy to be scheduled"), unless the care is said to be going on; a letter's "as you will
-    recall" looks back, and pain "going to L buttock" radiates."""
+    recall" looks back, and pain "going to L buttock" radiates. An intent does not reach past a
+    story's "when" or "while": "he went to get a pallet jack when he slipped" plans no slip."""
     clause = clause.str.replace_all(REGIMEN, "${1}").str.replace_all(RECOLLECTION, BLANK)
     after = (
         rf"(?:{pattern}){WORD}*{_GAP}+(?:(?:is|was|were|are|been|being|to be)\s+)?{PLANNED_AFTER}"
     )
+    scoped = clause.str.replace_all(r"\s+(?:when|while)\s+", f" {_END} ")
     return (
-        clause.str.contains(_before(PLANNED, pattern, words)) | clause.str.contains(after)
+        scoped.str.contains(_before(PLANNED, pattern, words)) | clause.str.contains(after)
     ) & ~clause.str.contains(_before(ONGOING, pattern, 6))
 
 

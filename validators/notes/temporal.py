@@ -202,7 +202,7 @@ RELATIVE_TIME = (
 _ENCOUNTER = (
     r"admit[0-9a-z_]*|admission|present(?:s|ed|ing)?|seen|evaluated|examined|visits?|visited|here|treated|"
     r"transferred|discharged|returns?|returned|underwent|undergo[0-9a-z_]*|scheduled|performed|operat[0-9a-z_]*|surger(?:y|ies)|"
-    r"surgical|taken|placed|closed|x-?rays?|films?|radiographs?|mri|ct|scans?|stud(?:y|ies)|exam(?:ination)?|"
+    r"surgical|taken|placed|closed|x-?rays?|xrs?|films?|radiographs?|mri|ct|scans?|stud(?:y|ies)|exam(?:ination)?|"
     r"labs?|checked|check|dictated|h&p|consult[0-9a-z_]*|follow(?:-?up|ed)|reviewed|obtained|repaired|debrided|orif|crpp|"
     r"hospitali[sz][0-9a-z_]*|reduc(?:ed|tion)|fixation|cast|splint(?:ed)?|(?:comes?|came|brought) (?:in|to|back)|"
     # an operation by its name ("s/p arthroscopy 10/20/2026")
