@@ -55,7 +55,8 @@ def prepare(elements: pl.DataFrame) -> list[dict]:
         assertion = e.get("assertion") or "done"
         if assertion not in ASSERTIONS:
             raise ValueError(f"doc element {e['id']}: assertion must be one of {ASSERTIONS}")
-        if (e.get("relatives") or "any") not in RELATIVES:
+        relatives = e.get("relatives") or "any"
+        if relatives not in RELATIVES:
             raise ValueError(f"doc element {e['id']}: relatives must be one of {RELATIVES}")
         out.append(
             {
@@ -72,7 +73,7 @@ def prepare(elements: pl.DataFrame) -> list[dict]:
                 # a pattern that names spans itself reads them where ages and follow-ups are blanked
                 "spans": "{duration}" in e["pattern"],
                 "event": bool(e.get("event")),
-                "relatives": e.get("relatives") or "any",
+                "relatives": relatives,
                 "exclude_sections": e.get("exclude_sections") or [],
                 "cue_sections": e.get("cue_sections") or [],
                 "in_sections": e.get("in_sections") or [],
