@@ -17,6 +17,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from copy import copy
 from datetime import date, datetime
 from pathlib import Path
 
@@ -56,6 +57,9 @@ class SafeText:
     def __init__(self, ws):
         self.ws = ws
         self.truncated = 0
+        # A style set on a cell is looked up in the workbook's style lists by hashing it, which cost
+        # more than writing the cell: each combination is set once and its style ids copied after.
+        self._styles: dict[tuple, tuple] = {}
 
     def __call__(self, value):
         if isinstance(value, datetime) and value.tzinfo is not None:
@@ -75,17 +79,38 @@ class SafeText:
         return text
 
     def styled(
-        self, value, *, number_format: str | None = None, alignment: Alignment | None = None
+        self,
+        value,
+        *,
+        number_format: str | None = None,
+        alignment: Alignment | None = None,
+        font: Font | None = None,
     ):
-        """A styled cell, with the same text safety. Only for the few cells that need a style:
-        per-cell styles make openpyxl several times slower."""
+        """A styled cell, with the same text safety. Only for the cells that need a style: per-cell
+        styles make openpyxl several times slower."""
         safe = self(value)
-        cell = safe if isinstance(safe, Cell) else WriteOnlyCell(self.ws, value=safe)
-        if number_format:
-            cell.number_format = number_format
-        if alignment:
-            cell.alignment = alignment
+        if isinstance(safe, Cell):  # text kept text carries its own quote prefix: styled in full
+            return _style(safe, number_format, alignment, font)
+        cell = WriteOnlyCell(self.ws, value=safe)
+        # keyed by identity: the styles passed are module constants, kept alive by the entry
+        key = (number_format, id(alignment), id(font))
+        known = self._styles.get(key)
+        if known is None or known[0] is not alignment or known[1] is not font:
+            _style(cell, number_format, alignment, font)
+            self._styles[key] = (alignment, font, copy(cell._style))
+        else:
+            cell._style = copy(known[2])
         return cell
+
+
+def _style(cell: Cell, number_format: str | None, alignment: Alignment | None, font: Font | None):
+    if number_format:
+        cell.number_format = number_format
+    if alignment:
+        cell.alignment = alignment
+    if font:
+        cell.font = font
+    return cell
 
 
 def _header_row(ws, frame: pl.DataFrame) -> list[WriteOnlyCell]:
@@ -392,11 +417,10 @@ def _data_sheet(
         cells = _cells(safe, values, formats, wrapped)
         for i, (letter, targets) in link_at.items():
             if targets[row_number - 2] is not None:
-                cell = safe.styled(values[i])
+                cell = safe.styled(values[i], font=LINK_FONT)
                 cell.hyperlink = Hyperlink(
                     ref=f"{letter}{row_number}", location=targets[row_number - 2]
                 )
-                cell.font = LINK_FONT
                 cells[i] = cell
         if unknown is not None and values[unknown] is None:
             cells[unknown] = safe.styled("unknown", alignment=RIGHT)
