@@ -2429,11 +2429,99 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
             "injury_date",
             True,
         ),
+        # tenth session (PH2761-PH3240): a study "w/o" contrast denies nothing; "overnight"
+        (
+            "CT C-spine w/o: 78F ground level fall at nursing home overnight.",
+            "injury_mechanism",
+            True,
+        ),
+        ("CT C-spine w/o: 78F ground level fall at nursing home overnight.", "injury_date", True),
+        ("CT head w/o acute abnormality; no fracture.", "imaging_findings", False),
+        # a street's abbreviation ends no sentence
+        (
+            "She was struck by a cyclist while crossing Harmon St. on Tuesday, knocked down.",
+            "injury_date",
+            True,
+        ),
+        # a referral's reason is no plan; "has not yet tried" is one denial
+        (
+            "Reason for referral: Cervicalgia x 4 months with occipital headaches.",
+            "onset_duration",
+            True,
+        ),
+        (
+            "She has not yet tried physical therapy or any medications. We will refer her to physical "
+            "therapy, 2 times per week for 6 weeks, and start a trial of naproxen 500 mg twice daily.",
+            "conservative_care",
+            False,
+        ),
+        (
+            "Not on any treatment. Will get T-spine films; start acetaminophen 650 q6h prn.",
+            "conservative_care",
+            False,
+        ),
+        ("He started PT 6 weeks ago and continues it.", "conservative_care", True),
+        # a denial opened in parentheses ends with them
+        (
+            "Has been doing activity modification (no lifting, limited stairs) per her PCP and takes "
+            "ibuprofen prn.",
+            "conservative_care",
+            True,
+        ),
+        ("He denies numbness (no tingling) and weakness.", "radicular_findings", False),
+        ("Sitting out practice this week and icing.", "conservative_care", True),
+        # an old injury told as "prior"; an unspecified incident
+        (
+            "Pt denies recent fall. Prior L shoulder dislocation in 2015 after a fall from a ladder.",
+            "injury_date",
+            False,
+        ),
+        ("Facial lacerations from an incident at a party 2 nights ago.", "injury_mechanism", False),
+        ("States he banged up his back on 11/11/26.", "injury_mechanism", False),
+        (
+            "He was involved in an accident at his son's farm and injured his leg.",
+            "injury_mechanism",
+            False,
+        ),
+        ("He was involved in a rollover on 11/2.", "injury_mechanism", True),
+        # mechanisms and dates in more words
+        (
+            "Laceration to the right wrist from a mandoline slicer at work.",
+            "injury_mechanism",
+            True,
+        ),
+        (
+            "Sustained a high-pressure grease gun injection injury to the L index finger.",
+            "injury_mechanism",
+            True,
+        ),
+        ("3 yo pulled up by the arm by caregiver earlier today.", "injury_date", True),
+        (
+            "Reports he got into a fistfight outside a bar the day after Christmas.",
+            "injury_date",
+            True,
+        ),
+        ("A car door swung open into her L elbow on Black Friday.", "injury_mechanism", True),
+        ("On Veterans Day he stepped in a hole and twisted the right knee.", "injury_date", True),
+        ("Assaulted 12/05, punched multiple times in face.", "injury_date", True),
+        ("Hit in the L eye with a hockey puck 11/29 during a game.", "injury_date", True),
+        (
+            "She was bending to pick up her grandson when she felt a 'pop' in her neck.",
+            "injury_mechanism",
+            True,
+        ),
+        (
+            "Her husband grabbed her by the arms and shoved her against the refrigerator.",
+            "injury_mechanism",
+            True,
+        ),
+        ("LBP since he 'threw his back out' over the weekend.", "injury_date", True),
     ],
 )
-def test_what_the_eighth_and_ninth_sessions_found(vocab, text, element, want):
+def test_what_the_later_sessions_found(vocab, text, element, want):
     """Causes found in the development part of the gold set and in the fresh phrasings of the eighth
-    session (PH841-PH1320) and sets GA and GB, and of the ninth (PH1561-PH2520)."""
+    session (PH841-PH1320) and sets GA and GB, of the ninth (PH1561-PH2520), and of the tenth
+    (PH2761-PH3240)."""
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
 
 

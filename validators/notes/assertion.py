@@ -31,6 +31,8 @@ PSEUDO_TRIGGERS = (
     # something fly into his eye")
     r"|\b(?:without|w/o|no)\s+(?:\w+\s+)?(?:(?:eye|ear|hearing|face) protection|protective\s+\w+|eyewear|goggles|"
     r"safety\s+(?:glasses|goggles|gear|equipment)|gloves|helmet|seat\s?belt|ppe)\b"
+    # a study done without contrast ("CT C-spine w/o: 78F ground level fall")
+    r"|\b(?:w/o|without)\s+(?:iv\s+|oral\s+)?contrast\b|\bw/o\s*:|\bw\s*(?:/|and|&)\s*w/o\b"
 )
 PRE_NEGATION = (
     r"\b(?:no|not|denies|denied|deny|denying|without|w/o|negative for|neg for|absence of|absent|free of|"
@@ -60,6 +62,9 @@ PLANNED = (
     r"\b(?:will|would|shall|plan(?:s|ned|ning)?|recommend\w*|schedul\w*|consider\w*|going to|intend\w*|"
     r"^\W*advised|(?:was|were|been|is|are) advised to|(?:have|has|got|made|booked) (?:an? )?(?:appointment|appt) (?:with|for|at)|"
     r"agree(?:able|s|d)? to|"
+    # an order in the imperative, a plan's clause or its second half ("; start acetaminophen", "refer
+    # to PT and start a trial of naproxen"), not "started"
+    r"(?:^\W*|\band\s+)(?:start|begin|initiate)|"
     r"to (?:start|begin|initiate|try|undergo|proceed|obtain|get)|(?:is|are|wants?|wish\w*|like|needs?) to have|may (?:need|require|benefit|consider|try)|"
     r"might|if|should|order\w*|request\w*|refer(?:s|ring)?|referred (?:(?:him|her|them|the patient|pt) )?(?:to|for|back)|referral|candidate for|"
     r"option\w*|discuss\w*|offer(?:ed|ing|s)?|"
@@ -77,6 +82,9 @@ RECOLLECTION = (
     r"|\b(?:after|having) discuss\w* (?:the )?(?:risks|benefits|alternatives)\b"
     # a letter's thanks for the referral it answers
     r"|\bthank(?:s| you) for (?:your |the )?(?:referring|referral|asking|allowing|requesting)\b"
+    # the reason a referral or a visit was made states the problem, not a plan ("Reason for referral:
+    # cervicalgia x 4 months")
+    r"|\breason for (?:the )?(?:referral|consult\w*|visit)\b"
     # a consent's advice ("was advised of the risks")
     r"|\badvised of (?:the )?(?:risks|benefits|alternatives)\b"
     r"|\b(?:patient|pt|he|she) refers (?:to )?(?:pain|having|ha[sd]) "
@@ -136,6 +144,9 @@ TERMINATORS = (
     # a new predicate after a comma ("no specific injury, has been on light duty")
     r"|,\s+(?:has|have|had)\s+been\s+"
 )
+# a denial opened inside parentheses ends with them ("activity modification (no lifting, limited
+# stairs) and takes ibuprofen prn")
+PARENTHETICAL_DENIAL = r"(\((?:no|not|without|w/o|denies)\b[^()]*\))"
 _END = "\x1f"
 _GAP = rf"[^0-9a-z_{_END}]"
 # a result after a test names it before the next comma: "twitch, aspirate neg" negates no twitch
@@ -169,6 +180,7 @@ def neutral(clause: pl.Expr) -> pl.Expr:
         .str.replace_all(_NO_RECALL_OF, "denies any ${1}")
         .str.replace_all(PSEUDO_TRIGGERS, BLANK)
         .str.replace_all(TERMINATORS, f" {_END} ")
+        .str.replace_all(PARENTHETICAL_DENIAL, f"${{1}} {_END}")
     )
 
 

@@ -15,7 +15,9 @@ from cleanclaim.validators.notes.sections import sliced
 
 CLAUSE_BREAK = (
     r"[.;!?][\"')\]]*(?:\s|$)|\n+"
-    r"|,?\s+(?:but|however|although|though|except|yet|whereas)\s+"
+    r"|,?\s+(?:but|however|although|though|except|whereas)\s+"
+    # "yet" after a comma only: "has not yet tried PT" is one denial
+    r"|,\s+yet\s+"
     r"|,?\s+(?:reports?|complains? of|endorses?|admits? to|positive for|presents? with|notes?)\s+"
 )
 
@@ -35,8 +37,12 @@ _JOINED = "\x1e"
 # weeks, with the following goals: within 3 weeks..."), so the goals' time frames do not cancel the length
 GOALS_FOLLOW = r"[,;]?\s+(?:with|and)\s+(?:the\s+)?(?:following\s+)?goals?(?:\s+(?:are|as follows|include|of))?\s*:"
 # and a plan told after the goals, joined by "and", is a clause of its own ("updated goals are ... within 4
-# weeks, and he will continue hand therapy 1x/week for 4 more weeks")
-PLAN_FOLLOWS = r",\s+and\s+((?:he|she|they|pt|patient|the patient)\s+will\s+(?:continue|attend|be seen|receive|return))\b"
+# weeks, and he will continue hand therapy 1x/week for 4 more weeks"), as is a denial joined to what was
+# done ("taking ibuprofen and using a cervical pillow, and he has not yet had physical therapy")
+AND_FOLLOWS = (
+    r",\s+and\s+((?:he|she|they|pt|patient|the patient)\s+(?:will\s+(?:continue|attend|be seen|receive|"
+    r"return)|(?:has|have|had|did|does|is|was)\s*(?:not|n't|never)|denies|denied))\b"
+)
 
 # a dictation's comma splice: a comma after a clause with its own verb, then a new subject and a verb
 # that turns to another matter ("... who was struck by a falling tree limb while clearing brush, he
@@ -60,9 +66,10 @@ SUBORDINATE_OPENING = (
 _KEPT_COMMA = "\x1c"
 
 # the periods of abbreviations end no sentence ("at 6 p.m. while at practice", "seen by Dr. X", "the R. ankle",
-# "post. thigh -> lat. calf x 10 wks", "p.r.n. medications"); "b/l." does ("SLR neg b/l. Taut bands ...")
+# "post. thigh -> lat. calf x 10 wks", "p.r.n. medications", "crossing Harmon St. on Tuesday"); "b/l." does
+# ("SLR neg b/l. Taut bands ...")
 ABBREVIATION = (
-    r"\b([ap]\.m|dr|mr|mrs|ms|vs|approx|e\.g|i\.e|[rl]|lt|rt|ant|post|lat|med|prox|dist|bilat|"
+    r"\b([ap]\.m|dr|mr|mrs|ms|vs|approx|e\.g|i\.e|[rl]|lt|rt|ant|post|lat|med|prox|dist|bilat|st|ave|blvd|"
     r"p\.r\.n|b\.i\.d|t\.i\.d|q\.i\.d|q\.h\.s|q\.d|p\.o)"
     r"\.(?:\s|$)"
 )
@@ -82,7 +89,7 @@ def clauses(segmented: pl.DataFrame) -> pl.DataFrame:
                 .str.replace_all(ABBREVIATION, "${1} ")
                 .str.replace_all(KEPT_VERB, f"${{1}}{_JOINED}${{2}}")
                 .str.replace_all(GOALS_FOLLOW, "\x1dgoals:")
-                .str.replace_all(PLAN_FOLLOWS, "\x1d${1}")
+                .str.replace_all(AND_FOLLOWS, "\x1d${1}")
                 .str.replace_all(SUBORDINATE_OPENING, f"${{1}}{_KEPT_COMMA}")
                 .str.replace_all(COMMA_SPLICE, "${1}\x1d${2}")
                 .str.replace_all(_KEPT_COMMA, ",", literal=True)

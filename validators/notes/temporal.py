@@ -141,7 +141,9 @@ LEAVE_BEGAN = (
 )
 HOLIDAY = (
     r"\b(?:thanksgiving|christmas(?: eve| day)?|new year'?s(?: eve| day)?|easter|halloween|"
-    r"memorial day|labor day|independence day|(?:the )?fourth of july|july 4th)\b"
+    r"memorial day|labor day|independence day|(?:the )?fourth of july|july 4th|veterans'? day|black friday|"
+    r"good friday|valentine'?s day|mother'?s day|father'?s day|presidents'? day|mlk day|"
+    r"st\.? patrick'?s day)\b"
 )
 _SPAN = r"minutes?|mins?|hours?|hrs?|h|days?|d|nights?|evenings?|mornings?|weekends?|weeks?|wks?|w|months?|mos?|years?|yrs?"
 _EVENT = (
@@ -173,6 +175,8 @@ RELATIVE_TIME = (
     r"|\bon the (?:night|evening|morning|afternoon|day) of\b|\bon that (?:day|date|night|evening|morning|afternoon)\b"
     r"|\bthe (?:night|evening|morning|afternoon|day) of the \d{1,2}(?:st|nd|rd|th)\b"
     r"|\b(?:sometime|some time) (?:overnight|during the night)\b|\bin the middle of the night\b"
+    # a fall "overnight" (not an admission's or a fast's night)
+    r"|\b(?:fell|falls?|fallen|injured|happened|occurred|slipped|tripped)(?:\s+[\w-]+){0,5}?\s+overnight\b"
     r"|\b(?:just |shortly |right |immediately )?(?:prior to|before) (?:arrival|admission|presentation|coming in)|\bpta\b|\bthe day of (?:the )?(?:injury|accident|fall|collision)"
     r"|\b(?:earlier )?today\b|\btonight\b|\bthe (?:day|night|morning|evening|afternoon) (?:before|prior)\b"
     r"|\bthe previous (?:day|night|morning|evening|afternoon|week|weekend)\b|\bearlier that (?:day|morning|afternoon|evening|night)\b"
