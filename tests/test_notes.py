@@ -2516,12 +2516,52 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
             True,
         ),
         ("LBP since he 'threw his back out' over the weekend.", "injury_date", True),
+        # its second round (PH3241-PH3720): an old or earlier injury's date; a report's; a gradual onset
+        (
+            "She has a prior right ankle fracture from a fall off a bike on 05/05/2018.",
+            "injury_date",
+            False,
+        ),
+        ("Previous R hamstring strain 10/04/2026 (grade I).", "injury_date", False),
+        (
+            "Previous L shoulder anterior dislocation 03/14/2026 (reduced in ED).",
+            "injury_date",
+            False,
+        ),
+        (
+            "Mother states he had a similar injury two years ago to the same wrist.",
+            "injury_date",
+            False,
+        ),
+        (
+            "Records include the employer's first report of injury dated 10/13/2026.",
+            "injury_date",
+            False,
+        ),
+        (
+            "Denies any trauma. Pain started gradually 3 weeks ago after painting.",
+            "injury_date",
+            False,
+        ),
+        (
+            "I saw her in clinic on December 2, 2026, for knee pain after she collided with a teammate.",
+            "injury_date",
+            False,
+        ),
+        ("He cut his hand on a table saw on 11/2.", "injury_date", True),
+        (
+            "On 06/20/2026 he dove into the shallow end, where no depth markings were posted.",
+            "injury_mechanism",
+            True,
+        ),
+        ("Neck pain and stiffness since waking 11/29/26.", "onset_duration", True),
+        ("He has been working with a physical therapist weekly.", "conservative_care", True),
     ],
 )
 def test_what_the_later_sessions_found(vocab, text, element, want):
     """Causes found in the development part of the gold set and in the fresh phrasings of the eighth
     session (PH841-PH1320) and sets GA and GB, of the ninth (PH1561-PH2520), and of the tenth
-    (PH2761-PH3240)."""
+    (PH2761-PH3720)."""
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
 
 

@@ -204,7 +204,7 @@ RELATIVE_TIME = (
 # the injury's, as is a labelled one ("closed DOI 11/22/26"): PROTECT marks it first, and an
 # encounter's span does not reach across the mark.
 _ENCOUNTER = (
-    r"admit[0-9a-z_]*|admission|present(?:s|ed|ing)?|seen|evaluated|examined|visits?|visited|here|treated|"
+    r"admit[0-9a-z_]*|admission|present(?:s|ed|ing)?|seen|(?:i|we) saw|evaluated|examined|visits?|visited|here|treated|"
     r"transferred|discharged|returns?|returned|underwent|undergo[0-9a-z_]*|scheduled|performed|operat[0-9a-z_]*|surger(?:y|ies)|"
     r"surgical|taken|placed|closed|x-?rays?|xrs?|films?|radiographs?|mri|ct|scans?|stud(?:y|ies)|exam(?:ination)?|"
     r"labs?|checked|check|dictated|h&p|consult[0-9a-z_]*|follow(?:-?up|ed)|reviewed|obtained|repaired|debrided|orif|crpp|"
