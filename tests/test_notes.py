@@ -2556,6 +2556,13 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
         ),
         ("Neck pain and stiffness since waking 11/29/26.", "onset_duration", True),
         ("He has been working with a physical therapist weekly.", "conservative_care", True),
+        # set GL: care given before arrival dates nothing
+        (
+            "Mechanism: fell from a ladder. Treatment prior to arrival: ice pack.",
+            "injury_date",
+            False,
+        ),
+        ("He fell from a ladder 2 hours prior to arrival.", "injury_date", True),
     ],
 )
 def test_what_the_later_sessions_found(vocab, text, element, want):
