@@ -2563,12 +2563,30 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
             False,
         ),
         ("He fell from a ladder 2 hours prior to arrival.", "injury_date", True),
+        # its third round (PH3721-PH4200): patients' spellings, farm and road mechanisms, a brace
+        ("i fell off the step ladder last nite cleaning the gutters.", "injury_date", True),
+        ("i think i broke my toe last nite lol its purple.", "injury_date", True),
+        ("i messed up my neck at the gym a couple days ago.", "injury_date", True),
+        (
+            "He fell asleep at the wheel and went in the ditch friday night.",
+            "injury_mechanism",
+            True,
+        ),
+        ("Metal sliver into L eye grinding on a disc harrow yesterday.", "injury_mechanism", True),
+        ("Glancing blow to L shin from a splitting maul ~1 hr PTA.", "injury_date", True),
+        (
+            "Thrown against the steering wheel when his log truck jackknifed.",
+            "injury_mechanism",
+            True,
+        ),
+        ("c/o neck pain after an accident. Hx MVC 2015 w/ C5-6 fusion.", "injury_mechanism", False),
+        ("T8 compression fx. Fitted for TLSO in clinic today.", "conservative_care", True),
     ],
 )
 def test_what_the_later_sessions_found(vocab, text, element, want):
     """Causes found in the development part of the gold set and in the fresh phrasings of the eighth
     session (PH841-PH1320) and sets GA and GB, of the ninth (PH1561-PH2520), and of the tenth
-    (PH2761-PH3720)."""
+    (PH2761-PH4200)."""
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
 
 

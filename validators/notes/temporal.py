@@ -170,7 +170,7 @@ RELATIVE_TIME = (
     r"|(?:after|since|following) (?:being (?:bitten|struck|hit|stung|kicked|thrown|assaulted)|falling|tripping|slipping|twisting|injuring)\b)"
     rf"|\b(?:injury|fracture|laceration|wound|sprain|strain|burn|bite|tear)\s+(?:is|was)\s+(?:about |approximately |nearly |over )?(?:a |an )?(?:{_AMOUNT})\s*-?\s*(?:{_SPAN})\s*-?\s*old\b"
     rf"|\b(?:on|last|this past|past|this|since)\s+(?:{_WEEKDAY})\b|\b(?:{_WEEKDAY})\s+(?:night|nite|morning|evening|afternoon|[ap]\.?m)\b"
-    r"|\byest(?:erday|\.)?(?:\b|$)|\by'?day\b|\bydy\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tues?|thurs?|fri)\b|\b(?:last|this past|past) (?:night|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b|\b(?:this|last) [ap]\.?m\b"
+    r"|\byest(?:erday|\.)?(?:\b|$)|\by'?day\b|\bydy\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tues?|thurs?|fri)\b|\b(?:last|this past|past) (?:night|nite|evening|week|weekend|month|year)\b|\bthis (?:morning|afternoon|evening)\b|\b(?:this|last) [ap]\.?m\b"
     r"|\b(?:over|during|since) the (?:holiday |long )?weekend\b|\bearlier (?:this|in the) (?:week|month|day|evening|morning)\b|\bthe other (?:day|night)\b"
     r"|\bon the (?:night|evening|morning|afternoon|day) of\b|\bon that (?:day|date|night|evening|morning|afternoon)\b"
     r"|\bthe (?:night|evening|morning|afternoon|day) of the \d{1,2}(?:st|nd|rd|th)\b"
@@ -178,7 +178,7 @@ RELATIVE_TIME = (
     # a fall "overnight" (not an admission's or a fast's night)
     r"|\b(?:fell|falls?|fallen|injured|happened|occurred|slipped|tripped)(?:\s+[\w-]+){0,5}?\s+overnight\b"
     r"|\b(?:just |shortly |right |immediately )?(?:prior to|before) (?:arrival|admission|presentation|coming in)|\bpta\b|\bthe day of (?:the )?(?:injury|accident|fall|collision)"
-    r"|\b(?:earlier )?today\b|\btonight\b|\bthe (?:day|night|morning|evening|afternoon) (?:before|prior)\b"
+    r"|\b(?:earlier )?today\b|\bton(?:ight|ite)\b|\bthe (?:day|night|morning|evening|afternoon) (?:before|prior)\b"
     r"|\bthe previous (?:day|night|morning|evening|afternoon|week|weekend)\b|\bearlier that (?:day|morning|afternoon|evening|night)\b"
     rf"|\b(?:{_AMOUNT})\s*-?\s*(?:hours?|days?|weeks?|months?)\s*-?\s*old\s+(?:injury|fracture|laceration|wound|sprain|strain|burn|bite)"
     r"|(?:\b(?:at|around|about|approximately|approx\.?|between)|@)\s+(?:\d{1,2}(?::\d{2})?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|hours)|\d{1,2}:\d{2}\b|noon|midnight)"
