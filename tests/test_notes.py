@@ -2581,6 +2581,8 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
         ),
         ("c/o neck pain after an accident. Hx MVC 2015 w/ C5-6 fusion.", "injury_mechanism", False),
         ("T8 compression fx. Fitted for TLSO in clinic today.", "conservative_care", True),
+        # set GM: a plan of care as a two-column table
+        ("PLAN OF CARE\n| Frequency | 2x/week |\n| Duration  | 8 weeks |", "poc_duration", True),
     ],
 )
 def test_what_the_later_sessions_found(vocab, text, element, want):

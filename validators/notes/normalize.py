@@ -56,6 +56,11 @@ _YES_NO = r"\by[ \t]*/[ \t]*n\b[ \t]*[:=-]?[ \t]*"
 _UNCHECKED = r"\[ \]|\u2610"
 _CHECKED = r"\[[xX\u2713\u2714]\]|[\u2611\u2612]"
 
+# a two-column table's row is a field and its value ("| Duration  | 8 weeks |" is "Duration: 8 weeks")
+_TABLE_FIELD = (
+    r"(?m)^[ \t]*\|[ \t]*([A-Za-z][^|\n]{0,40}?)[ \t]*\|[ \t]*([^|\s][^|\n]*?)[ \t]*\|?[ \t]*$"
+)
+
 _BARE_HEADER = (
     r"(?im)^[ \t]*((?:chief complaint|history(?: of present illness)?|hpi|subjective|objective|"
     r"(?:physical )?exam(?:ination)?|assessment(?: and plan| ?& ?plan| ?/ ?plan)?|impression|plan(?: of care)?|"
@@ -87,6 +92,7 @@ def normalize(text: pl.Expr) -> pl.Expr:
             "  ",
         )
         .str.replace_all(rf"(?:{_CHECKED})[ \t]*", "")
+        .str.replace_all(_TABLE_FIELD, "${1}: ${2}")
         .str.replace_all(_FORM_QUESTION, "${1}: ${2}" + KEEP)
         # a Y/N field's answer as words ("Tried PT/chiro Y/N: N" is "Tried PT/chiro: no")
         .str.replace_all(rf"(?i)[ \t]*{_YES_NO}(?:no|n)([ \t.,;\n]|$)", ": no${1}")
