@@ -2583,12 +2583,21 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
         ("T8 compression fx. Fitted for TLSO in clinic today.", "conservative_care", True),
         # set GM: a plan of care as a two-column table
         ("PLAN OF CARE\n| Frequency | 2x/week |\n| Duration  | 8 weeks |", "poc_duration", True),
+        # eleventh session: a new subject after "and" ends a denial's scope
+        (
+            "Got up around 0300 without his walker and he fell backward, striking his head.",
+            "injury_mechanism",
+            True,
+        ),
+        ("He denies any fall and he did not hit his head.", "injury_mechanism", False),
+        # a start on the day after a holiday
+        ("LBP since the day after Thanksgiving, when she moved a couch.", "onset_duration", True),
     ],
 )
 def test_what_the_later_sessions_found(vocab, text, element, want):
     """Causes found in the development part of the gold set and in the fresh phrasings of the eighth
     session (PH841-PH1320) and sets GA and GB, of the ninth (PH1561-PH2520), and of the tenth
-    (PH2761-PH4200)."""
+    (PH2761-PH4200) and eleventh sessions."""
     assert bool(found(vocab, text).get(element, (False,))[0]) is want
 
 

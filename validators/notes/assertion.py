@@ -143,6 +143,8 @@ TERMINATORS = (
     r"\s+(?:after|when|while|which|who|following|because|due to|secondary to)\s+"
     # a new predicate after a comma ("no specific injury, has been on light duty")
     r"|,\s+(?:has|have|had)\s+been\s+"
+    # a new subject after "and" ("without his walker and he fell backward")
+    r"|\s+and\s+(?:he|she|they|i|we)\s+"
 )
 # a denial opened inside parentheses ends with them ("activity modification (no lifting, limited
 # stairs) and takes ibuprofen prn")
