@@ -2590,6 +2590,34 @@ def test_what_the_review_of_the_seventh_session_found(vocab, text, element, want
             True,
         ),
         ("He denies any fall and he did not hit his head.", "injury_mechanism", False),
+        # set GR: "considerably" considers nothing
+        (
+            "Low back pain with pain in both legs for about 2 years, considerably worse over the"
+            " last 6 months.",
+            "onset_duration",
+            True,
+        ),
+        # set GQ: goals without a measure, another note's goals and their status by number, and a
+        # medication list's and a follow-up's spans are no plan of care
+        (
+            "GOALS:\n1. Improve independence with LB dressing.\n2. Increase activity tolerance.",
+            "poc_goals",
+            False,
+        ),
+        ("GOALS:\n1. Pt will complete LB dressing independently in 4 weeks.", "poc_goals", True),
+        (
+            "GOALS: No changes to goals - see initial evaluation dated 09/14/2026 for STG/LTG."
+            " Goal status: STG 1 met, STG 2 met; LTG 1-4 not met.",
+            "poc_goals",
+            False,
+        ),
+        ("ASSESSMENT: Progressing (3/4 STG met by PR 10/15).", "poc_goals", False),
+        (
+            "PMH: HTN. Meds: clopidogrel (through 11/14/2026).\nNeurology f/u 02/2027 (3 months).",
+            "poc_duration",
+            False,
+        ),
+        ("PLAN: OT 2x/week (8 weeks).", "poc_duration", True),
         # a start on the day after a holiday
         ("LBP since the day after Thanksgiving, when she moved a couch.", "onset_duration", True),
     ],

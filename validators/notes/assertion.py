@@ -59,7 +59,7 @@ RESULT_WITH_SIDES = (
 # Future intent and conditions: care that is only planned is not care received ("referred pain" is a
 # finding, not a referral).
 PLANNED = (
-    r"\b(?:will|would|shall|plan(?:s|ned|ning)?|recommend\w*|schedul\w*|consider\w*|going to|intend\w*|"
+    r"\b(?:will|would|shall|plan(?:s|ned|ning)?|recommend\w*|schedul\w*|consider(?:s|ed|ing|ation)?|going to|intend\w*|"
     r"^\W*advised|(?:was|were|been|is|are) advised to|(?:have|has|got|made|booked) (?:an? )?(?:appointment|appt) (?:with|for|at)|"
     r"agree(?:able|s|d)? to|"
     # an order in the imperative, a plan's clause or its second half ("; start acetaminophen", "refer
